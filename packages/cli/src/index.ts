@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation The `mvm` command-line interface. The binary is `bin/mvm.js`; this
+ * module exposes the helpers commands share, for reuse by tools that embed the CLI.
+ */
+export { printError, printJson, collectParam } from './output.js'

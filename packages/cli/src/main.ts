@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander'
+import { printError } from './output.js'
+import { commands } from './commands/index.js'
+
+const program = new Command()
+program
+  .name('mvm')
+  .description('MVM toolkit: run parallel and grid jobs on a virtual laboratory of machines')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+
+for (const register of commands) register(program)
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // commander already printed help or the usage error
+    process.exitCode = err.exitCode
+  } else {
+    printError(err)
+    process.exitCode = process.exitCode !== undefined && process.exitCode !== 0 ? process.exitCode : 1
+  }
+}

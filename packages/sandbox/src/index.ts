@@ -1,0 +1,2 @@
+/** @packageDocumentation OS-level VM layer: sandbox drivers (process, namespace) and the warm sandbox pool. */
+export {}

@@ -1,0 +1,2 @@
+/** @packageDocumentation SOAP/WSDL services (Bootstrap, Node, Broker): contract-first WSDLs, hardened XML server, typed clients. */
+export {}
