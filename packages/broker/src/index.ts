@@ -1,2 +1,50 @@
-/** @packageDocumentation The virtual front-end: durable job store, queue, schedulers by name, job lifecycle. */
-export {}
+/**
+ * @packageDocumentation
+ * The virtual front-end's core: a durable job store (SQLite, `<dataDir>/broker.db`), the job
+ * lifecycle (queued → scheduled → running → succeeded | failed | cancelled), a priority queue
+ * with all-or-nothing placement and optional backfill, scheduling strategies by name
+ * (`round-robin`, `least-loaded`, `pack`, `spread`) switchable at run time, and crash
+ * recovery. It does no networking: the super-peer reaches its nodes through a {@link Dispatcher}.
+ *
+ * @example
+ * ```ts
+ * import { createBroker } from '@mvm/broker'
+ * const broker = createBroker({
+ *   dataDir: '/var/lib/mvm',
+ *   dispatcher: { start: async (job, placement, { signal }) => { … }, stop: async (job, placement, reason) => { … } },
+ *   strategy: 'least-loaded',
+ *   faultTolerance: { recovery: 'requeue', maxRestarts: 3 }
+ * })
+ * await broker.start()
+ * broker.updateNodes([{ peerId: 'p1', group: 'g', state: 'up', labels: {}, totalSlots: 4, freeSlots: 4, freeMemoryMB: 4096, load: 0 }])
+ * broker.on('job', (e) => console.log(e.jobId, e.state))
+ * const { jobId } = broker.submit({ name: 'ring', size: 4, resources: { memoryMB: 256 } })
+ * // the node reports each rank as it ends:
+ * broker.reportRank(jobId, { rank: 0, exitCode: 0, output: 42 })
+ * ```
+ */
+import type { Registry } from '@mvm/core'
+import { BrokerImpl } from './broker.js'
+import { schedulingStrategies } from './strategies/registry.js'
+import type { Broker, BrokerInit, SchedulingStrategy } from './types.js'
+
+export type {
+  Broker, BrokerInit, Candidate, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
+  NodeView, PlacementConstraints, PlacementInput, RankResult, SchedulingStrategy, StrategySpec, SubmitResult
+} from './types.js'
+export { JobState, Recovery } from './types.js'
+export { RESTARTED_REASON } from './broker.js'
+export { schedulingStrategies, createStrategyRegistry } from './strategies/registry.js'
+export { roundRobin } from './strategies/round-robin.js'
+export { leastLoaded } from './strategies/least-loaded.js'
+export { pack } from './strategies/pack.js'
+export { spread } from './strategies/spread.js'
+export { canTransition } from './transitions.js'
+
+/**
+ * Builds a broker; nothing is opened until `start()`. `strategies` defaults to the shared
+ * registry, where more strategies can be registered by name.
+ */
+export function createBroker (init: BrokerInit, strategies: Registry<SchedulingStrategy> = schedulingStrategies): Broker {
+  return new BrokerImpl(init, strategies)
+}

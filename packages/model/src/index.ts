@@ -1,2 +1,45 @@
-/** @packageDocumentation YAML file formats (Topology, JobProfile, Policy, NodeConfig): schemas, loading with file/line/column errors, parameters, topology expansion, policy merging. */
-export {}
+/**
+ * @packageDocumentation
+ * The MVM file formats: Topology, JobProfile, Policy and NodeConfig YAML files. Loading parses
+ * YAML keeping positions, substitutes `${param}` references, validates with zod and reports
+ * every problem at once as a `ValidationError` whose issues name file, line, column and field.
+ * Profiles come back with their program source and expanded topology attached; policies of the
+ * three levels merge into one effective policy.
+ *
+ * @example
+ * ```ts
+ * import { loadProfile, loadPolicy, mergePolicies, expandArray } from '@mvm/model'
+ * const profile = await loadProfile('profiles/primes.yaml', { params: { n: '1000' } })
+ * profile.topology.graph.ranks[0].ports // ports of rank 0
+ * const jobs = expandArray(profile)     // one profile per array value set
+ * const eff = mergePolicies([await loadPolicy('policies/inter-domain.yaml'), await loadPolicy('policies/node.yaml')])
+ * eff.spec.scheduling.strategy; eff.warnings // enforced settings a lower level tried to change
+ * ```
+ */
+export { ValidationError } from '@mvm/core'
+export type { Issue } from '@mvm/core'
+export { loadFile, loadText, loadProfile, loadPolicy, loadTopologyFile, loadNodeConfig } from './load.js'
+export { expandArray } from './array.js'
+export { mergePolicies } from './merge.js'
+export type {
+  LoadOptions, SourceLocation, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig,
+  ProgramSource, EffectivePolicy, PolicyWarning
+} from './types.js'
+export { API_VERSION, Kind, kinds, metadataSchema } from './schemas/common.js'
+export type { Metadata } from './schemas/common.js'
+export { paramsSchema, paramDeclSchema, ParamType } from './params.js'
+export type { ParamValue, ParamsDecl, ParamDecl } from './params.js'
+export {
+  jobProfileSchema, jobProfileSpecSchema, programSchema, topologyRefSchema, resourcesSchema, queueSchema,
+  placementSchema, arraySchema
+} from './schemas/profile.js'
+export type { JobProfileSpec, JobProfileDocument } from './schemas/profile.js'
+export {
+  policySchema, policySpecSchema, schedulingSchema, securitySchema, monitoringSchema, faultToleranceSchema,
+  queuesSchema, sandboxSchema, PolicyLevel, permissions, metricNames, enforceablePaths, policySections, DEFAULT_POLICY
+} from './schemas/policy.js'
+export type { PolicySpec, PolicyDocument, EffectivePolicySpec, PolicySection } from './schemas/policy.js'
+export { nodeConfigSchema, nodeConfigSpecSchema } from './schemas/node-config.js'
+export type { NodeConfigSpec, NodeConfigDocument } from './schemas/node-config.js'
+export { topologySchema } from './topology-file.js'
+export * from './topology/index.js'

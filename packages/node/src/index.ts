@@ -1,2 +1,107 @@
-/** @packageDocumentation The MVM node: libp2p overlay (bootstrap, super-peers, peers), membership, monitoring, control and data protocols. */
-export {}
+/**
+ * @packageDocumentation
+ * The MVM node: a libp2p host (TCP, Noise, Yamux, Identify, Ping) with a stable Ed25519
+ * identity, playing any of three roles — `bootstrap` (information service: which super-peer
+ * serves a group), `super-peer` (keeps its group's membership view, detects failures,
+ * admits members, reports to a parent group) and `peer` (joins its group's super-peer over
+ * one control stream and sends heartbeats) — and a SOAP endpoint (Node, plus Bootstrap and
+ * Broker per role). Job machinery plugs in through `control.handle` and `extendSoap`.
+ *
+ * @example
+ * ```ts
+ * import { createMvmNode } from '@mvm/node'
+ * const sp = createMvmNode({ dataDir: '/tmp/sp', roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 7700 } })
+ * await sp.start()
+ * const peer = createMvmNode({ dataDir: '/tmp/p1', bootstrap: ['http://127.0.0.1:7700'], group: 'lab' })
+ * await peer.start()
+ * sp.onPeerState((e) => console.log(e.peerId, e.state))
+ * console.log(sp.membership.view())
+ * await peer.stop(); await sp.stop()
+ * ```
+ */
+import type { Startable } from '@mvm/core'
+import type { NodeStatus, ServiceHandlers } from '@mvm/soap'
+import type { ControlType, RpcPeer } from '@mvm/wire'
+import type { ControlHandler } from './control-router.js'
+import type { MvmNodeInit } from './init.js'
+import type { LinkStatus } from './member.js'
+import type { UsageProbe } from './monitor.js'
+import { NodeRuntime } from './node.js'
+import type { ProcessTable } from './process-table.js'
+import type { LoadReport, MemberInfo, PeerStateListener, Role } from './types.js'
+
+export type { MvmNodeInit } from './init.js'
+export { DEFAULTS } from './init.js'
+export type { ControlHandler, ControlContext } from './control-router.js'
+export type { LinkStatus } from './member.js'
+export { LinkState } from './member.js'
+export type { Usage, UsageProbe } from './monitor.js'
+export type { ProcessEntry, ProcessTable } from './process-table.js'
+export { AuthMode, domainProof } from './admission.js'
+export { Role, PeerState, type LoadReport, type MemberInfo, type PeerStateEvent, type PeerStateListener } from './types.js'
+export { toNodeInfo } from './soap-services.js'
+export { loadOrCreateKey } from './keys.js'
+export { loadNodeSettings, type FileSettings } from './config.js'
+export { lockDataDir, firstFreeDataDir } from './data-dir.js'
+
+export interface MvmNode extends Startable {
+  /** Valid once started. */
+  readonly peerId: string
+  readonly soapUrl: string
+  readonly multiaddrs: string[]
+  readonly roles: Role[]
+  readonly group: string
+  /** Extension point for job machinery: control messages by type, channels to members / the super-peer. */
+  readonly control: {
+    handle: <K extends ControlType>(type: K, handler: ControlHandler<K>, opts?: { replace?: boolean }) => () => void
+    /** A joined member's control channel (super-peer side). */
+    toPeer: (peerId: string) => RpcPeer | undefined
+    /** This node's channel to its group's super-peer (peer side), when joined. */
+    toSuperPeer: () => RpcPeer | undefined
+  }
+  /** The super-peer's group view; empty on other roles. */
+  readonly membership: {
+    view: (opts?: { group?: string, includeChildren?: boolean }) => MemberInfo[]
+    get: (peerId: string) => MemberInfo | undefined
+  }
+  /** Member state changes seen by this super-peer (up, down, left). */
+  onPeerState: (cb: PeerStateListener) => () => void
+  /** State of this node's link to its super-peer (peer role) and to its parent group (child super-peer). */
+  link: () => LinkStatus | undefined
+  parentLink: () => LinkStatus | undefined
+  readonly monitor: { setProbe: (probe: UsageProbe) => void, report: () => LoadReport }
+  readonly processes: ProcessTable
+  /** Adds SOAP operations (e.g. Broker.SubmitJob), looked up per call. */
+  extendSoap: (handlers: ServiceHandlers) => void
+  status: () => NodeStatus
+}
+
+export function createMvmNode (init: MvmNodeInit): MvmNode {
+  const rt = new NodeRuntime(init)
+  return {
+    start: async () => { await rt.start() },
+    stop: async () => { await rt.stop() },
+    isStarted: () => rt.isStarted(),
+    get peerId () { return rt.peerId },
+    get soapUrl () { return rt.soapUrl },
+    get multiaddrs () { return rt.multiaddrs },
+    roles: rt.cfg.roles,
+    group: rt.cfg.group,
+    control: {
+      handle: (type, handler, opts) => rt.router.handle(type, handler, opts),
+      toPeer: (id) => rt.toPeer(id),
+      toSuperPeer: () => rt.toSuperPeer()
+    },
+    membership: {
+      view: (opts) => rt.view(opts),
+      get: (id) => rt.view({ includeChildren: true }).find((m) => m.peerId === id)
+    },
+    onPeerState: (cb) => rt.onPeerState(cb),
+    link: () => rt.link(),
+    parentLink: () => rt.parentLink(),
+    monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, report: () => rt.monitor.report() },
+    processes: rt.processes,
+    extendSoap: (h) => { rt.extendSoap(h) },
+    status: () => rt.status()
+  }
+}

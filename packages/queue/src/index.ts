@@ -1,2 +1,24 @@
-/** @packageDocumentation Queue-level VM layer: bounded virtual queues (fifo, priority), encoders (json, protobuf, raw), port routing. */
-export {}
+/**
+ * @packageDocumentation
+ * Queue-level VM layer: bounded virtual queues (`fifo`, `priority`) whose `put` waits when full,
+ * encoders (`json`, `raw`, `protobuf`) chosen by name, and credit-based flow control that keeps
+ * memory bounded when a queue's producer and consumer live in different processes or nodes.
+ *
+ * @example
+ * ```ts
+ * import { createQueue, createEncoder, CreditGate, CreditGranter } from '@mvm/queue'
+ * const q = createQueue<number>('fifo', { capacity: 64 })
+ * await q.put(1)                       // waits while 64 items are held
+ * const v = await q.get({ signal })    // waits while empty
+ * const enc = createEncoder('json')    // or { type: 'protobuf', options: { proto, type: 'lab.Sample' } }
+ * const gate = new CreditGate(64)      // sender: await gate.take() before each item
+ * const granter = new CreditGranter({ capacity: 64, grant: (n) => gate.grant(n) }) // receiver: granter.consumed()
+ * ```
+ */
+export type { VirtualQueue, QueueOptions, PutOptions, WaitOptions } from './types.js'
+export { FifoQueue } from './fifo.js'
+export { PriorityQueue } from './priority.js'
+export { queueTypes, createQueue, type QueueFactory } from './queues.js'
+export { encoders, createEncoder, jsonEncoder, rawEncoder, type Encoder, type EncoderOptions, type EncodingSpec } from './encoders.js'
+export { protobufEncoder, type ProtobufEncoderOptions } from './protobuf.js'
+export { CreditGate, CreditGranter, type CreditGranterInit } from './credits.js'

@@ -1,2 +1,30 @@
-/** @packageDocumentation OS-level VM layer: sandbox drivers (process, namespace) and the warm sandbox pool. */
-export {}
+/**
+ * @packageDocumentation
+ * The OS-level VM layer: runs each job rank as a sandboxed Node process with its own private
+ * working directory, a scrubbed environment, resource limits and an IPC channel.
+ *
+ * Drivers: `process` (default, no root: Node's permission model + /proc watchdog) and
+ * `namespace` (root: the same process inside new PID/mount/net/IPC/UTS namespaces with cgroup
+ * limits). A warm pool keeps processes started so a job does not wait for Node to boot.
+ *
+ * @example
+ * ```ts
+ * import { resolveDriver, createSandboxPool } from '@mvm/sandbox'
+ * const driver = await resolveDriver('process')      // ConfigError if this machine cannot provide it
+ * const pool = createSandboxPool({ driver, entry: '/abs/rank-entry.js', size: 2,
+ *   baseDir: '/var/mvm/sbx', logDir: '/var/mvm/logs', limits: { memoryMB: 256 } })
+ * const sb = await pool.acquire({ id: 'job1-r0', limits: { memoryMB: 256, wallTimeSec: 60 } })
+ * // write the job's files into sb.workDir, then start it with the first message
+ * sb.onMessage((m) => console.log('rank says', m))
+ * await sb.send({ type: 'start' })
+ * const info = await sb.exited                        // { reason: 'exit' | 'memory' | ..., code, ... }
+ * await pool.stop()
+ * ```
+ */
+export type { SandboxLimits, SandboxSpec, Sandbox, ExitInfo, KillOptions, Availability, SandboxDriver } from './types.js'
+export { ExitReason } from './types.js'
+export { processDriver } from './process-driver.js'
+export { namespaceDriver, type NamespaceDriverInit } from './namespace-driver.js'
+export { sandboxDrivers, resolveDriver } from './registry.js'
+export { createSandboxPool, type SandboxPool, type SandboxPoolInit, type AcquireRequest, type PoolStats } from './pool.js'
+export { RSS_FLOOR_MB } from './watchdog.js'

@@ -1,2 +1,24 @@
-/** @packageDocumentation SOAP/WSDL services (Bootstrap, Node, Broker): contract-first WSDLs, hardened XML server, typed clients. */
-export {}
+/**
+ * @packageDocumentation
+ * The SOAP face of an MVM node: three contract-first WSDL 1.1 files (wsdl/Bootstrap.wsdl,
+ * Node.wsdl, Broker.wsdl; SOAP 1.1 document/literal, one namespace each), a server that
+ * mounts them on one HTTP port behind a filter for untrusted XML (size bound, no DTDs,
+ * garbage refused with a Client fault), typed clients, and MvmErrors carried as SOAP faults
+ * with the stable code in `<detail><MvmFault><code>`.
+ *
+ * @example
+ * ```ts
+ * import { startSoapServer, createNodeClient } from '@mvm/soap'
+ * const server = await startSoapServer({
+ *   services: { Node: { GetStatus: async () => status(), Awaken: async ({ jobId }) => ({ ok: true }) } }
+ * })
+ * const node = createNodeClient(server.baseUrl)        // or server.urlOf('Node')
+ * const s = await node.GetStatus({ timeoutMs: 5000 })
+ * await server.close()
+ * ```
+ */
+export * from './types.js'
+export { startSoapServer, type SoapServer, type SoapServerInit } from './server.js'
+export { createBootstrapClient, createNodeClient, createBrokerClient, serviceUrl } from './client.js'
+export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST } from './wsdl.js'
+export { DEFAULT_MAX_REQUEST_BYTES } from './guard.js'

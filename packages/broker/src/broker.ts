@@ -1,0 +1,319 @@
+import {
+  BadRequestError, InvalidStateError, UnavailableError, silentLogger, componentLogger, toMvmError,
+  type Logger, type Registry
+} from '@mvm/core'
+import { JobStore, type Change } from './store.js'
+import { Cluster } from './cluster.js'
+import { schedulePass } from './pass.js'
+import { toNewJobs, checkNodeView } from './validate.js'
+import { schedulingStrategies } from './strategies/registry.js'
+import { isTerminal } from './transitions.js'
+import type {
+  Broker, BrokerInit, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
+  JobState, NodeView, RankResult, SchedulingStrategy, StrategySpec, SubmitResult
+} from './types.js'
+
+/** A dispatched job the broker is tracking: its slots are reserved until it ends. */
+interface Active { placement: string[], ctl: AbortController, ranksStarted: number }
+
+export const RESTARTED_REASON = 'broker restarted while the job was running'
+
+export class BrokerImpl implements Broker {
+  private storeOrNull: JobStore | null = null
+  private readonly cluster = new Cluster()
+  private readonly active = new Map<string, Active>()
+  private readonly listeners = new Set<(e: JobChangeEvent) => void>()
+  private readonly overrides = new Map<string, SchedulingStrategy>()
+  private readonly dispatcher: Dispatcher
+  private readonly ft: FaultTolerance
+  private readonly backfill: boolean
+  private readonly log: Logger
+  private readonly now: () => number
+  private current: SchedulingStrategy
+  private currentName: string
+  private kickPending = false
+
+  constructor (private readonly init: BrokerInit, private readonly registry: Registry<SchedulingStrategy> = schedulingStrategies) {
+    this.dispatcher = init.dispatcher
+    this.ft = init.faultTolerance ?? { recovery: 'requeue', maxRestarts: 3 }
+    if (!Number.isInteger(this.ft.maxRestarts) || this.ft.maxRestarts < 0) throw new BadRequestError(`faultTolerance.maxRestarts: must be an integer >= 0 (got ${String(this.ft.maxRestarts)})`)
+    this.backfill = init.backfill ?? true
+    this.log = componentLogger(init.logger ?? silentLogger(), 'broker')
+    this.now = init.now ?? Date.now
+    const spec = init.strategy ?? 'least-loaded'
+    this.current = registry.resolve(spec)
+    this.currentName = specName(spec, this.current)
+  }
+
+  private get store (): JobStore {
+    if (this.storeOrNull === null) throw new UnavailableError('the broker is not started')
+    return this.storeOrNull
+  }
+
+  isStarted (): boolean { return this.storeOrNull !== null }
+
+  async start (): Promise<void> {
+    if (this.storeOrNull !== null) return
+    this.storeOrNull = new JobStore(this.init.dataDir, this.now)
+    this.recover()
+    this.kick()
+  }
+
+  async stop (): Promise<void> {
+    if (this.storeOrNull === null) return
+    // jobs stay scheduled/running in the store; the next start() recovers them per policy
+    for (const a of this.active.values()) a.ctl.abort(new UnavailableError('broker stopped'))
+    this.active.clear()
+    this.storeOrNull.close()
+    this.storeOrNull = null
+  }
+
+  /** Jobs the store says were dispatched belong to a previous life of this broker: requeue or fail them. */
+  private recover (): void {
+    for (const job of this.store.active()) {
+      if (job.placement !== null) void this.stopQuietly(job, job.placement, RESTARTED_REASON)
+      this.emit(this.requeueOrFail(job, RESTARTED_REASON))
+    }
+  }
+
+  submit (request: JobRequest, options: { bundle?: Uint8Array | string } = {}): SubmitResult {
+    const { parent, children } = toNewJobs(request)
+    const b = options.bundle
+    const bundle = typeof b === 'string' ? new TextEncoder().encode(b) : b
+    const out = this.store.submit(parent, children, bundle)
+    for (const id of [out.jobId, ...out.childJobIds]) {
+      this.emitOne({ kind: 'state', jobId: id, parentId: id === out.jobId ? null : out.jobId, state: 'queued', from: null, at: this.now() })
+    }
+    this.log.debug({ jobId: out.jobId, children: out.childJobIds.length }, 'job submitted')
+    this.kick()
+    return out
+  }
+
+  get (jobId: string): Job { return this.store.mustGet(jobId) }
+  events (jobId: string): JobEvent[] { this.store.mustGet(jobId); return this.store.events(jobId) }
+  list (query?: { state?: JobState, limit?: number, parentId?: string }): Job[] { return this.store.list(query) }
+  bundle (sha256: string): Uint8Array | undefined { return this.store.bundle(sha256) }
+  nodes (): NodeView[] { return this.cluster.views() }
+  strategy (): string { return this.currentName }
+
+  result (jobId: string): JobResult {
+    const job = this.store.mustGet(jobId)
+    if (job.childIds !== undefined) {
+      const value = job.childIds.map((id) => this.store.mustGet(id).result)
+      return { jobId, state: job.state, reason: job.reason, value, ranks: [] }
+    }
+    return { jobId, state: job.state, reason: job.reason, value: job.result, ranks: this.store.ranks(jobId) }
+  }
+
+  setStrategy (spec: StrategySpec): void {
+    const s = this.registry.resolve(spec)
+    this.current = s
+    this.currentName = specName(spec, s)
+    this.log.info({ strategy: this.currentName }, 'scheduling strategy switched')
+    this.kick()
+  }
+
+  updateNodes (views: NodeView[]): void {
+    if (!Array.isArray(views)) throw new BadRequestError('nodes: must be a list of node views')
+    this.cluster.update(views.map((v, i) => checkNodeView(v, `nodes[${i}]`)))
+    this.kick()
+  }
+
+  async nodeDown (peerId: string): Promise<void> {
+    this.cluster.markDown(peerId)
+    const reason = `node ${peerId} went down`
+    const hit = [...this.active].filter(([, a]) => a.placement.includes(peerId))
+    await Promise.all(hit.map(async ([id, a]) => {
+      this.forget(id, a, reason)
+      const job = this.store.mustGet(id)
+      // stop the ranks still running on the other peers before the job can be placed again
+      await this.stopQuietly(job, a.placement, reason)
+      this.cluster.release(id)
+      if (this.storeOrNull === null) return
+      const fresh = this.store.mustGet(id)
+      if (!isTerminal(fresh.state) && fresh.state !== 'queued') this.emit(this.requeueOrFail(fresh, reason))
+    }))
+    this.kick()
+  }
+
+  async cancel (jobId: string, options: { by?: string } = {}): Promise<Job> {
+    const job = this.store.mustGet(jobId)
+    const reason = `cancelled by ${options.by ?? 'user'}`
+    if (job.childIds !== undefined) {
+      if (isTerminal(job.state)) throw new InvalidStateError(`job ${jobId}: cannot cancel, it is already ${job.state}`)
+      for (const id of job.childIds) {
+        if (!isTerminal(this.store.mustGet(id).state)) await this.cancel(id, options)
+      }
+      return this.store.mustGet(jobId)
+    }
+    this.emit(this.store.transition(jobId, 'cancelled', { reason }))
+    const a = this.active.get(jobId)
+    if (a !== undefined) {
+      a.ctl.abort(new InvalidStateError(reason))
+      this.active.delete(jobId)
+      await this.stopQuietly(job, a.placement, reason)
+      // slots are freed only once the peers were told to stop
+      this.cluster.release(jobId)
+      this.kick()
+    }
+    return this.store.mustGet(jobId)
+  }
+
+  ranksStarted (jobId: string, n: number): void {
+    const a = this.active.get(jobId)
+    if (a === undefined) return
+    a.ranksStarted = n
+    const job = this.store.mustGet(jobId)
+    this.emitOne({ kind: 'progress', jobId, parentId: job.parentId, state: job.state, at: this.now(), ranksStarted: n, size: job.size })
+  }
+
+  reportRank (jobId: string, r: RankResult): void {
+    const job = this.store.mustGet(jobId)
+    if (!Number.isInteger(r?.rank) || r.rank < 0 || r.rank >= job.size) throw new BadRequestError(`reportRank(${jobId}): rank must be an integer from 0 to ${job.size - 1} (got ${String(r?.rank)})`)
+    if (!Number.isInteger(r.exitCode)) throw new BadRequestError(`reportRank(${jobId}, rank ${r.rank}): exitCode must be an integer (got ${String(r.exitCode)})`)
+    const a = this.active.get(jobId)
+    if (a === undefined || (job.state !== 'scheduled' && job.state !== 'running')) {
+      // a report from an earlier attempt, or after cancel: the job has moved on
+      this.log.debug({ jobId, rank: r.rank, state: job.state }, 'late rank report ignored')
+      return
+    }
+    let ended: string | null = null
+    const changes = this.store.atomic((): Change[] => {
+      this.store.putRank(jobId, r)
+      const out: Change[] = []
+      const toRunning = (): void => { if (job.state === 'scheduled') out.push(...this.store.transition(jobId, 'running')) }
+      if (r.exitCode !== 0) {
+        ended = `rank ${r.rank}${r.peerId !== undefined ? ` on ${r.peerId}` : ''} failed: ${r.error ?? `exit code ${r.exitCode}`}`
+        out.push(...this.store.transition(jobId, 'failed', { reason: ended }))
+        return out
+      }
+      const ranks = this.store.ranks(jobId)
+      if (ranks.length < job.size) return out
+      ended = 'succeeded'
+      toRunning()
+      out.push(...this.store.transition(jobId, 'succeeded', { result: ranks[0]?.output ?? null, detail: 'all ranks exited 0' }))
+      return out
+    })
+    this.emit(changes)
+    if (ended === null) {
+      this.emitOne({ kind: 'progress', jobId, parentId: job.parentId, state: job.state, at: this.now(), ranksDone: this.store.ranks(jobId).length, size: job.size })
+      return
+    }
+    this.forget(jobId, a, ended)
+    void this.stopQuietly(job, a.placement, ended).then(() => { this.cluster.release(jobId); this.kick() })
+  }
+
+  schedule (): number {
+    if (this.storeOrNull === null) return 0
+    return schedulePass({
+      store: this.store,
+      cluster: this.cluster,
+      backfill: this.backfill,
+      log: this.log,
+      strategyFor: (job) => this.strategyFor(job),
+      dispatch: (job, placement, memoryMB) => { this.dispatch(job, placement, memoryMB) }
+    })
+  }
+
+  on (_event: 'job', cb: (e: JobChangeEvent) => void): () => void {
+    this.listeners.add(cb)
+    return () => { this.listeners.delete(cb) }
+  }
+
+  private strategyFor (job: Job): SchedulingStrategy {
+    const name = job.request.placement?.strategy
+    if (name === undefined) return this.current
+    let s = this.overrides.get(name)
+    if (s === undefined) { s = this.registry.resolve(name); this.overrides.set(name, s) }
+    return s
+  }
+
+  private dispatch (job: Job, placement: string[], memoryMB: number): void {
+    const changes = this.store.transition(job.id, 'scheduled', { placement, reason: null, detail: `placed on ${[...new Set(placement)].join(', ')}` })
+    this.cluster.reserve(job.id, placement, memoryMB)
+    const a: Active = { placement, ctl: new AbortController(), ranksStarted: 0 }
+    this.active.set(job.id, a)
+    this.emit(changes)
+    const resume = this.ft.recovery === 'restart' && job.restarts > 0
+    let started: Promise<void>
+    try {
+      started = this.dispatcher.start(changes[0]!.job, placement, { signal: a.ctl.signal, resume })
+    } catch (err) {
+      started = Promise.reject(err)
+    }
+    started.then(() => { this.onStarted(job.id, a) }, (err) => { void this.onStartFailed(job.id, a, err) })
+  }
+
+  private onStarted (id: string, a: Active): void {
+    if (this.active.get(id) !== a || this.storeOrNull === null) return
+    try {
+      if (this.store.mustGet(id).state === 'scheduled') this.emit(this.store.transition(id, 'running', { detail: 'all ranks instantiated' }))
+    } catch (err) {
+      this.log.error({ err, jobId: id }, 'could not mark job running')
+    }
+  }
+
+  private async onStartFailed (id: string, a: Active, err: unknown): Promise<void> {
+    if (this.active.get(id) !== a || this.storeOrNull === null) return
+    const reason = `dispatch failed: ${toMvmError(err).message}`
+    this.forget(id, a, reason)
+    const job = this.store.mustGet(id)
+    await this.stopQuietly(job, a.placement, reason)
+    this.cluster.release(id)
+    if (this.storeOrNull === null) return
+    const fresh = this.store.mustGet(id)
+    if (fresh.state === 'scheduled' || fresh.state === 'running') this.emit(this.requeueOrFail(fresh, reason))
+    this.kick()
+  }
+
+  /** Back to the queue while restarts remain (and policy allows), else failed: never silently lost. */
+  private requeueOrFail (job: Job, reason: string): Change[] {
+    if (this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts) {
+      return this.store.transition(job.id, 'queued', { reason, countRestart: true, detail: `${reason}; requeued (restart ${job.restarts + 1} of ${this.ft.maxRestarts})` })
+    }
+    const why = this.ft.recovery === 'fail' ? reason : `${reason} (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
+    return this.store.transition(job.id, 'failed', { reason: why })
+  }
+
+  /** Stops tracking an active job; its slots stay reserved until the caller releases them. */
+  private forget (id: string, a: Active, reason: string): void {
+    if (this.active.get(id) === a) this.active.delete(id)
+    a.ctl.abort(new InvalidStateError(reason))
+  }
+
+  private async stopQuietly (job: Job, placement: string[], reason: string): Promise<void> {
+    try {
+      await this.dispatcher.stop(job, placement, reason)
+    } catch (err) {
+      this.log.warn({ err, jobId: job.id }, 'dispatcher.stop failed')
+    }
+  }
+
+  /** Coalesces triggers (submit, job end, node report, policy switch) into one pass on the next turn. */
+  private kick (): void {
+    if (this.kickPending || this.storeOrNull === null) return
+    this.kickPending = true
+    setImmediate(() => {
+      this.kickPending = false
+      try { this.schedule() } catch (err) { this.log.error({ err }, 'scheduling pass failed') }
+    })
+  }
+
+  private emit (changes: Change[]): void {
+    for (const c of changes) {
+      this.emitOne({ kind: 'state', jobId: c.job.id, parentId: c.job.parentId, state: c.job.state, from: c.from, reason: c.job.reason, at: c.job.updatedAt })
+    }
+  }
+
+  private emitOne (e: JobChangeEvent): void {
+    for (const cb of this.listeners) {
+      try { cb(e) } catch (err) { this.log.warn({ err }, 'job listener threw') }
+    }
+  }
+}
+
+function specName (spec: StrategySpec, s: SchedulingStrategy): string {
+  if (typeof spec === 'string') return spec
+  if (typeof (spec as { type?: unknown }).type === 'string') return (spec as { type: string }).type
+  return s.name
+}

@@ -1,0 +1,102 @@
+import type { Candidate, NodeView, PlacementConstraints } from './types.js'
+import { rankCapacity } from './strategies/capacity.js'
+
+interface Known { view: NodeView, epoch: number }
+interface Reservation { perPeer: Map<string, number>, memoryMB: number, epoch: number }
+interface MemoryHold { mb: number, epoch: number }
+
+/**
+ * The broker's picture of the cluster: the latest monitoring report per node, plus the slots
+ * and memory the broker itself has handed out. Reports lag behind decisions (two jobs can be
+ * scheduled between two heartbeats), so a node's free slots are the smaller of what it reported
+ * and its total minus the broker's reservations; reserved memory counts against a node until
+ * a report newer than the reservation arrives (that report already includes it).
+ */
+export class Cluster {
+  private readonly nodes = new Map<string, Known>()
+  private readonly reservations = new Map<string, Reservation>()
+  private readonly reservedSlots = new Map<string, number>()
+  /** peerId → jobId → memory held there by that job. */
+  private readonly reservedMemory = new Map<string, Map<string, MemoryHold>>()
+  private epoch = 0
+
+  update (views: readonly NodeView[]): void {
+    const epoch = ++this.epoch
+    for (const v of views) this.nodes.set(v.peerId, { view: { ...v, labels: { ...v.labels } }, epoch })
+  }
+
+  markDown (peerId: string): void {
+    const k = this.nodes.get(peerId)
+    if (k !== undefined) k.view = { ...k.view, state: 'down', freeSlots: 0 }
+  }
+
+  views (): NodeView[] { return [...this.nodes.values()].map((k) => ({ ...k.view, ...this.free(k) })) }
+
+  /** Up nodes that satisfy the constraints, with what they can still take of a job needing `memoryMB` per rank. */
+  candidates (c: PlacementConstraints | undefined, memoryMB: number): Candidate[] {
+    const out: Candidate[] = []
+    const allowed = c?.nodes !== undefined ? new Set(c.nodes) : undefined
+    for (const k of this.nodes.values()) {
+      const v = k.view
+      if (v.state !== 'up') continue
+      if (c?.group !== undefined && v.group !== c.group) continue
+      if (allowed !== undefined && !allowed.has(v.peerId)) continue
+      if (c?.labels !== undefined && !labelsMatch(v.labels, c.labels)) continue
+      const f = this.free(k)
+      const capacity = rankCapacity(f.freeSlots, f.freeMemoryMB, memoryMB)
+      if (capacity > 0) out.push({ ...v, ...f, capacity })
+    }
+    return out
+  }
+
+  /** Free slots over all up nodes: 0 means no queued job can start, whatever its shape. */
+  totalFreeSlots (): number {
+    let n = 0
+    for (const k of this.nodes.values()) if (k.view.state === 'up') n += this.free(k).freeSlots
+    return n
+  }
+
+  reserve (jobId: string, placement: readonly string[], memoryMB: number): void {
+    const perPeer = new Map<string, number>()
+    for (const p of placement) perPeer.set(p, (perPeer.get(p) ?? 0) + 1)
+    for (const [p, n] of perPeer) {
+      this.reservedSlots.set(p, (this.reservedSlots.get(p) ?? 0) + n)
+      if (memoryMB > 0) {
+        let m = this.reservedMemory.get(p)
+        if (m === undefined) { m = new Map(); this.reservedMemory.set(p, m) }
+        m.set(jobId, { mb: n * memoryMB, epoch: this.epoch })
+      }
+    }
+    this.reservations.set(jobId, { perPeer, memoryMB, epoch: this.epoch })
+  }
+
+  release (jobId: string): void {
+    const r = this.reservations.get(jobId)
+    if (r === undefined) return
+    this.reservations.delete(jobId)
+    for (const [p, n] of r.perPeer) {
+      const left = (this.reservedSlots.get(p) ?? 0) - n
+      if (left > 0) this.reservedSlots.set(p, left)
+      else this.reservedSlots.delete(p)
+      const m = this.reservedMemory.get(p)
+      m?.delete(jobId)
+      if (m?.size === 0) this.reservedMemory.delete(p)
+    }
+  }
+
+  private free (k: Known): { freeSlots: number, freeMemoryMB: number } {
+    const v = k.view
+    const slots = Math.min(v.freeSlots, v.totalSlots - (this.reservedSlots.get(v.peerId) ?? 0))
+    let mem = v.freeMemoryMB
+    for (const h of this.reservedMemory.get(v.peerId)?.values() ?? []) {
+      // a report newer than the reservation already counts the job's memory as used
+      if (h.epoch >= k.epoch) mem -= h.mb
+    }
+    return { freeSlots: Math.max(0, slots), freeMemoryMB: Math.max(0, mem) }
+  }
+}
+
+function labelsMatch (have: Record<string, string>, want: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(want)) if (have[k] !== v) return false
+  return true
+}

@@ -1,0 +1,82 @@
+import type { Logger } from '@mvm/core'
+import type { Cluster } from './cluster.js'
+import type { JobStore } from './store.js'
+import type { Candidate, Job, SchedulingStrategy } from './types.js'
+
+export interface PassDeps {
+  store: JobStore
+  cluster: Cluster
+  backfill: boolean
+  strategyFor: (job: Job) => SchedulingStrategy
+  dispatch: (job: Job, placement: string[], memoryMB: number) => void
+  log: Logger
+}
+
+const PAGE = 500
+
+/**
+ * One scheduling pass over the queue in order (priority, then submission). All-or-nothing:
+ * a job gets every rank placed or stays queued. With backfill, a job that cannot fit is
+ * skipped and later jobs that fit may start (there is no reservation for the skipped head, so
+ * a steady stream of small jobs can keep a big one waiting); without it the pass stops at
+ * the first job that cannot fit.
+ *
+ * Cost stays near O(queued) even when most jobs cannot fit: the pass ends as soon as the
+ * cluster has no free slot, and a job whose shape (constraints and memory) already failed at
+ * a smaller or equal size in this pass is skipped without asking the strategy.
+ */
+export function schedulePass (d: PassDeps): number {
+  let dispatched = 0
+  let after: { priority: number, seq: number } | null = null
+  const failedAt = new Map<string, number>()
+  for (;;) {
+    const page = d.store.queuedPage(after, PAGE)
+    if (page.length === 0) return dispatched
+    for (const job of page) {
+      after = { priority: job.priority, seq: job.seq }
+      if (d.cluster.totalFreeSlots() === 0) return dispatched
+      const memoryMB = job.request.resources?.memoryMB ?? 0
+      const { strategy: _s, ...constraints } = job.request.placement ?? {}
+      const shape = JSON.stringify([memoryMB, constraints, job.request.placement?.strategy ?? ''])
+      const smallestFailed = failedAt.get(shape)
+      let placement: string[] | null = null
+      if (smallestFailed === undefined || job.size < smallestFailed) {
+        const candidates = d.cluster.candidates(job.request.placement, memoryMB)
+        placement = decide(d, job, memoryMB, candidates)
+        if (placement === null) failedAt.set(shape, Math.min(job.size, smallestFailed ?? Infinity))
+      }
+      if (placement === null) {
+        if (!d.backfill) return dispatched
+        continue
+      }
+      d.dispatch(job, placement, memoryMB)
+      dispatched++
+    }
+  }
+}
+
+function decide (d: PassDeps, job: Job, memoryMB: number, candidates: Candidate[]): string[] | null {
+  if (candidates.length === 0) return null
+  const strategy = d.strategyFor(job)
+  let placement: string[] | null
+  try {
+    placement = strategy.place({ jobId: job.id, size: job.size, memoryMB }, candidates)
+  } catch (err) {
+    d.log.error({ err, jobId: job.id, strategy: strategy.name }, 'scheduling strategy threw; job stays queued')
+    return null
+  }
+  if (placement === null) return null
+  // a plug-in strategy must not be able to oversubscribe a node or drop a rank
+  const left = new Map(candidates.map((c) => [c.peerId, c.capacity]))
+  const ok = placement.length === job.size && placement.every((p) => {
+    const n = left.get(p)
+    if (n === undefined || n < 1) return false
+    left.set(p, n - 1)
+    return true
+  })
+  if (!ok) {
+    d.log.error({ jobId: job.id, strategy: strategy.name, placement }, 'strategy returned an invalid placement; job stays queued')
+    return null
+  }
+  return placement
+}

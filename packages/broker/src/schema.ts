@@ -1,0 +1,73 @@
+import type { Database } from 'better-sqlite3'
+import { UnsupportedVersionError } from '@mvm/core'
+
+/**
+ * Migrations by `PRAGMA user_version`: entry i moves the schema from version i to i + 1.
+ * Append only; never edit a shipped entry, because existing databases already ran it.
+ */
+const migrations: string[] = [
+  `CREATE TABLE bundles (
+     sha256 TEXT PRIMARY KEY,
+     size INTEGER NOT NULL,
+     data BLOB NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     parent_id TEXT REFERENCES jobs(id),
+     is_array INTEGER NOT NULL DEFAULT 0,
+     name TEXT NOT NULL,
+     owner TEXT,
+     state TEXT NOT NULL,
+     priority INTEGER NOT NULL,
+     seq INTEGER NOT NULL UNIQUE,
+     size INTEGER NOT NULL,
+     request TEXT NOT NULL,
+     placement TEXT,
+     reason TEXT,
+     result TEXT,
+     restarts INTEGER NOT NULL DEFAULT 0,
+     bundle_sha TEXT REFERENCES bundles(sha256),
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     started_at INTEGER,
+     ended_at INTEGER
+   ) STRICT;
+   CREATE INDEX jobs_queue ON jobs(state, priority DESC, seq);
+   CREATE INDEX jobs_parent ON jobs(parent_id) WHERE parent_id IS NOT NULL;
+   CREATE TABLE job_events (
+     id INTEGER PRIMARY KEY,
+     job_id TEXT NOT NULL REFERENCES jobs(id),
+     at INTEGER NOT NULL,
+     from_state TEXT,
+     to_state TEXT NOT NULL,
+     detail TEXT
+   ) STRICT;
+   CREATE INDEX job_events_job ON job_events(job_id, id);
+   CREATE TABLE rank_results (
+     job_id TEXT NOT NULL REFERENCES jobs(id),
+     rank INTEGER NOT NULL,
+     exit_code INTEGER NOT NULL,
+     output TEXT,
+     error TEXT,
+     peer_id TEXT,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (job_id, rank)
+   ) STRICT, WITHOUT ROWID;`
+]
+
+export const schemaVersion = migrations.length
+
+/** Brings the database to the current schema, one transaction per step. */
+export function migrate (db: Database, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > schemaVersion) {
+    throw new UnsupportedVersionError(`${file}: job store schema version ${current} is newer than this broker supports (${schemaVersion})`)
+  }
+  for (let v = current; v < schemaVersion; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+}

@@ -1,0 +1,42 @@
+import { InvalidStateError } from '@mvm/core'
+import { type JobState, terminalStates } from './types.js'
+
+const allowed: Record<JobState, readonly JobState[]> = {
+  queued: ['scheduled', 'cancelled'],
+  // back to queued when dispatch fails or a node/broker dies before the job ran
+  scheduled: ['running', 'queued', 'failed', 'cancelled'],
+  running: ['succeeded', 'failed', 'cancelled', 'queued'],
+  succeeded: [],
+  failed: [],
+  cancelled: []
+}
+
+export function canTransition (from: JobState, to: JobState): boolean {
+  return allowed[from].includes(to)
+}
+
+export function assertTransition (jobId: string, from: JobState, to: JobState): void {
+  if (!canTransition(from, to)) {
+    throw new InvalidStateError(`job ${jobId}: cannot go from ${from} to ${to}`, { data: { jobId, from, to } })
+  }
+}
+
+export interface ChildCounts { total: number, queued: number, active: number, succeeded: number, failed: number, cancelled: number }
+
+/**
+ * An array parent's state, derived from its children: terminal only once every child is
+ * (failed if any failed, else cancelled if any was, else succeeded); running once any child
+ * left the queue; queued before that.
+ */
+export function summarise (c: ChildCounts): JobState {
+  const done = c.succeeded + c.failed + c.cancelled
+  if (c.total > 0 && done === c.total) {
+    if (c.failed > 0) return 'failed'
+    if (c.cancelled > 0) return 'cancelled'
+    return 'succeeded'
+  }
+  if (c.active > 0 || done > 0) return 'running'
+  return 'queued'
+}
+
+export function isTerminal (s: JobState): boolean { return terminalStates.has(s) }

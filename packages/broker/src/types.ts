@@ -1,0 +1,197 @@
+import type { Logger, ComponentSpec } from '@mvm/core'
+
+/** A job's life: queued → scheduled → running → succeeded | failed | cancelled. */
+export const JobState = {
+  queued: 'queued',
+  scheduled: 'scheduled',
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled'
+} as const
+export type JobState = (typeof JobState)[keyof typeof JobState]
+
+export const terminalStates: ReadonlySet<JobState> = new Set<JobState>(['succeeded', 'failed', 'cancelled'])
+
+/** Where a job may run: constraints filter the cluster first, then the strategy chooses. */
+export interface PlacementConstraints {
+  group?: string
+  /** Every label here must be present on the node with the same value. */
+  labels?: Record<string, string>
+  /** Overrides the policy's strategy for this job only. */
+  strategy?: 'spread' | 'pack'
+  /** Only these peer IDs may be used. */
+  nodes?: string[]
+}
+
+/** What the scheduler needs of a job profile; anything else in the request is kept and handed to the dispatcher. */
+export interface JobRequest {
+  name?: string
+  owner?: string
+  /** Higher runs first; default 0. */
+  priority?: number
+  /** Number of ranks (processes); each takes one slot. */
+  size: number
+  resources?: { memoryMB?: number, cpu?: number }
+  placement?: PlacementConstraints
+  /** An array job: one child per value set; the parent only summarises them. */
+  children?: JobRequest[]
+  [extra: string]: unknown
+}
+
+export interface Job {
+  id: string
+  parentId: string | null
+  /** Child IDs, set on array parents only. */
+  childIds?: string[]
+  name: string
+  owner: string | null
+  state: JobState
+  priority: number
+  /** Submission order; ties of priority run in this order. */
+  seq: number
+  size: number
+  request: JobRequest
+  /** peerId per rank (index = rank) once scheduled. */
+  placement: string[] | null
+  reason: string | null
+  result: unknown
+  restarts: number
+  /** sha256 (hex) of the program bundle, if one was submitted. */
+  bundleSha: string | null
+  createdAt: number
+  updatedAt: number
+  startedAt: number | null
+  endedAt: number | null
+}
+
+export interface JobEvent {
+  jobId: string
+  at: number
+  from: JobState | null
+  to: JobState
+  detail: string | null
+}
+
+export interface RankResult {
+  rank: number
+  exitCode: number
+  /** The rank's return value (JSON). */
+  output?: unknown
+  /** Why the rank failed, when exitCode is not 0. */
+  error?: string
+  peerId?: string
+}
+
+export interface JobResult {
+  jobId: string
+  state: JobState
+  reason: string | null
+  /** Rank 0's output (the conventional root result); for an array parent, each child's value in order. */
+  value: unknown
+  ranks: RankResult[]
+}
+
+/** A node as the latest monitoring report describes it. */
+export interface NodeView {
+  peerId: string
+  group: string
+  /** Only `up` nodes receive work. */
+  state: 'up' | 'down' | 'left'
+  labels: Record<string, string>
+  totalSlots: number
+  freeSlots: number
+  freeMemoryMB: number
+  load: number
+}
+
+/** What a strategy sees: constraint-filtered nodes whose free figures include the broker's own reservations. */
+export interface Candidate extends NodeView {
+  /** How many more ranks of this job the node can hold (slots and memory). */
+  capacity: number
+}
+
+export interface PlacementInput {
+  jobId: string
+  size: number
+  memoryMB: number
+}
+
+/** A scheduling strategy: returns a peerId per rank (index = rank), or null when the job cannot be placed whole. */
+export interface SchedulingStrategy {
+  readonly name: string
+  place: (job: PlacementInput, candidates: readonly Candidate[]) => string[] | null
+}
+
+export type StrategySpec = string | ComponentSpec
+
+/** How the broker reaches the nodes; the super-peer implements it over the control protocol. */
+export interface Dispatcher {
+  /** Resolves when every rank was instantiated (job → running); rejecting requeues or fails the job per policy. */
+  start: (job: Job, placement: string[], options: { signal: AbortSignal, resume: boolean }) => Promise<void>
+  /** Terminates whatever is left of the job on its peers and frees their resources. */
+  stop: (job: Job, placement: string[], reason: string) => Promise<void>
+}
+
+export const Recovery = { requeue: 'requeue', fail: 'fail', restart: 'restart' } as const
+export type Recovery = (typeof Recovery)[keyof typeof Recovery]
+
+export interface FaultTolerance {
+  /**
+   * `requeue`: back to the queue, starting from scratch; `restart`: back to the queue, and the
+   * dispatcher sees `resume: true` so ranks restore their last checkpoint; `fail`: the job fails.
+   */
+  recovery: Recovery
+  /** Requeues/restarts allowed per job before it fails. */
+  maxRestarts: number
+}
+
+export interface BrokerInit {
+  dataDir: string
+  dispatcher: Dispatcher
+  strategy?: StrategySpec
+  /** When the head of the queue cannot fit, later jobs that fit may start (default true). */
+  backfill?: boolean
+  faultTolerance?: FaultTolerance
+  logger?: Logger
+  /** Clock in ms; injectable for tests. */
+  now?: () => number
+}
+
+export interface JobChangeEvent {
+  kind: 'state' | 'progress'
+  jobId: string
+  parentId: string | null
+  state: JobState
+  from?: JobState | null
+  reason?: string | null
+  at: number
+  ranksStarted?: number
+  ranksDone?: number
+  size?: number
+}
+
+export interface SubmitResult { jobId: string, childJobIds: string[] }
+
+export interface Broker {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  isStarted: () => boolean
+  submit: (request: JobRequest, options?: { bundle?: Uint8Array | string }) => SubmitResult
+  get: (jobId: string) => Job
+  events: (jobId: string) => JobEvent[]
+  list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]
+  cancel: (jobId: string, options?: { by?: string }) => Promise<Job>
+  result: (jobId: string) => JobResult
+  bundle: (sha256: string) => Uint8Array | undefined
+  updateNodes: (views: NodeView[]) => void
+  nodeDown: (peerId: string) => Promise<void>
+  nodes: () => NodeView[]
+  reportRank: (jobId: string, rank: RankResult) => void
+  ranksStarted: (jobId: string, n: number) => void
+  setStrategy: (spec: StrategySpec) => void
+  strategy: () => string
+  /** Runs one scheduling pass now; returns how many jobs were dispatched. */
+  schedule: () => number
+  on: (event: 'job', cb: (e: JobChangeEvent) => void) => () => void
+}

@@ -1,0 +1,210 @@
+import t from 'tap'
+import { RESTARTED_REASON, type Broker } from '@mvm/broker'
+import { node, startBroker, waitFor, TestDispatcher } from './fixtures/helpers.js'
+
+function finish (broker: Broker, jobId: string, exitCode = 0): void {
+  const { size } = broker.get(jobId)
+  for (let r = 0; r < size; r++) broker.reportRank(jobId, { rank: r, exitCode, output: r === 0 ? `out-${jobId}` : undefined })
+}
+
+t.test('priority first, then submission order; a job ends when all ranks report 0', async (t) => {
+  const { broker, dispatcher, events } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  const low = broker.submit({ name: 'low', size: 1 }).jobId
+  const high = broker.submit({ name: 'high', size: 1, priority: 5 }).jobId
+  const mid1 = broker.submit({ name: 'mid1', size: 1, priority: 1 }).jobId
+  const mid2 = broker.submit({ name: 'mid2', size: 1, priority: 1 }).jobId
+  t.equal(broker.schedule(), 0, 'no nodes known: nothing placed')
+  broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 1 })])
+  const order: string[] = []
+  for (let i = 0; i < 4; i++) {
+    await waitFor(() => dispatcher.starts.length === i + 1, `start ${i + 1}`)
+    const id = dispatcher.starts[i]!.job.id
+    order.push(id)
+    await waitFor(() => broker.get(id).state === 'running', 'running')
+    t.equal(broker.list({ state: 'scheduled' }).length + broker.list({ state: 'running' }).length, 1, 'one slot, one job at a time')
+    finish(broker, id)
+  }
+  t.same(order, [high, mid1, mid2, low])
+  const r = broker.result(high)
+  t.equal(r.state, 'succeeded')
+  t.equal(r.value, `out-${high}`)
+  t.same(r.ranks.map((x) => x.exitCode), [0])
+  t.ok(dispatcher.stops.some((s) => s.jobId === high && s.reason === 'succeeded'), 'stop() frees the ranks at the end')
+  t.same(events.filter((e) => e.jobId === high && e.kind === 'state').map((e) => e.state), ['queued', 'scheduled', 'running', 'succeeded'])
+  t.same(broker.events(high).map((e) => e.to), ['queued', 'scheduled', 'running', 'succeeded'])
+})
+
+for (const backfill of [true, false]) {
+  t.test(`backfill ${String(backfill)}`, async (t) => {
+    const { broker, dispatcher } = await startBroker(t.testdir(), { backfill })
+    t.teardown(() => broker.stop())
+    broker.updateNodes([node('a', { totalSlots: 4, freeSlots: 4 })])
+    const big1 = broker.submit({ name: 'big1', size: 3 }).jobId
+    await waitFor(() => broker.get(big1).state === 'running', 'big1 running')
+    const big2 = broker.submit({ name: 'big2', size: 4 }).jobId
+    const small = broker.submit({ name: 'small', size: 1 }).jobId
+    broker.schedule()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    t.equal(broker.get(big2).state, 'queued', 'the head cannot fit')
+    t.equal(broker.get(small).state, backfill ? 'running' : 'queued', backfill ? 'a smaller later job starts' : 'nothing passes the head')
+    finish(broker, big1)
+    if (backfill) finish(broker, small)
+    await waitFor(() => broker.get(big2).state === 'running', 'big2 runs once room is free')
+    finish(broker, big2)
+    await waitFor(() => broker.get(small).state !== 'queued' && broker.get(small).state !== 'scheduled', 'small ran')
+    const order = dispatcher.starts.map((s) => s.job.name)
+    t.same(order, backfill ? ['big1', 'small', 'big2'] : ['big1', 'big2', 'small'])
+  })
+}
+
+t.test('cancel a queued job, a running job, and refuse to cancel a finished one', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  const q = broker.submit({ size: 1 }).jobId
+  const c = await broker.cancel(q, { by: 'alice' })
+  t.equal(c.state, 'cancelled')
+  t.equal(c.reason, 'cancelled by alice')
+  broker.updateNodes([node('a', { totalSlots: 2, freeSlots: 2 })])
+  const run = broker.submit({ size: 2 }).jobId
+  const next = broker.submit({ size: 2 }).jobId
+  await waitFor(() => broker.get(run).state === 'running', 'running')
+  t.equal(broker.get(next).state, 'queued', 'no room for the next job yet')
+  await broker.cancel(run, { by: 'bob' })
+  t.equal(broker.get(run).state, 'cancelled')
+  t.same(dispatcher.stops.find((s) => s.jobId === run), { jobId: run, placement: ['a', 'a'], reason: 'cancelled by bob' })
+  await waitFor(() => broker.get(next).state === 'running', 'slots freed by the cancel are reused')
+  t.notOk(dispatcher.starts.some((s) => s.job.id === q), 'a cancelled queued job never starts')
+  await t.rejects(broker.cancel(run), { code: 'E_INVALID_STATE' })
+  broker.reportRank(run, { rank: 0, exitCode: 0 })
+  t.equal(broker.get(run).state, 'cancelled', 'a late rank report does not revive a cancelled job')
+  t.throws(() => broker.get('j-missing'), { code: 'E_NOT_FOUND' })
+})
+
+t.test('one failing rank fails the job and stops the others', async (t) => {
+  const { broker, dispatcher, events } = await startBroker(t.testdir(), { strategy: 'spread' })
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a'), node('b'), node('c')])
+  const id = broker.submit({ size: 3 }).jobId
+  await waitFor(() => broker.get(id).state === 'running', 'running')
+  broker.ranksStarted(id, 3)
+  t.ok(events.some((e) => e.kind === 'progress' && e.jobId === id && e.ranksStarted === 3), 'progress event for --wait')
+  broker.reportRank(id, { rank: 0, exitCode: 0 })
+  t.equal(broker.get(id).state, 'running')
+  broker.reportRank(id, { rank: 2, exitCode: 3, error: 'TypeError: boom', peerId: 'c' })
+  const job = broker.get(id)
+  t.equal(job.state, 'failed')
+  t.equal(job.reason, 'rank 2 on c failed: TypeError: boom')
+  await waitFor(() => dispatcher.stops.some((s) => s.jobId === id), 'stop called')
+  t.same(dispatcher.stops.find((s) => s.jobId === id)!.reason, job.reason)
+  t.same(broker.result(id).ranks.map((r) => [r.rank, r.exitCode]), [[0, 0], [2, 3]])
+  t.throws(() => broker.reportRank(id, { rank: 7, exitCode: 0 }), { code: 'E_BAD_REQUEST', message: /rank must be an integer from 0 to 2/ })
+})
+
+t.test('nodeDown requeues the jobs it touched, then fails them when restarts run out', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir(), { strategy: 'spread', faultTolerance: { recovery: 'requeue', maxRestarts: 1 } })
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 1 }), node('b', { totalSlots: 1, freeSlots: 1 }), node('c', { totalSlots: 1, freeSlots: 1 })])
+  const id = broker.submit({ size: 2 }).jobId
+  const other = broker.submit({ size: 1 }).jobId
+  await waitFor(() => broker.get(id).state === 'running' && broker.get(other).state === 'running', 'both running')
+  const first = broker.get(id).placement!
+  const down = first[0]!
+  const spare = ['a', 'b', 'c'].find((p) => !first.includes(p) && !broker.get(other).placement!.includes(p))
+  t.equal(spare, undefined, 'the cluster is full')
+  await broker.nodeDown(down)
+  t.ok(dispatcher.stops.some((s) => s.jobId === id && s.reason === `node ${down} went down`), 'remaining ranks are stopped')
+  t.equal(broker.get(id).restarts, 1)
+  t.equal(broker.get(other).state, 'running', 'jobs not on the node are untouched')
+  finish(broker, other)
+  await waitFor(() => broker.get(id).state === 'running', 'requeued job runs again')
+  t.notOk(broker.get(id).placement!.includes(down), 'not on the dead node')
+  await broker.nodeDown(broker.get(id).placement![0]!)
+  t.equal(broker.get(id).state, 'failed')
+  t.match(broker.get(id).reason, /went down \(restarts exhausted: 1 of 1\)/)
+})
+
+t.test('recovery "fail" fails at once; a rejected start requeues then fails', async (t) => {
+  const dispatcher = new TestDispatcher()
+  dispatcher.mode = 'fail'
+  const { broker } = await startBroker(t.testdir(), { dispatcher, faultTolerance: { recovery: 'restart', maxRestarts: 2 } })
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a')])
+  const id = broker.submit({ size: 1 }).jobId
+  await waitFor(() => broker.get(id).state === 'failed', 'failed after retries')
+  t.equal(dispatcher.startsOf(id).length, 3, 'first try + 2 restarts')
+  t.same(dispatcher.startsOf(id).map((s) => s.resume), [false, true, true], 'restart policy asks ranks to resume from checkpoints')
+  t.match(broker.get(id).reason, /dispatch failed: peer refused the job \(restarts exhausted: 2 of 2\)/)
+  t.same(broker.events(id).map((e) => e.to), ['queued', 'scheduled', 'queued', 'scheduled', 'queued', 'scheduled', 'failed'])
+
+  const d2 = new TestDispatcher()
+  const b2 = (await startBroker(t.testdir(), { dispatcher: d2, faultTolerance: { recovery: 'fail', maxRestarts: 5 } })).broker
+  t.teardown(() => b2.stop())
+  b2.updateNodes([node('x')])
+  const j = b2.submit({ size: 1 }).jobId
+  await waitFor(() => b2.get(j).state === 'running', 'running')
+  await b2.nodeDown('x')
+  t.equal(b2.get(j).state, 'failed')
+  t.equal(b2.get(j).reason, 'node x went down')
+})
+
+t.test('setStrategy switches the policy for the next decision; a job may override it', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir(), { strategy: 'pack' })
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a'), node('b'), node('c')])
+  const p1 = broker.submit({ size: 2 }).jobId
+  await waitFor(() => broker.get(p1).state === 'running', 'p1')
+  t.equal(new Set(broker.get(p1).placement).size, 1, 'pack: both ranks on one node')
+  broker.setStrategy({ type: 'spread' })
+  t.equal(broker.strategy(), 'spread')
+  const s1 = broker.submit({ size: 2 }).jobId
+  await waitFor(() => broker.get(s1).state === 'running', 's1')
+  t.equal(new Set(broker.get(s1).placement).size, 2, 'spread: two nodes')
+  const o = broker.submit({ size: 2, placement: { strategy: 'pack' } }).jobId
+  await waitFor(() => broker.get(o).state === 'running', 'o')
+  t.equal(new Set(broker.get(o).placement).size, 1, 'the profile\'s strategy wins for that job')
+  t.throws(() => broker.setStrategy('nope'), { code: 'E_UNKNOWN_COMPONENT' })
+  t.equal(broker.strategy(), 'spread', 'a bad name leaves the current strategy in place')
+  t.equal(dispatcher.starts.length, 3)
+  t.throws(() => broker.updateNodes([{ ...node('z'), freeSlots: -1 }]), { code: 'E_BAD_REQUEST', message: /nodes\[0\]\.freeSlots/ })
+})
+
+t.test('array job: children run, the parent summarises, result collects values', async (t) => {
+  const { broker } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a')])
+  const { jobId, childJobIds } = broker.submit({ name: 'sweep', size: 1, children: [{ params: { x: 1 } }, { params: { x: 2 } }] }, { bundle: 'export default 1' })
+  await waitFor(() => childJobIds.every((id) => broker.get(id).state === 'running'), 'children running')
+  t.equal(broker.get(jobId).state, 'running')
+  t.same(broker.get(childJobIds[1]!).request.params, { x: 2 })
+  t.equal(broker.get(childJobIds[0]!).bundleSha, broker.get(jobId).bundleSha)
+  t.equal(Buffer.from(broker.bundle(broker.get(jobId).bundleSha!)!).toString(), 'export default 1')
+  for (const id of childJobIds) finish(broker, id)
+  t.equal(broker.get(jobId).state, 'succeeded')
+  t.same(broker.result(jobId).value, childJobIds.map((id) => `out-${id}`))
+  t.same(broker.list({ parentId: jobId }).map((j) => j.id), childJobIds)
+  const second = broker.submit({ size: 1, children: [{}, {}] })
+  await broker.cancel(second.jobId, { by: 'carol' })
+  t.equal(broker.get(second.jobId).state, 'cancelled')
+})
+
+t.test('a restarted broker requeues what was running and schedules the queue again', async (t) => {
+  const dir = t.testdir()
+  const first = await startBroker(dir)
+  first.broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 1 })])
+  const running = first.broker.submit({ size: 1 }).jobId
+  const queued = first.broker.submit({ size: 1 }).jobId
+  await waitFor(() => first.broker.get(running).state === 'running', 'running')
+  await first.broker.stop()
+  t.throws(() => first.broker.get(running), { code: 'E_UNAVAILABLE' })
+  const second = await startBroker(dir)
+  t.teardown(() => second.broker.stop())
+  const j = second.broker.get(running)
+  t.equal(j.state, 'queued')
+  t.equal(j.restarts, 1)
+  t.equal(j.reason, RESTARTED_REASON)
+  t.ok(second.dispatcher.stops.some((s) => s.jobId === running && s.reason === RESTARTED_REASON), 'leftover ranks are told to stop')
+  second.broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 1 })])
+  await waitFor(() => second.broker.get(running).state === 'running', 'requeued job keeps its place at the head')
+  t.equal(second.broker.get(queued).state, 'queued')
+})

@@ -1,0 +1,70 @@
+/** A reduction: a built-in name, or a function combining two values (applied in rank order). */
+export type ReduceOp = 'sum' | 'min' | 'max' | 'prod' | ((a: any, b: any) => any)
+
+/** What a rank's program sees. Programs talk to ports and collectives, never to rank numbers. */
+export interface JobContext {
+  readonly rank: number
+  readonly size: number
+  readonly params: Readonly<Record<string, unknown>>
+  /** This rank's port names from the topology. */
+  readonly ports: readonly string[]
+  /** Port groups for one-to-many sends (`send('spokes', v)` sends to every spoke). */
+  readonly groups: Readonly<Record<string, readonly string[]>>
+  /** Aborted when the job is cancelled; waits in the SDK reject with AbortError then. */
+  readonly signal: AbortSignal
+  /** The last state given to `checkpoint` before a restart, or undefined on a first run. */
+  readonly restored: unknown
+  /** Waits while the peer's queue is full (backpressure). A group name sends to each of its ports. */
+  send: (port: string, value?: unknown) => Promise<void>
+  recv: RecvFn
+  barrier: () => Promise<void>
+  broadcast: <T>(value: T, root?: number) => Promise<T>
+  /** The reduced value at `root`, undefined elsewhere. */
+  reduce: <T>(value: T, op: ReduceOp, root?: number) => Promise<T | undefined>
+  allReduce: <T>(value: T, op: ReduceOp) => Promise<T>
+  /** Every rank's value in rank order at `root`, undefined elsewhere. */
+  gather: <T>(value: T, root?: number) => Promise<T[] | undefined>
+  /** `values[r]` to rank r; `values` is read only at `root` and must have `size` entries. */
+  scatter: <T>(values: T[] | undefined, root?: number) => Promise<T>
+  log: (...args: unknown[]) => void
+  /** Stores state (JSON) through the runtime; best effort. */
+  checkpoint: (state: unknown) => Promise<void>
+}
+
+export interface RecvFn {
+  (port: string): Promise<unknown>
+  (): Promise<{ port: string, value: unknown }>
+}
+
+/**
+ * How a context reaches the outside: the rank host binds it to IPC, tests bind it to memory.
+ * Values are already decoded; ordering per port and per (rank, tag) is the transport's job.
+ */
+export interface Transport {
+  sendPort: (port: string, value: unknown, signal: AbortSignal) => Promise<void>
+  recvPort: (port: string, signal: AbortSignal) => Promise<unknown>
+  recvAny: (signal: AbortSignal) => Promise<{ port: string, value: unknown }>
+  /** The reserved collective channel, addressed by rank; `tag` tells collectives apart. */
+  sendRank: (rank: number, tag: number, value: unknown, signal: AbortSignal) => Promise<void>
+  recvRank: (rank: number, tag: number, signal: AbortSignal) => Promise<unknown>
+  log: (line: string) => void
+  checkpoint: (state: unknown) => Promise<void>
+}
+
+export interface ContextInit {
+  rank: number
+  size: number
+  ports: string[]
+  groups?: Record<string, string[]>
+  params?: Record<string, unknown>
+  restored?: unknown
+  signal?: AbortSignal
+}
+
+export type JobFunction = (ctx: JobContext) => unknown
+
+/** What `job(fn)` returns and a program exports as default. */
+export interface JobProgram {
+  readonly kind: 'mvm.job'
+  readonly run: JobFunction
+}

@@ -1,0 +1,144 @@
+import { z } from 'zod'
+import { documentSchema, encodingSchema, labelsSchema, nonNegativeInt, peerIdSchema, positiveInt, positiveNumber, queueTypeSchema } from './common.js'
+
+export const PolicyLevel = { interDomain: 'inter-domain', domain: 'domain', node: 'node' } as const
+export type PolicyLevel = (typeof PolicyLevel)[keyof typeof PolicyLevel]
+
+/** Permissions the broker and nodes check; `*` grants everything. */
+export const permissions = [
+  '*', 'job.submit', 'job.status', 'job.result', 'job.list', 'job.cancel.own', 'job.cancel.any',
+  'policy.apply', 'policy.read', 'node.list', 'node.terminate'
+] as const
+export const metricNames = ['load', 'freeSlots', 'memory', 'processes', 'queueDepth'] as const
+
+const dateString = z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
+  error: (iss) => `expected an ISO date-time such as 2025-01-31T09:00:00Z, got ${JSON.stringify(iss.input)}`
+})
+
+/** Every field is optional in a file: levels override each other field by field, defaults fill the rest. */
+export const schedulingSchema = z.object({
+  strategy: z.string().min(1).optional(),
+  options: z.record(z.string(), z.unknown()).optional(),
+  reservations: z.array(z.object({
+    name: z.string().min(1),
+    subjects: z.array(z.string().min(1)).optional(),
+    labels: labelsSchema.optional(),
+    slots: positiveInt(),
+    from: dateString.optional(),
+    to: dateString.optional()
+  }).strict()).optional()
+}).strict()
+
+export const securitySchema = z.object({
+  authentication: z.enum(['none', 'peer-list', 'domain-key']).optional(),
+  admittedPeers: z.array(peerIdSchema).optional(),
+  domainKeyFile: z.string().min(1).optional(),
+  roles: z.record(z.string(), z.array(z.enum(permissions))).optional(),
+  subjects: z.record(z.string(), z.array(z.string().min(1))).optional()
+}).strict()
+
+export const monitoringSchema = z.object({
+  intervalSec: positiveNumber().optional(),
+  missedHeartbeats: positiveInt().optional(),
+  metrics: z.array(z.enum(metricNames)).optional()
+}).strict()
+
+export const faultToleranceSchema = z.object({
+  checkpointIntervalSec: positiveNumber().optional(),
+  recovery: z.enum(['requeue', 'fail', 'restart']).optional(),
+  maxRestarts: nonNegativeInt().optional()
+}).strict()
+
+export const queuesSchema = z.object({
+  type: queueTypeSchema.optional(),
+  capacity: positiveInt().optional(),
+  encoding: encodingSchema.optional(),
+  maxQueueVmsPerNode: positiveInt().optional()
+}).strict()
+
+export const sandboxSchema = z.object({
+  driver: z.enum(['process', 'namespace']).optional(),
+  poolSize: nonNegativeInt().optional(),
+  reuseForSameOwner: z.boolean().optional(),
+  defaults: z.object({
+    memoryMB: positiveInt().optional(),
+    cpu: positiveNumber().optional(),
+    wallTimeSec: positiveNumber().optional()
+  }).strict().optional()
+}).strict()
+
+export const policySections = ['scheduling', 'security', 'monitoring', 'faultTolerance', 'queues', 'sandbox'] as const
+export type PolicySection = (typeof policySections)[number]
+
+/** Paths `enforced` may name: a whole section or one of its fields (maps count as one setting). */
+export const enforceablePaths: string[] = (() => {
+  const shapes: Record<PolicySection, z.ZodObject> = {
+    scheduling: schedulingSchema,
+    security: securitySchema,
+    monitoring: monitoringSchema,
+    faultTolerance: faultToleranceSchema,
+    queues: queuesSchema,
+    sandbox: sandboxSchema
+  }
+  const out: string[] = []
+  for (const [section, schema] of Object.entries(shapes)) {
+    out.push(section)
+    for (const f of Object.keys(schema.shape)) out.push(`${section}.${f}`)
+  }
+  out.push('sandbox.defaults.memoryMB', 'sandbox.defaults.cpu', 'sandbox.defaults.wallTimeSec')
+  return out
+})()
+
+export const policySpecSchema = z.object({
+  level: z.enum(['inter-domain', 'domain', 'node']),
+  scope: z.object({
+    domain: z.string().min(1).optional(),
+    group: z.string().min(1).optional(),
+    node: z.string().min(1).optional()
+  }).strict().optional(),
+  enforced: z.array(z.enum(enforceablePaths as [string, ...string[]])).default([]),
+  extends: z.string().min(1).optional(),
+  scheduling: schedulingSchema.optional(),
+  security: securitySchema.optional(),
+  monitoring: monitoringSchema.optional(),
+  faultTolerance: faultToleranceSchema.optional(),
+  queues: queuesSchema.optional(),
+  sandbox: sandboxSchema.optional()
+}).strict()
+
+export const policySchema = documentSchema('Policy', policySpecSchema)
+export type PolicySpec = z.infer<typeof policySpecSchema>
+export type PolicyDocument = z.infer<typeof policySchema>
+
+type Reservation = NonNullable<NonNullable<PolicySpec['scheduling']>['reservations']>[number]
+type Perm = (typeof permissions)[number]
+
+/** The policy a node acts on: every setting present, after merging levels and filling defaults. */
+export interface EffectivePolicySpec {
+  scheduling: { strategy: string, options: Record<string, unknown>, reservations: Reservation[] }
+  security: {
+    authentication: 'none' | 'peer-list' | 'domain-key'
+    admittedPeers: string[]
+    domainKeyFile?: string
+    roles: Record<string, Perm[]>
+    subjects: Record<string, string[]>
+  }
+  monitoring: { intervalSec: number, missedHeartbeats: number, metrics: Array<(typeof metricNames)[number]> }
+  faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number }
+  queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxQueueVmsPerNode: number }
+  sandbox: {
+    driver: 'process' | 'namespace'
+    poolSize: number
+    reuseForSameOwner: boolean
+    defaults: { memoryMB: number, cpu: number, wallTimeSec: number }
+  }
+}
+
+export const DEFAULT_POLICY: EffectivePolicySpec = {
+  scheduling: { strategy: 'least-loaded', options: {}, reservations: [] },
+  security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
+  monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
+  faultTolerance: { recovery: 'requeue', maxRestarts: 3 },
+  queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
+  sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } }
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod'
+import { topologySpecSchema } from '../topology/index.js'
+import { documentSchema, encodingSchema, labelsSchema, positiveInt, positiveNumber, queueTypeSchema } from './common.js'
+
+const scalar = z.union([z.number(), z.string(), z.boolean()])
+
+export const programSchema = z.union([
+  z.string().min(1),
+  z.object({ inline: z.string().min(1), language: z.enum(['ts', 'js']) }).strict()
+])
+
+export const topologyRefSchema = z.union([
+  z.string().min(1),
+  z.object({ file: z.string().min(1), params: z.record(z.string(), scalar).optional() }).strict(),
+  topologySpecSchema
+])
+
+export const resourcesSchema = z.object({
+  memoryMB: positiveInt(),
+  cpu: positiveNumber(),
+  wallTimeSec: positiveNumber(),
+  cpuTimeSec: positiveNumber().optional()
+}).strict()
+
+export const queueSchema = z.object({
+  type: queueTypeSchema.default('fifo'),
+  capacity: positiveInt().default(64),
+  encoding: encodingSchema.default('json')
+}).strict()
+
+export const placementSchema = z.object({
+  group: z.string().min(1).optional(),
+  labels: labelsSchema.optional(),
+  strategy: z.enum(['spread', 'pack']).optional(),
+  nodes: z.array(z.string().min(1)).optional()
+}).strict()
+
+/** A parameter sweep: explicit value sets, or the cartesian product of a matrix. */
+export const arraySchema = z.union([
+  z.object({ values: z.array(z.record(z.string(), z.unknown())).min(1) }).strict(),
+  z.object({ matrix: z.record(z.string(), z.array(z.unknown()).min(1)) }).strict()
+])
+
+export const jobProfileSpecSchema = z.object({
+  program: programSchema,
+  topology: topologyRefSchema,
+  processes: positiveInt().optional(),
+  params: z.record(z.string(), z.unknown()).default({}),
+  resources: resourcesSchema.optional(),
+  queue: queueSchema.prefault({}),
+  placement: placementSchema.optional(),
+  priority: z.int().default(0),
+  checkpoint: z.object({ intervalSec: positiveNumber() }).strict().optional(),
+  array: arraySchema.optional()
+}).strict()
+
+export const jobProfileSchema = documentSchema('JobProfile', jobProfileSpecSchema)
+export type JobProfileSpec = z.infer<typeof jobProfileSpecSchema>
+export type JobProfileDocument = z.infer<typeof jobProfileSchema>

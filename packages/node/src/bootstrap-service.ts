@@ -1,0 +1,49 @@
+import { BadRequestError, type Logger } from '@mvm/core'
+
+export interface BrokerRecord {
+  group: string
+  peerId: string
+  multiaddrs: string[]
+  soapUrl: string
+  parentGroup?: string
+  registeredAt: string
+  /** Epoch ms after which the record is dropped unless renewed. */
+  expiresAt: number
+}
+
+export type Registration = Omit<BrokerRecord, 'registeredAt' | 'expiresAt'>
+
+/**
+ * The bootstrap role: an information service. Super-peers register with a lease and renew
+ * it; anyone asks which super-peers (brokers) serve a group. Nothing is persisted: after a
+ * bootstrap restart the super-peers' next renewal re-populates it.
+ */
+export class BootstrapService {
+  private readonly records = new Map<string, BrokerRecord>()
+
+  constructor (private readonly leaseSec: number, private readonly log: Logger) {}
+
+  register (r: Registration): { accepted: boolean, leaseSec: number } {
+    if (r.group === '' || r.peerId === '') throw new BadRequestError('RegisterSuperPeer: group and peerId are required')
+    const key = `${r.group}\u0000${r.peerId}`
+    const prev = this.records.get(key)
+    const now = Date.now()
+    this.records.set(key, {
+      ...r,
+      registeredAt: prev?.registeredAt ?? new Date(now).toISOString(),
+      expiresAt: now + this.leaseSec * 1000
+    })
+    if (prev === undefined) this.log.info({ group: r.group, peerId: r.peerId, soapUrl: r.soapUrl }, 'super-peer registered')
+    return { accepted: true, leaseSec: this.leaseSec }
+  }
+
+  brokers (group?: string): BrokerRecord[] {
+    const now = Date.now()
+    const out: BrokerRecord[] = []
+    for (const [k, r] of this.records) {
+      if (r.expiresAt < now) { this.records.delete(k); continue }
+      if (group === undefined || group === '' || r.group === group) out.push(r)
+    }
+    return out.sort((a, b) => a.registeredAt.localeCompare(b.registeredAt))
+  }
+}

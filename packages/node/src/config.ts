@@ -1,0 +1,59 @@
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { loadNodeConfig, loadPolicy, mergePolicies, type LoadedPolicy } from '@mvm/model'
+import type { MvmNodeInit } from './init.js'
+import type { Role } from './types.js'
+
+export interface FileSettings {
+  init: Partial<MvmNodeInit>
+  log?: { level: string, format: 'json' | 'pretty' }
+  /** Enforced settings a lower policy level tried to change (printed as warnings). */
+  warnings: string[]
+}
+
+/**
+ * Reads a NodeConfig file and policy files (the config's own `policy` plus `policyFiles`, in
+ * that order) into node settings. Files are validated by @mvm/model, whose errors name file,
+ * line and column. Only settings a policy actually wrote override the node's defaults.
+ */
+export async function loadNodeSettings (configFile: string | undefined, policyFiles: string[] = [], options: { signal?: AbortSignal } = {}): Promise<FileSettings> {
+  const out: FileSettings = { init: {}, warnings: [] }
+  const policies: string[] = []
+  if (configFile !== undefined) {
+    const c = await loadNodeConfig(configFile, options)
+    const s = c.spec
+    out.init = {
+      roles: s.roles as Role[],
+      listen: s.listen,
+      bootstrap: s.bootstrap,
+      group: s.group,
+      labels: s.labels,
+      capacity: { slots: s.capacity.slots, memoryMB: s.capacity.memoryMB },
+      dataDir: s.dataDir,
+      soap: { host: s.soap.host, port: s.soap.port }
+    }
+    if (s.parentGroup !== undefined) out.init.parentGroup = s.parentGroup
+    out.log = { level: s.log.level, format: s.log.format }
+    if (s.policy !== undefined) policies.push(s.policy)
+  }
+  policies.push(...policyFiles)
+  if (policies.length === 0) return out
+  const loaded: LoadedPolicy[] = []
+  for (const f of policies) loaded.push(await loadPolicy(f, options))
+  const eff = mergePolicies(loaded)
+  const set = (path: string): boolean => eff.sources[path] !== undefined
+  const mon = eff.spec.monitoring
+  const monitoring: NonNullable<MvmNodeInit['monitoring']> = {}
+  if (set('monitoring.intervalSec')) monitoring.heartbeatMs = Math.max(10, Math.round(mon.intervalSec * 1000))
+  if (set('monitoring.missedHeartbeats')) monitoring.missedHeartbeats = mon.missedHeartbeats
+  out.init.monitoring = monitoring
+  const sec = eff.spec.security
+  const security: NonNullable<MvmNodeInit['security']> = { authentication: sec.authentication, admittedPeers: sec.admittedPeers }
+  if (sec.domainKeyFile !== undefined) {
+    // a relative key path is relative to the policy file that names it
+    const from = eff.sources['security.domainKeyFile']?.file
+    security.domainKeyFile = isAbsolute(sec.domainKeyFile) || from === undefined ? sec.domainKeyFile : resolve(dirname(from), sec.domainKeyFile)
+  }
+  out.init.security = security
+  out.warnings = eff.warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`)
+  return out
+}

@@ -1,0 +1,163 @@
+import type { Stream } from '@libp2p/interface'
+import { NotAdmittedError, ProtocolError, toMvmError, type Logger } from '@mvm/core'
+import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, type ControlBody, type ControlBodyInit, type RpcPeer } from '@mvm/wire'
+import type { Admission } from './admission.js'
+import type { ControlRouter } from './control-router.js'
+import type { Host } from './host.js'
+import type { Membership } from './membership.js'
+import { PeerState, type LoadReport, type MemberInfo } from './types.js'
+
+export interface GroupServiceInit {
+  host: Host
+  group: string
+  roles: string[]
+  membership: Membership
+  admission: Admission
+  router: ControlRouter
+  log: Logger
+}
+
+interface Session {
+  remote: string
+  rpc: RpcPeer
+  nonce: Uint8Array | undefined
+  joined: { session: number, group: string } | undefined
+}
+
+/**
+ * The super-peer side of the control protocol: each member opens one long-lived stream,
+ * says Hello (receiving a nonce), Joins with its admission proof, then sends Heartbeats
+ * (and, for a child super-peer, ChildReports). Anything else is routed to the lead's handlers.
+ */
+export class GroupService {
+  private readonly sessions = new Map<string, Session>()
+  private readonly all = new Set<Session>()
+
+  constructor (private readonly init: GroupServiceInit) {}
+
+  async start (): Promise<void> {
+    await this.init.host.handle(CONTROL_PROTOCOL, (stream, connection) => {
+      this.accept(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 4, runOnLimitedConnection: false })
+  }
+
+  async stop (): Promise<void> {
+    await this.init.host.unhandle(CONTROL_PROTOCOL)
+    await Promise.all([...this.all].map(async (s) => { await s.rpc.close({ signal: AbortSignal.timeout(2000) }) }))
+    this.all.clear()
+    this.sessions.clear()
+  }
+
+  /** The open control channel of a joined member, for requests from the super-peer to it. */
+  peer (peerId: string): RpcPeer | undefined {
+    return this.sessions.get(peerId)?.rpc
+  }
+
+  private accept (stream: Stream, remote: string): void {
+    const log = this.init.log.child({ remote })
+    let s: Session
+    try {
+      const rpc = createRpcPeer(controlChannel(stream, { logger: log }), { logger: log })
+      s = { remote, rpc, nonce: undefined, joined: undefined }
+    } catch (e) {
+      log.warn({ err: toMvmError(e).message }, 'control stream refused')
+      stream.abort(toMvmError(e))
+      return
+    }
+    this.all.add(s)
+    s.rpc.onRequest(async (body, ctx) => await this.onMessage(s, body, { peerId: remote, notification: ctx.notification, signal: ctx.signal }))
+    void s.rpc.closed.then((err) => {
+      this.all.delete(s)
+      if (err !== undefined) log.warn({ code: err.code }, `control channel from ${remote} failed: ${err.message}`)
+      if (s.joined === undefined) return
+      if (this.sessions.get(remote) === s) this.sessions.delete(remote)
+      this.init.membership.lost(remote, s.joined.session, err === undefined ? 'control channel closed' : `control channel failed: ${err.message}`)
+    })
+  }
+
+  private async onMessage (s: Session, body: ControlBody, ctx: { peerId: string, notification: boolean, signal: AbortSignal }): Promise<ControlBodyInit | undefined> {
+    const { membership } = this.init
+    switch (body.type) {
+      case 'hello':
+        s.nonce = this.init.admission.nonce()
+        return { type: 'hello', peerId: this.init.host.peerId.toString(), roles: this.init.roles, group: this.init.group, nonce: s.nonce }
+      case 'join':
+        return this.join(s, body)
+      default:
+        break
+    }
+    if (s.joined === undefined) {
+      this.closeSoon(s)
+      throw new NotAdmittedError(`${body.type} before an accepted join`)
+    }
+    const session = s.joined.session
+    switch (body.type) {
+      case 'heartbeat':
+        membership.heartbeat(s.remote, session, toLoad(body.report))
+        return undefined
+      case 'leave':
+        membership.leave(s.remote, session, body.reason)
+        return undefined
+      case 'childReport':
+        membership.heartbeat(s.remote, session, toLoad(body.totals))
+        membership.childReport(body.group, s.remote, body.nodes.map((n) => ({
+          peerId: n.peerId,
+          group: body.group,
+          roles: n.roles,
+          state: PeerState.up,
+          labels: {},
+          soapUrl: n.soapUrl,
+          multiaddrs: [],
+          report: toLoad(n.report),
+          lastSeen: n.report.timestampMs > 0 ? n.report.timestampMs : Date.now(),
+          viaChild: body.group
+        } satisfies MemberInfo)))
+        return undefined
+      default:
+        return await this.init.router.dispatch(body, ctx)
+    }
+  }
+
+  private join (s: Session, body: Extract<ControlBody, { type: 'join' }>): ControlBodyInit {
+    const { membership, admission, log } = this.init
+    if (s.joined !== undefined) throw new ProtocolError('join sent twice on one control stream')
+    let reason: string | undefined
+    if (body.group !== this.init.group) reason = `this super-peer serves group ${this.init.group}, not ${body.group}`
+    reason ??= admission.check(s.remote, s.nonce ?? new Uint8Array(0), body.domainProof)
+    if (reason !== undefined) {
+      log.warn({ remote: s.remote, mode: admission.mode }, `join refused: ${reason}`)
+      this.closeSoon(s)
+      return { type: 'joinAck', accepted: false, reason }
+    }
+    const session = membership.join({
+      peerId: s.remote,
+      group: body.group,
+      roles: body.roles,
+      labels: body.labels,
+      soapUrl: body.soapUrl,
+      multiaddrs: body.multiaddrs,
+      report: emptyReport(body.capacity.slots, body.capacity.memoryMb)
+    })
+    s.joined = { session, group: body.group }
+    const prev = this.sessions.get(s.remote)
+    this.sessions.set(s.remote, s)
+    // a restarted member's old stream may linger: it no longer speaks for the member
+    if (prev !== undefined && prev !== s) void prev.rpc.close({ signal: AbortSignal.timeout(1000) })
+    return { type: 'joinAck', accepted: true, heartbeatIntervalMs: membership.heartbeatMs, missedHeartbeats: membership.missedHeartbeats }
+  }
+
+  /** Closes after the reply in flight is written (the reply is queued before the next macrotask). */
+  private closeSoon (s: Session): void {
+    setImmediate(() => { void s.rpc.close({ signal: AbortSignal.timeout(2000) }) })
+  }
+}
+
+function toLoad (r: { load: number, freeSlots: number, totalSlots: number, freeMemoryMb: number, processes: number, queueDepth: number, timestampMs: number }): LoadReport {
+  return { load: r.load, freeSlots: r.freeSlots, totalSlots: r.totalSlots, freeMemoryMb: r.freeMemoryMb, processes: r.processes, queueDepth: r.queueDepth, timestampMs: r.timestampMs }
+}
+
+export function emptyReport (slots: number, memoryMb: number): LoadReport {
+  return { load: 0, freeSlots: slots, totalSlots: slots, freeMemoryMb: memoryMb, processes: 0, queueDepth: 0, timestampMs: Date.now() }
+}
+
+export { CONTROL_PROTOCOL }

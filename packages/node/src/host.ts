@@ -1,0 +1,28 @@
+import '@mvm/core/polyfill'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import type { PrivateKey } from '@libp2p/interface'
+import { ConfigError } from '@mvm/core'
+
+export type Host = Libp2p<{ identify: unknown, ping: unknown }>
+
+/** The libp2p host: TCP + Noise + Yamux, with Identify and Ping; nothing else loaded. */
+export async function createHost (privateKey: PrivateKey, listen: string[]): Promise<Host> {
+  try {
+    return await createLibp2p({
+      privateKey,
+      addresses: { listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), ping: ping() },
+      start: false
+    }) as unknown as Host
+  } catch (e) {
+    throw new ConfigError(`cannot create the libp2p host (listen ${listen.join(', ')}): ${(e as Error).message}`, { cause: e })
+  }
+}

@@ -1,0 +1,49 @@
+import { freemem, loadavg } from 'node:os'
+import type { LoadReport } from './types.js'
+
+/** What the job machinery (loaded later) tells the monitor; zeros until jobs exist. */
+export interface Usage {
+  usedSlots: number
+  usedMemoryMb: number
+  processes: number
+  queueDepth: number
+}
+
+export type UsageProbe = () => Partial<Usage>
+
+export interface Capacity { slots: number, memoryMB: number }
+
+/** Builds this node's monitoring report from the OS and the usage probe. */
+export class Monitor {
+  private probe: UsageProbe = () => ({})
+
+  constructor (private readonly capacity: Capacity) {}
+
+  get totalSlots (): number { return this.capacity.slots }
+  get totalMemoryMb (): number { return this.capacity.memoryMB }
+
+  setProbe (probe: UsageProbe): void { this.probe = probe }
+
+  report (): LoadReport {
+    let u: Partial<Usage> = {}
+    try { u = this.probe() } catch { u = {} }
+    const used = clampInt(u.usedSlots, this.capacity.slots)
+    const osFreeMb = Math.floor(freemem() / (1024 * 1024))
+    const freeMemoryMb = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(u.usedMemoryMb, this.capacity.memoryMB), osFreeMb))
+    const load = loadavg()[0] ?? 0
+    return {
+      load: Number.isFinite(load) && load >= 0 ? Math.round(load * 100) / 100 : 0,
+      freeSlots: this.capacity.slots - used,
+      totalSlots: this.capacity.slots,
+      freeMemoryMb,
+      processes: clampInt(u.processes, 1_000_000),
+      queueDepth: clampInt(u.queueDepth, 1_000_000_000),
+      timestampMs: Date.now()
+    }
+  }
+}
+
+function clampInt (v: number | undefined, max: number): number {
+  if (v === undefined || !Number.isFinite(v) || v < 0) return 0
+  return Math.min(max, Math.floor(v))
+}

@@ -1,0 +1,263 @@
+import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
+import { startSoapServer, type NodeStatus, type ServiceHandlers, type SoapServer } from '@mvm/soap'
+import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
+import { createAdmission, readDomainKey, type AdmissionPolicy } from './admission.js'
+import { BootstrapService } from './bootstrap-service.js'
+import { ControlRouter } from './control-router.js'
+import { GroupService } from './group-service.js'
+import { createHost, type Host } from './host.js'
+import { loadOrCreateKey } from './keys.js'
+import { lockDataDir } from './data-dir.js'
+import { Member, type LinkStatus } from './member.js'
+import { Membership } from './membership.js'
+import { Monitor } from './monitor.js'
+import { ProcessTable } from './process-table.js'
+import { Registrar } from './registrar.js'
+import { buildSoapServices } from './soap-services.js'
+import { PeerState, Role, type MemberInfo, type PeerStateListener } from './types.js'
+import { resolveInit, type MvmNodeInit, type ResolvedInit } from './init.js'
+
+type Services = ReturnType<typeof buildSoapServices>
+
+/** The composition root: builds the parts the roles need, starts them in order, stops them in reverse. */
+export class NodeRuntime {
+  readonly cfg: ResolvedInit
+  readonly log: Logger
+  readonly router = new ControlRouter()
+  readonly processes = new ProcessTable()
+  readonly monitor: Monitor
+  private readonly listeners = new Set<PeerStateListener>()
+  private host: Host | undefined
+  private soap: SoapServer | undefined
+  private services: Services | undefined
+  private bootstrap: BootstrapService | undefined
+  private membership: Membership | undefined
+  private group: GroupService | undefined
+  private registrar: Registrar | undefined
+  private member: Member | undefined
+  private parentMember: Member | undefined
+  private started = false
+  private startedAt = 0
+  private readonly pendingSoap: ServiceHandlers[] = []
+  private unlock: (() => Promise<void>) | undefined
+
+  constructor (init: MvmNodeInit) {
+    this.cfg = resolveInit(init)
+    this.log = init.logger ?? silentLogger()
+    this.monitor = new Monitor(this.cfg.capacity)
+  }
+
+  isStarted (): boolean { return this.started }
+
+  get peerId (): string { return this.need(this.host, 'peerId').peerId.toString() }
+  get soapUrl (): string { return this.need(this.soap, 'soapUrl').baseUrl }
+  get multiaddrs (): string[] { return this.need(this.host, 'multiaddrs').getMultiaddrs().map((m) => m.toString()) }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    const { cfg } = this
+    const overlay = componentLogger(this.log, 'overlay')
+    const has = (r: string): boolean => cfg.roles.includes(r as Role)
+    try {
+      this.unlock = await lockDataDir(cfg.dataDir)
+      const { key, created } = await loadOrCreateKey(cfg.dataDir)
+      this.host = await createHost(key, cfg.listen)
+      overlay.info({ peerId: this.host.peerId.toString(), created, dataDir: cfg.dataDir }, created ? 'new node identity' : 'node identity loaded')
+      const domainKey = cfg.security.domainKeyFile === undefined ? undefined : await readDomainKey(cfg.security.domainKeyFile)
+
+      if (has(Role.bootstrap)) this.bootstrap = new BootstrapService(cfg.bootstrapLeaseSec, componentLogger(this.log, 'bootstrap'))
+      if (has(Role.superPeer)) {
+        this.membership = new Membership({
+          group: cfg.group,
+          heartbeatMs: cfg.monitoring.heartbeatMs,
+          missedHeartbeats: cfg.monitoring.missedHeartbeats,
+          log: overlay,
+          self: () => this.selfInfo()
+        })
+        this.membership.onPeerState((e) => { for (const l of this.listeners) l(e) })
+        this.group = new GroupService({
+          host: this.host,
+          group: cfg.group,
+          roles: cfg.roles,
+          membership: this.membership,
+          admission: await createAdmission(cfg.security as AdmissionPolicy),
+          router: this.router,
+          log: componentLogger(this.log, 'control')
+        })
+      }
+
+      await this.host.start()
+      await this.group?.start()
+      this.membership?.start()
+      this.services = buildSoapServices({
+        bootstrap: this.bootstrap,
+        membership: this.membership,
+        processes: this.processes,
+        router: this.router,
+        peerId: this.host.peerId.toString(),
+        status: () => this.status()
+      })
+      for (const extra of this.pendingSoap.splice(0)) this.mergeSoap(extra)
+      const { mounted, ...handlers } = this.services
+      const services: ServiceHandlers = {}
+      for (const name of mounted) services[name] = handlers[name] as never
+      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, logger: componentLogger(this.log, 'soap') })
+      this.startedAt = Date.now()
+
+      if (this.membership !== undefined) {
+        this.registrar = new Registrar({
+          registration: () => ({ group: cfg.group, peerId: this.peerId, multiaddrs: this.multiaddrs, soapUrl: this.soapUrl, ...(cfg.parentGroup === undefined ? {} : { parentGroup: cfg.parentGroup }) }),
+          local: this.bootstrap,
+          bootstraps: cfg.bootstrap,
+          log: overlay
+        })
+        this.registrar.start()
+        if (cfg.parentGroup !== undefined) this.parentMember = this.newMember(cfg.parentGroup, domainKey, overlay, () => this.childReport())
+      } else if (has(Role.peer)) {
+        this.member = this.newMember(cfg.group, domainKey, overlay)
+      }
+      this.member?.start()
+      this.parentMember?.start()
+      this.started = true
+      overlay.info({ peerId: this.peerId, roles: cfg.roles, group: cfg.group, soapUrl: this.soapUrl, multiaddrs: this.multiaddrs }, 'node ready')
+    } catch (e) {
+      await this.teardown()
+      throw e
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.teardown()
+    componentLogger(this.log, 'overlay').info('node stopped')
+  }
+
+  private async teardown (): Promise<void> {
+    // Leave first (while the connection is up), then stop serving, then the host.
+    await Promise.allSettled([this.member?.stop(), this.parentMember?.stop()])
+    await this.registrar?.stop()
+    this.membership?.stop()
+    await (this.group?.stop() ?? Promise.resolve()).catch(() => {})
+    await this.soap?.close().catch(() => {})
+    try { await this.host?.stop() } catch {}
+    await this.unlock?.().catch(() => {})
+    this.unlock = undefined
+    this.member = this.parentMember = this.registrar = this.group = undefined
+    this.soap = undefined
+  }
+
+  private newMember (group: string, domainKey: Uint8Array | undefined, log: Logger, childReport?: () => MessageInit<ChildReport>): Member {
+    const roles = group === this.cfg.group ? this.cfg.roles : [Role.superPeer]
+    return new Member({
+      host: this.need(this.host, 'member'),
+      group,
+      roles,
+      labels: this.cfg.labels,
+      capacity: this.cfg.capacity,
+      soapUrl: () => this.soapUrl,
+      bootstraps: this.cfg.bootstrap,
+      localBootstrap: this.bootstrap,
+      domainKey,
+      monitor: this.monitor,
+      router: this.router,
+      heartbeatMs: this.cfg.monitoring.heartbeatMs,
+      log: log.child({ link: group }),
+      onStatus: (s) => { log.debug(s, `link to group ${group}: ${s.state}`) },
+      ...(childReport === undefined ? {} : { childReport })
+    })
+  }
+
+  onPeerState (cb: PeerStateListener): () => void {
+    this.listeners.add(cb)
+    return () => { this.listeners.delete(cb) }
+  }
+
+  view (opts: { group?: string, includeChildren?: boolean } = {}): MemberInfo[] {
+    return this.membership?.view(opts) ?? []
+  }
+
+  link (): LinkStatus | undefined { return this.member?.link }
+  parentLink (): LinkStatus | undefined { return this.parentMember?.link }
+  toPeer (peerId: string): RpcPeer | undefined { return this.group?.peer(peerId) }
+  toSuperPeer (): RpcPeer | undefined { return this.member?.superPeer }
+
+  /** Adds SOAP operations (e.g. the broker's SubmitJob); before start they are kept until the server is up. */
+  extendSoap (extra: ServiceHandlers): void {
+    if (this.services === undefined) { this.pendingSoap.push(extra); return }
+    this.mergeSoap(extra)
+  }
+
+  private mergeSoap (extra: ServiceHandlers): void {
+    const s = this.need(this.services, 'extendSoap')
+    for (const name of ['Bootstrap', 'Node', 'Broker'] as const) {
+      const add = extra[name]
+      if (add === undefined) continue
+      if (!s.mounted.includes(name)) {
+        if (this.soap !== undefined) throw new ConfigError(`SOAP service ${name} is not mounted on this node (roles ${this.cfg.roles.join(',')})`)
+        s.mounted.push(name)
+      }
+      Object.assign(s[name], add)
+    }
+  }
+
+  status (): NodeStatus {
+    const r = this.monitor.report()
+    return {
+      peerId: this.host?.peerId.toString() ?? '',
+      roles: [...this.cfg.roles],
+      group: this.cfg.group,
+      state: this.started ? 'up' : 'starting',
+      load: r.load,
+      totalSlots: r.totalSlots,
+      freeSlots: r.freeSlots,
+      totalMemoryMB: this.cfg.capacity.memoryMB,
+      freeMemoryMB: r.freeMemoryMb,
+      processes: r.processes,
+      uptimeSec: this.startedAt === 0 ? 0 : Math.floor((Date.now() - this.startedAt) / 1000),
+      soapUrl: this.soap?.baseUrl ?? '',
+      multiaddrs: this.host?.getMultiaddrs().map((m) => m.toString()) ?? [],
+      labels: { ...this.cfg.labels }
+    }
+  }
+
+  private selfInfo (): MemberInfo {
+    return {
+      peerId: this.host?.peerId.toString() ?? '',
+      group: this.cfg.group,
+      roles: [...this.cfg.roles],
+      state: PeerState.up,
+      labels: { ...this.cfg.labels },
+      soapUrl: this.soap?.baseUrl ?? '',
+      multiaddrs: this.host?.getMultiaddrs().map((m) => m.toString()) ?? [],
+      report: this.monitor.report(),
+      lastSeen: Date.now()
+    }
+  }
+
+  /** This group's aggregate for the parent: live nodes (children's included) and totals. */
+  private childReport (): MessageInit<ChildReport> {
+    const nodes = this.view().filter((n) => n.state === PeerState.up)
+    const sum = (f: (n: MemberInfo) => number): number => nodes.reduce((a, n) => a + f(n), 0)
+    return {
+      group: this.cfg.group,
+      superPeerId: this.peerId,
+      nodes: nodes.slice(0, 10_000).map((n) => ({ peerId: n.peerId, roles: n.roles, soapUrl: n.soapUrl, report: n.report })),
+      totals: {
+        load: sum((n) => n.report.load),
+        freeSlots: sum((n) => n.report.freeSlots),
+        totalSlots: sum((n) => n.report.totalSlots),
+        freeMemoryMb: Math.min(0xffffffff, sum((n) => n.report.freeMemoryMb)),
+        processes: sum((n) => n.report.processes),
+        queueDepth: sum((n) => n.report.queueDepth),
+        timestampMs: Date.now()
+      }
+    }
+  }
+
+  private need<T> (v: T | undefined, what: string): T {
+    if (v === undefined) throw new InvalidStateError(`${what}: the node is not started`)
+    return v
+  }
+}
+

@@ -1,0 +1,127 @@
+import soap from 'soap'
+import {
+  BadRequestError, MvmError, ProtocolError, UnavailableError, combineSignals, throwIfAborted
+} from '@mvm/core'
+import { decode, encode } from './codec.js'
+import { errorFromFault } from './faults.js'
+import { operations } from './shapes.js'
+import type { BootstrapClient, BrokerClient, CallOptions, NodeClient, ServiceName } from './types.js'
+import { servicePath, wsdlText } from './wsdl.js'
+
+/** Replies larger than this are refused: a broken or hostile peer must not exhaust our memory. */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED', 'ERR_BAD_RESPONSE'])
+
+/**
+ * Accepts a service endpoint (`http://h:p/mvm/Node`) or a node's base URL (`http://h:p`),
+ * so callers can hold one URL per node and reach any of its services.
+ */
+export function serviceUrl (service: ServiceName, url: string): string {
+  let u: URL
+  try { u = new URL(url) } catch { throw new BadRequestError(`"${url}" is not a valid URL for the ${service} service`) }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new BadRequestError(`"${url}": SOAP endpoints are http(s) URLs`)
+  u.search = ''
+  u.hash = ''
+  const path = u.pathname.replace(/\/+$/, '')
+  const suffix = servicePath(service)
+  u.pathname = path.endsWith(suffix) ? path : path + suffix
+  return u.href
+}
+
+/** The contract is in the package: clients never need to fetch `?wsdl` before a call. */
+const parsed = new Map<ServiceName, Promise<soap.WSDL>>()
+function contract (service: ServiceName): Promise<soap.WSDL> {
+  let p = parsed.get(service)
+  if (p === undefined) {
+    p = new Promise<soap.WSDL>((resolve, reject) => {
+      const w = new soap.WSDL(wsdlText(service, 'http://localhost/'), '', {})
+      w.onReady((err) => { if (err !== undefined && err !== null) reject(err); else resolve(w) })
+    })
+    parsed.set(service, p)
+  }
+  return p
+}
+
+type Caller = (op: string, req: unknown, options?: CallOptions) => Promise<any>
+
+function makeCaller (service: ServiceName, url: string): Caller {
+  let client: Promise<soap.Client> | undefined
+  const ops = operations[service]
+  return async (op, req, options = {}) => {
+    const shape = ops[op]!
+    const where = `${service}.${op}`
+    const wire = encode(shape.input, req ?? {}, { where, fail: (m) => new BadRequestError(m) })
+    throwIfAborted(options.signal)
+    const signal = options.signal === undefined && options.timeoutMs === undefined
+      ? undefined
+      : combineSignals([options.signal], options.timeoutMs)
+    client ??= contract(service).then((w) => new soap.Client(w, url, {}))
+    let result: unknown
+    try {
+      const c = await client
+      const fn = (c as unknown as Record<string, (a: unknown, o: unknown) => Promise<unknown[]>>)[`${op}Async`]!
+      ;[result] = await fn.call(c, wire, { signal, maxContentLength: MAX_RESPONSE_BYTES, maxBodyLength: MAX_RESPONSE_BYTES })
+    } catch (err) {
+      throw callError(err, signal, where, url)
+    }
+    return decode(shape.output, result, { where: `${where} reply`, fail: (m) => new ProtocolError(`${url}: ${m}`) })
+  }
+}
+
+function callError (err: unknown, signal: AbortSignal | undefined, where: string, url: string): MvmError {
+  if (err instanceof MvmError) return err
+  if (signal?.aborted === true) {
+    try { throwIfAborted(signal) } catch (e) { if (e instanceof MvmError) return e }
+  }
+  const e = err as { root?: any, code?: string, message?: string, response?: { status?: number } }
+  const fault = e.root?.Envelope?.Body?.Fault
+  if (fault !== undefined) return errorFromFault(fault) ?? new ProtocolError(`${where}: unreadable fault from ${url}`)
+  const msg = e.message ?? String(err)
+  if (e.response === undefined || (e.code !== undefined && UNREACHABLE.has(e.code))) {
+    return new UnavailableError(`${where}: cannot reach ${url}: ${msg}`, { cause: err })
+  }
+  if (e.response.status === 404 || e.response.status === 503) {
+    return new UnavailableError(`${where}: ${url} answered HTTP ${e.response.status}: no such SOAP service there`, { cause: err })
+  }
+  return new ProtocolError(`${where}: unexpected reply from ${url}: ${msg}`, { cause: err })
+}
+
+export function createBootstrapClient (url: string): BootstrapClient {
+  const u = serviceUrl('Bootstrap', url)
+  const call = makeCaller('Bootstrap', u)
+  return {
+    url: u,
+    GetBrokers: async (req, o) => call('GetBrokers', req, o),
+    RegisterSuperPeer: async (req, o) => call('RegisterSuperPeer', req, o),
+    GetResources: async (req, o) => call('GetResources', req, o)
+  }
+}
+
+export function createNodeClient (url: string): NodeClient {
+  const u = serviceUrl('Node', url)
+  const call = makeCaller('Node', u)
+  return {
+    url: u,
+    GetStatus: async (o) => call('GetStatus', {}, o),
+    Awaken: async (req, o) => call('Awaken', req, o),
+    Terminate: async (req, o) => call('Terminate', req, o),
+    ListProcesses: async (o) => call('ListProcesses', {}, o)
+  }
+}
+
+export function createBrokerClient (url: string): BrokerClient {
+  const u = serviceUrl('Broker', url)
+  const call = makeCaller('Broker', u)
+  return {
+    url: u,
+    ListNodes: async (req, o) => call('ListNodes', req, o),
+    GetNode: async (req, o) => call('GetNode', req, o),
+    SubmitJob: async (req, o) => call('SubmitJob', req, o),
+    GetJob: async (req, o) => call('GetJob', req, o),
+    ListJobs: async (req, o) => call('ListJobs', req, o),
+    CancelJob: async (req, o) => call('CancelJob', req, o),
+    GetJobResult: async (req, o) => call('GetJobResult', req, o),
+    ApplyPolicy: async (req, o) => call('ApplyPolicy', req, o),
+    GetPolicy: async (o) => call('GetPolicy', {}, o)
+  }
+}

@@ -1,0 +1,73 @@
+import type { IncomingMessage } from 'node:http'
+import { BadRequestError, FrameTooLargeError, MvmError } from '@mvm/core'
+
+/**
+ * The request filter in front of node-soap. node-soap reads whole bodies without a limit,
+ * gunzips on request, and lets sax skip a DOCTYPE silently; sax does not expand entities
+ * declared in a DTD, but the filter refuses DTDs outright so no later parser change can
+ * reopen XXE or billion-laughs. Everything here runs before any XML parsing.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+const SOAP11_ENV = 'http://schemas.xmlsoap.org/soap/envelope/'
+const SOAP12_ENV = 'http://www.w3.org/2003/05/soap-envelope'
+
+/** A request refused by the filter: the HTTP status and the error for the fault body. */
+export class Rejection {
+  constructor (readonly status: number, readonly error: MvmError) {}
+}
+
+/** Reads the body, refusing it (413) as soon as it passes `maxBytes`. */
+export async function readBody (req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const enc = req.headers['content-encoding']
+  if (enc !== undefined && enc.toLowerCase() !== 'identity') {
+    throw new Rejection(415, new BadRequestError(`Content-Encoding "${enc}" is not accepted; send the envelope uncompressed`))
+  }
+  const tooLarge = (): Rejection =>
+    new Rejection(413, new FrameTooLargeError(`request body exceeds ${maxBytes} bytes`, { data: { maxBytes } }))
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge()
+  // events, not for-await: leaving a for-await destroys the request, and the 413 with it
+  return await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size <= maxBytes) { chunks.push(chunk); return }
+      req.off('data', onData)
+      req.pause()
+      reject(tooLarge())
+    }
+    req.on('data', onData)
+    req.once('end', () => { resolve(Buffer.concat(chunks, size)) })
+    req.once('error', reject)
+  })
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Checks what can be checked without parsing; returns the envelope text. */
+export function screen (body: Buffer): string {
+  let text: string
+  try { text = utf8.decode(body) } catch { throw new Rejection(400, new BadRequestError('request body is not UTF-8 text')) }
+  const start = text.trimStart()
+  if (start === '') throw new Rejection(400, new BadRequestError('request body is empty; expected a SOAP 1.1 envelope'))
+  if (!start.startsWith('<')) throw new Rejection(400, new BadRequestError('request body is not XML; expected a SOAP 1.1 envelope'))
+  if (/<!DOCTYPE/i.test(text) || /<!ENTITY/i.test(text)) {
+    throw new Rejection(400, new BadRequestError('DTDs are not accepted: the request contains <!DOCTYPE> or <!ENTITY>'))
+  }
+  if (!text.includes(SOAP11_ENV)) {
+    const why = text.includes(SOAP12_ENV) ? 'a SOAP 1.2 envelope was sent; this service speaks SOAP 1.1' : 'no SOAP 1.1 envelope namespace in the request'
+    throw new Rejection(400, new BadRequestError(why))
+  }
+  return text
+}
+
+/** SOAPAction arrives quoted ("urn:x#Op"), bare, or empty. */
+export function soapActionOf (req: IncomingMessage): string | undefined {
+  const raw = req.headers.soapaction
+  const v = (Array.isArray(raw) ? raw[0] : raw)?.trim()
+  if (v === undefined) return undefined
+  const unq = v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v
+  return unq === '' ? undefined : unq
+}

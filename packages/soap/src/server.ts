@@ -1,0 +1,126 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { BadRequestError, ConfigError, silentLogger, throwIfAborted, toMvmError, type Logger } from '@mvm/core'
+import { faultEnvelope } from './faults.js'
+import { DEFAULT_MAX_REQUEST_BYTES, Rejection, readBody, screen, soapActionOf } from './guard.js'
+import { mountService, type MountedService } from './service.js'
+import { namespaces } from './shapes.js'
+import { ServiceName, type ServiceHandlers } from './types.js'
+import { servicePath, wsdlText } from './wsdl.js'
+
+export interface SoapServerInit {
+  /** Interface to bind; 127.0.0.1 unless the node is meant to be reached from other hosts. */
+  host?: string
+  port?: number
+  /** Only the services given are mounted; the others answer 404. */
+  services: ServiceHandlers
+  maxRequestBytes?: number
+  /**
+   * Base URL other hosts use to reach this server (e.g. `http://10.0.0.5:7070`), written into
+   * each WSDL's soap:address. Defaults to `http://<host>:<port>`, which is wrong for 0.0.0.0.
+   */
+  publicBaseUrl?: string
+  logger?: Logger
+  signal?: AbortSignal
+}
+
+export interface SoapServer {
+  readonly port: number
+  /** `http://host:port`, no trailing slash. */
+  readonly baseUrl: string
+  /** The endpoint URL of a service, e.g. `http://127.0.0.1:7070/mvm/Node`. */
+  urlOf: (service: ServiceName) => string
+  close: () => Promise<void>
+}
+
+const XML_TYPE = 'text/xml; charset=utf-8'
+
+export async function startSoapServer (init: SoapServerInit): Promise<SoapServer> {
+  throwIfAborted(init.signal)
+  const host = init.host ?? '127.0.0.1'
+  const maxBytes = init.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES
+  if (!Number.isInteger(maxBytes) || maxBytes < 1024) throw new ConfigError(`maxRequestBytes must be an integer >= 1024, got ${maxBytes}`)
+  const log = init.logger ?? silentLogger()
+  const mounted = new Map<string, MountedService>()
+  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    serve(req, res).catch((err) => {
+      log.error({ err }, 'SOAP request failed outside any operation')
+      if (!res.headersSent) reply(res, 500, XML_TYPE, faultEnvelope(err, namespaces.Node))
+      else res.destroy()
+    })
+  })
+
+  async function serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://placeholder')
+    const svc = mounted.get(url.pathname.replace(/\/+$/, ''))
+    if (svc === undefined) { reply(res, 404, 'text/plain; charset=utf-8', `no SOAP service at ${url.pathname}\n`); return }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (url.search.toLowerCase().startsWith('?wsdl')) { reply(res, 200, XML_TYPE, svc.wsdl); return }
+      reply(res, 404, 'text/plain; charset=utf-8', `GET ${url.pathname}?wsdl for the contract; calls are POSTed\n`)
+      return
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'GET, POST')
+      reply(res, 405, 'text/plain; charset=utf-8', `${req.method ?? ''} is not allowed\n`)
+      return
+    }
+    const ns = namespaces[svc.name]
+    try {
+      const text = screen(await readBody(req, maxBytes))
+      const out = await svc.handle(text, soapActionOf(req), req.socket.remoteAddress ?? '')
+      reply(res, out.status, XML_TYPE, out.body)
+    } catch (err) {
+      if (!(err instanceof Rejection)) throw err
+      log.debug({ status: err.status, code: err.error.code, remote: req.socket.remoteAddress }, err.error.message)
+      // the unread rest of an oversized body is not worth reading: close after replying
+      if (err.status === 413 || err.status === 415) res.setHeader('Connection', 'close')
+      reply(res, err.status, XML_TYPE, faultEnvelope(err.error, ns))
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => { reject(toMvmError(err)) }
+    http.once('error', onError)
+    http.listen(init.port ?? 0, host, () => { http.off('error', onError); resolve() })
+  })
+  http.on('clientError', (_err, socket) => { socket.destroy() })
+  const port = (http.address() as AddressInfo).port
+  const baseUrl = (init.publicBaseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
+  const urlOf = (service: ServiceName): string => {
+    if (!Object.hasOwn(ServiceName, service)) throw new BadRequestError(`unknown SOAP service "${String(service)}"`)
+    return baseUrl + servicePath(service)
+  }
+
+  let closed: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      http.close(() => { resolve() })
+      http.closeAllConnections()
+    })
+    await closed
+  }
+
+  try {
+    for (const name of Object.values(ServiceName)) {
+      const handlers = init.services[name]
+      if (handlers === undefined) continue
+      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name)), log))
+    }
+    if (mounted.size === 0) throw new ConfigError('startSoapServer: no service given (expected one of Bootstrap, Node, Broker)')
+    throwIfAborted(init.signal)
+  } catch (err) {
+    await close()
+    throw err
+  }
+  init.signal?.addEventListener('abort', () => { void close() }, { once: true })
+  log.info({ baseUrl, services: [...mounted.values()].map((s) => s.name) }, 'SOAP server listening')
+  return { port, baseUrl, urlOf, close }
+}
+
+function reply (res: ServerResponse, status: number, type: string, body: string): void {
+  res.statusCode = status
+  res.setHeader('Content-Type', type)
+  res.setHeader('Content-Length', Buffer.byteLength(body))
+  res.end(body)
+}
+

@@ -1,0 +1,94 @@
+import soap from 'soap'
+import { BadRequestError, MvmError, UnavailableError, type Logger } from '@mvm/core'
+import { decode, encode } from './codec.js'
+import { soapFault } from './faults.js'
+import { Rejection } from './guard.js'
+import { namespaces, operations } from './shapes.js'
+import type { Handler, ServiceName } from './types.js'
+import { servicePath } from './wsdl.js'
+
+/** One mounted service: node-soap in serverless mode, fed only envelopes the guard let through. */
+export interface MountedService {
+  readonly name: ServiceName
+  readonly wsdl: string
+  handle: (xml: string, soapAction: string | undefined, remoteAddress: string) => Promise<{ status: number, body: string }>
+}
+
+type AnyHandlers = Partial<Record<string, Handler<any, any>>>
+
+export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger): Promise<MountedService> {
+  const ns = namespaces[name]
+  const ops = operations[name]
+  const methods: Record<string, (args: unknown, cb: unknown, headers: unknown, req: { connection?: { remoteAddress?: string } }) => Promise<unknown>> = {}
+
+  for (const [op, shape] of Object.entries(ops)) {
+    methods[op] = async (args, _cb, _headers, req) => {
+      const where = `${name}.${op}`
+      try {
+        const h = handlers[op]
+        if (h === undefined) throw new UnavailableError(`operation ${op} is not served by this node`)
+        const input = decode(shape.input, args, { where, fail: (m) => new BadRequestError(m) })
+        const output = await h(input, { remoteAddress: req.connection?.remoteAddress ?? '' })
+        // a handler returning a malformed result is our bug: report it as internal, naming the field
+        return encode(shape.output, output, { where: `${where} result`, fail: (m) => new MvmError('E_INTERNAL', m) })
+      } catch (err) {
+        if (!(err instanceof MvmError) || err.code === 'E_INTERNAL') log.warn({ err, op: where }, 'SOAP operation failed')
+        throw soapFault(err, ns)
+      }
+    }
+  }
+
+  const path = servicePath(name)
+  const services = { [`${name}Service`]: { [`${name}Port`]: methods } }
+  const wsdl = new soap.WSDL(wsdlXml, '', {})
+  const server = await new Promise<soap.Server>((resolve, reject) => {
+    const s: soap.Server = new soap.Server(null, path, services as any, wsdl, {
+      path,
+      services: services as any,
+      suppressStack: true,
+      callback: (err: unknown) => { if (err !== undefined && err !== null) reject(err); else resolve(s) }
+    })
+  })
+
+  const unknownOp = (element: string): Rejection =>
+    new Rejection(400, new BadRequestError(`${name} has no operation "${element}"; expected one of ${Object.keys(ops).join(', ')}`))
+
+  /** The operation a request names, or a Rejection saying why it names none we serve. */
+  const operationOf = (xml: string, soapAction: string | undefined): string => {
+    // name the operation first: node-soap's parser fails obscurely on elements the WSDL lacks
+    const first = /<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)/.exec(xml)?.[1]
+    if (first !== undefined && !Object.hasOwn(ops, first)) throw unknownOp(first)
+    let parsed: any
+    try {
+      parsed = wsdl.xmlToObject(xml)
+    } catch (err) {
+      const f = (err as { Fault?: { detail?: unknown } }).Fault
+      const why = f !== undefined ? `malformed XML: ${String(f.detail)}` : `the envelope does not fit the ${name} contract: ${(err as Error).message}`
+      throw new Rejection(400, new BadRequestError(why.split('\n').join(' ')))
+    }
+    const body = parsed?.Body
+    if (typeof body !== 'object' || body === null) throw new Rejection(400, new BadRequestError('the envelope has no SOAP Body'))
+    const element = Object.keys(body).find((k) => k !== 'attributes')
+    if (element === undefined || !Object.hasOwn(ops, element)) throw unknownOp(element ?? '(empty Body)')
+    if (soapAction !== undefined && soapAction !== `${ns}#${element}` && soapAction !== element) {
+      throw new Rejection(400, new BadRequestError(`SOAPAction "${soapAction}" does not match the body element ${element} (expected "${ns}#${element}")`))
+    }
+    return element
+  }
+
+  return {
+    name,
+    wsdl: wsdlXml,
+    async handle (xml, soapAction, remoteAddress) {
+      const op = operationOf(xml, soapAction)
+      // node-soap picks the method by SOAPAction when one is sent: give it the canonical one
+      const res = await server.processRequest(xml, {
+        url: path,
+        method: 'POST',
+        headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${ns}#${op}"` },
+        connection: { remoteAddress }
+      })
+      return { status: res.statusCode, body: res.body }
+    }
+  }
+}

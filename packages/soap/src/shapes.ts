@@ -1,0 +1,143 @@
+import type { ServiceName } from './types.js'
+
+/**
+ * The XSD of each WSDL restated as data, in schema order. node-soap neither orders elements
+ * by the schema nor types what it parses (one element vs an array, numbers as strings), so
+ * codec.ts uses these shapes both ways. test/contract.test.ts checks them against the files.
+ */
+export type Scalar = 'string' | 'int' | 'double' | 'bool' | 'dateTime' | 'base64' | 'labels'
+export interface Field { kind: Scalar | Shape, many?: boolean, opt?: boolean, values?: readonly string[] }
+export interface Shape { [name: string]: Field }
+
+const str: Field = { kind: 'string' }
+const optStr: Field = { kind: 'string', opt: true }
+const int: Field = { kind: 'int' }
+const dbl: Field = { kind: 'double' }
+const bool: Field = { kind: 'bool' }
+const date: Field = { kind: 'dateTime' }
+const strs: Field = { kind: 'string', many: true }
+const labels: Field = { kind: 'labels' }
+
+const JOB_STATES = ['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled'] as const
+
+export const NodeInfoShape: Shape = {
+  peerId: str,
+  group: str,
+  roles: strs,
+  state: { kind: 'string', values: ['up', 'down', 'left'] },
+  load: dbl,
+  totalSlots: int,
+  freeSlots: int,
+  freeMemoryMB: int,
+  processes: int,
+  queueDepth: int,
+  lastSeen: date,
+  labels,
+  soapUrl: optStr
+}
+
+const BrokerInfoShape: Shape = {
+  group: str, peerId: str, multiaddrs: strs, soapUrl: str, parentGroup: optStr, registeredAt: date
+}
+
+const NodeStatusShape: Shape = {
+  peerId: str,
+  roles: strs,
+  group: str,
+  state: str,
+  load: dbl,
+  totalSlots: int,
+  freeSlots: int,
+  totalMemoryMB: int,
+  freeMemoryMB: int,
+  processes: int,
+  uptimeSec: dbl,
+  soapUrl: str,
+  multiaddrs: strs,
+  labels
+}
+
+const ProcessInfoShape: Shape = { jobId: str, rank: int, pid: int, state: str, startedAt: date }
+
+const JobInfoShape: Shape = {
+  jobId: str,
+  parentId: optStr,
+  name: str,
+  state: { kind: 'string', values: JOB_STATES },
+  priority: int,
+  size: int,
+  owner: str,
+  submittedAt: date,
+  startedAt: { kind: 'dateTime', opt: true },
+  finishedAt: { kind: 'dateTime', opt: true },
+  reason: optStr,
+  placement: { kind: { rank: int, peerId: str }, many: true },
+  ranksStarted: int,
+  ranksFinished: int
+}
+
+const RankResultShape: Shape = {
+  rank: int, peerId: str, exitCode: int, resultJson: optStr, error: optStr, startedAt: date, finishedAt: date
+}
+
+const jobId: Shape = { jobId: str }
+
+export interface OperationShape { input: Shape, output: Shape }
+
+export const operations: Record<ServiceName, Record<string, OperationShape>> = {
+  Bootstrap: {
+    GetBrokers: { input: { group: optStr }, output: { brokers: { kind: BrokerInfoShape, many: true } } },
+    RegisterSuperPeer: {
+      input: { group: str, peerId: str, multiaddrs: strs, soapUrl: str, parentGroup: optStr },
+      output: { accepted: bool, leaseSec: int }
+    },
+    GetResources: {
+      input: { group: optStr, labels, minFreeSlots: { kind: 'int', opt: true } },
+      output: { nodes: { kind: NodeInfoShape, many: true } }
+    }
+  },
+  Node: {
+    GetStatus: { input: {}, output: NodeStatusShape },
+    Awaken: { input: jobId, output: { ok: bool } },
+    Terminate: { input: jobId, output: { ok: bool, stopped: int } },
+    ListProcesses: { input: {}, output: { processes: { kind: ProcessInfoShape, many: true } } }
+  },
+  Broker: {
+    ListNodes: { input: { group: optStr }, output: { nodes: { kind: NodeInfoShape, many: true } } },
+    GetNode: { input: { peerId: str }, output: NodeInfoShape },
+    SubmitJob: {
+      input: {
+        profileYaml: str,
+        profileName: optStr,
+        params: { kind: { name: str, value: str }, many: true },
+        bundle: { kind: { path: str, content: { kind: 'base64' } }, many: true },
+        owner: optStr
+      },
+      output: { jobId: str, childJobIds: strs }
+    },
+    GetJob: { input: jobId, output: JobInfoShape },
+    ListJobs: {
+      input: { state: { kind: 'string', opt: true, values: JOB_STATES }, limit: { kind: 'int', opt: true } },
+      output: { jobs: { kind: JobInfoShape, many: true } }
+    },
+    CancelJob: { input: jobId, output: JobInfoShape },
+    GetJobResult: {
+      input: jobId,
+      output: {
+        jobId: str,
+        state: { kind: 'string', values: JOB_STATES },
+        resultJson: optStr,
+        reason: optStr,
+        ranks: { kind: RankResultShape, many: true }
+      }
+    },
+    ApplyPolicy: { input: { policyYaml: str }, output: { applied: bool, warnings: strs } },
+    GetPolicy: { input: {}, output: { policyJson: str } }
+  }
+}
+
+export const namespaces: Record<ServiceName, string> = {
+  Bootstrap: 'urn:mvm:bootstrap:v1',
+  Node: 'urn:mvm:node:v1',
+  Broker: 'urn:mvm:broker:v1'
+}

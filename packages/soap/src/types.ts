@@ -1,0 +1,228 @@
+/**
+ * The messages of the three WSDL contracts (wsdl/*.wsdl) as TypeScript types. Times are ISO 8601
+ * strings (xs:dateTime), labels are a plain record (a key/value list on the wire), bundle
+ * contents are bytes (xs:base64Binary on the wire). Optional fields are absent, never null.
+ */
+
+export const ServiceName = { Bootstrap: 'Bootstrap', Node: 'Node', Broker: 'Broker' } as const
+export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName]
+
+export type Labels = Record<string, string>
+
+// ---- Bootstrap -------------------------------------------------------------------------------
+
+export interface BrokerInfo {
+  group: string
+  peerId: string
+  multiaddrs: string[]
+  soapUrl: string
+  parentGroup?: string
+  registeredAt: string
+}
+
+export interface GetBrokersRequest { group?: string }
+export interface GetBrokersResponse { brokers: BrokerInfo[] }
+
+export interface RegisterSuperPeerRequest {
+  group: string
+  peerId: string
+  multiaddrs: string[]
+  soapUrl: string
+  parentGroup?: string
+}
+export interface RegisterSuperPeerResponse { accepted: boolean, leaseSec: number }
+
+/** "Which node can run this": filters are ANDed; labels must all match exactly. */
+export interface GetResourcesRequest { group?: string, labels?: Labels, minFreeSlots?: number }
+export interface GetResourcesResponse { nodes: NodeInfo[] }
+
+// ---- Node ------------------------------------------------------------------------------------
+
+export interface NodeStatus {
+  peerId: string
+  roles: string[]
+  group: string
+  state: string
+  load: number
+  totalSlots: number
+  freeSlots: number
+  totalMemoryMB: number
+  freeMemoryMB: number
+  processes: number
+  uptimeSec: number
+  soapUrl: string
+  multiaddrs: string[]
+  labels: Labels
+}
+
+export type Empty = Record<string, never>
+
+export interface AwakenRequest { jobId: string }
+export interface AwakenResponse { ok: boolean }
+export interface TerminateRequest { jobId: string }
+export interface TerminateResponse { ok: boolean, stopped: number }
+
+export interface ProcessInfo { jobId: string, rank: number, pid: number, state: string, startedAt: string }
+export interface ListProcessesResponse { processes: ProcessInfo[] }
+
+// ---- Broker ----------------------------------------------------------------------------------
+
+export const NodeInfoState = { up: 'up', down: 'down', left: 'left' } as const
+export type NodeInfoState = (typeof NodeInfoState)[keyof typeof NodeInfoState]
+
+export interface NodeInfo {
+  peerId: string
+  group: string
+  roles: string[]
+  state: NodeInfoState
+  load: number
+  totalSlots: number
+  freeSlots: number
+  freeMemoryMB: number
+  processes: number
+  queueDepth: number
+  lastSeen: string
+  labels: Labels
+  soapUrl?: string
+}
+
+export const JobState = {
+  queued: 'queued',
+  scheduled: 'scheduled',
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled'
+} as const
+export type JobState = (typeof JobState)[keyof typeof JobState]
+
+export interface ListNodesRequest { group?: string }
+export interface ListNodesResponse { nodes: NodeInfo[] }
+export interface GetNodeRequest { peerId: string }
+
+export interface JobParam { name: string, value: string }
+export interface BundleFile { path: string, content: Uint8Array }
+
+export interface SubmitJobRequest {
+  profileYaml: string
+  profileName?: string
+  params: JobParam[]
+  bundle: BundleFile[]
+  owner?: string
+}
+export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
+
+export interface Placement { rank: number, peerId: string }
+
+export interface JobInfo {
+  jobId: string
+  parentId?: string
+  name: string
+  state: JobState
+  priority: number
+  size: number
+  owner: string
+  submittedAt: string
+  startedAt?: string
+  finishedAt?: string
+  reason?: string
+  placement: Placement[]
+  ranksStarted: number
+  ranksFinished: number
+}
+
+export interface JobIdRequest { jobId: string }
+export interface ListJobsRequest { state?: JobState, limit?: number }
+export interface ListJobsResponse { jobs: JobInfo[] }
+
+export interface RankResult {
+  rank: number
+  peerId: string
+  exitCode: number
+  resultJson?: string
+  error?: string
+  startedAt: string
+  finishedAt: string
+}
+
+export interface GetJobResultResponse {
+  jobId: string
+  state: JobState
+  resultJson?: string
+  reason?: string
+  ranks: RankResult[]
+}
+
+export interface ApplyPolicyRequest { policyYaml: string }
+export interface ApplyPolicyResponse { applied: boolean, warnings: string[] }
+export interface GetPolicyResponse { policyJson: string }
+
+// ---- handlers --------------------------------------------------------------------------------
+
+/** What a handler knows about the caller. */
+export interface RequestContext { remoteAddress: string }
+
+export type Handler<Req, Res> = (req: Req, ctx: RequestContext) => Promise<Res>
+
+/** Every operation is optional: one without a handler answers an E_UNAVAILABLE fault. */
+export interface BootstrapHandlers {
+  GetBrokers?: Handler<GetBrokersRequest, GetBrokersResponse>
+  RegisterSuperPeer?: Handler<RegisterSuperPeerRequest, RegisterSuperPeerResponse>
+  GetResources?: Handler<GetResourcesRequest, GetResourcesResponse>
+}
+
+export interface NodeHandlers {
+  GetStatus?: Handler<Empty, NodeStatus>
+  Awaken?: Handler<AwakenRequest, AwakenResponse>
+  Terminate?: Handler<TerminateRequest, TerminateResponse>
+  ListProcesses?: Handler<Empty, ListProcessesResponse>
+}
+
+export interface BrokerHandlers {
+  ListNodes?: Handler<ListNodesRequest, ListNodesResponse>
+  GetNode?: Handler<GetNodeRequest, NodeInfo>
+  SubmitJob?: Handler<SubmitJobRequest, SubmitJobResponse>
+  GetJob?: Handler<JobIdRequest, JobInfo>
+  ListJobs?: Handler<ListJobsRequest, ListJobsResponse>
+  CancelJob?: Handler<JobIdRequest, JobInfo>
+  GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
+  ApplyPolicy?: Handler<ApplyPolicyRequest, ApplyPolicyResponse>
+  GetPolicy?: Handler<Empty, GetPolicyResponse>
+}
+
+export interface ServiceHandlers {
+  Bootstrap?: BootstrapHandlers
+  Node?: NodeHandlers
+  Broker?: BrokerHandlers
+}
+
+/** Options every client call takes. */
+export interface CallOptions { signal?: AbortSignal, timeoutMs?: number }
+
+export interface BootstrapClient {
+  readonly url: string
+  GetBrokers: (req?: GetBrokersRequest, options?: CallOptions) => Promise<GetBrokersResponse>
+  RegisterSuperPeer: (req: RegisterSuperPeerRequest, options?: CallOptions) => Promise<RegisterSuperPeerResponse>
+  GetResources: (req?: GetResourcesRequest, options?: CallOptions) => Promise<GetResourcesResponse>
+}
+
+export interface NodeClient {
+  readonly url: string
+  GetStatus: (options?: CallOptions) => Promise<NodeStatus>
+  Awaken: (req: AwakenRequest, options?: CallOptions) => Promise<AwakenResponse>
+  Terminate: (req: TerminateRequest, options?: CallOptions) => Promise<TerminateResponse>
+  ListProcesses: (options?: CallOptions) => Promise<ListProcessesResponse>
+}
+
+export interface BrokerClient {
+  readonly url: string
+  ListNodes: (req?: ListNodesRequest, options?: CallOptions) => Promise<ListNodesResponse>
+  GetNode: (req: GetNodeRequest, options?: CallOptions) => Promise<NodeInfo>
+  SubmitJob: (req: SubmitJobRequest, options?: CallOptions) => Promise<SubmitJobResponse>
+  GetJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  ListJobs: (req?: ListJobsRequest, options?: CallOptions) => Promise<ListJobsResponse>
+  CancelJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
+  ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
+  GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>
+}

@@ -1,0 +1,60 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { wsdlFile, wsdlText } from '@mvm/soap'
+import { startAll } from './fixtures.js'
+
+const run = promisify(execFile)
+const MVM = fileURLToPath(new URL('../../cli/bin/mvm.js', import.meta.url))
+
+/** Element names of a named complexType (or an element's anonymous type), in order. */
+function sequence (wsdl: string, typeName: string): string[] {
+  const block = new RegExp(`<xs:(?:complexType|element) name="${typeName}"[^/]*?>([\\s\\S]*?)</xs:(?:complexType|element)>`).exec(wsdl)?.[1] ?? ''
+  return [...block.matchAll(/<xs:element name="(\w+)"/g)].map((m) => m[1]!)
+}
+
+t.test('each WSDL declares every operation with request/response elements', async (t) => {
+  const ops = {
+    Bootstrap: ['GetBrokers', 'RegisterSuperPeer', 'GetResources'],
+    Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses'],
+    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy']
+  } as const
+  for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
+    const w = wsdlFile(svc)
+    const declared = [...w.matchAll(/<wsdl:operation name="(\w+)">\s*<wsdl:input/g)].map((m) => m[1])
+    t.same(declared, names, `${svc} portType operations`)
+    for (const op of names) {
+      t.match(w, `<xs:element name="${op}"`)
+      t.match(w, `<xs:element name="${op}Response"`)
+      t.match(w, `soapAction="urn:mvm:${svc.toLowerCase()}:v1#${op}"`)
+    }
+  }
+})
+
+t.test('shared types stay identical across WSDLs', async (t) => {
+  const b = wsdlFile('Bootstrap')
+  const k = wsdlFile('Broker')
+  t.same(sequence(b, 'NodeInfo'), sequence(k, 'NodeInfo'))
+  t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl'])
+  t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished'])
+})
+
+t.test('wsdlText rewrites only the address and refuses bad URLs', async (t) => {
+  const w = wsdlText('Broker', 'http://10.0.0.5:7070/mvm/Broker')
+  t.match(w, '<soap:address location="http://10.0.0.5:7070/mvm/Broker"/>')
+  t.equal(w.length - wsdlFile('Broker').length, 'http://10.0.0.5:7070/mvm/Broker'.length - 'http://mvm-node.invalid:7070/mvm/Broker'.length)
+  t.throws(() => wsdlText('Broker', 'nope'), { code: 'E_BAD_REQUEST' })
+  t.throws(() => wsdlText('Other' as 'Node', 'http://x/'), { code: 'E_NOT_FOUND' })
+})
+
+t.test('mvm wsdl prints the repo copy or a live node\'s', async (t) => {
+  const local = await run(process.execPath, [MVM, 'wsdl', 'Bootstrap'], { timeout: 20_000 })
+  t.match(local.stdout, '<soap:address location="http://mvm-node.invalid:7070/mvm/Bootstrap"/>')
+  const server = await startAll()
+  t.teardown(() => server.close())
+  const live = await run(process.execPath, [MVM, 'wsdl', 'Broker', '--node', server.baseUrl], { timeout: 20_000 })
+  t.match(live.stdout, `<soap:address location="${server.urlOf('Broker')}"/>`)
+  const bad = await run(process.execPath, [MVM, 'wsdl', 'Nope'], { timeout: 20_000 }).catch((e: { code: number, stderr: string }) => e)
+  t.match(bad, { code: 1, stderr: /E_BAD_REQUEST: unknown service "Nope"/ })
+})

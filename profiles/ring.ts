@@ -1,0 +1,6 @@
+// Placeholder until the job SDK lands: the real ring program replaces this file.
+import { job } from '@mvm/job'
+
+export default job(async (ctx) => {
+  return ctx.rank === 0 ? { todo: 'ring' } : undefined
+})
