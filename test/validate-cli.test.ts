@@ -51,9 +51,9 @@ t.test('--param is applied and coerced; bad values and unknown names are errors'
   const badValue = await mvm('validate', 'profiles/primes.yaml', '--param', 'n=lots')
   t.equal(badValue.code, 1)
   t.match(badValue.stdout, /primes\.yaml:\d+:\d+: params\.n: parameter 'n' = "lots": expected an integer/)
-  const unknown = await mvm('validate', 'profiles/primes.yaml', '--param', 'nn=5')
+  const unknown = await mvm('validate', 'profiles/primes.yaml', '--param', 'proceses=5')
   t.equal(unknown.code, 1)
-  t.match(unknown.stdout, "unknown parameter 'nn' (did you mean 'n'?)")
+  t.match(unknown.stdout, "unknown parameter 'proceses' (did you mean 'processes'?)")
 })
 
 t.test('--json prints an array of issues', async (t) => {

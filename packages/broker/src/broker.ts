@@ -115,7 +115,14 @@ export class BrokerImpl implements Broker {
 
   updateNodes (views: NodeView[]): void {
     if (!Array.isArray(views)) throw new BadRequestError('nodes: must be a list of node views')
-    this.cluster.update(views.map((v, i) => checkNodeView(v, `nodes[${i}]`)))
+    const checked = views.map((v, i) => checkNodeView(v, `nodes[${i}]`))
+    this.cluster.update(checked)
+    // a report that a node is gone is as good as nodeDown for the jobs placed there
+    for (const v of checked) {
+      if (v.state !== 'up' && [...this.active.values()].some((a) => a.placement.includes(v.peerId))) {
+        this.nodeDown(v.peerId).catch((err: unknown) => { this.log.error({ err, peerId: v.peerId }, 'nodeDown failed') })
+      }
+    }
     this.kick()
   }
 

@@ -34,8 +34,8 @@ export interface JobRequest {
   size: number
   resources?: { memoryMB?: number, cpu?: number }
   placement?: PlacementConstraints
-  /** An array job: one child per value set; the parent only summarises them. */
-  children?: JobRequest[]
+  /** An array job: one child per value set (fields not given are the parent's); the parent only summarises them. */
+  children?: Array<Partial<JobRequest>>
   [extra: string]: unknown
 }
 

@@ -143,8 +143,8 @@ t.test('recovery "fail" fails at once; a rejected start requeues then fails', as
   b2.updateNodes([node('x')])
   const j = b2.submit({ size: 1 }).jobId
   await waitFor(() => b2.get(j).state === 'running', 'running')
-  await b2.nodeDown('x')
-  t.equal(b2.get(j).state, 'failed')
+  b2.updateNodes([node('x', { state: 'left' })])
+  await waitFor(() => b2.get(j).state === 'failed', 'a report saying the node left fails its job')
   t.equal(b2.get(j).reason, 'node x went down')
 })
 

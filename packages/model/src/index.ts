@@ -31,7 +31,7 @@ export { paramsSchema, paramDeclSchema, ParamType } from './params.js'
 export type { ParamValue, ParamsDecl, ParamDecl } from './params.js'
 export {
   jobProfileSchema, jobProfileSpecSchema, programSchema, topologyRefSchema, resourcesSchema, queueSchema,
-  placementSchema, arraySchema
+  placementSchema, arraySchema, expectSchema
 } from './schemas/profile.js'
 export type { JobProfileSpec, JobProfileDocument } from './schemas/profile.js'
 export {

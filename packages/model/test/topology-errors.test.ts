@@ -1,8 +1,9 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { TopologyError, expandTopology } from '@mvm/model'
 
 /** Expands `spec` expecting a TopologyError at `path` whose message matches `message`. */
-function fails (t: Tap.Test, spec: unknown, path: Array<string | number>, message: RegExp | string): void {
+function fails (t: Test, spec: unknown, path: Array<string | number>, message: RegExp | string): void {
   try {
     expandTopology(spec)
     t.fail(`expected an error for ${JSON.stringify(spec)}`)
@@ -28,7 +29,7 @@ t.test('size rules of the shapes', async (t) => {
   fails(t, { shape: 'ring', size: 100000 }, ['size'], /at most 4096/)
   fails(t, { shape: 'complete', size: 1000 }, ['size'], /limited to 256/)
   fails(t, { shape: 'line', size: 2.5 }, ['size'], /whole number/)
-  fails(t, { shape: 'line', size: 'four' }, ['size'], /whole number/)
+  fails(t, { shape: 'line', size: 'four' }, ['size'], 'expected a whole number, got "four"')
   fails(t, { shape: 'tree', size: 7, arity: 0 }, ['arity'], /arity must be at least 1/)
 })
 
@@ -37,7 +38,7 @@ t.test('schema errors name the field', async (t) => {
   fails(t, { shape: 'blob', size: 4 }, ['shape'], /ring.*graph/)
   fails(t, { size: 4 }, ['shape'], /./)
   fails(t, { shape: 'ring' }, ['size'], /./)
-  fails(t, { shape: 'line', size: 4, directed: 'yes' }, ['directed'], /./)
+  fails(t, { shape: 'line', size: 4, directed: 'yes' }, ['directed'], 'expected true or false, got "yes"')
 })
 
 t.test('graph errors', async (t) => {

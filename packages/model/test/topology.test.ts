@@ -1,9 +1,10 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { expandTopology } from '@mvm/model'
 import type { RankGraph } from '@mvm/model'
 import { asymmetries, degrees, isConnected, linkCount, portsOf } from './topology-fixtures.js'
 
-function check (t: Tap.Test, g: RankGraph, size: number, links: number): void {
+function check (t: Test, g: RankGraph, size: number, links: number): void {
   t.equal(g.size, size, 'size')
   t.equal(g.ranks.length, size, 'rank count')
   t.same(g.ranks.map((n) => n.rank), Array.from({ length: size }, (_, i) => i), 'ranks numbered in order')

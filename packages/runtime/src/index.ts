@@ -1,2 +1,28 @@
-/** @packageDocumentation Per-node job runtime: compiles program source, runs ranks in sandboxes, wires their queues. */
-export {}
+/**
+ * @packageDocumentation
+ * The node-side job runtime: compiles a program from source (cached by content), runs each
+ * local rank in a sandbox, and wires ranks along the job's RankGraph — IPC between ranks on
+ * this node, QueueFrames over a RemoteLink to ranks on other nodes — with credit-based flow
+ * control end to end.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from '@mvm/runtime'
+ * const rt = createRuntime({ dataDir: '/var/mvm' })
+ * const inst = await rt.instantiate({
+ *   jobId: 'j1', owner: 'alice', program: { source, language: 'ts' }, graph, placement: ['a', 'a'],
+ *   self: 'a', params: { n: 1000 }, resources: { memoryMB: 256, wallTimeSec: 60 },
+ *   queue: { type: 'fifo', capacity: 64, encoding: 'json' }
+ * }, link)
+ * await inst.start()
+ * const results = await inst.done   // [{ rank: 0, exitCode: 0, result: ... }, ...]
+ * await rt.stop()
+ * ```
+ */
+export type { InstanceSpec, JobInstance, RankResult, RemoteLink, QueueFrame, Runtime, RuntimeInit } from './types.js'
+export type { ProgramSource, Compiled, CompileOptions } from './compile.js'
+export type { QueueSettings } from './protocol.js'
+export { createRuntime } from './runtime.js'
+export { compileProgram } from './compile.js'
+export { rankHostEntry, rankHostReadPaths, sdkUrl } from './paths.js'
+export { COLLECTIVE_PORT } from './protocol.js'

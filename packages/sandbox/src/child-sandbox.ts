@@ -90,11 +90,12 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
 
   const describe = async (code: number | null, sig: NodeJS.Signals | null): Promise<ExitInfo> => {
     const base = { code, signal: sig, durationMs: Date.now() - started, maxRssMB: watchdog.maxRssMB() }
-    try { await init.cleanup?.() } catch { /* cleanup is best effort: the process is already gone */ }
     if (spawnError !== undefined && child.pid === undefined) {
       return { ...base, reason: 'error', message: `could not start sandbox: ${spawnError.message}` }
     }
-    verdict = (await init.classify?.()) ?? verdict
+    // classify before cleanup: the evidence (a cgroup's OOM counter) goes with it
+    verdict = (await init.classify?.().catch(() => undefined)) ?? verdict
+    try { await init.cleanup?.() } catch { /* cleanup is best effort: the process is already gone */ }
     if (verdict === undefined && await heapOutOfMemory(logs.err, code, sig, limits)) {
       verdict = { reason: 'memory', message: `JavaScript heap out of memory (limit ${limits.memoryMB ?? '?'} MB)` }
     }

@@ -91,3 +91,8 @@ t.test('a missing entry exits with an error code, not a crash', async (t) => {
   t.equal(info.reason, 'exit')
   t.not(info.code, 0)
 })
+
+t.test('an aborted signal stops a spawn before it starts', async (t) => {
+  const dir = t.testdir()
+  await t.rejects(driver.spawn(specFor(dir, 'ab'), { signal: AbortSignal.abort() }), { code: 'E_ABORTED' })
+})

@@ -41,6 +41,15 @@ export const arraySchema = z.union([
   z.object({ matrix: z.record(z.string(), z.array(z.unknown()).min(1)) }).strict()
 ])
 
+/**
+ * What a correct run returns (the job's result: rank 0's return value). `mvm lab` and the
+ * tests check samples against it; numbers may differ by `tolerance`.
+ */
+export const expectSchema = z.object({
+  result: z.unknown(),
+  tolerance: z.number().nonnegative().optional()
+}).strict()
+
 export const jobProfileSpecSchema = z.object({
   program: programSchema,
   topology: topologyRefSchema,
@@ -51,7 +60,8 @@ export const jobProfileSpecSchema = z.object({
   placement: placementSchema.optional(),
   priority: z.int().default(0),
   checkpoint: z.object({ intervalSec: positiveNumber() }).strict().optional(),
-  array: arraySchema.optional()
+  array: arraySchema.optional(),
+  expect: expectSchema.optional()
 }).strict()
 
 export const jobProfileSchema = documentSchema('JobProfile', jobProfileSpecSchema)

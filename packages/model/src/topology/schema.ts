@@ -15,14 +15,14 @@ export const MAX_COMPLETE_RANKS = 256
 const wholeNumber = z.union([
   z.number(),
   z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number)
-]).pipe(z.number().int('expected a whole number'))
+], { error: (issue) => `expected a whole number, got ${JSON.stringify(issue.input)}` }).pipe(z.number().int('expected a whole number'))
 
 const size = wholeNumber.pipe(z.number().min(1, 'size must be at least 1').max(MAX_RANKS, `size must be at most ${MAX_RANKS}`))
 
 const bool = z.union([
   z.boolean(),
   z.enum(['true', 'false']).transform((s) => s === 'true')
-])
+], { error: (issue) => `expected true or false, got ${JSON.stringify(issue.input)}` })
 
 /** Port and node names end up as queue names and in `ctx.send('name')`; keep them plain. */
 export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/

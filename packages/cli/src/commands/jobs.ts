@@ -1,0 +1,82 @@
+import type { Command } from 'commander'
+import { InvalidStateError } from '@mvm/core'
+import type { JobInfo, JobState } from '@mvm/soap'
+import { printJson } from '../output.js'
+import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
+import { formatResult, waitForJob, printOutcome } from '../wait.js'
+
+interface Opts extends BrokerLocation { json?: boolean }
+
+/** `mvm jobs`, `mvm status`, `mvm result`, `mvm cancel`: the Broker service from the shell. */
+export function register (program: Command): void {
+  brokerOptions(program.command('jobs')
+    .description('list the broker\'s jobs, newest first')
+    .option('--state <state>', 'only jobs in this state (queued, scheduled, running, succeeded, failed, cancelled)')
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'machine-readable output'))
+    .action(async (o: Opts & { state?: JobState, limit: string }) => {
+      const broker = await findBroker(o)
+      const req = o.state === undefined ? { limit: Number(o.limit) } : { state: o.state, limit: Number(o.limit) }
+      const { jobs } = await broker.ListJobs(req)
+      if (o.json === true) { printJson(jobs); return }
+      process.stdout.write(table(jobs))
+    })
+
+  brokerOptions(program.command('status')
+    .description('show one job: state, placement, timings')
+    .argument('<job>', 'job id')
+    .option('--json', 'machine-readable output'))
+    .action(async (jobId: string, o: Opts) => {
+      const info = await (await findBroker(o)).GetJob({ jobId })
+      if (o.json === true) { printJson(info); return }
+      const lines = [
+        `job        ${info.jobId}${info.parentId !== undefined ? ` (element of ${info.parentId})` : ''}`,
+        `name       ${info.name}`,
+        `state      ${info.state}${info.reason !== undefined ? ` — ${info.reason}` : ''}`,
+        `owner      ${info.owner}    priority ${info.priority}    ranks ${info.size} (${info.ranksStarted} started, ${info.ranksFinished} finished)`,
+        `submitted  ${info.submittedAt}`,
+        ...(info.startedAt !== undefined ? [`started    ${info.startedAt}`] : []),
+        ...(info.finishedAt !== undefined ? [`finished   ${info.finishedAt}`] : []),
+        ...(info.placement.length > 0 ? ['placement  ' + info.placement.map((p) => `${p.rank}→${short(p.peerId)}`).join(' ')] : [])
+      ]
+      process.stdout.write(lines.join('\n') + '\n')
+    })
+
+  brokerOptions(program.command('result')
+    .description('print a finished job\'s result (rank results with --json)')
+    .argument('<job>', 'job id')
+    .option('-w, --wait', 'wait for the job to finish first')
+    .option('--json', 'machine-readable output'))
+    .action(async (jobId: string, o: Opts & { wait?: boolean }) => {
+      const broker = await findBroker(o)
+      if (o.wait === true) {
+        const outcome = await waitForJob(broker, jobId, { timeoutMs: 3600_000, progress: o.json !== true })
+        printOutcome(outcome, o.json === true)
+        if (outcome.info.state !== 'succeeded') process.exitCode = 2
+        return
+      }
+      const r = await broker.GetJobResult({ jobId })
+      if (o.json === true) { printJson(r); return }
+      if (r.state !== 'succeeded' && r.state !== 'failed') throw new InvalidStateError(`job ${jobId} is ${r.state}; it has no result yet (use --wait)`)
+      if (r.state === 'failed') { process.stderr.write(`job ${jobId} failed${r.reason !== undefined ? `: ${r.reason}` : ''}\n`); process.exitCode = 2; return }
+      process.stdout.write(formatResult(r.resultJson) + '\n')
+    })
+
+  brokerOptions(program.command('cancel')
+    .description('cancel a queued or running job (all its ranks are stopped)')
+    .argument('<job>', 'job id'))
+    .action(async (jobId: string, o: Opts) => {
+      const info = await (await findBroker(o)).CancelJob({ jobId })
+      process.stdout.write(`${info.jobId} ${info.state}\n`)
+    })
+}
+
+function short (peerId: string): string { return peerId.length > 12 ? '…' + peerId.slice(-8) : peerId }
+
+function table (jobs: JobInfo[]): string {
+  const rows = [['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED'], ...jobs.map((j) => [
+    j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19)
+  ])]
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n'
+}

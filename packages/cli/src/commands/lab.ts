@@ -1,0 +1,48 @@
+import type { Command } from 'commander'
+import { mkdtemp, readdir, rm, mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createBrokerClient } from '@mvm/soap'
+import { runLab, type LabOptions } from '../lab/lab.js'
+
+/** The samples shipped in profiles/, found from the installed CLI so `npm run lab` works from any folder. */
+const SAMPLES_DIR = fileURLToPath(new URL('../../../../profiles/', import.meta.url))
+
+export function register (program: Command): void {
+  program.command('lab')
+    .description('start an embedded virtual laboratory on this machine (bootstrap + super-peer and N peers, as processes on 127.0.0.1); with profiles, run them and print verified results')
+    .option('--peers <n>', 'number of peer nodes', '2')
+    .option('--slots <n>', 'process slots per peer', '2')
+    .option('--port <port>', 'SOAP port of the bootstrap/super-peer (mvm submit finds it there by default)', '7700')
+    .option('--profile <file...>', 'job profiles to run, then stop')
+    .option('--samples', 'run every sample profile in profiles/, then stop')
+    .option('--data-dir <dir>', 'keep node data here (default: a fresh temporary folder, removed on exit)')
+    .option('--verbose', 'show the nodes\' logs')
+    .action(async (o: { peers: string, slots: string, port: string, profile?: string[], samples?: boolean, dataDir?: string, verbose?: boolean }) => {
+      let profiles = o.profile?.map((p) => resolve(p)) ?? []
+      if (o.samples === true) {
+        const names = (await readdir(SAMPLES_DIR)).filter((f) => f.endsWith('.yaml')).sort()
+        profiles = [...profiles, ...names.map((n) => join(SAMPLES_DIR, n))]
+      }
+      const temp = o.dataDir === undefined
+      const dataDir = o.dataDir !== undefined ? resolve(o.dataDir) : await mkdtemp(join(tmpdir(), 'mvm-lab-'))
+      await mkdir(dataDir, { recursive: true })
+      const ac = new AbortController()
+      const onSignal = (): void => { process.stderr.write('\nstopping the lab…\n'); ac.abort() }
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
+      const opts: LabOptions = {
+        peers: Number(o.peers), slots: Number(o.slots), port: Number(o.port), dataDir, profiles,
+        verbose: o.verbose === true, signal: ac.signal, brokerClient: createBrokerClient
+      }
+      try {
+        const ok = await runLab(opts)
+        if (!ok) process.exitCode = 2
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+        if (temp) await rm(dataDir, { recursive: true, force: true })
+      }
+    })
+}

@@ -1,0 +1,54 @@
+import type { Command } from 'commander'
+import { BadRequestError, NotFoundError } from '@mvm/core'
+import { createBootstrapClient, createBrokerClient, type NodeInfo } from '@mvm/soap'
+import { printJson } from '../output.js'
+
+interface NodesFlags { bootstrap?: string, broker?: string, group?: string, json?: boolean }
+
+/**
+ * `mvm nodes`: asks a bootstrap for the group's broker (super-peer), then Broker.ListNodes,
+ * and prints one row per node (or JSON).
+ */
+export function register (program: Command): void {
+  program
+    .command('nodes')
+    .description("list a group's nodes as its super-peer sees them")
+    .option('--bootstrap <url>', 'bootstrap SOAP URL, e.g. http://127.0.0.1:7700')
+    .option('--broker <url>', "the super-peer's SOAP URL (skips the bootstrap lookup)")
+    .option('--group <name>', 'group to list (default: the first registered group)')
+    .option('--json', 'print the nodes as JSON')
+    .action(async (flags: NodesFlags) => {
+      const broker = flags.broker ?? await findBroker(flags)
+      const res = await createBrokerClient(broker).ListNodes(flags.group === undefined ? {} : { group: flags.group }, { timeoutMs: 10_000 })
+      if (flags.json === true) { printJson(res.nodes); return }
+      process.stdout.write(table(res.nodes))
+    })
+}
+
+async function findBroker (flags: NodesFlags): Promise<string> {
+  if (flags.bootstrap === undefined) throw new BadRequestError('give --bootstrap URL or --broker URL')
+  const res = await createBootstrapClient(flags.bootstrap).GetBrokers(flags.group === undefined ? {} : { group: flags.group }, { timeoutMs: 10_000 })
+  const b = res.brokers.find((x) => flags.group === undefined || x.group === flags.group)
+  if (b === undefined) throw new NotFoundError(`bootstrap ${flags.bootstrap} knows no super-peer${flags.group === undefined ? '' : ` for group ${flags.group}`}`)
+  return b.soapUrl
+}
+
+function shortId (id: string): string {
+  return id.length > 14 ? `${id.slice(0, 6)}…${id.slice(-6)}` : id
+}
+
+function ago (iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))
+  return Number.isNaN(s) ? '?' : `${s}s ago`
+}
+
+export function table (nodes: NodeInfo[]): string {
+  const head = ['PEER', 'GROUP', 'ROLES', 'STATE', 'LOAD', 'SLOTS', 'MEM MB', 'LAST SEEN']
+  const rows = nodes.map((n) => [
+    shortId(n.peerId), n.group, n.roles.join(','), n.state, n.load.toFixed(2),
+    `${n.freeSlots}/${n.totalSlots}`, String(n.freeMemoryMB), ago(n.lastSeen)
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n'
+  return [head, ...rows].map(line).join('') + (nodes.length === 0 ? '(no nodes)\n' : '')
+}

@@ -1,0 +1,108 @@
+import { join, relative } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { sleep, TimeoutError, toMvmError } from '@mvm/core'
+import { loadProfile } from '@mvm/model'
+import { readBundle } from '@mvm/jobs'
+import type { BrokerClient } from '@mvm/soap'
+import { startNodeProcess, type NodeProcess } from './processes.js'
+import { waitForJob, formatResult } from '../wait.js'
+import { verify, type Verdict } from './verify.js'
+
+export interface LabOptions {
+  peers: number
+  slots: number
+  port: number
+  dataDir: string
+  /** Profiles to run; none = keep the lab up until the signal aborts. */
+  profiles: string[]
+  verbose: boolean
+  signal: AbortSignal
+  brokerClient: (url: string) => BrokerClient
+}
+
+const HEARTBEAT_MS = 500
+
+/** Starts the lab, runs the profiles (if any), prints a summary; true when every job met its expectation. */
+export async function runLab (o: LabOptions): Promise<boolean> {
+  const nodes: NodeProcess[] = []
+  const log = o.verbose ? (l: string) => { process.stderr.write(l + '\n') } : undefined
+  const started = Date.now()
+  try {
+    const superPeer = await startNodeProcess('super-peer', [
+      '--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', String(o.port),
+      '--data-dir', join(o.dataDir, 'super-peer'), '--heartbeat-ms', String(HEARTBEAT_MS), '--slots', '0'
+    ], { onLog: log, signal: o.signal })
+    nodes.push(superPeer)
+    const bootstrap = superPeer.ready.soapUrl
+    const peers = await Promise.all(Array.from({ length: o.peers }, async (_, i) => await startNodeProcess(`peer-${i + 1}`, [
+      '--roles', 'peer', '--group', 'lab', '--bootstrap', bootstrap, '--soap-port', '0',
+      '--data-dir', join(o.dataDir, `peer-${i + 1}`), '--slots', String(o.slots), '--heartbeat-ms', String(HEARTBEAT_MS)
+    ], { onLog: log, signal: o.signal })))
+    nodes.push(...peers)
+    const broker = o.brokerClient(bootstrap)
+    await waitForPeers(broker, o.peers, o.signal)
+    process.stderr.write(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: bootstrap and broker ${bootstrap}, ${o.peers} peers × ${o.slots} slots, data in ${o.dataDir}\n`)
+    if (o.profiles.length === 0) {
+      process.stderr.write(`submit with: mvm submit <profile.yaml> --wait   (Ctrl-C stops the lab)\n`)
+      await new Promise<void>((resolve) => { if (o.signal.aborted) resolve(); else o.signal.addEventListener('abort', () => resolve(), { once: true }) })
+      return true
+    }
+    return await runProfiles(broker, o)
+  } finally {
+    await Promise.all(nodes.map(async (n) => await n.stop()))
+  }
+}
+
+async function waitForPeers (broker: BrokerClient, n: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const { nodes } = await broker.ListNodes({}, { timeoutMs: 5000, signal })
+    if (nodes.filter((x) => x.state === 'up' && x.roles.includes('peer')).length >= n) return
+    if (Date.now() > deadline) throw new TimeoutError(`only ${nodes.length} of ${n} peers joined the lab within 30 s`)
+    await sleep(100, signal)
+  }
+}
+
+interface Row { name: string, jobId: string, state: string, seconds: number, result: string, verdict: Verdict }
+
+async function runProfiles (broker: BrokerClient, o: LabOptions): Promise<boolean> {
+  const submitted: Array<{ file: string, name: string, ids: string[], expect: unknown, t0: number }> = []
+  for (const file of o.profiles) {
+    try {
+      const profile = await loadProfile(file)
+      const paths = [file, profile.program.path, profile.topology.file].filter((p): p is string => p !== undefined)
+      const { root, files } = await readBundle(paths)
+      const res = await broker.SubmitJob({
+        profileYaml: await readFile(file, 'utf8'), profileName: relative(root, file).split('\\').join('/'), params: [], bundle: files, owner: 'lab'
+      }, { timeoutMs: 60_000, signal: o.signal })
+      const ids = res.childJobIds.length > 0 ? res.childJobIds : [res.jobId]
+      submitted.push({ file, name: profile.metadata.name, ids, expect: (profile.spec as { expect?: unknown }).expect, t0: Date.now() })
+      process.stderr.write(`submitted ${profile.metadata.name}: ${ids.join(' ')}\n`)
+    } catch (err) {
+      process.stderr.write(`${file}: ${toMvmError(err).message}\n`)
+      submitted.push({ file, name: file, ids: [], expect: undefined, t0: Date.now() })
+    }
+  }
+  const rows: Row[] = []
+  for (const s of submitted) {
+    if (s.ids.length === 0) { rows.push({ name: s.name, jobId: '-', state: 'rejected', seconds: 0, result: '', verdict: { ok: false, note: 'not submitted' } }); continue }
+    for (const id of s.ids) {
+      const out = await waitForJob(broker, id, { timeoutMs: 600_000, progress: false, signal: o.signal })
+      const resultJson = out.result?.resultJson
+      const verdict = out.info.state === 'succeeded' ? verify(resultJson, s.expect) : { ok: false, note: out.info.reason ?? out.info.state }
+      rows.push({ name: s.name, jobId: id, state: out.info.state, seconds: (Date.parse(out.info.finishedAt ?? new Date().toISOString()) - Date.parse(out.info.submittedAt)) / 1000, result: formatResult(resultJson).replace(/\s+/g, ' ').slice(0, 60), verdict })
+    }
+  }
+  printSummary(rows)
+  return rows.every((r) => r.verdict.ok)
+}
+
+function printSummary (rows: Row[]): void {
+  const table = [['JOB', 'PROFILE', 'STATE', 'SECONDS', 'RESULT', 'CHECK'], ...rows.map((r) => [
+    r.jobId, r.name, r.state, r.seconds.toFixed(2), r.result, (r.verdict.ok ? 'ok' : 'FAIL') + (r.verdict.note !== undefined ? ` (${r.verdict.note})` : '')
+  ])]
+  const w = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)))
+  process.stdout.write(table.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n')
+  const ok = rows.filter((r) => r.verdict.ok).length
+  process.stdout.write(`${ok} of ${rows.length} jobs verified\n`)
+}

@@ -1,0 +1,32 @@
+import type { RankGraph } from '@mvm/model'
+
+/**
+ * What the broker stores with each job and sends to every chosen peer in `Instantiate.spec`
+ * (UTF-8 JSON): everything a node needs to run its share of the job, with nothing that
+ * depends on which node reads it. The peer adds its own id (`self`) before handing it to
+ * the runtime.
+ */
+export interface JobInstance {
+  jobId: string
+  owner: string
+  name: string
+  program: { source: string, language: 'ts' | 'js', path?: string }
+  graph: RankGraph
+  /** Node (peer id) per rank; index = rank. */
+  placement: string[]
+  /** Listen addresses of every node in the placement, so peers can open queue streams to each other. */
+  addresses: Record<string, string[]>
+  params: Record<string, unknown>
+  resources: { memoryMB: number, cpuTimeSec?: number, wallTimeSec: number }
+  queue: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw' }
+  /** True when restarted by fault tolerance: ranks get their last checkpoint as `ctx.restored`. */
+  resume: boolean
+}
+
+/** The part of a JobInstance known at submission (placement and addresses come at dispatch). */
+export type InstanceTemplate = Omit<JobInstance, 'jobId' | 'placement' | 'addresses' | 'resume'>
+
+export const DEFAULT_RESOURCES = { memoryMB: 256, wallTimeSec: 3600 } as const
+
+export function encodeInstance (i: JobInstance): Uint8Array { return new TextEncoder().encode(JSON.stringify(i)) }
+export function decodeInstance (b: Uint8Array): JobInstance { return JSON.parse(new TextDecoder().decode(b)) as JobInstance }

@@ -1,0 +1,150 @@
+import type { Stream } from '@libp2p/interface'
+import { ProtocolError, UnavailableError, type Logger } from '@mvm/core'
+import { QUEUE_PROTOCOL, QUEUE_VERSION, queueChannel, type QueueChannel, type QueueFrame as WireFrame } from '@mvm/wire'
+import type { QueueFrame, RemoteLink } from '@mvm/runtime'
+
+/** What the queue transport needs from the libp2p host (the node exposes it; tests may too). */
+export interface StreamHost {
+  handle: (protocol: string, handler: (stream: Stream, remotePeer: string) => void) => Promise<void>
+  unhandle: (protocol: string) => Promise<void>
+  dial: (peerId: string, addrs: string[], protocol: string, options?: { signal?: AbortSignal }) => Promise<Stream>
+}
+
+/** Frames for a job this node has not instantiated yet (its peers may start first): bounded. */
+const EARLY_FRAMES_MAX = 4096
+const EARLY_TTL_MS = 120_000
+
+type Handler = (fromNode: string, frame: QueueFrame) => void
+
+interface JobLinks {
+  handler?: Handler
+  early: Array<[string, QueueFrame]>
+  earlySince: number
+  out: Map<string, Promise<QueueChannel>>
+  inbound: Set<QueueChannel>
+  addrs: Record<string, string[]>
+}
+
+/**
+ * The node's proxy (queue-level VM, step e): one long-lived `/mvm/queue/1.0.0` stream per
+ * node pair and job, multiplexing all of that job's ports. Sends wait on the stream's
+ * backpressure; frames from one node arrive in the order they were sent.
+ */
+export class QueueTransport {
+  private readonly jobs = new Map<string, JobLinks>()
+  private started = false
+
+  constructor (private readonly host: StreamHost, private readonly log: Logger) {}
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.host.handle(QUEUE_PROTOCOL, (stream, remote) => { this.accept(stream, remote) })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.host.unhandle(QUEUE_PROTOCOL)
+    for (const id of [...this.jobs.keys()]) this.closeJob(id)
+  }
+
+  /** The RemoteLink the runtime uses for one job. */
+  link (jobId: string, addrs: Record<string, string[]>): RemoteLink {
+    const j = this.job(jobId)
+    j.addrs = addrs
+    return {
+      send: async (nodeId, frame, options) => {
+        const ch = await this.outbound(jobId, nodeId, options?.signal)
+        await ch.send({ type: 'frame', ...toWire(frame) }, options)
+      },
+      onFrame: (handler) => {
+        j.handler = handler
+        for (const [from, f] of j.early.splice(0)) handler(from, f)
+        return () => { if (j.handler === handler) delete j.handler }
+      }
+    }
+  }
+
+  closeJob (jobId: string): void {
+    const j = this.jobs.get(jobId)
+    if (j === undefined) return
+    this.jobs.delete(jobId)
+    for (const p of j.out.values()) void p.then(async (ch) => { await ch.close() }, () => {})
+    for (const ch of j.inbound) void ch.close()
+  }
+
+  private job (jobId: string): JobLinks {
+    let j = this.jobs.get(jobId)
+    if (j === undefined) {
+      j = { early: [], earlySince: Date.now(), out: new Map(), inbound: new Set(), addrs: {} }
+      this.jobs.set(jobId, j)
+    }
+    return j
+  }
+
+  private async outbound (jobId: string, nodeId: string, signal?: AbortSignal): Promise<QueueChannel> {
+    const j = this.job(jobId)
+    let p = j.out.get(nodeId)
+    if (p === undefined) {
+      p = (async () => {
+        const stream = await this.host.dial(nodeId, j.addrs[nodeId] ?? [], QUEUE_PROTOCOL, signal === undefined ? {} : { signal })
+        const ch = queueChannel(stream, { logger: this.log })
+        await ch.send({ type: 'hello', version: QUEUE_VERSION, jobId })
+        // the remote's hello and anything after it on our outbound stream are not used for data
+        void (async () => { try { for await (const _ of ch) { /* drain */ } } catch { /* closed */ } })()
+        void ch.closed.then((err) => {
+          if (j.out.get(nodeId) === p) j.out.delete(nodeId)
+          if (err !== undefined) this.log.warn({ jobId, nodeId, err: err.message }, 'queue stream closed with an error')
+        })
+        return ch
+      })()
+      j.out.set(nodeId, p)
+      p.catch(() => { if (j.out.get(nodeId) === p) j.out.delete(nodeId) })
+    }
+    try {
+      return await p
+    } catch (err) {
+      throw new UnavailableError(`cannot open a queue stream to ${nodeId} for job ${jobId}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  private accept (stream: Stream, remote: string): void {
+    const ch = queueChannel(stream, { logger: this.log })
+    void (async () => {
+      let jobId: string | undefined
+      try {
+        for await (const m of ch) {
+          if (m.type === 'hello') {
+            if (m.version !== QUEUE_VERSION) throw new ProtocolError(`queue protocol version ${m.version} is not supported`)
+            jobId = m.jobId
+            this.job(jobId).inbound.add(ch)
+            await ch.send({ type: 'hello', version: QUEUE_VERSION, jobId })
+            continue
+          }
+          const j = jobId === undefined ? undefined : this.jobs.get(jobId)
+          if (j === undefined) break // the job ended here: drop late frames
+          const frame = fromWire(m)
+          if (j.handler !== undefined) { j.handler(remote, frame); continue }
+          if (j.early.length >= EARLY_FRAMES_MAX || Date.now() - j.earlySince > EARLY_TTL_MS) {
+            throw new ProtocolError(`job ${String(jobId)}: too many frames before the job was instantiated here`)
+          }
+          j.early.push([remote, frame])
+        }
+      } catch (err) {
+        this.log.warn({ remote, jobId, err: (err as Error).message }, 'queue stream dropped')
+        ch.abort(err as Error)
+      } finally {
+        if (jobId !== undefined) this.jobs.get(jobId)?.inbound.delete(ch)
+      }
+    })()
+  }
+}
+
+function toWire (f: QueueFrame): Omit<WireFrame, never> {
+  return { jobId: f.jobId, fromRank: f.fromRank, toRank: f.toRank, port: f.port, seq: f.seq, kind: f.kind.toUpperCase() as WireFrame['kind'], payload: f.payload, credits: f.credits }
+}
+
+function fromWire (f: WireFrame): QueueFrame {
+  return { jobId: f.jobId, fromRank: f.fromRank, toRank: f.toRank, port: f.port, seq: f.seq, kind: f.kind.toLowerCase() as QueueFrame['kind'], payload: f.payload, credits: f.credits }
+}

@@ -1,0 +1,90 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, sep } from 'node:path'
+import { BadRequestError, ValidationError, type Issue } from '@mvm/core'
+import { expandArray, loadProfile, type LoadedProfile } from '@mvm/model'
+import type { JobRequest } from '@mvm/broker'
+import type { SubmitJobRequest } from '@mvm/soap'
+import { safeBundlePath, writeBundle, type BundleFile } from './bundle.js'
+import { DEFAULT_RESOURCES, type InstanceTemplate } from './instance.js'
+
+export interface Submission {
+  request: JobRequest
+  /** The bundle as stored by the broker (content-addressed): JSON of `{ path, content(base64) }[]`. */
+  bundle: Uint8Array
+}
+
+/**
+ * The broker's half of step c: the submitted profile is validated here again (a client can
+ * skip local validation), against the files it shipped, and becomes a job request. Errors
+ * name the profile's own relative paths, never the broker's temporary folder.
+ */
+export async function prepareSubmission (req: SubmitJobRequest, opts: { owner: string, signal?: AbortSignal }): Promise<Submission> {
+  const dir = await mkdtemp(join(tmpdir(), 'mvm-submit-'))
+  try {
+    const files: BundleFile[] = req.bundle.map((f) => ({ path: f.path, content: f.content }))
+    const profileName = safeBundlePath(req.profileName ?? 'profile.yaml')
+    if (!files.some((f) => safeBundlePath(f.path) === profileName)) files.push({ path: profileName, content: new TextEncoder().encode(req.profileYaml) })
+    await writeBundle(dir, files)
+    const params = Object.fromEntries(req.params.map((p) => [p.name, p.value]))
+    let profile: LoadedProfile
+    try {
+      profile = await loadProfile(join(dir, profileName), { params, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) })
+    } catch (err) {
+      if (err instanceof ValidationError) throw new ValidationError(err.issues.map((i) => relativeIssue(i, dir)))
+      throw err
+    }
+    const children = expandArray(profile)
+    const toRequest = (p: LoadedProfile): JobRequest => ({
+      name: p.metadata.name,
+      owner: opts.owner,
+      priority: p.spec.priority,
+      size: p.spec.processes,
+      resources: { memoryMB: p.spec.resources?.memoryMB ?? DEFAULT_RESOURCES.memoryMB, cpu: p.spec.resources?.cpu ?? 1 },
+      ...(p.spec.placement !== undefined ? { placement: p.spec.placement } : {}),
+      instance: template(p, opts.owner, dir)
+    })
+    const request: JobRequest = profile.spec.array === undefined
+      ? toRequest(profile)
+      : { ...toRequest(profile), children: children.map(toRequest) }
+    const stored = JSON.stringify(files.map((f) => ({ path: safeBundlePath(f.path), content: Buffer.from(f.content).toString('base64') })))
+    return { request, bundle: new TextEncoder().encode(stored) }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function template (p: LoadedProfile, owner: string, dir: string): InstanceTemplate {
+  const r = p.spec.resources
+  return {
+    owner,
+    name: p.metadata.name,
+    program: { source: p.program.source, language: p.program.language, ...(p.program.path !== undefined ? { path: stripDir(p.program.path, dir) } : {}) },
+    graph: p.topology.graph,
+    params: p.spec.params,
+    resources: {
+      memoryMB: r?.memoryMB ?? DEFAULT_RESOURCES.memoryMB,
+      wallTimeSec: r?.wallTimeSec ?? DEFAULT_RESOURCES.wallTimeSec,
+      ...(r?.cpuTimeSec !== undefined ? { cpuTimeSec: r.cpuTimeSec } : {})
+    },
+    queue: p.spec.queue
+  }
+}
+
+function stripDir (p: string, dir: string): string {
+  return p.startsWith(dir + sep) ? p.slice(dir.length + 1).split(sep).join('/') : p
+}
+
+function relativeIssue (i: Issue, dir: string): Issue {
+  return { ...i, file: stripDir(i.file, dir), message: i.message.split(dir + sep).join('') }
+}
+
+export function decodeStoredBundle (b: Uint8Array | undefined): BundleFile[] {
+  if (b === undefined) return []
+  try {
+    const arr = JSON.parse(new TextDecoder().decode(b)) as Array<{ path: string, content: string }>
+    return arr.map((f) => ({ path: f.path, content: new Uint8Array(Buffer.from(f.content, 'base64')) }))
+  } catch (err) {
+    throw new BadRequestError('stored bundle is unreadable', { cause: err })
+  }
+}

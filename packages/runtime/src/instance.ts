@@ -1,0 +1,162 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm/core'
+import type { ExitInfo, SandboxPool } from '@mvm/sandbox'
+import type { Compiled, ProgramSource } from './compile.js'
+import type { FromHost } from './protocol.js'
+import { Router } from './router.js'
+import type { InstanceSpec, JobInstance, RankResult, RemoteLink } from './types.js'
+
+export interface InstanceDeps {
+  dataDir: string
+  pool: () => Promise<SandboxPool>
+  compile: (p: ProgramSource) => Promise<Compiled>
+  log: Logger
+  onDone: () => void
+}
+
+const KILL_GRACE_MS = 300
+
+/** One job's local ranks on this node: spawn, wire, watch, clean up. */
+export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): JobInstance {
+  const log = deps.log.child({ job: spec.jobId })
+  const workDir = join(deps.dataDir, 'jobs', spec.jobId)
+  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log)
+  const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
+  const logs: Record<number, { out: string, err: string }> = {}
+  const results: RankResult[] = []
+  const listeners: Array<(r: RankResult) => void> = []
+  let started = false
+  let terminated: string | undefined
+  let resolveDone!: (r: RankResult[]) => void
+  const done = new Promise<RankResult[]>((resolve) => { resolveDone = resolve })
+
+  const record = (r: RankResult): void => {
+    results.push(r)
+    for (const cb of listeners) { try { cb(r) } catch (err) { log.warn({ err }, 'onRank listener threw') } }
+    if (results.length < router.locals.size) return
+    router.close()
+    if (typeof unsubscribe === 'function') unsubscribe()
+    const ok = results.every((x) => x.error === undefined)
+    const finish = ok ? rm(workDir, { recursive: true, force: true }) : Promise.resolve()
+    void finish.catch(() => {}).finally(() => { deps.onDone(); resolveDone(results.sort((a, b) => a.rank - b.rank)) })
+  }
+  if (router.locals.size === 0) queueMicrotask(() => { deps.onDone(); resolveDone([]) })
+
+  const onMessage = (rank: number, m: FromHost): void => {
+    const lr = router.locals.get(rank)!
+    if ('ready' in m) lr.readyResolve()
+    else if ('result' in m || 'error' in m) lr.outcome = m
+    else if ('checkpoint' in m) void saveCheckpoint(rank, m.checkpoint.json)
+    else router.fromHost(rank, m)
+  }
+
+  const saveCheckpoint = async (rank: number, json: string): Promise<void> => {
+    try {
+      const file = join(workDir, `rank-${rank}.checkpoint.json`)
+      await writeFile(`${file}.tmp`, json)
+      await rename(`${file}.tmp`, file)
+    } catch (err) { log.warn({ err, rank }, 'checkpoint not saved') }
+  }
+
+  const onExit = (rank: number, info: ExitInfo, sbDir: string): void => {
+    const lr = router.locals.get(rank)!
+    if (lr.finished) return
+    lr.exited(info)
+    router.rankExited(rank)
+    const base = { rank, exitCode: info.code, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: info.reason }
+    const out = lr.outcome
+    if (out !== undefined && 'result' in out && info.code === 0 && info.reason === 'exit') {
+      void rm(sbDir, { recursive: true, force: true }).catch(() => {})
+      return record({ ...base, result: out.result })
+    }
+    let error: RankResult['error']
+    if (out !== undefined && 'error' in out) error = { code: out.error.code, message: out.error.message, ...(out.error.stack === undefined ? {} : { stack: out.error.stack }) }
+    else if (terminated !== undefined) error = { code: 'E_ABORTED', message: `terminated: ${terminated}` }
+    else error = { code: info.reason === 'exit' ? 'E_JOB_FAILED' : 'E_SANDBOX', message: `rank ${rank}: ${info.message}` }
+    record({ ...base, error })
+  }
+
+  const neverStarted = (rank: number, err: unknown): void => {
+    const lr = router.locals.get(rank)!
+    if (lr.finished) return
+    lr.finished = true
+    lr.readyReject(toMvmError(err))
+    router.rankExited(rank)
+    const e = toMvmError(err)
+    record({ rank, exitCode: null, error: { code: e.code, message: e.message }, startedAtMs: Date.now(), finishedAtMs: Date.now(), reason: 'error' })
+  }
+
+  const startRank = async (rank: number, code: string, pool: SandboxPool, signal?: AbortSignal): Promise<void> => {
+    const lr = router.locals.get(rank)!
+    const limits = { memoryMB: spec.resources.memoryMB, wallTimeSec: spec.resources.wallTimeSec, ...(spec.resources.cpuTimeSec === undefined ? {} : { cpuTimeSec: spec.resources.cpuTimeSec }) }
+    let sb
+    try {
+      sb = await pool.acquire({ id: `${spec.jobId}.r${rank}`, limits, ...(signal === undefined ? {} : { signal }) })
+    } catch (err) { neverStarted(rank, err); throw err }
+    if (lr.finished) { await sb.kill('killed', { graceMs: 0 }); return }
+    logs[rank] = sb.logs
+    lr.startedAtMs = Date.now()
+    const sbDir = sb.workDir
+    sb.onMessage((m) => onMessage(rank, m as FromHost))
+    void sb.exited.then((info) => onExit(rank, info, sbDir))
+    const codePath = join(sb.workDir, 'program.mjs')
+    await writeFile(codePath, code)
+    const node = spec.graph.ranks[rank]!
+    lr.open(sb, {
+      init: {
+        jobId: spec.jobId,
+        rank,
+        size: spec.graph.size,
+        ports: node.ports.map((p) => p.port),
+        groups: spec.graph.groups[rank] ?? {},
+        params: spec.params ?? {},
+        codePath,
+        queue: spec.queue,
+        ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] })
+      }
+    })
+  }
+
+  return {
+    jobId: spec.jobId,
+    workDir,
+    logs,
+    done,
+    onRank: (cb) => { listeners.push(cb) },
+    async start (options = {}) {
+      if (started) throw new InvalidStateError(`job ${spec.jobId}: start() was already called`)
+      started = true
+      let compiled: Compiled
+      try {
+        compiled = await deps.compile(spec.program)
+      } catch (err) {
+        for (const r of router.locals.keys()) neverStarted(r, err)
+        throw err
+      }
+      await mkdir(workDir, { recursive: true })
+      const code = await readFile(compiled.codePath, 'utf8')
+      const pool = await deps.pool()
+      const ranks = [...router.locals.keys()]
+      const spawned = await Promise.allSettled(ranks.map(async (r) => await startRank(r, code, pool, options.signal)))
+      const failed = spawned.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+      if (failed !== undefined) throw toMvmError(failed.reason)
+      try {
+        await Promise.all([...router.locals.values()].map(async (lr) => await lr.ready))
+      } catch (err) {
+        const e = results.find((r) => r.error !== undefined)?.error
+        throw new JobFailedError(`job ${spec.jobId}: a rank failed while starting: ${e?.message ?? (err as Error).message}`, { cause: err, data: { jobId: spec.jobId } })
+      }
+    },
+    async terminate (reason = 'terminated') {
+      terminated ??= reason
+      await Promise.all([...router.locals.values()].map(async (lr) => {
+        if (lr.finished) return
+        if (lr.sandbox === undefined) { neverStarted(lr.rank, new InvalidStateError(`terminated before start: ${reason}`)); return }
+        lr.deliver({ cancel: { reason } })
+        await lr.sandbox.kill('killed', { graceMs: KILL_GRACE_MS })
+      }))
+      await done
+    }
+  }
+}

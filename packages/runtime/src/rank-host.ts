@@ -1,0 +1,50 @@
+/**
+ * The entry module of every rank's sandboxed process. It waits for `{ init }` on IPC, loads
+ * the compiled program, runs it with a context bound to IPC, reports `{ result }` or
+ * `{ error }` and exits 0 or 1. It holds no job logic of its own.
+ */
+import { pathToFileURL } from 'node:url'
+import { BadRequestError, toMvmError } from '@mvm/core'
+import { createContext, toJobFunction } from '@mvm/job'
+import { HostChannels } from './host-channels.js'
+import type { FromHost, HostInit, ToHost } from './protocol.js'
+
+const post = (m: FromHost): void => { process.send?.(m) }
+const cancel = new AbortController()
+let channels: HostChannels | undefined
+const early: ToHost[] = []
+
+function finish (m: FromHost, code: number): void {
+  // exit only once the message is handed over, so the runtime always gets the outcome
+  if (process.send === undefined) process.exit(code)
+  process.send(m, () => { process.exit(code) })
+}
+
+function fail (err: unknown): void {
+  const e = toMvmError(err)
+  const stack = err instanceof Error ? err.stack : undefined
+  finish({ error: { ...e.toJSON(), ...(stack === undefined ? {} : { stack }) } }, 1)
+}
+
+async function run (init: HostInit): Promise<void> {
+  channels = new HostChannels(init, post)
+  for (const m of early.splice(0)) channels.handle(m)
+  const mod = await import(pathToFileURL(init.codePath).href) as { default?: unknown }
+  const fn = toJobFunction(mod.default)
+  if (fn === undefined) throw new BadRequestError(`the program's default export must be job(async (ctx) => ...), got ${typeof mod.default}`)
+  post({ ready: true })
+  const ctx = createContext({ ...init, signal: cancel.signal }, channels.transport())
+  const result = await fn(ctx)
+  finish({ result: result === undefined ? null : result }, 0)
+}
+
+process.on('message', (raw) => {
+  const m = raw as ToHost
+  if ('init' in m) { run(m.init).catch(fail); return }
+  if ('cancel' in m) { cancel.abort(Object.assign(new Error(`job cancelled: ${m.cancel.reason}`), { name: 'AbortError' })); return }
+  if (channels === undefined) early.push(m); else channels.handle(m)
+})
+process.on('uncaughtException', fail)
+process.on('unhandledRejection', fail)
+// the runtime gone means nobody will read a result: leave
+process.on('disconnect', () => process.exit(2))

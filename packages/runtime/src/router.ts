@@ -1,0 +1,91 @@
+import type { Logger } from '@mvm/core'
+import type { RankGraph } from '@mvm/model'
+import { LocalRank } from './local-rank.js'
+import { COLLECTIVE_PORT, fromB64, toB64, type FromHost, type ToHost } from './protocol.js'
+import type { QueueFrame, RemoteLink } from './types.js'
+
+/**
+ * The interface controller of one job on one node: a rank's `send('next', v)` becomes a
+ * message to the peer rank's port, by IPC if the peer is here, as a QueueFrame over the link
+ * if not. The runtime never decodes values and holds no queues: credits bound what is in flight.
+ */
+export class Router {
+  readonly locals = new Map<number, LocalRank>()
+  private readonly seqs = new Map<string, number>()
+  private readonly chains = new Map<string, Promise<void>>()
+  private readonly abort = new AbortController()
+
+  constructor (
+    private readonly jobId: string,
+    private readonly graph: RankGraph,
+    private readonly placement: string[],
+    private readonly self: string,
+    private readonly link: RemoteLink,
+    private readonly log: Logger
+  ) {
+    for (let r = 0; r < graph.size; r++) {
+      if (placement[r] === self) this.locals.set(r, new LocalRank(r, log))
+    }
+  }
+
+  private peerOf (rank: number, port: string): { peerRank: number, peerPort: string } | undefined {
+    return this.graph.ranks[rank]?.ports.find((p) => p.port === port)
+  }
+
+  /** A message from local rank `rank`'s host. */
+  fromHost (rank: number, m: FromHost): void {
+    if ('send' in m) {
+      const peer = this.peerOf(rank, m.send.port)
+      if (peer === undefined) return this.log.warn({ rank, port: m.send.port }, 'rank sent on a port it does not have')
+      const key = `${rank}:${m.send.port}`
+      const seq = this.seqs.get(key) ?? 0
+      this.seqs.set(key, seq + 1)
+      this.route(rank, peer.peerRank, { data: { port: peer.peerPort, b64: m.send.b64 } }, { kind: 'data', port: peer.peerPort, seq, payload: fromB64(m.send.b64), credits: 0 })
+    } else if ('credit' in m) {
+      const peer = this.peerOf(rank, m.credit.port)
+      if (peer === undefined) return
+      this.route(rank, peer.peerRank, { credit: { port: peer.peerPort, n: m.credit.n } }, { kind: 'credit', port: peer.peerPort, seq: 0, payload: new Uint8Array(0), credits: m.credit.n })
+    } else if ('coll' in m) {
+      const to = m.coll.to
+      if (!Number.isInteger(to) || to < 0 || to >= this.graph.size) return this.log.warn({ rank, to }, 'collective message to a rank outside the job')
+      this.route(rank, to, { coll: { from: rank, tag: m.coll.tag, b64: m.coll.b64 } }, { kind: 'data', port: COLLECTIVE_PORT, seq: m.coll.tag, payload: fromB64(m.coll.b64), credits: 0 })
+    }
+  }
+
+  /** After a local rank exits: its peers' ports close once they have drained what it sent. */
+  rankExited (rank: number): void {
+    for (const p of this.graph.ranks[rank]?.ports ?? []) {
+      this.route(rank, p.peerRank, { eof: { port: p.peerPort } }, { kind: 'eof', port: p.peerPort, seq: 0, payload: new Uint8Array(0), credits: 0 })
+    }
+  }
+
+  /** A frame from another node's runtime. */
+  fromLink (fromNode: string, f: QueueFrame): void {
+    if (f.jobId !== this.jobId) return
+    const local = this.locals.get(f.toRank)
+    if (local === undefined) return this.log.warn({ fromNode, toRank: f.toRank }, 'frame for a rank that is not on this node')
+    if (f.kind === 'data' && f.port === COLLECTIVE_PORT) local.deliver({ coll: { from: f.fromRank, tag: f.seq, b64: toB64(f.payload) } })
+    else if (f.kind === 'data') local.deliver({ data: { port: f.port, b64: toB64(f.payload) } })
+    else if (f.kind === 'credit') local.deliver({ credit: { port: f.port, n: f.credits } })
+    else local.deliver({ eof: { port: f.port } })
+  }
+
+  private route (fromRank: number, toRank: number, local: ToHost, frame: Omit<QueueFrame, 'jobId' | 'fromRank' | 'toRank'>): void {
+    const target = this.locals.get(toRank)
+    if (target !== undefined) { target.deliver(local); return }
+    const node = this.placement[toRank]
+    if (node === undefined) return
+    const full: QueueFrame = { jobId: this.jobId, fromRank, toRank, ...frame }
+    // one chain per node keeps frames in order even when the link applies backpressure
+    const prev = this.chains.get(node) ?? Promise.resolve()
+    const next = prev.then(async () => {
+      if (this.abort.signal.aborted) return
+      await this.link.send(node, full, { signal: this.abort.signal })
+    }).catch((err: unknown) => {
+      if (!this.abort.signal.aborted) this.log.warn({ err, node, toRank }, 'could not send a frame to a remote node')
+    })
+    this.chains.set(node, next)
+  }
+
+  close (): void { this.abort.abort() }
+}

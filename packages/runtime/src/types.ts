@@ -1,0 +1,90 @@
+import type { Logger } from '@mvm/core'
+import type { RankGraph } from '@mvm/model'
+import type { SandboxDriver, SandboxPool, ExitReason } from '@mvm/sandbox'
+import type { ProgramSource } from './compile.js'
+import type { QueueSettings } from './protocol.js'
+
+/** One item on the wire between two nodes' runtimes for one job. `port` is always a port of `toRank`. */
+export interface QueueFrame {
+  jobId: string
+  fromRank: number
+  toRank: number
+  port: string
+  /** Per (fromRank, port) sequence for data; the collective tag on the collective port. */
+  seq: number
+  kind: 'data' | 'credit' | 'eof' | 'error'
+  payload: Uint8Array
+  credits: number
+}
+
+/**
+ * The lead's libp2p `/mvm/queue/1.0.0` link, or an in-memory one in tests. `send` resolves when
+ * the frame is accepted and waits under backpressure; frames from one node arrive in send order.
+ * A link must hold frames that arrive before `onFrame` is called.
+ */
+export interface RemoteLink {
+  send: (nodeId: string, frame: QueueFrame, options?: { signal?: AbortSignal }) => Promise<void>
+  onFrame: (handler: (fromNode: string, frame: QueueFrame) => void) => void | (() => void)
+}
+
+export interface InstanceSpec {
+  jobId: string
+  owner: string
+  program: ProgramSource
+  graph: RankGraph
+  /** Node id per rank. */
+  placement: string[]
+  /** This node's id: the ranks placed on it run here. */
+  self: string
+  params: Record<string, unknown>
+  resources: { memoryMB: number, cpuTimeSec?: number, wallTimeSec: number }
+  queue: QueueSettings
+  /** Last checkpointed state per rank, for a restart (`ctx.restored`). */
+  restored?: Record<number, unknown>
+}
+
+export interface RankResult {
+  rank: number
+  exitCode: number | null
+  /** The program's return value (`null` for undefined). */
+  result?: unknown
+  error?: { code: string, message: string, stack?: string }
+  startedAtMs: number
+  finishedAtMs: number
+  reason?: ExitReason
+}
+
+export interface JobInstance {
+  readonly jobId: string
+  /** `<dataDir>/jobs/<jobId>`: checkpoints; removed when every local rank succeeded. */
+  readonly workDir: string
+  /** Per local rank: its stdout/stderr log files (kept for `mvm logs`). */
+  readonly logs: Record<number, { out: string, err: string }>
+  /** Compiles, spawns every local rank and wires it; resolves once all loaded their program. */
+  start: (options?: { signal?: AbortSignal }) => Promise<void>
+  /** The local ranks' results, once every one has exited. Never rejects. */
+  readonly done: Promise<RankResult[]>
+  onRank: (cb: (r: RankResult) => void) => void
+  /** Cancels and stops every local rank (SIGKILL after a short grace); resolves when all are gone. */
+  terminate: (reason?: string) => Promise<void>
+}
+
+export interface RuntimeInit {
+  dataDir: string
+  /** A pool whose entry is `rankHostEntry` and whose readPaths include `rankHostReadPaths()`. */
+  pool?: SandboxPool
+  /** Used when no pool is given: a driver or its name (default `process`). */
+  driver?: SandboxDriver | string
+  /** Warm processes kept by the runtime's own pool (default 0). */
+  poolSize?: number
+  logger?: Logger
+}
+
+export interface Runtime {
+  readonly dataDir: string
+  instantiate: (spec: InstanceSpec, link: RemoteLink, options?: { signal?: AbortSignal }) => Promise<JobInstance>
+  /** Compiles (or finds in the cache) without running. */
+  compile: (program: ProgramSource) => Promise<{ codePath: string, cached: boolean, hash: string }>
+  /** Terminates live instances and stops the runtime's own pool. */
+  stop: () => Promise<void>
+}
