@@ -1,5 +1,5 @@
 import {
-  BadRequestError, InvalidStateError, UnavailableError, silentLogger, componentLogger, toMvmError,
+  BadRequestError, ConfigError, InvalidStateError, MvmError, UnavailableError, silentLogger, componentLogger, toMvmError,
   type Logger, type Registry
 } from '@mvm/core'
 import { JobStore, type Change } from './store.js'
@@ -54,7 +54,12 @@ export class BrokerImpl implements Broker {
 
   async start (): Promise<void> {
     if (this.storeOrNull !== null) return
-    this.storeOrNull = new JobStore(this.init.dataDir, this.now)
+    try {
+      this.storeOrNull = new JobStore(this.init.dataDir, this.now)
+    } catch (err) {
+      if (err instanceof MvmError) throw err
+      throw new ConfigError(`${this.init.dataDir}/broker.db: cannot open the job store: ${toMvmError(err).message}`, { cause: err })
+    }
     this.recover()
     this.kick()
   }

@@ -65,7 +65,6 @@ export class JobStore {
       queuedAfter: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state = 'queued' AND is_array = 0
         AND (priority < @priority OR (priority = @priority AND seq > @seq)) ORDER BY priority DESC, seq LIMIT @limit`),
       active: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state IN ('scheduled', 'running') AND is_array = 0 ORDER BY seq`),
-      countState: db.prepare('SELECT COUNT(*) FROM jobs WHERE state = ? AND is_array = 0').pluck(),
       update: db.prepare(`UPDATE jobs SET state = @state, placement = @placement, reason = @reason, result = @result,
         restarts = @restarts, updated_at = @now, started_at = @started_at, ended_at = @ended_at WHERE id = @id`),
       putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at)
@@ -139,8 +138,6 @@ export class JobStore {
   }
 
   active (): Job[] { return (this.q.active.all() as JobRow[]).map(toJob) }
-
-  count (state: JobState): number { return this.q.countState.get(state) as number }
 
   /**
    * Moves a job to `to` (legal transitions only) with an event, and re-derives its array

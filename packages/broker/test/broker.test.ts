@@ -208,3 +208,8 @@ t.test('a restarted broker requeues what was running and schedules the queue aga
   await waitFor(() => second.broker.get(running).state === 'running', 'requeued job keeps its place at the head')
   t.equal(second.broker.get(queued).state, 'queued')
 })
+
+t.test('a data directory that cannot hold the store is a clear ConfigError', async (t) => {
+  const dir = t.testdir({ 'not-a-dir': 'a file' })
+  await t.rejects(startBroker(`${dir}/not-a-dir`), { code: 'E_CONFIG', message: /not-a-dir\/broker\.db: cannot open the job store/ })
+})

@@ -18,6 +18,8 @@ async function submitThenKill (dataDir: string, recovery: string, atLeast: numbe
   proc.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
   const exited = new Promise<string | null>((resolve) => proc.on('exit', (_code, sig) => { resolve(sig) }))
   await waitFor(() => out.split('\n').length > atLeast + 1 || proc.exitCode !== null, `child printed ${atLeast} ids (stderr: ${err})`, 30_000)
+  // a little further at a random point, so the kill does not always land at the same step
+  await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 30)))
   proc.kill('SIGKILL')
   const signal = await exited
   const lines = out.split('\n')

@@ -79,7 +79,7 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
     // Listen before anything else can happen: data or the remote's close that arrived
     // before this point is still in the stream's buffer and is delivered from here.
     this.on('message', (evt) => { this.onData((evt as unknown as { data: Uint8Array | Iterable<Uint8Array> }).data) })
-    this.on('end', () => { this.inputEnded = true; this.wakeReader(); this.maybeFinish() })
+    this.on('end', () => { this.onEnd() })
     this.on('close', (evt) => { this.onStreamClose(evt as unknown as { error?: Error, local?: boolean }) })
     if (opts.signal !== undefined) {
       const s = opts.signal
@@ -118,6 +118,16 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
     this.wakeReader()
   }
 
+  private onEnd (): void {
+    if (this.decoder.buffered > 0) {
+      this.fail(new ProtocolError(`${this.codec.what} stream ended inside a frame (${this.decoder.buffered} bytes of it received)`))
+      return
+    }
+    this.inputEnded = true
+    this.wakeReader()
+    this.maybeFinish()
+  }
+
   private onStreamClose (evt: { error?: Error, local?: boolean }): void {
     this.streamClosed = true
     if (evt.error !== undefined && !this.isClosed) {
@@ -134,7 +144,7 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
 
   private maybeFinish (): void {
     if (this.inputEnded && this.streamClosed && this.decoder.buffered > 0) {
-      this.finish(new ProtocolError(`${this.codec.what} stream ended inside a frame (${this.decoder.buffered} bytes of it received)`))
+      this.fail(new ProtocolError(`${this.codec.what} stream ended inside a frame (${this.decoder.buffered} bytes of it received)`))
       return
     }
     if (this.inputEnded && this.streamClosed) this.finish(undefined)
