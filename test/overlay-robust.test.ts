@@ -29,11 +29,11 @@ async function sendAndWaitClosed (h: Libp2p, addr: string, bytes: Uint8Array): P
   const stream: Stream = await h.dialProtocol(multiaddr(addr), CONTROL_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
   const closed = new Promise<string>((resolve) => {
     stream.addEventListener('close', () => { resolve(stream.status) }, { once: true })
-    setTimeout(() => { resolve('still-open') }, 10_000).unref()
+    setTimeout(() => { resolve('still-open:' + stream.status + ':' + String(stream.writeStatus) + ':' + String(stream.readStatus)) }, 8000).unref()
   })
   stream.send(bytes)
   const status = await closed
-  if (status === 'still-open') stream.abort(new Error('test done'))
+  if (status.startsWith('still-open')) stream.abort(new Error('test done'))
   return status
 }
 
@@ -50,7 +50,7 @@ t.test('garbage, oversized frames, unknown versions and early messages never cra
   ]
   for (const [what, bytes] of cases) {
     const status = await sendAndWaitClosed(h, addr, bytes)
-    t.not(status, 'still-open', `the node ended the stream after ${what}`)
+    t.notMatch(status, /still-open/, `the node ended the stream after ${what}`)
   }
   const status = await createNodeClient(sp.soapUrl).GetStatus({ timeoutMs: 5000 })
   t.equal(status.peerId, sp.peerId, 'SOAP GetStatus still answers')

@@ -24,7 +24,7 @@ export interface JobRow {
 }
 
 export interface EventRow { job_id: string, at: number, from_state: string | null, to_state: string, detail: string | null }
-export interface RankRow { rank: number, exit_code: number, output: string | null, error: string | null, peer_id: string | null }
+export interface RankRow { rank: number, exit_code: number, output: string | null, error: string | null, peer_id: string | null, started_at: number | null, finished_at: number | null }
 
 export function toJob (r: JobRow): Job {
   return {
@@ -58,6 +58,8 @@ export function toRank (r: RankRow): RankResult {
   if (r.output !== null) out.output = JSON.parse(r.output) as unknown
   if (r.error !== null) out.error = r.error
   if (r.peer_id !== null) out.peerId = r.peer_id
+  if (r.started_at !== null) out.startedAtMs = r.started_at
+  if (r.finished_at !== null) out.finishedAtMs = r.finished_at
   return out
 }
 

@@ -53,7 +53,10 @@ const migrations: string[] = [
      peer_id TEXT,
      at INTEGER NOT NULL,
      PRIMARY KEY (job_id, rank)
-   ) STRICT, WITHOUT ROWID;`
+   ) STRICT, WITHOUT ROWID;`,
+  // 2: when each rank ran, as the node measured it (GetJobResult reports it per rank)
+  `ALTER TABLE rank_results ADD COLUMN started_at INTEGER;
+   ALTER TABLE rank_results ADD COLUMN finished_at INTEGER;`
 ]
 
 export const schemaVersion = migrations.length

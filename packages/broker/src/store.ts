@@ -67,9 +67,9 @@ export class JobStore {
       active: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state IN ('scheduled', 'running') AND is_array = 0 ORDER BY seq`),
       update: db.prepare(`UPDATE jobs SET state = @state, placement = @placement, reason = @reason, result = @result,
         restarts = @restarts, updated_at = @now, started_at = @started_at, ended_at = @ended_at WHERE id = @id`),
-      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id FROM rank_results WHERE job_id = ? ORDER BY rank'),
+      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at FROM rank_results WHERE job_id = ? ORDER BY rank'),
       clearRanks: db.prepare('DELETE FROM rank_results WHERE job_id = ?'),
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
     }
@@ -196,7 +196,7 @@ export class JobStore {
   }
 
   putRank (id: string, r: RankResult): void {
-    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now())
+    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null)
   }
 
   ranks (id: string): RankResult[] { return (this.q.ranks.all(id) as RankRow[]).map(toRank) }

@@ -81,6 +81,9 @@ export interface RankResult {
   /** Why the rank failed, when exitCode is not 0. */
   error?: string
   peerId?: string
+  /** When the rank ran, in epoch ms as its node measured it. */
+  startedAtMs?: number
+  finishedAtMs?: number
 }
 
 export interface JobResult {

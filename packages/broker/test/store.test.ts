@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { InvalidStateError, NotFoundError } from '@mvm/core'
 import { JobStore } from '../src/store.js'
 import { toNewJobs } from '../src/validate.js'
+import { schemaVersion } from '../src/schema.js'
 
 function open (dir: string): JobStore {
   let clock = 1_000
@@ -114,7 +115,8 @@ t.test('bundles are stored once per content and the schema is versioned', async 
   const db = new Database(join(dir, 'broker.db'), { readonly: true })
   t.teardown(() => { db.close() })
   t.equal(db.prepare('SELECT COUNT(*) FROM bundles').pluck().get(), 1)
-  t.equal(db.pragma('user_version', { simple: true }), 1)
+  t.equal(db.pragma('user_version', { simple: true }), schemaVersion)
+  t.equal(schemaVersion, 2, 'two migrations: the base schema and rank timings')
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   const plan = db.prepare("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state = 'queued' AND is_array = 0 ORDER BY priority DESC, seq LIMIT 10").all() as Array<{ detail: string }>
   t.match(plan.map((p) => p.detail).join('\n'), /USING INDEX jobs_queue/, 'queue order comes from the index, not a sort or scan')

@@ -67,10 +67,8 @@ export class BrokerAgent {
     await mkdir(join(this.init.dataDir, 'broker'), { recursive: true })
     await this.broker.start()
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
-    this.cleanups.push(this.node.onPeerState((e) => {
-      this.refresh()
-      if (e.state !== 'up') void this.broker.nodeDown(e.peerId).catch((err: Error) => { this.init.logger.warn({ err: err.message }, 'nodeDown failed') })
-    }))
+    // a view that is no longer `up` makes the broker requeue or fail that node's jobs
+    this.cleanups.push(this.node.onPeerState(() => { this.refresh() }))
     this.refresh()
     this.timer = setInterval(() => { this.refresh() }, this.init.refreshMs ?? 1000)
     this.timer.unref()

@@ -33,15 +33,14 @@ export function jobResult (r: JobResult): GetJobResultResponse {
     jobId: r.jobId,
     state: r.state as SoapJobState,
     ranks: r.ranks.map((x) => {
-      const t = x as typeof x & { startedAtMs?: number, finishedAtMs?: number }
       return {
         rank: x.rank,
         peerId: x.peerId ?? '',
         exitCode: x.exitCode,
         ...(x.output !== undefined ? { resultJson: JSON.stringify(x.output) } : {}),
         ...(x.error !== undefined ? { error: x.error } : {}),
-        startedAt: iso(t.startedAtMs ?? 0)!,
-        finishedAt: iso(t.finishedAtMs ?? 0)!
+        startedAt: iso(x.startedAtMs ?? 0)!,
+        finishedAt: iso(x.finishedAtMs ?? 0)!
       }
     })
   }

@@ -146,9 +146,17 @@ export class GroupService {
     return { type: 'joinAck', accepted: true, heartbeatIntervalMs: membership.heartbeatMs, missedHeartbeats: membership.missedHeartbeats }
   }
 
-  /** Closes after the reply in flight is written (the reply is queued before the next macrotask). */
+  /**
+   * Ends a refused stream once the reply in flight is written (it is queued before the next
+   * macrotask): a graceful close first, then a reset, so a client that never closes its side
+   * cannot keep the stream open.
+   */
   private closeSoon (s: Session): void {
-    setImmediate(() => { void s.rpc.close({ signal: AbortSignal.timeout(2000) }) })
+    setImmediate(() => {
+      void s.rpc.close({ signal: AbortSignal.timeout(1000) }).finally(() => {
+        if (!s.rpc.channel.isClosed) s.rpc.channel.abort(new NotAdmittedError('control stream refused'))
+      })
+    })
   }
 }
 

@@ -35,11 +35,15 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     results.push(r)
     for (const cb of listeners) { try { cb(r) } catch (err) { log.warn({ err }, 'onRank listener threw') } }
     if (results.length < router.locals.size) return
-    router.close()
-    if (typeof unsubscribe === 'function') unsubscribe()
     const ok = results.every((x) => x.error === undefined)
-    const finish = ok ? rm(workDir, { recursive: true, force: true }) : Promise.resolve()
-    void finish.catch(() => {}).finally(() => { deps.onDone(); resolveDone(results.sort((a, b) => a.rank - b.rank)) })
+    const finish = async (): Promise<void> => {
+      // frames to other nodes (last items, eof) may still be queued behind the link
+      if (terminated === undefined) await router.drain()
+      router.close()
+      if (typeof unsubscribe === 'function') unsubscribe()
+      if (ok) await rm(workDir, { recursive: true, force: true })
+    }
+    void finish().catch(() => {}).finally(() => { deps.onDone(); resolveDone(results.sort((a, b) => a.rank - b.rank)) })
   }
   if (router.locals.size === 0) queueMicrotask(() => { deps.onDone(); resolveDone([]) })
 

@@ -87,5 +87,15 @@ export class Router {
     this.chains.set(node, next)
   }
 
+  /** Waits until frames already queued for other nodes are handed to the link (peers still need them). */
+  async drain (timeoutMs = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all([...this.chains.values()]),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    ])
+    clearTimeout(timer)
+  }
+
   close (): void { this.abort.abort() }
 }

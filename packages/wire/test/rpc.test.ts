@@ -61,6 +61,26 @@ t.test('request/response over one long-lived control stream', async (t) => {
     t.equal(await srv.closed, undefined)
   })
 
+  t.test('reply-then-close at once is never missed (100 fresh streams)', async (t) => {
+    let got = 0
+    for (let i = 0; i < 100; i++) {
+      const c = createRpcPeer(controlChannel(await dial(a, b, CONTROL_PROTOCOL)))
+      const srv = controlChannel(await streams.next())
+      const served = (async () => {
+        for await (const env of srv) {
+          await srv.send({ replyTo: env.id, body: { type: 'terminate', jobId: `r${i}` } })
+          await srv.close() // the close follows the reply immediately: the hazard case
+          break
+        }
+      })()
+      const r = await c.request({ type: 'awaken', jobId: `q${i}` }, { timeoutMs: 10_000 })
+      if (r.type === 'terminate' && r.jobId === `r${i}`) got++
+      await served
+      await c.closed
+    }
+    t.equal(got, 100)
+  })
+
   t.test('timeout rejects with TimeoutError', async (t) => {
     const c = createRpcPeer(controlChannel(await dial(a, b, CONTROL_PROTOCOL)))
     const s = createRpcPeer(controlChannel(await streams.next()))

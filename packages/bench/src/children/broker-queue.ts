@@ -1,0 +1,40 @@
+// The toolkit side of the footprint/decision rows: @mvm/broker in-process with N queued jobs
+// and a dispatcher that never completes, so every placed job keeps its slots.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createBroker } from '@mvm/broker'
+
+const count = Number(process.argv[2] ?? '10000')
+const dataDir = mkdtempSync(join(tmpdir(), 'mvm-bench-broker-'))
+const never = new Promise<void>(() => {})
+const broker = createBroker({
+  dataDir,
+  dispatcher: { start: async () => { await never }, stop: async () => {} },
+  strategy: 'least-loaded'
+})
+let nodes = 0
+
+async function main (): Promise<void> {
+  await broker.start()
+  for (let i = 0; i < count; i++) broker.submit({ name: `queued-${i}`, owner: 'bench', priority: i % 7, size: 2, resources: { memoryMB: 64 } })
+  process.on('message', (m: { id: string, cmd: string }) => {
+    if (m.cmd !== 'decide') return
+    // a fresh node with room for exactly one job: each decision places one job out of the queue
+    nodes++
+    const views = Array.from({ length: nodes }, (_, i) => ({
+      peerId: `peer-${i}`, group: 'lab', state: 'up' as const, labels: {}, totalSlots: 2, freeSlots: i === nodes - 1 ? 2 : 0, freeMemoryMB: 4096, load: 0
+    }))
+    const t0 = process.hrtime.bigint()
+    broker.updateNodes(views)
+    const placed = broker.schedule()
+    const us = Number(process.hrtime.bigint() - t0) / 1000
+    process.send!(placed >= 0 ? { id: m.id, value: us } : { id: m.id, error: 'nothing placed' })
+  })
+  process.stdout.write(JSON.stringify({ event: 'ready', queued: broker.list({ state: 'queued', limit: count + 1 }).length }) + '\n')
+}
+
+const bye = (): void => { void broker.stop().finally(() => { rmSync(dataDir, { recursive: true, force: true }); process.exit(0) }) }
+process.on('disconnect', bye)
+process.on('SIGTERM', bye)
+main().catch((err) => { process.stderr.write(String(err?.stack ?? err) + '\n'); rmSync(dataDir, { recursive: true, force: true }); process.exit(1) })
