@@ -37,7 +37,7 @@ t.test('every collective on 5 ranks', async (t) => {
 })
 
 t.test('ports, groups and errors', async (t) => {
-  const links = [{ spoke0: { peer: 1, peerPort: 'hub' }, spoke1: { peer: 2, peerPort: 'hub' } }, { hub: { peer: 0, peerPort: 'spoke0' } }, { hub: { peer: 0, peerPort: 'spoke1' } }]
+  const links: Array<Record<string, { peer: number, peerPort: string }>> = [{ spoke0: { peer: 1, peerPort: 'hub' }, spoke1: { peer: 2, peerPort: 'hub' } }, { hub: { peer: 0, peerPort: 'spoke0' } }, { hub: { peer: 0, peerPort: 'spoke1' } }]
   const [hub, a, b] = memoryJob(links, [{ spokes: ['spoke0', 'spoke1'] }])
   await hub!.send('spokes', { n: 1 })
   t.same(await a!.recv('hub'), { n: 1 })

@@ -17,6 +17,9 @@ export interface GroupServiceInit {
   log: Logger
 }
 
+/** How long a member may take to finish its side after the super-peer closes a control stream. */
+const CLOSE_GRACE_MS = 2000
+
 interface Session {
   remote: string
   rpc: RpcPeer
@@ -57,7 +60,7 @@ export class GroupService {
     const log = this.init.log.child({ remote })
     let s: Session
     try {
-      const rpc = createRpcPeer(controlChannel(stream, { logger: log }), { logger: log })
+      const rpc = createRpcPeer(controlChannel(stream, { logger: log, closeTimeoutMs: CLOSE_GRACE_MS }), { logger: log })
       s = { remote, rpc, nonce: undefined, joined: undefined }
     } catch (e) {
       log.warn({ err: toMvmError(e).message }, 'control stream refused')
@@ -148,15 +151,11 @@ export class GroupService {
 
   /**
    * Ends a refused stream once the reply in flight is written (it is queued before the next
-   * macrotask): a graceful close first, then a reset, so a client that never closes its side
-   * cannot keep the stream open.
+   * macrotask). The channel resets it if the client does not finish its side within
+   * CLOSE_GRACE_MS, so a client that never closes cannot keep the stream open.
    */
   private closeSoon (s: Session): void {
-    setImmediate(() => {
-      void s.rpc.close({ signal: AbortSignal.timeout(1000) }).finally(() => {
-        if (!s.rpc.channel.isClosed) s.rpc.channel.abort(new NotAdmittedError('control stream refused'))
-      })
-    })
+    setImmediate(() => { void s.rpc.close() })
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Test } from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -42,7 +43,7 @@ export function memoryNetwork (nodes: string[]): { link: (node: string) => Remot
 export interface Cluster { runtimes: Record<string, Runtime>, dirs: Record<string, string>, net: ReturnType<typeof memoryNetwork> }
 
 /** Two (or more) runtimes, each with its own dataDir, as if on different nodes. */
-export function cluster (t: Tap.Test, nodes = ['A', 'B']): Cluster {
+export function cluster (t: Test, nodes = ['A', 'B']): Cluster {
   const runtimes: Record<string, Runtime> = {}
   const dirs: Record<string, string> = {}
   for (const n of nodes) {

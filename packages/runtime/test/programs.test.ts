@@ -1,10 +1,10 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { expandTopology } from '@mvm/model'
 import { cluster, profileSource, run } from './fixtures.js'
 
 // every sample on 4 ranks split 2+2 over two runtimes ("nodes")
 const placement = ['A', 'A', 'B', 'B']
-const ok = (t: Tap.Test, res: Array<{ error?: unknown }>): void => { t.same(res.map((r) => r.error), [undefined, undefined, undefined, undefined], 'every rank succeeded') }
+const ok = (t: Test, res: Array<{ error?: unknown }>): void => { t.same(res.map((r) => r.error), [undefined, undefined, undefined, undefined], 'every rank succeeded') }
 
 t.test('primes: 10^6 → 78498, 10^7 → 664579', async (t) => {
   const c = cluster(t)

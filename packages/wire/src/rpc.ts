@@ -65,6 +65,7 @@ class Peer implements RpcPeer {
   private readonly log: Logger
   private readonly lifetime = new AbortController()
   private running = 0
+  private readonly serving = new Set<Promise<void>>()
   private slotFree: (() => void) | undefined
   readonly closed: Promise<MvmError | undefined>
 
@@ -127,15 +128,21 @@ class Peer implements RpcPeer {
           await new Promise<void>((resolve) => { this.slotFree = resolve })
         }
         this.running++
-        void this.serve(env).finally(() => {
+        const job: Promise<void> = this.serve(env).finally(() => {
           this.running--
+          this.serving.delete(job)
           const f = this.slotFree
           this.slotFree = undefined
           f?.()
         })
+        this.serving.add(job)
       }
-      // the remote finished sending: nothing pending can be answered any more
-      this.shutdown(new UnavailableError('the remote closed the control channel'))
+      // the remote finished sending: our pending requests can no longer be answered,
+      // but the requests it sent before closing still get their replies
+      const why = new UnavailableError('the remote closed the control channel')
+      for (const p of this.waiting.values()) p.reject(why)
+      this.waiting.clear()
+      await Promise.allSettled([...this.serving])
       await this.channel.close()
     } catch (e) {
       this.log.error({ err: e }, 'rpc read loop failed')

@@ -11,12 +11,12 @@ import type { Test } from 'tap'
 export type Node = Libp2p
 
 /** A real libp2p node (TCP + Noise + Yamux + Identify) listening on 127.0.0.1. */
-export async function startNode (t: Test): Promise<Node> {
+export async function startNode (t: Test, opts: { maxStreamWindowBytes?: number } = {}): Promise<Node> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux(opts.maxStreamWindowBytes === undefined ? {} : { streamOptions: { maxStreamWindowSize: opts.maxStreamWindowBytes } })],
     services: { identify: identify() }
   })
   t.teardown(async () => { await node.stop() })
@@ -24,8 +24,8 @@ export async function startNode (t: Test): Promise<Node> {
 }
 
 /** Two connected nodes. */
-export async function nodePair (t: Test): Promise<{ a: Node, b: Node }> {
-  const [a, b] = await Promise.all([startNode(t), startNode(t)])
+export async function nodePair (t: Test, opts: { maxStreamWindowBytes?: number } = {}): Promise<{ a: Node, b: Node }> {
+  const [a, b] = await Promise.all([startNode(t, opts), startNode(t, opts)])
   return { a, b }
 }
 

@@ -89,3 +89,21 @@ t.test('request/response over one long-lived control stream', async (t) => {
     c.channel.abort(new Error('done'))
   })
 })
+
+t.test('requests sent just before the remote half-closes are still answered', async (t) => {
+  const { a, b } = await nodePair(t)
+  const streams = inbound(b, CONTROL_PROTOCOL)
+  const tx = controlChannel(await dial(a, b, CONTROL_PROTOCOL))
+  const server = createRpcPeer(controlChannel(await streams.next()))
+  server.onRequest(async (body) => {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    return body.type === 'awaken' ? { type: 'instantiateAck', jobId: body.jobId } : undefined
+  })
+  for (let i = 1; i <= 20; i++) await tx.send({ id: i, body: { type: 'awaken', jobId: `h${i}` } })
+  await tx.close()
+  const replies: number[] = []
+  for await (const env of tx) replies.push(env.replyTo)
+  t.same(replies.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1))
+  t.equal(await tx.closed, undefined)
+  t.equal(await server.closed, undefined)
+})

@@ -1,0 +1,88 @@
+import { mkdtemp, rm, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+import { startNodeProcess, type NodeProcess } from '@mvm/cli'
+import { createBrokerClient, type BrokerClient, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
+import { loadProfile } from '@mvm/model'
+import { readBundle } from '@mvm/jobs'
+
+export const ROOT = resolve(import.meta.dirname, '..', '..')
+
+export interface TestLab {
+  dir: string
+  superPeer: NodeProcess
+  peers: NodeProcess[]
+  broker: BrokerClient
+  bootstrap: string
+  addPeer: (extra?: string[]) => Promise<NodeProcess>
+  restartSuperPeer: (signal?: NodeJS.Signals) => Promise<void>
+  stop: () => Promise<void>
+}
+
+export interface LabInit { peers?: number, slots?: number, heartbeatMs?: number, superArgs?: string[], peerArgs?: string[] }
+
+/** A real lab: a bootstrap+super-peer and peers, each an `mvm node` process on 127.0.0.1. */
+export async function startLab (o: LabInit = {}): Promise<TestLab> {
+  const dir = await mkdtemp(join(tmpdir(), 'mvm-test-lab-'))
+  const hb = String(o.heartbeatMs ?? 300)
+  const onLog = process.env.MVM_TEST_LOGS !== undefined ? (l: string) => { process.stderr.write(l + '\n') } : undefined
+  const superArgs = (port: string): string[] => ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', port, '--data-dir', join(dir, 'super'), '--heartbeat-ms', hb, '--slots', '0', ...(o.superArgs ?? [])]
+  let superPeer = await startNodeProcess('super', superArgs('0'), { onLog })
+  const bootstrap = superPeer.ready.soapUrl
+  const port = new URL(bootstrap).port
+  const peers: NodeProcess[] = []
+  let n = 0
+  const addPeer = async (extra: string[] = []): Promise<NodeProcess> => {
+    const i = ++n
+    const p = await startNodeProcess(`peer${i}`, ['--roles', 'peer', '--group', 'lab', '--bootstrap', bootstrap, '--soap-port', '0', '--data-dir', join(dir, `peer${i}`), '--slots', String(o.slots ?? 2), '--heartbeat-ms', hb, ...(o.peerArgs ?? []), ...extra], { onLog })
+    peers.push(p)
+    return p
+  }
+  await Promise.all(Array.from({ length: o.peers ?? 2 }, async () => await addPeer()))
+  const lab: TestLab = {
+    dir, superPeer, peers, bootstrap, addPeer,
+    broker: createBrokerClient(bootstrap),
+    async restartSuperPeer (signal: NodeJS.Signals = 'SIGKILL') {
+      superPeer.child.kill(signal)
+      await new Promise((r) => superPeer.child.once('exit', r))
+      superPeer = await startNodeProcess('super', superArgs(port), { onLog })
+      lab.superPeer = superPeer
+    },
+    async stop () {
+      await Promise.all([lab.superPeer, ...peers].map(async (p) => await p.stop(3000)))
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  await waitFor(async () => (await lab.broker.ListNodes({})).nodes.filter((x) => x.state === 'up' && x.roles.includes('peer')).length >= (o.peers ?? 2), 30_000, 'peers to join')
+  return lab
+}
+
+/** Polls `cond` every 100 ms until it holds, bounded by `ms`. */
+export async function waitFor (cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  let last: unknown
+  while (Date.now() < deadline) {
+    try { if (await cond()) return } catch (err) { last = err }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last !== undefined ? `: ${(last as Error).message}` : ''}`)
+}
+
+/** Submits a profile file the way `mvm submit` does. */
+export async function submit (broker: BrokerClient, file: string, params: Record<string, string> = {}, owner = 'test'): Promise<{ jobId: string, childJobIds: string[] }> {
+  const profile = await loadProfile(file, { params })
+  const paths = [file, profile.program.path, profile.topology.file].filter((p): p is string => p !== undefined)
+  const { root, files } = await readBundle(paths)
+  return await broker.SubmitJob({
+    profileYaml: await readFile(file, 'utf8'), profileName: relative(root, file).split('\\').join('/'),
+    params: Object.entries(params).map(([name, value]) => ({ name, value })), bundle: files, owner
+  })
+}
+
+const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+
+export async function waitJob (broker: BrokerClient, jobId: string, ms = 60_000): Promise<{ info: JobInfo, result: GetJobResultResponse }> {
+  let info: JobInfo | undefined
+  await waitFor(async () => { info = await broker.GetJob({ jobId }); return FINAL.has(info.state) }, ms, `job ${jobId} to finish`)
+  return { info: info!, result: await broker.GetJobResult({ jobId }) }
+}
