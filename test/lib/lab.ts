@@ -26,7 +26,7 @@ export async function startLab (o: LabInit = {}): Promise<TestLab> {
   const dir = await mkdtemp(join(tmpdir(), 'mvm-test-lab-'))
   const hb = String(o.heartbeatMs ?? 300)
   const onLog = process.env.MVM_TEST_LOGS !== undefined ? (l: string) => { process.stderr.write(l + '\n') } : undefined
-  const superArgs = (port: string): string[] => ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', port, '--data-dir', join(dir, 'super'), '--heartbeat-ms', hb, '--slots', '0', ...(o.superArgs ?? [])]
+  const superArgs = (port: string): string[] => ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', port, '--data-dir', join(dir, 'super'), '--heartbeat-ms', hb, ...(o.superArgs ?? [])]
   let superPeer = await startNodeProcess('super', superArgs('0'), { onLog })
   const bootstrap = superPeer.ready.soapUrl
   const port = new URL(bootstrap).port

@@ -55,7 +55,7 @@ const collectives: RowGroup = {
   name: 'collectives',
   title: 'Collectives: allReduce over 4 ranks',
   rows: [
-    { id: 'collectives.number', figure: 'SDK allReduce(sum) of one number, 4 ranks', baseline: 'one fork IPC round trip (floor of any collective step)', unit: 'µs', better: 'lower', make: (c) => ({ a: jobFigure(c, 'allreduce', { elems: 1, times: c.profile.quick ? 50 : 500 }), b: forkIpc('latency', c.profile.latencyMessages) }), note: 'baseline is the one-way fork IPC latency ×1: the allReduce needs several such hops' },
+    { id: 'collectives.number', figure: 'SDK allReduce(sum) of one number, 4 ranks', baseline: 'fork IPC one-way small message (floor of one collective hop)', unit: 'µs', better: 'lower', make: (c) => ({ a: jobFigure(c, 'allreduce', { elems: 1, times: c.profile.quick ? 50 : 500 }), b: forkIpc('latency', c.profile.latencyMessages) }), note: 'the baseline is one hop; an allReduce over 4 ranks needs several' },
     { id: 'collectives.1mib', figure: 'SDK allReduce(sum) of 1 MiB (131,072 float64), 4 ranks', baseline: 'fork IPC streaming of 16 × 64 KiB (1 MiB), time per MiB', unit: 'µs', better: 'lower', make: (c) => ({ a: jobFigure(c, 'allreduce', { elems: 131072, times: c.profile.quick ? 3 : 10 }), b: perMiB(forkIpc('bandwidth', 16)) }) }
   ]
 }

@@ -30,7 +30,7 @@ export async function runLab (o: LabOptions): Promise<boolean> {
   try {
     const superPeer = await startNodeProcess('super-peer', [
       '--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', String(o.port),
-      '--data-dir', join(o.dataDir, 'super-peer'), '--heartbeat-ms', String(HEARTBEAT_MS), '--slots', '0'
+      '--data-dir', join(o.dataDir, 'super-peer'), '--heartbeat-ms', String(HEARTBEAT_MS)
     ], { onLog: log, signal: o.signal })
     nodes.push(superPeer)
     const bootstrap = superPeer.ready.soapUrl
