@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { AbortError, TimeoutError, throwIfAborted, toMvmError } from '@mvm/core'
 import type { Contender } from './types.js'
 
@@ -59,7 +60,10 @@ export async function interleave (a: Contender, b: Contender, options: Interleav
 
 function bounded (signal: AbortSignal | undefined, ms: number): AbortSignal {
   const t = AbortSignal.timeout(ms)
-  return signal === undefined ? t : AbortSignal.any([signal, t])
+  const s = signal === undefined ? t : AbortSignal.any([signal, t])
+  // a sample with 32 operations in flight legitimately listens 32 times
+  setMaxListeners(0, s)
+  return s
 }
 
 function reasonOf (err: unknown): string {

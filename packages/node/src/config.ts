@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { loadNodeConfig, loadPolicy, mergePolicies, type LoadedPolicy } from '@mvm/model'
+import { loadNodeConfig, loadPolicy, mergePolicies, type EffectivePolicy, type LoadedPolicy } from '@mvm/model'
 import type { MvmNodeInit } from './init.js'
 import type { Role } from './types.js'
 
@@ -8,6 +8,8 @@ export interface FileSettings {
   log?: { level: string, format: 'json' | 'pretty' }
   /** Enforced settings a lower policy level tried to change (printed as warnings). */
   warnings: string[]
+  /** The merged policy, when any policy file was given: job machinery reads its other sections. */
+  policy?: EffectivePolicy
 }
 
 /**
@@ -40,6 +42,7 @@ export async function loadNodeSettings (configFile: string | undefined, policyFi
   const loaded: LoadedPolicy[] = []
   for (const f of policies) loaded.push(await loadPolicy(f, options))
   const eff = mergePolicies(loaded)
+  out.policy = eff
   const set = (path: string): boolean => eff.sources[path] !== undefined
   const mon = eff.spec.monitoring
   const monitoring: NonNullable<MvmNodeInit['monitoring']> = {}

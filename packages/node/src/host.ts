@@ -18,7 +18,8 @@ export async function createHost (privateKey: PrivateKey, listen: string[]): Pro
       addresses: { listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      // a 4 MiB window bounds what a stalled reader lets in flight per stream (16 MiB by default)
+      streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024 } })],
       services: { identify: identify(), ping: ping() },
       start: false
     }) as unknown as Host

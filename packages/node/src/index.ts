@@ -26,6 +26,7 @@ import type { ControlHandler } from './control-router.js'
 import type { MvmNodeInit } from './init.js'
 import type { LinkStatus } from './member.js'
 import type { UsageProbe } from './monitor.js'
+import type { StreamAccess } from './streams.js'
 import { NodeRuntime } from './node.js'
 import type { ProcessTable } from './process-table.js'
 import type { LoadReport, MemberInfo, PeerStateListener, Role } from './types.js'
@@ -41,6 +42,7 @@ export { AuthMode, domainProof } from './admission.js'
 export { Role, PeerState, type LoadReport, type MemberInfo, type PeerStateEvent, type PeerStateListener } from './types.js'
 export { toNodeInfo } from './soap-services.js'
 export { loadOrCreateKey } from './keys.js'
+export type { StreamAccess } from './streams.js'
 export { loadNodeSettings, type FileSettings } from './config.js'
 export { lockDataDir, firstFreeDataDir } from './data-dir.js'
 
@@ -73,6 +75,8 @@ export interface MvmNode extends Startable {
   readonly processes: ProcessTable
   /** Adds SOAP operations (e.g. Broker.SubmitJob), looked up per call. */
   extendSoap: (handlers: ServiceHandlers) => void
+  /** libp2p streams for job data (the queue protocol); valid once started. */
+  readonly streams: StreamAccess
   status: () => NodeStatus
 }
 
@@ -102,6 +106,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, report: () => rt.monitor.report() },
     processes: rt.processes,
     extendSoap: (h) => { rt.extendSoap(h) },
+    streams: rt.streams,
     status: () => rt.status()
   }
 }

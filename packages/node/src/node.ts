@@ -6,6 +6,7 @@ import { BootstrapService } from './bootstrap-service.js'
 import { ControlRouter } from './control-router.js'
 import { GroupService } from './group-service.js'
 import { createHost, type Host } from './host.js'
+import { streamAccess, type StreamAccess } from './streams.js'
 import { loadOrCreateKey } from './keys.js'
 import { lockDataDir } from './data-dir.js'
 import { Member, type LinkStatus } from './member.js'
@@ -26,6 +27,7 @@ export class NodeRuntime {
   readonly router = new ControlRouter()
   readonly processes = new ProcessTable()
   readonly monitor: Monitor
+  readonly streams: StreamAccess = streamAccess(() => this.need(this.host, 'streams'))
   private readonly listeners = new Set<PeerStateListener>()
   private host: Host | undefined
   private soap: SoapServer | undefined

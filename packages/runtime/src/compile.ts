@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import ts from 'typescript'
-import { BadRequestError, ValidationError, type Issue } from '@mvm/core'
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+import { BadRequestError, SandboxError, ValidationError } from '@mvm/core'
+import type { CompileReply } from './compile-worker.js'
 
 export interface ProgramSource {
   source: string
@@ -35,21 +37,19 @@ const SDK_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])@mvm\/job\2/g
 export async function compileProgram (program: ProgramSource, options: CompileOptions): Promise<Compiled> {
   if (typeof program?.source !== 'string') throw new BadRequestError('program.source must be a string')
   if (program.language !== 'ts' && program.language !== 'js') throw new BadRequestError(`program.language: "${String(program.language)}" must be "ts" or "js"`)
-  const hash = createHash('sha256').update(`${ts.version}\0${program.language}\0${options.sdkUrl}\0`).update(program.source).digest('hex')
+  const hash = createHash('sha256').update(`${tsVersion()}\0${program.language}\0${options.sdkUrl}\0`).update(program.source).digest('hex')
   const codePath = join(options.cacheDir, `${hash}.mjs`)
   try {
     await readFile(codePath, { flag: 'r' })
     return { codePath, cached: true, hash }
   } catch { /* not cached yet */ }
   const fileName = program.path ?? (program.language === 'ts' ? 'program.ts' : 'program.js')
-  const out = ts.transpileModule(program.source, {
-    fileName: program.language === 'ts' && !/\.[cm]?tsx?$/.test(fileName) ? `${fileName}.ts` : fileName,
-    reportDiagnostics: true,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: false, allowJs: true }
-  })
-  const errors = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error)
-  if (errors.length > 0) throw new ValidationError(errors.map((d) => toIssue(d, fileName)))
-  const code = out.outputText.replace(SDK_IMPORT, (_m, lead: string, q: string) => `${lead}${q}${options.sdkUrl}${q}`)
+  const name = program.language === 'ts' && !/\.[cm]?tsx?$/.test(fileName) ? `${fileName}.ts` : fileName
+  const out = await transpile(program.source, name)
+  if (out.issues !== undefined && out.issues.length > 0) {
+    throw new ValidationError(out.issues.map((i) => ({ file: fileName, line: i.line, column: i.column, path: '', message: i.message })))
+  }
+  const code = (out.outputText ?? '').replace(SDK_IMPORT, (_m, lead: string, q: string) => `${lead}${q}${options.sdkUrl}${q}`)
   await mkdir(options.cacheDir, { recursive: true })
   // write-then-rename: a concurrent compile of the same program never sees half a file
   const tmp = `${codePath}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
@@ -58,9 +58,32 @@ export async function compileProgram (program: ProgramSource, options: CompileOp
   return { codePath, cached: false, hash }
 }
 
-function toIssue (d: ts.Diagnostic, fileName: string): Issue {
-  const message = ts.flattenDiagnosticMessageText(d.messageText, '\n')
-  if (d.file === undefined || d.start === undefined) return { file: fileName, line: 0, column: 0, path: '', message }
-  const { line, character } = d.file.getLineAndCharacterOfPosition(d.start)
-  return { file: fileName, line: line + 1, column: character + 1, path: '', message }
+let version: string | undefined
+function tsVersion (): string {
+  version ??= (createRequire(import.meta.url)('typescript/package.json') as { version: string }).version
+  return version
+}
+
+/** One compiler thread per process, started on the first compile and not keeping the process alive. */
+let worker: Worker | undefined
+let nextId = 0
+const waiting = new Map<number, (r: CompileReply) => void>()
+
+async function transpile (source: string, fileName: string): Promise<CompileReply> {
+  if (worker === undefined) {
+    const w = new Worker(new URL('./compile-worker.js', import.meta.url))
+    w.unref()
+    w.on('message', (r: CompileReply) => { const cb = waiting.get(r.id); waiting.delete(r.id); cb?.(r) })
+    const fail = (err: Error): void => {
+      if (worker === w) worker = undefined
+      for (const [id, cb] of waiting) { waiting.delete(id); cb({ id, error: `compiler thread failed: ${err.message}` }) }
+    }
+    w.on('error', fail)
+    w.on('exit', (code) => { fail(new Error(`exited with code ${code}`)) })
+    worker = w
+  }
+  const id = ++nextId
+  const reply = await new Promise<CompileReply>((resolve) => { waiting.set(id, resolve); worker!.postMessage({ id, source, fileName }) })
+  if (reply.error !== undefined) throw new SandboxError(`cannot compile ${fileName}: ${reply.error}`)
+  return reply
 }

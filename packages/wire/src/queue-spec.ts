@@ -4,7 +4,7 @@ import { FrameKind } from './types.js'
 
 /** Bounds for every field of the queue protocol's messages. */
 
-const ID = /^[\w.:@/+=-]+$/
+const ID = /^[\w.:@/+=#-]+$/
 
 export const QueueHelloSpec: MessageSpec = {
   version: u32(),

@@ -1,11 +1,14 @@
 import type { Command } from 'commander'
 import { register as validate } from './validate.js'
+import { register as topology } from './topology.js'
+import { register as node } from './node.js'
+import { register as nodes } from './nodes.js'
+import { register as wsdl } from './wsdl.js'
+import { register as submit } from './submit.js'
+import { register as jobs } from './jobs.js'
+import { register as lab } from './lab.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate]
-import { register as topology } from './topology.js'; commands.push(topology)
-import { register as wsdl } from './wsdl.js'; commands.push(wsdl)
-import { register as node } from './node.js'; commands.push(node)
-import { register as nodes } from './nodes.js'; commands.push(nodes)
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, lab]

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { BadRequestError, ConfigError, createLogger, type LogFormat, type LogLevel } from '@mvm/core'
+import { attachJobs, type JobAgents } from '../node-jobs.js'
 
 interface NodeFlags {
   config?: string
@@ -95,12 +96,13 @@ async function runNode (flags: NodeFlags): Promise<void> {
     logger
   })
 
+  let jobs: JobAgents | undefined
   let stopping: Promise<void> | undefined
   const stop = (sig: string): void => {
     if (stopping !== undefined) { logger.warn(`${sig} again: exiting now`); process.exit(1) }
     logger.info(`${sig}: stopping`)
     // exit explicitly: idle keep-alive sockets of SOAP clients would otherwise hold the process for seconds
-    stopping = node.stop().then(() => { process.exit(0) }, (err) => {
+    stopping = (jobs?.stop() ?? Promise.resolve()).then(async () => { await node.stop() }).then(() => { process.exit(0) }, (err) => {
       logger.error({ err }, 'stop failed')
       process.exit(1)
     })
@@ -110,6 +112,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
 
   try {
     await node.start()
+    jobs = await attachJobs(node, { dataDir, logger, policy: files.policy })
   } catch (err) {
     if (err instanceof Error && !(err instanceof ConfigError)) logger.error({ err }, 'node failed to start')
     throw err
