@@ -72,8 +72,11 @@ const waiting = new Map<number, (r: CompileReply) => void>()
 async function transpile (source: string, fileName: string): Promise<CompileReply> {
   if (worker === undefined) {
     const w = new Worker(new URL('./compile-worker.js', import.meta.url))
-    w.unref()
-    w.on('message', (r: CompileReply) => { const cb = waiting.get(r.id); waiting.delete(r.id); cb?.(r) })
+    w.on('message', (r: CompileReply) => {
+      const cb = waiting.get(r.id); waiting.delete(r.id); cb?.(r)
+      // an idle compiler thread must not keep the node (or a test) alive
+      if (waiting.size === 0) w.unref()
+    })
     const fail = (err: Error): void => {
       if (worker === w) worker = undefined
       for (const [id, cb] of waiting) { waiting.delete(id); cb({ id, error: `compiler thread failed: ${err.message}` }) }
@@ -83,6 +86,7 @@ async function transpile (source: string, fileName: string): Promise<CompileRepl
     worker = w
   }
   const id = ++nextId
+  worker.ref()
   const reply = await new Promise<CompileReply>((resolve) => { waiting.set(id, resolve); worker!.postMessage({ id, source, fileName }) })
   if (reply.error !== undefined) throw new SandboxError(`cannot compile ${fileName}: ${reply.error}`)
   return reply
