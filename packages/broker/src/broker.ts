@@ -1,3 +1,4 @@
+import { jobValue } from './result.js'
 import {
   BadRequestError, ConfigError, InvalidStateError, MvmError, UnavailableError, silentLogger, componentLogger, toMvmError,
   type Logger, type Registry
@@ -203,7 +204,7 @@ export class BrokerImpl implements Broker {
       if (ranks.length < job.size) return out
       ended = 'succeeded'
       toRunning()
-      out.push(...this.store.transition(jobId, 'succeeded', { result: ranks[0]?.output ?? null, detail: 'all ranks exited 0' }))
+      out.push(...this.store.transition(jobId, 'succeeded', { result: jobValue(ranks), detail: 'all ranks exited 0' }))
       return out
     })
     this.emit(changes)

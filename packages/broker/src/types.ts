@@ -90,7 +90,7 @@ export interface JobResult {
   jobId: string
   state: JobState
   reason: string | null
-  /** Rank 0's output (the conventional root result); for an array parent, each child's value in order. */
+  /** Rank 0's output (the conventional root result), or the only rank's output when rank 0 returned none; for an array parent, each child's value in order. */
   value: unknown
   ranks: RankResult[]
 }

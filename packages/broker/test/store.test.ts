@@ -140,3 +140,10 @@ t.test('a newer schema is refused, not overwritten', async (t) => {
   db.close()
   t.throws(() => open(dir), { code: 'E_UNSUPPORTED_VERSION', message: /broker\.db.*99/ })
 })
+
+t.test('a job value is rank 0 output, else the single rank that returned one', async (t) => {
+  const { jobValue } = await import('../src/result.js')
+  t.equal(jobValue([{ rank: 0, exitCode: 0, output: 5 }, { rank: 1, exitCode: 0, output: 7 }]), 5)
+  t.same(jobValue([{ rank: 0, exitCode: 0, output: null }, { rank: 3, exitCode: 0, output: { n: 1 } }]), { n: 1 })
+  t.equal(jobValue([{ rank: 0, exitCode: 0 }, { rank: 1, exitCode: 0, output: 1 }, { rank: 2, exitCode: 0, output: 2 }]), null)
+})

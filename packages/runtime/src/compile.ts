@@ -66,7 +66,9 @@ function tsVersion (): string {
 
 /** One compiler thread per process, started on the first compile and not keeping the process alive. */
 let worker: Worker | undefined
+let idle: NodeJS.Timeout | undefined
 let nextId = 0
+const COMPILER_IDLE_MS = 60_000
 const waiting = new Map<number, (r: CompileReply) => void>()
 
 async function transpile (source: string, fileName: string): Promise<CompileReply> {
@@ -74,15 +76,21 @@ async function transpile (source: string, fileName: string): Promise<CompileRepl
     const w = new Worker(new URL('./compile-worker.js', import.meta.url))
     w.on('message', (r: CompileReply) => {
       const cb = waiting.get(r.id); waiting.delete(r.id); cb?.(r)
-      // an idle compiler thread must not keep the node (or a test) alive
-      if (waiting.size === 0) w.unref()
+      // an idle compiler thread must not keep the node (or a test) alive, nor hold the
+      // compiler's ~100 MB for weeks on a node that runs a job now and then
+      if (waiting.size === 0) {
+        w.unref()
+        clearTimeout(idle)
+        idle = setTimeout(() => { if (waiting.size === 0 && worker === w) { worker = undefined; void w.terminate() } }, COMPILER_IDLE_MS)
+        idle.unref()
+      }
     })
     const fail = (err: Error): void => {
       if (worker === w) worker = undefined
       for (const [id, cb] of waiting) { waiting.delete(id); cb({ id, error: `compiler thread failed: ${err.message}` }) }
     }
     w.on('error', fail)
-    w.on('exit', (code) => { fail(new Error(`exited with code ${code}`)) })
+    w.on('exit', (code) => { if (worker === w) fail(new Error(`exited with code ${code}`)) })
     worker = w
   }
   const id = ++nextId

@@ -11,13 +11,16 @@ export function verify (resultJson: string | undefined, expect: unknown): Verdic
   return close(actual, e.result, e.tolerance ?? 0) ? { ok: true, note: 'as expected' } : { ok: false, note: `expected ${JSON.stringify(e.result)}` }
 }
 
-/** Deep equality where numbers may differ by `tol` (science results compared to 1e-9). */
+/**
+ * Does `a` (the actual result) meet `b` (the expectation)? Numbers may differ by `tol` (science
+ * results are compared to 1e-9); objects need only the expected keys, so a profile can pin a
+ * checksum without listing a whole grid; arrays must match element by element.
+ */
 export function close (a: unknown, b: unknown, tol: number): boolean {
   if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= tol
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => close(x, b[i], tol))
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
-    const ka = Object.keys(a); const kb = Object.keys(b)
-    return ka.length === kb.length && ka.every((k) => close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], tol))
+    return Object.keys(b).every((k) => k in a && close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], tol))
   }
   return a === b
 }
