@@ -1,6 +1,7 @@
 import { componentLogger, type Logger } from '@mvm/core'
 import type { EffectivePolicy } from '@mvm/model'
 import type { MvmNode } from '@mvm/node'
+import type { PeerAgentInit } from '@mvm/jobs'
 
 export interface JobAgents { stop: () => Promise<void> }
 
@@ -9,29 +10,51 @@ export interface JobAgents { stop: () => Promise<void> }
  * gets the agent that runs ranks. `@mvm/jobs` is imported only here, so a node with neither
  * role never loads it, and a peer loads the runtime itself only when the first job arrives.
  */
-export async function attachJobs (node: MvmNode, o: { dataDir: string, logger: Logger, policy: EffectivePolicy | undefined }): Promise<JobAgents | undefined> {
+export async function attachJobs (node: MvmNode, o: { dataDir: string, logger: Logger, policy: EffectivePolicy | undefined, policyFiles?: string[] }): Promise<JobAgents | undefined> {
   const isBroker = node.roles.includes('super-peer')
   const isPeer = node.roles.includes('peer')
   if (!isBroker && !isPeer) return undefined
-  const { BrokerAgent, PeerAgent } = await import('@mvm/jobs')
+  const { BrokerAgent, PeerAgent, authorized } = await import('@mvm/jobs')
+  const { nodeLogsHandler, brokerLogsHandler } = await import('@mvm/jobs') // `mvm logs`: a peer serves its rank logs, the broker gathers them
   const spec = o.policy?.spec
   const stops: Array<() => Promise<void>> = []
   if (isPeer) {
-    const agent = new PeerAgent(node, {
+    const init: PeerAgentInit = {
       dataDir: o.dataDir, streams: node.streams, logger: componentLogger(o.logger, 'runtime'),
       ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize } : {})
-    })
-    stops.push(async () => { await agent.stop() })
+    }
+    const agent = new PeerAgent(node, init)
+    node.extendSoap({ Node: { GetLogs: nodeLogsHandler({ dataDir: o.dataDir }) } })
+    const unhandle = node.control.handle('policyUpdate', (b, ctx) => { onPolicyUpdate(b.policyJson, ctx.peerId, init, spec === undefined, o.logger); return undefined })
+    stops.push(async () => { unhandle(); await agent.stop() })
   }
   if (isBroker) {
     const agent = new BrokerAgent(node, {
       dataDir: o.dataDir, logger: componentLogger(o.logger, 'broker'),
-      ...(spec !== undefined
-        ? { strategy: { type: spec.scheduling.strategy, options: spec.scheduling.options ?? {} }, faultTolerance: { recovery: spec.faultTolerance.recovery, maxRestarts: spec.faultTolerance.maxRestarts } }
-        : {})
+      ...(o.policy !== undefined ? { policy: o.policy } : {}),
+      ...(o.policyFiles !== undefined ? { policyFiles: o.policyFiles } : {})
     })
     await agent.start()
+    const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl })
+    // a job's output is part of its result: the same permission guards both
+    node.extendSoap({ Broker: { GetJobLogs: authorized(getJobLogs, () => agent.policy.effective, () => 'job.result') } })
     stops.push(async () => { await agent.stop() })
   }
   return { stop: async () => { for (const s of stops.reverse()) await s() } }
+}
+
+/**
+ * A peer's side of a run-time policy change: logged, and kept as the sandbox defaults of the
+ * runtime the next job loads (the PeerAgent reads its init when the first job awakens it).
+ * A peer started with its own policy keeps it: the node level overrides the domain's.
+ */
+function onPolicyUpdate (json: string, from: string, init: PeerAgentInit, adopt: boolean, log: Logger): void {
+  let p: { version?: number, spec?: EffectivePolicy['spec'] }
+  try { p = JSON.parse(json) as typeof p } catch { log.warn({ from }, 'policyUpdate: policyJson is not JSON; ignored'); return }
+  const sandbox = p.spec?.sandbox
+  log.info({ from, version: p.version, strategy: p.spec?.scheduling?.strategy, driver: sandbox?.driver, adopted: adopt }, 'policy update received')
+  if (adopt && sandbox !== undefined) {
+    init.driver = sandbox.driver
+    init.poolSize = sandbox.poolSize
+  }
 }

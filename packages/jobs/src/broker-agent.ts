@@ -2,11 +2,17 @@ import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { BadRequestError, type Logger } from '@mvm/core'
 import { createBroker, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
+import type { EffectivePolicy } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers } from './broker-soap.js'
 import { decodeStoredBundle } from './submission.js'
+import { PolicyControl } from './policy-control.js'
+import { rootFiles } from './policy-layers.js'
+import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
+
+const POLICY_UPDATE_TIMEOUT_MS = 10_000
 
 /** A member as the super-peer's membership view gives it (structural: see @mvm/node MemberInfo). */
 export interface MemberLike {
@@ -34,6 +40,17 @@ export interface BrokerAgentInit {
   logger: Logger
   strategy?: StrategySpec
   faultTolerance?: FaultTolerance
+  /**
+   * The node's merged policy: when given, its scheduling strategy and fault tolerance are the
+   * broker's starting point (over `strategy`/`faultTolerance`) and its security section
+   * authorizes the job operations.
+   */
+  policy?: EffectivePolicy
+  /**
+   * The policy files behind `policy`, in the order given to the node: they are watched and an
+   * edit is applied at run time. Omitted: the files that set something in `policy` are used.
+   */
+  policyFiles?: string[]
   /** How often the broker refreshes its view from the monitoring reports. */
   refreshMs?: number
 }
@@ -44,12 +61,21 @@ export interface BrokerAgentInit {
  */
 export class BrokerAgent {
   readonly broker: Broker
+  readonly policy: PolicyControl
   private readonly started = new Map<string, Set<number>>()
   private readonly cleanups: Array<() => void> = []
   private timer: NodeJS.Timeout | undefined
 
+  private readonly strategy: StrategySpec
+  private readonly faultTolerance: FaultTolerance
+
   constructor (private readonly node: SuperPeerNode, private readonly init: BrokerAgentInit) {
     const log = init.logger
+    const spec = init.policy?.spec
+    this.strategy = spec !== undefined ? { type: spec.scheduling.strategy, options: spec.scheduling.options } : init.strategy ?? 'least-loaded'
+    this.faultTolerance = spec !== undefined
+      ? { recovery: spec.faultTolerance.recovery, maxRestarts: spec.faultTolerance.maxRestarts }
+      : init.faultTolerance ?? { recovery: 'requeue', maxRestarts: 3 }
     this.broker = createBroker({
       dataDir: join(init.dataDir, 'broker'),
       logger: log,
@@ -58,30 +84,63 @@ export class BrokerAgent {
         addresses: (p) => node.membership.get(p)?.multiaddrs ?? [],
         bundle: (job) => job.bundleSha === null ? [] : decodeStoredBundle(this.broker.bundle(job.bundleSha))
       }, log),
-      ...(init.strategy !== undefined ? { strategy: init.strategy } : {}),
-      ...(init.faultTolerance !== undefined ? { faultTolerance: init.faultTolerance } : {})
+      strategy: this.strategy,
+      faultTolerance: this.faultTolerance
     })
+    const ftSetter = (this.broker as Partial<{ setFaultTolerance: (ft: FaultTolerance) => void }>).setFaultTolerance
+    this.policy = new PolicyControl({
+      setStrategy: (s) => { this.broker.setStrategy(s) },
+      // the broker core may not offer this yet; the policy then records it for the next start
+      setFaultTolerance: ftSetter?.bind(this.broker),
+      broadcast: (json) => { this.broadcast(json) }
+    }, log)
   }
 
   async start (): Promise<void> {
     await mkdir(join(this.init.dataDir, 'broker'), { recursive: true })
+    const files = this.init.policyFiles ?? (this.init.policy !== undefined ? await rootFiles(this.init.policy) : [])
+    await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
     await this.broker.start()
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
     // a view that is no longer `up` makes the broker requeue or fail that node's jobs
-    this.cleanups.push(this.node.onPeerState(() => { this.refresh() }))
+    this.cleanups.push(this.node.onPeerState((e) => {
+      this.refresh()
+      // a peer that (re)joins after a run-time change would otherwise miss it
+      if (e.state === 'up' && this.policy.changes > 0) this.sendPolicy(e.peerId, this.policy.policyJson())
+    }))
     this.refresh()
     this.timer = setInterval(() => { this.refresh() }, this.init.refreshMs ?? 1000)
     this.timer.unref()
-    this.node.extendSoap({ Broker: brokerJobHandlers(this.broker, { ranksStarted: (id) => this.started.get(id)?.size ?? 0 }) })
+    const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.started.get(id)?.size ?? 0 })
+    const submitJob = jobs.SubmitJob!
+    // decide from the latest reports, not from the last timer tick (up to refreshMs old)
+    jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
+    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy) } })
   }
 
   async stop (): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer)
     for (const c of this.cleanups.splice(0)) c()
+    this.policy.stop()
     await this.broker.stop()
   }
 
   setStrategy (spec: StrategySpec): void { this.broker.setStrategy(spec) }
+
+  /** policyUpdate to every connected member of the group (not the children's super-peers). */
+  private broadcast (policyJson: string): void {
+    for (const m of this.node.membership.view({ includeChildren: false })) {
+      if (m.state === 'up') this.sendPolicy(m.peerId, policyJson)
+    }
+  }
+
+  private sendPolicy (peerId: string, policyJson: string): void {
+    const rpc = this.node.control.toPeer(peerId)
+    if (rpc === undefined) return
+    rpc.request({ type: 'policyUpdate', policyJson }, { timeoutMs: POLICY_UPDATE_TIMEOUT_MS }).catch((err: unknown) => {
+      this.init.logger.warn({ peer: peerId, err: (err as Error).message }, 'policyUpdate not acknowledged')
+    })
+  }
 
   private refresh (): void {
     const views: NodeView[] = this.node.membership.view({ includeChildren: false })

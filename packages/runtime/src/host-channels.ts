@@ -1,7 +1,8 @@
 import { InvalidStateError, throwIfAborted } from '@mvm/core'
 import type { Transport } from '@mvm/job'
 import { CreditGate, CreditGranter, createEncoder, createQueue, jsonEncoder, type VirtualQueue } from '@mvm/queue'
-import { fromB64, toB64, type FromHost, type HostInit, type ToHost } from './protocol.js'
+import { isJsonEncoding, jsonText, parseJsonText } from './payload.js'
+import { fromB64, toB64, type FromHost, type HostInit, type Payload, type ToHost } from './protocol.js'
 
 /**
  * Inside a rank process: one bounded queue per input port, one credit gate per output port,
@@ -16,10 +17,12 @@ export class HostChannels {
   private arrivals: Array<() => void> = []
   private readonly encoder
   private readonly collEncoder = jsonEncoder()
+  private readonly textual: boolean
   private rr = 0
 
   constructor (private readonly init: HostInit, private readonly post: (m: FromHost) => void) {
     this.encoder = createEncoder(init.queue.encoding)
+    this.textual = isJsonEncoding(init.queue.encoding)
     const capacity = init.queue.capacity
     for (const port of init.ports) {
       this.inQueues.set(port, createQueue(init.queue.type, { capacity }))
@@ -33,7 +36,7 @@ export class HostChannels {
     if ('data' in m) {
       const q = this.inQueues.get(m.data.port)
       if (q === undefined) return
-      const value = this.encoder.decode(fromB64(m.data.b64))
+      const value = 'text' in m.data ? parseJsonText(m.data.text) : this.encoder.decode(fromB64(m.data.b64))
       const priority = typeof (value as { priority?: unknown })?.priority === 'number' ? (value as { priority: number }).priority : 0
       // credits guarantee room; a sender that ignores them is a protocol breach we still absorb
       if (!q.tryPut(value, { priority })) void q.put(value, { priority }).catch(() => {})
@@ -42,7 +45,7 @@ export class HostChannels {
       this.gates.get(m.credit.port)?.grant(m.credit.n)
     } else if ('coll' in m) {
       const key = `${m.coll.from}:${m.coll.tag}`
-      const value = this.collEncoder.decode(fromB64(m.coll.b64))
+      const value = 'text' in m.coll ? parseJsonText(m.coll.text) : this.collEncoder.decode(fromB64(m.coll.b64))
       const slot = this.mailbox.get(key)
       if (slot?.wake !== undefined) { slot.value = value; slot.has = true; slot.wake() } else this.mailbox.set(key, { value, has: true })
     } else if ('eof' in m) {
@@ -73,9 +76,10 @@ export class HostChannels {
   transport (): Transport {
     return {
       sendPort: async (port, value, signal) => {
-        const bytes = this.encoder.encode(value)
+        // encode before taking a credit: a value that cannot be encoded must not cost one
+        const payload: Payload = this.textual ? { text: jsonText(value) } : { b64: toB64(this.encoder.encode(value)) }
         await this.gates.get(port)!.take({ signal })
-        this.post({ send: { port, b64: toB64(bytes) } })
+        this.post({ send: { port, ...payload } })
       },
       recvPort: async (port, signal) => {
         try {
@@ -101,7 +105,7 @@ export class HostChannels {
         }
       },
       sendRank: async (rank, tag, value) => {
-        this.post({ coll: { to: rank, tag, b64: toB64(this.collEncoder.encode(value)) } })
+        this.post({ coll: { to: rank, tag, text: jsonText(value) } })
       },
       recvRank: async (rank, tag, signal) => {
         const key = `${rank}:${tag}`

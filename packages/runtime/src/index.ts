@@ -22,7 +22,7 @@
 export type { InstanceSpec, JobInstance, RankResult, RemoteLink, QueueFrame, Runtime, RuntimeInit } from './types.js'
 export type { ProgramSource, Compiled, CompileOptions } from './compile.js'
 export type { QueueSettings } from './protocol.js'
-export { createRuntime } from './runtime.js'
+export { createRuntime, DEFAULT_POOL_SIZE, DEFAULT_POOL_MEMORY_MB } from './runtime.js'
 export { compileProgram } from './compile.js'
 export { rankHostEntry, rankHostReadPaths, sdkUrl } from './paths.js'
 export { COLLECTIVE_PORT } from './protocol.js'

@@ -4,6 +4,7 @@ import { InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm
 import type { ExitInfo, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
 import type { FromHost } from './protocol.js'
+import { isJsonEncoding } from './payload.js'
 import { Router } from './router.js'
 import type { InstanceSpec, JobInstance, RankResult, RemoteLink } from './types.js'
 
@@ -21,7 +22,7 @@ const KILL_GRACE_MS = 300
 export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): JobInstance {
   const log = deps.log.child({ job: spec.jobId })
   const workDir = join(deps.dataDir, 'jobs', spec.jobId)
-  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log)
+  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, isJsonEncoding(spec.queue.encoding))
   const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
   const logs: Record<number, { out: string, err: string }> = {}
   const results: RankResult[] = []

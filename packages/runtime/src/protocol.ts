@@ -3,8 +3,8 @@ import type { EncodingSpec } from '@mvm/queue'
 
 /**
  * IPC between the runtime and a rank host. The sandbox's channel is JSON, so payload bytes
- * travel as base64 (`b64`); values are encoded with the job's encoder inside the rank, so the
- * runtime forwards bytes without ever decoding them.
+ * travel as base64 (`b64`), except JSON-encoded values, which travel as their text (`text`);
+ * values are encoded inside the rank, so the runtime forwards them without ever decoding them.
  */
 export interface QueueSettings {
   /** A queue type name (`fifo`, `priority`). */
@@ -27,21 +27,24 @@ export interface HostInit {
   restored?: unknown
 }
 
+/** An encoded value: JSON text as it is (json encoding, collectives), other bytes as base64. */
+export type Payload = { text: string } | { b64: string }
+
 /** Runtime → rank host. */
 export type ToHost =
   | { init: HostInit }
-  | { data: { port: string, b64: string } }
+  | { data: { port: string } & Payload }
   | { credit: { port: string, n: number } }
-  | { coll: { from: number, tag: number, b64: string } }
+  | { coll: { from: number, tag: number } & Payload }
   | { eof: { port: string } }
   | { cancel: { reason: string } }
 
 /** Rank host → runtime. */
 export type FromHost =
   | { ready: true }
-  | { send: { port: string, b64: string } }
+  | { send: { port: string } & Payload }
   | { credit: { port: string, n: number } }
-  | { coll: { to: number, tag: number, b64: string } }
+  | { coll: { to: number, tag: number } & Payload }
   | { checkpoint: { json: string } }
   | { result: unknown }
   | { error: SerializedError & { stack?: string } }

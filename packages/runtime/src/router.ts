@@ -1,8 +1,11 @@
 import type { Logger } from '@mvm/core'
 import type { RankGraph } from '@mvm/model'
 import { LocalRank } from './local-rank.js'
-import { COLLECTIVE_PORT, fromB64, toB64, type FromHost, type ToHost } from './protocol.js'
+import { bytesPayload, payloadBytes, payloadOf } from './payload.js'
+import { COLLECTIVE_PORT, type FromHost, type ToHost } from './protocol.js'
 import type { QueueFrame, RemoteLink } from './types.js'
+
+const EMPTY = new Uint8Array(0)
 
 /**
  * The interface controller of one job on one node: a rank's `send('next', v)` becomes a
@@ -21,7 +24,9 @@ export class Router {
     private readonly placement: string[],
     private readonly self: string,
     private readonly link: RemoteLink,
-    private readonly log: Logger
+    private readonly log: Logger,
+    /** The job's values are JSON text (json encoding): ranks take them as text, not base64. */
+    private readonly textual = false
   ) {
     for (let r = 0; r < graph.size; r++) {
       if (placement[r] === self) this.locals.set(r, new LocalRank(r, log))
@@ -40,22 +45,28 @@ export class Router {
       const key = `${rank}:${m.send.port}`
       const seq = this.seqs.get(key) ?? 0
       this.seqs.set(key, seq + 1)
-      this.route(rank, peer.peerRank, { data: { port: peer.peerPort, b64: m.send.b64 } }, { kind: 'data', port: peer.peerPort, seq, payload: fromB64(m.send.b64), credits: 0 })
+      const p = payloadOf(m.send)
+      if (p === undefined) return this.log.warn({ rank, port: m.send.port }, 'rank sent a message without a payload')
+      this.route(rank, peer.peerRank, { data: { port: peer.peerPort, ...p } }, () => ({ kind: 'data', port: peer.peerPort, seq, payload: payloadBytes(p), credits: 0 }))
     } else if ('credit' in m) {
       const peer = this.peerOf(rank, m.credit.port)
       if (peer === undefined) return
-      this.route(rank, peer.peerRank, { credit: { port: peer.peerPort, n: m.credit.n } }, { kind: 'credit', port: peer.peerPort, seq: 0, payload: new Uint8Array(0), credits: m.credit.n })
+      const n = m.credit.n
+      this.route(rank, peer.peerRank, { credit: { port: peer.peerPort, n } }, () => ({ kind: 'credit', port: peer.peerPort, seq: 0, payload: EMPTY, credits: n }))
     } else if ('coll' in m) {
       const to = m.coll.to
       if (!Number.isInteger(to) || to < 0 || to >= this.graph.size) return this.log.warn({ rank, to }, 'collective message to a rank outside the job')
-      this.route(rank, to, { coll: { from: rank, tag: m.coll.tag, b64: m.coll.b64 } }, { kind: 'data', port: COLLECTIVE_PORT, seq: m.coll.tag, payload: fromB64(m.coll.b64), credits: 0 })
+      const tag = m.coll.tag
+      const p = payloadOf(m.coll)
+      if (p === undefined) return this.log.warn({ rank, to }, 'collective message without a payload')
+      this.route(rank, to, { coll: { from: rank, tag, ...p } }, () => ({ kind: 'data', port: COLLECTIVE_PORT, seq: tag, payload: payloadBytes(p), credits: 0 }))
     }
   }
 
   /** After a local rank exits: its peers' ports close once they have drained what it sent. */
   rankExited (rank: number): void {
     for (const p of this.graph.ranks[rank]?.ports ?? []) {
-      this.route(rank, p.peerRank, { eof: { port: p.peerPort } }, { kind: 'eof', port: p.peerPort, seq: 0, payload: new Uint8Array(0), credits: 0 })
+      this.route(rank, p.peerRank, { eof: { port: p.peerPort } }, () => ({ kind: 'eof', port: p.peerPort, seq: 0, payload: EMPTY, credits: 0 }))
     }
   }
 
@@ -64,18 +75,19 @@ export class Router {
     if (f.jobId !== this.jobId) return
     const local = this.locals.get(f.toRank)
     if (local === undefined) return this.log.warn({ fromNode, toRank: f.toRank }, 'frame for a rank that is not on this node')
-    if (f.kind === 'data' && f.port === COLLECTIVE_PORT) local.deliver({ coll: { from: f.fromRank, tag: f.seq, b64: toB64(f.payload) } })
-    else if (f.kind === 'data') local.deliver({ data: { port: f.port, b64: toB64(f.payload) } })
+    if (f.kind === 'data' && f.port === COLLECTIVE_PORT) local.deliver({ coll: { from: f.fromRank, tag: f.seq, ...bytesPayload(f.payload, true) } })
+    else if (f.kind === 'data') local.deliver({ data: { port: f.port, ...bytesPayload(f.payload, this.textual) } })
     else if (f.kind === 'credit') local.deliver({ credit: { port: f.port, n: f.credits } })
     else local.deliver({ eof: { port: f.port } })
   }
 
-  private route (fromRank: number, toRank: number, local: ToHost, frame: Omit<QueueFrame, 'jobId' | 'fromRank' | 'toRank'>): void {
+  /** `frame` is built only for a remote peer: a local one takes the base64 text as it came. */
+  private route (fromRank: number, toRank: number, local: ToHost, frame: () => Omit<QueueFrame, 'jobId' | 'fromRank' | 'toRank'>): void {
     const target = this.locals.get(toRank)
     if (target !== undefined) { target.deliver(local); return }
     const node = this.placement[toRank]
     if (node === undefined) return
-    const full: QueueFrame = { jobId: this.jobId, fromRank, toRank, ...frame }
+    const full: QueueFrame = { jobId: this.jobId, fromRank, toRank, ...frame() }
     // one chain per node keeps frames in order even when the link applies backpressure
     const prev = this.chains.get(node) ?? Promise.resolve()
     const next = prev.then(async () => {

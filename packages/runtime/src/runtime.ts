@@ -7,6 +7,11 @@ import { rankHostEntry, rankHostReadPaths, sdkUrl } from './paths.js'
 import { validateInstanceSpec } from './validate.js'
 import type { JobInstance, Runtime, RuntimeInit } from './types.js'
 
+/** A warm pair covers the common 2-rank launch; more costs ~40 MiB of idle RSS each. */
+export const DEFAULT_POOL_SIZE = 2
+/** Matches the jobs' default `resources.memoryMB`, so a profile that does not set it is served warm. */
+export const DEFAULT_POOL_MEMORY_MB = 256
+
 export function createRuntime (init: RuntimeInit): Runtime {
   const log = (init.logger ?? silentLogger()).child({ component: 'runtime' })
   const cacheDir = join(init.dataDir, 'cache')
@@ -19,7 +24,8 @@ export function createRuntime (init: RuntimeInit): Runtime {
     ownPool ??= resolveDriver(init.driver ?? 'process').then((driver) => createSandboxPool({
       driver,
       entry: rankHostEntry,
-      size: init.poolSize ?? 0,
+      size: init.poolSize ?? DEFAULT_POOL_SIZE,
+      limits: { memoryMB: init.poolMemoryMB ?? DEFAULT_POOL_MEMORY_MB },
       baseDir: join(init.dataDir, 'sandboxes'),
       logDir: join(init.dataDir, 'logs'),
       readPaths: rankHostReadPaths(),

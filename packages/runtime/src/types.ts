@@ -75,8 +75,18 @@ export interface RuntimeInit {
   pool?: SandboxPool
   /** Used when no pool is given: a driver or its name (default `process`). */
   driver?: SandboxDriver | string
-  /** Warm processes kept by the runtime's own pool (default 0). */
+  /**
+   * Warm rank processes kept by the runtime's own pool (default 2): a rank then starts from a
+   * pre-started Node process instead of paying ~100 ms of boot and module loading. Each pooled
+   * process serves one rank of one job and is killed after it; the pool refills in the background.
+   */
   poolSize?: number
+  /**
+   * The memory class (MB) pooled processes are started with (default 256, the jobs' default
+   * `resources.memoryMB`): only ranks asking exactly this much get a warm process, since the
+   * heap limit is fixed when Node starts.
+   */
+  poolMemoryMB?: number
   logger?: Logger
 }
 

@@ -55,7 +55,9 @@ function makeCaller (service: ServiceName, url: string): Caller {
     const signal = options.signal === undefined && options.timeoutMs === undefined
       ? undefined
       : combineSignals([options.signal], options.timeoutMs)
-    client ??= contract(service).then((w) => new soap.Client(w, url, {}))
+    // node-soap trims every string it parses unless told not to: log text (GetLogs) and any
+    // other string must arrive exactly as sent. The flag lives on the shared WSDL: every client sets it.
+    client ??= contract(service).then((w) => new soap.Client(w, url, { preserveWhitespace: true }))
     let result: unknown
     try {
       const c = await client
@@ -105,7 +107,8 @@ export function createNodeClient (url: string): NodeClient {
     GetStatus: async (o) => call('GetStatus', {}, o),
     Awaken: async (req, o) => call('Awaken', req, o),
     Terminate: async (req, o) => call('Terminate', req, o),
-    ListProcesses: async (o) => call('ListProcesses', {}, o)
+    ListProcesses: async (o) => call('ListProcesses', {}, o),
+    GetLogs: async (req, o) => call('GetLogs', req, o)
   }
 }
 
@@ -122,6 +125,7 @@ export function createBrokerClient (url: string): BrokerClient {
     CancelJob: async (req, o) => call('CancelJob', req, o),
     GetJobResult: async (req, o) => call('GetJobResult', req, o),
     ApplyPolicy: async (req, o) => call('ApplyPolicy', req, o),
-    GetPolicy: async (o) => call('GetPolicy', {}, o)
+    GetPolicy: async (o) => call('GetPolicy', {}, o),
+    GetJobLogs: async (req, o) => call('GetJobLogs', req, o)
   }
 }

@@ -82,6 +82,11 @@ const RankResultShape: Shape = {
 
 const jobId: Shape = { jobId: str }
 
+const optInt: Field = { kind: 'int', opt: true }
+const logsRequest: Shape = { jobId: str, rank: optInt, maxBytes: optInt }
+const RankLogShape: Shape = { rank: int, stdout: str, stderr: str, truncated: bool }
+const JobRankLogShape: Shape = { rank: int, peerId: str, stdout: str, stderr: str, truncated: bool, error: optStr }
+
 export interface OperationShape { input: Shape, output: Shape }
 
 export const operations: Record<ServiceName, Record<string, OperationShape>> = {
@@ -100,7 +105,8 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     GetStatus: { input: {}, output: NodeStatusShape },
     Awaken: { input: jobId, output: { ok: bool } },
     Terminate: { input: jobId, output: { ok: bool, stopped: int } },
-    ListProcesses: { input: {}, output: { processes: { kind: ProcessInfoShape, many: true } } }
+    ListProcesses: { input: {}, output: { processes: { kind: ProcessInfoShape, many: true } } },
+    GetLogs: { input: logsRequest, output: { logs: { kind: RankLogShape, many: true } } }
   },
   Broker: {
     ListNodes: { input: { group: optStr }, output: { nodes: { kind: NodeInfoShape, many: true } } },
@@ -132,7 +138,8 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
       }
     },
     ApplyPolicy: { input: { policyYaml: str }, output: { applied: bool, warnings: strs } },
-    GetPolicy: { input: {}, output: { policyJson: str } }
+    GetPolicy: { input: {}, output: { policyJson: str } },
+    GetJobLogs: { input: logsRequest, output: { logs: { kind: JobRankLogShape, many: true } } }
   }
 }
 

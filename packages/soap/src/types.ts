@@ -65,6 +65,12 @@ export interface TerminateResponse { ok: boolean, stopped: number }
 export interface ProcessInfo { jobId: string, rank: number, pid: number, state: string, startedAt: string }
 export interface ListProcessesResponse { processes: ProcessInfo[] }
 
+/** Each stream is the tail of its log file, at most `maxBytes` bytes (default 64 KiB, at most 1 MiB). */
+export interface GetLogsRequest { jobId: string, rank?: number, maxBytes?: number }
+/** One rank's output; `truncated` when either stream lost its beginning to the size bound. */
+export interface RankLog { rank: number, stdout: string, stderr: string, truncated: boolean }
+export interface GetLogsResponse { logs: RankLog[] }
+
 // ---- Broker ----------------------------------------------------------------------------------
 
 export const NodeInfoState = { up: 'up', down: 'down', left: 'left' } as const
@@ -157,6 +163,11 @@ export interface ApplyPolicyRequest { policyYaml: string }
 export interface ApplyPolicyResponse { applied: boolean, warnings: string[] }
 export interface GetPolicyResponse { policyJson: string }
 
+export type GetJobLogsRequest = GetLogsRequest
+/** A rank's log as the broker gathered it from `peerId`; `error` says why it could not be fetched. */
+export interface JobRankLog extends RankLog { peerId: string, error?: string }
+export interface GetJobLogsResponse { logs: JobRankLog[] }
+
 // ---- handlers --------------------------------------------------------------------------------
 
 /** What a handler knows about the caller. */
@@ -176,6 +187,7 @@ export interface NodeHandlers {
   Awaken?: Handler<AwakenRequest, AwakenResponse>
   Terminate?: Handler<TerminateRequest, TerminateResponse>
   ListProcesses?: Handler<Empty, ListProcessesResponse>
+  GetLogs?: Handler<GetLogsRequest, GetLogsResponse>
 }
 
 export interface BrokerHandlers {
@@ -188,6 +200,7 @@ export interface BrokerHandlers {
   GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
   ApplyPolicy?: Handler<ApplyPolicyRequest, ApplyPolicyResponse>
   GetPolicy?: Handler<Empty, GetPolicyResponse>
+  GetJobLogs?: Handler<GetJobLogsRequest, GetJobLogsResponse>
 }
 
 export interface ServiceHandlers {
@@ -212,6 +225,7 @@ export interface NodeClient {
   Awaken: (req: AwakenRequest, options?: CallOptions) => Promise<AwakenResponse>
   Terminate: (req: TerminateRequest, options?: CallOptions) => Promise<TerminateResponse>
   ListProcesses: (options?: CallOptions) => Promise<ListProcessesResponse>
+  GetLogs: (req: GetLogsRequest, options?: CallOptions) => Promise<GetLogsResponse>
 }
 
 export interface BrokerClient {
@@ -225,4 +239,5 @@ export interface BrokerClient {
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
   GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>
+  GetJobLogs: (req: GetJobLogsRequest, options?: CallOptions) => Promise<GetJobLogsResponse>
 }

@@ -17,8 +17,8 @@ function sequence (wsdl: string, typeName: string): string[] {
 t.test('each WSDL declares every operation with request/response elements', async (t) => {
   const ops = {
     Bootstrap: ['GetBrokers', 'RegisterSuperPeer', 'GetResources'],
-    Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses'],
-    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy']
+    Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses', 'GetLogs'],
+    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs']
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)
@@ -37,6 +37,10 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   const k = wsdlFile('Broker')
   t.same(sequence(b, 'NodeInfo'), sequence(k, 'NodeInfo'))
   t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl'])
+  t.same(sequence(wsdlFile('Node'), 'RankLog'), ['rank', 'stdout', 'stderr', 'truncated'])
+  t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error'])
+  t.same(sequence(k, 'GetJobLogs'), sequence(wsdlFile('Node'), 'GetLogs'))
+  t.same(sequence(k, 'GetJobLogs'), ['jobId', 'rank', 'maxBytes'])
   t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished'])
 })
 

@@ -1,4 +1,4 @@
-import { UnavailableError } from '@mvm/core'
+import { UnavailableError, sleep } from '@mvm/core'
 import type { BenchContext, Contender } from '../types.js'
 import { timedPool } from '../baselines/helpers.js'
 import { treeRssMiB } from '../rss.js'
@@ -13,12 +13,17 @@ export function launchWarm (ctx: BenchContext): Contender {
     async setup () { lab = await jobPath(ctx) },
     async sample (signal) {
       const req = await benchJob('trivial')
+      // the pool refills in the background after each job: measure a warm lab, not a refilling one
+      await sleep(POOL_SETTLE_MS, signal)
       const t0 = performance.now()
       await runJob(lab.broker, req, signal)
       return performance.now() - t0
     }
   }
 }
+
+/** Enough for the peers to re-start the two pooled processes the previous job used. */
+const POOL_SETTLE_MS = 400
 
 /** The same on a lab started just before (no sandbox pool, nothing compiled), ms. */
 export function launchCold (ctx: BenchContext): Contender {

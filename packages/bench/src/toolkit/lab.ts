@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TimeoutError, sleep } from '@mvm/core'
@@ -21,8 +21,24 @@ export interface LabInit {
   root: string
   peers: number
   slots?: number
+  /** Warm rank processes per peer (node policy `sandbox.poolSize`); default 2, 0 = every rank cold. */
+  poolSize?: number
   signal?: AbortSignal
 }
+
+/**
+ * The peers' node policy. Without one a peer keeps no warm sandboxes at all, so the lab states
+ * the pool it measures; the memory class is the runtime's default (256 MB), which every
+ * bench profile asks for.
+ */
+const nodePolicy = (poolSize: number): string => `apiVersion: mvm/v1
+kind: Policy
+metadata: { name: bench-node, description: bench peers - sandbox pool }
+spec:
+  level: node
+  scope: { group: lab }
+  sandbox: { driver: process, poolSize: ${poolSize} }
+`
 
 /** Starts the nodes with `mvm node` and waits until the broker lists every peer as up. */
 export async function startLab (init: LabInit): Promise<Lab> {
@@ -40,10 +56,12 @@ export async function startLab (init: LabInit): Promise<Lab> {
     await rm(dir, { recursive: true, force: true })
   }
   try {
+    const policy = join(dir, 'node-policy.yaml')
+    await writeFile(policy, nodePolicy(init.poolSize ?? 2))
     const sp = await start('super-peer', ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', '0', '--heartbeat-ms', '250'])
     const soapUrl = sp.ready.soapUrl
     const peers = await Promise.all(Array.from({ length: init.peers }, async (_, i) =>
-      await start(`peer-${i}`, ['--roles', 'peer', '--bootstrap', soapUrl, '--group', 'lab', '--slots', String(init.slots ?? 4), '--soap-port', '0'])))
+      await start(`peer-${i}`, ['--roles', 'peer', '--bootstrap', soapUrl, '--group', 'lab', '--slots', String(init.slots ?? 4), '--soap-port', '0', '--policy', policy])))
     const broker = createBrokerClient(soapUrl)
     await waitForPeers(broker, peers.map((p) => p.ready.peerId), init.signal)
     return {

@@ -7,8 +7,10 @@ import { register as wsdl } from './wsdl.js'
 import { register as submit } from './submit.js'
 import { register as jobs } from './jobs.js'
 import { register as lab } from './lab.js'
+import { register as logs } from './logs.js'
+import { register as policy } from './policy.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, lab]
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, lab, policy, logs]

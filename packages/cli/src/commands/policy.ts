@@ -1,0 +1,68 @@
+import type { Command } from 'commander'
+import { readFile } from 'node:fs/promises'
+import { ValidationError } from '@mvm/core'
+import { loadPolicy, type EffectivePolicySpec, type LoadedPolicy } from '@mvm/model'
+import { printJson } from '../output.js'
+import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
+
+interface Opts extends BrokerLocation { json?: boolean }
+
+/** The file's name the broker gives its issues (see @mvm/jobs ApplyPolicy). */
+const REMOTE_NAME = 'ApplyPolicy'
+
+/** `mvm policy apply` and `mvm policy show`: the broker's policy at run time, from the shell. */
+export function register (program: Command): void {
+  const policy = program.command('policy').description('apply a policy to a running broker, or show the one in force')
+
+  brokerOptions(policy.command('apply')
+    .description('send a Policy file to the broker; it takes effect at once, without a restart (prints warnings)')
+    .argument('<file>', 'Policy YAML file'))
+    .action(async (file: string, o: Opts) => {
+      // validate locally first: errors name the file's own lines without a round trip
+      const loaded = await loadPolicy(file)
+      const text = loaded.extendsFiles.length > 0 ? flattened(loaded) : await readFile(file, 'utf8')
+      const broker = await findBroker(o)
+      let res
+      try {
+        res = await broker.ApplyPolicy({ policyYaml: text }, { timeoutMs: 30_000 })
+      } catch (err) {
+        // the broker validates again (e.g. a strategy it does not know): point at the local file
+        if (err instanceof ValidationError && loaded.extendsFiles.length === 0) {
+          throw new ValidationError(err.issues.map((i) => i.file === REMOTE_NAME ? { ...i, file } : i))
+        }
+        throw err
+      }
+      for (const w of res.warnings) process.stderr.write(`warning: ${w.startsWith(REMOTE_NAME + ':') ? file + w.slice(REMOTE_NAME.length) : w}\n`)
+      process.stdout.write(`applied ${loaded.metadata.name} (${loaded.spec.level} level) to ${broker.url}${res.warnings.length > 0 ? `, ${res.warnings.length} warning(s)` : ''}\n`)
+    })
+
+  brokerOptions(policy.command('show')
+    .description('print the effective policy of the broker')
+    .option('--json', 'the whole effective policy with the file and line of every setting'))
+    .action(async (o: Opts) => {
+      const { policyJson } = await (await findBroker(o)).GetPolicy({ timeoutMs: 10_000 })
+      const p = JSON.parse(policyJson) as { version: number, layers: Array<{ origin: string, level: string, name: string }>, spec: EffectivePolicySpec }
+      if (o.json === true) { printJson(p); return }
+      process.stdout.write(summary(p) + '\n')
+    })
+}
+
+/** The broker does not follow `extends` (it would read its own disk): send the merged document instead. JSON is YAML. */
+function flattened (p: LoadedPolicy): string {
+  const { extends: _parent, ...spec } = p.spec
+  return JSON.stringify({ apiVersion: p.apiVersion, kind: 'Policy', metadata: p.metadata, spec }, null, 2)
+}
+
+function summary (p: { version: number, layers: Array<{ origin: string, level: string, name: string }>, spec: EffectivePolicySpec }): string {
+  const s = p.spec
+  const subjects = Object.entries(s.security.subjects)
+  return [
+    `changes    ${p.version} since start`,
+    `layers     ${p.layers.length === 0 ? '(defaults only)' : p.layers.map((l) => `${l.level}:${l.name} (${l.origin})`).join(', ')}`,
+    `scheduling ${s.scheduling.strategy}${Object.keys(s.scheduling.options).length > 0 ? ' ' + JSON.stringify(s.scheduling.options) : ''}`,
+    `security   ${subjects.length === 0 ? 'no subjects: every operation is allowed' : subjects.map(([k, r]) => `${k}=${r.join('+')}`).join(' ')}`,
+    `faults     recovery ${s.faultTolerance.recovery}, max restarts ${s.faultTolerance.maxRestarts}`,
+    `queues     ${s.queues.type}, capacity ${s.queues.capacity}, ${s.queues.encoding}`,
+    `sandbox    ${s.sandbox.driver}, pool ${s.sandbox.poolSize}, defaults ${s.sandbox.defaults.memoryMB} MB / ${s.sandbox.defaults.wallTimeSec} s`
+  ].join('\n')
+}

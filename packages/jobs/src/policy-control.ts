@@ -1,0 +1,136 @@
+import { BadRequestError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
+import { loadText, type EffectivePolicy, type EffectivePolicySpec } from '@mvm/model'
+import { schedulingStrategies, type FaultTolerance, type StrategySpec } from '@mvm/broker'
+import { APPLIED, PolicyLayers } from './policy-layers.js'
+import { PolicyWatcher } from './policy-watch.js'
+
+/** What a policy change acts on; the broker agent wires these to the broker and the group. */
+export interface PolicyEffects {
+  setStrategy: (spec: StrategySpec) => void
+  /** Absent when the broker core cannot change fault tolerance at run time. */
+  setFaultTolerance?: ((ft: FaultTolerance) => void) | undefined
+  /** Tells the group's peers (best effort: a peer that misses it gets it when it rejoins). */
+  broadcast: (policyJson: string) => void
+}
+
+export interface PolicyChange { version: number, warnings: string[] }
+
+const strategyOf = (s: EffectivePolicySpec): { type: string, options: Record<string, unknown> } => ({ type: s.scheduling.strategy, options: s.scheduling.options })
+const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts })
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+const warningText = (w: EffectivePolicy['warnings'][number]): string => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`
+
+/**
+ * The super-peer's policy at run time: the layers (files and applied policies), their merged
+ * result, and the one path every change takes — validate, merge, check that the components it
+ * names exist, then swap and apply without a restart. Changes run one at a time, so a file edit
+ * and an ApplyPolicy never interleave.
+ */
+export class PolicyControl {
+  private layers = PolicyLayers.of([])
+  private eff: EffectivePolicy
+  private version = 0
+  /** What the broker runs with now, which need not be what the files say (a caller may pass its own). */
+  private running: { strategy: unknown, faultTolerance: FaultTolerance }
+  private chain: Promise<unknown> = Promise.resolve()
+  private readonly watcher: PolicyWatcher
+  /**
+   * Every policy file the node was given, with the files it extends (as last read). An applied
+   * policy may displace a file's layer; the file stays watched, and its next edit brings it back.
+   */
+  private readonly roots = new Map<string, string[]>()
+
+  constructor (private readonly effects: PolicyEffects, private readonly log: Logger, opts: { debounceMs?: number } = {}) {
+    this.eff = this.layers.merge()
+    this.running = { strategy: strategyOf(this.eff.spec), faultTolerance: ftOf(this.eff.spec) }
+    this.watcher = new PolicyWatcher((f) => { void this.fileChanged(f) }, log, opts.debounceMs)
+  }
+
+  get effective (): EffectivePolicy { return this.eff }
+  get changes (): number { return this.version }
+
+  /** Loads the node's policy files and starts watching them; the broker already runs with their settings. */
+  async start (files: readonly string[], running: { strategy: StrategySpec, faultTolerance: FaultTolerance }, options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.layers = await PolicyLayers.load(files, options)
+    this.eff = this.layers.merge()
+    const s = running.strategy
+    this.running = { strategy: typeof s === 'string' ? { type: s, options: {} } : { type: s.type, options: s.options ?? {} }, faultTolerance: running.faultTolerance }
+    this.rewatch()
+  }
+
+  stop (): void { this.watcher.close() }
+
+  /** ApplyPolicy: YAML text of one Policy document, merged over the current policies at its level. */
+  async applyYaml (text: string): Promise<PolicyChange> {
+    // `extends` would make the broker read files of the caller's choosing on its own host
+    if (/["']?\bextends["']?\s*:/.test(text)) throw new BadRequestError('ApplyPolicy: `extends` is not accepted over SOAP; send the whole policy')
+    const doc = await loadText(text, APPLIED, {})
+    if (doc.kind !== 'Policy') throw new BadRequestError(`ApplyPolicy: expected a document of kind Policy, got ${doc.kind}`)
+    return await this.serial(async () => this.commit(this.layers.withApplied(doc), APPLIED))
+  }
+
+  /** A watched file changed: reload the root files that read it; a bad edit keeps the old policy. */
+  async fileChanged (file: string): Promise<void> {
+    await this.serial(async () => {
+      // the root files that read this one: itself, or through `extends`
+      const roots = [...this.roots].filter(([r, ext]) => r === file || ext.includes(file)).map(([r]) => r)
+      try {
+        let next = this.layers
+        for (const r of roots) {
+          const loaded = await PolicyLayers.load([r])
+          next = next.withFile(r, loaded.layers[0]!.policy)
+        }
+        const c = this.commit(next, file)
+        this.log.info({ file, version: c.version }, 'policy file changed: applied')
+        for (const w of c.warnings) this.log.warn(`policy: ${w}`)
+      } catch (err) {
+        const e = toMvmError(err)
+        const detail = e instanceof ValidationError ? e.issues.map(formatIssue).join('; ') : `${file}: ${e.message}`
+        this.log.error({ file, code: e.code }, `policy file change rejected, the current policy stays: ${detail}`)
+      }
+    })
+  }
+
+  private async serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn)
+    this.chain = run.catch(() => undefined)
+    return await run
+  }
+
+  /** Everything that can fail happens before the swap; after it, only effects that cannot. */
+  private commit (next: PolicyLayers, origin: string): PolicyChange {
+    const eff = next.merge()
+    const strategy = strategyOf(eff.spec)
+    try {
+      schedulingStrategies.resolve(strategy)
+    } catch (err) {
+      const at = eff.sources['scheduling.strategy'] ?? { file: origin, line: 1, column: 1 }
+      throw new ValidationError([{ ...at, path: 'scheduling.strategy', message: toMvmError(err).message }])
+    }
+    this.layers = next
+    this.eff = eff
+    this.version++
+    const warnings = eff.warnings.filter((w) => w.file === origin).map(warningText)
+    if (!same(this.running.strategy, strategy)) { this.effects.setStrategy(strategy); this.running.strategy = strategy }
+    const ft = ftOf(eff.spec)
+    if (!same(this.running.faultTolerance, ft)) {
+      if (this.effects.setFaultTolerance !== undefined) { this.effects.setFaultTolerance(ft); this.running.faultTolerance = ft } else warnings.push('faultTolerance: recorded; the broker applies it after its next restart')
+    }
+    this.rewatch()
+    this.effects.broadcast(this.policyJson())
+    return { version: this.version, warnings }
+  }
+
+  private rewatch (): void {
+    for (const [f, ext] of this.layers.files()) this.roots.set(f, ext)
+    this.watcher.set([...new Set([...this.roots].flatMap(([f, ext]) => [f, ...ext]))])
+  }
+
+  /** What peers are sent: the merged settings and a version to tell updates apart. */
+  policyJson (): string { return JSON.stringify({ version: this.version, spec: this.eff.spec }) }
+
+  /** GetPolicy: the effective policy with where each setting came from. */
+  describe (): Record<string, unknown> {
+    return { version: this.version, layers: this.layers.describe(), ...this.eff }
+  }
+}

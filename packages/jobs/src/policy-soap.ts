@@ -1,0 +1,60 @@
+import type { Broker } from '@mvm/broker'
+import type { BrokerHandlers, Handler } from '@mvm/soap'
+import type { EffectivePolicy } from '@mvm/model'
+import { ANONYMOUS, authorize, type Permission } from './policy-auth.js'
+import type { PolicyControl } from './policy-control.js'
+
+/**
+ * Who is asking. Only SubmitJob names a subject (its `owner`); the other operations carry none
+ * in the WSDL yet, so they act as {@link ANONYMOUS}, or as `subject` if a later WSDL adds it.
+ */
+function subjectOf (req: unknown): string {
+  const r = req as { owner?: unknown, subject?: unknown } | undefined
+  for (const v of [r?.subject, r?.owner]) if (typeof v === 'string' && v !== '') return v
+  return ANONYMOUS
+}
+
+/** A SOAP handler that first checks the caller's permission against the policy in force at the call. */
+export function authorized<Req, Res> (h: Handler<Req, Res>, policy: () => EffectivePolicy, permission: (req: Req, subject: string) => Permission): Handler<Req, Res> {
+  return async (req, ctx) => {
+    const subject = subjectOf(req)
+    authorize(policy(), subject, permission(req, subject))
+    return await h(req, ctx)
+  }
+}
+
+function guarded<Req, Res> (h: Handler<Req, Res> | undefined, policy: () => EffectivePolicy, permission: (req: Req, subject: string) => Permission): Handler<Req, Res> | undefined {
+  return h === undefined ? undefined : authorized(h, policy, permission)
+}
+
+/**
+ * The job operations of the Broker WSDL behind the policy's role-based access: each checks
+ * the caller's permission against the policy in force at the time of the call.
+ */
+export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy: () => EffectivePolicy): BrokerHandlers {
+  const out: BrokerHandlers = {}
+  const set = <K extends keyof BrokerHandlers>(k: K, v: BrokerHandlers[K] | undefined): void => { if (v !== undefined) out[k] = v }
+  set('SubmitJob', guarded(h.SubmitJob, policy, () => 'job.submit'))
+  set('GetJob', guarded(h.GetJob, policy, () => 'job.status'))
+  set('ListJobs', guarded(h.ListJobs, policy, () => 'job.list'))
+  set('GetJobResult', guarded(h.GetJobResult, policy, () => 'job.result'))
+  // a job the broker does not know falls through to the handler, which answers E_NOT_FOUND
+  set('CancelJob', guarded(h.CancelJob, policy, ({ jobId }, subject) => {
+    let owner: string | null | undefined
+    try { owner = broker.get(jobId).owner } catch { return 'job.cancel.own' }
+    return (owner ?? ANONYMOUS) === subject ? 'job.cancel.own' : 'job.cancel.any'
+  }))
+  return out
+}
+
+/** ApplyPolicy and GetPolicy of the Broker WSDL. */
+export function policyHandlers (control: PolicyControl): BrokerHandlers {
+  const policy = (): EffectivePolicy => control.effective
+  return {
+    ApplyPolicy: authorized(async ({ policyYaml }) => {
+      const r = await control.applyYaml(policyYaml)
+      return { applied: true, warnings: r.warnings }
+    }, policy, () => 'policy.apply'),
+    GetPolicy: authorized(async () => ({ policyJson: JSON.stringify(control.describe()) }), policy, () => 'policy.read')
+  }
+}
