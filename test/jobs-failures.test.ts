@@ -1,14 +1,13 @@
 // Jobs that end badly, on a real lab of 2 peers × 2 slots: cancel, a throwing rank, a sandbox
 // escape, a memory hog, and a bad profile. Every case checks the reason the user would see and
 // that no rank process is left behind (OS pids, and Node.ListProcesses on each peer).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readdir, readFile } from 'node:fs/promises'
-import { spawn } from 'node:child_process'
-import { join, relative } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
 import { createNodeClient } from '@mvm/soap'
-import { MVM_BIN } from '@mvm/cli'
 import { readBundle } from '@mvm/jobs'
-import { ROOT, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
+import { ROOT, runCli, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
 
 const FIX = join(ROOT, 'test', 'fixtures', 'jobs')
 
@@ -16,22 +15,30 @@ let lab: TestLab
 t.before(async () => { lab = await startLab({ peers: 2, slots: 2 }) })
 t.teardown(async () => { await lab?.stop() })
 
-/** Rank pids the fixture programs wrote (`rank-<r>.pid`) in their sandboxes under the job's id. */
-async function rankPids (jobId: string): Promise<Map<number, number>> {
+/** Rank pids the fixture programs wrote (`<tag>-rank-<r>.pid`) in their sandbox directories. */
+async function rankPids (tag: string): Promise<Map<number, number>> {
   const out = new Map<number, number>()
   const entries = await readdir(lab.dir, { recursive: true, withFileTypes: true })
   for (const e of entries) {
-    const m = /^rank-(\d+)\.pid$/.exec(e.name)
+    const m = /^(.+)-rank-(\d+)\.pid$/.exec(e.name)
+    if (m === null || m[1] !== tag || !e.isFile()) continue
     const path = join(e.parentPath, e.name)
-    if (m === null || !e.isFile() || !relative(lab.dir, path).includes(jobId)) continue
     const pid = Number(await readFile(path, 'utf8').catch(() => ''))
-    if (pid > 0) out.set(Number(m[1]), pid)
+    if (pid > 0) out.set(Number(m[2]), pid)
   }
   return out
 }
 
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true } catch { return false }
+}
+
+/** A failed assertion must not leave a job holding the lab's slots for the next subtest. */
+function cancelAtEnd (t: Test, jobId: string): void {
+  t.teardown(async () => {
+    const j = await lab.broker.GetJob({ jobId }).catch(() => undefined)
+    if (j !== undefined && !['succeeded', 'failed', 'cancelled'].includes(j.state)) await lab.broker.CancelJob({ jobId }).catch(() => {})
+  })
 }
 
 async function listed (jobId: string): Promise<number> {
@@ -41,9 +48,11 @@ async function listed (jobId: string): Promise<number> {
 }
 
 t.test('cancel of a running job: cancelled, and every rank process gone within a second', async (t) => {
-  const { jobId } = await submit(lab.broker, join(FIX, 'sleeper.yaml'), { processes: '4' })
+  const tag = randomUUID()
+  const { jobId } = await submit(lab.broker, join(FIX, 'sleeper.yaml'), { processes: '4', tag })
+  cancelAtEnd(t, jobId)
   let pids = new Map<number, number>()
-  await waitFor(async () => (pids = await rankPids(jobId)).size === 4, 60_000, 'four ranks to write their pids')
+  await waitFor(async () => (pids = await rankPids(tag)).size === 4, 60_000, 'four ranks to write their pids')
   t.ok([...pids.values()].every(alive), 'the rank processes run')
   t.equal((await lab.broker.GetJob({ jobId })).state, 'running')
   t.equal(await listed(jobId), 4, 'the peers list the four ranks')
@@ -57,10 +66,12 @@ t.test('cancel of a running job: cancelled, and every rank process gone within a
 })
 
 t.test('a rank that throws: job failed with its error, the other ranks stopped promptly', async (t) => {
-  const { jobId } = await submit(lab.broker, join(FIX, 'thrower.yaml'))
+  const tag = randomUUID()
+  const { jobId } = await submit(lab.broker, join(FIX, 'thrower.yaml'), { tag })
+  cancelAtEnd(t, jobId)
   let pids = new Map<number, number>()
   await waitFor(async () => {
-    pids = await rankPids(jobId)
+    pids = await rankPids(tag)
     return pids.size === 4 || (await lab.broker.GetJob({ jobId })).state === 'failed'
   }, 60_000, 'ranks to start')
   const { info, result } = await waitJob(lab.broker, jobId, 60_000)
@@ -73,18 +84,21 @@ t.test('a rank that throws: job failed with its error, the other ranks stopped p
 
 t.test('a rank that reads /etc/passwd: failed with ERR_ACCESS_DENIED', async (t) => {
   const { jobId } = await submit(lab.broker, join(FIX, 'passwd.yaml'))
+  cancelAtEnd(t, jobId)
   const { info, result } = await waitJob(lab.broker, jobId, 60_000)
   t.equal(info.state, 'failed')
-  t.match(info.reason, /ERR_ACCESS_DENIED/)
+  t.match(info.reason, /ERR_ACCESS_DENIED/, 'the reason names the denial')
+  t.match(info.reason, /\/etc\/passwd/, 'and the file')
   t.notMatch(result.resultJson ?? '', /root:/, 'nothing of the file came back')
   t.equal(await listed(jobId), 0)
 })
 
 t.test('a rank over its memory limit: failed, the reason says memory', async (t) => {
   const { jobId } = await submit(lab.broker, join(FIX, 'hog.yaml'))
+  cancelAtEnd(t, jobId)
   const { info } = await waitJob(lab.broker, jobId, 90_000)
   t.equal(info.state, 'failed')
-  t.match(info.reason, /memory/i)
+  t.match(info.reason, /memory/i, `reason: ${info.reason ?? ''}`)
   t.equal(await listed(jobId), 0)
 })
 
@@ -102,15 +116,7 @@ t.test('a bad profile: SubmitJob answers E_VALIDATION with file:line:col; mvm su
   t.notMatch(err?.message, /mvm-submit-/, 'no broker temp path leaks')
   t.equal((await lab.broker.ListJobs({})).jobs.length, before, 'no job was stored')
 
-  const cli = await new Promise<{ code: number | null, out: string, err: string }>((resolve) => {
-    const c = spawn(process.execPath, [MVM_BIN, 'submit', file, '--broker', lab.bootstrap], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''; let errText = ''
-    c.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    c.stderr.on('data', (d: Buffer) => { errText += d.toString() })
-    const timer = setTimeout(() => c.kill('SIGKILL'), 30_000)
-    c.on('exit', (code) => { clearTimeout(timer); resolve({ code, out, err: errText }) })
-  })
+  const cli = await runCli(['submit', file, '--broker', lab.bootstrap], 30_000)
   t.not(cli.code, 0, 'mvm submit exits non-zero')
-  t.match(cli.err, /bad-profile\.yaml:8:\d+/, `stderr names file:line:col: ${cli.err}`)
-  t.match(cli.err, /E_VALIDATION/)
+  t.match(cli.stderr, /bad-profile\.yaml:8:\d+/, `stderr names file:line:col: ${cli.stderr}`)
 })

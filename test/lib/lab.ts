@@ -1,7 +1,8 @@
 import { mkdtemp, rm, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
-import { startNodeProcess, type NodeProcess } from '@mvm/cli'
+import { spawn } from 'node:child_process'
+import { MVM_BIN, startNodeProcess, type NodeProcess } from '@mvm/cli'
 import { createBrokerClient, type BrokerClient, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
 import { loadProfile } from '@mvm/model'
 import { readBundle } from '@mvm/jobs'
@@ -85,4 +86,20 @@ export async function waitJob (broker: BrokerClient, jobId: string, ms = 60_000)
   let info: JobInfo | undefined
   await waitFor(async () => { info = await broker.GetJob({ jobId }); return FINAL.has(info.state) }, ms, `job ${jobId} to finish`)
   return { info: info!, result: await broker.GetJobResult({ jobId }) }
+}
+
+export interface CliRun { code: number | null, stdout: string, stderr: string }
+
+/** Runs the real `mvm` CLI (bin/mvm.js) from the repo root; killed after `ms`. */
+export async function runCli (args: string[], ms = 120_000): Promise<CliRun> {
+  return await new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [MVM_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+    let stdout = ''
+    let stderr = ''
+    c.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    c.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const timer = setTimeout(() => c.kill('SIGKILL'), ms)
+    c.on('error', (err) => { clearTimeout(timer); reject(err) })
+    c.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+  })
 }

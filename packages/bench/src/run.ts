@@ -55,7 +55,7 @@ export async function runRows (groups: RowGroup[], options: RunOptions): Promise
       const { a, b } = await row.make(ctx)
       const out = await interleave(a, b, {
         rounds: row.rounds?.(options.profile) ?? options.profile.rounds,
-        warmup: options.profile.warmup,
+        warmup: row.warmup?.(options.profile) ?? options.profile.warmup,
         budgetMs: options.profile.rowBudgetMs,
         sampleTimeoutMs: options.profile.sampleTimeoutMs,
         ...(options.signal !== undefined ? { signal: options.signal } : {})

@@ -86,6 +86,8 @@ export interface RowSpec {
   make: (ctx: BenchContext) => { a: Contender, b: Contender } | Promise<{ a: Contender, b: Contender }>
   /** Rounds override (slow rows such as cold launch or 10^8 primes). */
   rounds?: (p: Profile) => number
+  /** Unrecorded rounds before the recorded ones; default the profile's. */
+  warmup?: (p: Profile) => number
   note?: string
 }
 

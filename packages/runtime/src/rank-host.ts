@@ -23,7 +23,18 @@ function finish (m: FromHost, code: number): void {
 function fail (err: unknown): void {
   const e = toMvmError(err)
   const stack = err instanceof Error ? err.stack : undefined
-  finish({ error: { ...e.toJSON(), ...(stack === undefined ? {} : { stack }) } }, 1)
+  finish({ error: { ...e.toJSON(), message: nodeReason(err, e.message), ...(stack === undefined ? {} : { stack }) } }, 1)
+}
+
+/**
+ * Node's own errors keep their code (ERR_ACCESS_DENIED from the permission model, ...) and the
+ * denied resource in the message: toMvmError makes them E_INTERNAL, which would hide why.
+ */
+function nodeReason (err: unknown, message: string): string {
+  const x = err as { code?: unknown, permission?: unknown, resource?: unknown } | null
+  if (typeof x?.code !== 'string' || !x.code.startsWith('ERR_')) return message
+  const what = [x.permission, x.resource].filter((v) => typeof v === 'string' && v !== '').join(' ')
+  return `${x.code}: ${message}${what === '' ? '' : ` (${what})`}`
 }
 
 async function run (init: HostInit): Promise<void> {
