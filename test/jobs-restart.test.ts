@@ -34,7 +34,7 @@ const alive = (pid: number): boolean => {
 
 t.test('SIGKILL the super-peer with jobs running and queued: nothing is lost', async (t) => {
   const tags = [randomUUID(), randomUUID()]
-  const long = await Promise.all(tags.map(async (tag) => await submit(lab.broker, join(FIX, 'sleeper.yaml'), { processes: '2', ms: '12000', tag })))
+  const long = await Promise.all(tags.map(async (tag) => await submit(lab.broker, join(FIX, 'sleeper.yaml'), { processes: '2', ms: '20000', tag })))
   await waitFor(async () => {
     const s = await Promise.all(long.map(async (j) => (await lab.broker.GetJob({ jobId: j.jobId })).state))
     return s.every((x) => x === 'running')
@@ -46,7 +46,7 @@ t.test('SIGKILL the super-peer with jobs running and queued: nothing is lost', a
 
   await lab.restartSuperPeer('SIGKILL')
   // the old runs' reports are worthless to the new broker (it requeued those jobs): their ranks must go long before they would end
-  await waitFor(() => oldPids.every((p) => !alive(p)), 8000, 'the old life\'s rank processes to be stopped')
+  await waitFor(() => oldPids.every((p) => !alive(p)), 4000, 'the old life\'s rank processes to be stopped')
   await waitFor(async () => (await lab.broker.ListNodes({})).nodes.filter((n) => n.state === 'up' && n.roles.includes('peer')).length === 2, 60_000, 'the peers to rejoin')
 
   for (const j of [...long, ...queued]) t.ok(await lab.broker.GetJob({ jobId: j.jobId }), `job ${j.jobId} still known`)

@@ -26,7 +26,7 @@ export class BrokerImpl implements Broker {
   private readonly listeners = new Set<(e: JobChangeEvent) => void>()
   private readonly overrides = new Map<string, SchedulingStrategy>()
   private readonly dispatcher: Dispatcher
-  private readonly ft: FaultTolerance
+  private ft: FaultTolerance
   private readonly backfill: boolean
   private readonly log: Logger
   private readonly now: () => number
@@ -109,6 +109,13 @@ export class BrokerImpl implements Broker {
       return { jobId, state: job.state, reason: job.reason, value, ranks: [] }
     }
     return { jobId, state: job.state, reason: job.reason, value: job.result, ranks: this.store.ranks(jobId) }
+  }
+
+  /** A policy change: later recovery decisions follow it (jobs already requeued keep their count). */
+  setFaultTolerance (ft: FaultTolerance): void {
+    if (!Number.isInteger(ft.maxRestarts) || ft.maxRestarts < 0) throw new BadRequestError(`faultTolerance.maxRestarts: must be an integer >= 0 (got ${String(ft.maxRestarts)})`)
+    this.ft = { ...ft }
+    this.log.info({ faultTolerance: this.ft }, 'fault tolerance changed')
   }
 
   setStrategy (spec: StrategySpec): void {

@@ -193,6 +193,7 @@ export interface Broker {
   reportRank: (jobId: string, rank: RankResult) => void
   ranksStarted: (jobId: string, n: number) => void
   setStrategy: (spec: StrategySpec) => void
+  setFaultTolerance: (ft: FaultTolerance) => void
   strategy: () => string
   /** Runs one scheduling pass now; returns how many jobs were dispatched. */
   schedule: () => number

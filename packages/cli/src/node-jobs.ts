@@ -10,12 +10,23 @@ export interface JobAgents { stop: () => Promise<void> }
  * gets the agent that runs ranks. `@mvm/jobs` is imported only here, so a node with neither
  * role never loads it, and a peer loads the runtime itself only when the first job arrives.
  */
+/**
+ * Checks made before the node starts serving: a peer refuses to start with a sandbox driver
+ * this machine cannot provide (e.g. `namespace` without root), with the reason, rather than
+ * failing when the first job arrives.
+ */
+export async function preflightJobs (roles: readonly string[], policy: EffectivePolicy | undefined): Promise<void> {
+  if (!roles.includes('peer') || policy === undefined) return
+  const { resolveDriver } = await import('@mvm/sandbox')
+  await resolveDriver(policy.spec.sandbox.driver)
+}
+
 export async function attachJobs (node: MvmNode, o: { dataDir: string, logger: Logger, policy: EffectivePolicy | undefined, policyFiles?: string[] }): Promise<JobAgents | undefined> {
   const isBroker = node.roles.includes('super-peer')
   const isPeer = node.roles.includes('peer')
   if (!isBroker && !isPeer) return undefined
-  const { BrokerAgent, PeerAgent, authorized } = await import('@mvm/jobs')
-  const { nodeLogsHandler, brokerLogsHandler } = await import('@mvm/jobs') // `mvm logs`: a peer serves its rank logs, the broker gathers them
+  // `nodeLogsHandler` / `brokerLogsHandler` serve `mvm logs`: a peer its rank logs, the broker gathers them
+  const { BrokerAgent, PeerAgent, authorized, nodeLogsHandler, brokerLogsHandler } = await import('@mvm/jobs')
   const spec = o.policy?.spec
   const stops: Array<() => Promise<void>> = []
   if (isPeer) {

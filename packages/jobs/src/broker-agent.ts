@@ -87,11 +87,9 @@ export class BrokerAgent {
       strategy: this.strategy,
       faultTolerance: this.faultTolerance
     })
-    const ftSetter = (this.broker as Partial<{ setFaultTolerance: (ft: FaultTolerance) => void }>).setFaultTolerance
     this.policy = new PolicyControl({
       setStrategy: (s) => { this.broker.setStrategy(s) },
-      // the broker core may not offer this yet; the policy then records it for the next start
-      setFaultTolerance: ftSetter?.bind(this.broker),
+      setFaultTolerance: (ft) => { this.broker.setFaultTolerance(ft) },
       broadcast: (json) => { this.broadcast(json) }
     }, log)
   }

@@ -74,7 +74,7 @@ export class PeerAgent {
     this.watchdog.unref()
   }
 
-  private dropOrphans (): void { if (process.env.X_NOFIX !== undefined) return
+  private dropOrphans (): void {
     const now = this.node.control.toSuperPeer()
     for (const [jobId, a] of this.active) {
       if (a.session === undefined || a.session === now || a.stopping) continue
@@ -179,7 +179,7 @@ export class PeerAgent {
   private async send (body: ControlBodyInit, session: RpcPeer | undefined): Promise<void> {
     for (let i = 0; i < REPORT_ATTEMPTS; i++) {
       const rpc = this.node.control.toSuperPeer()
-      if (process.env.X_NOFIX === undefined && session !== undefined && rpc !== undefined && rpc !== session) {
+      if (session !== undefined && rpc !== undefined && rpc !== session) {
         this.init.logger.info({ body: body.type, jobId: (body as { jobId?: string }).jobId }, 'job report dropped: the super-peer session it belongs to ended')
         return
       }

@@ -10,6 +10,8 @@ export interface FileSettings {
   warnings: string[]
   /** The merged policy, when any policy file was given: job machinery reads its other sections. */
   policy?: EffectivePolicy
+  /** The policy files in the order they were merged (config's own first), for the broker to watch. */
+  policyFiles: string[]
 }
 
 /**
@@ -18,7 +20,7 @@ export interface FileSettings {
  * line and column. Only settings a policy actually wrote override the node's defaults.
  */
 export async function loadNodeSettings (configFile: string | undefined, policyFiles: string[] = [], options: { signal?: AbortSignal } = {}): Promise<FileSettings> {
-  const out: FileSettings = { init: {}, warnings: [] }
+  const out: FileSettings = { init: {}, warnings: [], policyFiles: [] }
   const policies: string[] = []
   if (configFile !== undefined) {
     const c = await loadNodeConfig(configFile, options)
@@ -38,6 +40,7 @@ export async function loadNodeSettings (configFile: string | undefined, policyFi
     if (s.policy !== undefined) policies.push(s.policy)
   }
   policies.push(...policyFiles)
+  out.policyFiles = policies
   if (policies.length === 0) return out
   const loaded: LoadedPolicy[] = []
   for (const f of policies) loaded.push(await loadPolicy(f, options))

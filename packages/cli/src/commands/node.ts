@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { BadRequestError, ConfigError, createLogger, type LogFormat, type LogLevel } from '@mvm/core'
-import { attachJobs, type JobAgents } from '../node-jobs.js'
+import { attachJobs, preflightJobs, type JobAgents } from '../node-jobs.js'
 
 interface NodeFlags {
   config?: string
@@ -110,11 +110,14 @@ async function runNode (flags: NodeFlags): Promise<void> {
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
 
+  await preflightJobs(roles ?? ['peer'], files.policy)
   try {
     await node.start()
-    jobs = await attachJobs(node, { dataDir, logger, policy: files.policy })
+    jobs = await attachJobs(node, { dataDir, logger, policy: files.policy, policyFiles: files.policyFiles })
   } catch (err) {
     if (err instanceof Error && !(err instanceof ConfigError)) logger.error({ err }, 'node failed to start')
+    // a half-started node (listener, SOAP server) would keep the process alive after the error
+    await node.stop().catch(() => {})
     throw err
   }
   process.stdout.write(JSON.stringify({
