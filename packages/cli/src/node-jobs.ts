@@ -32,7 +32,7 @@ export async function attachJobs (node: MvmNode, o: { dataDir: string, logger: L
   if (isPeer) {
     const init: PeerAgentInit = {
       dataDir: o.dataDir, streams: node.streams, logger: componentLogger(o.logger, 'runtime'),
-      ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize } : {})
+      ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize, poolMemoryMB: spec.sandbox.defaults.memoryMB } : {})
     }
     const agent = new PeerAgent(node, init)
     node.extendSoap({ Node: { GetLogs: nodeLogsHandler({ dataDir: o.dataDir }) } })

@@ -29,6 +29,8 @@ export interface PeerAgentInit {
   driver?: string
   /** Warm sandbox processes kept ready once the first job arrives. */
   poolSize?: number
+  /** Memory class of the warm sandboxes: jobs asking for this much use them (policy `sandbox.defaults.memoryMB`). */
+  poolMemoryMB?: number
 }
 
 interface Active {
@@ -90,7 +92,12 @@ export class PeerAgent {
       await mkdir(dir, { recursive: true })
       this.transport = new QueueTransport(this.init.streams, this.init.logger)
       await this.transport.start()
-      return createRuntime({ dataDir: dir, driver: this.init.driver ?? 'process', poolSize: this.init.poolSize ?? 0, logger: this.init.logger })
+      return createRuntime({
+        dataDir: dir, driver: this.init.driver ?? 'process', logger: this.init.logger,
+        // unset: the runtime's own default keeps a couple of warm sandboxes
+        ...(this.init.poolSize !== undefined ? { poolSize: this.init.poolSize } : {}),
+        ...(this.init.poolMemoryMB !== undefined ? { poolMemoryMB: this.init.poolMemoryMB } : {})
+      })
     })()
     try {
       return await this.runtime

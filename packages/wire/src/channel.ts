@@ -45,6 +45,9 @@ export interface FramedChannel<TIn, TOut = TIn> extends AsyncIterable<TIn> {
   readonly stream: Stream
 }
 
+/** Frames up to this size are copied into one buffer with their length prefix. */
+const SMALL_FRAME_BYTES = 16 * 1024
+
 /** Enough read buffer to hold everything the remote may still send after a pause (yamux window is at most 16 MiB). */
 const PAUSED_READ_BUFFER = 17 * 1024 * 1024
 
@@ -197,9 +200,19 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
     throwIfAborted(signal)
     if (this.isClosed) throw this.error ?? new InvalidStateError(`${this.codec.what} channel is closed`)
     try {
-      // two sends, no copy of the body; both land in the write buffer back to back
-      this.stream.send(encodeVarint(body.byteLength))
-      this.stream.send(body)
+      const prefix = encodeVarint(body.byteLength)
+      if (body.byteLength <= SMALL_FRAME_BYTES) {
+        // one send: each send becomes its own muxer frame and Noise message, so a small
+        // frame sent as prefix + body would cost twice the per-message overhead
+        const one = new Uint8Array(prefix.byteLength + body.byteLength)
+        one.set(prefix, 0)
+        one.set(body, prefix.byteLength)
+        this.stream.send(one)
+      } else {
+        // large bodies: two sends, no copy of the body
+        this.stream.send(prefix)
+        this.stream.send(body)
+      }
     } catch (e) {
       throw new UnavailableError(`${this.codec.what} channel: send failed: ${(e as Error).message}`, { cause: e })
     }
