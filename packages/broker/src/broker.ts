@@ -143,16 +143,7 @@ export class BrokerImpl implements Broker {
     this.cluster.markDown(peerId)
     const reason = `node ${peerId} went down`
     const hit = [...this.active].filter(([, a]) => a.placement.includes(peerId))
-    await Promise.all(hit.map(async ([id, a]) => {
-      this.forget(id, a, reason)
-      const job = this.store.mustGet(id)
-      // stop the ranks still running on the other peers before the job can be placed again
-      await this.stopQuietly(job, a.placement, reason)
-      this.cluster.release(id)
-      if (this.storeOrNull === null) return
-      const fresh = this.store.mustGet(id)
-      if (!isTerminal(fresh.state) && fresh.state !== 'queued') this.emit(this.requeueOrFail(fresh, reason))
-    }))
+    await Promise.all(hit.map(async ([id, a]) => { await this.abandon(id, a, reason) }))
     this.kick()
   }
 
@@ -275,15 +266,21 @@ export class BrokerImpl implements Broker {
 
   private async onStartFailed (id: string, a: Active, err: unknown): Promise<void> {
     if (this.active.get(id) !== a || this.storeOrNull === null) return
-    const reason = `dispatch failed: ${toMvmError(err).message}`
+    await this.abandon(id, a, `dispatch failed: ${toMvmError(err).message}`)
+    this.kick()
+  }
+
+  /**
+   * Gives up a dispatched job: its ranks still running elsewhere are stopped before it can be
+   * placed again, its slots freed, and it goes back to the queue or fails per policy.
+   */
+  private async abandon (id: string, a: Active, reason: string): Promise<void> {
     this.forget(id, a, reason)
-    const job = this.store.mustGet(id)
-    await this.stopQuietly(job, a.placement, reason)
+    await this.stopQuietly(this.store.mustGet(id), a.placement, reason)
     this.cluster.release(id)
     if (this.storeOrNull === null) return
     const fresh = this.store.mustGet(id)
     if (fresh.state === 'scheduled' || fresh.state === 'running') this.emit(this.requeueOrFail(fresh, reason))
-    this.kick()
   }
 
   /** Back to the queue while restarts remain (and policy allows), else failed: never silently lost. */
