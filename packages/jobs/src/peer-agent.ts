@@ -139,10 +139,11 @@ export class PeerAgent {
       throw err
     }
     const now = new Date().toISOString()
+    const pids = job.pids()
     // fast ranks may already be over (and the job finished): never list or announce those
     for (const r of ranks) {
       if (ended.has(r) || this.active.get(inst.jobId) !== entry) continue
-      this.node.processes.add({ jobId: inst.jobId, rank: r, pid: 0, state: 'running', startedAt: now })
+      this.node.processes.add({ jobId: inst.jobId, rank: r, pid: pids[r] ?? 0, state: 'running', startedAt: now })
       void this.send({ type: 'jobReport', jobId: inst.jobId, rank: r, state: 'RUNNING', startedAtMs: Date.now() }, session)
     }
     this.init.logger.info({ jobId: inst.jobId, ranks }, 'job instantiated')

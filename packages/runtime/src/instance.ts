@@ -129,6 +129,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     logs,
     done,
     onRank: (cb) => { listeners.push(cb) },
+    pids: () => Object.fromEntries([...router.locals].flatMap(([r, lr]) => lr.sandbox === undefined ? [] : [[r, lr.sandbox.pid]])),
     async start (options = {}) {
       if (started) throw new InvalidStateError(`job ${spec.jobId}: start() was already called`)
       started = true

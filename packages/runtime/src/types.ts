@@ -65,6 +65,8 @@ export interface JobInstance {
   /** The local ranks' results, once every one has exited. Never rejects. */
   readonly done: Promise<RankResult[]>
   onRank: (cb: (r: RankResult) => void) => void
+  /** OS process id of each local rank whose sandbox is running (for Node.ListProcesses). */
+  pids: () => Record<number, number>
   /** Cancels and stops every local rank (SIGKILL after a short grace); resolves when all are gone. */
   terminate: (reason?: string) => Promise<void>
 }
