@@ -37,8 +37,10 @@ t.test('separate processes: SIGKILL → down, restart → same peer id and up, S
   t.equal(await stateOf(p2.ready.peerId), 'left', 'a stopped peer sent Leave')
 })
 
-t.test('mvm nodes without an address is a clear error', async (t) => {
-  const r = await runMvm(['nodes'])
+t.test('mvm nodes without an address asks the default bootstrap, and says so when nobody answers', async (t) => {
+  // $MVM_BOOTSTRAP stands in for the default (http://127.0.0.1:7700, where `mvm lab` serves)
+  const r = await runMvm(['nodes'], undefined, { MVM_BOOTSTRAP: 'http://127.0.0.1:1' })
   t.not(r.code, 0)
-  t.match(r.stderr, /E_BAD_REQUEST: give --bootstrap URL or --broker URL/)
+  t.match(r.stderr, /E_UNAVAILABLE/)
+  t.match(r.stderr, /127\.0\.0\.1:1/, 'the error names the address it tried')
 })

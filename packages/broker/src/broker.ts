@@ -9,8 +9,9 @@ import { schedulePass } from './pass.js'
 import { toNewJobs, checkNodeView } from './validate.js'
 import { schedulingStrategies } from './strategies/registry.js'
 import { isTerminal } from './transitions.js'
+import { saveCheckpoint } from './checkpoints.js'
 import type {
-  Broker, BrokerInit, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
+  Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   JobState, NodeView, RankResult, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
 
@@ -100,6 +101,10 @@ export class BrokerImpl implements Broker {
   list (query?: { state?: JobState, limit?: number, parentId?: string }): Job[] { return this.store.list(query) }
   bundle (sha256: string): Uint8Array | undefined { return this.store.bundle(sha256) }
   nodes (): NodeView[] { return this.cluster.views() }
+  checkpoints (jobId: string): CheckpointRecord[] { this.store.mustGet(jobId); return this.store.checkpoints(jobId) }
+  saveCheckpoint (jobId: string, rank: number, stateJson: string, options?: { seq?: number, peerId?: string }): boolean {
+    return saveCheckpoint(this.store, jobId, rank, stateJson, options)
+  }
   strategy (): string { return this.currentName }
 
   result (jobId: string): JobResult {

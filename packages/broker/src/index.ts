@@ -29,11 +29,12 @@ import { schedulingStrategies } from './strategies/registry.js'
 import type { Broker, BrokerInit, SchedulingStrategy } from './types.js'
 
 export type {
-  Broker, BrokerInit, Candidate, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
+  Broker, BrokerInit, Candidate, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, PlacementConstraints, PlacementInput, RankResult, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
 export { JobState, Recovery } from './types.js'
 export { RESTARTED_REASON } from './broker.js'
+export { MAX_CHECKPOINT_BYTES } from './checkpoints.js'
 export { schedulingStrategies, createStrategyRegistry } from './strategies/registry.js'
 export { roundRobin } from './strategies/round-robin.js'
 export { leastLoaded } from './strategies/least-loaded.js'

@@ -56,7 +56,19 @@ const migrations: string[] = [
    ) STRICT, WITHOUT ROWID;`,
   // 2: when each rank ran, as the node measured it (GetJobResult reports it per rank)
   `ALTER TABLE rank_results ADD COLUMN started_at INTEGER;
-   ALTER TABLE rank_results ADD COLUMN finished_at INTEGER;`
+   ALTER TABLE rank_results ADD COLUMN finished_at INTEGER;`,
+  // 3: each rank's latest checkpoint, so a job restarted on other nodes resumes from it
+  // (ordered by attempt, then the rank's save counter: a late older save never wins)
+  `CREATE TABLE checkpoints (
+     job_id TEXT NOT NULL REFERENCES jobs(id),
+     rank INTEGER NOT NULL,
+     attempt INTEGER NOT NULL,
+     seq INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     peer_id TEXT,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (job_id, rank)
+   ) STRICT, WITHOUT ROWID;`
 ]
 
 export const schemaVersion = migrations.length

@@ -7,7 +7,7 @@ import { migrate } from './schema.js'
 import { newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
 import { toEvent, toJob, toRank, json, type EventRow, type JobRow, type RankRow } from './rows.js'
-import type { Job, JobEvent, JobRequest, JobState, RankResult } from './types.js'
+import type { CheckpointRecord, Job, JobEvent, JobRequest, JobState, RankResult } from './types.js'
 
 /** One job's state change, returned so the broker can tell listeners after the commit. */
 export interface Change { job: Job, from: JobState | null }
@@ -71,6 +71,11 @@ export class JobStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at FROM rank_results WHERE job_id = ? ORDER BY rank'),
       clearRanks: db.prepare('DELETE FROM rank_results WHERE job_id = ?'),
+      putCheckpoint: db.prepare(`INSERT INTO checkpoints (job_id, rank, attempt, seq, state, peer_id, at) VALUES (@job_id, @rank, @attempt, @seq, @state, @peer_id, @at)
+        ON CONFLICT (job_id, rank) DO UPDATE SET attempt = excluded.attempt, seq = excluded.seq, state = excluded.state, peer_id = excluded.peer_id, at = excluded.at
+        WHERE excluded.attempt > checkpoints.attempt OR (excluded.attempt = checkpoints.attempt AND excluded.seq > checkpoints.seq)`),
+      checkpoints: db.prepare('SELECT rank, attempt, seq, state AS stateJson, peer_id AS peerId, at FROM checkpoints WHERE job_id = ? ORDER BY rank'),
+      clearCheckpoints: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
     }
     this.seq = this.q.maxSeq.get() as number
@@ -164,6 +169,7 @@ export class JobStore {
         ended_at: isTerminal(to) ? now : null
       })
       if (to === 'queued') this.q.clearRanks.run(id)
+      if (isTerminal(to)) this.q.clearCheckpoints.run(id)
       this.q.insertEvent.run(id, now, from, to, opts.detail ?? opts.reason ?? null)
       const changes: Change[] = [{ job: this.mustGet(id), from }]
       if (row.parent_id !== null) {
@@ -200,6 +206,13 @@ export class JobStore {
   }
 
   ranks (id: string): RankResult[] { return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
+
+  /** Keeps a rank's checkpoint unless a newer one (later attempt, or same attempt and higher seq) is stored; true when kept. */
+  putCheckpoint (id: string, c: Omit<CheckpointRecord, 'at'>): boolean {
+    return this.q.putCheckpoint.run({ job_id: id, rank: c.rank, attempt: c.attempt, seq: c.seq, state: c.stateJson, peer_id: c.peerId, at: this.now() }).changes > 0
+  }
+
+  checkpoints (id: string): CheckpointRecord[] { return this.q.checkpoints.all(id) as CheckpointRecord[] }
 
   bundle (sha256: string): Uint8Array | undefined {
     const b = this.q.getBundle.get(sha256) as Buffer | undefined

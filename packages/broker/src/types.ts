@@ -86,6 +86,20 @@ export interface RankResult {
   finishedAtMs?: number
 }
 
+/** A rank's latest checkpoint as the broker stores it (until the job ends). */
+export interface CheckpointRecord {
+  rank: number
+  /** The job's restart count when the checkpoint was made. */
+  attempt: number
+  /** The rank's save counter within that attempt. */
+  seq: number
+  /** The state given to `ctx.checkpoint()`, as JSON text. */
+  stateJson: string
+  /** The node that sent it. */
+  peerId: string | null
+  at: number
+}
+
 export interface JobResult {
   jobId: string
   state: JobState
@@ -192,6 +206,14 @@ export interface Broker {
   nodes: () => NodeView[]
   reportRank: (jobId: string, rank: RankResult) => void
   ranksStarted: (jobId: string, n: number) => void
+  /**
+   * Stores a rank's latest checkpoint (JSON text, at most 16 MiB) for a `restart` recovery.
+   * Returns false, storing nothing, when it is stale: the job is not scheduled/running, the
+   * sender is not the node placed for that rank, or a newer one is already stored.
+   */
+  saveCheckpoint: (jobId: string, rank: number, stateJson: string, options?: { seq?: number, peerId?: string }) => boolean
+  /** The stored checkpoints of a job, by rank (empty once it ended). */
+  checkpoints: (jobId: string) => CheckpointRecord[]
   setStrategy: (spec: StrategySpec) => void
   setFaultTolerance: (ft: FaultTolerance) => void
   strategy: () => string

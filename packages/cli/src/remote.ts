@@ -20,7 +20,7 @@ export async function findBroker (o: BrokerLocation, signal?: AbortSignal): Prom
   const boot = createBootstrapClient(bootstrapUrl(o))
   const req = o.group === undefined ? {} : { group: o.group }
   const { brokers } = await boot.GetBrokers(req, { signal, timeoutMs: 10_000 })
-  const b = brokers[0]
+  const b = brokers.find((x) => o.group === undefined || x.group === o.group)
   if (b === undefined) throw new NotFoundError(`bootstrap ${boot.url} knows no broker${o.group === undefined ? '' : ` for group "${o.group}"`}`)
   return createBrokerClient(b.soapUrl)
 }

@@ -62,8 +62,8 @@ export async function spawnNode (t: Test, args: string[], cwd?: string): Promise
 }
 
 /** Runs `mvm …` to completion (bounded) and returns its output. */
-export async function runMvm (args: string[], cwd?: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [MVM_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function runMvm (args: string[], cwd?: string, env?: Record<string, string>): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [MVM_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })

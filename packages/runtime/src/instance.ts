@@ -27,6 +27,9 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
   const logs: Record<number, { out: string, err: string }> = {}
   const results: RankResult[] = []
   const listeners: Array<(r: RankResult) => void> = []
+  const checkpointListeners: Array<(rank: number, json: string) => void> = []
+  // one chain per rank: saves land (and are reported) in the order the rank made them
+  const saving = new Map<number, Promise<void>>()
   let started = false
   let terminated: string | undefined
   let resolveDone!: (r: RankResult[]) => void
@@ -52,7 +55,10 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     const lr = router.locals.get(rank)!
     if ('ready' in m) lr.readyResolve()
     else if ('result' in m || 'error' in m) lr.outcome = m
-    else if ('checkpoint' in m) void saveCheckpoint(rank, m.checkpoint.json)
+    else if ('checkpoint' in m) {
+      const json = m.checkpoint.json
+      saving.set(rank, (saving.get(rank) ?? Promise.resolve()).then(async () => { await saveCheckpoint(rank, json) }))
+    }
     else router.fromHost(rank, m)
   }
 
@@ -62,6 +68,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       await writeFile(`${file}.tmp`, json)
       await rename(`${file}.tmp`, file)
     } catch (err) { log.warn({ err, rank }, 'checkpoint not saved') }
+    for (const cb of checkpointListeners) { try { cb(rank, json) } catch (err) { log.warn({ err }, 'onCheckpoint listener threw') } }
   }
 
   const onExit = (rank: number, info: ExitInfo, sbDir: string): void => {
@@ -129,6 +136,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     logs,
     done,
     onRank: (cb) => { listeners.push(cb) },
+    onCheckpoint: (cb) => { checkpointListeners.push(cb) },
     pids: () => Object.fromEntries([...router.locals].flatMap(([r, lr]) => lr.sandbox === undefined ? [] : [[r, lr.sandbox.pid]])),
     async start (options = {}) {
       if (started) throw new InvalidStateError(`job ${spec.jobId}: start() was already called`)

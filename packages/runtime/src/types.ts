@@ -65,6 +65,11 @@ export interface JobInstance {
   /** The local ranks' results, once every one has exited. Never rejects. */
   readonly done: Promise<RankResult[]>
   onRank: (cb: (r: RankResult) => void) => void
+  /**
+   * Called with each `ctx.checkpoint()` state (its JSON text) after it was saved in `workDir`,
+   * in the order the rank made them (so a node can ship it off before the node itself dies).
+   */
+  onCheckpoint: (cb: (rank: number, json: string) => void) => void
   /** OS process id of each local rank whose sandbox is running (for Node.ListProcesses). */
   pids: () => Record<number, number>
   /** Cancels and stops every local rank (SIGKILL after a short grace); resolves when all are gone. */

@@ -18,7 +18,9 @@ const DECODE: protobuf.IConversionOptions = { longs: String, enums: String, defa
 
 /** Largest encoded control frame allowed for a body type. */
 export function controlLimit (type: ControlType | undefined): number {
-  return type === 'instantiate' ? Limits.instantiateFrameBytes : Limits.controlFrameBytes
+  if (type === 'instantiate') return Limits.instantiateFrameBytes
+  if (type === 'checkpoint') return Limits.checkpointFrameBytes
+  return Limits.controlFrameBytes
 }
 
 function fieldCheck<T> (fn: () => T, fail: (p: FieldProblem) => MvmError): T {

@@ -15,6 +15,10 @@ export const Limits = {
   controlFrameBytes: 1 * MiB,
   /** A control frame carrying Instantiate (spec + source bundle). */
   instantiateFrameBytes: 64 * MiB,
+  /** A rank checkpoint's state JSON. */
+  checkpointStateBytes: 16 * MiB,
+  /** A control frame carrying Checkpoint: the state plus its header fields. */
+  checkpointFrameBytes: 16 * MiB + 64 * KiB,
   /** Queue frame payload. */
   queuePayloadBytes: 4 * MiB,
   /** Whole queue frame: payload plus header fields. */

@@ -103,7 +103,13 @@ export const ControlSpecs: Record<ControlType, MessageSpec> = {
     dataJson: json(),
     retryable: bool()
   },
-  ack: {}
+  ack: {},
+  checkpoint: {
+    jobId: id(true),
+    rank: u32(),
+    stateJson: str(Limits.checkpointStateBytes, { required: true, json: true }),
+    seq: u64()
+  }
 }
 
 export const CONTROL_TYPES = Object.keys(ControlSpecs) as ControlType[]

@@ -118,6 +118,14 @@ export interface ErrorBody {
   retryable: boolean
 }
 
+/** A rank's latest saved state; `seq` orders saves of one rank. */
+export interface Checkpoint {
+  jobId: string
+  rank: number
+  stateJson: string
+  seq: number
+}
+
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export type Ack = Record<never, never>
 
@@ -137,6 +145,7 @@ export interface ControlBodyMap {
   childReport: ChildReport
   error: ErrorBody
   ack: Ack
+  checkpoint: Checkpoint
 }
 
 export type ControlType = keyof ControlBodyMap

@@ -39,7 +39,8 @@ export const controlSamples: { [K in ControlType]: ControlBodyMap[K] } = {
     totals: { ...report, freeSlots: 30, totalSlots: 40 }
   },
   error: { code: 'E_CAPACITY', message: 'no free slots', dataJson: '{"need":4}', retryable: true },
-  ack: {}
+  ack: {},
+  checkpoint: { jobId: 'job-42', rank: 1, stateJson: '{"i":7}', seq: 7 }
 }
 
 export const queueHelloSample: QueueHello = { version: 1, jobId: 'job-42' }

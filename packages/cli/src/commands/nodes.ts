@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { BadRequestError, NotFoundError } from '@mvm/core'
-import { createBootstrapClient, createBrokerClient, type NodeInfo } from '@mvm/soap'
+import type { NodeInfo } from '@mvm/soap'
+import { DEFAULT_BOOTSTRAP, findBroker } from '../remote.js'
 import { printJson } from '../output.js'
 
 interface NodesFlags { bootstrap?: string, broker?: string, group?: string, json?: boolean }
@@ -13,24 +13,16 @@ export function register (program: Command): void {
   program
     .command('nodes')
     .description("list a group's nodes as its super-peer sees them")
-    .option('--bootstrap <url>', 'bootstrap SOAP URL, e.g. http://127.0.0.1:7700')
+    .option('--bootstrap <url>', `bootstrap node SOAP URL (default $MVM_BOOTSTRAP or ${DEFAULT_BOOTSTRAP})`)
     .option('--broker <url>', "the super-peer's SOAP URL (skips the bootstrap lookup)")
     .option('--group <name>', 'group to list (default: the first registered group)')
     .option('--json', 'print the nodes as JSON')
     .action(async (flags: NodesFlags) => {
-      const broker = flags.broker ?? await findBroker(flags)
-      const res = await createBrokerClient(broker).ListNodes(flags.group === undefined ? {} : { group: flags.group }, { timeoutMs: 10_000 })
+      const broker = await findBroker(flags)
+      const res = await broker.ListNodes(flags.group === undefined ? {} : { group: flags.group }, { timeoutMs: 10_000 })
       if (flags.json === true) { printJson(res.nodes); return }
       process.stdout.write(table(res.nodes))
     })
-}
-
-async function findBroker (flags: NodesFlags): Promise<string> {
-  if (flags.bootstrap === undefined) throw new BadRequestError('give --bootstrap URL or --broker URL')
-  const res = await createBootstrapClient(flags.bootstrap).GetBrokers(flags.group === undefined ? {} : { group: flags.group }, { timeoutMs: 10_000 })
-  const b = res.brokers.find((x) => flags.group === undefined || x.group === flags.group)
-  if (b === undefined) throw new NotFoundError(`bootstrap ${flags.bootstrap} knows no super-peer${flags.group === undefined ? '' : ` for group ${flags.group}`}`)
-  return b.soapUrl
 }
 
 function shortId (id: string): string {

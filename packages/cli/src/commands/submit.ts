@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { dirname, relative } from 'node:path'
 import { readFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import { loadProfile } from '@mvm/model'
 import { readBundle } from '@mvm/jobs'
 import { collectParam, printJson } from '../output.js'
@@ -16,7 +17,7 @@ export function register (program: Command): void {
     .option('-p, --param <k=v>', 'override a profile parameter (repeatable)', collectParam)
     .option('-w, --wait', 'wait for the job to finish, showing progress, then print its result')
     .option('--timeout <sec>', 'with --wait: give up waiting after this many seconds', '3600')
-    .option('--owner <name>', 'submit on behalf of this subject (default $USER)')
+    .option('--owner <name>', 'submit on behalf of this subject (default $USER or the OS account)')
     .option('--json', 'machine-readable output'))
     .action(async (file: string, o: SubmitOptions) => {
       const params = o.param ?? {}
@@ -30,7 +31,7 @@ export function register (program: Command): void {
         profileName: relative(root, file).split('\\').join('/'),
         params: Object.entries(params).map(([name, value]) => ({ name, value })),
         bundle: files,
-        owner: o.owner ?? process.env.USER ?? 'anonymous'
+        owner: o.owner ?? currentUser()
       }, { timeoutMs: 60_000 })
       if (o.wait !== true) {
         if (o.json === true) printJson(res)
@@ -47,4 +48,10 @@ export function register (program: Command): void {
       }
       if (failed > 0) process.exitCode = 2
     })
+}
+
+/** Who submits: $USER, else the OS account (a job always has an owner for cancel rights). */
+function currentUser (): string {
+  if (process.env.USER !== undefined && process.env.USER !== '') return process.env.USER
+  try { return userInfo().username } catch { return 'anonymous' }
 }
