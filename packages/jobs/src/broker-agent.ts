@@ -82,7 +82,8 @@ export class BrokerAgent {
       dispatcher: controlDispatcher({
         channel: (p) => node.control.toPeer(p),
         addresses: (p) => node.membership.get(p)?.multiaddrs ?? [],
-        bundle: (job) => job.bundleSha === null ? [] : decodeStoredBundle(this.broker.bundle(job.bundleSha))
+        bundle: (job) => job.bundleSha === null ? [] : decodeStoredBundle(this.broker.bundle(job.bundleSha)),
+        checkpoints: (id) => this.broker.checkpoints(id)
       }, log),
       strategy: this.strategy,
       faultTolerance: this.faultTolerance
@@ -100,6 +101,11 @@ export class BrokerAgent {
     await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
     await this.broker.start()
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
+    // kept for a `restart` recovery; a stale one (earlier attempt, other node) is dropped by the broker
+    this.cleanups.push(this.node.control.handle('checkpoint', (b, ctx) => {
+      this.broker.saveCheckpoint(b.jobId, b.rank, b.stateJson, { seq: b.seq, peerId: ctx.peerId })
+      return undefined
+    }))
     // a view that is no longer `up` makes the broker requeue or fail that node's jobs
     this.cleanups.push(this.node.onPeerState((e) => {
       this.refresh()

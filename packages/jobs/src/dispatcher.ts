@@ -1,5 +1,5 @@
 import { UnavailableError, type Logger } from '@mvm/core'
-import type { Dispatcher, Job } from '@mvm/broker'
+import type { CheckpointRecord, Dispatcher, Job } from '@mvm/broker'
 import { expectBody, type RpcPeer } from '@mvm/wire'
 import { encodeInstance, type InstanceTemplate, type JobInstance } from './instance.js'
 import type { BundleFile } from './bundle.js'
@@ -9,6 +9,8 @@ export interface DispatchTarget {
   channel: (peerId: string) => RpcPeer | undefined
   addresses: (peerId: string) => string[]
   bundle: (job: Job) => BundleFile[]
+  /** The broker's stored checkpoints of a job, read when it is dispatched with `resume`. */
+  checkpoints?: (jobId: string) => CheckpointRecord[]
 }
 
 const INSTANTIATE_TIMEOUT_MS = 120_000
@@ -29,7 +31,13 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       const instance: JobInstance = {
         ...tpl, jobId: job.id, placement, resume, addresses: Object.fromEntries(peers.map((p) => [p, target.addresses(p)]))
       }
-      const spec = encodeInstance(instance)
+      const saved = resume ? target.checkpoints?.(job.id) ?? [] : []
+      // each peer gets only its own ranks' states: all of them could outgrow one Instantiate frame
+      const specFor = (p: string): Uint8Array => {
+        const mine = saved.filter((c) => placement[c.rank] === p)
+        return encodeInstance(mine.length === 0 ? instance : { ...instance, restored: Object.fromEntries(mine.map((c) => [c.rank, JSON.parse(c.stateJson) as unknown])) })
+      }
+      if (saved.length > 0) log.info({ jobId: job.id, ranks: saved.map((c) => c.rank) }, 'resuming from checkpoints')
       const bundle = target.bundle(job)
       const acked: string[] = []
       try {
@@ -37,7 +45,7 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
           const rpc = target.channel(p)
           if (rpc === undefined) throw new UnavailableError(`peer ${p} is not connected to this super-peer`)
           expectBody(await rpc.request({ type: 'awaken', jobId: job.id }, { signal, timeoutMs: TERMINATE_TIMEOUT_MS }), 'ack')
-          expectBody(await rpc.request({ type: 'instantiate', jobId: job.id, spec, bundle }, { signal, timeoutMs: INSTANTIATE_TIMEOUT_MS }), 'instantiateAck')
+          expectBody(await rpc.request({ type: 'instantiate', jobId: job.id, spec: specFor(p), bundle }, { signal, timeoutMs: INSTANTIATE_TIMEOUT_MS }), 'instantiateAck')
           acked.push(p)
         }))
       } catch (err) {

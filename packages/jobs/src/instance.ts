@@ -21,10 +21,15 @@ export interface JobInstance {
   queue: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw' }
   /** True when restarted by fault tolerance: ranks get their last checkpoint as `ctx.restored`. */
   resume: boolean
+  /**
+   * With `resume`: the last checkpoint the broker holds per rank (only the ranks placed on the
+   * receiving peer, to keep Instantiate small), handed to each rank as `ctx.restored`.
+   */
+  restored?: Record<number, unknown>
 }
 
 /** The part of a JobInstance known at submission (placement and addresses come at dispatch). */
-export type InstanceTemplate = Omit<JobInstance, 'jobId' | 'placement' | 'addresses' | 'resume'>
+export type InstanceTemplate = Omit<JobInstance, 'jobId' | 'placement' | 'addresses' | 'resume' | 'restored'>
 
 export const DEFAULT_RESOURCES = { memoryMB: 256, wallTimeSec: 3600 } as const
 

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sleep, type Logger } from '@mvm/core'
-import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
+import { Limits, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { JobInstance as RunningJob, RankResult, Runtime } from '@mvm/runtime'
 import { decodeInstance } from './instance.js'
 import { QueueTransport, type StreamHost } from './queue-link.js'
@@ -41,6 +41,8 @@ interface Active {
   session: RpcPeer | undefined
   /** Set once the broker (or this agent) stops the job: its ranks' ends are not reported. */
   stopping: boolean
+  /** Per rank: the newest checkpoint not yet sent, and whether a send is under way. */
+  checkpoints: Map<number, { seq: number, json: string | undefined, sending: boolean }>
 }
 
 const REPORT_ATTEMPTS = 8
@@ -118,9 +120,11 @@ export class PeerAgent {
     const link = this.transport!.link(inst.jobId, inst.addresses)
     const job = await rt.instantiate({
       jobId: inst.jobId, owner: inst.owner, program: inst.program, graph: inst.graph, placement: inst.placement, self,
-      params: inst.params, resources: inst.resources, queue: inst.queue
+      params: inst.params, resources: inst.resources, queue: inst.queue,
+      ...(inst.resume && inst.restored !== undefined ? { restored: inst.restored } : {})
     }, link)
-    const entry: Active = { job, ranks, memoryMB: inst.resources.memoryMB, session, stopping: false }
+    const entry: Active = { job, ranks, memoryMB: inst.resources.memoryMB, session, stopping: false, checkpoints: new Map() }
+    job.onCheckpoint((rank, json) => { this.shipCheckpoint(inst.jobId, entry, rank, json) })
     this.active.set(inst.jobId, entry)
     // a rank that ended leaves Node.ListProcesses at once: the job's other ranks may run on
     const ended = new Set<number>()
@@ -148,6 +152,31 @@ export class PeerAgent {
     }
     this.init.logger.info({ jobId: inst.jobId, ranks }, 'job instantiated')
     return { type: 'instantiateAck', jobId: inst.jobId, ranks }
+  }
+
+  /**
+   * Ships a rank's checkpoint to the broker, so it outlives this node. One send per rank at a
+   * time; saves made meanwhile collapse into the newest, since only the last one is ever restored.
+   */
+  private shipCheckpoint (jobId: string, a: Active, rank: number, json: string): void {
+    if (Buffer.byteLength(json, 'utf8') > Limits.checkpointStateBytes) {
+      this.init.logger.warn({ jobId, rank, bytes: Buffer.byteLength(json, 'utf8'), limit: Limits.checkpointStateBytes }, 'checkpoint too large to ship; kept on this node only')
+      return
+    }
+    let c = a.checkpoints.get(rank)
+    if (c === undefined) { c = { seq: 0, json: undefined, sending: false }; a.checkpoints.set(rank, c) }
+    c.json = json
+    c.seq++
+    if (c.sending) return
+    const state = c
+    state.sending = true
+    void (async () => {
+      while (state.json !== undefined && !a.stopping) {
+        const body: ControlBodyInit = { type: 'checkpoint', jobId, rank, stateJson: state.json, seq: state.seq }
+        state.json = undefined
+        await this.send(body, a.session)
+      }
+    })().finally(() => { state.sending = false })
   }
 
   /** Stops the job's ranks here; whoever asked knows the job is over, so their ends are not reported. */
