@@ -194,13 +194,16 @@ export class BrokerImpl implements Broker {
       return
     }
     let ended: string | null = null
+    const retry = r.exitCode !== 0 && this.ft.retryFailedRanks === true && this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts
     const changes = this.store.atomic((): Change[] => {
       this.store.putRank(jobId, r)
       const out: Change[] = []
       const toRunning = (): void => { if (job.state === 'scheduled') out.push(...this.store.transition(jobId, 'running')) }
       if (r.exitCode !== 0) {
         ended = `rank ${r.rank}${r.peerId !== undefined ? ` on ${r.peerId}` : ''} failed: ${r.error ?? `exit code ${r.exitCode}`}`
-        out.push(...this.store.transition(jobId, 'failed', { reason: ended }))
+        if (!retry && this.ft.retryFailedRanks === true && this.ft.recovery !== 'fail') ended += ` (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
+        // retried: abandon() below stops the other ranks and requeues the job
+        if (!retry) out.push(...this.store.transition(jobId, 'failed', { reason: ended }))
         return out
       }
       const ranks = this.store.ranks(jobId)
@@ -215,6 +218,7 @@ export class BrokerImpl implements Broker {
       this.emitOne({ kind: 'progress', jobId, parentId: job.parentId, state: job.state, at: this.now(), ranksDone: this.store.ranks(jobId).length, size: job.size })
       return
     }
+    if (retry) { void this.abandon(jobId, a, ended).then(() => { this.kick() }); return }
     this.forget(jobId, a, ended)
     void this.stopQuietly(job, a.placement, ended).then(() => { this.cluster.release(jobId); this.kick() })
   }

@@ -161,6 +161,11 @@ export interface FaultTolerance {
   recovery: Recovery
   /** Requeues/restarts allowed per job before it fails. */
   maxRestarts: number
+  /**
+   * Whether a failed rank (program error, non-zero exit, limit) is retried like a lost node;
+   * default false: a program error fails the job at once.
+   */
+  retryFailedRanks?: boolean
 }
 
 export interface BrokerInit {

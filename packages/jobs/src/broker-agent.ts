@@ -74,7 +74,7 @@ export class BrokerAgent {
     const spec = init.policy?.spec
     this.strategy = spec !== undefined ? { type: spec.scheduling.strategy, options: spec.scheduling.options } : init.strategy ?? 'least-loaded'
     this.faultTolerance = spec !== undefined
-      ? { recovery: spec.faultTolerance.recovery, maxRestarts: spec.faultTolerance.maxRestarts }
+      ? { recovery: spec.faultTolerance.recovery, maxRestarts: spec.faultTolerance.maxRestarts, retryFailedRanks: spec.faultTolerance.retryFailedRanks }
       : init.faultTolerance ?? { recovery: 'requeue', maxRestarts: 3 }
     this.broker = createBroker({
       dataDir: join(init.dataDir, 'broker'),

@@ -46,7 +46,9 @@ export const monitoringSchema = z.object({
 export const faultToleranceSchema = z.object({
   checkpointIntervalSec: positiveNumber().optional(),
   recovery: z.enum(['requeue', 'fail', 'restart']).optional(),
-  maxRestarts: nonNegativeInt().optional()
+  maxRestarts: nonNegativeInt().optional(),
+  /** Also retry a job whose rank failed (threw, exited non-zero, broke a limit), not only one whose node went down. */
+  retryFailedRanks: z.boolean().optional()
 }).strict()
 
 export const queuesSchema = z.object({
@@ -124,7 +126,7 @@ export interface EffectivePolicySpec {
     subjects: Record<string, string[]>
   }
   monitoring: { intervalSec: number, missedHeartbeats: number, metrics: Array<(typeof metricNames)[number]> }
-  faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number }
+  faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean }
   queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxQueueVmsPerNode: number }
   sandbox: {
     driver: 'process' | 'namespace'
@@ -138,7 +140,7 @@ export const DEFAULT_POLICY: EffectivePolicySpec = {
   scheduling: { strategy: 'least-loaded', options: {}, reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
-  faultTolerance: { recovery: 'requeue', maxRestarts: 3 },
+  faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false },
   queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
   sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } }
 }
