@@ -1,12 +1,8 @@
 import { BadRequestError, type Logger } from '@mvm/core'
+import type { BrokerInfo } from '@mvm/soap'
 
-export interface BrokerRecord {
-  group: string
-  peerId: string
-  multiaddrs: string[]
-  soapUrl: string
-  parentGroup?: string
-  registeredAt: string
+/** A registered super-peer as GetBrokers reports it, plus its lease. */
+export interface BrokerRecord extends BrokerInfo {
   /** Epoch ms after which the record is dropped unless renewed. */
   expiresAt: number
 }
