@@ -1,3 +1,5 @@
+import type { MonitoringReport } from '@mvm/wire'
+
 /** Shared shapes of the node package (the public ones are re-exported by index.ts). */
 
 export const Role = { bootstrap: 'bootstrap', superPeer: 'super-peer', peer: 'peer' } as const
@@ -7,16 +9,8 @@ export const ROLES: readonly Role[] = [Role.bootstrap, Role.superPeer, Role.peer
 export const PeerState = { up: 'up', down: 'down', left: 'left' } as const
 export type PeerState = (typeof PeerState)[keyof typeof PeerState]
 
-/** What a node measures about itself: sent in every heartbeat. */
-export interface LoadReport {
-  load: number
-  freeSlots: number
-  totalSlots: number
-  freeMemoryMb: number
-  processes: number
-  queueDepth: number
-  timestampMs: number
-}
+/** What a node measures about itself: the wire's monitoring report, sent in every heartbeat. */
+export type LoadReport = MonitoringReport
 
 /** One member of a group as its super-peer sees it. */
 export interface MemberInfo {
