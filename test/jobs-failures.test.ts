@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { createNodeClient } from '@mvm/soap'
-import { readBundle } from '@mvm/jobs'
+import { readBundle } from '@mvm/soap'
 import { ROOT, runCli, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
 
 const FIX = join(ROOT, 'test', 'fixtures', 'jobs')

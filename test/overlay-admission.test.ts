@@ -2,7 +2,7 @@ import t from 'tap'
 import { writeFile } from 'node:fs/promises'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateKey } from '@mvm/node'
-import { startNode, waitFor } from '../packages/node/test/fixtures.js'
+import { startNode, waitFor } from './lib/nodes.js'
 
 t.test('peer-list: an admitted peer joins, another is refused with a reason', async (t) => {
   const dir = t.testdirName

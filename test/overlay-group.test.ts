@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createBrokerClient, createBootstrapClient, createNodeClient } from '@mvm/soap'
-import { startNode, waitFor } from '../packages/node/test/fixtures.js'
+import { startNode, waitFor } from './lib/nodes.js'
 
 t.test('bootstrap+super-peer and two peers form a group; a stopped peer is left', async (t) => {
   const sp = await startNode(t, 'sp', { roles: ['bootstrap', 'super-peer'], group: 'lab', monitoring: { heartbeatMs: 200 } })

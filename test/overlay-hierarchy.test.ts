@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createBrokerClient } from '@mvm/soap'
-import { startNode, waitFor } from '../packages/node/test/fixtures.js'
+import { startNode, waitFor } from './lib/nodes.js'
 
 t.test('two levels: the parent sees the child group through ChildReports', async (t) => {
   const root = await startNode(t, 'root', { roles: ['bootstrap', 'super-peer'], group: 'campus', monitoring: { heartbeatMs: 200 } })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createBrokerClient } from '@mvm/soap'
-import { runMvm, spawnNode, waitFor } from '../packages/node/test/fixtures.js'
+import { runMvm, spawnNode, waitFor } from './lib/nodes.js'
 
 t.test('separate processes: SIGKILL → down, restart → same peer id and up, SIGTERM → left and exit 0', async (t) => {
   const dir = t.testdirName

@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import { CONTROL_PROTOCOL, encodeControl, encodeVarint } from '@mvm/wire'
 import { createNodeClient } from '@mvm/soap'
-import { startNode, waitFor } from '../packages/node/test/fixtures.js'
+import { startNode, waitFor } from './lib/nodes.js'
 
 async function rawHost (t: Test): Promise<Libp2p> {
   const h = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { MVM_BIN, startNodeProcess, type NodeProcess } from '@mvm/cli'
 import { createBrokerClient, type BrokerClient, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
 import { loadProfile } from '@mvm/model'
-import { readBundle } from '@mvm/jobs'
+import { readBundle } from '@mvm/soap'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 

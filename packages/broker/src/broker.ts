@@ -1,7 +1,7 @@
 import { jobValue } from './result.js'
 import {
   BadRequestError, ConfigError, InvalidStateError, MvmError, UnavailableError, silentLogger, componentLogger, toMvmError,
-  type Logger, type Registry
+  type JobState, type Logger, type Registry
 } from '@mvm/core'
 import { JobStore, type Change } from './store.js'
 import { Cluster } from './cluster.js'
@@ -12,7 +12,7 @@ import { isTerminal } from './transitions.js'
 import { saveCheckpoint } from './checkpoints.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
-  JobState, NodeView, RankResult, SchedulingStrategy, StrategySpec, SubmitResult
+  NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
 
 /** A dispatched job the broker is tracking: its slots are reserved until it ends. */
@@ -183,7 +183,7 @@ export class BrokerImpl implements Broker {
     this.emitOne({ kind: 'progress', jobId, parentId: job.parentId, state: job.state, at: this.now(), ranksStarted: n, size: job.size })
   }
 
-  reportRank (jobId: string, r: RankResult): void {
+  reportRank (jobId: string, r: RankRecord): void {
     const job = this.store.mustGet(jobId)
     if (!Number.isInteger(r?.rank) || r.rank < 0 || r.rank >= job.size) throw new BadRequestError(`reportRank(${jobId}): rank must be an integer from 0 to ${job.size - 1} (got ${String(r?.rank)})`)
     if (!Number.isInteger(r.exitCode)) throw new BadRequestError(`reportRank(${jobId}, rank ${r.rank}): exitCode must be an integer (got ${String(r.exitCode)})`)

@@ -30,9 +30,9 @@ import type { Broker, BrokerInit, SchedulingStrategy } from './types.js'
 
 export type {
   Broker, BrokerInit, Candidate, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
-  NodeView, PlacementConstraints, PlacementInput, RankResult, SchedulingStrategy, StrategySpec, SubmitResult
+  NodeView, PlacementConstraints, PlacementInput, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
-export { JobState, Recovery } from './types.js'
+export { Recovery } from './types.js'
 export { RESTARTED_REASON } from './broker.js'
 export { MAX_CHECKPOINT_BYTES } from './checkpoints.js'
 export { schedulingStrategies, createStrategyRegistry } from './strategies/registry.js'

@@ -1,4 +1,5 @@
-import type { Job, JobEvent, JobRequest, JobState, RankResult } from './types.js'
+import type { JobState } from '@mvm/core'
+import type { Job, JobEvent, JobRequest, RankRecord } from './types.js'
 
 /** Column shapes as SQLite returns them; JSON columns are parsed once here. */
 export interface JobRow {
@@ -53,8 +54,8 @@ export function toEvent (r: EventRow): JobEvent {
   return { jobId: r.job_id, at: r.at, from: r.from_state as JobState | null, to: r.to_state as JobState, detail: r.detail }
 }
 
-export function toRank (r: RankRow): RankResult {
-  const out: RankResult = { rank: r.rank, exitCode: r.exit_code }
+export function toRank (r: RankRow): RankRecord {
+  const out: RankRecord = { rank: r.rank, exitCode: r.exit_code }
   if (r.output !== null) out.output = JSON.parse(r.output) as unknown
   if (r.error !== null) out.error = r.error
   if (r.peer_id !== null) out.peerId = r.peer_id

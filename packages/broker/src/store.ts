@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { InvalidStateError, NotFoundError } from '@mvm/core'
+import { InvalidStateError, NotFoundError, type JobState } from '@mvm/core'
 import { migrate } from './schema.js'
 import { newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
 import { toEvent, toJob, toRank, json, type EventRow, type JobRow, type RankRow } from './rows.js'
-import type { CheckpointRecord, Job, JobEvent, JobRequest, JobState, RankResult } from './types.js'
+import type { CheckpointRecord, Job, JobEvent, JobRequest, RankRecord } from './types.js'
 
 /** One job's state change, returned so the broker can tell listeners after the commit. */
 export interface Change { job: Job, from: JobState | null }
@@ -201,11 +201,11 @@ export class JobStore {
     return { job: this.mustGet(parentId), from }
   }
 
-  putRank (id: string, r: RankResult): void {
+  putRank (id: string, r: RankRecord): void {
     this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null)
   }
 
-  ranks (id: string): RankResult[] { return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
+  ranks (id: string): RankRecord[] { return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
 
   /** Keeps a rank's checkpoint unless a newer one (later attempt, or same attempt and higher seq) is stored; true when kept. */
   putCheckpoint (id: string, c: Omit<CheckpointRecord, 'at'>): boolean {

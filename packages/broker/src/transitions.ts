@@ -1,5 +1,5 @@
-import { InvalidStateError } from '@mvm/core'
-import { type JobState, terminalStates } from './types.js'
+import { InvalidStateError, type JobState } from '@mvm/core'
+import { terminalStates } from './types.js'
 
 const allowed: Record<JobState, readonly JobState[]> = {
   queued: ['scheduled', 'cancelled'],

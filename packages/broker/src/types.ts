@@ -1,15 +1,8 @@
-import type { Logger, ComponentSpec } from '@mvm/core'
+import type { Logger, ComponentSpec, JobState } from '@mvm/core'
 
-/** A job's life: queued → scheduled → running → succeeded | failed | cancelled. */
-export const JobState = {
-  queued: 'queued',
-  scheduled: 'scheduled',
-  running: 'running',
-  succeeded: 'succeeded',
-  failed: 'failed',
-  cancelled: 'cancelled'
-} as const
-export type JobState = (typeof JobState)[keyof typeof JobState]
+// A job's life (queued → scheduled → running → succeeded | failed | cancelled) is `JobState`
+// from @mvm/core: the SOAP contract's tns:JobState is the same union, and neither package
+// depends on the other.
 
 export const terminalStates: ReadonlySet<JobState> = new Set<JobState>(['succeeded', 'failed', 'cancelled'])
 
@@ -73,7 +66,8 @@ export interface JobEvent {
   detail: string | null
 }
 
-export interface RankResult {
+/** A rank's result as the broker records it (`rank_results`), from the report of the node that ran it. */
+export interface RankRecord {
   rank: number
   exitCode: number
   /** The rank's return value (JSON). */
@@ -106,7 +100,7 @@ export interface JobResult {
   reason: string | null
   /** Rank 0's output (the conventional root result), or the only rank's output when rank 0 returned none; for an array parent, each child's value in order. */
   value: unknown
-  ranks: RankResult[]
+  ranks: RankRecord[]
 }
 
 /** A node as the latest monitoring report describes it. */
@@ -209,7 +203,7 @@ export interface Broker {
   updateNodes: (views: NodeView[]) => void
   nodeDown: (peerId: string) => Promise<void>
   nodes: () => NodeView[]
-  reportRank: (jobId: string, rank: RankResult) => void
+  reportRank: (jobId: string, rank: RankRecord) => void
   ranksStarted: (jobId: string, n: number) => void
   /**
    * Stores a rank's latest checkpoint (JSON text, at most 16 MiB) for a `restart` recovery.

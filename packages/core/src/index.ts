@@ -1,7 +1,8 @@
 /**
  * @packageDocumentation
  * What every MVM package shares: typed errors with stable codes, a namespaced logger,
- * the start/stop lifecycle, abort helpers and the component registry.
+ * the start/stop lifecycle, abort helpers, the component registry and the job states
+ * the broker and the SOAP contract share.
  *
  * @example
  * ```ts
@@ -15,3 +16,4 @@ export * from './errors.js'
 export * from './logger.js'
 export * from './registry.js'
 export * from './lifecycle.js'
+export * from './job-state.js'

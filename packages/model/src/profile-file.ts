@@ -1,5 +1,4 @@
 import path from 'node:path'
-import type { Issue } from '@mvm/core'
 import type { ParsedDocument } from './document.js'
 import { validate } from './document.js'
 import { cycleText, describeReadError, readText, relativeRef } from './files.js'

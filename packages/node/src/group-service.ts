@@ -159,12 +159,13 @@ export class GroupService {
   }
 }
 
-function toLoad (r: { load: number, freeSlots: number, totalSlots: number, freeMemoryMb: number, processes: number, queueDepth: number, timestampMs: number }): LoadReport {
+/** A copy of a received report, field by field. */
+function toLoad (r: LoadReport): LoadReport {
   return { load: r.load, freeSlots: r.freeSlots, totalSlots: r.totalSlots, freeMemoryMb: r.freeMemoryMb, processes: r.processes, queueDepth: r.queueDepth, timestampMs: r.timestampMs }
 }
 
-export function emptyReport (slots: number, memoryMb: number): LoadReport {
-  return { load: 0, freeSlots: slots, totalSlots: slots, freeMemoryMb: memoryMb, processes: 0, queueDepth: 0, timestampMs: Date.now() }
+export function emptyReport (slots: number, memoryMB: number): LoadReport {
+  return { load: 0, freeSlots: slots, totalSlots: slots, freeMemoryMb: memoryMB, processes: 0, queueDepth: 0, timestampMs: Date.now() }
 }
 
 export { CONTROL_PROTOCOL }

@@ -28,6 +28,7 @@ import type { LinkStatus } from './member.js'
 import type { UsageProbe } from './monitor.js'
 import type { StreamAccess } from './streams.js'
 import { NodeRuntime } from './node.js'
+import { composeHost, type MvmHost, type MvmHostInit } from './compose.js'
 import type { ProcessTable } from './process-table.js'
 import type { LoadReport, MemberInfo, PeerStateListener, Role } from './types.js'
 
@@ -45,6 +46,11 @@ export { loadOrCreateKey } from './keys.js'
 export type { StreamAccess } from './streams.js'
 export { loadNodeSettings, type FileSettings } from './config.js'
 export { lockDataDir, firstFreeDataDir } from './data-dir.js'
+
+export type { MvmHost, MvmHostInit } from './compose.js'
+
+/** A whole node: the overlay and the job machinery of its roles (see {@link MvmHost}). */
+export function createMvmHost (init: MvmHostInit): MvmHost { return composeHost(init, createMvmNode) }
 
 export interface MvmNode extends Startable {
   /** Valid once started. */

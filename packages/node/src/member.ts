@@ -1,3 +1,4 @@
+import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { NotAdmittedError, UnavailableError, combineSignals, sleep, toMvmError, type Logger } from '@mvm/core'
 import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, expectBody, type ChildReport, type MessageInit, type RpcPeer } from '@mvm/wire'
@@ -139,7 +140,7 @@ export class Member {
     }
   }
 
-  private async dial (addrs: string[], signal: AbortSignal): Promise<import('@libp2p/interface').Stream> {
+  private async dial (addrs: string[], signal: AbortSignal): Promise<Stream> {
     const problems: string[] = []
     for (const a of addrs) {
       try {

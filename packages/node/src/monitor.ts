@@ -4,7 +4,9 @@ import type { LoadReport } from './types.js'
 /** What the job machinery (loaded later) tells the monitor; zeros until jobs exist. */
 export interface Usage {
   usedSlots: number
-  usedMemoryMb: number
+  usedMemoryMB: number
+  /** @deprecated Spelled `usedMemoryMB`; read only until packages/peer's probe sends `usedMemoryMB`. */
+  usedMemoryMb?: number
   processes: number
   queueDepth: number
 }
@@ -20,7 +22,7 @@ export class Monitor {
   constructor (private readonly capacity: Capacity) {}
 
   get totalSlots (): number { return this.capacity.slots }
-  get totalMemoryMb (): number { return this.capacity.memoryMB }
+  get totalMemoryMB (): number { return this.capacity.memoryMB }
 
   setProbe (probe: UsageProbe): void { this.probe = probe }
 
@@ -28,14 +30,16 @@ export class Monitor {
     let u: Partial<Usage> = {}
     try { u = this.probe() } catch { u = {} }
     const used = clampInt(u.usedSlots, this.capacity.slots)
-    const osFreeMb = Math.floor(freemem() / (1024 * 1024))
-    const freeMemoryMb = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(u.usedMemoryMb, this.capacity.memoryMB), osFreeMb))
+    const osFreeMB = Math.floor(freemem() / (1024 * 1024))
+    const usedMemoryMB = u.usedMemoryMB ?? u.usedMemoryMb
+    const freeMemoryMB = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(usedMemoryMB, this.capacity.memoryMB), osFreeMB))
     const load = loadavg()[0] ?? 0
     return {
       load: Number.isFinite(load) && load >= 0 ? Math.round(load * 100) / 100 : 0,
       freeSlots: this.capacity.slots - used,
       totalSlots: this.capacity.slots,
-      freeMemoryMb,
+      // the wire's MonitoringReport spells it as protobufjs camel-cases control.proto's free_memory_mb
+      freeMemoryMb: freeMemoryMB,
       processes: clampInt(u.processes, 1_000_000),
       queueDepth: clampInt(u.queueDepth, 1_000_000_000),
       timestampMs: Date.now()

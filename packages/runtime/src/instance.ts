@@ -6,7 +6,7 @@ import type { Compiled, ProgramSource } from './compile.js'
 import type { FromHost } from './protocol.js'
 import { isJsonEncoding } from './payload.js'
 import { Router } from './router.js'
-import type { InstanceSpec, JobInstance, RankResult, RemoteLink } from './types.js'
+import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
 
 export interface InstanceDeps {
   dataDir: string
@@ -19,23 +19,23 @@ export interface InstanceDeps {
 const KILL_GRACE_MS = 300
 
 /** One job's local ranks on this node: spawn, wire, watch, clean up. */
-export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): JobInstance {
+export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): RunningJob {
   const log = deps.log.child({ job: spec.jobId })
   const workDir = join(deps.dataDir, 'jobs', spec.jobId)
   const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, isJsonEncoding(spec.queue.encoding))
   const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
   const logs: Record<number, { out: string, err: string }> = {}
-  const results: RankResult[] = []
-  const listeners: Array<(r: RankResult) => void> = []
+  const results: RankOutcome[] = []
+  const listeners: Array<(r: RankOutcome) => void> = []
   const checkpointListeners: Array<(rank: number, json: string) => void> = []
   // one chain per rank: saves land (and are reported) in the order the rank made them
   const saving = new Map<number, Promise<void>>()
   let started = false
   let terminated: string | undefined
-  let resolveDone!: (r: RankResult[]) => void
-  const done = new Promise<RankResult[]>((resolve) => { resolveDone = resolve })
+  let resolveDone!: (r: RankOutcome[]) => void
+  const done = new Promise<RankOutcome[]>((resolve) => { resolveDone = resolve })
 
-  const record = (r: RankResult): void => {
+  const record = (r: RankOutcome): void => {
     results.push(r)
     for (const cb of listeners) { try { cb(r) } catch (err) { log.warn({ err }, 'onRank listener threw') } }
     if (results.length < router.locals.size) return
@@ -82,7 +82,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       void rm(sbDir, { recursive: true, force: true }).catch(() => {})
       return record({ ...base, result: out.result })
     }
-    let error: RankResult['error']
+    let error: RankOutcome['error']
     if (out !== undefined && 'error' in out) error = { code: out.error.code, message: out.error.message, ...(out.error.stack === undefined ? {} : { stack: out.error.stack }) }
     else if (terminated !== undefined) error = { code: 'E_ABORTED', message: `terminated: ${terminated}` }
     else error = { code: info.reason === 'exit' ? 'E_JOB_FAILED' : 'E_SANDBOX', message: `rank ${rank}: ${info.message}` }

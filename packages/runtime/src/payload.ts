@@ -26,7 +26,7 @@ export function parseJsonText (text: string): unknown {
   }
 }
 
-/** The wire bytes of a payload (a QueueFrame's `payload`). */
+/** The wire bytes of a payload (a LinkFrame's `payload`). */
 export function payloadBytes (p: Payload): Uint8Array {
   return 'text' in p ? utf8.encode(p.text) : fromB64(p.b64)
 }

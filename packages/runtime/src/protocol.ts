@@ -49,7 +49,7 @@ export type FromHost =
   | { result: unknown }
   | { error: SerializedError & { stack?: string } }
 
-/** The port name collective traffic uses on a QueueFrame; `#` cannot appear in topology port names. */
+/** The port name collective traffic uses on a LinkFrame; `#` cannot appear in topology port names. */
 export const COLLECTIVE_PORT = '#coll'
 
 export const toB64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')

@@ -3,13 +3,13 @@ import type { RankGraph } from '@mvm/model'
 import { LocalRank } from './local-rank.js'
 import { bytesPayload, payloadBytes, payloadOf } from './payload.js'
 import { COLLECTIVE_PORT, type FromHost, type ToHost } from './protocol.js'
-import type { QueueFrame, RemoteLink } from './types.js'
+import type { LinkFrame, RemoteLink } from './types.js'
 
 const EMPTY = new Uint8Array(0)
 
 /**
  * The interface controller of one job on one node: a rank's `send('next', v)` becomes a
- * message to the peer rank's port, by IPC if the peer is here, as a QueueFrame over the link
+ * message to the peer rank's port, by IPC if the peer is here, as a LinkFrame over the link
  * if not. The runtime never decodes values and holds no queues: credits bound what is in flight.
  */
 export class Router {
@@ -71,7 +71,7 @@ export class Router {
   }
 
   /** A frame from another node's runtime. */
-  fromLink (fromNode: string, f: QueueFrame): void {
+  fromLink (fromNode: string, f: LinkFrame): void {
     if (f.jobId !== this.jobId) return
     const local = this.locals.get(f.toRank)
     if (local === undefined) return this.log.warn({ fromNode, toRank: f.toRank }, 'frame for a rank that is not on this node')
@@ -82,12 +82,12 @@ export class Router {
   }
 
   /** `frame` is built only for a remote peer: a local one takes the base64 text as it came. */
-  private route (fromRank: number, toRank: number, local: ToHost, frame: () => Omit<QueueFrame, 'jobId' | 'fromRank' | 'toRank'>): void {
+  private route (fromRank: number, toRank: number, local: ToHost, frame: () => Omit<LinkFrame, 'jobId' | 'fromRank' | 'toRank'>): void {
     const target = this.locals.get(toRank)
     if (target !== undefined) { target.deliver(local); return }
     const node = this.placement[toRank]
     if (node === undefined) return
-    const full: QueueFrame = { jobId: this.jobId, fromRank, toRank, ...frame() }
+    const full: LinkFrame = { jobId: this.jobId, fromRank, toRank, ...frame() }
     // one chain per node keeps frames in order even when the link applies backpressure
     const prev = this.chains.get(node) ?? Promise.resolve()
     const next = prev.then(async () => {

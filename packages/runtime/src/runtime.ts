@@ -5,7 +5,7 @@ import { compileProgram } from './compile.js'
 import { createInstance } from './instance.js'
 import { rankHostEntry, rankHostReadPaths, sdkUrl } from './paths.js'
 import { validateInstanceSpec } from './validate.js'
-import type { JobInstance, Runtime, RuntimeInit } from './types.js'
+import type { RunningJob, Runtime, RuntimeInit } from './types.js'
 
 /** A warm pair covers the common 2-rank launch; more costs ~40 MiB of idle RSS each. */
 export const DEFAULT_POOL_SIZE = 2
@@ -15,7 +15,7 @@ export const DEFAULT_POOL_MEMORY_MB = 256
 export function createRuntime (init: RuntimeInit): Runtime {
   const log = (init.logger ?? silentLogger()).child({ component: 'runtime' })
   const cacheDir = join(init.dataDir, 'cache')
-  const live = new Set<JobInstance>()
+  const live = new Set<RunningJob>()
   let ownPool: Promise<SandboxPool> | undefined
 
   // no job machinery until a job needs it (step a): the pool starts with the first instance

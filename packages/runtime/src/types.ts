@@ -3,29 +3,9 @@ import type { RankGraph } from '@mvm/model'
 import type { SandboxDriver, SandboxPool, ExitReason } from '@mvm/sandbox'
 import type { ProgramSource } from './compile.js'
 import type { QueueSettings } from './protocol.js'
+import type { LinkFrame, RemoteLink } from '@mvm/queue'
 
-/** One item on the wire between two nodes' runtimes for one job. `port` is always a port of `toRank`. */
-export interface QueueFrame {
-  jobId: string
-  fromRank: number
-  toRank: number
-  port: string
-  /** Per (fromRank, port) sequence for data; the collective tag on the collective port. */
-  seq: number
-  kind: 'data' | 'credit' | 'eof' | 'error'
-  payload: Uint8Array
-  credits: number
-}
-
-/**
- * The lead's libp2p `/mvm/queue/1.0.0` link, or an in-memory one in tests. `send` resolves when
- * the frame is accepted and waits under backpressure; frames from one node arrive in send order.
- * A link must hold frames that arrive before `onFrame` is called.
- */
-export interface RemoteLink {
-  send: (nodeId: string, frame: QueueFrame, options?: { signal?: AbortSignal }) => Promise<void>
-  onFrame: (handler: (fromNode: string, frame: QueueFrame) => void) => void | (() => void)
-}
+export type { LinkFrame, RemoteLink }
 
 export interface InstanceSpec {
   jobId: string
@@ -43,7 +23,8 @@ export interface InstanceSpec {
   restored?: Record<number, unknown>
 }
 
-export interface RankResult {
+/** How one local rank ended, as this node's runtime saw it (the peer reports it to the broker). */
+export interface RankOutcome {
   rank: number
   exitCode: number | null
   /** The program's return value (`null` for undefined). */
@@ -54,7 +35,10 @@ export interface RankResult {
   reason?: ExitReason
 }
 
-export interface JobInstance {
+/** @deprecated Renamed `RankOutcome` (by role); kept only until packages/peer imports `RankOutcome`. */
+export type RankResult = RankOutcome
+
+export interface RunningJob {
   readonly jobId: string
   /** `<dataDir>/jobs/<jobId>`: checkpoints; removed when every local rank succeeded. */
   readonly workDir: string
@@ -63,8 +47,8 @@ export interface JobInstance {
   /** Compiles, spawns every local rank and wires it; resolves once all loaded their program. */
   start: (options?: { signal?: AbortSignal }) => Promise<void>
   /** The local ranks' results, once every one has exited. Never rejects. */
-  readonly done: Promise<RankResult[]>
-  onRank: (cb: (r: RankResult) => void) => void
+  readonly done: Promise<RankOutcome[]>
+  onRank: (cb: (r: RankOutcome) => void) => void
   /**
    * Called with each `ctx.checkpoint()` state (its JSON text) after it was saved in `workDir`,
    * in the order the rank made them (so a node can ship it off before the node itself dies).
@@ -99,7 +83,7 @@ export interface RuntimeInit {
 
 export interface Runtime {
   readonly dataDir: string
-  instantiate: (spec: InstanceSpec, link: RemoteLink, options?: { signal?: AbortSignal }) => Promise<JobInstance>
+  instantiate: (spec: InstanceSpec, link: RemoteLink, options?: { signal?: AbortSignal }) => Promise<RunningJob>
   /** Compiles (or finds in the cache) without running. */
   compile: (program: ProgramSource) => Promise<{ codePath: string, cached: boolean, hash: string }>
   /** Terminates live instances and stops the runtime's own pool. */

@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createRuntime, type InstanceSpec, type JobInstance, type QueueFrame, type RankResult, type RemoteLink, type Runtime } from '@mvm/runtime'
+import { createRuntime, type InstanceSpec, type RunningJob, type RankOutcome, type Runtime } from '@mvm/runtime'
+import type { LinkFrame, RemoteLink } from '@mvm/queue'
 import type { RankGraph } from '@mvm/model'
 
-type Handler = (fromNode: string, frame: QueueFrame) => void
+type Handler = (fromNode: string, frame: LinkFrame) => void
 
 /**
  * An in-memory network of RemoteLinks: frames are copied (as a real wire would) and delivered
@@ -14,9 +15,9 @@ type Handler = (fromNode: string, frame: QueueFrame) => void
  */
 export function memoryNetwork (nodes: string[]): { link: (node: string) => RemoteLink, sent: () => number } {
   const handlers = new Map<string, Handler>()
-  const early = new Map<string, Array<[string, QueueFrame]>>()
+  const early = new Map<string, Array<[string, LinkFrame]>>()
   let sent = 0
-  const deliver = (to: string, from: string, f: QueueFrame): void => {
+  const deliver = (to: string, from: string, f: LinkFrame): void => {
     const h = handlers.get(to)
     if (h === undefined) { early.set(to, [...(early.get(to) ?? []), [from, f]]); return }
     h(from, f)
@@ -71,10 +72,10 @@ export interface RunOptions {
 let jobCounter = 0
 
 /** Instantiates the job on every node of the placement and starts it. */
-export async function launch (c: Cluster, o: RunOptions): Promise<Record<string, JobInstance>> {
+export async function launch (c: Cluster, o: RunOptions): Promise<Record<string, RunningJob>> {
   const jobId = o.jobId ?? `job${++jobCounter}-${process.pid}`
   const nodes = [...new Set(o.placement)]
-  const insts: Record<string, JobInstance> = {}
+  const insts: Record<string, RunningJob> = {}
   for (const n of nodes) {
     insts[n] = await c.runtimes[n]!.instantiate({
       jobId,
@@ -93,7 +94,7 @@ export async function launch (c: Cluster, o: RunOptions): Promise<Record<string,
 }
 
 /** Runs to completion; results of all ranks, by rank. */
-export async function run (c: Cluster, o: RunOptions): Promise<RankResult[]> {
+export async function run (c: Cluster, o: RunOptions): Promise<RankOutcome[]> {
   const insts = await launch(c, o)
   const all = (await Promise.all(Object.values(insts).map(async (i) => await i.done))).flat()
   return all.sort((a, b) => a.rank - b.rank)

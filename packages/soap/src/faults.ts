@@ -1,4 +1,4 @@
-import { ErrorCode, MvmError, ProtocolError, errorFromJSON, toMvmError, type SerializedError } from '@mvm/core'
+import { ErrorCode, type MvmError, ProtocolError, errorFromJSON, toMvmError, type SerializedError } from '@mvm/core'
 
 /** Codes that mean "the request was wrong": SOAP 1.1 puts the blame on the Client for these. */
 const CLIENT_CODES: ReadonlySet<string> = new Set([

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { BadRequestError, FrameTooLargeError, MvmError } from '@mvm/core'
+import { BadRequestError, FrameTooLargeError, type MvmError } from '@mvm/core'
 
 /**
  * The request filter in front of node-soap. node-soap reads whole bodies without a limit,

@@ -22,3 +22,5 @@ export { startSoapServer, type SoapServer, type SoapServerInit } from './server.
 export { createBootstrapClient, createNodeClient, createBrokerClient, serviceUrl } from './client.js'
 export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST } from './wsdl.js'
 export { DEFAULT_MAX_REQUEST_BYTES } from './guard.js'
+export { readBundle, writeBundle, checkBundle, safeBundlePath, bundleDigest, BUNDLE_LIMITS } from './bundle.js'
+export { LOG_LIMITS, checkLogsRequest, perStreamBudget, xmlSafe, type LogsQuery } from './logs-request.js'

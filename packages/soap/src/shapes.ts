@@ -1,3 +1,4 @@
+import { JobState } from '@mvm/core'
 import type { ServiceName } from './types.js'
 
 /**
@@ -18,7 +19,7 @@ const date: Field = { kind: 'dateTime' }
 const strs: Field = { kind: 'string', many: true }
 const labels: Field = { kind: 'labels' }
 
-const JOB_STATES = ['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled'] as const
+const JOB_STATES: readonly string[] = Object.values(JobState)
 
 export const NodeInfoShape: Shape = {
   peerId: str,

@@ -2,7 +2,11 @@
  * The messages of the three WSDL contracts (wsdl/*.wsdl) as TypeScript types. Times are ISO 8601
  * strings (xs:dateTime), labels are a plain record (a key/value list on the wire), bundle
  * contents are bytes (xs:base64Binary on the wire). Optional fields are absent, never null.
+ * Type names are the XSD type names (`tns:RankResult` is `RankResult`); `tns:JobState` is the
+ * `JobState` of `@mvm/core`, which the broker's lifecycle uses too.
  */
+
+import type { JobState } from '@mvm/core'
 
 export const ServiceName = { Bootstrap: 'Bootstrap', Node: 'Node', Broker: 'Broker' } as const
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName]
@@ -92,15 +96,11 @@ export interface NodeInfo {
   soapUrl?: string
 }
 
-export const JobState = {
-  queued: 'queued',
-  scheduled: 'scheduled',
-  running: 'running',
-  succeeded: 'succeeded',
-  failed: 'failed',
-  cancelled: 'cancelled'
-} as const
-export type JobState = (typeof JobState)[keyof typeof JobState]
+/**
+ * @deprecated `tns:JobState` is `JobState` from `@mvm/core` (shared with the broker); import it
+ * from there. Kept only until `@mvm/cli` and `@mvm/jobs` import it from `@mvm/core`.
+ */
+export { JobState } from '@mvm/core'
 
 export interface ListNodesRequest { group?: string }
 export interface ListNodesResponse { nodes: NodeInfo[] }

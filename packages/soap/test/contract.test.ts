@@ -2,6 +2,7 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { JobState } from '@mvm/core'
 import { wsdlFile, wsdlText } from '@mvm/soap'
 import { startAll } from './fixtures.js'
 
@@ -42,6 +43,11 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   t.same(sequence(k, 'GetJobLogs'), sequence(wsdlFile('Node'), 'GetLogs'))
   t.same(sequence(k, 'GetJobLogs'), ['jobId', 'rank', 'maxBytes'])
   t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished'])
+})
+
+t.test('tns:JobState enumerates exactly the JobState of @mvm/core, in order', async (t) => {
+  const block = /<xs:simpleType name="JobState">([\s\S]*?)<\/xs:simpleType>/.exec(wsdlFile('Broker'))?.[1] ?? ''
+  t.same([...block.matchAll(/<xs:enumeration value="(\w+)"\/>/g)].map((m) => m[1]), Object.values(JobState))
 })
 
 t.test('wsdlText rewrites only the address and refuses bad URLs', async (t) => {

@@ -126,7 +126,6 @@ export interface Checkpoint {
   seq: number
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export type Ack = Record<never, never>
 
 /** Every control body, by its `type` (the oneof field name in camelCase). */

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import { BadRequestError, ConfigError, createLogger, type LogFormat, type LogLevel } from '@mvm/core'
-import { attachJobs, preflightJobs, type JobAgents } from '../node-jobs.js'
 
 interface NodeFlags {
   config?: string
@@ -65,7 +64,7 @@ export function register (program: Command): void {
 
 async function runNode (flags: NodeFlags): Promise<void> {
   // loaded only here: other commands never pay for libp2p
-  const { createMvmNode, firstFreeDataDir, loadNodeSettings } = await import('@mvm/node')
+  const { createMvmHost, firstFreeDataDir, loadNodeSettings } = await import('@mvm/node')
   const files = await loadNodeSettings(flags.config, flags.policy ?? [])
   const level = (flags.logLevel ?? files.log?.level ?? 'info') as LogLevel
   const format = (flags.logFormat ?? files.log?.format ?? 'pretty') as LogFormat
@@ -81,7 +80,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
   const missed = int(flags.missedHeartbeats, '--missed-heartbeats', 1) ?? f.monitoring?.missedHeartbeats
   const dataDir = flags.dataDir ?? f.dataDir ?? (soapPort !== 0 ? `.mvm/node-${soapPort}` : await firstFreeDataDir('.mvm/node'))
   const roles = flags.roles !== undefined ? flags.roles.split(',').map((r) => r.trim()).filter((r) => r !== '') : f.roles
-  const node = createMvmNode({
+  const host = createMvmHost({
     ...f,
     dataDir,
     roles: roles as never,
@@ -93,16 +92,18 @@ async function runNode (flags: NodeFlags): Promise<void> {
     capacity: { slots: int(flags.slots, '--slots', 1) ?? f.capacity?.slots, memoryMB: int(flags.memoryMb, '--memory-mb', 1) ?? f.capacity?.memoryMB },
     soap: { host: flags.soapHost ?? f.soap?.host, port: soapPort },
     monitoring: { heartbeatMs, missedHeartbeats: missed },
-    logger
+    logger,
+    ...(files.policy !== undefined ? { policy: files.policy } : {}),
+    ...(files.policyFiles !== undefined ? { policyFiles: files.policyFiles } : {})
   })
+  const node = host.node
 
-  let jobs: JobAgents | undefined
   let stopping: Promise<void> | undefined
   const stop = (sig: string): void => {
     if (stopping !== undefined) { logger.warn(`${sig} again: exiting now`); process.exit(1) }
     logger.info(`${sig}: stopping`)
     // exit explicitly: idle keep-alive sockets of SOAP clients would otherwise hold the process for seconds
-    stopping = (jobs?.stop() ?? Promise.resolve()).then(async () => { await node.stop() }).then(() => { process.exit(0) }, (err) => {
+    stopping = host.stop().then(() => { process.exit(0) }, (err) => {
       logger.error({ err }, 'stop failed')
       process.exit(1)
     })
@@ -110,14 +111,10 @@ async function runNode (flags: NodeFlags): Promise<void> {
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
 
-  await preflightJobs(roles ?? ['peer'], files.policy)
   try {
-    await node.start()
-    jobs = await attachJobs(node, { dataDir, logger, policy: files.policy, policyFiles: files.policyFiles })
+    await host.start()
   } catch (err) {
     if (err instanceof Error && !(err instanceof ConfigError)) logger.error({ err }, 'node failed to start')
-    // a half-started node (listener, SOAP server) would keep the process alive after the error
-    await node.stop().catch(() => {})
     throw err
   }
   process.stdout.write(JSON.stringify({

@@ -7,7 +7,7 @@ import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 
 interface Opts extends BrokerLocation { json?: boolean }
 
-/** The file's name the broker gives its issues (see @mvm/jobs ApplyPolicy). */
+/** The file's name the broker gives its issues (see @mvm/super-peer ApplyPolicy). */
 const REMOTE_NAME = 'ApplyPolicy'
 
 /** `mvm policy apply` and `mvm policy show`: the broker's policy at run time, from the shell. */

@@ -7,8 +7,7 @@ import { PolicyWatcher } from './policy-watch.js'
 /** What a policy change acts on; the broker agent wires these to the broker and the group. */
 export interface PolicyEffects {
   setStrategy: (spec: StrategySpec) => void
-  /** Absent when the broker core cannot change fault tolerance at run time. */
-  setFaultTolerance?: ((ft: FaultTolerance) => void) | undefined
+  setFaultTolerance: (ft: FaultTolerance) => void
   /** Tells the group's peers (best effort: a peer that misses it gets it when it rejoins). */
   broadcast: (policyJson: string) => void
 }
@@ -19,8 +18,8 @@ export interface PolicyChange { version: number, warnings: string[] }
 const EXTENDS_KEY = [/^[\t ]*["']?extends["']?[\t ]*:/m, /[{,][\t ]*["']?extends["']?[\t ]*:/]
 
 const specs = (l: PolicyLayers): unknown => l.layers.map((x) => [x.origin, x.policy.spec])
-const strategyOf = (s: EffectivePolicySpec): { type: string, options: Record<string, unknown> } => ({ type: s.scheduling.strategy, options: s.scheduling.options })
-const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts, retryFailedRanks: s.faultTolerance.retryFailedRanks })
+export const strategyOf = (s: EffectivePolicySpec): { type: string, options: Record<string, unknown> } => ({ type: s.scheduling.strategy, options: s.scheduling.options })
+export const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts, retryFailedRanks: s.faultTolerance.retryFailedRanks })
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 const warningText = (w: EffectivePolicy['warnings'][number]): string => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`
 
@@ -119,9 +118,7 @@ export class PolicyControl {
     const warnings = eff.warnings.filter((w) => w.file === origin).map(warningText)
     if (!same(this.running.strategy, strategy)) { this.effects.setStrategy(strategy); this.running.strategy = strategy }
     const ft = ftOf(eff.spec)
-    if (!same(this.running.faultTolerance, ft)) {
-      if (this.effects.setFaultTolerance !== undefined) { this.effects.setFaultTolerance(ft); this.running.faultTolerance = ft } else warnings.push('faultTolerance: recorded; the broker applies it after its next restart')
-    }
+    if (!same(this.running.faultTolerance, ft)) { this.effects.setFaultTolerance(ft); this.running.faultTolerance = ft }
     this.rewatch()
     this.effects.broadcast(this.policyJson())
     return { version: this.version, warnings }

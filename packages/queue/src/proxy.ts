@@ -1,7 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import { ProtocolError, UnavailableError, type Logger } from '@mvm/core'
 import { QUEUE_PROTOCOL, QUEUE_VERSION, queueChannel, type QueueChannel, type QueueFrame as WireFrame } from '@mvm/wire'
-import type { QueueFrame, RemoteLink } from '@mvm/runtime'
+import type { LinkFrame, RemoteLink } from './link.js'
 
 /** What the queue transport needs from the libp2p host (the node exposes it; tests may too). */
 export interface StreamHost {
@@ -14,11 +14,11 @@ export interface StreamHost {
 const EARLY_FRAMES_MAX = 4096
 const EARLY_TTL_MS = 120_000
 
-type Handler = (fromNode: string, frame: QueueFrame) => void
+type Handler = (fromNode: string, frame: LinkFrame) => void
 
 interface JobLinks {
   handler?: Handler
-  early: Array<[string, QueueFrame]>
+  early: Array<[string, LinkFrame]>
   earlySince: number
   out: Map<string, Promise<QueueChannel>>
   inbound: Set<QueueChannel>
@@ -30,7 +30,7 @@ interface JobLinks {
  * node pair and job, multiplexing all of that job's ports. Sends wait on the stream's
  * backpressure; frames from one node arrive in the order they were sent.
  */
-export class QueueTransport {
+export class QueueProxy {
   private readonly jobs = new Map<string, JobLinks>()
   private started = false
 
@@ -141,10 +141,10 @@ export class QueueTransport {
   }
 }
 
-function toWire (f: QueueFrame): Omit<WireFrame, never> {
+function toWire (f: LinkFrame): Omit<WireFrame, never> {
   return { jobId: f.jobId, fromRank: f.fromRank, toRank: f.toRank, port: f.port, seq: f.seq, kind: f.kind.toUpperCase() as WireFrame['kind'], payload: f.payload, credits: f.credits }
 }
 
-function fromWire (f: WireFrame): QueueFrame {
-  return { jobId: f.jobId, fromRank: f.fromRank, toRank: f.toRank, port: f.port, seq: f.seq, kind: f.kind.toLowerCase() as QueueFrame['kind'], payload: f.payload, credits: f.credits }
+function fromWire (f: WireFrame): LinkFrame {
+  return { jobId: f.jobId, fromRank: f.fromRank, toRank: f.toRank, port: f.port, seq: f.seq, kind: f.kind.toLowerCase() as LinkFrame['kind'], payload: f.payload, credits: f.credits }
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { BadRequestError, type Logger } from '@mvm/core'
+import { BadRequestError, type Logger, type Startable } from '@mvm/core'
 import { createBroker, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { EffectivePolicy } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
@@ -8,7 +8,7 @@ import type { BrokerHandlers } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers } from './broker-soap.js'
 import { decodeStoredBundle } from './submission.js'
-import { PolicyControl } from './policy-control.js'
+import { PolicyControl, ftOf, strategyOf } from './policy-control.js'
 import { rootFiles } from './policy-layers.js'
 import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
 
@@ -22,6 +22,7 @@ export interface MemberLike {
   state: 'up' | 'down' | 'left'
   labels: Record<string, string>
   multiaddrs: string[]
+  soapUrl?: string
   report: { load: number, freeSlots: number, totalSlots: number, freeMemoryMb: number }
 }
 
@@ -59,12 +60,14 @@ export interface BrokerAgentInit {
  * The super-peer as virtual front-end: the broker core, fed by the group's membership and
  * monitoring reports, reaching peers over the control protocol, served over SOAP.
  */
-export class BrokerAgent {
+export class BrokerAgent implements Startable {
   readonly broker: Broker
   readonly policy: PolicyControl
   private readonly started = new Map<string, Set<number>>()
   private readonly cleanups: Array<() => void> = []
   private timer: NodeJS.Timeout | undefined
+  /** One lifetime: aborted by stop(). */
+  private lifetime: AbortController | undefined
 
   private readonly strategy: StrategySpec
   private readonly faultTolerance: FaultTolerance
@@ -72,10 +75,8 @@ export class BrokerAgent {
   constructor (private readonly node: SuperPeerNode, private readonly init: BrokerAgentInit) {
     const log = init.logger
     const spec = init.policy?.spec
-    this.strategy = spec !== undefined ? { type: spec.scheduling.strategy, options: spec.scheduling.options } : init.strategy ?? 'least-loaded'
-    this.faultTolerance = spec !== undefined
-      ? { recovery: spec.faultTolerance.recovery, maxRestarts: spec.faultTolerance.maxRestarts, retryFailedRanks: spec.faultTolerance.retryFailedRanks }
-      : init.faultTolerance ?? { recovery: 'requeue', maxRestarts: 3 }
+    this.strategy = spec !== undefined ? strategyOf(spec) : init.strategy ?? 'least-loaded'
+    this.faultTolerance = spec !== undefined ? ftOf(spec) : init.faultTolerance ?? { recovery: 'requeue', maxRestarts: 3 }
     this.broker = createBroker({
       dataDir: join(init.dataDir, 'broker'),
       logger: log,
@@ -95,7 +96,11 @@ export class BrokerAgent {
     }, log)
   }
 
+  isStarted (): boolean { return this.lifetime !== undefined }
+
   async start (): Promise<void> {
+    if (this.lifetime !== undefined) return
+    this.lifetime = new AbortController()
     await mkdir(join(this.init.dataDir, 'broker'), { recursive: true })
     const files = this.init.policyFiles ?? (this.init.policy !== undefined ? await rootFiles(this.init.policy) : [])
     await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
@@ -123,13 +128,14 @@ export class BrokerAgent {
   }
 
   async stop (): Promise<void> {
+    if (this.lifetime === undefined) return
+    this.lifetime.abort()
+    this.lifetime = undefined
     if (this.timer !== undefined) clearInterval(this.timer)
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
   }
-
-  setStrategy (spec: StrategySpec): void { this.broker.setStrategy(spec) }
 
   /** policyUpdate to every connected member of the group (not the children's super-peers). */
   private broadcast (policyJson: string): void {

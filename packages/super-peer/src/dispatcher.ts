@@ -1,8 +1,8 @@
 import { UnavailableError, type Logger } from '@mvm/core'
 import type { CheckpointRecord, Dispatcher, Job } from '@mvm/broker'
 import { expectBody, type RpcPeer } from '@mvm/wire'
-import { encodeInstance, type InstanceTemplate, type JobInstance } from './instance.js'
-import type { BundleFile } from './bundle.js'
+import { encodeInstance, type InstanceTemplate, type InstantiateSpec } from '@mvm/wire'
+import type { BundleFile } from '@mvm/soap'
 
 export interface DispatchTarget {
   /** The member's control channel, if it is connected. */
@@ -28,7 +28,7 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       const peers = [...new Set(placement)]
       const tpl = job.request.instance as InstanceTemplate | undefined
       if (tpl === undefined) throw new UnavailableError(`job ${job.id} has no instance template (submitted by an older broker?)`)
-      const instance: JobInstance = {
+      const instance: InstantiateSpec = {
         ...tpl, jobId: job.id, placement, resume, addresses: Object.fromEntries(peers.map((p) => [p, target.addresses(p)]))
       }
       const saved = resume ? target.checkpoints?.(job.id) ?? [] : []

@@ -1,16 +1,15 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { sleep, type Logger } from '@mvm/core'
-import { Limits, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
-import type { JobInstance as RunningJob, RankResult, Runtime } from '@mvm/runtime'
-import { decodeInstance } from './instance.js'
-import { QueueTransport, type StreamHost } from './queue-link.js'
+import { combineSignals, sleep, type Logger, type Startable } from '@mvm/core'
+import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
+import type { RunningJob, RankResult, Runtime } from '@mvm/runtime'
+import { QueueProxy, type StreamHost } from '@mvm/queue'
 
 /** The parts of an MVM node the peer agent uses (structural, so @mvm/node need not know jobs). */
 export interface PeerNode {
   readonly peerId: string
   readonly control: {
-    handle: <K extends ControlType>(type: K, handler: (body: Extract<ControlBody, { type: K }>, ctx: { peerId: string }) => ControlBodyInit | undefined | Promise<ControlBodyInit | undefined>) => () => void
+    handle: <K extends ControlType>(type: K, handler: (body: Extract<ControlBody, { type: K }>, ctx: { peerId: string, signal: AbortSignal }) => ControlBodyInit | undefined | Promise<ControlBodyInit | undefined>) => () => void
     toSuperPeer: () => RpcPeer | undefined
   }
   readonly processes: {
@@ -31,6 +30,8 @@ export interface PeerAgentInit {
   poolSize?: number
   /** Memory class of the warm sandboxes: jobs asking for this much use them (policy `sandbox.defaults.memoryMB`). */
   poolMemoryMB?: number
+  /** The node was started with a policy of its own: domain updates do not change its sandbox. */
+  ownPolicy?: boolean
 }
 
 interface Active {
@@ -58,16 +59,29 @@ const SESSION_CHECK_MS = 250
  * restarted, link lost) the broker has already requeued or failed the job, so its ranks here
  * are stopped and their reports dropped: a late report must never count for a later run.
  */
-export class PeerAgent {
+export class PeerAgent implements Startable {
   private runtime: Promise<Runtime> | undefined
-  private transport: QueueTransport | undefined
+  private transport: QueueProxy | undefined
   private readonly active = new Map<string, Active>()
   private readonly unhandle: Array<() => void> = []
-  private readonly watchdog: NodeJS.Timeout
+  private watchdog: NodeJS.Timeout | undefined
+  /** One lifetime: aborted by stop(), so work a handler started ends with the agent. */
+  private lifetime: AbortController | undefined
 
-  constructor (private readonly node: PeerNode, private readonly init: PeerAgentInit) {
-    this.unhandle.push(node.control.handle('awaken', async () => { await this.awaken(); return undefined }))
-    this.unhandle.push(node.control.handle('instantiate', async (b) => await this.instantiate(b)))
+  constructor (private readonly node: PeerNode, private readonly init: PeerAgentInit) {}
+
+  isStarted (): boolean { return this.lifetime !== undefined }
+
+  /** The current init (a domain policy update may change driver and pool before the first job). */
+  settings (): Readonly<PeerAgentInit> { return this.init }
+
+  async start (): Promise<void> {
+    if (this.lifetime !== undefined) return
+    const life = new AbortController()
+    this.lifetime = life
+    const { node } = this
+    this.unhandle.push(node.control.handle('awaken', async (_b, ctx) => { await this.awaken(this.signal(ctx.signal)); return undefined }))
+    this.unhandle.push(node.control.handle('instantiate', async (b, ctx) => await this.instantiate(b, this.signal(ctx.signal))))
     this.unhandle.push(node.control.handle('terminate', async (b) => { await this.terminate(b.jobId, b.reason); return undefined }))
     node.monitor.setProbe(() => {
       let slots = 0; let mem = 0
@@ -76,6 +90,23 @@ export class PeerAgent {
     })
     this.watchdog = setInterval(() => { this.dropOrphans() }, SESSION_CHECK_MS)
     this.watchdog.unref()
+  }
+
+  /**
+   * Applies a domain policy pushed by the super-peer: its sandbox section becomes the driver
+   * and pool of the runtime the next first job loads. A peer started with its own policy keeps
+   * it (the node level overrides the domain's); returns whether the update was adopted.
+   */
+  adoptSandbox (sandbox: { driver: string, poolSize: number } | undefined): boolean {
+    if (this.init.ownPolicy === true || sandbox === undefined) return false
+    this.init.driver = sandbox.driver
+    this.init.poolSize = sandbox.poolSize
+    return true
+  }
+
+  /** A handler's channel signal joined with the agent's lifetime. */
+  private signal (channel: AbortSignal): AbortSignal {
+    return this.lifetime === undefined ? channel : combineSignals([channel, this.lifetime.signal])
   }
 
   private dropOrphans (): void {
@@ -87,12 +118,13 @@ export class PeerAgent {
     }
   }
 
-  private async awaken (): Promise<Runtime> {
+  private async awaken (signal?: AbortSignal): Promise<Runtime> {
+    signal?.throwIfAborted()
     this.runtime ??= (async () => {
       const { createRuntime } = await import('@mvm/runtime')
       const dir = join(this.init.dataDir, 'runtime')
       await mkdir(dir, { recursive: true })
-      this.transport = new QueueTransport(this.init.streams, this.init.logger)
+      this.transport = new QueueProxy(this.init.streams, this.init.logger)
       await this.transport.start()
       return createRuntime({
         dataDir: dir, driver: this.init.driver ?? 'process', logger: this.init.logger,
@@ -109,8 +141,8 @@ export class PeerAgent {
     }
   }
 
-  private async instantiate (b: Extract<ControlBody, { type: 'instantiate' }>): Promise<ControlBodyInit> {
-    const rt = await this.awaken()
+  private async instantiate (b: Extract<ControlBody, { type: 'instantiate' }>, signal: AbortSignal): Promise<ControlBodyInit> {
+    const rt = await this.awaken(signal)
     const inst = decodeInstance(b.spec)
     // a run of this job from an earlier dispatch still here: the broker has given up on it
     if (this.active.has(inst.jobId)) await this.terminate(inst.jobId, 'dispatched again')
@@ -122,7 +154,7 @@ export class PeerAgent {
       jobId: inst.jobId, owner: inst.owner, program: inst.program, graph: inst.graph, placement: inst.placement, self,
       params: inst.params, resources: inst.resources, queue: inst.queue,
       ...(inst.resume && inst.restored !== undefined ? { restored: inst.restored } : {})
-    }, link)
+    }, link, { signal })
     const entry: Active = { job, ranks, memoryMB: inst.resources.memoryMB, session, stopping: false, checkpoints: new Map() }
     job.onCheckpoint((rank, json) => { this.shipCheckpoint(inst.jobId, entry, rank, json) })
     this.active.set(inst.jobId, entry)
@@ -135,7 +167,7 @@ export class PeerAgent {
     })
     void job.done.then(() => { this.finish(inst.jobId, entry) })
     try {
-      await job.start()
+      await job.start({ signal })
     } catch (err) {
       entry.stopping = true
       await job.terminate('start failed')
@@ -231,6 +263,9 @@ export class PeerAgent {
   }
 
   async stop (): Promise<void> {
+    if (this.lifetime === undefined) return
+    this.lifetime.abort()
+    this.lifetime = undefined
     clearInterval(this.watchdog)
     for (const u of this.unhandle.splice(0)) u()
     await Promise.all([...this.active.keys()].map(async (id) => { await this.terminate(id, 'node stopping') }))

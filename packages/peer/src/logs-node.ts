@@ -3,7 +3,7 @@ import { open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NotFoundError } from '@mvm/core'
 import type { Handler, GetLogsRequest, GetLogsResponse, RankLog } from '@mvm/soap'
-import { checkLogsRequest, perStreamBudget, xmlSafe } from './logs-request.js'
+import { checkLogsRequest, perStreamBudget, xmlSafe } from '@mvm/soap'
 
 /** Where a peer's runtime keeps rank logs (`<dataDir>/runtime/logs/<jobId>.r<rank>.out|.err`, see PeerAgent). */
 export function runtimeLogDir (dataDir: string): string {

@@ -4,7 +4,9 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { NotFoundError } from '@mvm/core'
 import { startSoapServer } from '@mvm/soap'
-import { LOG_LIMITS, brokerLogsHandler, nodeLogsHandler, runtimeLogDir, type LoggedJob } from '@mvm/jobs'
+import { LOG_LIMITS } from '@mvm/soap'
+import { brokerLogsHandler, type LoggedJob } from '@mvm/super-peer'
+import { nodeLogsHandler, runtimeLogDir } from '@mvm/peer'
 
 const ctx = { remoteAddress: '127.0.0.1' }
 

@@ -3,8 +3,7 @@ import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'no
 import { createHash } from 'node:crypto'
 import { BadRequestError } from '@mvm/core'
 
-/** A job's source bundle: the profile and every file it names, with paths relative to the profile. */
-export interface BundleFile { path: string, content: Uint8Array }
+import type { BundleFile } from './types.js'
 
 export const BUNDLE_LIMITS = { maxFiles: 256, maxFileBytes: 16 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024 } as const
 

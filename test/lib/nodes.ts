@@ -1,10 +1,9 @@
+// Helpers for the overlay scenarios: in-process nodes, spawned `mvm node` processes and the CLI.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import type { Test } from 'tap'
+import { MVM_BIN } from '@mvm/cli'
 import { createMvmNode, type MvmNode, type MvmNodeInit } from '@mvm/node'
-
-export const MVM_BIN = fileURLToPath(new URL('../../cli/bin/mvm.js', import.meta.url))
 
 /** Polls `pred` every `intervalMs` until it is truthy; fails after `timeoutMs` (bounded). */
 export async function waitFor<T> (what: string, pred: () => T | Promise<T>, opts: { timeoutMs?: number, intervalMs?: number } = {}): Promise<NonNullable<T>> {

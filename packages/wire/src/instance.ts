@@ -6,7 +6,7 @@ import type { RankGraph } from '@mvm/model'
  * depends on which node reads it. The peer adds its own id (`self`) before handing it to
  * the runtime.
  */
-export interface JobInstance {
+export interface InstantiateSpec {
   jobId: string
   owner: string
   name: string
@@ -28,10 +28,10 @@ export interface JobInstance {
   restored?: Record<number, unknown>
 }
 
-/** The part of a JobInstance known at submission (placement and addresses come at dispatch). */
-export type InstanceTemplate = Omit<JobInstance, 'jobId' | 'placement' | 'addresses' | 'resume' | 'restored'>
+/** The part of a InstantiateSpec known at submission (placement and addresses come at dispatch). */
+export type InstanceTemplate = Omit<InstantiateSpec, 'jobId' | 'placement' | 'addresses' | 'resume' | 'restored'>
 
 export const DEFAULT_RESOURCES = { memoryMB: 256, wallTimeSec: 3600 } as const
 
-export function encodeInstance (i: JobInstance): Uint8Array { return new TextEncoder().encode(JSON.stringify(i)) }
-export function decodeInstance (b: Uint8Array): JobInstance { return JSON.parse(new TextDecoder().decode(b)) as JobInstance }
+export function encodeInstance (i: InstantiateSpec): Uint8Array { return new TextEncoder().encode(JSON.stringify(i)) }
+export function decodeInstance (b: Uint8Array): InstantiateSpec { return JSON.parse(new TextDecoder().decode(b)) as InstantiateSpec }

@@ -1,6 +1,6 @@
 import { BadRequestError, InvalidStateError, toMvmError } from '@mvm/core'
 import { createNodeClient, type GetJobLogsRequest, type GetJobLogsResponse, type Handler, type JobRankLog, type NodeClient } from '@mvm/soap'
-import { checkLogsRequest, perStreamBudget } from './logs-request.js'
+import { checkLogsRequest, perStreamBudget } from '@mvm/soap'
 
 /** What the broker handler needs of a job (structurally @mvm/broker's Job). */
 export interface LoggedJob { id: string, size: number, state: string, placement: string[] | null, childIds?: string[] }

@@ -1,5 +1,5 @@
 import { BadRequestError } from '@mvm/core'
-import type { GetLogsRequest } from '@mvm/soap'
+import type { GetLogsRequest } from './types.js'
 
 /** Per stream and rank: the default tail, the most one may ask for, and the bound on one reply. */
 export const LOG_LIMITS = {

@@ -5,8 +5,8 @@ import { BadRequestError, ValidationError, type Issue } from '@mvm/core'
 import { expandArray, loadProfile, type LoadedProfile } from '@mvm/model'
 import type { JobRequest } from '@mvm/broker'
 import type { SubmitJobRequest } from '@mvm/soap'
-import { safeBundlePath, writeBundle, type BundleFile } from './bundle.js'
-import { DEFAULT_RESOURCES, type InstanceTemplate } from './instance.js'
+import { safeBundlePath, writeBundle, type BundleFile } from '@mvm/soap'
+import { DEFAULT_RESOURCES, type InstanceTemplate } from '@mvm/wire'
 
 export interface Submission {
   request: JobRequest

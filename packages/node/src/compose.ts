@@ -1,0 +1,76 @@
+import { silentLogger, type Startable } from '@mvm/core'
+import type { EffectivePolicy } from '@mvm/model'
+import type { PeerRole } from '@mvm/peer'
+import type { SuperPeerRole } from '@mvm/super-peer'
+import type { MvmNodeInit } from './init.js'
+import type { MvmNode } from './index.js'
+
+export interface MvmHostInit extends MvmNodeInit {
+  /** The node's merged policy (node level over domain and inter-domain). */
+  policy?: EffectivePolicy
+  /** The files behind `policy`: a super-peer watches them and applies edits at run time. */
+  policyFiles?: string[]
+}
+
+/** A whole MVM node: the overlay plus the job machinery of each role it holds. */
+export interface MvmHost extends Startable {
+  readonly node: MvmNode
+  /** Present on a node with the super-peer role, once started. */
+  readonly superPeer: SuperPeerRole | undefined
+  /** Present on a node with the peer role, once started. */
+  readonly peer: PeerRole | undefined
+}
+
+/**
+ * The composition root every entry point uses (CLI, `mvm lab`, bench, tests, embedders).
+ * Each role's package is imported only when the node holds that role, so a peer-only node
+ * never loads SQLite or the broker, and a bootstrap-only node loads no job machinery at all.
+ */
+export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => MvmNode): MvmHost {
+  const node = create(init)
+  let superPeer: SuperPeerRole | undefined
+  let peer: PeerRole | undefined
+  const dataDir = init.dataDir
+  const logger = init.logger
+  const stopRoles = async (): Promise<void> => {
+    const sp = superPeer; const p = peer
+    superPeer = undefined; peer = undefined
+    await p?.stop()
+    await sp?.stop()
+  }
+  return {
+    node,
+    get superPeer () { return superPeer },
+    get peer () { return peer },
+    isStarted: () => node.isStarted(),
+    async start () {
+      if (node.isStarted()) return
+      const isPeer = node.roles.includes('peer')
+      const isSuperPeer = node.roles.includes('super-peer')
+      const peerPkg = isPeer ? await import('@mvm/peer') : undefined
+      await peerPkg?.preflightPeer(init.policy)
+      try {
+        await node.start()
+        const opts = { dataDir, logger: logger ?? silentLogger(), ...(init.policy !== undefined ? { policy: init.policy } : {}) }
+        if (peerPkg !== undefined) {
+          peer = peerPkg.createPeerRole(node, opts)
+          await peer.start()
+        }
+        if (isSuperPeer) {
+          const { createSuperPeerRole } = await import('@mvm/super-peer')
+          superPeer = createSuperPeerRole(node, { ...opts, ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}) })
+          await superPeer.start()
+        }
+      } catch (err) {
+        // a half-started node (listener, SOAP server) would keep the process alive after the error
+        await stopRoles().catch(() => {})
+        await node.stop().catch(() => {})
+        throw err
+      }
+    },
+    async stop () {
+      await stopRoles()
+      await node.stop()
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * @packageDocumentation
+ * The super-peer role: the group's virtual front-end. {@link createSuperPeerRole} attaches the
+ * {@link BrokerAgent} (durable broker core fed by membership and monitoring reports, control
+ * protocol dispatch to peers, the job operations of the Broker WSDL), run-time policy control
+ * (files watched, `ApplyPolicy`, propagation to the group's peers) and `GetJobLogs`, which
+ * gathers rank logs from the peers a job ran on. Only a node with this role loads SQLite.
+ *
+ * @example
+ * ```ts
+ * const role = createSuperPeerRole(node, { dataDir, logger, policy, policyFiles: ['policies/domain-lab.yaml'] })
+ * await role.start()
+ * await role.agent.policy.applyYaml(yamlText) // e.g. scheduling.strategy: pack, for the next decision
+ * ```
+ */
+import { componentLogger, type Logger, type Startable } from '@mvm/core'
+import type { EffectivePolicy } from '@mvm/model'
+import { BrokerAgent, type SuperPeerNode } from './broker-agent.js'
+import { brokerLogsHandler } from './logs-broker.js'
+import { authorized } from './policy-soap.js'
+
+export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode, type MemberLike } from './broker-agent.js'
+export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
+export { brokerLogsHandler, type BrokerLogsInit, type LoggedJob } from './logs-broker.js'
+
+/** What the role needs of the node beyond the agent's needs: its own SOAP address. */
+export interface SuperPeerHost extends SuperPeerNode {
+  readonly peerId: string
+  readonly soapUrl: string
+}
+
+export interface SuperPeerRoleInit {
+  dataDir: string
+  logger: Logger
+  policy?: EffectivePolicy
+  policyFiles?: string[]
+}
+
+export interface SuperPeerRole extends Startable {
+  readonly agent: BrokerAgent
+}
+
+export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleInit): SuperPeerRole {
+  const agent = new BrokerAgent(node, {
+    dataDir: init.dataDir, logger: componentLogger(init.logger, 'broker'),
+    ...(init.policy !== undefined ? { policy: init.policy } : {}),
+    ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {})
+  })
+  return {
+    agent,
+    isStarted: () => agent.isStarted(),
+    async start () {
+      if (agent.isStarted()) return
+      await agent.start()
+      const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl })
+      // a job's output is part of its result: the same permission guards both
+      node.extendSoap({ Broker: { GetJobLogs: authorized(getJobLogs, () => agent.policy.effective, () => 'job.result') } })
+    },
+    async stop () { await agent.stop() }
+  }
+}
