@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { combineSignals, sleep, type Logger, type Startable } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { RunningJob, RankResult, Runtime } from '@mvm/runtime'
-import { QueueProxy, type StreamHost } from '@mvm/queue'
+import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
 
 /** The parts of an MVM node the peer agent uses (structural, so @mvm/node need not know jobs). */
 export interface PeerNode {

@@ -23,4 +23,5 @@ export { encoders, createEncoder, jsonEncoder, rawEncoder, type Encoder, type En
 export { protobufEncoder, type ProtobufEncoderOptions } from './protobuf.js'
 export { CreditGate, CreditGranter, type CreditGranterInit } from './credits.js'
 export type { LinkFrame, RemoteLink } from './link.js'
-export { QueueProxy, type StreamHost } from './proxy.js'
+// The node-to-node proxy is `@mvm/queue/proxy`: ranks load this index inside their sandbox,
+// and the proxy would pull libp2p and the wire codecs in with it.
