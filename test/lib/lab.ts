@@ -1,11 +1,9 @@
-import { mkdtemp, rm, readFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, relative, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { spawn } from 'node:child_process'
-import { MVM_BIN, startNodeProcess, type NodeProcess } from '@mvm/cli'
+import { MVM_BIN, profileRequest, startNodeProcess, type NodeProcess } from '@mvm/cli'
 import { createBrokerClient, type BrokerClient, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
-import { loadProfile } from '@mvm/model'
-import { readBundle } from '@mvm/soap'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 
@@ -71,13 +69,8 @@ export async function waitFor (cond: () => Promise<boolean> | boolean, ms: numbe
 
 /** Submits a profile file the way `mvm submit` does. */
 export async function submit (broker: BrokerClient, file: string, params: Record<string, string> = {}, owner = 'test'): Promise<{ jobId: string, childJobIds: string[] }> {
-  const profile = await loadProfile(file, { params })
-  const paths = [file, profile.program.path, profile.topology.file].filter((p): p is string => p !== undefined)
-  const { root, files } = await readBundle(paths)
-  return await broker.SubmitJob({
-    profileYaml: await readFile(file, 'utf8'), profileName: relative(root, file).split('\\').join('/'),
-    params: Object.entries(params).map(([name, value]) => ({ name, value })), bundle: files, owner
-  })
+  const { request } = await profileRequest(file, { params, owner })
+  return await broker.SubmitJob(request)
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])

@@ -5,3 +5,4 @@
 export { printError, printJson, collectParam } from './output.js'
 export { startNodeProcess, MVM_BIN, type NodeProcess, type ReadyLine } from './lab/processes.js'
 export { verify, close } from './lab/verify.js'
+export { profileRequest } from './profile-request.js'

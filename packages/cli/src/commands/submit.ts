@@ -1,9 +1,7 @@
 import type { Command } from 'commander'
 import { dirname, relative } from 'node:path'
-import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
-import { loadProfile } from '@mvm/model'
-import { readBundle } from '@mvm/soap'
+import { profileRequest } from '../profile-request.js'
 import { collectParam, printJson } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { waitForJob, printOutcome } from '../wait.js'
@@ -21,18 +19,9 @@ export function register (program: Command): void {
     .option('--json', 'machine-readable output'))
     .action(async (file: string, o: SubmitOptions) => {
       const params = o.param ?? {}
-      // validate locally first: the user sees file:line:col errors without a round trip
-      const profile = await loadProfile(file, { params })
-      const paths = [file, profile.program.path, profile.topology.file].filter((p): p is string => p !== undefined)
-      const { root, files } = await readBundle(paths)
+      const { request, profile } = await profileRequest(file, { params, owner: o.owner ?? currentUser() })
       const broker = await findBroker(o)
-      const res = await broker.SubmitJob({
-        profileYaml: await readFile(file, 'utf8'),
-        profileName: relative(root, file).split('\\').join('/'),
-        params: Object.entries(params).map(([name, value]) => ({ name, value })),
-        bundle: files,
-        owner: o.owner ?? currentUser()
-      }, { timeoutMs: 60_000 })
+      const res = await broker.SubmitJob(request, { timeoutMs: 60_000 })
       if (o.wait !== true) {
         if (o.json === true) printJson(res)
         else process.stdout.write(res.jobId + (res.childJobIds.length > 0 ? ` (${res.childJobIds.length} array elements: ${res.childJobIds.join(' ')})` : '') + '\n')

@@ -1,8 +1,6 @@
-import { join, relative } from 'node:path'
-import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { sleep, TimeoutError, toMvmError } from '@mvm/core'
-import { loadProfile } from '@mvm/model'
-import { readBundle } from '@mvm/soap'
+import { profileRequest } from '../profile-request.js'
 import type { BrokerClient } from '@mvm/soap'
 import { startNodeProcess, type NodeProcess } from './processes.js'
 import { waitForJob, formatResult } from '../wait.js'
@@ -69,12 +67,8 @@ async function runProfiles (broker: BrokerClient, o: LabOptions): Promise<boolea
   const submitted: Array<{ file: string, name: string, ids: string[], expect: unknown, t0: number }> = []
   for (const file of o.profiles) {
     try {
-      const profile = await loadProfile(file)
-      const paths = [file, profile.program.path, profile.topology.file].filter((p): p is string => p !== undefined)
-      const { root, files } = await readBundle(paths)
-      const res = await broker.SubmitJob({
-        profileYaml: await readFile(file, 'utf8'), profileName: relative(root, file).split('\\').join('/'), params: [], bundle: files, owner: 'lab'
-      }, { timeoutMs: 60_000, signal: o.signal })
+      const { request, profile } = await profileRequest(file, { owner: 'lab' })
+      const res = await broker.SubmitJob(request, { timeoutMs: 60_000, signal: o.signal })
       const ids = res.childJobIds.length > 0 ? res.childJobIds : [res.jobId]
       submitted.push({ file, name: profile.metadata.name, ids, expect: (profile.spec as { expect?: unknown }).expect, t0: Date.now() })
       process.stderr.write(`submitted ${profile.metadata.name}: ${ids.join(' ')}\n`)
