@@ -1,13 +1,6 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { JobState } from '@mvm/core'
 import { wsdlFile, wsdlText } from '@mvm/soap'
-import { startAll } from './fixtures.js'
-
-const run = promisify(execFile)
-const MVM = fileURLToPath(new URL('../../cli/bin/mvm.js', import.meta.url))
 
 /** Element names of a named complexType (or an element's anonymous type), in order. */
 function sequence (wsdl: string, typeName: string): string[] {
@@ -50,21 +43,12 @@ t.test('tns:JobState enumerates exactly the JobState of @mvm/core, in order', as
   t.same([...block.matchAll(/<xs:enumeration value="(\w+)"\/>/g)].map((m) => m[1]), Object.values(JobState))
 })
 
+// `mvm wsdl` (the CLI printing these files) is tested in test/wsdl-cli.test.ts.
+
 t.test('wsdlText rewrites only the address and refuses bad URLs', async (t) => {
   const w = wsdlText('Broker', 'http://10.0.0.5:7070/mvm/Broker')
   t.match(w, '<soap:address location="http://10.0.0.5:7070/mvm/Broker"/>')
   t.equal(w.length - wsdlFile('Broker').length, 'http://10.0.0.5:7070/mvm/Broker'.length - 'http://mvm-node.invalid:7070/mvm/Broker'.length)
   t.throws(() => wsdlText('Broker', 'nope'), { code: 'E_BAD_REQUEST' })
   t.throws(() => wsdlText('Other' as 'Node', 'http://x/'), { code: 'E_NOT_FOUND' })
-})
-
-t.test('mvm wsdl prints the repo copy or a live node\'s', async (t) => {
-  const local = await run(process.execPath, [MVM, 'wsdl', 'Bootstrap'], { timeout: 20_000 })
-  t.match(local.stdout, '<soap:address location="http://mvm-node.invalid:7070/mvm/Bootstrap"/>')
-  const server = await startAll()
-  t.teardown(() => server.close())
-  const live = await run(process.execPath, [MVM, 'wsdl', 'Broker', '--node', server.baseUrl], { timeout: 20_000 })
-  t.match(live.stdout, `<soap:address location="${server.urlOf('Broker')}"/>`)
-  const bad = await run(process.execPath, [MVM, 'wsdl', 'Nope'], { timeout: 20_000 }).catch((e: { code: number, stderr: string }) => e)
-  t.match(bad, { code: 1, stderr: /E_BAD_REQUEST: unknown service "Nope"/ })
 })

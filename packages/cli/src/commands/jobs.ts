@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { InvalidStateError } from '@mvm/core'
 import type { JobInfo, JobState } from '@mvm/soap'
-import { printJson } from '../output.js'
+import { formatTable, printJson } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { formatResult, waitForJob, printOutcome } from '../wait.js'
 
@@ -74,9 +74,7 @@ export function register (program: Command): void {
 function short (peerId: string): string { return peerId.length > 12 ? '…' + peerId.slice(-8) : peerId }
 
 function table (jobs: JobInfo[]): string {
-  const rows = [['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED'], ...jobs.map((j) => [
+  return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED'], jobs.map((j) => [
     j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19)
-  ])]
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n'
+  ]))
 }

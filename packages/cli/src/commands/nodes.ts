@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { NodeInfo } from '@mvm/soap'
 import { DEFAULT_BOOTSTRAP, findBroker } from '../remote.js'
-import { printJson } from '../output.js'
+import { formatTable, printJson } from '../output.js'
 
 interface NodesFlags { bootstrap?: string, broker?: string, group?: string, json?: boolean }
 
@@ -40,7 +40,5 @@ export function table (nodes: NodeInfo[]): string {
     shortId(n.peerId), n.group, n.roles.join(','), n.state, n.load.toFixed(2),
     `${n.freeSlots}/${n.totalSlots}`, String(n.freeMemoryMB), ago(n.lastSeen)
   ])
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n'
-  return [head, ...rows].map(line).join('') + (nodes.length === 0 ? '(no nodes)\n' : '')
+  return formatTable(head, rows) + (nodes.length === 0 ? '(no nodes)\n' : '')
 }

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { MvmError } from '@mvm/core'
+import { BadRequestError } from '@mvm/core'
 import { TOPOLOGY_FORMATS, loadTopologyFile, renderTopology } from '@mvm/model'
 import type { TopologyFormat } from '@mvm/model'
 import { collectParam, printError } from '../output.js'
@@ -25,7 +25,7 @@ export function register (program: Command): void {
       try {
         const format = opts.format as TopologyFormat
         if (!TOPOLOGY_FORMATS.includes(format)) {
-          throw new MvmError('E_BAD_REQUEST', `--format must be one of ${TOPOLOGY_FORMATS.join(', ')}, got "${opts.format}"`)
+          throw new BadRequestError(`--format must be one of ${TOPOLOGY_FORMATS.join(', ')}, got "${opts.format}"`)
         }
         const { graph } = await loadTopologyFile(file, { params: opts.param ?? {} })
         const out = renderTopology(graph, format)

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { sleep, TimeoutError, toMvmError } from '@mvm/core'
 import { profileRequest } from '../profile-request.js'
+import { formatTable } from '../output.js'
 import type { BrokerClient } from '@mvm/soap'
 import { startNodeProcess, type NodeProcess } from './processes.js'
 import { waitForJob, formatResult } from '../wait.js'
@@ -92,11 +93,9 @@ async function runProfiles (broker: BrokerClient, o: LabOptions): Promise<boolea
 }
 
 function printSummary (rows: Row[]): void {
-  const table = [['JOB', 'PROFILE', 'STATE', 'SECONDS', 'RESULT', 'CHECK'], ...rows.map((r) => [
+  process.stdout.write(formatTable(['JOB', 'PROFILE', 'STATE', 'SECONDS', 'RESULT', 'CHECK'], rows.map((r) => [
     r.jobId, r.name, r.state, r.seconds.toFixed(2), r.result, (r.verdict.ok ? 'ok' : 'FAIL') + (r.verdict.note !== undefined ? ` (${r.verdict.note})` : '')
-  ])]
-  const w = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)))
-  process.stdout.write(table.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n')
+  ])))
   const ok = rows.filter((r) => r.verdict.ok).length
   process.stdout.write(`${ok} of ${rows.length} jobs verified\n`)
 }

@@ -1,11 +1,12 @@
+// Runs the real `mvm topology show` (build first: npx tsc -b packages/cli) on the sample topologies.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expandTopology, loadTopologyFile, renderText } from '@mvm/model'
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..')
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..')
 const bin = join(root, 'packages/cli/bin/mvm.js')
 const samples = join(root, 'topologies')
 
@@ -20,14 +21,7 @@ function mvm (...args: string[]): Promise<Run> {
   })
 }
 
-t.test('every sample loads, expands and prints', async (t) => {
-  const files = (await readdir(samples)).filter((f) => f.endsWith('.yaml'))
-  t.ok(files.length >= 12, 'all samples present')
-  for (const f of files) {
-    const { doc, graph } = await loadTopologyFile(join(samples, f))
-    t.ok('size' in doc.params, `${f} declares a size parameter`)
-    t.equal(graph.size, Number(doc.params.size), `${f}: size parameter is the rank count`)
-  }
+t.test('prints the expanded graph of a few representative samples', async (t) => {
   // processes are slow on a shared machine: run the CLI on a few representative samples
   for (const f of ['ring.yaml', 'mesh-2d.yaml', 'graph-diamond.yaml']) {
     const { graph } = await loadTopologyFile(join(samples, f))
@@ -35,17 +29,6 @@ t.test('every sample loads, expands and prints', async (t) => {
     t.equal(r.code, 0, `${f}: exit 0 (${r.stderr})`)
     t.equal(r.stdout, renderText(graph), `${f}: prints the expanded graph`)
   }
-})
-
-t.test('small defaults for the shapes profiles start with', async (t) => {
-  for (const f of ['ring', 'line', 'pipeline', 'star']) {
-    const { graph } = await loadTopologyFile(join(samples, `${f}.yaml`))
-    t.equal(graph.size, 4, `${f} has 4 ranks by default`)
-  }
-  const { graph } = await loadTopologyFile(join(samples, 'pipeline.yaml'))
-  t.equal(graph.directed, true)
-  const fft = await loadTopologyFile(join(samples, 'butterfly-fft8.yaml'))
-  t.equal(fft.graph.size, 8)
 })
 
 t.test('--param changes the size', async (t) => {
