@@ -5,8 +5,6 @@ import type { LoadReport } from './types.js'
 export interface Usage {
   usedSlots: number
   usedMemoryMB: number
-  /** @deprecated Spelled `usedMemoryMB`; read only until packages/peer's probe sends `usedMemoryMB`. */
-  usedMemoryMb?: number
   processes: number
   queueDepth: number
 }
@@ -31,7 +29,7 @@ export class Monitor {
     try { u = this.probe() } catch { u = {} }
     const used = clampInt(u.usedSlots, this.capacity.slots)
     const osFreeMB = Math.floor(freemem() / (1024 * 1024))
-    const usedMemoryMB = u.usedMemoryMB ?? u.usedMemoryMb
+    const usedMemoryMB = u.usedMemoryMB
     const freeMemoryMB = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(usedMemoryMB, this.capacity.memoryMB), osFreeMB))
     const load = loadavg()[0] ?? 0
     return {

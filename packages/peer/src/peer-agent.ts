@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { combineSignals, sleep, type Logger, type Startable } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
-import type { RunningJob, RankResult, Runtime } from '@mvm/runtime'
+import type { RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
 import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
 
 /** The parts of an MVM node the peer agent uses (structural, so @mvm/node need not know jobs). */
@@ -17,7 +17,7 @@ export interface PeerNode {
     remove: (jobId: string, rank: number) => boolean
     dropJob: (jobId: string) => number
   }
-  readonly monitor: { setProbe: (p: () => { usedSlots?: number, usedMemoryMb?: number, processes?: number, queueDepth?: number }) => void }
+  readonly monitor: { setProbe: (p: () => { usedSlots?: number, usedMemoryMB?: number, processes?: number, queueDepth?: number }) => void }
 }
 
 export interface PeerAgentInit {
@@ -86,7 +86,7 @@ export class PeerAgent implements Startable {
     node.monitor.setProbe(() => {
       let slots = 0; let mem = 0
       for (const a of this.active.values()) { slots += a.ranks.length; mem += a.ranks.length * a.memoryMB }
-      return { usedSlots: slots, usedMemoryMb: mem, processes: slots }
+      return { usedSlots: slots, usedMemoryMB: mem, processes: slots }
     })
     this.watchdog = setInterval(() => { this.dropOrphans() }, SESSION_CHECK_MS)
     this.watchdog.unref()
@@ -228,7 +228,7 @@ export class PeerAgent implements Startable {
     this.transport?.closeJob(jobId)
   }
 
-  private async report (jobId: string, r: RankResult, session: RpcPeer | undefined): Promise<void> {
+  private async report (jobId: string, r: RankOutcome, session: RpcPeer | undefined): Promise<void> {
     const ok = r.exitCode === 0 && r.error === undefined
     await this.send({
       type: 'jobReport', jobId, rank: r.rank,

@@ -19,7 +19,7 @@
  * await rt.stop()
  * ```
  */
-export type { InstanceSpec, RunningJob, RankOutcome, RankResult, Runtime, RuntimeInit } from './types.js'
+export type { InstanceSpec, RunningJob, RankOutcome, Runtime, RuntimeInit } from './types.js'
 export type { ProgramSource, Compiled, CompileOptions } from './compile.js'
 export type { QueueSettings } from './protocol.js'
 export { createRuntime, DEFAULT_POOL_SIZE, DEFAULT_POOL_MEMORY_MB } from './runtime.js'

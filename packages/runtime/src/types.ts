@@ -35,8 +35,6 @@ export interface RankOutcome {
   reason?: ExitReason
 }
 
-/** @deprecated Renamed `RankOutcome` (by role); kept only until packages/peer imports `RankOutcome`. */
-export type RankResult = RankOutcome
 
 export interface RunningJob {
   readonly jobId: string

@@ -96,12 +96,6 @@ export interface NodeInfo {
   soapUrl?: string
 }
 
-/**
- * @deprecated `tns:JobState` is `JobState` from `@mvm/core` (shared with the broker); import it
- * from there. Kept only until `@mvm/cli` and `@mvm/jobs` import it from `@mvm/core`.
- */
-export { JobState } from '@mvm/core'
-
 export interface ListNodesRequest { group?: string }
 export interface ListNodesResponse { nodes: NodeInfo[] }
 export interface GetNodeRequest { peerId: string }

@@ -1,5 +1,5 @@
 import type { Broker, Job, JobResult } from '@mvm/broker'
-import type { BrokerHandlers, JobInfo, GetJobResultResponse, JobState as SoapJobState } from '@mvm/soap'
+import type { BrokerHandlers, JobInfo, GetJobResultResponse } from '@mvm/soap'
 import { BadRequestError } from '@mvm/core'
 import { prepareSubmission } from './submission.js'
 
@@ -12,7 +12,7 @@ export function jobInfo (broker: Broker, j: Job, progress: ProgressSource): JobI
   const info: JobInfo = {
     jobId: j.id,
     name: j.name,
-    state: j.state as SoapJobState,
+    state: j.state,
     priority: j.priority,
     size: j.size,
     owner: j.owner ?? '',
@@ -31,7 +31,7 @@ export function jobInfo (broker: Broker, j: Job, progress: ProgressSource): JobI
 export function jobResult (r: JobResult): GetJobResultResponse {
   const out: GetJobResultResponse = {
     jobId: r.jobId,
-    state: r.state as SoapJobState,
+    state: r.state,
     ranks: r.ranks.map((x) => {
       return {
         rank: x.rank,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { InvalidStateError } from '@mvm/core'
-import type { JobInfo, JobState } from '@mvm/soap'
+import type { JobInfo } from '@mvm/soap'
+import type { JobState } from '@mvm/core'
 import { formatTable, printJson } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { formatResult, waitForJob, printOutcome } from '../wait.js'
