@@ -22,7 +22,7 @@ import { runMeta, type RunMeta } from './report/json.js'
 import type { RowResult } from './types.js'
 import { writeReports, type Written } from './write.js'
 
-export type { BenchContext, Better, Contender, Measured, Profile, RowGroup, RowResult, RowSpec, Stats } from './types.js'
+export type { Contender, Measured, Profile, RowGroup, RowResult, RowSpec, Stats } from './types.js'
 export type { RunMeta } from './report/json.js'
 export type { Written } from './write.js'
 export { summarize, ratioOf } from './stats.js'

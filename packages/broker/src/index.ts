@@ -30,17 +30,9 @@ import type { Broker, BrokerInit, SchedulingStrategy } from './types.js'
 
 export type {
   Broker, BrokerInit, Candidate, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
-  NodeView, PlacementConstraints, PlacementInput, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
+  NodeView, PlacementInput, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
-export { Recovery } from './types.js'
-export { RESTARTED_REASON } from './broker.js'
-export { MAX_CHECKPOINT_BYTES } from './checkpoints.js'
-export { schedulingStrategies, createStrategyRegistry } from './strategies/registry.js'
-export { roundRobin } from './strategies/round-robin.js'
-export { leastLoaded } from './strategies/least-loaded.js'
-export { pack } from './strategies/pack.js'
-export { spread } from './strategies/spread.js'
-export { canTransition } from './transitions.js'
+export { schedulingStrategies } from './strategies/registry.js'
 
 /**
  * Builds a broker; nothing is opened until `start()`. `strategies` defaults to the shared

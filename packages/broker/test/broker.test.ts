@@ -1,5 +1,6 @@
 import t from 'tap'
-import { RESTARTED_REASON, type Broker } from '@mvm/broker'
+import type { Broker } from '@mvm/broker'
+import { RESTARTED_REASON } from '@mvm/broker/internal'
 import { node, startBroker, waitFor, TestDispatcher } from './fixtures/helpers.js'
 
 function finish (broker: Broker, jobId: string, exitCode = 0): void {

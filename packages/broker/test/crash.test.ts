@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { RESTARTED_REASON } from '@mvm/broker'
+import { RESTARTED_REASON } from '@mvm/broker/internal'
 import { startBroker, waitFor } from './fixtures/helpers.js'
 
 const child = fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url))

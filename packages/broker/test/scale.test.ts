@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createBroker, createStrategyRegistry, pack, type SchedulingStrategy } from '@mvm/broker'
+import { createBroker, type SchedulingStrategy } from '@mvm/broker'
+import { createStrategyRegistry, pack } from '@mvm/broker/internal'
 import { node, TestDispatcher } from './fixtures/helpers.js'
 
 const N = 10_000

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createStrategyRegistry, roundRobin, leastLoaded, pack, spread, type Candidate, type SchedulingStrategy } from '@mvm/broker'
+import type { Candidate, SchedulingStrategy } from '@mvm/broker'
+import { createStrategyRegistry, roundRobin, leastLoaded, pack, spread } from '@mvm/broker/internal'
 import { Cluster } from '../src/cluster.js'
 import { node } from './fixtures/helpers.js'
 

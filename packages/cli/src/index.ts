@@ -1,8 +1,7 @@
 /**
  * @packageDocumentation The `mvm` command-line interface. The binary is `bin/mvm.js`; this
- * module exposes the helpers commands share, for reuse by tools that embed the CLI.
+ * module exposes what tools driving the CLI reuse (the lab, the tests, the benchmarks):
+ * starting `mvm node` processes and turning a profile into a `SubmitJob` request.
  */
-export { printError, printJson, collectParam } from './output.js'
 export { startNodeProcess, MVM_BIN, type NodeProcess, type ReadyLine } from './lab/processes.js'
-export { verify, close } from './lab/verify.js'
 export { profileRequest } from './profile-request.js'

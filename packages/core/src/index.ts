@@ -12,8 +12,13 @@
  * const s = strategies.resolve('round-robin')
  * ```
  */
-export * from './errors.js'
-export * from './logger.js'
-export * from './registry.js'
-export * from './lifecycle.js'
-export * from './job-state.js'
+export {
+  ErrorCode, MvmError, formatIssue, ValidationError, ConfigError, NotFoundError, UnknownComponentError, ProtocolError,
+  FrameTooLargeError, UnsupportedVersionError, NotAdmittedError, UnauthorizedError, CapacityError, TimeoutError,
+  AbortError, SandboxError, JobFailedError, InvalidStateError, UnavailableError, BadRequestError, errorFromJSON, toMvmError,
+  type MvmErrorOptions, type Issue, type SerializedError
+} from './errors.js'
+export { createLogger, componentLogger, silentLogger, type LogLevel, type LogFormat, type Logger, type LoggerInit } from './logger.js'
+export { createRegistry, type Factory, type ComponentSpec, type Registry } from './registry.js'
+export { throwIfAborted, sleep, combineSignals, type Startable } from './lifecycle.js'
+export { JobState } from './job-state.js'

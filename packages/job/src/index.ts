@@ -18,7 +18,6 @@ import type { JobFunction, JobProgram } from './types.js'
 
 export type { JobContext, ReduceOp, RecvFn, Transport, ContextInit, JobFunction, JobProgram } from './types.js'
 export { createContext } from './context.js'
-export { resolveOp } from './ops.js'
 
 /** Marks a function as a job program: `export default job(async (ctx) => result)`. */
 export function job (fn: JobFunction): JobProgram {

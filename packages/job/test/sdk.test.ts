@@ -1,5 +1,6 @@
 import t from 'tap'
-import { job, toJobFunction, resolveOp } from '@mvm/job'
+import { job, toJobFunction } from '@mvm/job'
+import { resolveOp } from '@mvm/job/internal'
 import { memoryJob, ringLinks } from './memory-transport.js'
 
 t.test('job() marks a program; toJobFunction unwraps it', async (t) => {

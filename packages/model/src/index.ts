@@ -22,13 +22,12 @@ export { loadFile, loadText, loadProfile, loadPolicy, loadTopologyFile, loadNode
 export { expandArray } from './array.js'
 export { mergePolicies } from './merge.js'
 export type {
-  LoadOptions, SourceLocation, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig,
-  ProgramSource, EffectivePolicy, PolicyWarning
+  LoadOptions, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig, EffectivePolicy
 } from './types.js'
-export { API_VERSION, Kind, kinds, metadataSchema } from './schemas/common.js'
+export { metadataSchema } from './schemas/common.js'
 export type { Metadata } from './schemas/common.js'
-export { paramsSchema, paramDeclSchema, ParamType } from './params.js'
-export type { ParamValue, ParamsDecl, ParamDecl } from './params.js'
+export { paramsSchema, paramDeclSchema } from './params.js'
+export type { ParamsDecl, ParamDecl } from './params.js'
 export {
   jobProfileSchema, jobProfileSpecSchema, programSchema, topologyRefSchema, resourcesSchema, queueSchema,
   placementSchema, arraySchema, expectSchema
@@ -36,9 +35,9 @@ export {
 export type { JobProfileSpec, JobProfileDocument } from './schemas/profile.js'
 export {
   policySchema, policySpecSchema, schedulingSchema, securitySchema, monitoringSchema, faultToleranceSchema,
-  queuesSchema, sandboxSchema, PolicyLevel, permissions, metricNames, enforceablePaths, policySections, DEFAULT_POLICY
+  queuesSchema, sandboxSchema, DEFAULT_POLICY
 } from './schemas/policy.js'
-export type { PolicySpec, PolicyDocument, EffectivePolicySpec, PolicySection } from './schemas/policy.js'
+export type { PolicySpec, PolicyDocument, EffectivePolicySpec } from './schemas/policy.js'
 export { nodeConfigSchema, nodeConfigSpecSchema } from './schemas/node-config.js'
 export type { NodeConfigSpec, NodeConfigDocument } from './schemas/node-config.js'
 export { topologySchema } from './topology-file.js'

@@ -16,11 +16,8 @@
  * ```
  */
 export type { VirtualQueue, QueueOptions, PutOptions, WaitOptions } from './types.js'
-export { FifoQueue } from './fifo.js'
-export { PriorityQueue } from './priority.js'
-export { queueTypes, createQueue, type QueueFactory } from './queues.js'
-export { encoders, createEncoder, jsonEncoder, rawEncoder, type Encoder, type EncoderOptions, type EncodingSpec } from './encoders.js'
-export { protobufEncoder, type ProtobufEncoderOptions } from './protobuf.js'
+export { queueTypes, createQueue } from './queues.js'
+export { encoders, createEncoder, jsonEncoder, type Encoder, type EncodingSpec } from './encoders.js'
 export { CreditGate, CreditGranter, type CreditGranterInit } from './credits.js'
 export type { LinkFrame, RemoteLink } from './link.js'
 // The node-to-node proxy is `@mvm/queue/proxy`: ranks load this index inside their sandbox,

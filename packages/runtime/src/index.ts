@@ -21,8 +21,6 @@
  */
 export type { InstanceSpec, RunningJob, RankOutcome, Runtime, RuntimeInit } from './types.js'
 export type { ProgramSource, Compiled, CompileOptions } from './compile.js'
-export type { QueueSettings } from './protocol.js'
-export { createRuntime, DEFAULT_POOL_SIZE, DEFAULT_POOL_MEMORY_MB } from './runtime.js'
+export { createRuntime } from './runtime.js'
 export { compileProgram } from './compile.js'
 export { rankHostEntry, rankHostReadPaths, sdkUrl } from './paths.js'
-export { COLLECTIVE_PORT } from './protocol.js'

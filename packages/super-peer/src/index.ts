@@ -19,9 +19,8 @@ import { BrokerAgent, type SuperPeerNode } from './broker-agent.js'
 import { brokerLogsHandler } from './logs-broker.js'
 import { authorized } from './policy-soap.js'
 
-export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode, type MemberLike } from './broker-agent.js'
+export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
-export { brokerLogsHandler, type BrokerLogsInit, type LoggedJob } from './logs-broker.js'
 
 /** What the role needs of the node beyond the agent's needs: its own SOAP address. */
 export interface SuperPeerHost extends SuperPeerNode {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { NotFoundError } from '@mvm/core'
 import { startSoapServer } from '@mvm/soap'
 import { LOG_LIMITS } from '@mvm/soap'
-import { brokerLogsHandler, type LoggedJob } from '@mvm/super-peer'
+import { brokerLogsHandler, type LoggedJob } from '@mvm/super-peer/internal'
 import { nodeLogsHandler, runtimeLogDir } from '@mvm/peer'
 
 const ctx = { remoteAddress: '127.0.0.1' }

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { ErrorCode, MvmError } from '@mvm/core'
-import { CONTROL_PROTOCOL, CONTROL_TYPES, QUEUE_PROTOCOL, controlChannel, createRpcPeer, encodeVarint, protoRoot, queueChannel, type ControlEnvelope } from '@mvm/wire'
+import { CONTROL_PROTOCOL, QUEUE_PROTOCOL, controlChannel, createRpcPeer, encodeVarint, queueChannel, type ControlEnvelope } from '@mvm/wire'
+import { CONTROL_TYPES, protoRoot } from '@mvm/wire/internal'
 import type { Stream } from '@libp2p/interface'
 import { dial, inbound, nodePair, type Node } from './fixtures.js'
 import { controlSamples } from './samples.js'

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import protobuf from 'protobufjs'
-import { CONTROL_TYPES, ControlSpecs, QueueFrameSpec, QueueHelloSpec, protoRoot, encodeControl, decodeControl, encodeQueue, decodeQueue, type FieldSpec, type MessageSpec } from '@mvm/wire'
+import { encodeControl, decodeControl, encodeQueue, decodeQueue } from '@mvm/wire'
+import { CONTROL_TYPES, ControlSpecs, QueueFrameSpec, QueueHelloSpec, protoRoot, type FieldSpec, type MessageSpec } from '@mvm/wire/internal'
 import { controlSamples, queueFrameSample, queueHelloSample } from './samples.js'
 
 // The TypeScript shapes, the field limits and the .proto files must describe the same messages.
