@@ -20,5 +20,5 @@ export {
 } from './errors.js'
 export { createLogger, componentLogger, silentLogger, type LogLevel, type LogFormat, type Logger, type LoggerInit } from './logger.js'
 export { createRegistry, type Factory, type ComponentSpec, type Registry } from './registry.js'
-export { throwIfAborted, sleep, combineSignals, type Startable } from './lifecycle.js'
+export { throwIfAborted, sleep, combineSignals, startableRole, type Startable } from './lifecycle.js'
 export { JobState } from './job-state.js'

@@ -36,3 +36,25 @@ export function combineSignals (signals: Array<AbortSignal | undefined>, timeout
   if (timeoutMs !== undefined) list.push(AbortSignal.timeout(timeoutMs))
   return list.length === 1 ? list[0]! : AbortSignal.any(list)
 }
+
+/**
+ * A role around one agent: `attach` runs after the agent starts (SOAP operations, extra
+ * handlers) and returns what to undo before it stops. Start and stop are idempotent.
+ */
+export function startableRole<A extends Startable> (agent: A, attach: () => (() => void) | undefined): Startable & { readonly agent: A } {
+  let detach: (() => void) | undefined
+  return {
+    agent,
+    isStarted: () => agent.isStarted(),
+    async start () {
+      if (agent.isStarted()) return
+      await agent.start()
+      detach = attach()
+    },
+    async stop () {
+      detach?.()
+      detach = undefined
+      await agent.stop()
+    }
+  }
+}

@@ -14,7 +14,7 @@
  * await role.stop()
  * ```
  */
-import { componentLogger, type Logger, type Startable } from '@mvm/core'
+import { componentLogger, startableRole, type Logger, type Startable } from '@mvm/core'
 import type { EffectivePolicy } from '@mvm/model'
 import type { GetLogsRequest, GetLogsResponse, Handler } from '@mvm/soap'
 import { PeerAgent, type PeerAgentInit, type PeerNode } from './peer-agent.js'
@@ -47,22 +47,10 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
     dataDir: init.dataDir, streams: node.streams, logger: log, ownPolicy: spec !== undefined,
     ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize, poolMemoryMB: spec.sandbox.defaults.memoryMB } : {})
   })
-  let unhandle: (() => void) | undefined
-  return {
-    agent,
-    isStarted: () => agent.isStarted(),
-    async start () {
-      if (agent.isStarted()) return
-      await agent.start()
-      node.extendSoap({ Node: { GetLogs: nodeLogsHandler({ dataDir: init.dataDir }) } })
-      unhandle = node.control.handle('policyUpdate', (b, ctx) => { onPolicyUpdate(b.policyJson, ctx.peerId, agent, init.logger); return undefined })
-    },
-    async stop () {
-      unhandle?.()
-      unhandle = undefined
-      await agent.stop()
-    }
-  }
+  return startableRole(agent, () => {
+    node.extendSoap({ Node: { GetLogs: nodeLogsHandler({ dataDir: init.dataDir }) } })
+    return node.control.handle('policyUpdate', (b, ctx) => { onPolicyUpdate(b.policyJson, ctx.peerId, agent, init.logger); return undefined })
+  })
 }
 
 function onPolicyUpdate (json: string, from: string, agent: PeerAgent, log: Logger): void {

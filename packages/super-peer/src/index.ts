@@ -13,7 +13,7 @@
  * await role.agent.policy.applyYaml(yamlText) // e.g. scheduling.strategy: pack, for the next decision
  * ```
  */
-import { componentLogger, type Logger, type Startable } from '@mvm/core'
+import { componentLogger, startableRole, type Logger, type Startable } from '@mvm/core'
 import type { EffectivePolicy } from '@mvm/model'
 import { BrokerAgent, type SuperPeerNode } from './broker-agent.js'
 import { brokerLogsHandler } from './logs-broker.js'
@@ -45,16 +45,10 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
     ...(init.policy !== undefined ? { policy: init.policy } : {}),
     ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {})
   })
-  return {
-    agent,
-    isStarted: () => agent.isStarted(),
-    async start () {
-      if (agent.isStarted()) return
-      await agent.start()
-      const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl })
-      // a job's output is part of its result: the same permission guards both
-      node.extendSoap({ Broker: { GetJobLogs: authorized(getJobLogs, () => agent.policy.effective, () => 'job.result') } })
-    },
-    async stop () { await agent.stop() }
-  }
+  return startableRole(agent, () => {
+    const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl })
+    // a job's output is part of its result: the same permission guards both
+    node.extendSoap({ Broker: { GetJobLogs: authorized(getJobLogs, () => agent.policy.effective, () => 'job.result') } })
+    return undefined
+  })
 }
