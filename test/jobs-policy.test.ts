@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { MVM_BIN } from '@mvm/cli'
@@ -34,6 +34,32 @@ async function runSmall (t: Test, lab: TestLab, owner = 'test'): Promise<Set<str
   return new Set(info.placement.map((p) => p.peerId))
 }
 
+/**
+ * The warm sandbox processes a peer keeps: its children running the rank host. A peer loads its
+ * runtime (and starts that pool, of the policy's `sandbox.poolSize`) with its first job.
+ */
+async function warmSandboxes (pid: number): Promise<number> {
+  let n = 0
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const stat = await readFile(`/proc/${e}/stat`, 'utf8')
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so split after the last ')'
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid !== pid) continue
+      if ((await readFile(`/proc/${e}/cmdline`, 'utf8')).includes('rank-host')) n++
+    } catch { /* the process ended meanwhile */ }
+  }
+  return n
+}
+
+/** Polls the peer's warm pool until it holds `want` (bounded); returns the last count seen. */
+async function poolOf (pid: number, want: number, ms = 15_000): Promise<number> {
+  let last = -1
+  try { await waitFor(async () => (last = await warmSandboxes(pid)) === want, ms, `a warm pool of ${want}`) } catch { /* reported by the caller's assertion */ }
+  return last
+}
+
 /** Collects a node's stderr (its logs) so the test can see what it decided. */
 function logsOf (p: { child: { stderr: NodeJS.ReadableStream | null } }): () => string {
   let text = ''
@@ -48,21 +74,31 @@ t.test('policies at run time: strategy switch mid-run, file watch, validation, a
   const lab = await startLab({ peers: 2, slots: 2, superArgs: ['--policy', file] })
   t.teardown(async () => { await lab.stop() })
   const superLog = logsOf(lab.superPeer)
-  const peerLogs = lab.peers.map(logsOf)
   const broker = lab.broker
 
   t.equal((await getPolicy(broker)).spec.scheduling.strategy, 'spread', 'the broker starts with the file\'s strategy')
   t.equal((await runSmall(t, lab)).size, 2, 'spread: one rank on each peer')
+  // a peer that has not run a job yet when the policy changes: its runtime is still to be loaded
+  const fresh = await lab.addPeer()
+  await waitFor(async () => (await broker.ListNodes({})).nodes.some((n) => n.peerId === fresh.ready.peerId && n.state === 'up'), 30_000, 'the third peer to join')
 
-  const applied = await broker.ApplyPolicy({ policyYaml: policy('domain', '  scheduling:\n    strategy: pack\n') })
+  // the domain's sandbox section travels to the peers with the policy update (not the default 2)
+  const applied = await broker.ApplyPolicy({ policyYaml: policy('domain', '  scheduling:\n    strategy: pack\n  sandbox:\n    poolSize: 3\n') })
   t.ok(applied.applied)
   t.same(applied.warnings, [])
   const now = await getPolicy(broker)
   t.equal(now.spec.scheduling.strategy, 'pack')
   t.same(now.layers.map((l) => l.origin), ['ApplyPolicy'], 'the applied policy replaced the domain level')
   t.equal((await runSmall(t, lab)).size, 1, 'pack, switched without a restart: both ranks on one peer')
-  await waitFor(() => peerLogs.every((l) => /policy update received/.test(l())), 10_000, 'every peer to get the policyUpdate')
-  t.pass('every peer logged the policyUpdate')
+  // the peers' side of the update, by its effect: a job on every slot (3 peers × 2) makes each
+  // peer run; the peer that was up for the update starts its runtime with the pushed pool size
+  await idle(lab)
+  const all = await submit(broker, PRIMES, { ...SMALL, processes: '6' })
+  const whole = await waitJob(broker, all.jobId)
+  t.equal(whole.info.state, 'succeeded', 'the 6-rank job succeeded')
+  t.equal(new Set(whole.info.placement.map((p) => p.peerId)).size, 3, 'it ran on all three peers')
+  t.equal(await poolOf(fresh.child.pid!, 3), 3, 'the peer that got the policyUpdate before its first job keeps a warm pool of 3 (sandbox.poolSize)')
+  t.equal(await poolOf(lab.peers[0]!.child.pid!, 2), 2, 'a peer whose runtime was loaded before the update keeps the pool it started with (2)')
 
   // an edit on disk is the newest word at the domain level again
   await writeFile(file, policy('domain', '  scheduling:\n    strategy: spread\n  faultTolerance:\n    maxRestarts: 5\n'))

@@ -56,6 +56,7 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
 function onPolicyUpdate (json: string, from: string, agent: PeerAgent, log: Logger): void {
   let p: { version?: number, spec?: EffectivePolicy['spec'] }
   try { p = JSON.parse(json) as typeof p } catch { log.warn({ from }, 'policyUpdate: policyJson is not JSON; ignored'); return }
+  if (p === null || typeof p !== 'object') { log.warn({ from }, 'policyUpdate: policyJson is not an object; ignored'); return }
   const adopted = agent.adoptSandbox(p.spec?.sandbox)
   log.info({ from, version: p.version, strategy: p.spec?.scheduling?.strategy, driver: p.spec?.sandbox?.driver, adopted }, 'policy update received')
 }

@@ -97,8 +97,8 @@ export class PeerAgent implements Startable {
    * and pool of the runtime the next first job loads. A peer started with its own policy keeps
    * it (the node level overrides the domain's); returns whether the update was adopted.
    */
-  adoptSandbox (sandbox: { driver: string, poolSize: number } | undefined): boolean {
-    if (this.init.ownPolicy === true || sandbox === undefined) return false
+  adoptSandbox (sandbox: { driver: string, poolSize: number } | null | undefined): boolean {
+    if (this.init.ownPolicy === true || sandbox === undefined || sandbox === null) return false
     this.init.driver = sandbox.driver
     this.init.poolSize = sandbox.poolSize
     return true
