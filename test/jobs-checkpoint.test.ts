@@ -34,6 +34,8 @@ async function killMidway (t: Test): Promise<{ killed: string, state: string, re
   const { jobId } = await submit(lab.broker, COUNTER, { processes: '2', n: String(N), ms: '100', tag })
   t.teardown(async () => { await lab.broker.CancelJob({ jobId }).catch(() => {}) })
   await waitFor(async () => await stepOf(tag, 0) >= 8, 60_000, 'rank 0 to pass step 8')
+  // the broker learns "running" from the peers' rank reports, which can trail the ranks' own progress on a loaded machine
+  await waitFor(async () => (await lab.broker.GetJob({ jobId })).state !== 'scheduled', 30_000, 'the broker to see the ranks running')
   const info = await lab.broker.GetJob({ jobId })
   t.equal(info.state, 'running', 'the job runs')
   const killed = info.placement.find((p) => p.rank === 0)!.peerId
