@@ -8,7 +8,7 @@ export function createContext (init: ContextInit, transport: Transport): JobCont
   const ports = [...init.ports]
   const portSet = new Set(ports)
   const groups = init.groups ?? {}
-  const coll = new Collectives(init.rank, init.size, transport, signal)
+  const coll = new Collectives(init.rank, init.size, transport, signal, init.locality)
 
   const known = (): string => [...ports, ...Object.keys(groups).map((g) => `${g} (group)`)].join(', ') || 'none'
   const checkPort = (port: unknown, op: string): string => {

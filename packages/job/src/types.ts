@@ -1,4 +1,7 @@
-/** A reduction: a built-in name, or a function combining two values (applied in rank order). */
+/**
+ * A reduction: a built-in name (numbers, bigints, arrays and typed arrays element-wise; a typed
+ * array stays its type), or a function combining two values (folded in rank order).
+ */
 export type ReduceOp = 'sum' | 'min' | 'max' | 'prod' | ((a: any, b: any) => any)
 
 /** What a rank's program sees. Programs talk to ports and collectives, never to rank numbers. */
@@ -59,6 +62,12 @@ export interface ContextInit {
   params?: Record<string, unknown>
   restored?: unknown
   signal?: AbortSignal
+  /**
+   * For each rank a small integer naming its node (ranks with the same number share one).
+   * Collectives combine on a node before crossing to another; without it every rank is
+   * treated as remote.
+   */
+  locality?: number[]
 }
 
 export type JobFunction = (ctx: JobContext) => unknown
