@@ -8,6 +8,7 @@ import {
   arrayRate, brokerCalls, idlePeerRss, jobFigure, jobRate, launchCold, launchWarm, nodeWithJobRss
 } from '../toolkit/contenders.js'
 import type { RowGroup, RowSpec } from '../types.js'
+import { collectives } from './collectives.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
 const KiB64 = 64 * 1024
@@ -49,20 +50,6 @@ function messageRows (where: 'local' | 'remote'): RowSpec[] {
     { id: 'remote.latency-tcp', figure: 'raw libp2p stream, 16 B one way', baseline: 'raw TCP socket, 16 B (context)', unit: 'µs', better: 'lower', make: (c) => ({ a: rawTransport('libp2p', 'latency', c.profile.latencyMessages), b: rawTransport('tcp', 'latency', c.profile.latencyMessages) }) },
     { id: 'remote.bandwidth-tcp', figure: 'raw libp2p stream, 64 KiB chunks', baseline: 'raw TCP socket, 64 KiB chunks (context)', unit: 'MB/s', better: 'higher', make: (c) => ({ a: rawTransport('libp2p', 'bandwidth', c.profile.bandwidthMessages), b: rawTransport('tcp', 'bandwidth', c.profile.bandwidthMessages) }) }
   ]
-}
-
-const collectives: RowGroup = {
-  name: 'collectives',
-  title: 'Collectives: allReduce over 4 ranks',
-  rows: [
-    { id: 'collectives.number', figure: 'SDK allReduce(sum) of one number, 4 ranks', baseline: 'fork IPC one-way small message (floor of one collective hop)', unit: 'µs', better: 'lower', make: (c) => ({ a: jobFigure(c, 'allreduce', { elems: 1, times: c.profile.quick ? 50 : 500 }), b: forkIpc('latency', c.profile.latencyMessages) }), note: 'the baseline is one hop; an allReduce over 4 ranks needs several' },
-    { id: 'collectives.1mib', figure: 'SDK allReduce(sum) of 1 MiB (131,072 float64), 4 ranks', baseline: 'fork IPC streaming of 16 × 64 KiB (1 MiB), time per MiB', unit: 'µs', better: 'lower', make: (c) => ({ a: jobFigure(c, 'allreduce', { elems: 131072, times: c.profile.quick ? 3 : 10 }), b: perMiB(forkIpc('bandwidth', 16)) }) }
-  ]
-}
-
-/** Turns a MB/s contender into µs per MiB, so a 1 MiB collective has a same-unit floor. */
-function perMiB (c: ReturnType<typeof forkIpc>): ReturnType<typeof forkIpc> {
-  return { ...c, sample: async (s) => (1024 * 1024 / 1e6) / (await c.sample(s)) * 1e6 }
 }
 
 const science: RowGroup = {

@@ -1,0 +1,57 @@
+import { rawTransport } from '../baselines/net.js'
+import { jobFigure } from '../toolkit/contenders.js'
+import type { BenchContext, Contender, RowGroup, RowSpec } from '../types.js'
+
+const MiB = 1024 * 1024
+const F64_MiB = MiB / 8
+
+/** A contender whose every sample is multiplied by `k`: a floor of k hops built from one. */
+function times (c: Contender, k: number): Contender {
+  return { ...c, sample: async (s) => k * await c.sample(s) }
+}
+
+/** A MB/s contender as µs per MiB, times `k`. */
+function usPerMiB (c: Contender, k: number): Contender {
+  return { ...c, sample: async (s) => k * (MiB / 1e6) / (await c.sample(s)) * 1e6 }
+}
+
+/** `2·ceil(log2 p)`: the issue's bound on an allReduce's cross-node hops. */
+const hops = (p: number): number => 2 * Math.ceil(Math.log2(p))
+
+function numberRow (p: number): RowSpec {
+  const k = hops(p)
+  return {
+    id: p === 4 ? 'collectives.number' : `collectives.number-${p}`,
+    figure: `SDK allReduce(sum) of one number, ${p} ranks on 2 nodes`,
+    baseline: `${k} × raw libp2p stream one-way 16 B (2·ceil(log2 ${p}) = ${k} cross-node hops)`,
+    unit: 'µs',
+    better: 'lower',
+    note: 'target: ratio <= 1',
+    make: (c: BenchContext) => ({
+      a: jobFigure(c, 'allreduce', { processes: p, elems: 1, times: c.profile.quick ? 50 : 500 }),
+      b: times(rawTransport('libp2p', 'latency', c.profile.latencyMessages), k)
+    })
+  }
+}
+
+function mibRow (p: number): RowSpec {
+  return {
+    id: p === 4 ? 'collectives.1mib' : `collectives.1mib-${p}`,
+    figure: `SDK allReduce(sum) of 1 MiB (Float64Array of 131,072), ${p} ranks on 2 nodes`,
+    baseline: '3 × the time of 1 MiB over a raw libp2p stream (64 KiB chunks)',
+    unit: 'µs',
+    better: 'lower',
+    note: 'target: ratio <= 1',
+    make: (c: BenchContext) => ({
+      a: jobFigure(c, 'allreduce', { processes: p, elems: F64_MiB, times: c.profile.quick ? 3 : 10 }),
+      b: usPerMiB(rawTransport('libp2p', 'bandwidth', 16), 3)
+    })
+  }
+}
+
+/** The lab has 2 peers of 4 slots: 8 ranks is the most it runs at once. */
+export const collectives: RowGroup = {
+  name: 'collectives',
+  title: 'Collectives: allReduce on 2 nodes against raw libp2p hops',
+  rows: [numberRow(4), numberRow(8), mibRow(4)]
+}
