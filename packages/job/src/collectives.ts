@@ -8,6 +8,8 @@ import type { ReduceOp, Transport } from './types.js'
 /** Tags per call: 8 phases of MAX_STEPS steps, so no two calls' messages can ever meet. */
 const PHASES = 8
 const CALL_TAGS = PHASES * MAX_STEPS
+/** Calls before the counter wraps, keeping tags safe integers; no message lives that long. */
+const CALL_WRAP = Math.floor(Number.MAX_SAFE_INTEGER / CALL_TAGS)
 
 /**
  * From this many elements an allReduce moves segments (reduce-scatter + allgather) instead of
@@ -46,7 +48,8 @@ export class Collectives {
 
   /** Reserves this call's tag block; returns a Link per phase. */
   private begin (): (phase: number) => Link {
-    const base = this.call++ * CALL_TAGS
+    const base = this.call * CALL_TAGS
+    this.call = (this.call + 1) % CALL_WRAP
     const { t, signal } = this
     return (phase) => {
       const at = base + phase * MAX_STEPS
