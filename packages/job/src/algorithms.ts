@@ -50,6 +50,25 @@ export async function treeReduce (t: Team, link: Link, value: unknown, combine: 
   return undefined
 }
 
+/**
+ * Star to team index 0 in one round, folded in team order there. On one node a hop is cheap
+ * and the node's router serialises messages anyway: one round beats log2 n for small teams.
+ */
+export async function starReduce (t: Team, link: Link, value: unknown, combine: Combine): Promise<unknown> {
+  if (t.me !== 0) { await link.send(t.ranks[0]!, 0, value); return undefined }
+  const got = await Promise.all(t.ranks.slice(1).map(async (r) => await link.recv(r, 0)))
+  let acc = value
+  for (const x of got) acc = combine(acc, conform(x, value))
+  return acc
+}
+
+/** From team index 0 to every other member in one round. */
+export async function starBroadcast (t: Team, link: Link, value: unknown): Promise<unknown> {
+  if (t.me !== 0) return await link.recv(t.ranks[0]!, 0)
+  await Promise.all(t.ranks.slice(1).map(async (r) => { await link.send(r, 0, value) }))
+  return value
+}
+
 /** Every member's value in team order at index 0 (undefined elsewhere); same tree as treeReduce. */
 export async function treeGather (t: Team, link: Link, value: unknown): Promise<unknown[] | undefined> {
   const out = await treeReduce(t, link, [value], (a, b) => (a as unknown[]).concat(b as unknown[]))

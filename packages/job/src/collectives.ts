@@ -1,5 +1,5 @@
 import { BadRequestError } from '@mvm/core'
-import { MAX_STEPS, dissemination, recursiveDoubling, reduceScatterAllgather, treeBroadcast, treeGather, treeReduce, treeScatter, type Link } from './algorithms.js'
+import { MAX_STEPS, dissemination, recursiveDoubling, reduceScatterAllgather, starBroadcast, starReduce, treeBroadcast, treeGather, treeReduce, treeScatter, type Link } from './algorithms.js'
 import { Layout, type Tiers } from './layout.js'
 import { isBuiltinOp, resolveOp } from './ops.js'
 import { segmentLength, type Segmentable } from './segments.js'
@@ -16,6 +16,12 @@ const CALL_WRAP = Math.floor(Number.MAX_SAFE_INTEGER / CALL_TAGS)
  * whole values: below it the extra rounds cost more than the bytes they save.
  */
 export const LARGE_ELEMENTS = 4096
+
+/**
+ * Up to this many ranks on a node, small allReduce and barrier gather to the node's leader and
+ * back in one round each (a star) instead of a binomial tree's log2 rounds each way.
+ */
+export const STAR_MAX = 8
 
 /**
  * Collectives over the rank-addressed channel. Every rank calls collectives in the same order,
@@ -108,17 +114,19 @@ export class Collectives {
       return await reduceScatterAllgather(this.layout.byNode(this.rank), link(0), value as Segmentable, f) as T
     }
     const { local, leaders } = this.tiers()
-    let acc = await treeReduce(local, link(0), value, f)
+    const star = local.ranks.length <= STAR_MAX
+    let acc = await (star ? starReduce : treeReduce)(local, link(0), value, f)
     if (leaders.me >= 0) acc = await recursiveDoubling(leaders, link(1), acc, f)
-    return await treeBroadcast(local, link(2), acc) as T
+    return await (star ? starBroadcast : treeBroadcast)(local, link(2), acc) as T
   }
 
   async barrier (): Promise<void> {
     const link = this.begin()
     const { local, leaders } = this.tiers()
-    await treeReduce(local, link(0), null, () => null)
+    const star = local.ranks.length <= STAR_MAX
+    await (star ? starReduce : treeReduce)(local, link(0), null, () => null)
     if (leaders.me >= 0) await dissemination(leaders, link(1))
-    await treeBroadcast(local, link(2), null)
+    await (star ? starBroadcast : treeBroadcast)(local, link(2), null)
   }
 
   /** Node by node to the root; the result is in rank order whatever the placement. */
