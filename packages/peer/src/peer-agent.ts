@@ -30,6 +30,8 @@ export interface PeerAgentInit {
   poolSize?: number
   /** Memory class of the warm sandboxes: jobs asking for this much use them (policy `sandbox.defaults.memoryMB`). */
   poolMemoryMB?: number
+  /** Policy `sandbox.reuseForSameOwner`: a finished rank's process serves the same owner's next rank (runtime default: yes). */
+  reuseForSameOwner?: boolean
   /** The node was started with a policy of its own: domain updates do not change its sandbox. */
   ownPolicy?: boolean
 }
@@ -97,10 +99,11 @@ export class PeerAgent implements Startable {
    * and pool of the runtime the next first job loads. A peer started with its own policy keeps
    * it (the node level overrides the domain's); returns whether the update was adopted.
    */
-  adoptSandbox (sandbox: { driver: string, poolSize: number } | null | undefined): boolean {
+  adoptSandbox (sandbox: { driver: string, poolSize: number, reuseForSameOwner?: boolean } | null | undefined): boolean {
     if (this.init.ownPolicy === true || sandbox === undefined || sandbox === null) return false
     this.init.driver = sandbox.driver
     this.init.poolSize = sandbox.poolSize
+    if (typeof sandbox.reuseForSameOwner === 'boolean') this.init.reuseForSameOwner = sandbox.reuseForSameOwner
     return true
   }
 
@@ -130,7 +133,8 @@ export class PeerAgent implements Startable {
         dataDir: dir, driver: this.init.driver ?? 'process', logger: this.init.logger,
         // unset: the runtime's own default keeps a couple of warm sandboxes
         ...(this.init.poolSize !== undefined ? { poolSize: this.init.poolSize } : {}),
-        ...(this.init.poolMemoryMB !== undefined ? { poolMemoryMB: this.init.poolMemoryMB } : {})
+        ...(this.init.poolMemoryMB !== undefined ? { poolMemoryMB: this.init.poolMemoryMB } : {}),
+        ...(this.init.reuseForSameOwner !== undefined ? { reuseForSameOwner: this.init.reuseForSameOwner } : {})
       })
     })()
     try {

@@ -11,12 +11,15 @@ import type { RunningJob, Runtime, RuntimeInit } from './types.js'
 export const DEFAULT_POOL_SIZE = 2
 /** Matches the jobs' default `resources.memoryMB`, so a profile that does not set it is served warm. */
 export const DEFAULT_POOL_MEMORY_MB = 256
+/** Released processes kept for their owners: enough for two 2-rank jobs in flight per node. */
+export const DEFAULT_REUSE_MAX = 4
 
 export function createRuntime (init: RuntimeInit): Runtime {
   const log = (init.logger ?? silentLogger()).child({ component: 'runtime' })
   const cacheDir = join(init.dataDir, 'cache')
   const live = new Set<RunningJob>()
   let ownPool: Promise<SandboxPool> | undefined
+  const reuse = init.reuseForSameOwner ?? true
 
   // no job machinery until a job needs it (step a): the pool starts with the first instance
   const pool = async (): Promise<SandboxPool> => {
@@ -29,6 +32,7 @@ export function createRuntime (init: RuntimeInit): Runtime {
       baseDir: join(init.dataDir, 'sandboxes'),
       logDir: join(init.dataDir, 'logs'),
       readPaths: rankHostReadPaths(),
+      reuseMax: reuse ? (init.reuseMax ?? Math.max(DEFAULT_REUSE_MAX, 2 * (init.poolSize ?? DEFAULT_POOL_SIZE))) : 0,
       logger: log
     }))
     return await ownPool
@@ -41,7 +45,7 @@ export function createRuntime (init: RuntimeInit): Runtime {
     async instantiate (spec, link, options = {}) {
       throwIfAborted(options.signal)
       validateInstanceSpec(spec)
-      const inst = createInstance({ dataDir: init.dataDir, pool, compile, log, onDone: () => live.delete(inst) }, spec, link)
+      const inst = createInstance({ dataDir: init.dataDir, pool, compile, log, reuse, onDone: () => live.delete(inst) }, spec, link)
       live.add(inst)
       return inst
     },
