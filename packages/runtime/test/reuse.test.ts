@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expandTopology } from '@mvm/model'
-import { createRuntime, type RankOutcome, type Runtime } from '@mvm/runtime'
+import { compileProgram, createRuntime, sdkUrl, type RankOutcome, type Runtime } from '@mvm/runtime'
 import { memoryNetwork } from './fixtures.js'
 
 // Sandbox reuse (policy sandbox.reuseForSameOwner) with real rank processes: which pid served
@@ -168,4 +168,25 @@ t.test('a reused process\'s logs: each job keeps its own', async (t) => {
   const parkedFiles = (): string[] => readdirSync(logDir).filter((f) => f.includes('parked'))
   for (let i = 0; i < 100 && parkedFiles().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.same(readdirSync(logDir).filter((f) => f.includes('parked')).map((f) => readFileSync(join(logDir, f), 'utf8')), ['', ''], 'the parked process\'s current files hold nothing of either job')
+})
+
+t.test('JavaScript is never given to the TypeScript compiler; its syntax errors fail the rank at load', async (t) => {
+  const dir = t.testdir()
+  const bad = { source: 'export default async () => {\n  const x = ;\n}\n', language: 'js' as const, path: 'bad.js' }
+  // the compiler would reject this (E_VALIDATION, see runtime.test.ts): taken as it is instead
+  const out = await compileProgram(bad, { cacheDir: dir, sdkUrl })
+  t.equal(out.cached, false)
+  t.equal(readFileSync(out.codePath, 'utf8'), bad.source, 'the source, untouched')
+  const good = await compileProgram({ source: "import { job } from '@mvm/job'\nexport default job(async () => 1)\n", language: 'js' }, { cacheDir: dir, sdkUrl })
+  t.match(readFileSync(good.codePath, 'utf8'), `from '${sdkUrl}'`, 'the SDK import is still rewritten')
+
+  const rt = node(t)
+  const inst = await rt.instantiate({
+    jobId: `reuse-syntax-${process.pid}`, owner: 'gil', program: bad,
+    graph: expandTopology({ shape: 'line', size: 1 } as never), placement: ['A'], self: 'A',
+    params: {}, resources: { memoryMB: 256, wallTimeSec: 60 }, queue: { type: 'fifo', capacity: 4, encoding: 'json' }
+  }, memoryNetwork(['A']).link('A'))
+  await t.rejects(inst.start(), { code: 'E_JOB_FAILED' })
+  const [r] = await inst.done
+  t.match(r!.error?.message, /Unexpected token|SyntaxError/, 'the rank reports the syntax error')
 })
