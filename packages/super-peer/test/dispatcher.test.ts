@@ -258,11 +258,11 @@ t.test('start: a peer awake on its session is not awakened again; a new session 
   const d = controlDispatcher(tg, silentLogger())
   await d.start(jobOf(s, 'job-1'), ['A', 'B'], options())
   await d.start(jobOf(s, 'job-2'), ['A', 'B'], options())
-  t.same(g.sent.filter((x) => x.body.jobId === 'job-2').map((x) => `${x.peer}:${x.body.type}`).sort(), ['A:instantiate', 'B:instantiate'], 'the warm path: one Instantiate per peer, no Awaken')
+  t.same(g.sent.filter((x) => (x.body as { jobId?: string }).jobId === 'job-2').map((x) => `${x.peer}:${x.body.type}`).sort(), ['A:instantiate', 'B:instantiate'], 'the warm path: one Instantiate per peer, no Awaken')
   // B reconnects: a new control session
   g.peers.set('B', new FakePeer('B', g.sent))
   await d.start(jobOf(s, 'job-3'), ['A', 'B'], options())
-  t.same(g.sent.filter((x) => x.body.jobId === 'job-3').map((x) => `${x.peer}:${x.body.type}`).sort(), ['A:instantiate', 'B:awaken', 'B:instantiate'], 'the new session is awakened first')
+  t.same(g.sent.filter((x) => (x.body as { jobId?: string }).jobId === 'job-3').map((x) => `${x.peer}:${x.body.type}`).sort(), ['A:instantiate', 'B:awaken', 'B:instantiate'], 'the new session is awakened first')
 })
 
 // A peer with its runtime loaded must not start ranks while a peer on its first job is still in
