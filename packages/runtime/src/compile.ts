@@ -22,6 +22,8 @@ export interface CompileOptions {
 
 export interface Compiled {
   codePath: string
+  /** The compiled text, when the caller already holds it (saves reading `codePath`). */
+  code?: string
   /** Whether the cache already held it (no compiler run). */
   cached: boolean
   hash: string

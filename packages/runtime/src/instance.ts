@@ -15,6 +15,8 @@ export interface InstanceDeps {
   compile: (p: ProgramSource) => Promise<Compiled>
   log: Logger
   onDone: () => void
+  /** Whether this sandbox process already imported the program with this hash (and records that it now has). */
+  loaded?: (sb: Sandbox, hash: string) => boolean
   /** Policy `sandbox.reuseForSameOwner`: a rank that returned a result gives its process back for the owner's next rank. */
   reuse: boolean
 }
@@ -131,9 +133,10 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     const box = sb
     const off = sb.onMessage((m) => onMessage(rank, m as FromHost, deps.reuse ? () => handBack(rank, box, pool, off) : undefined))
     void sb.exited.then((info) => onExit(rank, info, sbDir))
-    // named by content: a reused process that imported this program before gets it from its module cache
+    // named by content: a reused process that imported this program before gets it from its
+    // module cache (by URL), so the file need not be there again after the work dir was wiped
     const codePath = join(sb.workDir, `program-${hash.slice(0, 16)}.mjs`)
-    await writeFile(codePath, code)
+    if (deps.loaded?.(sb, hash) !== true) await writeFile(codePath, code)
     const node = spec.graph.ranks[rank]!
     const init: ReusableInit = {
       jobId: spec.jobId,
@@ -170,7 +173,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
         throw err
       }
       await mkdir(workDir, { recursive: true })
-      const code = await readFile(compiled.codePath, 'utf8')
+      const code = compiled.code ?? await readFile(compiled.codePath, 'utf8')
       const pool = await deps.pool()
       const ranks = [...router.locals.keys()]
       const spawned = await Promise.allSettled(ranks.map(async (r) => await startRank(r, code, compiled.hash, pool, options.signal)))

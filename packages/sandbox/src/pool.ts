@@ -158,8 +158,7 @@ export function createSandboxPool (init: SandboxPoolInit): SandboxPool {
   const handOver = async (sb: ManagedSandbox, req: AcquireRequest): Promise<void> => {
     const logs = logPaths(init.logDir, req.id)
     try {
-      await rename(sb.logs.out, logs.out)
-      await rename(sb.logs.err, logs.err)
+      await Promise.all([rename(sb.logs.out, logs.out), rename(sb.logs.err, logs.err)])
     } catch (err) {
       log.warn({ err, sandbox: sb.id }, 'could not rename pooled sandbox logs')
     }
@@ -183,13 +182,16 @@ export function createSandboxPool (init: SandboxPoolInit): SandboxPool {
   const park = async (sb: ManagedSandbox): Promise<void> => {
     const done = sb.logs
     const logs = logPaths(init.logDir, `${sb.id}.parked-${++parkSeq}`)
-    for (const k of ['out', 'err'] as const) {
+    const shuffle = async (k: 'out' | 'err'): Promise<void> => {
       await rename(done[k], logs[k])
       await copyFile(logs[k], done[k])
       await truncate(logs[k], 0)
     }
     // what the last job left in its private dir must not reach the next one
-    await Promise.all((await readdir(sb.workDir)).map(async (f) => { await rm(join(sb.workDir, f), { recursive: true, force: true }) }))
+    const wipe = async (): Promise<void> => {
+      await Promise.all((await readdir(sb.workDir)).map(async (f) => { await rm(join(sb.workDir, f), { recursive: true, force: true }) }))
+    }
+    await Promise.all([shuffle('out'), shuffle('err'), wipe()])
     sb.assign(sb.id, logs, {})
   }
 
