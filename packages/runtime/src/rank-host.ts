@@ -47,6 +47,7 @@ function nodeReason (err: unknown, message: string): string {
 
 async function run (init: ReusableInit): Promise<void> {
   const gen = ++generation
+  if (idle) process.title = 'mvm rank-host (reused)'
   idle = false
   cancel = new AbortController()
   channels = new HostChannels(init, (m) => { if (gen === generation && !idle) post(m) })
@@ -61,6 +62,8 @@ async function run (init: ReusableInit): Promise<void> {
   if (init.reuse !== true) { finish(out, 0); return }
   idle = true
   channels = undefined
+  // `ps` (and /proc/<pid>/cmdline) tells a parked process from a warm one that never ran a job
+  process.title = 'mvm parked sandbox'
   // its channels are cut (posts dropped); its cancel signal is left alone: aborting it would
   // reject whatever the program left pending, and such a late failure could land in the next job
   post(out)

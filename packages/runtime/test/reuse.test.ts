@@ -190,3 +190,16 @@ t.test('JavaScript is never given to the TypeScript compiler; its syntax errors 
   const [r] = await inst.done
   t.match(r!.error?.message, /Unexpected token|SyntaxError/, 'the rank reports the syntax error')
 })
+
+t.test('a parked process says so in its command line; a warm one names the rank host', async (t) => {
+  const rt = node(t)
+  const a = seen(await runOne(rt, 'hal'))
+  let cmd = ''
+  for (let i = 0; i < 100; i++) {
+    cmd = readFileSync(`/proc/${a.pid}/cmdline`, 'utf8')
+    if (cmd.startsWith('mvm parked sandbox')) break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.match(cmd, /^mvm parked sandbox/)
+  t.notMatch(cmd, /rank-host/, 'not counted as a warm rank host')
+})
