@@ -26,6 +26,8 @@ const KILL_GRACE_MS = 300
 /** One job's local ranks on this node: spawn, wire, watch, clean up. */
 export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): RunningJob {
   const log = deps.log.child({ job: spec.jobId })
+  // no owner named: nobody to keep a process for
+  const reuse = deps.reuse && typeof spec.owner === 'string' && spec.owner !== ''
   const workDir = join(deps.dataDir, 'jobs', spec.jobId)
   const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, isJsonEncoding(spec.queue.encoding))
   const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
@@ -124,14 +126,14 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     const limits = { memoryMB: spec.resources.memoryMB, wallTimeSec: spec.resources.wallTimeSec, ...(spec.resources.cpuTimeSec === undefined ? {} : { cpuTimeSec: spec.resources.cpuTimeSec }) }
     let sb: Sandbox
     try {
-      sb = await pool.acquire({ id: `${spec.jobId}.r${rank}`, limits, ...(deps.reuse ? { owner: spec.owner } : {}), ...(signal === undefined ? {} : { signal }) })
+      sb = await pool.acquire({ id: `${spec.jobId}.r${rank}`, limits, ...(reuse ? { owner: spec.owner } : {}), ...(signal === undefined ? {} : { signal }) })
     } catch (err) { neverStarted(rank, err); throw err }
     if (lr.finished) { await sb.kill('killed', { graceMs: 0 }); return }
     logs[rank] = sb.logs
     lr.startedAtMs = Date.now()
     const sbDir = sb.workDir
     const box = sb
-    const off = sb.onMessage((m) => onMessage(rank, m as FromHost, deps.reuse ? () => handBack(rank, box, pool, off) : undefined))
+    const off = sb.onMessage((m) => onMessage(rank, m as FromHost, reuse ? () => handBack(rank, box, pool, off) : undefined))
     void sb.exited.then((info) => onExit(rank, info, sbDir))
     // named by content: a reused process that imported this program before gets it from its
     // module cache (by URL), so the file need not be there again after the work dir was wiped
@@ -148,7 +150,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       codePath,
       queue: spec.queue,
       ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
-      ...(deps.reuse ? { reuse: true } : {})
+      ...(reuse ? { reuse: true } : {})
     }
     lr.open(sb, { init })
   }
