@@ -45,7 +45,7 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
   const log = componentLogger(init.logger, 'runtime')
   const agent = new PeerAgent(node, {
     dataDir: init.dataDir, streams: node.streams, logger: log, ownPolicy: spec !== undefined,
-    ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize, poolMemoryMB: spec.sandbox.defaults.memoryMB } : {})
+    ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize, poolMemoryMB: spec.sandbox.defaults.memoryMB, reuseForSameOwner: spec.sandbox.reuseForSameOwner } : {})
   })
   return startableRole(agent, () => {
     node.extendSoap({ Node: { GetLogs: nodeLogsHandler({ dataDir: init.dataDir }) } })

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { combineSignals, sleep, type Logger, type Startable } from '@mvm/core'
+import { InvalidStateError, combineSignals, sleep, type Logger, type Startable } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
 import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
@@ -30,6 +30,8 @@ export interface PeerAgentInit {
   poolSize?: number
   /** Memory class of the warm sandboxes: jobs asking for this much use them (policy `sandbox.defaults.memoryMB`). */
   poolMemoryMB?: number
+  /** Policy `sandbox.reuseForSameOwner`: a finished rank's process serves the same owner's next rank (runtime default: yes). */
+  reuseForSameOwner?: boolean
   /** The node was started with a policy of its own: domain updates do not change its sandbox. */
   ownPolicy?: boolean
 }
@@ -63,6 +65,8 @@ export class PeerAgent implements Startable {
   private runtime: Promise<Runtime> | undefined
   private transport: QueueProxy | undefined
   private readonly active = new Map<string, Active>()
+  /** Instantiations under way (before their job is active): a Terminate meanwhile aborts them. */
+  private readonly starting = new Map<string, AbortController>()
   private readonly unhandle: Array<() => void> = []
   private watchdog: NodeJS.Timeout | undefined
   /** One lifetime: aborted by stop(), so work a handler started ends with the agent. */
@@ -97,10 +101,11 @@ export class PeerAgent implements Startable {
    * and pool of the runtime the next first job loads. A peer started with its own policy keeps
    * it (the node level overrides the domain's); returns whether the update was adopted.
    */
-  adoptSandbox (sandbox: { driver: string, poolSize: number } | null | undefined): boolean {
+  adoptSandbox (sandbox: { driver: string, poolSize: number, reuseForSameOwner?: boolean } | null | undefined): boolean {
     if (this.init.ownPolicy === true || sandbox === undefined || sandbox === null) return false
     this.init.driver = sandbox.driver
     this.init.poolSize = sandbox.poolSize
+    if (typeof sandbox.reuseForSameOwner === 'boolean') this.init.reuseForSameOwner = sandbox.reuseForSameOwner
     return true
   }
 
@@ -130,7 +135,8 @@ export class PeerAgent implements Startable {
         dataDir: dir, driver: this.init.driver ?? 'process', logger: this.init.logger,
         // unset: the runtime's own default keeps a couple of warm sandboxes
         ...(this.init.poolSize !== undefined ? { poolSize: this.init.poolSize } : {}),
-        ...(this.init.poolMemoryMB !== undefined ? { poolMemoryMB: this.init.poolMemoryMB } : {})
+        ...(this.init.poolMemoryMB !== undefined ? { poolMemoryMB: this.init.poolMemoryMB } : {}),
+        ...(this.init.reuseForSameOwner !== undefined ? { reuseForSameOwner: this.init.reuseForSameOwner } : {})
       })
     })()
     try {
@@ -141,11 +147,23 @@ export class PeerAgent implements Startable {
     }
   }
 
-  private async instantiate (b: Extract<ControlBody, { type: 'instantiate' }>, signal: AbortSignal): Promise<ControlBodyInit> {
-    const rt = await this.awaken(signal)
+  private async instantiate (b: Extract<ControlBody, { type: 'instantiate' }>, channelSignal: AbortSignal): Promise<ControlBodyInit> {
     const inst = decodeInstance(b.spec)
+    // a Terminate that overtakes this Instantiate (the broker gave up meanwhile) must win
+    const stop = new AbortController()
+    this.starting.get(inst.jobId)?.abort(new InvalidStateError(`job ${inst.jobId}: dispatched again`))
+    this.starting.set(inst.jobId, stop)
+    try {
+      return await this.instantiateJob(inst, combineSignals([channelSignal, stop.signal]))
+    } finally {
+      if (this.starting.get(inst.jobId) === stop) this.starting.delete(inst.jobId)
+    }
+  }
+
+  private async instantiateJob (inst: ReturnType<typeof decodeInstance>, signal: AbortSignal): Promise<ControlBodyInit> {
+    const rt = await this.awaken(signal)
     // a run of this job from an earlier dispatch still here: the broker has given up on it
-    if (this.active.has(inst.jobId)) await this.terminate(inst.jobId, 'dispatched again')
+    if (this.active.has(inst.jobId)) await this.stopActive(inst.jobId, 'dispatched again')
     const session = this.node.control.toSuperPeer()
     const self = this.node.peerId
     const ranks = inst.placement.flatMap((p, r) => p === self ? [r] : [])
@@ -155,6 +173,7 @@ export class PeerAgent implements Startable {
       params: inst.params, resources: inst.resources, queue: inst.queue,
       ...(inst.resume && inst.restored !== undefined ? { restored: inst.restored } : {})
     }, link, { signal })
+    if (signal.aborted) { await job.terminate('terminated while starting'); this.transport?.closeJob(inst.jobId); signal.throwIfAborted() }
     const entry: Active = { job, ranks, memoryMB: inst.resources.memoryMB, session, stopping: false, checkpoints: new Map() }
     job.onCheckpoint((rank, json) => { this.shipCheckpoint(inst.jobId, entry, rank, json) })
     this.active.set(inst.jobId, entry)
@@ -213,6 +232,11 @@ export class PeerAgent implements Startable {
 
   /** Stops the job's ranks here; whoever asked knows the job is over, so their ends are not reported. */
   async terminate (jobId: string, reason: string): Promise<void> {
+    this.starting.get(jobId)?.abort(new InvalidStateError(`job ${jobId} terminated: ${reason}`))
+    await this.stopActive(jobId, reason)
+  }
+
+  private async stopActive (jobId: string, reason: string): Promise<void> {
     const a = this.active.get(jobId)
     if (a === undefined) { this.transport?.closeJob(jobId); return }
     a.stopping = true

@@ -22,6 +22,8 @@ export interface CompileOptions {
 
 export interface Compiled {
   codePath: string
+  /** The compiled text, when the caller already holds it (saves reading `codePath`). */
+  code?: string
   /** Whether the cache already held it (no compiler run). */
   cached: boolean
   hash: string
@@ -30,14 +32,17 @@ export interface Compiled {
 const SDK_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])@mvm\/job\2/g
 
 /**
- * TypeScript/JavaScript → one ESM file. Only syntax is checked (transpileModule): programs
- * arrive as source from the network and are compiled on each node; type errors are the
- * author's business, syntax errors are reported with file, line and column.
+ * TypeScript/JavaScript → one ESM file. TypeScript: only syntax is checked (transpileModule):
+ * programs arrive as source from the network and are compiled on each node; type errors are
+ * the author's business, syntax errors are reported with file, line and column. JavaScript
+ * never starts the compiler (its thread and ~100 MB): only the SDK import is rewritten, and a
+ * syntax error surfaces when the rank loads the program (a failed rank with V8's message).
  */
 export async function compileProgram (program: ProgramSource, options: CompileOptions): Promise<Compiled> {
   if (typeof program?.source !== 'string') throw new BadRequestError('program.source must be a string')
   if (program.language !== 'ts' && program.language !== 'js') throw new BadRequestError(`program.language: "${String(program.language)}" must be "ts" or "js"`)
-  const hash = createHash('sha256').update(`${tsVersion()}\0${program.language}\0${options.sdkUrl}\0`).update(program.source).digest('hex')
+  const js = program.language === 'js'
+  const hash = createHash('sha256').update(`${js ? 'js' : tsVersion()}\0${program.language}\0${options.sdkUrl}\0`).update(program.source).digest('hex')
   const codePath = join(options.cacheDir, `${hash}.mjs`)
   try {
     await readFile(codePath, { flag: 'r' })
@@ -45,7 +50,7 @@ export async function compileProgram (program: ProgramSource, options: CompileOp
   } catch { /* not cached yet */ }
   const fileName = program.path ?? (program.language === 'ts' ? 'program.ts' : 'program.js')
   const name = program.language === 'ts' && !/\.[cm]?tsx?$/.test(fileName) ? `${fileName}.ts` : fileName
-  const out = await transpile(program.source, name)
+  const out = js ? { id: 0, outputText: program.source } : await transpile(program.source, name)
   if (out.issues !== undefined && out.issues.length > 0) {
     throw new ValidationError(out.issues.map((i) => ({ file: fileName, line: i.line, column: i.column, path: '', message: i.message })))
   }

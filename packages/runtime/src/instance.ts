@@ -1,9 +1,10 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm/core'
-import type { ExitInfo, SandboxPool } from '@mvm/sandbox'
+import type { ExitInfo, Sandbox, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
 import type { FromHost } from './protocol.js'
+import type { ReusableInit } from './reuse.js'
 import { isJsonEncoding } from './payload.js'
 import { Router } from './router.js'
 import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
@@ -14,6 +15,10 @@ export interface InstanceDeps {
   compile: (p: ProgramSource) => Promise<Compiled>
   log: Logger
   onDone: () => void
+  /** Whether this sandbox process already imported the program with this hash (and records that it now has). */
+  loaded?: (sb: Sandbox, hash: string) => boolean
+  /** Policy `sandbox.reuseForSameOwner`: a rank that returned a result gives its process back for the owner's next rank. */
+  reuse: boolean
 }
 
 const KILL_GRACE_MS = 300
@@ -21,6 +26,8 @@ const KILL_GRACE_MS = 300
 /** One job's local ranks on this node: spawn, wire, watch, clean up. */
 export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): RunningJob {
   const log = deps.log.child({ job: spec.jobId })
+  // no owner named: nobody to keep a process for
+  const reuse = deps.reuse && typeof spec.owner === 'string' && spec.owner !== ''
   const workDir = join(deps.dataDir, 'jobs', spec.jobId)
   const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, isJsonEncoding(spec.queue.encoding))
   const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
@@ -51,9 +58,10 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
   }
   if (router.locals.size === 0) queueMicrotask(() => { deps.onDone(); resolveDone([]) })
 
-  const onMessage = (rank: number, m: FromHost): void => {
+  const onMessage = (rank: number, m: FromHost, reused?: () => void): void => {
     const lr = router.locals.get(rank)!
     if ('ready' in m) lr.readyResolve()
+    else if ('result' in m && reused !== undefined && terminated === undefined && !lr.finished) { lr.outcome = m; reused() }
     else if ('result' in m || 'error' in m) lr.outcome = m
     else if ('checkpoint' in m) {
       const json = m.checkpoint.json
@@ -99,35 +107,52 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     record({ rank, exitCode: null, error: { code: e.code, message: e.message }, startedAtMs: Date.now(), finishedAtMs: Date.now(), reason: 'error' })
   }
 
-  const startRank = async (rank: number, code: string, pool: SandboxPool, signal?: AbortSignal): Promise<void> => {
+  /**
+   * The rank returned its result and its host stays up: the rank is over (its peers get eof),
+   * and the process goes back to the pool for this owner; it never hears of this job again.
+   */
+  const handBack = (rank: number, sb: Sandbox, pool: SandboxPool, off: () => void): void => {
+    const lr = router.locals.get(rank)!
+    const out = lr.outcome as { result: unknown }
+    off()
+    lr.finished = true
+    router.rankExited(rank)
+    record({ rank, exitCode: 0, result: out.result, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: 'exit' })
+    void pool.release(sb, spec.owner).catch((err: unknown) => { log.warn({ err, rank }, 'sandbox release failed') })
+  }
+
+  const startRank = async (rank: number, code: string, hash: string, pool: SandboxPool, signal?: AbortSignal): Promise<void> => {
     const lr = router.locals.get(rank)!
     const limits = { memoryMB: spec.resources.memoryMB, wallTimeSec: spec.resources.wallTimeSec, ...(spec.resources.cpuTimeSec === undefined ? {} : { cpuTimeSec: spec.resources.cpuTimeSec }) }
-    let sb
+    let sb: Sandbox
     try {
-      sb = await pool.acquire({ id: `${spec.jobId}.r${rank}`, limits, ...(signal === undefined ? {} : { signal }) })
+      sb = await pool.acquire({ id: `${spec.jobId}.r${rank}`, limits, ...(reuse ? { owner: spec.owner } : {}), ...(signal === undefined ? {} : { signal }) })
     } catch (err) { neverStarted(rank, err); throw err }
     if (lr.finished) { await sb.kill('killed', { graceMs: 0 }); return }
     logs[rank] = sb.logs
     lr.startedAtMs = Date.now()
     const sbDir = sb.workDir
-    sb.onMessage((m) => onMessage(rank, m as FromHost))
+    const box = sb
+    const off = sb.onMessage((m) => onMessage(rank, m as FromHost, reuse ? () => handBack(rank, box, pool, off) : undefined))
     void sb.exited.then((info) => onExit(rank, info, sbDir))
-    const codePath = join(sb.workDir, 'program.mjs')
-    await writeFile(codePath, code)
+    // named by content: a reused process that imported this program before gets it from its
+    // module cache (by URL), so the file need not be there again after the work dir was wiped
+    const codePath = join(sb.workDir, `program-${hash.slice(0, 16)}.mjs`)
+    if (deps.loaded?.(sb, hash) !== true) await writeFile(codePath, code)
     const node = spec.graph.ranks[rank]!
-    lr.open(sb, {
-      init: {
-        jobId: spec.jobId,
-        rank,
-        size: spec.graph.size,
-        ports: node.ports.map((p) => p.port),
-        groups: spec.graph.groups[rank] ?? {},
-        params: spec.params ?? {},
-        codePath,
-        queue: spec.queue,
-        ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] })
-      }
-    })
+    const init: ReusableInit = {
+      jobId: spec.jobId,
+      rank,
+      size: spec.graph.size,
+      ports: node.ports.map((p) => p.port),
+      groups: spec.graph.groups[rank] ?? {},
+      params: spec.params ?? {},
+      codePath,
+      queue: spec.queue,
+      ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
+      ...(reuse ? { reuse: true } : {})
+    }
+    lr.open(sb, { init })
   }
 
   return {
@@ -137,7 +162,8 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     done,
     onRank: (cb) => { listeners.push(cb) },
     onCheckpoint: (cb) => { checkpointListeners.push(cb) },
-    pids: () => Object.fromEntries([...router.locals].flatMap(([r, lr]) => lr.sandbox === undefined ? [] : [[r, lr.sandbox.pid]])),
+    // a finished rank's process may already serve another job
+    pids: () => Object.fromEntries([...router.locals].flatMap(([r, lr]) => lr.sandbox === undefined || lr.finished ? [] : [[r, lr.sandbox.pid]])),
     async start (options = {}) {
       if (started) throw new InvalidStateError(`job ${spec.jobId}: start() was already called`)
       started = true
@@ -149,10 +175,10 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
         throw err
       }
       await mkdir(workDir, { recursive: true })
-      const code = await readFile(compiled.codePath, 'utf8')
+      const code = compiled.code ?? await readFile(compiled.codePath, 'utf8')
       const pool = await deps.pool()
       const ranks = [...router.locals.keys()]
-      const spawned = await Promise.allSettled(ranks.map(async (r) => await startRank(r, code, pool, options.signal)))
+      const spawned = await Promise.allSettled(ranks.map(async (r) => await startRank(r, code, compiled.hash, pool, options.signal)))
       const failed = spawned.find((s): s is PromiseRejectedResult => s.status === 'rejected')
       if (failed !== undefined) throw toMvmError(failed.reason)
       try {

@@ -2,17 +2,25 @@
  * The entry module of every rank's sandboxed process. It waits for `{ init }` on IPC, loads
  * the compiled program, runs it with a context bound to IPC, reports `{ result }` or
  * `{ error }` and exits 0 or 1. It holds no job logic of its own.
+ *
+ * With `init.reuse` a result does not end the process: it goes idle and waits for the next
+ * init (the runtime hands it to another rank of the same owner). An error always exits.
  */
 import { pathToFileURL } from 'node:url'
 import { BadRequestError, toMvmError } from '@mvm/core'
 import { createContext, toJobFunction } from '@mvm/job'
 import { HostChannels } from './host-channels.js'
-import type { FromHost, HostInit, ToHost } from './protocol.js'
+import type { FromHost, ToHost } from './protocol.js'
+import type { ReusableInit } from './reuse.js'
 
 const post = (m: FromHost): void => { process.send?.(m) }
-const cancel = new AbortController()
+let cancel = new AbortController()
 let channels: HostChannels | undefined
 const early: ToHost[] = []
+/** Bumped per job: what an earlier job's leftovers (timers, stray promises) post is dropped. */
+let generation = 0
+/** Between a reused job's result and the next init: what arrives belongs to the finished job. */
+let idle = false
 
 function finish (m: FromHost, code: number): void {
   // exit only once the message is handed over, so the runtime always gets the outcome
@@ -37,8 +45,12 @@ function nodeReason (err: unknown, message: string): string {
   return `${x.code}: ${message}${what === '' ? '' : ` (${what})`}`
 }
 
-async function run (init: HostInit): Promise<void> {
-  channels = new HostChannels(init, post)
+async function run (init: ReusableInit): Promise<void> {
+  const gen = ++generation
+  if (idle) process.title = 'mvm rank-host (reused)'
+  idle = false
+  cancel = new AbortController()
+  channels = new HostChannels(init, (m) => { if (gen === generation && !idle) post(m) })
   for (const m of early.splice(0)) channels.handle(m)
   const mod = await import(pathToFileURL(init.codePath).href) as { default?: unknown }
   const fn = toJobFunction(mod.default)
@@ -46,12 +58,21 @@ async function run (init: HostInit): Promise<void> {
   post({ ready: true })
   const ctx = createContext({ ...init, signal: cancel.signal }, channels.transport())
   const result = await fn(ctx)
-  finish({ result: result === undefined ? null : result }, 0)
+  const out = { result: result === undefined ? null : result }
+  if (init.reuse !== true) { finish(out, 0); return }
+  idle = true
+  channels = undefined
+  // `ps` (and /proc/<pid>/cmdline) tells a parked process from a warm one that never ran a job
+  process.title = 'mvm parked sandbox'
+  // its channels are cut (posts dropped); its cancel signal is left alone: aborting it would
+  // reject whatever the program left pending, and such a late failure could land in the next job
+  post(out)
 }
 
 process.on('message', (raw) => {
   const m = raw as ToHost
   if ('init' in m) { run(m.init).catch(fail); return }
+  if (idle) return
   if ('cancel' in m) { cancel.abort(Object.assign(new Error(`job cancelled: ${m.cancel.reason}`), { name: 'AbortError' })); return }
   if (channels === undefined) early.push(m); else channels.handle(m)
 })

@@ -66,10 +66,19 @@ export interface RuntimeInit {
   driver?: SandboxDriver | string
   /**
    * Warm rank processes kept by the runtime's own pool (default 2): a rank then starts from a
-   * pre-started Node process instead of paying ~100 ms of boot and module loading. Each pooled
-   * process serves one rank of one job and is killed after it; the pool refills in the background.
+   * pre-started Node process instead of paying ~100 ms of boot and module loading. The pool
+   * refills in the background as warm processes are taken.
    */
   poolSize?: number
+  /**
+   * Policy `sandbox.reuseForSameOwner` (default true): a rank that returned a result leaves its
+   * process (work dir wiped, time limits reset, env unchanged) to the next rank of the same
+   * owner and memory class; never to another owner; a failed or killed rank's process is never
+   * reused. Program globals do persist between one owner's jobs in a reused process.
+   */
+  reuseForSameOwner?: boolean
+  /** Released processes kept waiting for their owner (default max(4, 2 × poolSize)). */
+  reuseMax?: number
   /**
    * The memory class (MB) pooled processes are started with (default 256, the jobs' default
    * `resources.memoryMB`): only ranks asking exactly this much get a warm process, since the

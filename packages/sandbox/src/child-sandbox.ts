@@ -28,6 +28,8 @@ export interface ChildSandboxInit {
 /** A Sandbox the pool can re-label and re-limit when it hands a warm process to a job. */
 export interface ManagedSandbox extends Sandbox {
   assign: (id: string, logs: { out: string, err: string }, limits: SandboxLimits) => void
+  /** False once it exited or was condemned (a limit breach, a kill): such a process is never handed out again. */
+  readonly usable: boolean
 }
 
 export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
@@ -128,6 +130,7 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
       child.on('message', listener)
       return () => { child.off('message', listener) }
     },
+    get usable () { return !settled && verdict === undefined && child.connected },
     assign (newId, newLogs, newLimits) {
       id = newId
       logs = newLogs

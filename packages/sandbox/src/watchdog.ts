@@ -15,7 +15,11 @@ export interface WatchdogInit {
 }
 
 export interface Watchdog {
-  /** Restarts wall and CPU accounting under new limits (a pooled sandbox handed to a job). */
+  /**
+   * Restarts wall and CPU accounting under new limits (a pooled sandbox handed to a job, or
+   * parked between jobs): they replace the old ones, so a limit the next job does not set is
+   * gone; the memory class stays, since the heap cap was fixed at spawn.
+   */
   reset: (limits: SandboxLimits) => void
   maxRssMB: () => number
   stop: () => void
@@ -68,7 +72,7 @@ export function startWatchdog (init: WatchdogInit): Watchdog {
 
   return {
     reset (next) {
-      limits = { ...limits, ...next, memoryMB: limits.memoryMB }
+      limits = { ...next, memoryMB: limits.memoryMB }
       cpuBase = undefined
       armWall()
       void poll()

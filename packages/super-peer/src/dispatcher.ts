@@ -17,12 +17,20 @@ const INSTANTIATE_TIMEOUT_MS = 120_000
 const TERMINATE_TIMEOUT_MS = 10_000
 
 /**
- * The broker's reach into the group (steps d and f): awaken every chosen peer, then send
- * each the job-instantiation message concurrently. Either every peer acknowledges or the
- * ones that did are told to terminate and the dispatch fails as a whole, so a job never
- * runs partly placed.
+ * The broker's reach into the group (steps d and f): awaken every chosen peer, and only once
+ * all of them are awake (listening on /mvm/queue, so no rank's first frame to a peer on its
+ * first job is lost) send each the job-instantiation message concurrently. Either every peer
+ * acknowledges or the dispatch fails as a whole and every placed peer is told to terminate,
+ * after every request already sent has settled, so no Instantiate ever follows a Terminate
+ * and a job never runs partly placed.
+ *
+ * A peer that acknowledged Awaken on its current control session is not awakened again (its
+ * runtime and queue proxy stay up for the life of the session): the warm path is one round
+ * trip per peer.
  */
 export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatcher {
+  // per session object: a reconnected peer has a new RpcPeer and is awakened again
+  const awake = new WeakSet<RpcPeer>()
   return {
     async start (job, placement, { signal, resume }) {
       const peers = [...new Set(placement)]
@@ -39,14 +47,20 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       }
       if (saved.length > 0) log.info({ jobId: job.id, ranks: saved.map((c) => c.rank) }, 'resuming from checkpoints')
       const bundle = target.bundle(job)
-      const acked: string[] = []
       try {
-        await Promise.all(peers.map(async (p) => {
+        const channels = peers.map((p) => {
           const rpc = target.channel(p)
           if (rpc === undefined) throw new UnavailableError(`peer ${p} is not connected to this super-peer`)
+          return rpc
+        })
+        await settleAll(channels.map(async (rpc) => {
+          if (awake.has(rpc)) return
           expectBody(await rpc.request({ type: 'awaken', jobId: job.id }, { signal, timeoutMs: TERMINATE_TIMEOUT_MS }), 'ack')
-          expectBody(await rpc.request({ type: 'instantiate', jobId: job.id, spec: specFor(p), bundle }, { signal, timeoutMs: INSTANTIATE_TIMEOUT_MS }), 'instantiateAck')
-          acked.push(p)
+          awake.add(rpc)
+        }))
+        signal?.throwIfAborted()
+        await settleAll(channels.map(async (rpc, i) => {
+          expectBody(await rpc.request({ type: 'instantiate', jobId: job.id, spec: specFor(peers[i]!), bundle }, { signal, timeoutMs: INSTANTIATE_TIMEOUT_MS }), 'instantiateAck')
         }))
       } catch (err) {
         log.warn({ jobId: job.id, err: (err as Error).message }, 'dispatch failed; terminating the peers that accepted')
@@ -58,6 +72,13 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       await terminateAll(target, job.id, [...new Set(placement)], reason, log)
     }
   }
+}
+
+/** Like Promise.all, but rejects (with the first failure) only after every promise settled. */
+async function settleAll (ps: Array<Promise<unknown>>): Promise<void> {
+  const out = await Promise.allSettled(ps)
+  const bad = out.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (bad !== undefined) throw bad.reason
 }
 
 async function terminateAll (target: DispatchTarget, jobId: string, peers: string[], reason: string, log: Logger): Promise<void> {

@@ -197,12 +197,9 @@ t.test('start: a wrong reply type is a protocol error', async (t) => {
   t.equal(g.of('terminate', 'A').length, 1, 'the peer that got the instantiate is told to terminate')
 })
 
-// a peer still being instantiated when another peer fails must not start ranks after its Terminate
-// KNOWN BUG (src/dispatcher.ts): on the first failure it terminates every peer while the other
-// peers' awaken/instantiate are still in flight (Promise.all does not wait for them), so a slow
-// peer gets Terminate and then Instantiate, and runs ranks of a job the broker gave up on.
-// The check is marked todo until that is fixed: it runs, and reports `not ok # TODO`.
-const ORPHAN_BUG = 'dispatcher: Instantiate sent after Terminate to a slow peer (orphan ranks)'
+// a peer still being awakened when another peer fails must not start ranks after its Terminate
+// (was a bug: Promise.all terminated every peer while the slow one's awaken was in flight, and
+// its Instantiate followed the Terminate)
 t.test('start: no peer is sent Instantiate after it was told to terminate', async (t) => {
   const s = await submission()
   const g = group(['A'])
@@ -224,15 +221,54 @@ t.test('start: no peer is sent Instantiate after it was told to terminate', asyn
   const order = g.sent.filter((x) => x.peer === 'A').map((x) => x.body.type)
   const term = order.indexOf('terminate')
   t.ok(term >= 0, 'A is told to terminate')
-  t.ok(!order.slice(term + 1).includes('instantiate'), `no Instantiate after Terminate; A's requests in order: ${order.join(', ')}`, { todo: ORPHAN_BUG })
+  t.ok(!order.slice(term + 1).includes('instantiate'), `no Instantiate after Terminate; A's requests in order: ${order.join(', ')}`)
 })
 
-// KNOWN BUG (src/dispatcher.ts): its doc says "awaken every chosen peer, then send each the
-// job-instantiation message", but each peer runs awaken → instantiate on its own. A peer with its
-// runtime loaded starts ranks while a peer on its first job is still in Awaken, i.e. not yet
-// listening on /mvm/queue: the first frames to it fail with E_UNAVAILABLE and are dropped, and the
-// job hangs (seen in test/jobs-policy.test.ts with a 6-rank job over a fresh and two warm peers).
-const BARRIER_BUG = 'dispatcher: Instantiate sent before every peer acknowledged Awaken'
+t.test('start: a peer refusing Awaken while another is still in Awaken: Terminate waits for it, no Instantiate at all', async (t) => {
+  const s = await submission()
+  const g = group(['A', 'B'])
+  let releaseAwaken!: () => void
+  const gate = new Promise<void>((resolve) => { releaseAwaken = resolve })
+  const agentA = agentReply('A')
+  g.peers.get('A')!.reply = async (body) => {
+    if (body.type === 'awaken') await gate
+    return await agentA(body)
+  }
+  const agentB = agentReply('B')
+  g.peers.get('B')!.reply = async (body) => {
+    if (body.type === 'awaken') throw new SandboxError('B cannot load its runtime')
+    return await agentB(body)
+  }
+  const d = controlDispatcher(target(g, s), silentLogger())
+  const started = d.start(jobOf(s), ['A', 'B'], options()).then(() => undefined, (e: unknown) => e)
+  const deadline = Date.now() + 5000
+  while (g.of('awaken').length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.same(g.of('terminate'), [], 'nobody is told to terminate while A\'s Awaken is in flight')
+  releaseAwaken()
+  t.type(await started, SandboxError, 'B\'s error fails the dispatch')
+  t.same(g.of('instantiate'), [], 'no peer is instantiated when one could not be awakened')
+  t.same(g.of('terminate').map((x) => x.peer).sort(), ['A', 'B'], 'then every placed peer is told to terminate')
+})
+
+t.test('start: a peer awake on its session is not awakened again; a new session is', async (t) => {
+  const s = await submission()
+  const g = group(['A', 'B'])
+  const tg = target(g, s)
+  const d = controlDispatcher(tg, silentLogger())
+  await d.start(jobOf(s, 'job-1'), ['A', 'B'], options())
+  await d.start(jobOf(s, 'job-2'), ['A', 'B'], options())
+  t.same(g.sent.filter((x) => (x.body as { jobId?: string }).jobId === 'job-2').map((x) => `${x.peer}:${x.body.type}`).sort(), ['A:instantiate', 'B:instantiate'], 'the warm path: one Instantiate per peer, no Awaken')
+  // B reconnects: a new control session
+  g.peers.set('B', new FakePeer('B', g.sent))
+  await d.start(jobOf(s, 'job-3'), ['A', 'B'], options())
+  t.same(g.sent.filter((x) => (x.body as { jobId?: string }).jobId === 'job-3').map((x) => `${x.peer}:${x.body.type}`).sort(), ['A:instantiate', 'B:awaken', 'B:instantiate'], 'the new session is awakened first')
+})
+
+// A peer with its runtime loaded must not start ranks while a peer on its first job is still in
+// Awaken, i.e. not yet listening on /mvm/queue: the first frames to it would be dropped and the
+// job hang (was a bug, seen in test/jobs-policy.test.ts with a 6-rank job over a fresh and two
+// warm peers).
 t.test('start: no peer is instantiated before every peer acknowledged Awaken', async (t) => {
   const s = await submission()
   const g = group(['A', 'B'])
@@ -251,7 +287,7 @@ t.test('start: no peer is instantiated before every peer acknowledged Awaken', a
   while (g.of('awaken').length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
   t.equal(g.of('awaken').length, 2, 'both peers are awakened')
-  t.same(g.of('instantiate').map((x) => x.peer), [], 'no Instantiate while B is still in Awaken', { todo: BARRIER_BUG })
+  t.same(g.of('instantiate').map((x) => x.peer), [], 'no Instantiate while B is still in Awaken')
   releaseB()
   await started
   t.same(g.of('instantiate').map((x) => x.peer).sort(), ['A', 'B'], 'both instantiated once B is awake')
