@@ -59,6 +59,8 @@ export interface ContextInit {
   params?: Record<string, unknown>
   restored?: unknown
   signal?: AbortSignal
+  /** For each rank, a small integer naming its node (same number = same node). */
+  locality?: number[]
 }
 
 export type JobFunction = (ctx: JobContext) => unknown

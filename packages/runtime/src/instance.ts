@@ -4,7 +4,7 @@ import { InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm
 import type { ExitInfo, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
 import type { FromHost } from './protocol.js'
-import { isJsonEncoding } from './payload.js'
+import { DirectWiring, localityOf } from './direct-wiring.js'
 import { Router } from './router.js'
 import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
 
@@ -22,7 +22,10 @@ const KILL_GRACE_MS = 300
 export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): RunningJob {
   const log = deps.log.child({ job: spec.jobId })
   const workDir = join(deps.dataDir, 'jobs', spec.jobId)
-  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, isJsonEncoding(spec.queue.encoding))
+  const localRanks = spec.placement.flatMap((n, r) => n === spec.self ? [r] : [])
+  const wiring = new DirectWiring(spec.graph, localRanks, log)
+  const locality = localityOf(spec.placement)
+  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, wiring.isDirect)
   const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
   const logs: Record<number, { out: string, err: string }> = {}
   const results: RankOutcome[] = []
@@ -44,6 +47,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       // frames to other nodes (last items, eof) may still be queued behind the link
       if (terminated === undefined) await router.drain()
       router.close()
+      wiring.close()
       if (typeof unsubscribe === 'function') unsubscribe()
       if (ok) await rm(workDir, { recursive: true, force: true })
     }
@@ -75,6 +79,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     const lr = router.locals.get(rank)!
     if (lr.finished) return
     lr.exited(info)
+    wiring.drop(rank)
     router.rankExited(rank)
     const base = { rank, exitCode: info.code, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: info.reason }
     const out = lr.outcome
@@ -94,6 +99,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     if (lr.finished) return
     lr.finished = true
     lr.readyReject(toMvmError(err))
+    wiring.drop(rank)
     router.rankExited(rank)
     const e = toMvmError(err)
     record({ rank, exitCode: null, error: { code: e.code, message: e.message }, startedAtMs: Date.now(), finishedAtMs: Date.now(), reason: 'error' })
@@ -125,9 +131,12 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
         params: spec.params ?? {},
         codePath,
         queue: spec.queue,
+        locality,
+        direct: wiring.peersOf(rank),
         ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] })
       }
     })
+    wiring.handOver(rank, sb)
   }
 
   return {
@@ -149,6 +158,12 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
         throw err
       }
       await mkdir(workDir, { recursive: true })
+      try {
+        await wiring.open(options.signal)
+      } catch (err) {
+        for (const r of router.locals.keys()) neverStarted(r, err)
+        throw err
+      }
       const code = await readFile(compiled.codePath, 'utf8')
       const pool = await deps.pool()
       const ranks = [...router.locals.keys()]

@@ -12,7 +12,7 @@ import type { FromHost, HostInit, ToHost } from './protocol.js'
 const post = (m: FromHost): void => { process.send?.(m) }
 const cancel = new AbortController()
 let channels: HostChannels | undefined
-const early: ToHost[] = []
+const early: Array<[ToHost, unknown]> = []
 
 function finish (m: FromHost, code: number): void {
   // exit only once the message is handed over, so the runtime always gets the outcome
@@ -39,21 +39,23 @@ function nodeReason (err: unknown, message: string): string {
 
 async function run (init: HostInit): Promise<void> {
   channels = new HostChannels(init, post)
-  for (const m of early.splice(0)) channels.handle(m)
+  for (const [m, h] of early.splice(0)) channels.handle(m, h)
   const mod = await import(pathToFileURL(init.codePath).href) as { default?: unknown }
   const fn = toJobFunction(mod.default)
   if (fn === undefined) throw new BadRequestError(`the program's default export must be job(async (ctx) => ...), got ${typeof mod.default}`)
   post({ ready: true })
   const ctx = createContext({ ...init, signal: cancel.signal }, channels.transport())
   const result = await fn(ctx)
+  // what went to local peers must leave before we do (their eof is our socket's end)
+  await channels.flush()
   finish({ result: result === undefined ? null : result }, 0)
 }
 
-process.on('message', (raw) => {
+process.on('message', (raw, handle) => {
   const m = raw as ToHost
   if ('init' in m) { run(m.init).catch(fail); return }
   if ('cancel' in m) { cancel.abort(Object.assign(new Error(`job cancelled: ${m.cancel.reason}`), { name: 'AbortError' })); return }
-  if (channels === undefined) early.push(m); else channels.handle(m)
+  if (channels === undefined) early.push([m, handle]); else channels.handle(m, handle)
 })
 process.on('uncaughtException', fail)
 process.on('unhandledRejection', fail)

@@ -116,11 +116,13 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => { try { throwIfAborted(options.signal) } catch (e) { reject(e) } }
         options.signal?.addEventListener('abort', onAbort, { once: true })
-        child.send(msg as object, (err) => {
+        const cb = (err: Error | null): void => {
           options.signal?.removeEventListener('abort', onAbort)
           if (err === null || err === undefined) resolve()
           else reject(new SandboxError(`sandbox ${id}: IPC send failed: ${err.message}`, { cause: err, data: { id } }))
-        })
+        }
+        if (options.handle === undefined) child.send(msg as object, cb)
+        else child.send(msg as object, options.handle, cb)
       })
     },
     onMessage (cb) {

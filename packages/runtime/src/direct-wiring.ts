@@ -1,0 +1,56 @@
+import type { Logger } from '@mvm/core'
+import type { RankGraph } from '@mvm/model'
+import type { Sandbox } from '@mvm/sandbox'
+import { directBetween, planDirect, SocketPairs } from './direct-pairs.js'
+import type { DirectPeer } from './protocol.js'
+
+/** For each rank, a small integer naming its node (numbered in order of first appearance). */
+export function localityOf (placement: string[]): number[] {
+  const ids = new Map<string, number>()
+  return placement.map((node) => {
+    let id = ids.get(node)
+    if (id === undefined) { id = ids.size; ids.set(node, id) }
+    return id
+  })
+}
+
+/**
+ * One job's direct rank-to-rank sockets on this node: the plan each rank gets in its init, the
+ * socket pairs (made once before the ranks start), and handing each rank its ends.
+ */
+export class DirectWiring {
+  readonly plan: Map<number, DirectPeer[]>
+  readonly isDirect: (a: number, b: number) => boolean
+  private pairs: SocketPairs | undefined
+  private readonly dropped = new Set<number>()
+
+  constructor (graph: RankGraph, local: number[], private readonly log: Logger) {
+    this.plan = planDirect(graph, local)
+    this.isDirect = directBetween(this.plan)
+  }
+
+  peersOf (rank: number): DirectPeer[] { return this.plan.get(rank) ?? [] }
+
+  async open (signal?: AbortSignal): Promise<void> {
+    this.pairs = await SocketPairs.create(this.plan, signal)
+    for (const r of this.dropped) this.pairs.drop(r)
+  }
+
+  /** Sends rank its socket ends, after its init (IPC keeps the order). */
+  handOver (rank: number, sandbox: Sandbox): void {
+    for (const [peer, socket] of this.pairs?.take(rank) ?? []) {
+      sandbox.send({ direct: { peer } }, { handle: socket }).catch((err: unknown) => {
+        this.log.debug({ err, rank, peer }, 'could not hand a direct socket to the rank')
+        socket.destroy()
+      })
+    }
+  }
+
+  /** rank will not run (or is gone before taking its ends): its peers see eof. */
+  drop (rank: number): void {
+    this.dropped.add(rank)
+    this.pairs?.drop(rank)
+  }
+
+  close (): void { this.pairs?.close() }
+}
