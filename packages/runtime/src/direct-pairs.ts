@@ -42,18 +42,22 @@ export function directBetween (plan: Map<number, DirectPeer[]>): (a: number, b: 
   return (a, b) => set.has(`${a}:${b}`)
 }
 
+/** The peer number that stands for this node's runtime (each rank's uplink). */
+export const RUNTIME = -1
+
 /**
  * The connected socket pairs of one job on this node, held until each rank's sandbox is up and
- * takes its ends (passed over IPC). A rank that never starts has its ends destroyed, which its
- * peers see as eof. Node has no socketpair(), so each pair is one connection to a Unix socket
- * in a private (0700) temporary directory, made one at a time so the two ends match.
+ * takes its ends (passed over IPC): one per planned pair of local ranks, and one per rank to the
+ * runtime (peer `RUNTIME`). A rank that never starts has its ends destroyed, which its peers see
+ * as eof. Node has no socketpair(), so each pair is one connection to a Unix socket in a private
+ * (0700) temporary directory, made one at a time so the two ends match.
  */
 export class SocketPairs {
   private readonly ends = new Map<number, Map<number, Socket>>()
 
   static async create (plan: Map<number, DirectPeer[]>, signal?: AbortSignal): Promise<SocketPairs> {
     const pairs = new SocketPairs()
-    const todo = [...plan].flatMap(([a, peers]) => peers.filter((p) => p.peer > a).map((p): [number, number] => [a, p.peer]))
+    const todo = [...plan].flatMap(([a, peers]) => [[a, RUNTIME] as [number, number], ...peers.filter((p) => p.peer > a).map((p): [number, number] => [a, p.peer])])
     if (todo.length === 0) return pairs
     const dir = await mkdtemp(join(tmpdir(), 'mvm-pairs-'))
     const path = join(dir, 's')
@@ -83,11 +87,19 @@ export class SocketPairs {
     m.set(peer, s)
   }
 
-  /** Hands over rank's ends (the caller sends them to the rank). */
+  /** Hands over rank's ends (the caller sends them to the rank; peer RUNTIME: its uplink). */
   take (rank: number): Array<[number, Socket]> {
     const m = this.ends.get(rank)
     this.ends.delete(rank)
     return m === undefined ? [] : [...m]
+  }
+
+  /** The runtime's end of rank's uplink. */
+  runtimeEnd (rank: number): Socket | undefined {
+    const m = this.ends.get(RUNTIME)
+    const s = m?.get(rank)
+    m?.delete(rank)
+    return s
   }
 
   /** rank will never take its ends: close them so its peers see eof. */
@@ -110,7 +122,13 @@ async function connectPair (server: Server, path: string): Promise<[Socket, Sock
       server.off('connection', onConnection)
       resolve([client!, accepted])
     }
-    const onConnection = (s: Socket): void => { accepted = s; done() }
+    const onConnection = (s: Socket): void => {
+      // detach it from the server: IPC would otherwise pass it as a server connection, and the
+      // server would keep tracking it in the child (close() then waits on that child)
+      ;(s as unknown as { server: unknown }).server = null
+      accepted = s
+      done()
+    }
     server.on('connection', onConnection)
     client = connect(path, () => {
       // stop reading before the first read starts (see pauseOnConnect above)

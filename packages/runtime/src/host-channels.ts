@@ -2,14 +2,15 @@ import type { Socket } from 'node:net'
 import { InvalidStateError, throwIfAborted } from '@mvm/core'
 import type { Transport } from '@mvm/job'
 import { CreditGate, CreditGranter, createQueue, type VirtualQueue } from '@mvm/queue'
-import { DirectLink } from './direct-link.js'
+import { FrameSocket, Kind } from './frame-socket.js'
 import { portEncoder, structuredEncoder } from './payload.js'
 import type { FromHost, HostInit, ToHost } from './protocol.js'
 
 /**
  * Inside a rank process: one bounded queue per input port, one credit gate per output port,
- * and a mailbox for collective messages. Incoming IPC messages and frames from direct sockets
- * (local peers) feed them; the SDK context drains them through the Transport this returns.
+ * and a mailbox for collective messages. Frames from the runtime's socket (`uplink`) and from
+ * direct sockets to local peers feed them (IPC messages too, if the runtime sends any); the SDK
+ * context drains them through the Transport this returns.
  */
 export class HostChannels {
   private readonly inQueues = new Map<string, VirtualQueue<unknown>>()
@@ -19,41 +20,62 @@ export class HostChannels {
   private arrivals: Array<() => void> = []
   private readonly encoder
   private readonly collEncoder = structuredEncoder()
-  /** Local peer rank → its socket; my port → the socket and edge index it is wired to. */
-  private readonly links = new Map<number, DirectLink>()
-  private readonly viaLink = new Map<string, { link: DirectLink, edge: number }>()
+  /** Local peer rank → its socket; my port → the socket and index (edge or port) it goes out on. */
+  private readonly links = new Map<number, FrameSocket>()
+  private readonly out = new Map<string, { link: FrameSocket, index: number } | undefined>()
+  private readonly uplink: FrameSocket | undefined
   private rr = 0
 
   constructor (private readonly init: HostInit, private readonly post: (m: FromHost) => void) {
     this.encoder = portEncoder(init.queue.encoding)
     const capacity = init.queue.capacity
+    const ports = init.ports
+    if (init.uplink === true) {
+      const up = new FrameSocket({
+        frame: (kind, a, b, payload) => {
+          const port = ports[a]
+          if (kind === Kind.coll) this.deliverColl(b, a, payload)
+          else if (port === undefined) return
+          else if (kind === Kind.data) this.deliver(port, payload)
+          else if (kind === Kind.credit) this.gates.get(port)?.grant(b)
+          else if (kind === Kind.eof) this.eof(port)
+        },
+        closed: () => {}
+      })
+      this.uplink = up
+      ports.forEach((port, index) => { this.out.set(port, { link: up, index }) })
+    }
     for (const d of init.direct ?? []) {
-      const link = new DirectLink(d.peer, {
-        data: (edge, bytes) => { const p = d.edges[edge]; if (p !== undefined) this.deliver(p[0], bytes) },
-        credit: (edge, n) => { const p = d.edges[edge]; if (p !== undefined) this.gates.get(p[0])?.grant(n) },
-        coll: (tag, bytes) => { this.deliverColl(d.peer, tag, bytes) },
+      const link = new FrameSocket({
+        frame: (kind, a, b, payload) => {
+          if (kind === Kind.coll) { this.deliverColl(d.peer, a, payload); return }
+          const mine = d.edges[a]?.[0]
+          if (mine === undefined) return
+          if (kind === Kind.data) this.deliver(mine, payload)
+          else if (kind === Kind.credit) this.gates.get(mine)?.grant(b)
+        },
         closed: () => { for (const [mine] of d.edges) this.eof(mine) }
       })
       this.links.set(d.peer, link)
-      d.edges.forEach(([mine], edge) => { this.viaLink.set(mine, { link, edge }) })
+      d.edges.forEach(([mine], index) => { this.out.set(mine, { link, index }) })
     }
-    for (const port of init.ports) {
+    for (const port of ports) {
       this.inQueues.set(port, createQueue(init.queue.type, { capacity }))
-      const via = this.viaLink.get(port)
-      const grant = via === undefined ? (n: number) => { post({ credit: { port, n } }) } : (n: number) => { via.link.sendCredit(via.edge, n) }
+      const via = this.out.get(port)
+      const grant = via === undefined ? (n: number) => { post({ credit: { port, n } }) } : (n: number) => { via.link.write(Kind.credit, via.index, n) }
       this.granters.set(port, new CreditGranter({ capacity, grant }))
       this.gates.set(port, new CreditGate(capacity))
     }
   }
 
-  /** Applies one message from the runtime; `handle` is the socket a `{ direct }` message carries. */
+  /** Applies one message from the runtime; `handle` is the socket a `{ direct }` or `{ uplink }` message carries. */
   handle (m: ToHost, handle?: unknown): void {
     if ('data' in m) this.deliver(m.data.port, m.data.bytes)
     else if ('credit' in m) this.gates.get(m.credit.port)?.grant(m.credit.n)
     else if ('coll' in m) this.deliverColl(m.coll.from, m.coll.tag, m.coll.bytes)
     else if ('eof' in m) this.eof(m.eof.port)
-    else if ('direct' in m) {
-      const link = this.links.get(m.direct.peer)
+    else if ('direct' in m || 'uplink' in m) {
+      const link = 'uplink' in m ? this.uplink : this.links.get(m.direct.peer)
       if (link !== undefined && handle !== undefined) link.attach(handle as Socket)
       else (handle as Socket | undefined)?.destroy()
     }
@@ -84,7 +106,8 @@ export class HostChannels {
 
   /** Ends the direct sockets once what was sent on them is handed to the OS (call before exiting). */
   async flush (): Promise<void> {
-    await Promise.all([...this.links.values()].map(async (l) => { await l.end() }))
+    const all = [...this.links.values(), ...(this.uplink === undefined ? [] : [this.uplink])]
+    await Promise.all(all.map(async (l) => { await l.end() }))
   }
 
   private wakeArrivals (): void {
@@ -110,8 +133,8 @@ export class HostChannels {
         // encode before taking a credit: a value that cannot be encoded must not cost one
         const bytes = this.encoder.encode(value)
         await this.gates.get(port)!.take({ signal })
-        const via = this.viaLink.get(port)
-        if (via !== undefined) via.link.sendData(via.edge, bytes)
+        const via = this.out.get(port)
+        if (via !== undefined) via.link.write(Kind.data, via.index, 0, bytes)
         else this.post({ send: { port, bytes } })
       },
       recvPort: async (port, signal) => {
@@ -140,7 +163,8 @@ export class HostChannels {
       sendRank: async (rank, tag, value) => {
         const bytes = this.collEncoder.encode(value)
         const link = this.links.get(rank)
-        if (link !== undefined) link.sendColl(tag, bytes)
+        if (link !== undefined) link.write(Kind.coll, tag, 0, bytes)
+        else if (this.uplink !== undefined) this.uplink.write(Kind.coll, tag, rank, bytes)
         else this.post({ coll: { to: rank, tag, bytes } })
       },
       recvRank: async (rank, tag, signal) => {

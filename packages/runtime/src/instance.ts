@@ -4,7 +4,7 @@ import { InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm
 import type { ExitInfo, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
 import type { FromHost } from './protocol.js'
-import { DirectWiring, localityOf } from './direct-wiring.js'
+import { DirectWiring, localityOf, uplinkSink } from './direct-wiring.js'
 import { Router } from './router.js'
 import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
 
@@ -17,6 +17,15 @@ export interface InstanceDeps {
 }
 
 const KILL_GRACE_MS = 300
+/** After a rank exits, how long its uplink may take to deliver what it still holds. */
+const UPLINK_DRAIN_MS = 2000
+
+async function settledWithin (p: Promise<void> | undefined, ms: number): Promise<void> {
+  if (p === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
+}
 
 /** One job's local ranks on this node: spawn, wire, watch, clean up. */
 export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): RunningJob {
@@ -117,7 +126,9 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     lr.startedAtMs = Date.now()
     const sbDir = sb.workDir
     sb.onMessage((m) => onMessage(rank, m as FromHost))
-    void sb.exited.then((info) => onExit(rank, info, sbDir))
+    lr.uplink = wiring.uplink(rank, uplinkSink(lr.ports, (m) => { router.fromHost(rank, m) }))
+    // what the rank sent on its uplink must reach the router before its peers get eof
+    void sb.exited.then(async (info) => { await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS); onExit(rank, info, sbDir) })
     const codePath = join(sb.workDir, 'program.mjs')
     await writeFile(codePath, code)
     const node = spec.graph.ranks[rank]!
@@ -132,6 +143,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
         codePath,
         queue: spec.queue,
         locality,
+        uplink: lr.uplink !== undefined,
         direct: wiring.peersOf(rank),
         ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] })
       }

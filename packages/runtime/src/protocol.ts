@@ -28,6 +28,11 @@ export interface HostInit {
   restored?: unknown
   /** For each rank of the job, a small integer naming its node (same number = same node). */
   locality?: number[]
+  /**
+   * Port and collective traffic with the runtime goes over a socket (binary frames: port index,
+   * bytes) that arrives as `{ uplink }`, not over IPC.
+   */
+  uplink?: boolean
   /** Local peers this rank talks to over a socket pair; each socket arrives later as `{ direct }`. */
   direct?: DirectPeer[]
 }
@@ -55,6 +60,8 @@ export type ToHost =
   | { cancel: { reason: string } }
   /** Sent with the socket (IPC handle) to `peer`, one of `init.direct`. */
   | { direct: { peer: number } }
+  /** Sent with the rank's end of its socket to the runtime. */
+  | { uplink: true }
 
 /** Rank host → runtime. */
 export type FromHost =

@@ -30,7 +30,7 @@ export class Router {
     private readonly direct: (a: number, b: number) => boolean = () => false
   ) {
     for (let r = 0; r < graph.size; r++) {
-      if (placement[r] === self) this.locals.set(r, new LocalRank(r, log))
+      if (placement[r] === self) this.locals.set(r, new LocalRank(r, (graph.ranks[r]?.ports ?? []).map((p) => p.port), log))
     }
   }
 

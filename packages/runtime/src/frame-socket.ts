@@ -1,14 +1,13 @@
 import type { Socket } from 'node:net'
 
 /**
- * Inside a rank: the socket to one local peer rank, carrying binary frames
- * `[u32 payload length][u8 kind][f64 a][u32 b][payload]`. `data`: a = edge, payload = value;
- * `credit`: a = edge, b = credits; `coll`: a = tag, payload = value. The socket is the only path
- * between the two ranks, so per-port order is the socket's order, and its end is the peer's eof.
+ * A socket carrying binary frames `[u32 payload length][u8 kind][f64 a][u32 b][payload]`: between
+ * two local ranks (a = edge index or collective tag) and between a rank and its node's runtime
+ * (a = port index or tag, b = credits or the collective peer rank). Values stay bytes end to
+ * end; a socket is the only path for what it carries, so its order is per-port order and its
+ * end, after the last frame, is the eof.
  */
-const KIND_DATA = 1
-const KIND_CREDIT = 2
-const KIND_COLL = 3
+export const Kind = { data: 1, credit: 2, coll: 3, eof: 4 } as const
 const HEADER = 17
 /** Payloads up to this size are copied behind their header (one write); larger ones go as two, uncopied. */
 const COPY_MAX = 16 * 1024
@@ -17,15 +16,14 @@ const FRAME_MAX = 1024 * 1024 * 1024
 /** How long a finishing rank waits for a socket the runtime has not handed over yet. */
 const ATTACH_WAIT_MS = 10_000
 
-export interface DirectSink {
-  data: (edge: number, bytes: Uint8Array) => void
-  credit: (edge: number, n: number) => void
-  coll: (tag: number, bytes: Uint8Array) => void
-  /** The peer closed its end (finished or died): everything it sent has been delivered. */
+export interface FrameSink {
+  /** `payload` is a view into a read buffer (Node never reuses those): it may be kept. */
+  frame: (kind: number, a: number, b: number, payload: Uint8Array) => void
+  /** The other end closed (finished or died): everything it sent has been delivered. */
   closed: () => void
 }
 
-export class DirectLink {
+export class FrameSocket {
   private socket: Socket | undefined
   /** Frames written before the socket arrived. */
   private backlog: Uint8Array[] = []
@@ -35,7 +33,13 @@ export class DirectLink {
   private attached!: () => void
   private readonly attachedP = new Promise<void>((resolve) => { this.attached = resolve })
 
-  constructor (readonly peer: number, private readonly sink: DirectSink) {}
+  /** Resolves once the other end has closed and every frame it sent went to the sink. */
+  readonly done: Promise<void>
+  private resolveDone!: () => void
+
+  constructor (private readonly sink: FrameSink) {
+    this.done = new Promise<void>((resolve) => { this.resolveDone = resolve })
+  }
 
   attach (socket: Socket): void {
     if (this.socket !== undefined || this.isClosed) { socket.destroy(); return }
@@ -58,11 +62,7 @@ export class DirectLink {
 
   get closed (): boolean { return this.isClosed }
 
-  sendData (edge: number, payload: Uint8Array): void { this.frame(KIND_DATA, edge, 0, payload) }
-  sendCredit (edge: number, n: number): void { this.frame(KIND_CREDIT, edge, n, undefined) }
-  sendColl (tag: number, payload: Uint8Array): void { this.frame(KIND_COLL, tag, 0, payload) }
-
-  private frame (kind: number, a: number, b: number, payload: Uint8Array | undefined): void {
+  write (kind: number, a: number, b: number, payload?: Uint8Array): void {
     if (this.isClosed) return
     const len = payload?.byteLength ?? 0
     const small = len <= COPY_MAX
@@ -104,9 +104,7 @@ export class DirectLink {
       if (first.byteLength === total) this.chunks.shift()
       else this.chunks[0] = first.subarray(total)
       this.have -= total
-      if (kind === KIND_DATA) this.sink.data(a, payload)
-      else if (kind === KIND_CREDIT) this.sink.credit(a, b)
-      else if (kind === KIND_COLL) this.sink.coll(a, payload)
+      this.sink.frame(kind, a, b, payload)
     }
   }
 
@@ -122,7 +120,13 @@ export class DirectLink {
     if (this.isClosed) return
     this.isClosed = true
     this.backlog = []
-    this.sink.closed()
+    try { this.sink.closed() } finally { this.resolveDone() }
+  }
+
+  /** Closes at once (nothing more is read or written). */
+  destroy (): void {
+    this.socket?.destroy()
+    this.onClosed()
   }
 
   /** Ends our side once everything written is handed to the OS (the peer then reads it all, then eof). */
