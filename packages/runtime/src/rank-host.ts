@@ -20,9 +20,18 @@ function finish (m: FromHost, code: number): void {
   process.send(m, () => { process.exit(code) })
 }
 
+/** A failing rank still delivers what it sent before (bounded: a broken socket must not hold it). */
+const FLUSH_ON_FAIL_MS = 2000
+
 function fail (err: unknown): void {
   const e = toMvmError(err)
   const stack = err instanceof Error ? err.stack : undefined
+  let timer: NodeJS.Timeout | undefined
+  const flushed = Promise.race([channels?.flush(), new Promise<void>((resolve) => { timer = setTimeout(resolve, FLUSH_ON_FAIL_MS) })])
+  void flushed.catch(() => {}).finally(() => { clearTimeout(timer); report(e, err, stack) })
+}
+
+function report (e: ReturnType<typeof toMvmError>, err: unknown, stack: string | undefined): void {
   finish({ error: { ...e.toJSON(), message: nodeReason(err, e.message), ...(stack === undefined ? {} : { stack }) } }, 1)
 }
 

@@ -121,8 +121,11 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
           if (err === null || err === undefined) resolve()
           else reject(new SandboxError(`sandbox ${id}: IPC send failed: ${err.message}`, { cause: err, data: { id } }))
         }
-        if (options.handle === undefined) child.send(msg as object, cb)
-        else child.send(msg as object, options.handle, cb)
+        const handle = options.handle
+        if (handle === undefined) { child.send(msg as object, cb); return }
+        // close our copy as soon as it is written: by default Node keeps it until the child
+        // acknowledges, and a child that dies first leaves it open for ever (its peer never sees eof)
+        child.send(msg as object, handle, { keepOpen: true }, (err) => { handle.destroy(); cb(err) })
       })
     },
     onMessage (cb) {

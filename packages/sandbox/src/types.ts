@@ -64,7 +64,7 @@ export interface Sandbox {
   /**
    * Sends over IPC; resolves once the message is handed to the OS (waits when the channel is congested).
    * `handle` passes a socket along with it (the OS duplicates the descriptor into the sandbox;
-   * this side's copy is closed once sent).
+   * this side's copy is closed once it is written).
    */
   send: (msg: unknown, options?: { signal?: AbortSignal, handle?: Socket }) => Promise<void>
   /** Registers a listener for messages from the sandboxed process; returns an unsubscribe function. */
