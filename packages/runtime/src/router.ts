@@ -91,15 +91,14 @@ export class Router {
     const node = this.placement[toRank]
     if (node === undefined) return
     const full: LinkFrame = { jobId: this.jobId, fromRank, toRank, ...frame() }
-    // one chain per node keeps frames in order even when the link applies backpressure
-    const prev = this.chains.get(node) ?? Promise.resolve()
-    const next = prev.then(async () => {
-      if (this.abort.signal.aborted) return
-      await this.link.send(node, full, { signal: this.abort.signal })
-    }).catch((err: unknown) => {
+    if (this.abort.signal.aborted) return
+    // the link keeps call order, so frames need not wait for each other here: the proxy then
+    // sees several at once and batches them; credits bound how many are outstanding
+    const sent = this.link.send(node, full, { signal: this.abort.signal }).catch((err: unknown) => {
       if (!this.abort.signal.aborted) this.log.warn({ err, node, toRank }, 'could not send a frame to a remote node')
     })
-    this.chains.set(node, next)
+    const prev = this.chains.get(node) ?? Promise.resolve()
+    this.chains.set(node, prev.then(async () => { await sent }))
   }
 
   /** Waits until frames already queued for other nodes are handed to the link (peers still need them). */
