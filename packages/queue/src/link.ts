@@ -16,7 +16,8 @@ export interface LinkFrame {
 
 /**
  * The node's libp2p `/mvm/queue/1.0.0` proxy, or an in-memory one in tests. `send` resolves when
- * the frame is accepted and waits under backpressure; frames from one node arrive in send order.
+ * the frame is accepted and waits under backpressure; frames from one node arrive in the order
+ * `send` was called (a caller need not wait for one send before the next).
  * A link must hold frames that arrive before `onFrame` is called.
  */
 export interface RemoteLink {

@@ -21,6 +21,7 @@ interface JobLinks {
   early: Array<[string, LinkFrame]>
   earlySince: number
   out: Map<string, Promise<QueueChannel>>
+  outboxes: Map<string, Outbox>
   inbound: Set<QueueChannel>
   addrs: Record<string, string[]>
 }
@@ -28,7 +29,8 @@ interface JobLinks {
 /**
  * The node's proxy (queue-level VM, step e): one long-lived `/mvm/queue/1.0.0` stream per
  * node pair and job, multiplexing all of that job's ports. Sends wait on the stream's
- * backpressure; frames from one node arrive in the order they were sent.
+ * backpressure; frames from one node arrive in the order they were sent. Frames sent while a
+ * write is pending (or in the same tick) go out together, small ones in one stream write.
  */
 export class QueueProxy {
   private readonly jobs = new Map<string, JobLinks>()
@@ -55,8 +57,12 @@ export class QueueProxy {
     j.addrs = addrs
     return {
       send: async (nodeId, frame, options) => {
-        const ch = await this.outbound(jobId, nodeId, options?.signal)
-        await ch.send({ type: 'frame', ...toWire(frame) }, options)
+        let box = j.outboxes.get(nodeId)
+        if (box === undefined) {
+          box = new Outbox(async (signal) => await this.outbound(jobId, nodeId, signal))
+          j.outboxes.set(nodeId, box)
+        }
+        await box.push({ type: 'frame', ...toWire(frame) }, options?.signal)
       },
       onFrame: (handler) => {
         j.handler = handler
@@ -77,7 +83,7 @@ export class QueueProxy {
   private job (jobId: string): JobLinks {
     let j = this.jobs.get(jobId)
     if (j === undefined) {
-      j = { early: [], earlySince: Date.now(), out: new Map(), inbound: new Set(), addrs: {} }
+      j = { early: [], earlySince: Date.now(), out: new Map(), outboxes: new Map(), inbound: new Set(), addrs: {} }
       this.jobs.set(jobId, j)
     }
     return j
@@ -138,6 +144,44 @@ export class QueueProxy {
         if (jobId !== undefined) this.jobs.get(jobId)?.inbound.delete(ch)
       }
     })()
+  }
+}
+
+type OutMessage = Parameters<QueueChannel['send']>[0]
+
+/**
+ * The frames waiting for one outbound stream, in call order. One flush at a time: whatever
+ * queued up meanwhile goes in the next, as one `sendMany`.
+ */
+class Outbox {
+  private queue: Array<{ m: OutMessage, signal: AbortSignal | undefined, resolve: () => void, reject: (e: unknown) => void }> = []
+  private flushing = false
+
+  constructor (private readonly channel: (signal?: AbortSignal) => Promise<QueueChannel>) {}
+
+  async push (m: OutMessage, signal: AbortSignal | undefined): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ m, signal, resolve, reject })
+      if (!this.flushing) { this.flushing = true; queueMicrotask(() => { void this.flush() }) }
+    })
+  }
+
+  private async flush (): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue
+      this.queue = []
+      // frames whose sender gave up before they left are dropped, as a single send would be
+      const live = batch.filter((x) => { if (x.signal?.aborted === true) { x.reject(x.signal.reason); return false } return true })
+      if (live.length === 0) continue
+      try {
+        const ch = await this.channel(live[0]!.signal)
+        await ch.sendMany(live.map((x) => x.m), live[0]!.signal === undefined ? {} : { signal: live[0]!.signal })
+        for (const x of live) x.resolve()
+      } catch (err) {
+        for (const x of live) x.reject(err)
+      }
+    }
+    this.flushing = false
   }
 }
 

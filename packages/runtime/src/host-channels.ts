@@ -1,13 +1,16 @@
+import type { Socket } from 'node:net'
 import { InvalidStateError, throwIfAborted } from '@mvm/core'
 import type { Transport } from '@mvm/job'
-import { CreditGate, CreditGranter, createEncoder, createQueue, jsonEncoder, type VirtualQueue } from '@mvm/queue'
-import { isJsonEncoding, jsonText, parseJsonText } from './payload.js'
-import { fromB64, toB64, type FromHost, type HostInit, type Payload, type ToHost } from './protocol.js'
+import { CreditGate, CreditGranter, createQueue, type VirtualQueue } from '@mvm/queue'
+import { FrameSocket, Kind } from './frame-socket.js'
+import { portEncoder, structuredEncoder } from './payload.js'
+import type { FromHost, HostInit, ToHost } from './protocol.js'
 
 /**
  * Inside a rank process: one bounded queue per input port, one credit gate per output port,
- * and a mailbox for collective messages. Incoming IPC messages feed them; the SDK context
- * drains them through the Transport this returns.
+ * and a mailbox for collective messages. Frames from the runtime's socket (`uplink`) and from
+ * direct sockets to local peers feed them (IPC messages too, if the runtime sends any); the SDK
+ * context drains them through the Transport this returns.
  */
 export class HostChannels {
   private readonly inQueues = new Map<string, VirtualQueue<unknown>>()
@@ -16,44 +19,95 @@ export class HostChannels {
   private readonly mailbox = new Map<string, { value?: unknown, has: boolean, wake?: () => void }>()
   private arrivals: Array<() => void> = []
   private readonly encoder
-  private readonly collEncoder = jsonEncoder()
-  private readonly textual: boolean
+  private readonly collEncoder = structuredEncoder()
+  /** Local peer rank → its socket; my port → the socket and index (edge or port) it goes out on. */
+  private readonly links = new Map<number, FrameSocket>()
+  private readonly out = new Map<string, { link: FrameSocket, index: number } | undefined>()
+  private readonly uplink: FrameSocket | undefined
   private rr = 0
 
   constructor (private readonly init: HostInit, private readonly post: (m: FromHost) => void) {
-    this.encoder = createEncoder(init.queue.encoding)
-    this.textual = isJsonEncoding(init.queue.encoding)
+    this.encoder = portEncoder(init.queue.encoding)
     const capacity = init.queue.capacity
-    for (const port of init.ports) {
+    const ports = init.ports
+    if (init.uplink === true) {
+      const up = new FrameSocket({
+        frame: (kind, a, b, payload) => {
+          const port = ports[a]
+          if (kind === Kind.coll) this.deliverColl(b, a, payload)
+          else if (port === undefined) return
+          else if (kind === Kind.data) this.deliver(port, payload)
+          else if (kind === Kind.credit) this.gates.get(port)?.grant(b)
+          else if (kind === Kind.eof) this.eof(port)
+        },
+        closed: () => {}
+      })
+      this.uplink = up
+      ports.forEach((port, index) => { this.out.set(port, { link: up, index }) })
+    }
+    for (const d of init.direct ?? []) {
+      const link = new FrameSocket({
+        frame: (kind, a, b, payload) => {
+          if (kind === Kind.coll) { this.deliverColl(d.peer, a, payload); return }
+          const mine = d.edges[a]?.[0]
+          if (mine === undefined) return
+          if (kind === Kind.data) this.deliver(mine, payload)
+          else if (kind === Kind.credit) this.gates.get(mine)?.grant(b)
+        },
+        closed: () => { for (const [mine] of d.edges) this.eof(mine) }
+      })
+      this.links.set(d.peer, link)
+      d.edges.forEach(([mine], index) => { this.out.set(mine, { link, index }) })
+    }
+    for (const port of ports) {
       this.inQueues.set(port, createQueue(init.queue.type, { capacity }))
-      this.granters.set(port, new CreditGranter({ capacity, grant: (n) => post({ credit: { port, n } }) }))
+      const via = this.out.get(port)
+      const grant = via === undefined ? (n: number) => { post({ credit: { port, n } }) } : (n: number) => { via.link.write(Kind.credit, via.index, n) }
+      this.granters.set(port, new CreditGranter({ capacity, grant }))
       this.gates.set(port, new CreditGate(capacity))
     }
   }
 
-  /** Applies one message from the runtime. */
-  handle (m: ToHost): void {
-    if ('data' in m) {
-      const q = this.inQueues.get(m.data.port)
-      if (q === undefined) return
-      const value = 'text' in m.data ? parseJsonText(m.data.text) : this.encoder.decode(fromB64(m.data.b64))
-      const priority = typeof (value as { priority?: unknown })?.priority === 'number' ? (value as { priority: number }).priority : 0
-      // credits guarantee room; a sender that ignores them is a protocol breach we still absorb
-      if (!q.tryPut(value, { priority })) void q.put(value, { priority }).catch(() => {})
-      this.wakeArrivals()
-    } else if ('credit' in m) {
-      this.gates.get(m.credit.port)?.grant(m.credit.n)
-    } else if ('coll' in m) {
-      const key = `${m.coll.from}:${m.coll.tag}`
-      const value = 'text' in m.coll ? parseJsonText(m.coll.text) : this.collEncoder.decode(fromB64(m.coll.b64))
-      const slot = this.mailbox.get(key)
-      if (slot?.wake !== undefined) { slot.value = value; slot.has = true; slot.wake() } else this.mailbox.set(key, { value, has: true })
-    } else if ('eof' in m) {
-      const port = m.eof.port
-      this.inQueues.get(port)?.close()
-      this.gates.get(port)?.close(new InvalidStateError(`port "${port}": the peer rank has finished`, { data: { port } }))
-      this.wakeArrivals()
+  /** Applies one message from the runtime; `handle` is the socket a `{ direct }` or `{ uplink }` message carries. */
+  handle (m: ToHost, handle?: unknown): void {
+    if ('data' in m) this.deliver(m.data.port, m.data.bytes)
+    else if ('credit' in m) this.gates.get(m.credit.port)?.grant(m.credit.n)
+    else if ('coll' in m) this.deliverColl(m.coll.from, m.coll.tag, m.coll.bytes)
+    else if ('eof' in m) this.eof(m.eof.port)
+    else if ('direct' in m || 'uplink' in m) {
+      const link = 'uplink' in m ? this.uplink : this.links.get(m.direct.peer)
+      if (link !== undefined && handle !== undefined) link.attach(handle as Socket)
+      else (handle as Socket | undefined)?.destroy()
     }
+  }
+
+  private deliver (port: string, bytes: Uint8Array): void {
+    const q = this.inQueues.get(port)
+    if (q === undefined) return
+    const value = this.encoder.decode(bytes)
+    const priority = typeof (value as { priority?: unknown })?.priority === 'number' ? (value as { priority: number }).priority : 0
+    // credits guarantee room; a sender that ignores them is a protocol breach we still absorb
+    if (!q.tryPut(value, { priority })) void q.put(value, { priority }).catch(() => {})
+    this.wakeArrivals()
+  }
+
+  private deliverColl (from: number, tag: number, bytes: Uint8Array): void {
+    const key = `${from}:${tag}`
+    const value = this.collEncoder.decode(bytes)
+    const slot = this.mailbox.get(key)
+    if (slot?.wake !== undefined) { slot.value = value; slot.has = true; slot.wake() } else this.mailbox.set(key, { value, has: true })
+  }
+
+  private eof (port: string): void {
+    this.inQueues.get(port)?.close()
+    this.gates.get(port)?.close(new InvalidStateError(`port "${port}": the peer rank has finished`, { data: { port } }))
+    this.wakeArrivals()
+  }
+
+  /** Ends the direct sockets once what was sent on them is handed to the OS (call before exiting). */
+  async flush (): Promise<void> {
+    const all = [...this.links.values(), ...(this.uplink === undefined ? [] : [this.uplink])]
+    await Promise.all(all.map(async (l) => { await l.end() }))
   }
 
   private wakeArrivals (): void {
@@ -77,9 +131,11 @@ export class HostChannels {
     return {
       sendPort: async (port, value, signal) => {
         // encode before taking a credit: a value that cannot be encoded must not cost one
-        const payload: Payload = this.textual ? { text: jsonText(value) } : { b64: toB64(this.encoder.encode(value)) }
+        const bytes = this.encoder.encode(value)
         await this.gates.get(port)!.take({ signal })
-        this.post({ send: { port, ...payload } })
+        const via = this.out.get(port)
+        if (via !== undefined) via.link.write(Kind.data, via.index, 0, bytes)
+        else this.post({ send: { port, bytes } })
       },
       recvPort: async (port, signal) => {
         try {
@@ -105,7 +161,11 @@ export class HostChannels {
         }
       },
       sendRank: async (rank, tag, value) => {
-        this.post({ coll: { to: rank, tag, text: jsonText(value) } })
+        const bytes = this.collEncoder.encode(value)
+        const link = this.links.get(rank)
+        if (link !== undefined) link.write(Kind.coll, tag, 0, bytes)
+        else if (this.uplink !== undefined) this.uplink.write(Kind.coll, tag, rank, bytes)
+        else this.post({ coll: { to: rank, tag, bytes } })
       },
       recvRank: async (rank, tag, signal) => {
         const key = `${rank}:${tag}`

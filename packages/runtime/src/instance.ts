@@ -5,7 +5,7 @@ import type { ExitInfo, Sandbox, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
 import type { FromHost } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
-import { isJsonEncoding } from './payload.js'
+import { DirectWiring, localityOf, uplinkSink } from './direct-wiring.js'
 import { Router } from './router.js'
 import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
 
@@ -22,6 +22,15 @@ export interface InstanceDeps {
 }
 
 const KILL_GRACE_MS = 300
+/** After a rank exits, how long its uplink may take to deliver what it still holds. */
+const UPLINK_DRAIN_MS = 2000
+
+async function settledWithin (p: Promise<void> | undefined, ms: number): Promise<void> {
+  if (p === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
+}
 
 /** One job's local ranks on this node: spawn, wire, watch, clean up. */
 export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): RunningJob {
@@ -29,7 +38,10 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
   // no owner named: nobody to keep a process for
   const reuse = deps.reuse && typeof spec.owner === 'string' && spec.owner !== ''
   const workDir = join(deps.dataDir, 'jobs', spec.jobId)
-  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, isJsonEncoding(spec.queue.encoding))
+  const localRanks = spec.placement.flatMap((n, r) => n === spec.self ? [r] : [])
+  const wiring = new DirectWiring(spec.graph, localRanks, log)
+  const locality = localityOf(spec.placement)
+  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, wiring.isDirect)
   const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
   const logs: Record<number, { out: string, err: string }> = {}
   const results: RankOutcome[] = []
@@ -51,6 +63,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       // frames to other nodes (last items, eof) may still be queued behind the link
       if (terminated === undefined) await router.drain()
       router.close()
+      wiring.close()
       if (typeof unsubscribe === 'function') unsubscribe()
       if (ok) await rm(workDir, { recursive: true, force: true })
     }
@@ -83,6 +96,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     const lr = router.locals.get(rank)!
     if (lr.finished) return
     lr.exited(info)
+    wiring.drop(rank)
     router.rankExited(rank)
     const base = { rank, exitCode: info.code, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: info.reason }
     const out = lr.outcome
@@ -102,6 +116,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     if (lr.finished) return
     lr.finished = true
     lr.readyReject(toMvmError(err))
+    wiring.drop(rank)
     router.rankExited(rank)
     const e = toMvmError(err)
     record({ rank, exitCode: null, error: { code: e.code, message: e.message }, startedAtMs: Date.now(), finishedAtMs: Date.now(), reason: 'error' })
@@ -111,11 +126,14 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
    * The rank returned its result and its host stays up: the rank is over (its peers get eof),
    * and the process goes back to the pool for this owner; it never hears of this job again.
    */
-  const handBack = (rank: number, sb: Sandbox, pool: SandboxPool, off: () => void): void => {
+  const handBack = async (rank: number, sb: Sandbox, pool: SandboxPool, off: () => void): Promise<void> => {
     const lr = router.locals.get(rank)!
     const out = lr.outcome as { result: unknown }
     off()
     lr.finished = true
+    // the result came by IPC; what the rank sent before it on its uplink may still be arriving
+    await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS)
+    wiring.drop(rank)
     router.rankExited(rank)
     record({ rank, exitCode: 0, result: out.result, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: 'exit' })
     void pool.release(sb, spec.owner).catch((err: unknown) => { log.warn({ err, rank }, 'sandbox release failed') })
@@ -133,8 +151,10 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     lr.startedAtMs = Date.now()
     const sbDir = sb.workDir
     const box = sb
-    const off = sb.onMessage((m) => onMessage(rank, m as FromHost, reuse ? () => handBack(rank, box, pool, off) : undefined))
-    void sb.exited.then((info) => onExit(rank, info, sbDir))
+    const off = sb.onMessage((m) => onMessage(rank, m as FromHost, reuse ? () => { void handBack(rank, box, pool, off) } : undefined))
+    lr.uplink = wiring.uplink(rank, uplinkSink(lr.ports, (m) => { router.fromHost(rank, m) }))
+    // what the rank sent on its uplink must reach the router before its peers get eof
+    void sb.exited.then(async (info) => { await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS); onExit(rank, info, sbDir) })
     // named by content: a reused process that imported this program before gets it from its
     // module cache (by URL), so the file need not be there again after the work dir was wiped
     const codePath = join(sb.workDir, `program-${hash.slice(0, 16)}.mjs`)
@@ -149,10 +169,14 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       params: spec.params ?? {},
       codePath,
       queue: spec.queue,
+      locality,
+      uplink: lr.uplink !== undefined,
+      direct: wiring.peersOf(rank),
       ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
       ...(reuse ? { reuse: true } : {})
     }
     lr.open(sb, { init })
+    wiring.handOver(rank, sb)
   }
 
   return {
@@ -175,6 +199,12 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
         throw err
       }
       await mkdir(workDir, { recursive: true })
+      try {
+        await wiring.open(options.signal)
+      } catch (err) {
+        for (const r of router.locals.keys()) neverStarted(r, err)
+        throw err
+      }
       const code = compiled.code ?? await readFile(compiled.codePath, 'utf8')
       const pool = await deps.pool()
       const ranks = [...router.locals.keys()]

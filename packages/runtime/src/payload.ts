@@ -1,49 +1,44 @@
+import { deserialize, serialize } from 'node:v8'
 import { BadRequestError } from '@mvm/core'
-import { fromB64, toB64, type Payload } from './protocol.js'
-
-const utf8 = new TextEncoder()
-const fromUtf8 = new TextDecoder()
+import { createEncoder, type Encoder, type EncodingSpec } from '@mvm/queue'
 
 /**
- * Values on IPC. Node's IPC channel is JSON text, so bytes must travel as base64; but JSON-encoded
- * values already are text, and carrying that text as it is saves a base64 pass at each end and
- * a third of the bytes per hop. Same rules as @mvm/queue's json encoder: `undefined` is empty.
+ * Values between ranks. A `json` job's values travel as V8's structured-clone bytes, not JSON
+ * text: typed arrays, Maps, Dates and -0 arrive as they were sent (a Float64Array stays one, the
+ * collectives rely on that), and a large string or typed array is copied, not escaped. Every JSON
+ * value round-trips unchanged. `raw` and `protobuf` jobs keep their encoder's bytes; collective
+ * messages always use structured clone.
  */
-export function jsonText (value: unknown): string {
-  if (value === undefined) return ''
-  let text: string | undefined
-  try { text = JSON.stringify(value) } catch (err) {
-    throw new BadRequestError(`json encoder: value cannot be encoded: ${(err as Error).message}`, { cause: err })
+export function structuredEncoder (): Encoder {
+  return {
+    name: 'structured',
+    encode (value) {
+      try { return serialize(value) } catch (err) {
+        throw new BadRequestError(`json encoder: value cannot be encoded: ${(err as Error).message}`, { cause: err })
+      }
+    },
+    decode (bytes) {
+      try { return deserialize(bytes) } catch (err) {
+        throw new BadRequestError(`json encoder: ${bytes.byteLength} bytes are not a structured-clone value: ${(err as Error).message}`, { cause: err })
+      }
+    }
   }
-  if (text === undefined) throw new BadRequestError(`json encoder: a ${typeof value} cannot be encoded`)
-  return text
 }
 
-export function parseJsonText (text: string): unknown {
-  if (text === '') return undefined
-  try { return JSON.parse(text) } catch (err) {
-    throw new BadRequestError(`json encoder: ${text.length} characters are not JSON: ${(err as Error).message}`, { cause: err })
-  }
+/** The codec a rank uses for its port values. */
+export function portEncoder (spec: EncodingSpec): Encoder {
+  if (isJsonEncoding(spec)) return structuredEncoder()
+  const inner = createEncoder(spec)
+  // decoded bytes may be a view into a larger socket read: hand programs a buffer of their own
+  return { name: inner.name, encode: (v) => inner.encode(v), decode: (b) => inner.decode(new Uint8Array(b)) }
 }
 
-/** The wire bytes of a payload (a LinkFrame's `payload`). */
-export function payloadBytes (p: Payload): Uint8Array {
-  return 'text' in p ? utf8.encode(p.text) : fromB64(p.b64)
-}
-
-/** Wire bytes as a payload for a rank: text when the job's values are JSON. */
-export function bytesPayload (bytes: Uint8Array, textual: boolean): Payload {
-  return textual ? { text: fromUtf8.decode(bytes) } : { b64: toB64(bytes) }
-}
-
-/** Whether an encoding spec names the json encoder, whose bytes are UTF-8 text. */
+/** Whether an encoding spec names the json encoder. */
 export function isJsonEncoding (spec: string | { type: string }): boolean {
   return (typeof spec === 'string' ? spec : spec.type) === 'json'
 }
 
-/** The payload a rank host put in a message, or undefined when it is malformed (a rank is not trusted). */
-export function payloadOf (m: { text?: unknown, b64?: unknown }): Payload | undefined {
-  if (typeof m.text === 'string') return { text: m.text }
-  if (typeof m.b64 === 'string') return { b64: m.b64 }
-  return undefined
+/** The payload bytes a rank host put in a message, or undefined when malformed (a rank is not trusted). */
+export function payloadOf (m: { bytes?: unknown }): Uint8Array | undefined {
+  return m.bytes instanceof Uint8Array ? m.bytes : undefined
 }

@@ -2,9 +2,10 @@ import type { SerializedError } from '@mvm/core'
 import type { EncodingSpec } from '@mvm/queue'
 
 /**
- * IPC between the runtime and a rank host. The sandbox's channel is JSON, so payload bytes
- * travel as base64 (`b64`), except JSON-encoded values, which travel as their text (`text`);
- * values are encoded inside the rank, so the runtime forwards them without ever decoding them.
+ * IPC between the runtime and a rank host. The sandbox's channel uses Node's `advanced`
+ * (structured clone) serialization, so payloads travel as bytes (`bytes`); values are encoded
+ * inside the rank, so the runtime forwards them without ever decoding them. Ranks on one node
+ * that share an edge talk over a socket pair the runtime hands them (`direct`), not through it.
  */
 export interface QueueSettings {
   /** A queue type name (`fifo`, `priority`). */
@@ -25,10 +26,29 @@ export interface HostInit {
   codePath: string
   queue: QueueSettings
   restored?: unknown
+  /** For each rank of the job, a small integer naming its node (same number = same node). */
+  locality?: number[]
+  /**
+   * Port and collective traffic with the runtime goes over a socket (binary frames: port index,
+   * bytes) that arrives as `{ uplink }`, not over IPC.
+   */
+  uplink?: boolean
+  /** Local peers this rank talks to over a socket pair; each socket arrives later as `{ direct }`. */
+  direct?: DirectPeer[]
 }
 
-/** An encoded value: JSON text as it is (json encoding, collectives), other bytes as base64. */
-export type Payload = { text: string } | { b64: string }
+/**
+ * One local peer on a direct socket: `edges[i]` is `[my port, its port]`, the same list in the
+ * same order on both sides (a frame names the edge by index). Collective messages to and from
+ * that peer use the socket too.
+ */
+export interface DirectPeer {
+  peer: number
+  edges: Array<[string, string]>
+}
+
+/** An encoded value, as bytes (IPC clones them). */
+export interface Payload { bytes: Uint8Array }
 
 /** Runtime → rank host. */
 export type ToHost =
@@ -38,6 +58,10 @@ export type ToHost =
   | { coll: { from: number, tag: number } & Payload }
   | { eof: { port: string } }
   | { cancel: { reason: string } }
+  /** Sent with the socket (IPC handle) to `peer`, one of `init.direct`. */
+  | { direct: { peer: number } }
+  /** Sent with the rank's end of its socket to the runtime. */
+  | { uplink: true }
 
 /** Rank host → runtime. */
 export type FromHost =
@@ -51,9 +75,3 @@ export type FromHost =
 
 /** The port name collective traffic uses on a LinkFrame; `#` cannot appear in topology port names. */
 export const COLLECTIVE_PORT = '#coll'
-
-export const toB64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
-export const fromB64 = (s: string): Uint8Array => {
-  const b = Buffer.from(s, 'base64')
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
-}

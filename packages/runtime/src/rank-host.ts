@@ -16,7 +16,7 @@ import type { ReusableInit } from './reuse.js'
 const post = (m: FromHost): void => { process.send?.(m) }
 let cancel = new AbortController()
 let channels: HostChannels | undefined
-const early: ToHost[] = []
+const early: Array<[ToHost, unknown]> = []
 /** Bumped per job: what an earlier job's leftovers (timers, stray promises) post is dropped. */
 let generation = 0
 /** Between a reused job's result and the next init: what arrives belongs to the finished job. */
@@ -28,9 +28,18 @@ function finish (m: FromHost, code: number): void {
   process.send(m, () => { process.exit(code) })
 }
 
+/** A failing rank still delivers what it sent before (bounded: a broken socket must not hold it). */
+const FLUSH_ON_FAIL_MS = 2000
+
 function fail (err: unknown): void {
   const e = toMvmError(err)
   const stack = err instanceof Error ? err.stack : undefined
+  let timer: NodeJS.Timeout | undefined
+  const flushed = Promise.race([channels?.flush(), new Promise<void>((resolve) => { timer = setTimeout(resolve, FLUSH_ON_FAIL_MS) })])
+  void flushed.catch(() => {}).finally(() => { clearTimeout(timer); report(e, err, stack) })
+}
+
+function report (e: ReturnType<typeof toMvmError>, err: unknown, stack: string | undefined): void {
   finish({ error: { ...e.toJSON(), message: nodeReason(err, e.message), ...(stack === undefined ? {} : { stack }) } }, 1)
 }
 
@@ -51,13 +60,15 @@ async function run (init: ReusableInit): Promise<void> {
   idle = false
   cancel = new AbortController()
   channels = new HostChannels(init, (m) => { if (gen === generation && !idle) post(m) })
-  for (const m of early.splice(0)) channels.handle(m)
+  for (const [m, h] of early.splice(0)) channels.handle(m, h)
   const mod = await import(pathToFileURL(init.codePath).href) as { default?: unknown }
   const fn = toJobFunction(mod.default)
   if (fn === undefined) throw new BadRequestError(`the program's default export must be job(async (ctx) => ...), got ${typeof mod.default}`)
   post({ ready: true })
   const ctx = createContext({ ...init, signal: cancel.signal }, channels.transport())
   const result = await fn(ctx)
+  // what went to local peers must leave before the result does (their eof is our socket's end)
+  await channels.flush()
   const out = { result: result === undefined ? null : result }
   if (init.reuse !== true) { finish(out, 0); return }
   idle = true
@@ -69,12 +80,12 @@ async function run (init: ReusableInit): Promise<void> {
   post(out)
 }
 
-process.on('message', (raw) => {
+process.on('message', (raw, handle) => {
   const m = raw as ToHost
   if ('init' in m) { run(m.init).catch(fail); return }
   if (idle) return
   if ('cancel' in m) { cancel.abort(Object.assign(new Error(`job cancelled: ${m.cancel.reason}`), { name: 'AbortError' })); return }
-  if (channels === undefined) early.push(m); else channels.handle(m)
+  if (channels === undefined) early.push([m, handle]); else channels.handle(m, handle)
 })
 process.on('uncaughtException', fail)
 process.on('unhandledRejection', fail)

@@ -1,7 +1,7 @@
 import type { Logger } from '@mvm/core'
 import type { RankGraph } from '@mvm/model'
 import { LocalRank } from './local-rank.js'
-import { bytesPayload, payloadBytes, payloadOf } from './payload.js'
+import { payloadOf } from './payload.js'
 import { COLLECTIVE_PORT, type FromHost, type ToHost } from './protocol.js'
 import type { LinkFrame, RemoteLink } from './types.js'
 
@@ -10,7 +10,8 @@ const EMPTY = new Uint8Array(0)
 /**
  * The interface controller of one job on one node: a rank's `send('next', v)` becomes a
  * message to the peer rank's port, by IPC if the peer is here, as a LinkFrame over the link
- * if not. The runtime never decodes values and holds no queues: credits bound what is in flight.
+ * if not. Local pairs with a direct socket bypass it entirely (`direct`), eof included.
+ * The runtime never decodes values and holds no queues: credits bound what is in flight.
  */
 export class Router {
   readonly locals = new Map<number, LocalRank>()
@@ -25,11 +26,11 @@ export class Router {
     private readonly self: string,
     private readonly link: RemoteLink,
     private readonly log: Logger,
-    /** The job's values are JSON text (json encoding): ranks take them as text, not base64. */
-    private readonly textual = false
+    /** Local rank pairs that talk over their own socket. */
+    private readonly direct: (a: number, b: number) => boolean = () => false
   ) {
     for (let r = 0; r < graph.size; r++) {
-      if (placement[r] === self) this.locals.set(r, new LocalRank(r, log))
+      if (placement[r] === self) this.locals.set(r, new LocalRank(r, (graph.ranks[r]?.ports ?? []).map((p) => p.port), log))
     }
   }
 
@@ -45,9 +46,9 @@ export class Router {
       const key = `${rank}:${m.send.port}`
       const seq = this.seqs.get(key) ?? 0
       this.seqs.set(key, seq + 1)
-      const p = payloadOf(m.send)
-      if (p === undefined) return this.log.warn({ rank, port: m.send.port }, 'rank sent a message without a payload')
-      this.route(rank, peer.peerRank, { data: { port: peer.peerPort, ...p } }, () => ({ kind: 'data', port: peer.peerPort, seq, payload: payloadBytes(p), credits: 0 }))
+      const bytes = payloadOf(m.send)
+      if (bytes === undefined) return this.log.warn({ rank, port: m.send.port }, 'rank sent a message without a payload')
+      this.route(rank, peer.peerRank, { data: { port: peer.peerPort, bytes } }, () => ({ kind: 'data', port: peer.peerPort, seq, payload: bytes, credits: 0 }))
     } else if ('credit' in m) {
       const peer = this.peerOf(rank, m.credit.port)
       if (peer === undefined) return
@@ -57,15 +58,17 @@ export class Router {
       const to = m.coll.to
       if (!Number.isInteger(to) || to < 0 || to >= this.graph.size) return this.log.warn({ rank, to }, 'collective message to a rank outside the job')
       const tag = m.coll.tag
-      const p = payloadOf(m.coll)
-      if (p === undefined) return this.log.warn({ rank, to }, 'collective message without a payload')
-      this.route(rank, to, { coll: { from: rank, tag, ...p } }, () => ({ kind: 'data', port: COLLECTIVE_PORT, seq: tag, payload: payloadBytes(p), credits: 0 }))
+      const bytes = payloadOf(m.coll)
+      if (bytes === undefined) return this.log.warn({ rank, to }, 'collective message without a payload')
+      this.route(rank, to, { coll: { from: rank, tag, bytes } }, () => ({ kind: 'data', port: COLLECTIVE_PORT, seq: tag, payload: bytes, credits: 0 }))
     }
   }
 
   /** After a local rank exits: its peers' ports close once they have drained what it sent. */
   rankExited (rank: number): void {
     for (const p of this.graph.ranks[rank]?.ports ?? []) {
+      // a direct peer sees our socket end after the last frame on it: an eof here could overtake them
+      if (this.direct(rank, p.peerRank)) continue
       this.route(rank, p.peerRank, { eof: { port: p.peerPort } }, () => ({ kind: 'eof', port: p.peerPort, seq: 0, payload: EMPTY, credits: 0 }))
     }
   }
@@ -75,28 +78,27 @@ export class Router {
     if (f.jobId !== this.jobId) return
     const local = this.locals.get(f.toRank)
     if (local === undefined) return this.log.warn({ fromNode, toRank: f.toRank }, 'frame for a rank that is not on this node')
-    if (f.kind === 'data' && f.port === COLLECTIVE_PORT) local.deliver({ coll: { from: f.fromRank, tag: f.seq, ...bytesPayload(f.payload, true) } })
-    else if (f.kind === 'data') local.deliver({ data: { port: f.port, ...bytesPayload(f.payload, this.textual) } })
+    if (f.kind === 'data' && f.port === COLLECTIVE_PORT) local.deliver({ coll: { from: f.fromRank, tag: f.seq, bytes: f.payload } })
+    else if (f.kind === 'data') local.deliver({ data: { port: f.port, bytes: f.payload } })
     else if (f.kind === 'credit') local.deliver({ credit: { port: f.port, n: f.credits } })
     else local.deliver({ eof: { port: f.port } })
   }
 
-  /** `frame` is built only for a remote peer: a local one takes the base64 text as it came. */
+  /** `frame` is built only for a remote peer: a local one takes the bytes as they came. */
   private route (fromRank: number, toRank: number, local: ToHost, frame: () => Omit<LinkFrame, 'jobId' | 'fromRank' | 'toRank'>): void {
     const target = this.locals.get(toRank)
     if (target !== undefined) { target.deliver(local); return }
     const node = this.placement[toRank]
     if (node === undefined) return
     const full: LinkFrame = { jobId: this.jobId, fromRank, toRank, ...frame() }
-    // one chain per node keeps frames in order even when the link applies backpressure
-    const prev = this.chains.get(node) ?? Promise.resolve()
-    const next = prev.then(async () => {
-      if (this.abort.signal.aborted) return
-      await this.link.send(node, full, { signal: this.abort.signal })
-    }).catch((err: unknown) => {
+    if (this.abort.signal.aborted) return
+    // the link keeps call order, so frames need not wait for each other here: the proxy then
+    // sees several at once and batches them; credits bound how many are outstanding
+    const sent = this.link.send(node, full, { signal: this.abort.signal }).catch((err: unknown) => {
       if (!this.abort.signal.aborted) this.log.warn({ err, node, toRank }, 'could not send a frame to a remote node')
     })
-    this.chains.set(node, next)
+    const prev = this.chains.get(node) ?? Promise.resolve()
+    this.chains.set(node, prev.then(async () => { await sent }))
   }
 
   /** Waits until frames already queued for other nodes are handed to the link (peers still need them). */

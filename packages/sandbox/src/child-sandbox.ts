@@ -118,11 +118,16 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => { try { throwIfAborted(options.signal) } catch (e) { reject(e) } }
         options.signal?.addEventListener('abort', onAbort, { once: true })
-        child.send(msg as object, (err) => {
+        const cb = (err: Error | null): void => {
           options.signal?.removeEventListener('abort', onAbort)
           if (err === null || err === undefined) resolve()
           else reject(new SandboxError(`sandbox ${id}: IPC send failed: ${err.message}`, { cause: err, data: { id } }))
-        })
+        }
+        const handle = options.handle
+        if (handle === undefined) { child.send(msg as object, cb); return }
+        // close our copy as soon as it is written: by default Node keeps it until the child
+        // acknowledges, and a child that dies first leaves it open for ever (its peer never sees eof)
+        child.send(msg as object, handle, { keepOpen: true }, (err) => { handle.destroy(); cb(err) })
       })
     },
     onMessage (cb) {

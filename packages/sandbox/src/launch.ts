@@ -26,10 +26,11 @@ export const ENV_BIN = '/usr/bin/env'
  * `env -i VAR=… command…`: the environment is set at exec time, after any spawn hook of
  * the parent (APM agents, coverage tools such as tap's processinfo) has added NODE_OPTIONS
  * and its own variables, so nothing of the parent leaks in. The IPC channel is stdio
- * index 3, which Node's spawn normally announces through these two variables.
+ * index 3, which Node's spawn normally announces through these two variables; it uses
+ * `advanced` (structured clone) serialization so bytes and typed arrays cross without base64.
  */
 export function execChain (prefix: string[], env: Record<string, string>, nodeArgs: string[]): string[] {
-  const vars = Object.entries({ ...env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' }).map(([k, v]) => `${k}=${v}`)
+  const vars = Object.entries({ ...env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'advanced' }).map(([k, v]) => `${k}=${v}`)
   return [...prefix, ENV_BIN, '-i', ...vars, process.execPath, ...nodeArgs]
 }
 
@@ -52,7 +53,7 @@ export async function launch (spec: SandboxSpec, argv: string[], signal?: AbortS
       cwd: spec.workDir,
       env: {},
       stdio: ['ignore', out.fd, err.fd, 'ipc'],
-      serialization: 'json'
+      serialization: 'advanced'
     })
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve)

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net'
+
 /** Resource limits of one sandbox. Unset fields mean "no limit from this layer". */
 export interface SandboxLimits {
   /** Memory in MiB: V8 heap cap plus an RSS watchdog (process) or cgroup memory limit (namespace). */
@@ -59,8 +61,12 @@ export interface Sandbox {
   readonly workDir: string
   /** Where stdout / stderr go. */
   readonly logs: { out: string, err: string }
-  /** Sends over IPC; resolves once the message is handed to the OS (waits when the channel is congested). */
-  send: (msg: unknown, options?: { signal?: AbortSignal }) => Promise<void>
+  /**
+   * Sends over IPC; resolves once the message is handed to the OS (waits when the channel is congested).
+   * `handle` passes a socket along with it (the OS duplicates the descriptor into the sandbox;
+   * this side's copy is closed once it is written).
+   */
+  send: (msg: unknown, options?: { signal?: AbortSignal, handle?: Socket }) => Promise<void>
   /** Registers a listener for messages from the sandboxed process; returns an unsubscribe function. */
   onMessage: (cb: (msg: unknown) => void) => () => void
   /** Settles (never rejects) when the process has exited and been reaped. */

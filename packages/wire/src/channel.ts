@@ -32,6 +32,11 @@ export interface FramedChannel<TIn, TOut = TIn> extends AsyncIterable<TIn> {
   /** Resolves when the frame is handed to the stream; waits while the stream is full. */
   send: (msg: TOut, options?: { signal?: AbortSignal }) => Promise<void>
   /**
+   * Sends several messages in order, small ones coalesced into one stream write (one muxer
+   * frame and one Noise message for many frames); resolves when all are handed to the stream.
+   */
+  sendMany: (msgs: TOut[], options?: { signal?: AbortSignal }) => Promise<void>
+  /**
    * Flushes queued sends and half-closes: no more sends; incoming messages still arrive until
    * the remote closes too (then `closed` resolves). Never rejects.
    */
@@ -47,6 +52,10 @@ export interface FramedChannel<TIn, TOut = TIn> extends AsyncIterable<TIn> {
 
 /** Frames up to this size are copied into one buffer with their length prefix. */
 const SMALL_FRAME_BYTES = 16 * 1024
+/** sendMany joins small frames into writes of at most this many bytes. */
+const COALESCE_BYTES = 64 * 1024
+/** Room for one varint length prefix of a frame body. */
+const MAX_PREFIX = 8
 
 /** Enough read buffer to hold everything the remote may still send after a pause (yamux window is at most 16 MiB). */
 const PAUSED_READ_BUFFER = 17 * 1024 * 1024
@@ -185,12 +194,51 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
     await turn
   }
 
+  async sendMany (msgs: TOut[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.assertWritable()
+    const bodies = msgs.map((m) => this.codec.encode(m))
+    const turn = this.writeTail.then(async () => { await this.writeMany(bodies, options.signal) })
+    this.writeTail = turn.catch(() => {})
+    await turn
+  }
+
+  private async writeMany (bodies: Uint8Array[], signal: AbortSignal | undefined): Promise<void> {
+    let i = 0
+    while (i < bodies.length) {
+      // a run of small bodies goes as one write, up to COALESCE_BYTES; a large one on its own
+      let j = i
+      let bytes = 0
+      while (j < bodies.length && bodies[j]!.byteLength <= SMALL_FRAME_BYTES && bytes + bodies[j]!.byteLength <= COALESCE_BYTES) { bytes += bodies[j]!.byteLength + MAX_PREFIX; j++ }
+      if (j <= i + 1) { await this.write(bodies[i]!, signal); i++; continue }
+      const run = new Uint8Array(bytes)
+      let at = 0
+      for (let k = i; k < j; k++) {
+        const b = bodies[k]!
+        const prefix = encodeVarint(b.byteLength)
+        run.set(prefix, at); at += prefix.byteLength
+        run.set(b, at); at += b.byteLength
+      }
+      await this.writeRaw(run.subarray(0, at), signal)
+      i = j
+    }
+  }
+
   private assertWritable (): void {
     if (this.isClosed) throw this.error ?? new InvalidStateError(`${this.codec.what} channel is closed`)
     if (this.writeClosed) throw new InvalidStateError(`${this.codec.what} channel is closing: no more sends`)
   }
 
-  private async write (body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  /** Writes bytes that are already framed (length prefixes included). */
+  private async writeRaw (framed: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    await this.writable(signal)
+    try {
+      this.stream.send(framed)
+    } catch (e) {
+      throw new UnavailableError(`${this.codec.what} channel: send failed: ${(e as Error).message}`, { cause: e })
+    }
+  }
+
+  private async writable (signal: AbortSignal | undefined): Promise<void> {
     // Wait on 'drain' ourselves (stream.onDrain() stops waiting after the first drain).
     while (this.stream.writableNeedsDrain) {
       throwIfAborted(signal)
@@ -199,6 +247,10 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
     }
     throwIfAborted(signal)
     if (this.isClosed) throw this.error ?? new InvalidStateError(`${this.codec.what} channel is closed`)
+  }
+
+  private async write (body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    await this.writable(signal)
     try {
       const prefix = encodeVarint(body.byteLength)
       if (body.byteLength <= SMALL_FRAME_BYTES) {

@@ -36,8 +36,9 @@ const throughput: RowGroup = {
 function messageRows (where: 'local' | 'remote'): RowSpec[] {
   const strategy = where === 'local' ? 'pack' : 'spread'
   const sdk = where === 'local' ? 'SDK send/recv, 2 ranks on one node' : 'SDK send/recv, ranks on two nodes'
-  const lat = (c: Parameters<RowSpec['make']>[0]): ReturnType<typeof jobFigure> => jobFigure(c, 'messages', { mode: 'latency', messages: c.profile.latencyMessages, strategy })
-  const bw = (c: Parameters<RowSpec['make']>[0]): ReturnType<typeof jobFigure> => jobFigure(c, 'messages', { mode: 'bandwidth', messages: c.profile.bandwidthMessages, bytes: KiB64, strategy })
+  // warm-up as long as the timed part: the baselines run in processes warmed by earlier samples
+  const lat = (c: Parameters<RowSpec['make']>[0]): ReturnType<typeof jobFigure> => jobFigure(c, 'messages', { mode: 'latency', messages: c.profile.latencyMessages, warmup: c.profile.latencyMessages, strategy })
+  const bw = (c: Parameters<RowSpec['make']>[0]): ReturnType<typeof jobFigure> => jobFigure(c, 'messages', { mode: 'bandwidth', messages: c.profile.bandwidthMessages, warmup: c.profile.bandwidthMessages, bytes: KiB64, strategy })
   if (where === 'local') {
     return [
       { id: 'local.latency', figure: `${sdk}, small message one way`, baseline: 'child_process.fork IPC, two plain processes', unit: 'µs', better: 'lower', make: (c) => ({ a: lat(c), b: forkIpc('latency', c.profile.latencyMessages) }) },

@@ -1,0 +1,81 @@
+import type { Logger } from '@mvm/core'
+import type { RankGraph } from '@mvm/model'
+import type { Sandbox } from '@mvm/sandbox'
+import { directBetween, planDirect, RUNTIME, SocketPairs } from './direct-pairs.js'
+import { FrameSocket, type FrameSink } from './frame-socket.js'
+import { Kind } from './frame-socket.js'
+import type { DirectPeer, FromHost } from './protocol.js'
+
+/** For each rank, a small integer naming its node (numbered in order of first appearance). */
+export function localityOf (placement: string[]): number[] {
+  const ids = new Map<string, number>()
+  return placement.map((node) => {
+    let id = ids.get(node)
+    if (id === undefined) { id = ids.size; ids.set(node, id) }
+    return id
+  })
+}
+
+/**
+ * One job's sockets on this node, rank to rank and rank to runtime: the plan each rank gets in
+ * its init, the socket pairs (made once before the ranks start), and handing each rank its ends.
+ */
+export class DirectWiring {
+  readonly plan: Map<number, DirectPeer[]>
+  readonly isDirect: (a: number, b: number) => boolean
+  private pairs: SocketPairs | undefined
+  private readonly dropped = new Set<number>()
+
+  constructor (graph: RankGraph, local: number[], private readonly log: Logger) {
+    this.plan = planDirect(graph, local)
+    this.isDirect = directBetween(this.plan)
+  }
+
+  peersOf (rank: number): DirectPeer[] { return this.plan.get(rank) ?? [] }
+
+  async open (signal?: AbortSignal): Promise<void> {
+    this.pairs = await SocketPairs.create(this.plan, signal)
+    for (const r of this.dropped) this.pairs.drop(r)
+  }
+
+  /** The runtime's side of rank's uplink, reading into `sink` (undefined: no sockets were made). */
+  uplink (rank: number, sink: FrameSink): FrameSocket | undefined {
+    const end = this.pairs?.runtimeEnd(rank)
+    if (end === undefined) return undefined
+    const up = new FrameSocket(sink)
+    up.attach(end)
+    return up
+  }
+
+  /** Sends rank its socket ends, after its init (IPC keeps the order). */
+  handOver (rank: number, sandbox: Sandbox): void {
+    for (const [peer, socket] of this.pairs?.take(rank) ?? []) {
+      sandbox.send(peer === RUNTIME ? { uplink: true } : { direct: { peer } }, { handle: socket }).catch((err: unknown) => {
+        this.log.debug({ err, rank, peer }, 'could not hand a direct socket to the rank')
+        socket.destroy()
+      })
+    }
+  }
+
+  /** rank will not run (or is gone before taking its ends): its peers see eof. */
+  drop (rank: number): void {
+    this.dropped.add(rank)
+    this.pairs?.drop(rank)
+  }
+
+  close (): void { this.pairs?.close() }
+}
+
+/** Turns a rank's uplink frames back into the messages the router takes. */
+export function uplinkSink (ports: string[], onMessage: (m: FromHost) => void): FrameSink {
+  return {
+    frame (kind, a, b, bytes) {
+      if (kind === Kind.coll) { onMessage({ coll: { to: b, tag: a, bytes } }); return }
+      const port = ports[a]
+      if (port === undefined) return
+      if (kind === Kind.data) onMessage({ send: { port, bytes } })
+      else if (kind === Kind.credit) onMessage({ credit: { port, n: b } })
+    },
+    closed () {}
+  }
+}
