@@ -1,0 +1,76 @@
+// The broker's fast path: the in-memory queue index, group commit, batch submit.
+import t from 'tap'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { QueueIndex } from '../src/queue-index.js'
+import { node, startBroker, waitFor } from './fixtures/helpers.js'
+
+t.test('the queue index pops in priority, then submission order, and drops what left the queue', async (t) => {
+  const gone = new Set<string>()
+  const q = new QueueIndex((id) => !gone.has(id))
+  const keys = Array.from({ length: 500 }, (_, i) => ({ id: `j${i}`, priority: (i * 7919) % 5, seq: i + 1 }))
+  // pushed in a scrambled order
+  for (const k of [...keys].sort((a, b) => ((a.seq * 104729) % 503) - ((b.seq * 104729) % 503))) q.push(k)
+  q.push(keys[3]!)
+  t.equal(q.size, 500, 'a job is held once')
+  for (const k of keys) if (k.seq % 10 === 0) gone.add(k.id)
+  const want = keys.filter((k) => !gone.has(k.id)).sort((a, b) => b.priority - a.priority || a.seq - b.seq).map((k) => k.id)
+  const got: string[] = []
+  for (let i = 0; i < 1000; i++) { const k = q.pop(); if (k === undefined) break; got.push(k.id) }
+  t.same(got, want)
+  t.equal(q.pop(), undefined)
+})
+
+t.test('a requeued job goes back to its place in the queue, ahead of later ones', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 1 })])
+  const first = broker.submit({ name: 'first', size: 1 }).jobId
+  await waitFor(() => dispatcher.startsOf(first).length === 1, 'first to be dispatched')
+  const second = broker.submit({ name: 'second', size: 1 }).jobId
+  const cancelled = broker.submit({ name: 'cancelled', size: 1, priority: 9 }).jobId
+  await broker.cancel(cancelled)
+  await broker.nodeDown('a')
+  t.equal(broker.get(first).state, 'queued', 'requeued')
+  broker.updateNodes([node('b', { totalSlots: 1, freeSlots: 1 })])
+  await waitFor(() => dispatcher.starts.length === 2, 'a second dispatch')
+  t.same(dispatcher.starts.map((s) => s.job.id), [first, first], 'the requeued job runs before the one submitted after it; the cancelled one never')
+  t.equal(broker.get(second).state, 'queued')
+})
+
+t.test('state changes are group-committed; flush() resolves once they are durable; submit is durable at return', async (t) => {
+  const dir = t.testdir()
+  const { broker } = await startBroker(dir)
+  t.teardown(() => broker.stop())
+  const reader = new Database(join(dir, 'broker.db'), { readonly: true })
+  t.teardown(() => { reader.close() })
+  const stateOf = (id: string): unknown => reader.prepare('SELECT state FROM jobs WHERE id = ?').pluck().get(id)
+
+  const { jobId } = broker.submit({ name: 'x', size: 1 })
+  t.equal(stateOf(jobId), 'queued', 'committed before submit returned')
+  const cancelling = broker.cancel(jobId)
+  t.equal(broker.get(jobId).state, 'cancelled', 'the broker sees the change at once')
+  t.equal(stateOf(jobId), 'queued', 'another connection does not yet: the batch is open')
+  await broker.flush()
+  t.equal(stateOf(jobId), 'cancelled', 'committed once flush() resolved')
+  await cancelling
+  await broker.flush()
+})
+
+t.test('submitMany stores all in one transaction, in order, or none', async (t) => {
+  const dir = t.testdir()
+  const { broker } = await startBroker(dir)
+  t.teardown(() => broker.stop())
+  const out = broker.submitMany([{ request: { name: 'a', size: 1 } }, { request: { name: 'b', size: 2, children: [{}, {}] }, bundle: 'code' }, { request: { name: 'c', size: 1 } }])
+  t.same(out.map((r) => broker.get(r.jobId).name), ['a', 'b', 'c'])
+  t.equal(out[1]!.childJobIds.length, 2)
+  t.match(broker.get(out[1]!.jobId).bundleSha, /^[0-9a-f]{64}$/)
+  const before = broker.list({ limit: 1000 }).length
+  t.throws(() => broker.submitMany([{ request: { name: 'ok', size: 1 } }, { request: { name: 'bad', size: 0 } }]), { code: 'E_BAD_REQUEST', message: /^submission 1: request\.size/ })
+  t.equal(broker.list({ limit: 1000 }).length, before, 'nothing of the refused batch was stored')
+  await broker.stop()
+  const again = await startBroker(dir)
+  t.teardown(() => again.broker.stop())
+  t.same(again.broker.list({ limit: 1000 }).length, before, 'and what was stored survives a restart')
+  t.same(out.map((r) => again.broker.get(r.jobId).state), ['queued', 'queued', 'queued'])
+})
