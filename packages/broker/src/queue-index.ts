@@ -25,13 +25,17 @@ export class QueueIndex {
     this.present.add(k.id)
     const h = this.heap
     h.push({ id: k.id, priority: k.priority, seq: k.seq })
+    const k2 = h[h.length - 1]!
     let i = h.length - 1
+    // sift up by moving parents down: one write per level, no swaps
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (!before(h[i]!, h[p]!)) break
-      ;[h[i], h[p]] = [h[p]!, h[i]!]
+      const parent = h[p]!
+      if (!before(k2, parent)) break
+      h[i] = parent
       i = p
     }
+    h[i] = k2
   }
 
   /** The first job still queued, taken out of the heap; undefined when none is left. */
@@ -52,17 +56,18 @@ export class QueueIndex {
     this.present.delete(top.id)
     const last = h.pop()!
     if (h.length === 0) return top
-    h[0] = last
+    const n = h.length
     let i = 0
     for (;;) {
       const l = 2 * i + 1
+      if (l >= n) break
       const r = l + 1
-      let m = i
-      if (l < h.length && before(h[l]!, h[m]!)) m = l
-      if (r < h.length && before(h[r]!, h[m]!)) m = r
-      if (m === i) return top
-      ;[h[i], h[m]] = [h[m]!, h[i]!]
+      const m = r < n && before(h[r]!, h[l]!) ? r : l
+      if (!before(h[m]!, last)) break
+      h[i] = h[m]!
       i = m
     }
+    h[i] = last
+    return top
   }
 }

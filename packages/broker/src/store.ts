@@ -35,7 +35,8 @@ const JOB_COLS = 'id, parent_id, is_array, name, owner, state, priority, seq, si
  *
  * Group commit: the state changes of one event-loop turn share one transaction, committed on
  * the next turn (`flush()` waits for it), so a burst of rank reports costs one commit, not one
- * each. A submission is the exception: `submit()` commits before it returns (the pending
+ * each. A state change's own writes are deferred to that commit (or to the next statement that
+ * must see them), so a scheduling decision runs in memory. A submission is the exception: `submit()` commits before it returns (the pending
  * changes with it), so an id handed to a client is never lost to a crash. Each operation still
  * runs as a savepoint inside the batch, so a failing one leaves no partial change.
  *
@@ -55,6 +56,8 @@ export class JobStore {
   /** Child states per array parent still live, kept so a child's change does not count them all again. */
   private readonly counts = new Map<string, ChildCounts>()
   private batchOpen = false
+  /** Writes of state changes not yet run: run in order before any other statement, and at commit. */
+  private deferred: Array<() => void> = []
   private waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   /** Ids changed inside the current `atomic()`, reloaded from SQLite if it rolls back. */
   private touched: Set<string> | null = null
@@ -120,11 +123,15 @@ export class JobStore {
   atomic<T> (fn: () => T): T {
     this.begin()
     if (this.touched !== null) return this.db.transaction(fn)()
+    // earlier writes run first, so a rollback of this unit cannot take them with it
+    this.drain()
+    this.inBatch()
     this.touched = new Set()
     try {
       return this.db.transaction(fn)()
     } catch (err) {
-      // SQLite rolled the savepoint back: the in-memory copies must follow
+      // SQLite rolled the savepoint back: this unit's deferred writes and in-memory copies must follow
+      this.deferred.length = 0
       for (const id of this.touched) this.reload(id)
       throw err
     } finally {
@@ -132,7 +139,7 @@ export class JobStore {
     }
   }
 
-  integrityCheck (): string { return this.db.pragma('integrity_check', { simple: true }) as string }
+  integrityCheck (): string { this.drain(); return this.db.pragma('integrity_check', { simple: true }) as string }
 
   /** Stores a job (and an array job's children) and its bundle, durably before it returns. */
   submit (parent: NewJob, children: NewJob[], bundle?: Uint8Array): { jobId: string, childJobIds: string[] } {
@@ -142,6 +149,8 @@ export class JobStore {
   /** Several submissions in one transaction, committed (with any pending change) before it returns: all or none. */
   submitMany (subs: readonly NewSubmission[]): Array<{ jobId: string, childJobIds: string[] }> {
     this.begin()
+    this.drain()
+    this.inBatch()
     const made: Job[] = []
     const seq0 = this.seq
     let out: Array<{ jobId: string, childJobIds: string[] }>
@@ -202,9 +211,10 @@ export class JobStore {
     return job
   }
 
-  events (id: string): JobEvent[] { return (this.q.events.all(id) as EventRow[]).map(toEvent) }
+  events (id: string): JobEvent[] { this.drain(); return (this.q.events.all(id) as EventRow[]).map(toEvent) }
 
   list (query: { state?: JobState, limit?: number, parentId?: string } = {}): Job[] {
+    this.drain()
     const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000))
     const rows = query.parentId !== undefined
       ? this.q.listChildren.all(query.parentId, limit)
@@ -241,14 +251,17 @@ export class JobStore {
       endedAt: isTerminal(to) ? now : null
     }
     const counts = prev.parentId === null ? undefined : moved(this.countsOf(prev.parentId), from, to)
-    let parentChange: Change | undefined
-    this.db.transaction(() => {
+    const parentChange = prev.parentId === null ? undefined : this.resummarise(prev.parentId, counts!, now)
+    const result = opts.result !== undefined ? json(opts.result) : col(prev.result)
+    const detail = opts.detail ?? opts.reason ?? null
+    // run with the batch, in order: a scheduling decision does not wait for SQLite
+    this.deferred.push(() => {
       this.q.update.run({
         id,
         state: to,
         placement: col(next.placement),
         reason: next.reason,
-        result: opts.result !== undefined ? json(opts.result) : col(prev.result),
+        result,
         restarts: next.restarts,
         now,
         started_at: next.startedAt,
@@ -256,9 +269,8 @@ export class JobStore {
       })
       if (to === 'queued') this.q.clearRanks.run(id)
       if (isTerminal(to)) this.q.clearCheckpoints.run(id)
-      this.q.insertEvent.run(id, now, from, to, opts.detail ?? opts.reason ?? null)
-      if (prev.parentId !== null) parentChange = this.resummarise(prev.parentId, counts!, now)
-    })()
+      this.q.insertEvent.run(id, now, from, to, detail)
+    })
     this.setLive(next)
     if (to === 'queued') this.queue.push(next)
     if (prev.parentId !== null) {
@@ -271,7 +283,7 @@ export class JobStore {
     return changes
   }
 
-  /** Writes the parent's new summary state, if it changed; the caller updates the in-memory copy. */
+  /** The parent's new summary state, if it changed (its write deferred); the caller updates the in-memory copy. */
   private resummarise (parentId: string, counts: ChildCounts, now: number): Change | undefined {
     const parent = this.get(parentId)
     if (parent === undefined) return undefined
@@ -288,17 +300,21 @@ export class JobStore {
       startedAt: parent.startedAt ?? (to === 'queued' ? null : now),
       endedAt: isTerminal(to) ? now : null
     }
-    this.q.update.run({
-      id: parentId, state: to, placement: null, reason, result: col(parent.result), restarts: parent.restarts, now,
-      started_at: next.startedAt, ended_at: next.endedAt
+    const result = col(parent.result)
+    this.deferred.push(() => {
+      this.q.update.run({
+        id: parentId, state: to, placement: null, reason, result, restarts: parent.restarts, now,
+        started_at: next.startedAt, ended_at: next.endedAt
+      })
+      this.q.insertEvent.run(parentId, now, from, to, 'summary of child jobs')
     })
-    this.q.insertEvent.run(parentId, now, from, to, 'summary of child jobs')
     return { job: next, from }
   }
 
   private countsOf (parentId: string): ChildCounts {
     const have = this.counts.get(parentId)
     if (have !== undefined) return have
+    this.drain()
     const counts: ChildCounts = { total: 0, queued: 0, active: 0, succeeded: 0, failed: 0, cancelled: 0 }
     for (const r of this.q.childCounts.all(parentId) as Array<{ state: JobState, n: number }>) {
       counts.total += r.n
@@ -309,30 +325,38 @@ export class JobStore {
 
   putRank (id: string, r: RankRecord): void {
     this.begin()
+    this.drain()
+    this.inBatch()
     this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null)
   }
 
-  ranks (id: string): RankRecord[] { return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
+  ranks (id: string): RankRecord[] { this.drain(); return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
 
   /** Keeps a rank's checkpoint unless a newer one (later attempt, or same attempt and higher seq) is stored; true when kept. */
   putCheckpoint (id: string, c: Omit<CheckpointRecord, 'at'>): boolean {
     this.begin()
+    this.drain()
+    this.inBatch()
     return this.q.putCheckpoint.run({ job_id: id, rank: c.rank, attempt: c.attempt, seq: c.seq, state: c.stateJson, peer_id: c.peerId, at: this.now() }).changes > 0
   }
 
-  checkpoints (id: string): CheckpointRecord[] { return this.q.checkpoints.all(id) as CheckpointRecord[] }
+  checkpoints (id: string): CheckpointRecord[] { this.drain(); return this.q.checkpoints.all(id) as CheckpointRecord[] }
 
   bundle (sha256: string): Uint8Array | undefined {
     const b = this.q.getBundle.get(sha256) as Buffer | undefined
     return b === undefined ? undefined : new Uint8Array(b)
   }
 
-  /** Opens the batch this turn's changes join; it commits on the next turn. */
+  /** Opens the batch this turn's changes join; it commits on the next turn. SQLite's BEGIN waits for the first statement. */
   private begin (): void {
     if (this.batchOpen) return
-    this.db.exec('BEGIN')
     this.batchOpen = true
     setImmediate(() => { this.commit() })
+  }
+
+  /** Starts the batch's SQLite transaction if a statement is about to write in it. */
+  private inBatch (): void {
+    if (this.batchOpen && !this.db.inTransaction) this.db.exec('BEGIN')
   }
 
   private commit (): void {
@@ -340,8 +364,10 @@ export class JobStore {
     this.batchOpen = false
     const waiters = this.waiters.splice(0)
     try {
-      this.db.exec('COMMIT')
+      this.drain()
+      if (this.db.inTransaction) this.db.exec('COMMIT')
     } catch (err) {
+      this.deferred.length = 0
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       // what was in memory is no longer what is stored: start again from the record
       this.loadLive()
@@ -352,7 +378,16 @@ export class JobStore {
     for (const w of waiters) w.resolve()
   }
 
+  /** Runs the deferred writes now (inside the open batch), before a statement that must see them. */
+  private drain (): void {
+    if (this.deferred.length === 0) return
+    const writes = this.deferred.splice(0)
+    this.inBatch()
+    this.db.transaction(() => { for (const w of writes) w() })()
+  }
+
   private fromDb (id: string): Job | undefined {
+    this.drain()
     const row = this.q.get.get(id) as JobRow | undefined
     if (row === undefined) return undefined
     const job = toJob(row)
@@ -377,6 +412,7 @@ export class JobStore {
   }
 
   private loadLive (): void {
+    this.deferred.length = 0
     this.live.clear()
     this.counts.clear()
     this.queue.clear()

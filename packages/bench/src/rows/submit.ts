@@ -49,7 +49,7 @@ export const decisionRows: RowSpec[] = [1_000, 10_000, 100_000].map((n): RowSpec
   baseline: `linear scan of a Map of ${n.toLocaleString('en-US')} requests`,
   unit: 'µs',
   better: 'lower',
-  note: 'one placement out of the queue (its state change is group-committed on the next turn, outside the figure)',
+  note: 'one placement out of the queue, JIT-warm (its state change is group-committed on the next turn, outside the figure)',
   make: () => ({ a: queueHolder('broker', n, 'decide'), b: queueHolder('plain', n, 'decide') })
 }))
 
