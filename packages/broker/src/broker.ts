@@ -239,7 +239,9 @@ export class BrokerImpl implements Broker {
     }
     if (retry) { void this.abandon(jobId, a, ended).then(() => { this.kick() }); return }
     this.forget(jobId, a, ended)
-    void this.stopQuietly(job, a.placement, ended).then(() => { this.cluster.release(jobId); this.kick() })
+    // every rank reported its exit: its slots are free on the nodes before their next report says so
+    const exited = ended === 'succeeded'
+    void this.stopQuietly(job, a.placement, ended).then(() => { this.cluster.release(jobId, { ended: exited }); this.kick() })
   }
 
   schedule (): number {

@@ -74,3 +74,37 @@ t.test('submitMany stores all in one transaction, in order, or none', async (t) 
   t.same(again.broker.list({ limit: 1000 }).length, before, 'and what was stored survives a restart')
   t.same(out.map((r) => again.broker.get(r.jobId).state), ['queued', 'queued', 'queued'])
 })
+
+t.test('slots of a job whose ranks all exited are free at once; a stop alone waits for the next report', async (t) => {
+  const { Cluster } = await import('../src/cluster.js')
+  const c = new Cluster()
+  c.update([node('a', { totalSlots: 2, freeSlots: 2, freeMemoryMB: 1000 })])
+  c.reserve('j1', ['a', 'a'], 400)
+  c.update([node('a', { totalSlots: 2, freeSlots: 0, freeMemoryMB: 200 })])
+  t.equal(c.totalFreeSlots(), 0, 'the report counts j1')
+  c.release('j1', { ended: true })
+  t.equal(c.totalFreeSlots(), 2, 'j1 ended: its slots are free before the next report')
+  t.equal(c.candidates(undefined, 400)[0]!.capacity, 2, 'and its memory')
+  c.reserve('j3', ['a'], 400)
+  c.update([node('a', { totalSlots: 2, freeSlots: 1, freeMemoryMB: 600 })])
+  c.release('j3')
+  t.equal(c.totalFreeSlots(), 1, 'a stop that may not have reached the node: the report still bounds it')
+  c.reserve('j4', ['a'], 400)
+  c.release('j4', { ended: true })
+  t.equal(c.totalFreeSlots(), 1, 'a job newer than the report was never in it: nothing to credit')
+})
+
+t.test('a node that finishes jobs gets the next ones without waiting for its report', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 1 })])
+  const ids = [0, 1, 2].map((i) => broker.submit({ name: `j${i}`, size: 1 }).jobId)
+  for (const id of ids) {
+    await waitFor(() => dispatcher.startsOf(id).length === 1, `${id} to be dispatched`)
+    // the node's reports always lag: each says the node is full
+    broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 0 })])
+    broker.reportRank(id, { rank: 0, exitCode: 0 })
+  }
+  await waitFor(() => ids.every((id) => broker.get(id).state === 'succeeded'), 'all three to succeed')
+  t.equal(dispatcher.starts.length, 3)
+})
