@@ -35,6 +35,10 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error'])
   t.same(sequence(k, 'GetJobLogs'), sequence(wsdlFile('Node'), 'GetLogs'))
   t.same(sequence(k, 'GetJobLogs'), ['jobId', 'rank', 'maxBytes'])
+  t.same(sequence(k, 'JobSubmission'), sequence(k, 'SubmitJob'), 'a SubmitJobs entry is a SubmitJob')
+  t.same(sequence(k, 'SubmittedJob'), sequence(k, 'SubmitJobResponse'))
+  t.same(sequence(k, 'WaitJob'), ['jobId', 'timeoutMs'])
+  t.same(sequence(k, 'WaitJobs'), ['jobIds', 'timeoutMs'])
   t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished'])
 })
 
