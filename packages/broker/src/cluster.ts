@@ -28,7 +28,13 @@ export class Cluster {
 
   update (views: readonly NodeView[]): void {
     const epoch = ++this.epoch
-    for (const v of views) this.nodes.set(v.peerId, { view: { ...v, labels: { ...v.labels } }, epoch, creditSlots: 0, creditMemoryMB: 0 })
+    for (const v of views) {
+      const had = this.nodes.get(v.peerId)
+      // the super-peer re-sends the last report it has on every refresh: that is no news, and
+      // must not undo what the broker learned since (jobs that ended there)
+      if (had !== undefined && sameReport(had.view, v)) continue
+      this.nodes.set(v.peerId, { view: { ...v, labels: { ...v.labels } }, epoch, creditSlots: 0, creditMemoryMB: 0 })
+    }
   }
 
   markDown (peerId: string): void {
@@ -112,6 +118,11 @@ export class Cluster {
     }
     return { freeSlots: Math.max(0, slots), freeMemoryMB: Math.max(0, mem) }
   }
+}
+
+function sameReport (a: NodeView, b: NodeView): boolean {
+  return a.state === b.state && a.group === b.group && a.totalSlots === b.totalSlots && a.freeSlots === b.freeSlots &&
+    a.freeMemoryMB === b.freeMemoryMB && a.load === b.load && JSON.stringify(a.labels) === JSON.stringify(b.labels)
 }
 
 function labelsMatch (have: Record<string, string>, want: Record<string, string>): boolean {

@@ -85,6 +85,8 @@ t.test('slots of a job whose ranks all exited are free at once; a stop alone wai
   c.release('j1', { ended: true })
   t.equal(c.totalFreeSlots(), 2, 'j1 ended: its slots are free before the next report')
   t.equal(c.candidates(undefined, 400)[0]!.capacity, 2, 'and its memory')
+  c.update([node('a', { totalSlots: 2, freeSlots: 0, freeMemoryMB: 200 })])
+  t.equal(c.totalFreeSlots(), 2, 'the same report sent again is no news: j1 stays ended')
   c.reserve('j3', ['a'], 400)
   c.update([node('a', { totalSlots: 2, freeSlots: 1, freeMemoryMB: 600 })])
   c.release('j3')
