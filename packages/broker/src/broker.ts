@@ -239,9 +239,16 @@ export class BrokerImpl implements Broker {
     }
     if (retry) { void this.abandon(jobId, a, ended).then(() => { this.kick() }); return }
     this.forget(jobId, a, ended)
-    // every rank reported its exit: its slots are free on the nodes before their next report says so
-    const exited = ended === 'succeeded'
-    void this.stopQuietly(job, a.placement, ended).then(() => { this.cluster.release(jobId, { ended: exited }); this.kick() })
+    if (ended === 'succeeded') {
+      // every rank reported its exit: nothing of the job runs any more, so its slots take the
+      // next job now (before the nodes' next report says so); the stop only tidies up there
+      this.cluster.release(jobId, { ended: true })
+      this.kick()
+      void this.stopQuietly(job, a.placement, ended)
+      return
+    }
+    // a failed rank: the others may still run, so the slots stay held until they were told to stop
+    void this.stopQuietly(job, a.placement, ended).then(() => { this.cluster.release(jobId); this.kick() })
   }
 
   schedule (): number {
