@@ -3,7 +3,7 @@
 import { queueHolder } from '../baselines/footprint.js'
 import { nodePairRate } from '../baselines/processes.js'
 import { soapEcho } from '../baselines/soap-echo.js'
-import { BATCH, batchSubmitRate, queuedRate, trivialRate } from '../toolkit/submit-rates.js'
+import { BATCH, batchSubmitRate, brokerSideRate, queuedRate, trivialRate } from '../toolkit/submit-rates.js'
 import type { BenchContext, RowSpec } from '../types.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
@@ -39,6 +39,15 @@ export const inflightRows: RowSpec[] = [
     better: 'higher',
     rounds: (p) => Math.min(p.rounds, 3),
     make: (c) => ({ a: queuedRate(c, QUEUED), b: nodePairRate(c.profile.inflightJobs, 32) })
+  },
+  {
+    id: 'throughput.broker-side',
+    figure: 'broker + SOAP alone, trivial 1-rank jobs/s, 32 in flight (stand-in nodes whose ranks end at once)',
+    baseline: 'node-soap Echo calls/s, 32 in flight',
+    unit: 'per s',
+    better: 'higher',
+    note: 'the ceiling the broker side puts on throughput.inflight: each job is 3 SOAP calls (SubmitJob, WaitJob, GetJobResult)',
+    make: (c) => ({ a: brokerSideRate(c.profile.quick ? 200 : 800, 32, 1), b: soapEcho(c.profile.quick ? 200 : 800, 32) })
   }
 ]
 

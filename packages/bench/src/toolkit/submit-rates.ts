@@ -1,6 +1,7 @@
-import type { SubmitJobRequest } from '@mvm/soap'
+import type { ChildProcess } from 'node:child_process'
+import { createBrokerClient, type BrokerClient, type SubmitJobRequest } from '@mvm/soap'
 import type { BenchContext, Contender } from '../types.js'
-import { timedPool } from '../baselines/helpers.js'
+import { startServer, stopAllOf, timedPool } from '../baselines/helpers.js'
 import { startLab, type Lab } from './lab.js'
 import { jobPath } from './shared.js'
 import { benchJob, runJob, waitJobs } from './submit.js'
@@ -58,5 +59,28 @@ export function batchSubmitRate (ctx: BenchContext, calls: number, batch: number
       return (calls * batch) / (ms / 1000)
     },
     async teardown () { await lab?.stop() }
+  }
+}
+
+/**
+ * Jobs/s through the broker side alone (children/broker-front: broker + SOAP job operations,
+ * stand-in nodes whose ranks end at once), `concurrency` in flight, each SubmitJob + WaitJob +
+ * GetJobResult from this process like a real client: the ceiling the broker puts on throughput.
+ */
+export function brokerSideRate (count: number, concurrency: number, processes: number): Contender {
+  let server: ChildProcess | undefined
+  let broker: BrokerClient | undefined
+  return {
+    async setup (signal) {
+      const s = await startServer<{ url: string }>('broker-front', [], signal)
+      server = s.child
+      broker = createBrokerClient(s.ready.url)
+    },
+    async sample (signal) {
+      const req = await trivial(processes)
+      const ms = await timedPool(count, concurrency, async () => { await runJob(broker!, req, signal) })
+      return count / (ms / 1000)
+    },
+    async teardown () { await stopAllOf(server) }
   }
 }
