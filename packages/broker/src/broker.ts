@@ -87,7 +87,7 @@ export class BrokerImpl implements Broker {
     return this.submitMany([{ request, ...(options.bundle !== undefined ? { bundle: options.bundle } : {}) }])[0]!
   }
 
-  submitMany (items: ReadonlyArray<{ request: JobRequest, bundle?: Uint8Array | string }>): SubmitResult[] {
+  submitMany (items: ReadonlyArray<{ request: JobRequest, bundle?: Uint8Array | string }>, options: { commit?: 'now' | 'batch' } = {}): SubmitResult[] {
     if (!Array.isArray(items)) throw new BadRequestError('submitMany: expected a list of submissions')
     // every request is checked before anything is stored: one bad request stores none
     const subs = items.map((it, i) => {
@@ -101,7 +101,7 @@ export class BrokerImpl implements Broker {
       const b = it.bundle
       return { ...jobs, bundle: typeof b === 'string' ? new TextEncoder().encode(b) : b }
     })
-    const out = this.store.submitMany(subs)
+    const out = this.store.submitMany(subs, options)
     const at = this.now()
     for (const r of out) {
       for (const id of [r.jobId, ...r.childJobIds]) {

@@ -27,6 +27,9 @@ export interface TransitionOptions {
   detail?: string
 }
 
+/** How many recently ended jobs `get()` answers from memory. */
+const ENDED_KEPT = 2048
+
 const JOB_COLS = 'id, parent_id, is_array, name, owner, state, priority, seq, size, request, placement, reason, result, restarts, bundle_sha, created_at, updated_at, started_at, ended_at'
 
 /**
@@ -53,6 +56,8 @@ export class JobStore {
   private seq: number
   private readonly q
   private readonly live = new Map<string, Job>()
+  /** Jobs that ended lately: a terminal job never changes again, and clients read it right after it ends. */
+  private readonly ended = new Map<string, Job>()
   /** Child states per array parent still live, kept so a child's change does not count them all again. */
   private readonly counts = new Map<string, ChildCounts>()
   private batchOpen = false
@@ -146,8 +151,12 @@ export class JobStore {
     return this.submitMany([{ parent, children, bundle }])[0]!
   }
 
-  /** Several submissions in one transaction, committed (with any pending change) before it returns: all or none. */
-  submitMany (subs: readonly NewSubmission[]): Array<{ jobId: string, childJobIds: string[] }> {
+  /**
+   * Several submissions in one transaction (a savepoint in the batch): all or none. Committed
+   * with any pending change before it returns, unless `commit: 'batch'`: then it joins this
+   * turn's batch and is durable once `flush()` resolves (concurrent submits share a commit).
+   */
+  submitMany (subs: readonly NewSubmission[], opts: { commit?: 'now' | 'batch' } = {}): Array<{ jobId: string, childJobIds: string[] }> {
     this.begin()
     this.drain()
     this.inBatch()
@@ -164,7 +173,7 @@ export class JobStore {
       this.live.set(j.id, j)
       if (j.childIds === undefined) this.queue.push(j)
     }
-    this.commit()
+    if (opts.commit !== 'batch') this.commit()
     return out
   }
 
@@ -200,7 +209,7 @@ export class JobStore {
   }
 
   get (id: string): Job | undefined {
-    const hit = this.live.get(id)
+    const hit = this.live.get(id) ?? this.ended.get(id)
     if (hit !== undefined) return hit
     return this.fromDb(id)
   }
@@ -397,12 +406,15 @@ export class JobStore {
 
   private setLive (job: Job): void {
     this.touched?.add(job.id)
-    if (isTerminal(job.state)) this.live.delete(job.id)
-    else this.live.set(job.id, job)
+    if (!isTerminal(job.state)) { this.live.set(job.id, job); return }
+    this.live.delete(job.id)
+    this.ended.set(job.id, job)
+    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!)
   }
 
   private reload (id: string): void {
     this.live.delete(id)
+    this.ended.delete(id)
     this.counts.delete(id)
     const job = this.fromDb(id)
     if (job === undefined || isTerminal(job.state)) return
@@ -414,6 +426,7 @@ export class JobStore {
   private loadLive (): void {
     this.deferred.length = 0
     this.live.clear()
+    this.ended.clear()
     this.counts.clear()
     this.queue.clear()
     for (const row of this.q.notTerminal.all() as JobRow[]) {

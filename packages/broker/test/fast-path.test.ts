@@ -55,6 +55,11 @@ t.test('state changes are group-committed; flush() resolves once they are durabl
   t.equal(stateOf(jobId), 'cancelled', 'committed once flush() resolved')
   await cancelling
   await broker.flush()
+
+  const [batched] = broker.submitMany([{ request: { name: 'y', size: 1 } }], { commit: 'batch' })
+  t.equal(stateOf(batched!.jobId), undefined, "commit 'batch': not yet in the store")
+  await broker.flush()
+  t.equal(stateOf(batched!.jobId), 'queued', 'in it once flush() resolved')
 })
 
 t.test('submitMany stores all in one transaction, in order, or none', async (t) => {

@@ -78,8 +78,10 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
   return {
     async SubmitJob (req) {
       const sub = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
-      const res = broker.submit(sub.request, { bundle: sub.bundle })
-      return { jobId: res.jobId, childJobIds: res.childJobIds ?? [] }
+      // concurrent submits share one commit; none is answered before it is durable
+      const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
+      await broker.flush()
+      return { jobId: res!.jobId, childJobIds: res!.childJobIds }
     },
     async SubmitJobs ({ jobs }) {
       if (jobs.length > MAX_BATCH) throw new BadRequestError(`SubmitJobs: at most ${MAX_BATCH} jobs per call (got ${jobs.length})`)
@@ -91,7 +93,8 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
           throw inBatch(err, i, jobs.length)
         }
       }
-      const res = broker.submitMany(subs.map((s) => ({ request: s.request, bundle: s.bundle })))
+      const res = broker.submitMany(subs.map((s) => ({ request: s.request, bundle: s.bundle })), { commit: 'batch' })
+      await broker.flush()
       return { submitted: res.map((r) => ({ jobId: r.jobId, childJobIds: r.childJobIds })) }
     },
     async WaitJob ({ jobId, timeoutMs }) {
