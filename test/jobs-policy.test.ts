@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { MVM_BIN } from '@mvm/cli'
+import { MVM_BIN, profileRequest } from '@mvm/cli'
 import type { BrokerClient } from '@mvm/soap'
 import { ROOT, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
 
@@ -153,6 +153,10 @@ t.test('policies at run time: strategy switch mid-run, file watch, validation, a
   t.ok(secure.applied)
   await t.rejects(submit(broker, PRIMES, SMALL, 'mallory'), { code: 'E_UNAUTHORIZED', message: /subject "mallory" is not defined/ })
   await t.rejects(submit(broker, PRIMES, SMALL, 'bob'), { code: 'E_UNAUTHORIZED', message: /lacks permission job\.submit/ })
+  const asOwner = async (owner: string): Promise<Awaited<ReturnType<typeof profileRequest>>['request']> => (await profileRequest(PRIMES, { params: SMALL, owner })).request
+  const listed = (await broker.ListJobs({ limit: 10_000 })).jobs.length
+  await t.rejects(broker.SubmitJobs({ jobs: [await asOwner('alice'), await asOwner('bob')] }), { code: 'E_UNAUTHORIZED', message: /subject "bob".*job\.submit/ }, 'SubmitJobs checks the owner of every profile')
+  t.equal((await broker.ListJobs({ limit: 10_000 })).jobs.length, listed, 'and stores none of a refused batch')
   const { jobId } = await submit(broker, PRIMES, { ...SMALL, n: '200000000' }, 'alice')
   await t.rejects(broker.CancelJob({ jobId }), { code: 'E_UNAUTHORIZED', message: /job\.cancel\.any/ }, 'another owner\'s job needs job.cancel.any')
   await broker.ApplyPolicy({ policyYaml: policy('node', '  security:\n    roles:\n      ops: [job.status, job.list, job.result, job.cancel.any, policy.read]\n') })

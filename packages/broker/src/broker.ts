@@ -57,7 +57,7 @@ export class BrokerImpl implements Broker {
   async start (): Promise<void> {
     if (this.storeOrNull !== null) return
     try {
-      this.storeOrNull = new JobStore(this.init.dataDir, this.now)
+      this.storeOrNull = new JobStore(this.init.dataDir, this.now, { onCommitError: (err) => { this.log.error({ err }, 'job store commit failed; state reloaded from the store') } })
     } catch (err) {
       if (err instanceof MvmError) throw err
       throw new ConfigError(`${this.init.dataDir}/broker.db: cannot open the job store: ${toMvmError(err).message}`, { cause: err })
@@ -84,17 +84,36 @@ export class BrokerImpl implements Broker {
   }
 
   submit (request: JobRequest, options: { bundle?: Uint8Array | string } = {}): SubmitResult {
-    const { parent, children } = toNewJobs(request)
-    const b = options.bundle
-    const bundle = typeof b === 'string' ? new TextEncoder().encode(b) : b
-    const out = this.store.submit(parent, children, bundle)
-    for (const id of [out.jobId, ...out.childJobIds]) {
-      this.emitOne({ kind: 'state', jobId: id, parentId: id === out.jobId ? null : out.jobId, state: 'queued', from: null, at: this.now() })
+    return this.submitMany([{ request, ...(options.bundle !== undefined ? { bundle: options.bundle } : {}) }])[0]!
+  }
+
+  submitMany (items: ReadonlyArray<{ request: JobRequest, bundle?: Uint8Array | string }>, options: { commit?: 'now' | 'batch' } = {}): SubmitResult[] {
+    if (!Array.isArray(items)) throw new BadRequestError('submitMany: expected a list of submissions')
+    // every request is checked before anything is stored: one bad request stores none
+    const subs = items.map((it, i) => {
+      let jobs
+      try {
+        jobs = toNewJobs(it?.request)
+      } catch (err) {
+        if (items.length > 1 && err instanceof BadRequestError) throw new BadRequestError(`submission ${i}: ${err.message}`, { data: err.data, cause: err })
+        throw err
+      }
+      const b = it.bundle
+      return { ...jobs, bundle: typeof b === 'string' ? new TextEncoder().encode(b) : b }
+    })
+    const out = this.store.submitMany(subs, options)
+    const at = this.now()
+    for (const r of out) {
+      for (const id of [r.jobId, ...r.childJobIds]) {
+        this.emitOne({ kind: 'state', jobId: id, parentId: id === r.jobId ? null : r.jobId, state: 'queued', from: null, at })
+      }
     }
-    this.log.debug({ jobId: out.jobId, children: out.childJobIds.length }, 'job submitted')
+    this.log.debug({ jobs: out.length }, 'jobs submitted')
     this.kick()
     return out
   }
+
+  async flush (): Promise<void> { if (this.storeOrNull !== null) await this.storeOrNull.flush() }
 
   get (jobId: string): Job { return this.store.mustGet(jobId) }
   events (jobId: string): JobEvent[] { this.store.mustGet(jobId); return this.store.events(jobId) }
@@ -220,6 +239,15 @@ export class BrokerImpl implements Broker {
     }
     if (retry) { void this.abandon(jobId, a, ended).then(() => { this.kick() }); return }
     this.forget(jobId, a, ended)
+    if (ended === 'succeeded') {
+      // every rank reported its exit: nothing of the job runs any more, so its slots take the
+      // next job now (before the nodes' next report says so); the stop only tidies up there
+      this.cluster.release(jobId, { ended: true })
+      this.kick()
+      void this.stopQuietly(job, a.placement, ended)
+      return
+    }
+    // a failed rank: the others may still run, so the slots stay held until they were told to stop
     void this.stopQuietly(job, a.placement, ended).then(() => { this.cluster.release(jobId); this.kick() })
   }
 

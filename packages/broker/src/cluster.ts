@@ -1,7 +1,13 @@
 import type { Candidate, NodeView, PlacementConstraints } from './types.js'
 import { rankCapacity } from './strategies/capacity.js'
 
-interface Known { view: NodeView, epoch: number }
+interface Known {
+  view: NodeView
+  epoch: number
+  /** Slots and memory of jobs that ended on the node since its report, which still counts them as used. */
+  creditSlots: number
+  creditMemoryMB: number
+}
 interface Reservation { perPeer: Map<string, number>, memoryMB: number, epoch: number }
 interface MemoryHold { mb: number, epoch: number }
 
@@ -22,7 +28,13 @@ export class Cluster {
 
   update (views: readonly NodeView[]): void {
     const epoch = ++this.epoch
-    for (const v of views) this.nodes.set(v.peerId, { view: { ...v, labels: { ...v.labels } }, epoch })
+    for (const v of views) {
+      const had = this.nodes.get(v.peerId)
+      // the super-peer re-sends the last report it has on every refresh: that is no news, and
+      // must not undo what the broker learned since (jobs that ended there)
+      if (had !== undefined && sameReport(had.view, v)) continue
+      this.nodes.set(v.peerId, { view: { ...v, labels: { ...v.labels } }, epoch, creditSlots: 0, creditMemoryMB: 0 })
+    }
   }
 
   markDown (peerId: string): void {
@@ -70,11 +82,23 @@ export class Cluster {
     this.reservations.set(jobId, { perPeer, memoryMB, epoch: this.epoch })
   }
 
-  release (jobId: string): void {
+  /**
+   * Frees a job's slots and memory. `ended`: its ranks are known to have exited (each reported
+   * its exit), so what the node's last report counted as used by the job is free now, without
+   * waiting for the next report; otherwise (a stop that may not have reached the node) the
+   * report still bounds the node until a newer one arrives.
+   */
+  release (jobId: string, opts: { ended?: boolean } = {}): void {
     const r = this.reservations.get(jobId)
     if (r === undefined) return
     this.reservations.delete(jobId)
     for (const [p, n] of r.perPeer) {
+      const k = this.nodes.get(p)
+      // only what the report counted: a reservation newer than the report is not in it
+      if (opts.ended === true && k !== undefined && r.epoch < k.epoch) {
+        k.creditSlots += n
+        k.creditMemoryMB += n * r.memoryMB
+      }
       const left = (this.reservedSlots.get(p) ?? 0) - n
       if (left > 0) this.reservedSlots.set(p, left)
       else this.reservedSlots.delete(p)
@@ -86,14 +110,19 @@ export class Cluster {
 
   private free (k: Known): { freeSlots: number, freeMemoryMB: number } {
     const v = k.view
-    const slots = Math.min(v.freeSlots, v.totalSlots - (this.reservedSlots.get(v.peerId) ?? 0))
-    let mem = v.freeMemoryMB
+    const slots = Math.min(v.freeSlots + k.creditSlots, v.totalSlots - (this.reservedSlots.get(v.peerId) ?? 0))
+    let mem = v.freeMemoryMB + k.creditMemoryMB
     for (const h of this.reservedMemory.get(v.peerId)?.values() ?? []) {
       // a report newer than the reservation already counts the job's memory as used
       if (h.epoch >= k.epoch) mem -= h.mb
     }
     return { freeSlots: Math.max(0, slots), freeMemoryMB: Math.max(0, mem) }
   }
+}
+
+function sameReport (a: NodeView, b: NodeView): boolean {
+  return a.state === b.state && a.group === b.group && a.totalSlots === b.totalSlots && a.freeSlots === b.freeSlots &&
+    a.freeMemoryMB === b.freeMemoryMB && a.load === b.load && JSON.stringify(a.labels) === JSON.stringify(b.labels)
 }
 
 function labelsMatch (have: Record<string, string>, want: Record<string, string>): boolean {

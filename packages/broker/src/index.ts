@@ -5,6 +5,9 @@
  * with all-or-nothing placement and optional backfill, scheduling strategies by name
  * (`round-robin`, `least-loaded`, `pack`, `spread`) switchable at run time, and crash
  * recovery. It does no networking: the super-peer reaches its nodes through a {@link Dispatcher}.
+ * Queued and active jobs are also held in memory (the queue as a heap: a decision is O(log n));
+ * state changes are group-committed once per event-loop turn (`flush()` waits for it), while
+ * `submit()`/`submitMany()` are durable when they return.
  *
  * @example
  * ```ts

@@ -1,6 +1,7 @@
 import type { Logger } from '@mvm/core'
 import type { Cluster } from './cluster.js'
 import type { JobStore } from './store.js'
+import type { QueueKey } from './queue-index.js'
 import type { Candidate, Job, SchedulingStrategy } from './types.js'
 
 export interface PassDeps {
@@ -12,8 +13,6 @@ export interface PassDeps {
   log: Logger
 }
 
-const PAGE = 500
-
 /**
  * One scheduling pass over the queue in order (priority, then submission). All-or-nothing:
  * a job gets every rank placed or stays queued. With backfill, a job that cannot fit is
@@ -21,20 +20,20 @@ const PAGE = 500
  * a steady stream of small jobs can keep a big one waiting); without it the pass stops at
  * the first job that cannot fit.
  *
- * Cost stays near O(queued) even when most jobs cannot fit: the pass ends as soon as the
- * cluster has no free slot, and a job whose shape (constraints and memory) already failed at
- * a smaller or equal size in this pass is skipped without asking the strategy.
+ * The queue is the store's in-memory heap: a pass that places the head costs O(log n) in the
+ * queue length. Jobs looked at and left queued are put back when the pass ends. The pass ends
+ * as soon as the cluster has no free slot, and a job whose shape (constraints and memory)
+ * already failed at a smaller or equal size in this pass is skipped without asking the strategy.
  */
 export function schedulePass (d: PassDeps): number {
   let dispatched = 0
-  let after: { priority: number, seq: number } | null = null
   const failedAt = new Map<string, number>()
-  for (;;) {
-    const page = d.store.queuedPage(after, PAGE)
-    if (page.length === 0) return dispatched
-    for (const job of page) {
-      after = { priority: job.priority, seq: job.seq }
-      if (d.cluster.totalFreeSlots() === 0) return dispatched
+  const skipped: QueueKey[] = []
+  try {
+    while (d.cluster.totalFreeSlots() > 0) {
+      const key = d.store.queue.pop()
+      if (key === undefined) break
+      const job = d.store.mustGet(key.id)
       const memoryMB = job.request.resources?.memoryMB ?? 0
       const { strategy: _s, ...constraints } = job.request.placement ?? {}
       const shape = JSON.stringify([memoryMB, constraints, job.request.placement?.strategy ?? ''])
@@ -46,13 +45,17 @@ export function schedulePass (d: PassDeps): number {
         if (placement === null) failedAt.set(shape, Math.min(job.size, smallestFailed ?? Infinity))
       }
       if (placement === null) {
-        if (!d.backfill) return dispatched
+        skipped.push(key)
+        if (!d.backfill) break
         continue
       }
       d.dispatch(job, placement, memoryMB)
       dispatched++
     }
+  } finally {
+    for (const k of skipped) d.store.queue.push(k)
   }
+  return dispatched
 }
 
 function decide (d: PassDeps, job: Job, memoryMB: number, candidates: Candidate[]): string[] | null {

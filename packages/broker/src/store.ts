@@ -6,6 +6,7 @@ import { InvalidStateError, NotFoundError, type JobState } from '@mvm/core'
 import { migrate } from './schema.js'
 import { newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
+import { QueueIndex } from './queue-index.js'
 import { toEvent, toJob, toRank, json, type EventRow, type JobRow, type RankRow } from './rows.js'
 import type { CheckpointRecord, Job, JobEvent, JobRequest, RankRecord } from './types.js'
 
@@ -13,6 +14,9 @@ import type { CheckpointRecord, Job, JobEvent, JobRequest, RankRecord } from './
 export interface Change { job: Job, from: JobState | null }
 
 export interface NewJob { request: JobRequest, name: string, owner: string | null, priority: number, size: number }
+
+/** One submission for {@link JobStore.submitMany}: a job (or array parent), its children, its bundle. */
+export interface NewSubmission { parent: NewJob, children: NewJob[], bundle?: Uint8Array | undefined }
 
 export interface TransitionOptions {
   reason?: string | null
@@ -23,23 +27,52 @@ export interface TransitionOptions {
   detail?: string
 }
 
+/** How many recently ended jobs `get()` answers from memory. */
+const ENDED_KEPT = 2048
+
 const JOB_COLS = 'id, parent_id, is_array, name, owner, state, priority, seq, size, request, placement, reason, result, restarts, bundle_sha, created_at, updated_at, started_at, ended_at'
 
 /**
  * The durable job store: `<dataDir>/broker.db`, WAL with synchronous=NORMAL (a committed
- * transaction survives a process crash), one transaction per operation, prepared statements only.
+ * transaction survives a process crash), prepared statements only.
+ *
+ * Group commit: the state changes of one event-loop turn share one transaction, committed on
+ * the next turn (`flush()` waits for it), so a burst of rank reports costs one commit, not one
+ * each. A state change's own writes are deferred to that commit (or to the next statement that
+ * must see them), so a scheduling decision runs in memory. A submission is the exception: `submit()` commits before it returns (the pending
+ * changes with it), so an id handed to a client is never lost to a crash. Each operation still
+ * runs as a savepoint inside the batch, so a failing one leaves no partial change.
+ *
+ * Jobs that are not terminal are also kept in memory (`get()` of an active or queued job does
+ * not touch SQLite), and the runnable queued ones in a {@link QueueIndex} that the scheduler
+ * pops in queue order; SQLite stays the record they are rebuilt from at start.
  */
 export class JobStore {
   readonly file: string
+  /** Runnable queued jobs in queue order (priority, then submission). */
+  readonly queue: QueueIndex
   private readonly db: Database.Database
   private readonly now: () => number
   private seq: number
   private readonly q
+  private readonly live = new Map<string, Job>()
+  /** Jobs that ended lately: a terminal job never changes again, and clients read it right after it ends. */
+  private readonly ended = new Map<string, Job>()
+  /** Child states per array parent still live, kept so a child's change does not count them all again. */
+  private readonly counts = new Map<string, ChildCounts>()
+  private batchOpen = false
+  /** Writes of state changes not yet run: run in order before any other statement, and at commit. */
+  private deferred: Array<() => void> = []
+  private waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
+  /** Ids changed inside the current `atomic()`, reloaded from SQLite if it rolls back. */
+  private touched: Set<string> | null = null
+  private readonly onCommitError: (err: unknown) => void
 
-  constructor (dataDir: string, now: () => number) {
+  constructor (dataDir: string, now: () => number, opts: { onCommitError?: (err: unknown) => void } = {}) {
     mkdirSync(dataDir, { recursive: true })
     this.file = join(dataDir, 'broker.db')
     this.now = now
+    this.onCommitError = opts.onCommitError ?? (() => {})
     this.db = new Database(this.file)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
@@ -60,11 +93,7 @@ export class JobStore {
       listAll: db.prepare(`SELECT ${JOB_COLS} FROM jobs ORDER BY seq DESC LIMIT ?`),
       listState: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state = ? ORDER BY seq DESC LIMIT ?`),
       listChildren: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE parent_id = ? ORDER BY seq LIMIT ?`),
-      // keyset paging over the (state, priority DESC, seq) index: no OFFSET, no full scan
-      queuedFirst: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state = 'queued' AND is_array = 0 ORDER BY priority DESC, seq LIMIT ?`),
-      queuedAfter: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state = 'queued' AND is_array = 0
-        AND (priority < @priority OR (priority = @priority AND seq > @seq)) ORDER BY priority DESC, seq LIMIT @limit`),
-      active: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state IN ('scheduled', 'running') AND is_array = 0 ORDER BY seq`),
+      notTerminal: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state IN ('queued', 'scheduled', 'running') ORDER BY seq`),
       update: db.prepare(`UPDATE jobs SET state = @state, placement = @placement, reason = @reason, result = @result,
         restarts = @restarts, updated_at = @now, started_at = @started_at, ended_at = @ended_at WHERE id = @id`),
       putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at)
@@ -79,45 +108,110 @@ export class JobStore {
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
     }
     this.seq = this.q.maxSeq.get() as number
+    this.queue = new QueueIndex((id) => this.live.get(id)?.state === 'queued')
+    this.loadLive()
   }
 
-  close (): void { this.db.close() }
+  close (): void {
+    if (!this.db.open) return
+    this.commit()
+    this.db.close()
+  }
 
-  /** Runs several store operations as one transaction (nested ones become savepoints). */
-  atomic<T> (fn: () => T): T { return this.db.transaction(fn)() }
+  /** Resolves once every change made so far is committed (at once when none is pending). */
+  async flush (): Promise<void> {
+    if (!this.batchOpen) return
+    await new Promise<void>((resolve, reject) => { this.waiters.push({ resolve, reject }) })
+  }
 
-  integrityCheck (): string { return this.db.pragma('integrity_check', { simple: true }) as string }
+  /** Runs several store operations as one unit (savepoints inside the batch): all or none. */
+  atomic<T> (fn: () => T): T {
+    this.begin()
+    if (this.touched !== null) return this.db.transaction(fn)()
+    // earlier writes run first, so a rollback of this unit cannot take them with it
+    this.drain()
+    this.inBatch()
+    this.touched = new Set()
+    try {
+      return this.db.transaction(fn)()
+    } catch (err) {
+      // SQLite rolled the savepoint back: this unit's deferred writes and in-memory copies must follow
+      this.deferred.length = 0
+      for (const id of this.touched) this.reload(id)
+      throw err
+    } finally {
+      this.touched = null
+    }
+  }
 
-  /** Stores a job (and an array job's children) and its bundle in one transaction. */
+  integrityCheck (): string { this.drain(); return this.db.pragma('integrity_check', { simple: true }) as string }
+
+  /** Stores a job (and an array job's children) and its bundle, durably before it returns. */
   submit (parent: NewJob, children: NewJob[], bundle?: Uint8Array): { jobId: string, childJobIds: string[] } {
-    return this.db.transaction(() => {
-      const now = this.now()
-      let bundleSha: string | null = null
-      if (bundle !== undefined) {
-        bundleSha = createHash('sha256').update(bundle).digest('hex')
-        this.q.insertBundle.run(bundleSha, bundle.byteLength, Buffer.from(bundle), now)
+    return this.submitMany([{ parent, children, bundle }])[0]!
+  }
+
+  /**
+   * Several submissions in one transaction (a savepoint in the batch): all or none. Committed
+   * with any pending change before it returns, unless `commit: 'batch'`: then it joins this
+   * turn's batch and is durable once `flush()` resolves (concurrent submits share a commit).
+   */
+  submitMany (subs: readonly NewSubmission[], opts: { commit?: 'now' | 'batch' } = {}): Array<{ jobId: string, childJobIds: string[] }> {
+    this.begin()
+    this.drain()
+    this.inBatch()
+    const made: Job[] = []
+    const seq0 = this.seq
+    let out: Array<{ jobId: string, childJobIds: string[] }>
+    try {
+      out = this.db.transaction(() => subs.map((s) => this.insertSubmission(s, made)))()
+    } catch (err) {
+      this.seq = seq0
+      throw err
+    }
+    for (const j of made) {
+      this.live.set(j.id, j)
+      if (j.childIds === undefined) this.queue.push(j)
+    }
+    if (opts.commit !== 'batch') this.commit()
+    return out
+  }
+
+  private insertSubmission (s: NewSubmission, made: Job[]): { jobId: string, childJobIds: string[] } {
+    const now = this.now()
+    let bundleSha: string | null = null
+    if (s.bundle !== undefined) {
+      bundleSha = createHash('sha256').update(s.bundle).digest('hex')
+      this.q.insertBundle.run(bundleSha, s.bundle.byteLength, Buffer.from(s.bundle), now)
+    }
+    const insert = (j: NewJob, parentId: string | null, isArray: boolean): Job => {
+      const id = newJobId(now)
+      const seq = ++this.seq
+      this.q.insertJob.run({
+        id, parent_id: parentId, is_array: isArray ? 1 : 0, name: j.name, owner: j.owner, priority: j.priority,
+        seq, size: j.size, request: JSON.stringify(j.request), bundle_sha: bundleSha, now
+      })
+      this.q.insertEvent.run(id, now, null, 'queued', 'submitted')
+      const job: Job = {
+        id, parentId, name: j.name, owner: j.owner, state: 'queued', priority: j.priority, seq, size: j.size, request: j.request,
+        placement: null, reason: null, result: null, restarts: 0, bundleSha, createdAt: now, updatedAt: now, startedAt: null, endedAt: null
       }
-      const insert = (j: NewJob, parentId: string | null, isArray: boolean): string => {
-        const id = newJobId(now)
-        this.q.insertJob.run({
-          id, parent_id: parentId, is_array: isArray ? 1 : 0, name: j.name, owner: j.owner, priority: j.priority,
-          seq: ++this.seq, size: j.size, request: JSON.stringify(j.request), bundle_sha: bundleSha, now
-        })
-        this.q.insertEvent.run(id, now, null, 'queued', 'submitted')
-        return id
-      }
-      const jobId = insert(parent, null, children.length > 0)
-      const childJobIds = children.map((c) => insert(c, jobId, false))
-      return { jobId, childJobIds }
-    })()
+      made.push(job)
+      return job
+    }
+    const parent = insert(s.parent, null, s.children.length > 0)
+    const childJobIds = s.children.map((c) => insert(c, parent.id, false).id)
+    if (s.children.length > 0) {
+      parent.childIds = childJobIds
+      this.counts.set(parent.id, { total: childJobIds.length, queued: childJobIds.length, active: 0, succeeded: 0, failed: 0, cancelled: 0 })
+    }
+    return { jobId: parent.id, childJobIds }
   }
 
   get (id: string): Job | undefined {
-    const row = this.q.get.get(id) as JobRow | undefined
-    if (row === undefined) return undefined
-    const job = toJob(row)
-    if (row.is_array === 1) job.childIds = this.q.children.all(id) as string[]
-    return job
+    const hit = this.live.get(id) ?? this.ended.get(id)
+    if (hit !== undefined) return hit
+    return this.fromDb(id)
   }
 
   mustGet (id: string): Job {
@@ -126,9 +220,10 @@ export class JobStore {
     return job
   }
 
-  events (id: string): JobEvent[] { return (this.q.events.all(id) as EventRow[]).map(toEvent) }
+  events (id: string): JobEvent[] { this.drain(); return (this.q.events.all(id) as EventRow[]).map(toEvent) }
 
   list (query: { state?: JobState, limit?: number, parentId?: string } = {}): Job[] {
+    this.drain()
     const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000))
     const rows = query.parentId !== undefined
       ? this.q.listChildren.all(query.parentId, limit)
@@ -136,86 +231,226 @@ export class JobStore {
     return (rows as JobRow[]).map(toJob)
   }
 
-  /** Queued runnable jobs in queue order, a page at a time after `after`. */
-  queuedPage (after: { priority: number, seq: number } | null, limit: number): Job[] {
-    const rows = after === null ? this.q.queuedFirst.all(limit) : this.q.queuedAfter.all({ ...after, limit })
-    return (rows as JobRow[]).map(toJob)
+  /** Dispatched jobs (scheduled or running), in submission order. */
+  active (): Job[] {
+    return [...this.live.values()].filter((j) => j.childIds === undefined && (j.state === 'scheduled' || j.state === 'running')).sort((a, b) => a.seq - b.seq)
   }
-
-  active (): Job[] { return (this.q.active.all() as JobRow[]).map(toJob) }
 
   /**
    * Moves a job to `to` (legal transitions only) with an event, and re-derives its array
-   * parent's state, all in one transaction. Requeueing forgets the attempt's rank results.
+   * parent's state, as one unit. Requeueing forgets the attempt's rank results.
    */
   transition (id: string, to: JobState, opts: TransitionOptions = {}): Change[] {
-    return this.db.transaction((): Change[] => {
-      const row = this.q.get.get(id) as JobRow | undefined
-      if (row === undefined) throw new NotFoundError(`no job ${JSON.stringify(id)}`, { data: { jobId: id } })
-      if (row.is_array === 1) throw new InvalidStateError(`job ${id} is an array job: its state follows its children`)
-      const from = row.state as JobState
-      assertTransition(id, from, to)
-      const now = this.now()
-      const placement = opts.placement !== undefined ? json(opts.placement) : to === 'queued' ? null : row.placement
+    this.begin()
+    const prev = this.get(id)
+    if (prev === undefined) throw new NotFoundError(`no job ${JSON.stringify(id)}`, { data: { jobId: id } })
+    if (prev.childIds !== undefined) throw new InvalidStateError(`job ${id} is an array job: its state follows its children`)
+    const from = prev.state
+    assertTransition(id, from, to)
+    const now = this.now()
+    const next: Job = {
+      ...prev,
+      state: to,
+      placement: opts.placement !== undefined ? opts.placement : to === 'queued' ? null : prev.placement,
+      reason: opts.reason !== undefined ? opts.reason : prev.reason,
+      result: opts.result !== undefined ? opts.result : prev.result,
+      restarts: prev.restarts + (opts.countRestart === true ? 1 : 0),
+      updatedAt: now,
+      startedAt: to === 'running' ? now : to === 'queued' ? null : prev.startedAt,
+      endedAt: isTerminal(to) ? now : null
+    }
+    const counts = prev.parentId === null ? undefined : moved(this.countsOf(prev.parentId), from, to)
+    const parentChange = prev.parentId === null ? undefined : this.resummarise(prev.parentId, counts!, now)
+    const result = opts.result !== undefined ? json(opts.result) : col(prev.result)
+    const detail = opts.detail ?? opts.reason ?? null
+    // run with the batch, in order: a scheduling decision does not wait for SQLite
+    this.deferred.push(() => {
       this.q.update.run({
         id,
         state: to,
-        placement,
-        reason: opts.reason !== undefined ? opts.reason : row.reason,
-        result: opts.result !== undefined ? json(opts.result) : row.result,
-        restarts: row.restarts + (opts.countRestart === true ? 1 : 0),
+        placement: col(next.placement),
+        reason: next.reason,
+        result,
+        restarts: next.restarts,
         now,
-        started_at: to === 'running' ? now : to === 'queued' ? null : row.started_at,
-        ended_at: isTerminal(to) ? now : null
+        started_at: next.startedAt,
+        ended_at: next.endedAt
       })
       if (to === 'queued') this.q.clearRanks.run(id)
       if (isTerminal(to)) this.q.clearCheckpoints.run(id)
-      this.q.insertEvent.run(id, now, from, to, opts.detail ?? opts.reason ?? null)
-      const changes: Change[] = [{ job: this.mustGet(id), from }]
-      if (row.parent_id !== null) {
-        const p = this.resummarise(row.parent_id, now)
-        if (p !== undefined) changes.push(p)
-      }
-      return changes
-    })()
+      this.q.insertEvent.run(id, now, from, to, detail)
+    })
+    this.setLive(next)
+    if (to === 'queued') this.queue.push(next)
+    if (prev.parentId !== null) {
+      if (parentChange !== undefined) this.setLive(parentChange.job)
+      if (this.live.has(prev.parentId)) this.counts.set(prev.parentId, counts!)
+      else this.counts.delete(prev.parentId)
+    }
+    const changes: Change[] = [{ job: next, from }]
+    if (parentChange !== undefined) changes.push(parentChange)
+    return changes
   }
 
-  private resummarise (parentId: string, now: number): Change | undefined {
-    const counts: ChildCounts = { total: 0, queued: 0, active: 0, succeeded: 0, failed: 0, cancelled: 0 }
-    for (const r of this.q.childCounts.all(parentId) as Array<{ state: JobState, n: number }>) {
-      counts.total += r.n
-      if (r.state === 'scheduled' || r.state === 'running') counts.active += r.n
-      else counts[r.state] += r.n
-    }
-    const parent = this.q.get.get(parentId) as JobRow
-    const from = parent.state as JobState
+  /** The parent's new summary state, if it changed (its write deferred); the caller updates the in-memory copy. */
+  private resummarise (parentId: string, counts: ChildCounts, now: number): Change | undefined {
+    const parent = this.get(parentId)
+    if (parent === undefined) return undefined
+    const from = parent.state
     const to = summarise(counts)
     if (to === from) return undefined
     const reason = to === 'failed' ? `${counts.failed} of ${counts.total} child jobs failed` : parent.reason
-    this.q.update.run({
-      id: parentId, state: to, placement: null, reason, result: parent.result, restarts: parent.restarts, now,
-      started_at: parent.started_at ?? (to === 'queued' ? null : now),
-      ended_at: isTerminal(to) ? now : null
+    const next: Job = {
+      ...parent,
+      state: to,
+      placement: null,
+      reason,
+      updatedAt: now,
+      startedAt: parent.startedAt ?? (to === 'queued' ? null : now),
+      endedAt: isTerminal(to) ? now : null
+    }
+    const result = col(parent.result)
+    this.deferred.push(() => {
+      this.q.update.run({
+        id: parentId, state: to, placement: null, reason, result, restarts: parent.restarts, now,
+        started_at: next.startedAt, ended_at: next.endedAt
+      })
+      this.q.insertEvent.run(parentId, now, from, to, 'summary of child jobs')
     })
-    this.q.insertEvent.run(parentId, now, from, to, 'summary of child jobs')
-    return { job: this.mustGet(parentId), from }
+    return { job: next, from }
+  }
+
+  private countsOf (parentId: string): ChildCounts {
+    const have = this.counts.get(parentId)
+    if (have !== undefined) return have
+    this.drain()
+    const counts: ChildCounts = { total: 0, queued: 0, active: 0, succeeded: 0, failed: 0, cancelled: 0 }
+    for (const r of this.q.childCounts.all(parentId) as Array<{ state: JobState, n: number }>) {
+      counts.total += r.n
+      counts[bucket(r.state)] += r.n
+    }
+    return counts
   }
 
   putRank (id: string, r: RankRecord): void {
+    this.begin()
+    this.drain()
+    this.inBatch()
     this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null)
   }
 
-  ranks (id: string): RankRecord[] { return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
+  ranks (id: string): RankRecord[] { this.drain(); return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
 
   /** Keeps a rank's checkpoint unless a newer one (later attempt, or same attempt and higher seq) is stored; true when kept. */
   putCheckpoint (id: string, c: Omit<CheckpointRecord, 'at'>): boolean {
+    this.begin()
+    this.drain()
+    this.inBatch()
     return this.q.putCheckpoint.run({ job_id: id, rank: c.rank, attempt: c.attempt, seq: c.seq, state: c.stateJson, peer_id: c.peerId, at: this.now() }).changes > 0
   }
 
-  checkpoints (id: string): CheckpointRecord[] { return this.q.checkpoints.all(id) as CheckpointRecord[] }
+  checkpoints (id: string): CheckpointRecord[] { this.drain(); return this.q.checkpoints.all(id) as CheckpointRecord[] }
 
   bundle (sha256: string): Uint8Array | undefined {
     const b = this.q.getBundle.get(sha256) as Buffer | undefined
     return b === undefined ? undefined : new Uint8Array(b)
   }
+
+  /** Opens the batch this turn's changes join; it commits on the next turn. SQLite's BEGIN waits for the first statement. */
+  private begin (): void {
+    if (this.batchOpen) return
+    this.batchOpen = true
+    setImmediate(() => { this.commit() })
+  }
+
+  /** Starts the batch's SQLite transaction if a statement is about to write in it. */
+  private inBatch (): void {
+    if (this.batchOpen && !this.db.inTransaction) this.db.exec('BEGIN')
+  }
+
+  private commit (): void {
+    if (!this.batchOpen || !this.db.open) return
+    this.batchOpen = false
+    const waiters = this.waiters.splice(0)
+    try {
+      this.drain()
+      if (this.db.inTransaction) this.db.exec('COMMIT')
+    } catch (err) {
+      this.deferred.length = 0
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      // what was in memory is no longer what is stored: start again from the record
+      this.loadLive()
+      this.onCommitError(err)
+      for (const w of waiters) w.reject(err)
+      return
+    }
+    for (const w of waiters) w.resolve()
+  }
+
+  /** Runs the deferred writes now (inside the open batch), before a statement that must see them. */
+  private drain (): void {
+    if (this.deferred.length === 0) return
+    const writes = this.deferred.splice(0)
+    this.inBatch()
+    this.db.transaction(() => { for (const w of writes) w() })()
+  }
+
+  private fromDb (id: string): Job | undefined {
+    this.drain()
+    const row = this.q.get.get(id) as JobRow | undefined
+    if (row === undefined) return undefined
+    const job = toJob(row)
+    if (row.is_array === 1) job.childIds = this.q.children.all(id) as string[]
+    return job
+  }
+
+  private setLive (job: Job): void {
+    this.touched?.add(job.id)
+    if (!isTerminal(job.state)) { this.live.set(job.id, job); return }
+    this.live.delete(job.id)
+    this.ended.set(job.id, job)
+    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!)
+  }
+
+  private reload (id: string): void {
+    this.live.delete(id)
+    this.ended.delete(id)
+    this.counts.delete(id)
+    const job = this.fromDb(id)
+    if (job === undefined || isTerminal(job.state)) return
+    this.live.set(id, job)
+    if (job.state === 'queued' && job.childIds === undefined) this.queue.push(job)
+    if (job.parentId !== null) this.counts.delete(job.parentId)
+  }
+
+  private loadLive (): void {
+    this.deferred.length = 0
+    this.live.clear()
+    this.ended.clear()
+    this.counts.clear()
+    this.queue.clear()
+    for (const row of this.q.notTerminal.all() as JobRow[]) {
+      const job = toJob(row)
+      if (row.is_array === 1) job.childIds = this.q.children.all(row.id) as string[]
+      this.live.set(job.id, job)
+      if (job.state === 'queued' && job.childIds === undefined) this.queue.push(job)
+    }
+  }
+}
+
+function bucket (s: JobState): 'queued' | 'active' | 'succeeded' | 'failed' | 'cancelled' {
+  return s === 'scheduled' || s === 'running' ? 'active' : s
+}
+
+/** The counts after one child moved from `from` to `to` (a new object: the old stays valid until commit). */
+function moved (c: ChildCounts, from: JobState, to: JobState): ChildCounts {
+  const out = { ...c }
+  out[bucket(from)]--
+  out[bucket(to)]++
+  return out
+}
+
+/** A JSON column; null and undefined are SQL NULL. */
+function col (v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v)
 }

@@ -193,7 +193,19 @@ export interface Broker {
   start: () => Promise<void>
   stop: () => Promise<void>
   isStarted: () => boolean
+  /** Stores a job; it is durable (committed) when this returns. */
   submit: (request: JobRequest, options?: { bundle?: Uint8Array | string }) => SubmitResult
+  /**
+   * Several jobs in one transaction, durable when this returns; one invalid request stores none.
+   * `commit: 'batch'`: they join this turn's group commit instead, durable once `flush()`
+   * resolves; a caller that acknowledges them must await it first.
+   */
+  submitMany: (items: ReadonlyArray<{ request: JobRequest, bundle?: Uint8Array | string }>, options?: { commit?: 'now' | 'batch' }) => SubmitResult[]
+  /**
+   * Resolves once every state change so far is committed. State changes are group-committed
+   * (one transaction per event-loop turn); await this before telling a client about one.
+   */
+  flush: () => Promise<void>
   get: (jobId: string) => Job
   events: (jobId: string) => JobEvent[]
   list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]

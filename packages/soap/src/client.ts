@@ -112,6 +112,17 @@ export function createNodeClient (url: string): NodeClient {
   }
 }
 
+/** Default and largest wait of WaitJob/WaitJobs (the server's HTTP request timeout is 30 s). */
+export const WAIT_DEFAULT_MS = 20_000
+export const WAIT_MAX_MS = 25_000
+
+/** A long poll must not be cut by the caller's own timeout before the server answers. */
+function waitOptions (timeoutMs: number | undefined, o: CallOptions | undefined): CallOptions {
+  if (o?.timeoutMs !== undefined) return o
+  const wait = Math.min(Math.max(timeoutMs ?? WAIT_DEFAULT_MS, 0), WAIT_MAX_MS)
+  return { ...o, timeoutMs: wait + 10_000 }
+}
+
 export function createBrokerClient (url: string): BrokerClient {
   const u = serviceUrl('Broker', url)
   const call = makeCaller('Broker', u)
@@ -126,6 +137,9 @@ export function createBrokerClient (url: string): BrokerClient {
     GetJobResult: async (req, o) => call('GetJobResult', req, o),
     ApplyPolicy: async (req, o) => call('ApplyPolicy', req, o),
     GetPolicy: async (o) => call('GetPolicy', {}, o),
-    GetJobLogs: async (req, o) => call('GetJobLogs', req, o)
+    GetJobLogs: async (req, o) => call('GetJobLogs', req, o),
+    SubmitJobs: async (req, o) => call('SubmitJobs', req, o),
+    WaitJob: async (req, o) => call('WaitJob', req, waitOptions(req.timeoutMs, o)),
+    WaitJobs: async (req, o) => call('WaitJobs', req, waitOptions(req.timeoutMs, o))
   }
 }

@@ -41,6 +41,16 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
   const path = servicePath(name)
   const services = { [`${name}Service`]: { [`${name}Port`]: methods } }
   const wsdl = new soap.WSDL(wsdlXml, '', {})
+  // operationOf parses each envelope to check it; node-soap then parses it again on the same
+  // WSDL object, synchronously within the same call. Hand it that parse instead of redoing it.
+  let parsedLast: { xml: string, obj: unknown } | undefined
+  const parse = wsdl.xmlToObject.bind(wsdl) as (xml: string, cb?: unknown) => any
+  ;(wsdl as unknown as { xmlToObject: (xml: string, cb?: unknown) => any }).xmlToObject = (xml, cb) => {
+    const memo = parsedLast
+    parsedLast = undefined
+    if (cb === undefined && memo !== undefined && memo.xml === xml) return memo.obj
+    return parse(xml, cb)
+  }
   const server = await new Promise<soap.Server>((resolve, reject) => {
     const s: soap.Server = new soap.Server(null, path, services as any, wsdl, {
       path,
@@ -61,6 +71,7 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
     let parsed: any
     try {
       parsed = wsdl.xmlToObject(xml)
+      parsedLast = { xml, obj: parsed }
     } catch (err) {
       const f = (err as { Fault?: { detail?: unknown } }).Fault
       const why = f !== undefined ? `malformed XML: ${String(f.detail)}` : `the envelope does not fit the ${name} contract: ${(err as Error).message}`

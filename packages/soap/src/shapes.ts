@@ -88,6 +88,15 @@ const logsRequest: Shape = { jobId: str, rank: optInt, maxBytes: optInt }
 const RankLogShape: Shape = { rank: int, stdout: str, stderr: str, truncated: bool }
 const JobRankLogShape: Shape = { rank: int, peerId: str, stdout: str, stderr: str, truncated: bool, error: optStr }
 
+const JobSubmissionShape: Shape = {
+  profileYaml: str,
+  profileName: optStr,
+  params: { kind: { name: str, value: str }, many: true },
+  bundle: { kind: { path: str, content: { kind: 'base64' } }, many: true },
+  owner: optStr
+}
+const SubmittedShape: Shape = { jobId: str, childJobIds: strs }
+
 export interface OperationShape { input: Shape, output: Shape }
 
 export const operations: Record<ServiceName, Record<string, OperationShape>> = {
@@ -112,16 +121,7 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
   Broker: {
     ListNodes: { input: { group: optStr }, output: { nodes: { kind: NodeInfoShape, many: true } } },
     GetNode: { input: { peerId: str }, output: NodeInfoShape },
-    SubmitJob: {
-      input: {
-        profileYaml: str,
-        profileName: optStr,
-        params: { kind: { name: str, value: str }, many: true },
-        bundle: { kind: { path: str, content: { kind: 'base64' } }, many: true },
-        owner: optStr
-      },
-      output: { jobId: str, childJobIds: strs }
-    },
+    SubmitJob: { input: JobSubmissionShape, output: SubmittedShape },
     GetJob: { input: jobId, output: JobInfoShape },
     ListJobs: {
       input: { state: { kind: 'string', opt: true, values: JOB_STATES }, limit: { kind: 'int', opt: true } },
@@ -140,7 +140,10 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     },
     ApplyPolicy: { input: { policyYaml: str }, output: { applied: bool, warnings: strs } },
     GetPolicy: { input: {}, output: { policyJson: str } },
-    GetJobLogs: { input: logsRequest, output: { logs: { kind: JobRankLogShape, many: true } } }
+    GetJobLogs: { input: logsRequest, output: { logs: { kind: JobRankLogShape, many: true } } },
+    SubmitJobs: { input: { jobs: { kind: JobSubmissionShape, many: true } }, output: { submitted: { kind: SubmittedShape, many: true } } },
+    WaitJob: { input: { jobId: str, timeoutMs: optInt }, output: JobInfoShape },
+    WaitJobs: { input: { jobIds: strs, timeoutMs: optInt }, output: { jobs: { kind: JobInfoShape, many: true } } }
   }
 }
 

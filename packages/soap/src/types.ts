@@ -112,6 +112,16 @@ export interface SubmitJobRequest {
 }
 export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
 
+/** Several submissions in one call (one transaction: all accepted or none); `submitted[i]` answers `jobs[i]`. */
+export interface SubmitJobsRequest { jobs: SubmitJobRequest[] }
+export interface SubmitJobsResponse { submitted: SubmitJobResponse[] }
+
+/** Long poll: the reply comes once the job is terminal or after `timeoutMs` (default 20 s, at most 25 s). */
+export interface WaitJobRequest { jobId: string, timeoutMs?: number }
+/** The same for many jobs: the reply comes once all are terminal or after `timeoutMs`; `jobs[i]` is `jobIds[i]`. */
+export interface WaitJobsRequest { jobIds: string[], timeoutMs?: number }
+export interface WaitJobsResponse { jobs: JobInfo[] }
+
 export interface Placement { rank: number, peerId: string }
 
 export interface JobInfo {
@@ -195,6 +205,9 @@ export interface BrokerHandlers {
   ApplyPolicy?: Handler<ApplyPolicyRequest, ApplyPolicyResponse>
   GetPolicy?: Handler<Empty, GetPolicyResponse>
   GetJobLogs?: Handler<GetJobLogsRequest, GetJobLogsResponse>
+  SubmitJobs?: Handler<SubmitJobsRequest, SubmitJobsResponse>
+  WaitJob?: Handler<WaitJobRequest, JobInfo>
+  WaitJobs?: Handler<WaitJobsRequest, WaitJobsResponse>
 }
 
 export interface ServiceHandlers {
@@ -234,4 +247,8 @@ export interface BrokerClient {
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
   GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>
   GetJobLogs: (req: GetJobLogsRequest, options?: CallOptions) => Promise<GetJobLogsResponse>
+  SubmitJobs: (req: SubmitJobsRequest, options?: CallOptions) => Promise<SubmitJobsResponse>
+  /** Without a `timeoutMs` call option, the call's own timeout is the wait plus a margin. */
+  WaitJob: (req: WaitJobRequest, options?: CallOptions) => Promise<JobInfo>
+  WaitJobs: (req: WaitJobsRequest, options?: CallOptions) => Promise<WaitJobsResponse>
 }

@@ -12,7 +12,7 @@ t.test('each WSDL declares every operation with request/response elements', asyn
   const ops = {
     Bootstrap: ['GetBrokers', 'RegisterSuperPeer', 'GetResources'],
     Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses', 'GetLogs'],
-    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs']
+    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs']
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)
@@ -35,6 +35,10 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error'])
   t.same(sequence(k, 'GetJobLogs'), sequence(wsdlFile('Node'), 'GetLogs'))
   t.same(sequence(k, 'GetJobLogs'), ['jobId', 'rank', 'maxBytes'])
+  t.same(sequence(k, 'JobSubmission'), sequence(k, 'SubmitJob'), 'a SubmitJobs entry is a SubmitJob')
+  t.same(sequence(k, 'SubmittedJob'), sequence(k, 'SubmitJobResponse'))
+  t.same(sequence(k, 'WaitJob'), ['jobId', 'timeoutMs'])
+  t.same(sequence(k, 'WaitJobs'), ['jobIds', 'timeoutMs'])
   t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished'])
 })
 

@@ -7,6 +7,8 @@ import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wi
 import type { BrokerHandlers } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers } from './broker-soap.js'
+import { JobWaiters } from './job-waiters.js'
+import { SubmissionCache } from './submission-cache.js'
 import { decodeStoredBundle } from './submission.js'
 import { PolicyControl, ftOf, strategyOf } from './policy-control.js'
 import { rootFiles } from './policy-layers.js'
@@ -64,6 +66,8 @@ export class BrokerAgent implements Startable {
   readonly broker: Broker
   readonly policy: PolicyControl
   private readonly started = new Map<string, Set<number>>()
+  /** Kept across stop/start: a validated profile stays valid. */
+  private readonly submissions = new SubmissionCache()
   private readonly cleanups: Array<() => void> = []
   private timer: NodeJS.Timeout | undefined
   /** One lifetime: aborted by stop(). */
@@ -120,10 +124,14 @@ export class BrokerAgent implements Startable {
     this.refresh()
     this.timer = setInterval(() => { this.refresh() }, this.init.refreshMs ?? 1000)
     this.timer.unref()
-    const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.started.get(id)?.size ?? 0 })
+    const waiters = new JobWaiters(this.broker)
+    this.cleanups.push(() => { waiters.close() })
+    const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.started.get(id)?.size ?? 0 }, { cache: this.submissions, waiters })
     const submitJob = jobs.SubmitJob!
     // decide from the latest reports, not from the last timer tick (up to refreshMs old)
     jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
+    const submitJobs = jobs.SubmitJobs!
+    jobs.SubmitJobs = async (req, ctx) => { this.refresh(); return await submitJobs(req, ctx) }
     this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy) } })
   }
 

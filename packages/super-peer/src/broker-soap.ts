@@ -2,6 +2,8 @@ import type { Broker, Job, JobResult } from '@mvm/broker'
 import type { BrokerHandlers, JobInfo, GetJobResultResponse } from '@mvm/soap'
 import { BadRequestError } from '@mvm/core'
 import { prepareSubmission } from './submission.js'
+import { SubmissionCache } from './submission-cache.js'
+import { JobWaiters } from './job-waiters.js'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
 
@@ -51,16 +53,61 @@ export function jobResult (r: JobResult): GetJobResultResponse {
 
 const STATES = new Set(['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled'])
 
-/** The job half of the Broker WSDL, over the broker core. */
-export function brokerJobHandlers (broker: Broker, progress: ProgressSource): BrokerHandlers {
+/** Most profiles in one SubmitJobs call. */
+export const MAX_BATCH = 10_000
+
+export interface JobHandlerOptions {
+  /** Validated submissions by content; default a fresh one of the default size. */
+  cache?: SubmissionCache
+  waiters?: JobWaiters
+}
+
+/**
+ * The job half of the Broker WSDL, over the broker core. A submission is stored durably
+ * before the reply; state shown in a reply is committed first (`broker.flush()`), so a client
+ * never sees a change a crash could take back.
+ */
+export function brokerJobHandlers (broker: Broker, progress: ProgressSource, options: JobHandlerOptions = {}): BrokerHandlers {
+  const cache = options.cache ?? new SubmissionCache()
+  const waiters = options.waiters ?? new JobWaiters(broker)
+  const ownerOf = (o: string | undefined): string => o !== undefined && o !== '' ? o : 'anonymous'
+  const info = async (jobId: string): Promise<JobInfo> => {
+    await broker.flush()
+    return jobInfo(broker, broker.get(jobId), progress)
+  }
   return {
     async SubmitJob (req) {
-      const owner = req.owner !== undefined && req.owner !== '' ? req.owner : 'anonymous'
-      const sub = await prepareSubmission(req, { owner })
-      const res = broker.submit(sub.request, { bundle: sub.bundle })
-      return { jobId: res.jobId, childJobIds: res.childJobIds ?? [] }
+      const sub = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
+      // concurrent submits share one commit; none is answered before it is durable
+      const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
+      await broker.flush()
+      return { jobId: res!.jobId, childJobIds: res!.childJobIds }
     },
-    async GetJob ({ jobId }) { return jobInfo(broker, broker.get(jobId), progress) },
+    async SubmitJobs ({ jobs }) {
+      if (jobs.length > MAX_BATCH) throw new BadRequestError(`SubmitJobs: at most ${MAX_BATCH} jobs per call (got ${jobs.length})`)
+      const subs = []
+      for (const [i, req] of jobs.entries()) {
+        try {
+          subs.push(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }))
+        } catch (err) {
+          throw inBatch(err, i, jobs.length)
+        }
+      }
+      const res = broker.submitMany(subs.map((s) => ({ request: s.request, bundle: s.bundle })), { commit: 'batch' })
+      await broker.flush()
+      return { submitted: res.map((r) => ({ jobId: r.jobId, childJobIds: r.childJobIds })) }
+    },
+    async WaitJob ({ jobId, timeoutMs }) {
+      await waiters.wait([jobId], timeoutMs)
+      return await info(jobId)
+    },
+    async WaitJobs ({ jobIds, timeoutMs }) {
+      if (jobIds.length > MAX_BATCH) throw new BadRequestError(`WaitJobs: at most ${MAX_BATCH} job ids per call (got ${jobIds.length})`)
+      await waiters.wait(jobIds, timeoutMs)
+      await broker.flush()
+      return { jobs: jobIds.map((id) => jobInfo(broker, broker.get(id), progress)) }
+    },
+    async GetJob ({ jobId }) { return await info(jobId) },
     async ListJobs ({ state, limit }) {
       if (state !== undefined && !STATES.has(state)) throw new BadRequestError(`unknown job state "${String(state)}"`)
       const q: { state?: Job['state'], limit?: number } = {}
@@ -69,6 +116,12 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource): Br
       return { jobs: broker.list(q).map((j) => jobInfo(broker, j, progress)) }
     },
     async CancelJob ({ jobId }, ctx) { return jobInfo(broker, await broker.cancel(jobId, { by: ctx.remoteAddress }), progress) },
-    async GetJobResult ({ jobId }) { return jobResult(broker.result(jobId)) }
+    async GetJobResult ({ jobId }) { await broker.flush(); return jobResult(broker.result(jobId)) }
   }
+}
+
+/** Says which submission of a batch was refused; a validation error is kept as is (its issues name the profile's files). */
+function inBatch (err: unknown, i: number, n: number): unknown {
+  if (n === 1 || !(err instanceof BadRequestError)) return err
+  return new BadRequestError(`jobs[${i}]: ${err.message}`, { data: err.data, cause: err })
 }

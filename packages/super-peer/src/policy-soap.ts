@@ -38,6 +38,16 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
   set('GetJob', guarded(h.GetJob, policy, () => 'job.status'))
   set('ListJobs', guarded(h.ListJobs, policy, () => 'job.list'))
   set('GetJobResult', guarded(h.GetJobResult, policy, () => 'job.result'))
+  set('WaitJob', guarded(h.WaitJob, policy, () => 'job.status'))
+  set('WaitJobs', guarded(h.WaitJobs, policy, () => 'job.status'))
+  // each submission names its own owner: every one must be allowed to submit
+  const many = h.SubmitJobs
+  if (many !== undefined) {
+    out.SubmitJobs = async (req, ctx) => {
+      for (const j of req.jobs) authorize(policy(), j.owner !== undefined && j.owner !== '' ? j.owner : ANONYMOUS, 'job.submit')
+      return await many(req, ctx)
+    }
+  }
   // a job the broker does not know falls through to the handler, which answers E_NOT_FOUND
   set('CancelJob', guarded(h.CancelJob, policy, ({ jobId }, subject) => {
     let owner: string | null | undefined

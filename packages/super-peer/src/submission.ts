@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, sep } from 'node:path'
@@ -7,6 +8,7 @@ import type { JobRequest } from '@mvm/broker'
 import type { SubmitJobRequest } from '@mvm/soap'
 import { safeBundlePath, writeBundle, type BundleFile } from '@mvm/soap'
 import { DEFAULT_RESOURCES, type InstanceTemplate } from '@mvm/wire'
+import type { SubmissionCache } from './submission-cache.js'
 
 export interface Submission {
   request: JobRequest
@@ -15,11 +17,53 @@ export interface Submission {
 }
 
 /**
+ * What identifies a submission's content (not its owner): equal keys give equal job requests,
+ * so the validation of a profile sent again is looked up, not redone. Each part is length-prefixed.
+ */
+export function submissionKey (req: SubmitJobRequest): string {
+  const h = createHash('sha256')
+  const part = (b: string | Uint8Array): void => {
+    const bytes = typeof b === 'string' ? Buffer.from(b, 'utf8') : b
+    h.update(String(bytes.byteLength)).update(':').update(bytes)
+  }
+  part(req.profileName ?? 'profile.yaml')
+  part(req.profileYaml)
+  for (const p of req.params) { part(p.name); part(p.value) }
+  part('--bundle')
+  for (const f of req.bundle) { part(f.path); part(f.content) }
+  return h.digest('hex')
+}
+
+/**
  * The broker's half of step c: the submitted profile is validated here again (a client can
  * skip local validation), against the files it shipped, and becomes a job request. Errors
- * name the profile's own relative paths, never the broker's temporary folder.
+ * name the profile's own relative paths, never the broker's temporary folder. With a `cache`,
+ * a submission whose content was validated before reuses that result (only its owner differs).
  */
-export async function prepareSubmission (req: SubmitJobRequest, opts: { owner: string, signal?: AbortSignal }): Promise<Submission> {
+export async function prepareSubmission (req: SubmitJobRequest, opts: { owner: string, signal?: AbortSignal, cache?: SubmissionCache }): Promise<Submission> {
+  const cache = opts.cache
+  if (cache === undefined) return withOwner(await prepareTemplate(req, opts.signal), opts.owner)
+  const key = submissionKey(req)
+  let t = cache.get(key)
+  if (t === undefined) {
+    t = await prepareTemplate(req, opts.signal)
+    cache.set(key, t)
+  }
+  return withOwner(t, opts.owner)
+}
+
+/** The owner goes in per request: a cached template is shared by every owner who sends the same content. */
+function withOwner (t: Submission, owner: string): Submission {
+  const one = (r: JobRequest): JobRequest => ({ ...r, owner, instance: { ...(r.instance as InstanceTemplate), owner } })
+  const request = one(t.request)
+  if (t.request.children !== undefined) request.children = t.request.children.map((c) => one(c as JobRequest))
+  return { request, bundle: t.bundle }
+}
+
+const TEMPLATE_OWNER = ''
+
+async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | undefined): Promise<Submission> {
+  const opts = { owner: TEMPLATE_OWNER, ...(signal !== undefined ? { signal } : {}) }
   const dir = await mkdtemp(join(tmpdir(), 'mvm-submit-'))
   try {
     const files: BundleFile[] = req.bundle.map((f) => ({ path: f.path, content: f.content }))

@@ -25,7 +25,8 @@ export function queueHolder (kind: 'plain' | 'broker', queued: number, what: 'rs
   let p: ChildProcess | undefined
   return {
     async setup (signal) {
-      p = forkTracked(childScript(kind === 'plain' ? 'queue-holder' : 'broker-queue'), [String(queued)])
+      // a decision is timed JIT-warm; the RSS row must not count the warm-up's garbage
+      p = forkTracked(childScript(kind === 'plain' ? 'queue-holder' : 'broker-queue'), [String(queued), what === 'decide' ? 'warm' : 'cold'])
       try {
         await readyLine(p, kind === 'plain' ? 'queue holder' : 'broker with queued jobs', (v) => v?.event === 'ready', 120_000, signal)
       } catch (err) { await stopProcess(p, 500); throw err }

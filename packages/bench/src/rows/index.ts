@@ -9,6 +9,7 @@ import {
 } from '../toolkit/contenders.js'
 import type { RowGroup, RowSpec } from '../types.js'
 import { collectives } from './collectives.js'
+import { batchSoapRows, decisionRows, inflightRows } from './submit.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
 const KiB64 = 64 * 1024
@@ -28,7 +29,7 @@ const throughput: RowGroup = {
   title: 'Throughput: trivial jobs through the broker over SOAP, 2 peers',
   rows: [
     { id: 'throughput.seq', figure: 'MVM jobs/s, sequential', baseline: `${PAIR}, sequential`, unit: 'jobs/s', better: 'higher', make: (c) => ({ a: jobRate(c, c.profile.seqJobs, 1), b: nodePairRate(c.profile.seqJobs, 1) }) },
-    { id: 'throughput.inflight', figure: 'MVM jobs/s, 32 in flight', baseline: `${PAIR}, 32 in flight`, unit: 'jobs/s', better: 'higher', make: (c) => ({ a: jobRate(c, c.profile.inflightJobs, 32), b: nodePairRate(c.profile.inflightJobs, 32) }) },
+    ...inflightRows,
     { id: 'throughput.array', figure: 'MVM array job, elements/s', baseline: `${PAIR}, 32 in flight`, unit: 'elements/s', better: 'higher', rounds: (p) => Math.min(p.rounds, 3), warmup: (p) => p.quick ? p.warmup : 0, make: (c) => ({ a: arrayRate(c, c.profile.arrayElements), b: nodePairRate(c.profile.inflightJobs, 32) }) }
   ]
 }
@@ -75,7 +76,7 @@ const footprint: RowGroup = {
     { id: 'footprint.idle-node', figure: 'RSS of an idle MVM peer node', baseline: 'RSS of an idle plain node process', unit: 'MiB', better: 'lower', make: (c) => ({ a: idlePeerRss(c), b: idleNodeRss(0) }) },
     { id: 'footprint.node-4-ranks', figure: 'RSS of a peer node running a 4-rank job (node + ranks)', baseline: 'plain node process + 4 idle child processes', unit: 'MiB', better: 'lower', make: (c) => ({ a: nodeWithJobRss(c), b: idleNodeRss(4) }) },
     { id: 'footprint.broker-queued', figure: 'RSS of @mvm/broker with 10,000 queued jobs', baseline: 'plain process holding 10,000 job requests in a Map', unit: 'MiB', better: 'lower', make: (c) => ({ a: queueHolder('broker', c.profile.queuedJobs, 'rss'), b: queueHolder('plain', c.profile.queuedJobs, 'rss') }) },
-    { id: 'footprint.decision', figure: '@mvm/broker scheduling decision, 10,000 queued', baseline: 'linear scan of a Map of 10,000 requests', unit: 'µs', better: 'lower', make: (c) => ({ a: queueHolder('broker', c.profile.queuedJobs, 'decide'), b: queueHolder('plain', c.profile.queuedJobs, 'decide') }) }
+    ...decisionRows
   ]
 }
 
@@ -85,7 +86,8 @@ const soap: RowGroup = {
   rows: [
     { id: 'soap.submit', figure: 'Broker.SubmitJob calls/s, sequential', baseline: 'node-soap Echo calls/s, sequential', unit: 'calls/s', better: 'higher', make: (c) => ({ a: brokerCalls(c, 'SubmitJob', soapCalls(c), 1), b: soapEcho(soapCalls(c), 1) }) },
     { id: 'soap.getjob', figure: 'Broker.GetJob calls/s, sequential', baseline: 'node-soap Echo calls/s, sequential', unit: 'calls/s', better: 'higher', make: (c) => ({ a: brokerCalls(c, 'GetJob', soapCalls(c), 1), b: soapEcho(soapCalls(c), 1) }) },
-    { id: 'soap.getjob-32', figure: 'Broker.GetJob calls/s, 32 in flight', baseline: 'node-soap Echo calls/s, 32 in flight', unit: 'calls/s', better: 'higher', make: (c) => ({ a: brokerCalls(c, 'GetJob', soapCalls(c) * 2, 32), b: soapEcho(soapCalls(c) * 2, 32) }) }
+    { id: 'soap.getjob-32', figure: 'Broker.GetJob calls/s, 32 in flight', baseline: 'node-soap Echo calls/s, 32 in flight', unit: 'calls/s', better: 'higher', make: (c) => ({ a: brokerCalls(c, 'GetJob', soapCalls(c) * 2, 32), b: soapEcho(soapCalls(c) * 2, 32) }) },
+    ...batchSoapRows
   ]
 }
 

@@ -4,7 +4,7 @@ import { timedPool } from '../baselines/helpers.js'
 import { treeRssMiB } from '../rss.js'
 import { startLab, type Lab } from './lab.js'
 import { jobPath } from './shared.js'
-import { POLL_MS, benchJob, resultValue, runJob, waitJob } from './submit.js'
+import { benchJob, resultValue, runJob, waitJob } from './submit.js'
 
 /** submit → result of the trivial 2-rank job on the shared (warm) lab, ms. */
 export function launchWarm (ctx: BenchContext): Contender {
@@ -48,9 +48,7 @@ export function jobRate (ctx: BenchContext, count: number, concurrency: number):
     async setup () { lab = await jobPath(ctx) },
     async sample (signal) {
       const req = await benchJob('trivial')
-      // total poll rate ~200 GetJob/s however many jobs are in flight
-      const pollMs = POLL_MS * concurrency
-      const ms = await timedPool(count, concurrency, async () => { await runJob(lab.broker, req, signal, 600_000, pollMs) })
+      const ms = await timedPool(count, concurrency, async () => { await runJob(lab.broker, req, signal) })
       return count / (ms / 1000)
     }
   }
