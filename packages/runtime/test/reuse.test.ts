@@ -164,9 +164,11 @@ t.test('a reused process\'s logs: each job keeps its own', async (t) => {
     const out = readFileSync(join(logDir, `${id}.r0.out`), 'utf8')
     t.equal(out, `hello from ${id}\n`, `${id} has exactly its own output`)
   }
-  // the second job's process is parked just after its result: wait (bounded) for its files
+  // the second job's process is parked just after its result: its files are renamed, copied
+  // for the job, then emptied; wait (bounded) until that is over, or the assertion fails
   const parkedFiles = (): string[] => readdirSync(logDir).filter((f) => f.includes('parked'))
-  for (let i = 0; i < 100 && parkedFiles().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  const parkedText = (): string[] => parkedFiles().map((f) => readFileSync(join(logDir, f), 'utf8'))
+  for (let i = 0; i < 100 && (parkedFiles().length < 2 || parkedText().some((x) => x !== '')); i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.same(readdirSync(logDir).filter((f) => f.includes('parked')).map((f) => readFileSync(join(logDir, f), 'utf8')), ['', ''], 'the parked process\'s current files hold nothing of either job')
 })
 

@@ -54,8 +54,9 @@ t.test('a paused reader stalls the writer; memory stays bounded', async (t) => {
   const m1 = mem()
   const delta = m1.rss - m0.rss
   const MiB = (n: number): string => (n / 2 ** 20).toFixed(1)
-  // both nodes live in this process: the sender's and the receiver's buffers both count
-  t.ok(delta < 24 * 2 ** 20 && m1.ab - m0.ab < 24 * 2 ** 20, `RSS grew ${MiB(delta)} MiB while 64 MiB were offered`)
+  // both nodes live in this process: the sender's and the receiver's buffers both count. Half of
+  // what was offered: ~16 MiB on an idle machine, up to 25 MiB when GC lags under a loaded suite
+  t.ok(delta < 32 * 2 ** 20 && m1.ab - m0.ab < 32 * 2 ** 20, `RSS grew ${MiB(delta)} MiB while 64 MiB were offered`)
   t.comment(`stalled at ${sent} frames; RSS delta ${MiB(delta)} MiB; ArrayBuffer delta ${MiB(m1.ab - m0.ab)} MiB`)
 
   // resume: everything arrives, in order, and the writer finishes
