@@ -18,12 +18,15 @@ export interface FileSettings {
  * Reads a NodeConfig file and policy files (the config's own `policy` plus `policyFiles`, in
  * that order) into node settings. Files are validated by @mvm/model, whose errors name file,
  * line and column. Only settings a policy actually wrote override the node's defaults.
+ * Paths given here (the config file, policy files) resolve against the cwd; paths written inside
+ * the config file (`dataDir`, `policy`) resolve against that file's folder, so a config file
+ * means the same thing wherever the node is started from.
  */
 export async function loadNodeSettings (configFile: string | undefined, policyFiles: string[] = [], options: { signal?: AbortSignal } = {}): Promise<FileSettings> {
   const out: FileSettings = { init: {}, warnings: [], policyFiles: [] }
   const policies: string[] = []
   if (configFile !== undefined) {
-    const c = await loadNodeConfig(configFile, options)
+    const c = await loadNodeConfig(resolve(configFile), options)
     const s = c.spec
     out.init = {
       roles: s.roles as Role[],
@@ -32,14 +35,14 @@ export async function loadNodeSettings (configFile: string | undefined, policyFi
       group: s.group,
       labels: s.labels,
       capacity: { slots: s.capacity.slots, memoryMB: s.capacity.memoryMB },
-      dataDir: s.dataDir,
+      dataDir: resolve(s.dataDir),
       soap: { host: s.soap.host, port: s.soap.port }
     }
     if (s.parentGroup !== undefined) out.init.parentGroup = s.parentGroup
     out.log = { level: s.log.level, format: s.log.format }
-    if (s.policy !== undefined) policies.push(s.policy)
+    if (s.policy !== undefined) policies.push(resolve(s.policy))
   }
-  policies.push(...policyFiles)
+  policies.push(...policyFiles.map((f) => resolve(f)))
   out.policyFiles = policies
   if (policies.length === 0) return out
   const loaded: LoadedPolicy[] = []

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { ConfigError, type Logger } from '@mvm/core'
 import type { AuthMode } from './admission.js'
 import { ROLES, type Role } from './types.js'
@@ -81,7 +82,8 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
   const port = i.soap?.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`soap.port: expected 0..65535, got ${String(port)}`)
   const out: ResolvedInit = {
-    dataDir: i.dataDir,
+    // a relative dir would reach the sandboxes (which refuse it) and move with the cwd
+    dataDir: resolve(i.dataDir),
     roles,
     listen: i.listen !== undefined && i.listen.length > 0 ? i.listen : [DEFAULTS.listen],
     bootstrap,
@@ -97,6 +99,6 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
     bootstrapLeaseSec: posInt(i.bootstrapLeaseSec, 'bootstrapLeaseSec', DEFAULTS.bootstrapLeaseSec)
   }
   if (i.parentGroup !== undefined) out.parentGroup = i.parentGroup
-  if (i.security?.domainKeyFile !== undefined) out.security.domainKeyFile = i.security.domainKeyFile
+  if (i.security?.domainKeyFile !== undefined) out.security.domainKeyFile = resolve(i.security.domainKeyFile)
   return out
 }

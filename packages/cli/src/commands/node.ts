@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { BadRequestError, ConfigError, createLogger, type LogFormat, type LogLevel } from '@mvm/core'
 
@@ -65,7 +66,9 @@ export function register (program: Command): void {
 async function runNode (flags: NodeFlags): Promise<void> {
   // loaded only here: other commands never pay for libp2p
   const { createMvmHost, firstFreeDataDir, loadNodeSettings } = await import('@mvm/node')
-  const files = await loadNodeSettings(flags.config, flags.policy ?? [])
+  // every path a flag names is made absolute here, against the cwd, once: ranks run in
+  // sandboxes under the data dir and refuse relative work dirs (the README recipe uses `.mvm/p1`)
+  const files = await loadNodeSettings(flags.config !== undefined ? resolve(flags.config) : undefined, (flags.policy ?? []).map((p) => resolve(p)))
   const level = (flags.logLevel ?? files.log?.level ?? 'info') as LogLevel
   const format = (flags.logFormat ?? files.log?.format ?? 'pretty') as LogFormat
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new BadRequestError(`--log-level: unknown level "${level}"`)
@@ -78,7 +81,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
   if (soapPort > 65535) throw new BadRequestError(`--soap-port: expected 0..65535, got ${soapPort}`)
   const heartbeatMs = int(flags.heartbeatMs, '--heartbeat-ms', 10) ?? f.monitoring?.heartbeatMs
   const missed = int(flags.missedHeartbeats, '--missed-heartbeats', 1) ?? f.monitoring?.missedHeartbeats
-  const dataDir = flags.dataDir ?? f.dataDir ?? (soapPort !== 0 ? `.mvm/node-${soapPort}` : await firstFreeDataDir('.mvm/node'))
+  const dataDir = resolve(flags.dataDir ?? f.dataDir ?? (soapPort !== 0 ? `.mvm/node-${soapPort}` : await firstFreeDataDir('.mvm/node')))
   const roles = flags.roles !== undefined ? flags.roles.split(',').map((r) => r.trim()).filter((r) => r !== '') : f.roles
   const host = createMvmHost({
     ...f,

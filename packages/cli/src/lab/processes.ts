@@ -26,8 +26,8 @@ export const MVM_BIN = fileURLToPath(new URL('../../bin/mvm.js', import.meta.url
  * Starts `mvm node` as a separate process and resolves with its ready line. Node logs go to
  * `onLog` (stderr of the child), so the lab can keep or drop them.
  */
-export async function startNodeProcess (name: string, args: string[], opts: { timeoutMs?: number, onLog?: (line: string) => void, signal?: AbortSignal } = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [MVM_BIN, 'node', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startNodeProcess (name: string, args: string[], opts: { timeoutMs?: number, onLog?: (line: string) => void, signal?: AbortSignal, cwd?: string } = {}): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [MVM_BIN, 'node', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) })
   const errLines = createInterface({ input: child.stderr! })
   const recent: string[] = []
   errLines.on('line', (l) => { recent.push(l); if (recent.length > 20) recent.shift(); opts.onLog?.(`[${name}] ${l}`) })
