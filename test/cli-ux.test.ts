@@ -1,6 +1,6 @@
 // First-hour CLI behaviour (issue 16): the lab's hint works when pasted, a busy port is one
 // line, cancel is idempotent, and `mvm result` of a cancelled job says so. Real processes throughout.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer, type Server } from 'node:net'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -14,7 +14,7 @@ async function occupy (): Promise<{ srv: Server, port: number }> {
   return { srv, port: (srv.address() as { port: number }).port }
 }
 
-function checkOneLine (t: Tap.Test, stderr: string, port: number, flag: string): void {
+function checkOneLine (t: Test, stderr: string, port: number, flag: string): void {
   const lines = stderr.trim().split('\n')
   t.ok(lines.length <= 3, `stderr is short:\n${stderr}`)
   t.match(stderr, new RegExp(`port ${port} is in use`))
@@ -38,7 +38,7 @@ t.test('a busy port: mvm lab --port and mvm node --soap-port say so in one line,
 t.test('mvm lab --port N prints a submit hint that works as printed', async (t) => {
   const { srv, port } = await occupy()
   await new Promise<void>((resolve) => srv.close(() => { resolve() }))
-  const lab = spawn(process.execPath, [MVM_BIN, 'lab', '--port', String(port), '--peers', '1'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  const lab = spawn(process.execPath, [MVM_BIN, 'lab', '--port', String(port), '--peers', '2'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
   const exited = new Promise<void>((resolve) => lab.once('exit', () => { resolve() }))
   t.teardown(async () => { lab.kill('SIGTERM'); await exited })
   const hint = await new Promise<string>((resolve, reject) => {
