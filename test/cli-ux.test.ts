@@ -75,7 +75,7 @@ t.test('cancel is idempotent; a finished job has nothing to cancel; result of a 
   t.match(res.stderr, new RegExp(`job ${jobId} was cancelled \\(cancelled by [^)]+\\)`))
   t.notMatch(res.stderr, /--wait/)
 
-  const done = await runCli(['submit', 'profiles/primes.yaml', '-p', 'n=1000', '--wait', '--broker', url])
+  const done = await runCli(['submit', 'profiles/primes.yaml', '-p', 'n=1000', '-p', 'processes=2', '--wait', '--broker', url])
   t.equal(done.code, 0, done.stderr)
   const doneId = /submitted (j-\S+)/.exec(done.stderr)?.[1]
   t.ok(doneId, done.stderr)
