@@ -173,9 +173,13 @@ export class BrokerImpl implements Broker {
 
   async cancel (jobId: string, options: { by?: string } = {}): Promise<Job> {
     const job = this.store.mustGet(jobId)
+    // idempotent, like scancel: a second cancel (a retry after a lost reply, a script run twice)
+    // returns the state it asked for instead of failing
+    if (job.state === 'cancelled') return job
+    // a finished job is an error, as scancel reports "already completed" and exits non-zero
+    if (isTerminal(job.state)) throw new InvalidStateError(`job ${jobId} already ${job.state}; nothing to cancel`)
     const reason = `cancelled by ${options.by ?? 'user'}`
     if (job.childIds !== undefined) {
-      if (isTerminal(job.state)) throw new InvalidStateError(`job ${jobId}: cannot cancel, it is already ${job.state}`)
       for (const id of job.childIds) {
         if (!isTerminal(this.store.mustGet(id).state)) await this.cancel(id, options)
       }

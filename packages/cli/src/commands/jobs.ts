@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { InvalidStateError } from '@mvm/core'
+import { ErrorCode, InvalidStateError, toMvmError } from '@mvm/core'
 import type { JobInfo } from '@mvm/soap'
 import type { JobState } from '@mvm/core'
 import { formatTable, printJson } from '../output.js'
@@ -58,17 +58,27 @@ export function register (program: Command): void {
       }
       const r = await broker.GetJobResult({ jobId })
       if (o.json === true) { printJson(r); return }
+      if (r.state === 'cancelled') { process.stderr.write(`job ${jobId} was cancelled${r.reason !== undefined ? ` (${r.reason})` : ''}; it has no result\n`); process.exitCode = 2; return }
       if (r.state !== 'succeeded' && r.state !== 'failed') throw new InvalidStateError(`job ${jobId} is ${r.state}; it has no result yet (use --wait)`)
       if (r.state === 'failed') { process.stderr.write(`job ${jobId} failed${r.reason !== undefined ? `: ${r.reason}` : ''}\n`); process.exitCode = 2; return }
       process.stdout.write(formatResult(r.resultJson) + '\n')
     })
 
   brokerOptions(program.command('cancel')
-    .description('cancel a queued or running job (all its ranks are stopped)')
+    .description('cancel a queued or running job (all its ranks are stopped); cancelling a cancelled job is a no-op, a finished one exits 1')
     .argument('<job>', 'job id'))
     .action(async (jobId: string, o: Opts) => {
-      const info = await (await findBroker(o)).CancelJob({ jobId })
-      process.stdout.write(`${info.jobId} ${info.state}\n`)
+      const broker = await findBroker(o)
+      try {
+        const info = await broker.CancelJob({ jobId })
+        process.stdout.write(`${info.jobId} ${info.state}\n`)
+      } catch (err) {
+        // a finished job: a plain sentence and exit 1, as scancel does for a completed job
+        const e = toMvmError(err)
+        if (e.code !== ErrorCode.INVALID_STATE) throw err
+        process.stderr.write(`${e.message}\n`)
+        process.exitCode = 1
+      }
     })
 }
 

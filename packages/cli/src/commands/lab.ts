@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createBrokerClient } from '@mvm/soap'
+import { BadRequestError } from '@mvm/core'
+import { assertPortFree } from '../port.js'
 import { runLab, type LabOptions } from '../lab/lab.js'
 
 /** The samples shipped in profiles/, found from the installed CLI so `npm run lab` works from any folder. */
@@ -25,6 +27,9 @@ export function register (program: Command): void {
         const names = (await readdir(SAMPLES_DIR)).filter((f) => f.endsWith('.yaml')).sort()
         profiles = [...profiles, ...names.map((n) => join(SAMPLES_DIR, n))]
       }
+      const port = Number(o.port)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new BadRequestError(`--port: expected 0..65535, got "${o.port}"`)
+      await assertPortFree(port, '127.0.0.1', 'pick another with --port')
       const temp = o.dataDir === undefined
       const dataDir = o.dataDir !== undefined ? resolve(o.dataDir) : await mkdtemp(join(tmpdir(), 'mvm-lab-'))
       await mkdir(dataDir, { recursive: true })
@@ -33,7 +38,7 @@ export function register (program: Command): void {
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
       const opts: LabOptions = {
-        peers: Number(o.peers), slots: Number(o.slots), port: Number(o.port), dataDir, profiles,
+        peers: Number(o.peers), slots: Number(o.slots), port, dataDir, profiles,
         verbose: o.verbose === true, signal: ac.signal, brokerClient: createBrokerClient
       }
       try {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { BadRequestError, ConfigError, createLogger, type LogFormat, type LogLevel } from '@mvm/core'
+import { assertPortFree } from '../port.js'
 
 interface NodeFlags {
   config?: string
@@ -79,6 +80,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
   const f = files.init
   const soapPort = int(flags.soapPort, '--soap-port') ?? f.soap?.port ?? 0
   if (soapPort > 65535) throw new BadRequestError(`--soap-port: expected 0..65535, got ${soapPort}`)
+  await assertPortFree(soapPort, flags.soapHost ?? f.soap?.host ?? '127.0.0.1', 'pick another with --soap-port, or 0 for any free port')
   const heartbeatMs = int(flags.heartbeatMs, '--heartbeat-ms', 10) ?? f.monitoring?.heartbeatMs
   const missed = int(flags.missedHeartbeats, '--missed-heartbeats', 1) ?? f.monitoring?.missedHeartbeats
   const dataDir = resolve(flags.dataDir ?? f.dataDir ?? (soapPort !== 0 ? `.mvm/node-${soapPort}` : await firstFreeDataDir('.mvm/node')))

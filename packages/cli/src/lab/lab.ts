@@ -6,6 +6,7 @@ import type { BrokerClient } from '@mvm/soap'
 import { startNodeProcess, type NodeProcess } from './processes.js'
 import { waitForJob, formatResult } from '../wait.js'
 import { verify, type Verdict } from './verify.js'
+import { DEFAULT_BOOTSTRAP } from '../remote.js'
 
 export interface LabOptions {
   peers: number
@@ -42,7 +43,7 @@ export async function runLab (o: LabOptions): Promise<boolean> {
     await waitForPeers(broker, o.peers, o.signal)
     process.stderr.write(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: bootstrap and broker ${bootstrap}, ${o.peers} peers × ${o.slots} slots, data in ${o.dataDir}\n`)
     if (o.profiles.length === 0) {
-      process.stderr.write(`submit with: mvm submit <profile.yaml> --wait   (Ctrl-C stops the lab)\n`)
+      process.stderr.write(`${submitHint(bootstrap)}   (Ctrl-C stops the lab)\n`)
       await new Promise<void>((resolve) => { if (o.signal.aborted) resolve(); else o.signal.addEventListener('abort', () => resolve(), { once: true }) })
       return true
     }
@@ -50,6 +51,15 @@ export async function runLab (o: LabOptions): Promise<boolean> {
   } finally {
     await Promise.all(nodes.map(async (n) => await n.stop()))
   }
+}
+
+/**
+ * The hint must work when pasted as is: other commands look for the lab at DEFAULT_BOOTSTRAP,
+ * so any other port (or --port 0) needs an explicit --bootstrap.
+ */
+export function submitHint (bootstrap: string): string {
+  const where = bootstrap.replace(/\/+$/, '') === DEFAULT_BOOTSTRAP ? '' : ` --bootstrap ${bootstrap}`
+  return `submit with: mvm submit <profile.yaml>${where} --wait`
 }
 
 async function waitForPeers (broker: BrokerClient, n: number, signal: AbortSignal): Promise<void> {
