@@ -83,3 +83,45 @@ t.test('cancel is idempotent; a finished job has nothing to cancel; result of a 
   t.equal(c.code, 1, 'exit 1, as scancel for a completed job')
   t.equal(c.stderr.trim(), `job ${doneId!} already succeeded; nothing to cancel`)
 })
+
+/** Starts `mvm lab` as a real process and resolves with the bootstrap URL from its ready line. */
+async function spawnLab (t: Test, args: string[]): Promise<{ url: string, stderr: () => string, stop: () => Promise<number | null> }> {
+  const lab = spawn(process.execPath, [MVM_BIN, 'lab', '--port', '0', '--peers', '1', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  lab.stderr.on('data', (b: Buffer) => { err += b.toString() })
+  const exited = new Promise<number | null>((resolve) => lab.once('exit', (code) => { resolve(code) }))
+  t.teardown(() => { lab.kill('SIGKILL') })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`no ready line within 60 s:\n${err}`)) }, 60_000)
+    const rl = createInterface({ input: lab.stderr })
+    rl.on('line', (line) => {
+      const m = /bootstrap and broker (http:\/\/\S+?),/.exec(line)
+      if (m !== null) { clearTimeout(timer); resolve(m[1]!) }
+    })
+    void exited.then(() => { clearTimeout(timer); reject(new Error(`lab exited early:\n${err}`)) })
+  })
+  return { url, stderr: () => err, stop: async () => { lab.kill('SIGINT'); return await exited } }
+}
+
+t.test('mvm lab --data DIR keeps the job history across restarts; without it, the lab says its data is temporary', async (t) => {
+  const dir = t.testdir({})
+  const first = await spawnLab(t, ['--data', join(dir, 'lab')])
+  t.notMatch(first.stderr(), /temporary:/, `a kept lab does not call its data temporary:\n${first.stderr()}`)
+  const sub = await runCli(['submit', 'profiles/primes.yaml', '-p', 'n=1000', '-p', 'processes=2', '--wait', '--bootstrap', first.url])
+  t.equal(sub.code, 0, sub.stderr)
+  const jobId = /submitted (j-\S+)/.exec(sub.stderr)?.[1] ?? 'no job id'
+  t.equal(await first.stop(), 0, 'the lab stops cleanly on Ctrl-C')
+
+  const second = await spawnLab(t, ['--data', join(dir, 'lab')])
+  const jobs = await runCli(['jobs', '--json', '--bootstrap', second.url])
+  t.equal(jobs.code, 0, jobs.stderr)
+  t.match(jobs.stdout, jobId, 'the job of the first run is listed after the restart')
+  const res = await runCli(['result', jobId, '--bootstrap', second.url])
+  t.equal(res.code, 0, res.stderr)
+  t.match(res.stdout, /\b168\b/, 'and its result is still there (168 primes below 1000)')
+  await second.stop()
+
+  const temp = await spawnLab(t, [])
+  t.match(temp.stderr(), /temporary: removed on exit; --data DIR keeps jobs across restarts/)
+  await temp.stop()
+})

@@ -19,9 +19,10 @@ export function register (program: Command): void {
     .option('--port <port>', 'SOAP port of the bootstrap/super-peer (mvm submit finds it there by default)', '7700')
     .option('--profile <file...>', 'job profiles to run, then stop')
     .option('--samples', 'run every sample profile in profiles/, then stop')
-    .option('--data-dir <dir>', 'keep node data here (default: a fresh temporary folder, removed on exit)')
+    .option('--data <dir>', 'keep the lab here: node keys, the job store and logs survive a restart (default: a fresh temporary folder, removed on exit)')
+    .option('--data-dir <dir>', 'same as --data')
     .option('--verbose', 'show the nodes\' logs')
-    .action(async (o: { peers: string, slots: string, port: string, profile?: string[], samples?: boolean, dataDir?: string, verbose?: boolean }) => {
+    .action(async (o: { peers: string, slots: string, port: string, profile?: string[], samples?: boolean, data?: string, dataDir?: string, verbose?: boolean }) => {
       let profiles = o.profile?.map((p) => resolve(p)) ?? []
       if (o.samples === true) {
         const names = (await readdir(SAMPLES_DIR)).filter((f) => f.endsWith('.yaml')).sort()
@@ -30,15 +31,16 @@ export function register (program: Command): void {
       const port = Number(o.port)
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new BadRequestError(`--port: expected 0..65535, got "${o.port}"`)
       await assertPortFree(port, '127.0.0.1', 'pick another with --port')
-      const temp = o.dataDir === undefined
-      const dataDir = o.dataDir !== undefined ? resolve(o.dataDir) : await mkdtemp(join(tmpdir(), 'mvm-lab-'))
+      const kept = o.data ?? o.dataDir
+      const temp = kept === undefined
+      const dataDir = kept !== undefined ? resolve(kept) : await mkdtemp(join(tmpdir(), 'mvm-lab-'))
       await mkdir(dataDir, { recursive: true })
       const ac = new AbortController()
       const onSignal = (): void => { process.stderr.write('\nstopping the lab…\n'); ac.abort() }
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
       const opts: LabOptions = {
-        peers: Number(o.peers), slots: Number(o.slots), port, dataDir, profiles,
+        peers: Number(o.peers), slots: Number(o.slots), port, dataDir, temporary: temp, profiles,
         verbose: o.verbose === true, signal: ac.signal, brokerClient: createBrokerClient
       }
       try {

@@ -13,6 +13,8 @@ export interface LabOptions {
   slots: number
   port: number
   dataDir: string
+  /** The data dir is removed on exit: say so, so nobody expects yesterday's jobs tomorrow. */
+  temporary?: boolean
   /** Profiles to run; none = keep the lab up until the signal aborts. */
   profiles: string[]
   verbose: boolean
@@ -41,7 +43,7 @@ export async function runLab (o: LabOptions): Promise<boolean> {
     nodes.push(...peers)
     const broker = o.brokerClient(bootstrap)
     await waitForPeers(broker, o.peers, o.signal)
-    process.stderr.write(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: bootstrap and broker ${bootstrap}, ${o.peers} peers × ${o.slots} slots, data in ${o.dataDir}\n`)
+    process.stderr.write(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: bootstrap and broker ${bootstrap}, ${o.peers} peers × ${o.slots} slots, data in ${o.dataDir}${o.temporary === true ? ' (temporary: removed on exit; --data DIR keeps jobs across restarts)' : ''}\n`)
     if (o.profiles.length === 0) {
       process.stderr.write(`${submitHint(bootstrap)}   (Ctrl-C stops the lab)\n`)
       await new Promise<void>((resolve) => { if (o.signal.aborted) resolve(); else o.signal.addEventListener('abort', () => resolve(), { once: true }) })
