@@ -1,5 +1,7 @@
 import t from 'tap'
-import { writeFile } from 'node:fs/promises'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { domainProof, loadNodeSettings } from '@mvm/node'
 
 t.test('domain proof binds the nonce and the peer id', async (t) => {
@@ -15,7 +17,7 @@ t.test('NodeConfig and Policy files map onto node settings', async (t) => {
   const dir = t.testdir({
     'node.yaml': [
       'apiVersion: mvm/v1', 'kind: NodeConfig', 'metadata: { name: n1 }', 'spec:',
-      '  roles: [super-peer]', '  group: lab', '  capacity: { slots: 8 }', '  policy: policy.yaml', ''
+      '  roles: [super-peer]', '  group: lab', '  capacity: { slots: 8 }', '  dataDir: state/n1', '  policy: policy.yaml', ''
     ].join('\n'),
     'policy.yaml': [
       'apiVersion: mvm/v1', 'kind: Policy', 'metadata: { name: p }', 'spec:', '  level: domain',
@@ -23,7 +25,13 @@ t.test('NodeConfig and Policy files map onto node settings', async (t) => {
       '  security: { authentication: domain-key, domainKeyFile: keys/domain.key }', ''
     ].join('\n')
   })
-  const s = await loadNodeSettings(`${dir}/node.yaml`)
+  // from another cwd, with a relative config path: the file's own paths still mean its folder
+  const cwd = process.cwd()
+  process.chdir(await mkdtemp(join(tmpdir(), 'mvm-cwd-')))
+  let s
+  try { s = await loadNodeSettings(relative(process.cwd(), `${dir}/node.yaml`)) } finally { process.chdir(cwd) }
+  t.equal(s.init.dataDir, `${dir}/state/n1`, 'a relative dataDir in the config file is relative to that file, made absolute')
+  t.same(s.policyFiles, [`${dir}/policy.yaml`])
   t.same(s.init.roles, ['super-peer'])
   t.equal(s.init.group, 'lab')
   t.equal(s.init.capacity?.slots, 8)
