@@ -76,10 +76,17 @@ t.test('cancel a queued job, a running job, and refuse to cancel a finished one'
   t.same(dispatcher.stops.find((s) => s.jobId === run), { jobId: run, placement: ['a', 'a'], reason: 'cancelled by bob' })
   await waitFor(() => broker.get(next).state === 'running', 'slots freed by the cancel are reused')
   t.notOk(dispatcher.starts.some((s) => s.job.id === q), 'a cancelled queued job never starts')
-  await t.rejects(broker.cancel(run), { code: 'E_INVALID_STATE' })
+  const again = await broker.cancel(run, { by: 'carol' })
+  t.equal(again.state, 'cancelled', 'a second cancel is idempotent')
+  t.equal(again.reason, 'cancelled by bob', 'and keeps the first reason')
   broker.reportRank(run, { rank: 0, exitCode: 0 })
   t.equal(broker.get(run).state, 'cancelled', 'a late rank report does not revive a cancelled job')
   t.throws(() => broker.get('j-missing'), { code: 'E_NOT_FOUND' })
+  await waitFor(() => broker.get(next).state === 'running', 'next running')
+  broker.reportRank(next, { rank: 0, exitCode: 0 })
+  broker.reportRank(next, { rank: 1, exitCode: 0 })
+  await waitFor(() => broker.get(next).state === 'succeeded', 'next succeeded')
+  await t.rejects(broker.cancel(next), { code: 'E_INVALID_STATE', message: /already succeeded; nothing to cancel/ }, 'a finished job has nothing to cancel')
 })
 
 t.test('one failing rank fails the job and stops the others', async (t) => {
