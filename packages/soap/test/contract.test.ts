@@ -16,7 +16,7 @@ t.test('each WSDL declares every operation with request/response elements', asyn
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)
-    const declared = [...w.matchAll(/<wsdl:operation name="(\w+)">\s*(?:<wsdl:documentation>[^<]*</wsdl:documentation>\s*)?<wsdl:input/g)].map((m) => m[1])
+    const declared = [...w.matchAll(/<wsdl:operation name="(\w+)">\s*(?:<wsdl:documentation>[^<]*<\/wsdl:documentation>\s*)?<wsdl:input/g)].map((m) => m[1])
     t.same(declared, names, `${svc} portType operations`)
     for (const op of names) {
       // <Op>Request, not <Op>: JAX-WS then binds `OpResponse op(OpRequest)`, no Holder<> arguments
