@@ -24,7 +24,7 @@ async function run (file: string, args: string[], ms: number, cwd?: string): Pro
 
 const missing = TOOLS.filter((f) => !existsSync(f))
 if (missing.length > 0) {
-  t.comment(`skipped: ${missing.join(', ')} missing (CI installs jaxws and default-jdk-headless, see .ci/run)`)
+  t.plan(0, `skipped: ${missing.join(', ')} missing (CI installs jaxws and default-jdk-headless, see .ci/run)`)
 } else {
   let lab: TestLab
   let dir = ''

@@ -20,7 +20,7 @@ async function run (file: string, args: string[], ms: number): Promise<{ code: n
 
 const zeep = existsSync(PYTHON) ? await run(PYTHON, ['-c', 'import zeep; print(zeep.__version__)'], 20_000) : undefined
 if (zeep?.code !== 0) {
-  t.comment(`skipped: ${PYTHON} with zeep is missing (CI installs python3-zeep, see .ci/run): ${zeep?.stderr.trim() ?? 'no interpreter'}`)
+  t.plan(0, `skipped: ${PYTHON} with zeep is missing (CI installs python3-zeep, see .ci/run): ${zeep?.stderr.trim() ?? 'no interpreter'}`)
 } else {
   let lab: TestLab
   t.before(async () => { lab = await startLab({ peers: 1, slots: 2 }) })
