@@ -3,7 +3,7 @@ import { BadRequestError, MvmError, UnavailableError, type Logger } from '@mvm/c
 import { decode, encode } from './codec.js'
 import { soapFault } from './faults.js'
 import { Rejection } from './guard.js'
-import { namespaces, operations } from './shapes.js'
+import { namespaces, operationOfElement, operations, requestElement } from './shapes.js'
 import type { Handler, ServiceName } from './types.js'
 import { servicePath } from './wsdl.js'
 
@@ -61,13 +61,13 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
   })
 
   const unknownOp = (element: string): Rejection =>
-    new Rejection(400, new BadRequestError(`${name} has no operation "${element}"; expected one of ${Object.keys(ops).join(', ')}`))
+    new Rejection(400, new BadRequestError(`${name} has no operation with request element "${element}"; expected one of ${Object.keys(ops).map(requestElement).join(', ')}`))
 
   /** The operation a request names, or a Rejection saying why it names none we serve. */
   const operationOf = (xml: string, soapAction: string | undefined): string => {
     // name the operation first: node-soap's parser fails obscurely on elements the WSDL lacks
     const first = /<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)/.exec(xml)?.[1]
-    if (first !== undefined && !Object.hasOwn(ops, first)) throw unknownOp(first)
+    if (first !== undefined && operationOfElement(ops, first) === undefined) throw unknownOp(first)
     let parsed: any
     try {
       parsed = wsdl.xmlToObject(xml)
@@ -80,11 +80,12 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
     const body = parsed?.Body
     if (typeof body !== 'object' || body === null) throw new Rejection(400, new BadRequestError('the envelope has no SOAP Body'))
     const element = Object.keys(body).find((k) => k !== 'attributes')
-    if (element === undefined || !Object.hasOwn(ops, element)) throw unknownOp(element ?? '(empty Body)')
-    if (soapAction !== undefined && soapAction !== `${ns}#${element}` && soapAction !== element) {
-      throw new Rejection(400, new BadRequestError(`SOAPAction "${soapAction}" does not match the body element ${element} (expected "${ns}#${element}")`))
+    const op = element === undefined ? undefined : operationOfElement(ops, element)
+    if (op === undefined) throw unknownOp(element ?? '(empty Body)')
+    if (soapAction !== undefined && soapAction !== `${ns}#${op}` && soapAction !== op) {
+      throw new Rejection(400, new BadRequestError(`SOAPAction "${soapAction}" does not match the body element ${element!} (expected "${ns}#${op}")`))
     }
-    return element
+    return op
   }
 
   return {

@@ -147,6 +147,22 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
   }
 }
 
+/**
+ * The body element of an operation's request. It is `<Op>Request`, not the operation's name:
+ * JAX-WS then binds each operation to one request and one response class (`GetJobResponse
+ * getJob(GetJobRequest)`) instead of unwrapping the fields into Holder<> arguments.
+ */
+export function requestElement (op: string): string {
+  return `${op}Request`
+}
+
+/** The operation a request body element names, or undefined if it names none of `ops`. */
+export function operationOfElement (ops: Record<string, OperationShape>, element: string): string | undefined {
+  if (!element.endsWith('Request')) return undefined
+  const op = element.slice(0, -'Request'.length)
+  return Object.hasOwn(ops, op) ? op : undefined
+}
+
 export const namespaces: Record<ServiceName, string> = {
   Bootstrap: 'urn:mvm:bootstrap:v1',
   Node: 'urn:mvm:node:v1',

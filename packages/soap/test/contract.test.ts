@@ -16,11 +16,15 @@ t.test('each WSDL declares every operation with request/response elements', asyn
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)
-    const declared = [...w.matchAll(/<wsdl:operation name="(\w+)">\s*<wsdl:input/g)].map((m) => m[1])
+    const declared = [...w.matchAll(/<wsdl:operation name="(\w+)">\s*(?:<wsdl:documentation>[^<]*<\/wsdl:documentation>\s*)?<wsdl:input/g)].map((m) => m[1])
     t.same(declared, names, `${svc} portType operations`)
     for (const op of names) {
-      t.match(w, `<xs:element name="${op}"`)
-      t.match(w, `<xs:element name="${op}Response"`)
+      // <Op>Request, not <Op>: JAX-WS then binds `OpResponse op(OpRequest)`, no Holder<> arguments
+      t.notMatch(w, `<xs:element name="${op}"`, `${svc}.${op}: no element named after the operation`)
+      t.match(w, new RegExp(`<xs:element name="${op}Request">\\s*<xs:complexType>`), `${svc}.${op}: request is one complexType element`)
+      t.match(w, new RegExp(`<xs:element name="${op}Response">\\s*<xs:complexType>`), `${svc}.${op}: response is one complexType element`)
+      t.match(w, `<wsdl:part name="parameters" element="tns:${op}Request"/>`)
+      t.match(w, new RegExp(`<wsdl:operation name="${op}">\\s*<wsdl:documentation>[^<]{20,}</wsdl:documentation>`), `${svc}.${op} documented`)
       t.match(w, `soapAction="urn:mvm:${svc.toLowerCase()}:v1#${op}"`)
     }
   }
@@ -33,18 +37,26 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl'])
   t.same(sequence(wsdlFile('Node'), 'RankLog'), ['rank', 'stdout', 'stderr', 'truncated'])
   t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error'])
-  t.same(sequence(k, 'GetJobLogs'), sequence(wsdlFile('Node'), 'GetLogs'))
-  t.same(sequence(k, 'GetJobLogs'), ['jobId', 'rank', 'maxBytes'])
-  t.same(sequence(k, 'JobSubmission'), sequence(k, 'SubmitJob'), 'a SubmitJobs entry is a SubmitJob')
+  t.same(sequence(k, 'GetJobLogsRequest'), sequence(wsdlFile('Node'), 'GetLogsRequest'))
+  t.same(sequence(k, 'GetJobLogsRequest'), ['jobId', 'rank', 'maxBytes'])
+  t.same(sequence(k, 'JobSubmission'), sequence(k, 'SubmitJobRequest'), 'a SubmitJobs entry is a SubmitJob')
   t.same(sequence(k, 'SubmittedJob'), sequence(k, 'SubmitJobResponse'))
-  t.same(sequence(k, 'WaitJob'), ['jobId', 'timeoutMs'])
-  t.same(sequence(k, 'WaitJobs'), ['jobIds', 'timeoutMs'])
+  t.same(sequence(k, 'WaitJobRequest'), ['jobId', 'timeoutMs'])
+  t.same(sequence(k, 'WaitJobsRequest'), ['jobIds', 'timeoutMs'])
   t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished'])
 })
 
 t.test('tns:JobState enumerates exactly the JobState of @mvm/core, in order', async (t) => {
   const block = /<xs:simpleType name="JobState">([\s\S]*?)<\/xs:simpleType>/.exec(wsdlFile('Broker'))?.[1] ?? ''
   t.same([...block.matchAll(/<xs:enumeration value="(\w+)"\/>/g)].map((m) => m[1]), Object.values(JobState))
+})
+
+t.test('SubmitJob and SubmitJobs document the bundle convention', async (t) => {
+  const w = wsdlFile('Broker')
+  for (const op of ['SubmitJob', 'SubmitJobs']) {
+    const doc = new RegExp(`<wsdl:operation name="${op}">\\s*<wsdl:documentation>([^<]*)<`).exec(w)?.[1] ?? ''
+    for (const word of ['profileYaml', 'profileName', 'bundle', 'base64', 'relative', '..', 'inline', 'ts|js']) t.ok(doc.includes(word), `${op} documentation mentions ${word}`)
+  }
 })
 
 // `mvm wsdl` (the CLI printing these files) is tested in test/wsdl-cli.test.ts.

@@ -55,11 +55,11 @@ t.test('a plain node-soap client from ?wsdl and a raw envelope reach GetLogs and
   const [b] = await broker.GetJobLogsAsync({ jobId: 'j-4' })
   t.equal(b.logs[1].peerId, 'P1')
 
-  const raw = await postEnvelope(server.urlOf('Node'), envelope('<n:GetLogs xmlns:n="urn:mvm:node:v1"><n:jobId>j-5</n:jobId><n:rank>oops</n:rank></n:GetLogs>'))
+  const raw = await postEnvelope(server.urlOf('Node'), envelope('<n:GetLogsRequest xmlns:n="urn:mvm:node:v1"><n:jobId>j-5</n:jobId><n:rank>oops</n:rank></n:GetLogsRequest>'))
   t.equal(raw.status, 500)
   t.match(raw.text, /<code>E_BAD_REQUEST<\/code>/)
   t.match(raw.text, /Node\.GetLogs\.rank: &quot;[^&]*&quot; is not an integer/)
-  const ok = await postEnvelope(server.urlOf('Node'), envelope('<n:GetLogs xmlns:n="urn:mvm:node:v1"><n:jobId>j-6</n:jobId></n:GetLogs>'))
+  const ok = await postEnvelope(server.urlOf('Node'), envelope('<n:GetLogsRequest xmlns:n="urn:mvm:node:v1"><n:jobId>j-6</n:jobId></n:GetLogsRequest>'))
   t.equal(ok.status, 200)
   t.match(ok.text, '&lt;b&gt;bold&lt;/b&gt; &amp;')
 })

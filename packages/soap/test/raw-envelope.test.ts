@@ -21,7 +21,7 @@ function namespaceOf (xml: string, local: string): string | undefined {
 }
 
 t.test('JAX-WS style: prefixed, qualified children, quoted SOAPAction', async (t) => {
-  const body = envelope('<mvm:GetNode><mvm:peerId>12D3KooWPeerA</mvm:peerId></mvm:GetNode>', ' xmlns:mvm="urn:mvm:broker:v1"')
+  const body = envelope('<mvm:GetNodeRequest><mvm:peerId>12D3KooWPeerA</mvm:peerId></mvm:GetNodeRequest>', ' xmlns:mvm="urn:mvm:broker:v1"')
   const res = await postEnvelope(server.urlOf('Broker'), body, { SOAPAction: '"urn:mvm:broker:v1#GetNode"' })
   t.equal(res.status, 200)
   t.equal(namespaceOf(res.text, 'GetNodeResponse'), 'urn:mvm:broker:v1', 'response wrapper in the WSDL namespace')
@@ -35,7 +35,7 @@ t.test('JAX-WS style: prefixed, qualified children, quoted SOAPAction', async (t
 })
 
 t.test('.NET style: default namespace on the wrapper, bare SOAPAction', async (t) => {
-  const body = envelope('<Terminate xmlns="urn:mvm:node:v1"><jobId>job-9</jobId></Terminate>')
+  const body = envelope('<TerminateRequest xmlns="urn:mvm:node:v1"><jobId>job-9</jobId></TerminateRequest>')
   const res = await postEnvelope(server.urlOf('Node'), body, { SOAPAction: 'urn:mvm:node:v1#Terminate' })
   t.equal(res.status, 200)
   t.equal(namespaceOf(res.text, 'TerminateResponse'), 'urn:mvm:node:v1')
@@ -45,16 +45,16 @@ t.test('.NET style: default namespace on the wrapper, bare SOAPAction', async (t
 
 t.test('zeep style: empty SOAPAction, base64 content, repeated elements', async (t) => {
   const b64 = Buffer.from('export default 1\n').toString('base64')
-  const body = envelope(`<ns0:SubmitJob xmlns:ns0="urn:mvm:broker:v1"><ns0:profileYaml>kind: Job</ns0:profileYaml>` +
+  const body = envelope(`<ns0:SubmitJobRequest xmlns:ns0="urn:mvm:broker:v1"><ns0:profileYaml>kind: Job</ns0:profileYaml>` +
     '<ns0:params><ns0:name>n</ns0:name><ns0:value>4</ns0:value></ns0:params><ns0:params><ns0:name>m</ns0:name><ns0:value>5</ns0:value></ns0:params>' +
-    `<ns0:bundle><ns0:path>main.ts</ns0:path><ns0:content>${b64}</ns0:content></ns0:bundle></ns0:SubmitJob>`)
+    `<ns0:bundle><ns0:path>main.ts</ns0:path><ns0:content>${b64}</ns0:content></ns0:bundle></ns0:SubmitJobRequest>`)
   const res = await postEnvelope(server.urlOf('Broker'), body, { SOAPAction: '""' })
   t.equal(res.status, 200)
   t.equal(textOf(res.text, 'jobId'), 'job-1')
 })
 
 t.test('faults: SOAP 1.1 shape with the code in detail', async (t) => {
-  const body = envelope('<b:GetJob xmlns:b="urn:mvm:broker:v1"><b:jobId>nope</b:jobId></b:GetJob>')
+  const body = envelope('<b:GetJobRequest xmlns:b="urn:mvm:broker:v1"><b:jobId>nope</b:jobId></b:GetJobRequest>')
   const res = await postEnvelope(server.urlOf('Broker'), body, { SOAPAction: '"urn:mvm:broker:v1#GetJob"' })
   t.equal(res.status, 500, 'WS-I: faults travel with HTTP 500')
   t.equal(textOf(res.text, 'faultcode'), 'soap:Client')
@@ -62,7 +62,7 @@ t.test('faults: SOAP 1.1 shape with the code in detail', async (t) => {
   t.equal(namespaceOf(res.text, 'MvmFault'), 'urn:mvm:broker:v1', 'detail element is tns:MvmFault')
   t.equal(textOf(res.text, 'code'), 'E_NOT_FOUND')
   t.notMatch(res.text, /Reason|Subcode|soap-envelope"/, 'not the SOAP 1.2 fault shape')
-  const un = await postEnvelope(server.urlOf('Broker'), envelope('<b:GetPolicy xmlns:b="urn:mvm:broker:v1"/>'))
+  const un = await postEnvelope(server.urlOf('Broker'), envelope('<b:GetPolicyRequest xmlns:b="urn:mvm:broker:v1"/>'))
   t.equal(textOf(un.text, 'faultcode'), 'soap:Server')
   t.equal(textOf(un.text, 'code'), 'E_UNAVAILABLE')
 })

@@ -1,0 +1,77 @@
+// A foreign SOAP stack against a real lab: JAX-WS. wsimport reads the Broker WSDL the lab serves,
+// javac compiles test/fixtures/interop/BrokerInterop.java against the generated classes, and the
+// client submits a job with a bundle, waits, fetches the result and checks a fault.
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ROOT, startLab, type TestLab } from './lib/lab.js'
+
+const CLIENT = join(ROOT, 'test', 'fixtures', 'interop', 'BrokerInterop.java')
+// Debian's jaxws package: the runtime jar's manifest names the rest of its class path
+const JAXWS_RT = '/usr/share/java/jaxws-rt.jar'
+const TOOLS = ['/usr/bin/wsimport', '/usr/bin/javac', '/usr/bin/java', JAXWS_RT]
+
+async function run (file: string, args: string[], ms: number, cwd?: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return await new Promise((resolve) => {
+    execFile(file, args, { timeout: ms, maxBuffer: 16 * 1024 * 1024, ...(cwd !== undefined ? { cwd } : {}) }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })
+    })
+  })
+}
+
+const missing = TOOLS.filter((f) => !existsSync(f))
+if (missing.length > 0) {
+  t.plan(0, `skipped: ${missing.join(', ')} missing (CI installs jaxws and default-jdk-headless, see .ci/run)`)
+} else {
+  let lab: TestLab
+  let dir = ''
+  t.before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mvm-interop-java-'))
+    // wsimport refuses output directories that do not exist yet
+    await mkdir(join(dir, 'src'))
+    await mkdir(join(dir, 'classes'))
+    lab = await startLab({ peers: 1, slots: 2 })
+  })
+  t.teardown(async () => {
+    await lab?.stop()
+    if (dir !== '') await rm(dir, { recursive: true, force: true })
+  })
+
+  t.test('wsimport binds one request and one response class per operation; the client runs a bundled job', async (t) => {
+    const endpoint = lab.broker.url
+    const gen = await run('/usr/bin/wsimport', ['-quiet', '-Xnocompile', '-keep', '-s', join(dir, 'src'), '-d', join(dir, 'classes'), '-p', 'mvm.broker', `${endpoint}?wsdl`], 60_000)
+    t.equal(gen.code, 0, `wsimport ${endpoint}?wsdl: ${gen.stdout}${gen.stderr}`)
+    if (gen.code !== 0) return
+    const port = await readFile(join(dir, 'src', 'mvm', 'broker', 'BrokerPortType.java'), 'utf8')
+    const flat = port.replace(/\s+/g, ' ')
+    t.match(flat, /public GetJobResponse getJob\( @WebParam\([^)]*\) GetJobRequest parameters\)/, 'GetJobResponse getJob(GetJobRequest')
+    t.notMatch(port, /Holder</, 'no Holder<> arguments anywhere')
+    for (const op of ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs']) {
+      const m = op[0]!.toLowerCase() + op.slice(1)
+      t.match(flat, new RegExp(`public ${op}Response ${m}\\( @WebParam\\([^)]*\\) ${op}Request parameters\\) throws MvmFault_Exception`), `${op}Response ${m}(${op}Request)`)
+    }
+
+    const cp = `${join(dir, 'classes')}:${JAXWS_RT}`
+    const javac = await run('/usr/bin/javac', ['-nowarn', '-cp', JAXWS_RT, '-d', join(dir, 'classes'), CLIENT, ...await javaSources(join(dir, 'src'))], 60_000)
+    t.equal(javac.code, 0, `javac: ${javac.stderr.slice(-3000)}`)
+    if (javac.code !== 0) return
+    const java = await run('/usr/bin/java', ['-cp', cp, 'BrokerInterop', endpoint], 90_000)
+    t.equal(java.code, 0, `java BrokerInterop: ${java.stderr.slice(-3000)}`)
+    if (java.code !== 0) return
+    const o = JSON.parse(java.stdout.trim().split('\n').pop() ?? '') as Record<string, any>
+    t.equal(o.waitState, 'succeeded', 'WaitJob: the bundled job ran')
+    t.same(o.getJob, { jobId: o.jobId, owner: 'java', size: 2 })
+    t.equal(o.resultState, 'succeeded')
+    t.same(JSON.parse(o.resultJson as string), { total: 21, from: 'java' }, '(1 + 2) * k with k = 7 from params')
+    t.equal(o.ranks, 2)
+    t.equal(o.faultCode, 'E_NOT_FOUND', 'MvmFault_Exception carries the MVM code')
+  })
+}
+
+async function javaSources (root: string): Promise<string[]> {
+  const names = await readdir(join(root, 'mvm', 'broker'))
+  return names.filter((n) => n.endsWith('.java')).map((n) => join(root, 'mvm', 'broker', n))
+}

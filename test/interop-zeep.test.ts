@@ -1,0 +1,84 @@
+// A foreign SOAP stack against a real lab: Python zeep, reading only the WSDLs the lab serves,
+// calls every operation of Bootstrap, Node and Broker (test/fixtures/interop/zeep_all_ops.py).
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROOT, startLab, type TestLab } from './lib/lab.js'
+
+// Debian's interpreter, where python3-zeep is installed (CI: .ci/run), not whatever python3 is first on PATH
+const PYTHON = '/usr/bin/python3'
+const SCRIPT = join(ROOT, 'test', 'fixtures', 'interop', 'zeep_all_ops.py')
+
+async function run (file: string, args: string[], ms: number): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return await new Promise((resolve) => {
+    execFile(file, args, { timeout: ms, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })
+    })
+  })
+}
+
+const zeep = existsSync(PYTHON) ? await run(PYTHON, ['-c', 'import zeep; print(zeep.__version__)'], 20_000) : undefined
+if (zeep?.code !== 0) {
+  t.plan(0, `skipped: ${PYTHON} with zeep is missing (CI installs python3-zeep, see .ci/run): ${zeep?.stderr.trim() ?? 'no interpreter'}`)
+} else {
+  let lab: TestLab
+  t.before(async () => { lab = await startLab({ peers: 1, slots: 2 }) })
+  t.teardown(async () => { await lab?.stop() })
+
+  t.test(`zeep ${zeep.stdout.trim()} calls every operation of the three WSDLs`, async (t) => {
+    const peer = lab.peers[0]!.ready
+    const r = await run(PYTHON, [SCRIPT, new URL(lab.bootstrap).origin, new URL(peer.soapUrl).origin], 90_000)
+    t.equal(r.code, 0, `the zeep script ran: ${r.stderr.slice(-3000)}`)
+    if (r.code !== 0) return
+    const o = JSON.parse(r.stdout) as Record<string, any>
+
+    // Bootstrap
+    t.same(o.GetBrokers, ['lab'], 'GetBrokers: the lab\'s super-peer')
+    t.same(o.RegisterSuperPeer.accepted, true)
+    t.ok(o.RegisterSuperPeer.leaseSec > 0, 'RegisterSuperPeer: a lease')
+    t.same(o.GetBrokersInterop, ['12D3KooWZeepInteropNotARealPeer'], 'GetBrokers by group sees the registration')
+    t.same(o.GetResources, ['lab'], 'GetResources: nodes of the lab')
+    t.equal(o.RegisterSuperPeerFault, 'E_BAD_REQUEST', 'RegisterSuperPeer without group/peerId: fault with code')
+
+    // Node
+    t.equal(o.GetStatus.peerId, peer.peerId)
+    t.ok(o.GetStatus.roles.includes('peer'))
+    t.equal(o.GetStatus.totalSlots, 2)
+    t.equal(o.ListProcesses, 0, 'ListProcesses: nothing runs yet')
+
+    // Broker: nodes
+    t.ok(o.ListNodes.includes(peer.peerId), 'ListNodes lists the peer')
+    t.same(o.GetNode, { peerId: peer.peerId, state: 'up' })
+    t.equal(o.GetNodeFault, 'E_NOT_FOUND')
+
+    // Broker: the bundled job, waited for, its result and logs
+    t.match(o.SubmitJob.jobId, /\S/)
+    t.same(o.SubmitJob.childJobIds, [])
+    t.equal(o.WaitJob, 'succeeded', 'WaitJob: the bundled job ran')
+    t.same(o.GetJob, { jobId: o.SubmitJob.jobId, state: 'succeeded', owner: 'zeep', size: 2, placement: 2 })
+    t.same(o.GetJobResult, { state: 'succeeded', resultJson: '30', ranks: [0, 0] }, '(1 + 2) * k with k = 10 from params')
+    t.same(o.GetJobLogs.map((l: { rank: number }) => l.rank), [0, 1])
+    for (const l of o.GetJobLogs) t.match(l.stdout, `rank ${l.rank as number} says hi\n`, `GetJobLogs rank ${l.rank as number}`)
+    t.same(o.NodeGetLogs.map((l: { rank: number }) => l.rank), [0, 1], 'Node.GetLogs on the peer the ranks ran on')
+    t.equal(o.GetJobFault, 'E_NOT_FOUND')
+    t.equal(o.SubmitJobEvilPath, 'E_BAD_REQUEST', 'a bundle path with ../ is refused')
+
+    // Node: awaken/terminate a finished job
+    t.ok(o.Awaken.ok === true || /^E_/.test(String(o.Awaken.fault)), `Awaken answers or faults with a code: ${JSON.stringify(o.Awaken)}`)
+    t.same(o.Terminate, { ok: true, stopped: 0 })
+
+    // Broker: batch, cancel, wait, list
+    t.equal(o.SubmitJobs.length, 2)
+    t.same(o.CancelJob, o.SubmitJobs)
+    t.same(o.WaitJobs, ['cancelled', 'cancelled'])
+    for (const id of [o.SubmitJob.jobId, ...o.SubmitJobs]) t.ok(o.ListJobs.includes(id), `ListJobs lists ${id as string}`)
+    t.same(o.ListJobsCancelled, [...o.SubmitJobs].sort())
+    t.equal(o.ListJobsBadState, 'E_BAD_REQUEST')
+
+    // Broker: policy
+    t.same(o.ApplyPolicy, { applied: true })
+    t.equal(o.GetPolicy, 'spread', 'GetPolicy shows the applied policy')
+    t.equal(o.ApplyPolicyFault, 'E_VALIDATION')
+  })
+}
