@@ -21,6 +21,13 @@ export interface InstanceDeps {
   reuse: boolean
 }
 
+/**
+ * A rank ended by a signal from outside its job (the OOM killer, `kill -9` of its pid): the
+ * slot was lost, not the job's fault, so the broker retries it like a lost node. The broker
+ * side matches this code at the start of the reported error (`<code>: <message>`).
+ */
+export const RANK_LOST_CODE = 'E_RANK_LOST'
+
 const KILL_GRACE_MS = 300
 /** After a rank exits, how long its uplink may take to deliver what it still holds. */
 const UPLINK_DRAIN_MS = 2000
@@ -107,6 +114,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     let error: RankOutcome['error']
     if (out !== undefined && 'error' in out) error = { code: out.error.code, message: out.error.message, ...(out.error.stack === undefined ? {} : { stack: out.error.stack }) }
     else if (terminated !== undefined) error = { code: 'E_ABORTED', message: `terminated: ${terminated}` }
+    else if (info.reason === 'signal') error = { code: RANK_LOST_CODE, message: `rank ${rank} ${info.message}` }
     else error = { code: info.reason === 'exit' ? 'E_JOB_FAILED' : 'E_SANDBOX', message: `rank ${rank}: ${info.message}` }
     record({ ...base, error })
   }

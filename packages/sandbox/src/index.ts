@@ -23,7 +23,8 @@
  */
 export type { SandboxLimits, SandboxSpec, Sandbox, ExitInfo, KillOptions, Availability, SandboxDriver } from './types.js'
 export { ExitReason } from './types.js'
-export { processDriver } from './process-driver.js'
+export { processDriver, type ProcessDriverInit } from './process-driver.js'
+export { DEFAULT_RUN_AS, type IdentityOptions, type RunAs } from './identity.js'
 export { namespaceDriver, type NamespaceDriverInit } from './namespace-driver.js'
 export { sandboxDrivers, resolveDriver } from './registry.js'
 export { createSandboxPool, type SandboxPool, type SandboxPoolInit, type AcquireRequest, type PoolStats } from './pool.js'

@@ -1,13 +1,16 @@
 import { access, constants } from 'node:fs/promises'
 import { validateSpec, scrubbedEnv, nodeArgs } from './spec.js'
 import { launch, execChain, ENV_BIN } from './launch.js'
-import { createChildSandbox, type ManagedSandbox } from './child-sandbox.js'
+import { createChildSandbox, signalGroup, type ManagedSandbox } from './child-sandbox.js'
+import { rankIdentity, type IdentityOptions, type RunAs } from './identity.js'
 import type { SandboxDriver, SandboxSpec } from './types.js'
 
+export type ProcessDriverInit = IdentityOptions
+
 /** Spawns a sandbox with this driver and returns the pool-managed handle. */
-export async function spawnProcessSandbox (spec: SandboxSpec, signal?: AbortSignal): Promise<ManagedSandbox> {
+export async function spawnProcessSandbox (spec: SandboxSpec, signal?: AbortSignal, owner?: RunAs): Promise<ManagedSandbox> {
   validateSpec(spec)
-  const { child, logs } = await launch(spec, execChain([], scrubbedEnv(spec), nodeArgs(spec)), signal)
+  const { child, logs } = await launch(spec, execChain([], scrubbedEnv(spec), nodeArgs(spec)), { ...(signal === undefined ? {} : { signal }), ...(owner === undefined ? {} : { owner }) })
   return createChildSandbox({
     id: spec.id,
     child,
@@ -15,7 +18,7 @@ export async function spawnProcessSandbox (spec: SandboxSpec, signal?: AbortSign
     logs,
     limits: spec.limits ?? {},
     targetPid: () => child.pid,
-    signal: (sig) => { child.kill(sig) },
+    signal: (sig) => { signalGroup(child, sig) },
     watchMemory: true
   })
 }
@@ -23,9 +26,11 @@ export async function spawnProcessSandbox (spec: SandboxSpec, signal?: AbortSign
 /**
  * The default driver: a plain child Node process confined by Node's permission model
  * (read: workDir, entry dir, readPaths; write: workDir; no child processes or workers),
- * with memory, CPU and wall limits enforced by V8 flags and a /proc watchdog. No root needed.
+ * with memory, CPU and wall limits enforced by V8 flags and a /proc watchdog. No root needed;
+ * a root node runs its ranks as `runAsUser` (default 65534), so they cannot signal it.
  */
-export function processDriver (): SandboxDriver {
+export function processDriver (init: ProcessDriverInit = {}): SandboxDriver {
+  const owner = rankIdentity(init)
   return {
     name: 'process',
     async available () {
@@ -36,6 +41,6 @@ export function processDriver (): SandboxDriver {
       try { await access(ENV_BIN, constants.X_OK) } catch { return { ok: false, reason: `${ENV_BIN} is missing (it sets the sandbox environment at exec time)` } }
       return { ok: true }
     },
-    spawn: async (spec, options = {}) => await spawnProcessSandbox(spec, options.signal)
+    spawn: async (spec, options = {}) => await spawnProcessSandbox(spec, options.signal, owner)
   }
 }
