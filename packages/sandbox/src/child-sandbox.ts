@@ -32,6 +32,8 @@ export interface ChildSandboxInit {
    * when its pid 1 was SIGKILLed); `signal` otherwise. Reads the logs via `tail`.
    */
   deathSignal?: (code: number | null, sig: NodeJS.Signals | null, tail: () => Promise<string>) => Promise<NodeJS.Signals | null>
+  /** The peak memory a cgroup saw, in MiB: more exact than sampling RSS. Read before cleanup. */
+  peakMB?: () => Promise<number | undefined>
   /** Runs once after the process is reaped (remove a cgroup, ...). */
   cleanup?: () => Promise<void>
 }
@@ -119,6 +121,8 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
     }
     // classify before cleanup: the evidence (a cgroup's OOM counter) goes with it
     verdict = (await init.classify?.().catch(() => undefined)) ?? verdict
+    const peak = await init.peakMB?.().catch(() => undefined)
+    if (peak !== undefined) base.maxRssMB = Math.max(base.maxRssMB, Math.round(peak))
     try { await init.cleanup?.() } catch { /* cleanup is best effort: the process is already gone */ }
     if (verdict === undefined && await heapOutOfMemory(logs.err, code, sig, limits)) {
       verdict = { reason: 'memory', message: `JavaScript heap out of memory (limit ${limits.memoryMB ?? '?'} MB)` }
