@@ -101,3 +101,11 @@ t.test('a parked process handed back to its owner keeps its uid and session', { 
   t.not((await ask(again, { cmd: 'kill', pid: process.pid, sig: 'SIGKILL' })).kill, 'ok', 'still cannot signal the node')
   t.equal((await ask(again, { cmd: 'write', path: `${again.workDir}/x.txt` })).write, 'ok', 'its wiped work dir is still writable by it')
 })
+
+t.test('a bad runAsUser is refused when the driver is made, naming the option', async (t) => {
+  for (const bad of [0, -5, 1.5, 'nobody'] as unknown[]) {
+    t.throws(() => processDriver({ runAsUser: bad as number }), { code: 'E_CONFIG', message: /runAsUser/ }, `runAsUser ${String(bad)}`)
+  }
+  t.throws(() => namespaceDriver({ runAsUser: 61_002, runAsGroup: 0 }), { code: 'E_CONFIG', message: /runAsGroup/ })
+  t.doesNotThrow(() => processDriver({ runAsUser: false }), 'false keeps the node\'s uid')
+})
