@@ -217,14 +217,17 @@ export class BrokerImpl implements Broker {
       return
     }
     let ended: string | null = null
-    const retry = r.exitCode !== 0 && this.ft.retryFailedRanks === true && this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts
+    // a rank killed from outside (OOM killer, kill -9) lost its slot like a lost node: retried
+    // per maxRestarts; its own exception or exit code is retried only with retryFailedRanks
+    const retriable = r.exitCode !== 0 && (this.ft.retryFailedRanks === true || isLostSlot(r)) && this.ft.recovery !== 'fail'
+    const retry = retriable && job.restarts < this.ft.maxRestarts
     const changes = this.store.atomic((): Change[] => {
       this.store.putRank(jobId, r)
       const out: Change[] = []
       const toRunning = (): void => { if (job.state === 'scheduled') out.push(...this.store.transition(jobId, 'running')) }
       if (r.exitCode !== 0) {
         ended = `rank ${r.rank}${r.peerId !== undefined ? ` on ${r.peerId}` : ''} failed: ${r.error ?? `exit code ${r.exitCode}`}`
-        if (!retry && this.ft.retryFailedRanks === true && this.ft.recovery !== 'fail') ended += ` (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
+        if (!retry && retriable) ended += ` (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
         // retried: abandon() below stops the other ranks and requeues the job
         if (!retry) out.push(...this.store.transition(jobId, 'failed', { reason: ended }))
         return out
@@ -374,4 +377,14 @@ function specName (spec: StrategySpec, s: SchedulingStrategy): string {
   if (typeof spec === 'string') return spec
   if (typeof (spec as { type?: unknown }).type === 'string') return (spec as { type: string }).type
   return s.name
+}
+
+/**
+ * The node reports a rank killed by an outside signal as `E_RANK_LOST: rank N killed by
+ * SIGKILL (outside signal)` (the runtime's RANK_LOST_CODE; the broker does not depend on it).
+ */
+const RANK_LOST_PREFIX = 'E_RANK_LOST:'
+
+function isLostSlot (r: RankRecord): boolean {
+  return typeof r.error === 'string' && r.error.startsWith(RANK_LOST_PREFIX)
 }

@@ -5,6 +5,7 @@ import type { ExitInfo, Sandbox, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
 import type { FromHost } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
+import { SELF_SIGNAL_FILE } from './signal-guard.js'
 import { DirectWiring, localityOf, uplinkSink } from './direct-wiring.js'
 import { Router } from './router.js'
 import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
@@ -21,9 +22,21 @@ export interface InstanceDeps {
   reuse: boolean
 }
 
+/**
+ * A rank ended by a signal from outside its job (the OOM killer, `kill -9` of its pid): the
+ * slot was lost, not the job's fault, so the broker retries it like a lost node. The broker
+ * side matches this code at the start of the reported error (`<code>: <message>`).
+ */
+export const RANK_LOST_CODE = 'E_RANK_LOST'
+
 const KILL_GRACE_MS = 300
 /** After a rank exits, how long its uplink may take to deliver what it still holds. */
 const UPLINK_DRAIN_MS = 2000
+
+/** What the rank host recorded before the rank signalled itself (see signal-guard), if it did. */
+async function selfSignalled (workDir: string): Promise<string | undefined> {
+  try { return (await readFile(join(workDir, SELF_SIGNAL_FILE), 'utf8')).slice(0, 200) } catch { return undefined }
+}
 
 async function settledWithin (p: Promise<void> | undefined, ms: number): Promise<void> {
   if (p === undefined) return
@@ -107,6 +120,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     let error: RankOutcome['error']
     if (out !== undefined && 'error' in out) error = { code: out.error.code, message: out.error.message, ...(out.error.stack === undefined ? {} : { stack: out.error.stack }) }
     else if (terminated !== undefined) error = { code: 'E_ABORTED', message: `terminated: ${terminated}` }
+    else if (info.reason === 'signal') error = { code: RANK_LOST_CODE, message: `rank ${rank} ${info.message}` }
     else error = { code: info.reason === 'exit' ? 'E_JOB_FAILED' : 'E_SANDBOX', message: `rank ${rank}: ${info.message}` }
     record({ ...base, error })
   }
@@ -154,7 +168,11 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     const off = sb.onMessage((m) => onMessage(rank, m as FromHost, reuse ? () => { void handBack(rank, box, pool, off) } : undefined))
     lr.uplink = wiring.uplink(rank, uplinkSink(lr.ports, (m) => { router.fromHost(rank, m) }))
     // what the rank sent on its uplink must reach the router before its peers get eof
-    void sb.exited.then(async (info) => { await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS); onExit(rank, info, sbDir) })
+    void sb.exited.then(async (info) => {
+      const own = info.reason === 'signal' ? await selfSignalled(sbDir) : undefined
+      await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS)
+      onExit(rank, own === undefined ? info : { ...info, reason: 'exit', message: `killed itself with ${own}` }, sbDir)
+    })
     // named by content: a reused process that imported this program before gets it from its
     // module cache (by URL), so the file need not be there again after the work dir was wiped
     const codePath = join(sb.workDir, `program-${hash.slice(0, 16)}.mjs`)

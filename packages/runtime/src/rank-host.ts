@@ -12,6 +12,9 @@ import { createContext, toJobFunction } from '@mvm/job'
 import { HostChannels } from './host-channels.js'
 import type { FromHost, ToHost } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
+import { guardSignals } from './signal-guard.js'
+
+guardSignals()
 
 const post = (m: FromHost): void => { process.send?.(m) }
 let cancel = new AbortController()

@@ -13,7 +13,20 @@ export interface CgroupHandle {
   readonly dirs: string[]
   readonly memoryBytes: number | undefined
   oomKilled: () => Promise<boolean>
+  /** Highest memory use the kernel charged to the cgroup, in bytes (undefined if it does not say). */
+  peakBytes: () => Promise<number | undefined>
+  /** Moves a running process into the cgroup(s) (the process driver joins after spawn). */
+  join: (pid: number) => Promise<void>
   remove: () => Promise<void>
+}
+
+async function readNumber (file: string): Promise<number | undefined> {
+  const n = Number((await readFile(file, 'utf8').catch(() => '')).trim())
+  return Number.isFinite(n) && n > 0 ? n : undefined
+}
+
+async function joinAll (dirs: string[], pid: number): Promise<void> {
+  for (const d of dirs) await writeFile(join(d, 'cgroup.procs'), String(pid))
 }
 
 export interface CgroupBackend {
@@ -86,6 +99,8 @@ function v2Backend (root: string, parent: string): CgroupBackend {
         dirs: [dir],
         memoryBytes: mem,
         oomKilled: async () => /^oom_kill [1-9]/m.test(await readFile(join(dir, 'memory.events'), 'utf8').catch(() => '')),
+        peakBytes: async () => await readNumber(join(dir, 'memory.peak')),
+        join: async (pid) => { await joinAll([dir], pid) },
         remove: async () => { await removeDir(dir) }
       }
     }
@@ -111,6 +126,8 @@ function v1Backend (points: Record<typeof CONTROLLERS[number], string>, parent: 
         dirs: Object.values(dirs),
         memoryBytes: mem,
         oomKilled: async () => /^oom_kill [1-9]/m.test(await readFile(join(dirs.memory, 'memory.oom_control'), 'utf8').catch(() => '')),
+        peakBytes: async () => await readNumber(join(dirs.memory, 'memory.max_usage_in_bytes')),
+        join: async (pid) => { await joinAll(Object.values(dirs), pid) },
         remove: async () => { for (const d of Object.values(dirs)) await removeDir(d) }
       }
     }

@@ -8,6 +8,12 @@ export const DEFAULT_GRACE_MS = 2000
 /** If 'close' never follows 'exit' (a grandchild holding the IPC fd), settle anyway after this. */
 const CLOSE_FALLBACK_MS = 2000
 
+/**
+ * Signals a process raises on itself (a fault, V8's abort): the rank's own failure. Any other
+ * signal the node did not send came from outside, e.g. the kernel's OOM killer's SIGKILL.
+ */
+const SELF_INFLICTED = new Set<string>(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGSYS'])
+
 export interface ChildSandboxInit {
   id: string
   child: ChildProcess
@@ -21,6 +27,13 @@ export interface ChildSandboxInit {
   watchMemory: boolean
   /** Extra classification after exit (e.g. a cgroup OOM kill); may return a reason. */
   classify?: () => Promise<{ reason: ExitReason, message: string } | undefined>
+  /**
+   * The signal that ended the process when the exit status hides it (unshare 2.38 exits 1
+   * when its pid 1 was SIGKILLed); `signal` otherwise. Reads the logs via `tail`.
+   */
+  deathSignal?: (code: number | null, sig: NodeJS.Signals | null, tail: () => Promise<string>) => Promise<NodeJS.Signals | null>
+  /** The peak memory a cgroup saw, in MiB: more exact than sampling RSS. Read before cleanup. */
+  peakMB?: () => Promise<number | undefined>
   /** Runs once after the process is reaped (remove a cgroup, ...). */
   cleanup?: () => Promise<void>
 }
@@ -30,6 +43,17 @@ export interface ManagedSandbox extends Sandbox {
   assign: (id: string, logs: { out: string, err: string }, limits: SandboxLimits) => void
   /** False once it exited or was condemned (a limit breach, a kill): such a process is never handed out again. */
   readonly usable: boolean
+}
+
+/**
+ * Signals the child's whole process group (it leads one: see launch), falling back to the
+ * child alone if the group is gone already.
+ */
+export function signalGroup (child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.pid !== undefined) {
+    try { process.kill(-child.pid, sig); return } catch { /* no such group: try the child itself */ }
+  }
+  child.kill(sig)
 }
 
 export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
@@ -97,11 +121,15 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
     }
     // classify before cleanup: the evidence (a cgroup's OOM counter) goes with it
     verdict = (await init.classify?.().catch(() => undefined)) ?? verdict
+    const peak = await init.peakMB?.().catch(() => undefined)
+    if (peak !== undefined) base.maxRssMB = Math.max(base.maxRssMB, Math.round(peak))
     try { await init.cleanup?.() } catch { /* cleanup is best effort: the process is already gone */ }
     if (verdict === undefined && await heapOutOfMemory(logs.err, code, sig, limits)) {
       verdict = { reason: 'memory', message: `JavaScript heap out of memory (limit ${limits.memoryMB ?? '?'} MB)` }
     }
     if (verdict !== undefined) return { ...base, ...verdict }
+    const died = init.deathSignal === undefined ? sig : await init.deathSignal(code, sig, async () => await readTail(logs.err)).catch(() => sig)
+    if (died !== null && !SELF_INFLICTED.has(died)) return { ...base, signal: died, reason: 'signal', message: `killed by ${died} (outside signal)` }
     return { ...base, reason: 'exit', message: sig !== null ? `terminated by ${sig}` : `exited with code ${String(code)}` }
   }
 
@@ -150,15 +178,20 @@ export function createChildSandbox (init: ChildSandboxInit): ManagedSandbox {
 async function heapOutOfMemory (errLog: string, code: number | null, sig: NodeJS.Signals | null, limits: SandboxLimits): Promise<boolean> {
   const aborted = sig === 'SIGABRT' || code === 134
   if (!aborted && code === 0) return false
+  if (/heap out of memory|Reached heap limit/i.test(await readTail(errLog))) return true
+  return aborted && limits.memoryMB !== undefined
+}
+
+/** The last 16 KiB of a log ('' when it cannot be read). */
+export async function readTail (file: string): Promise<string> {
   try {
-    const fh = await open(errLog, 'r')
+    const fh = await open(file, 'r')
     try {
       const { size } = await fh.stat()
       const len = Math.min(size, 16384)
       const buf = Buffer.alloc(len)
       await fh.read(buf, 0, len, size - len)
-      if (/heap out of memory|Reached heap limit/i.test(buf.toString('utf8'))) return true
+      return buf.toString('utf8')
     } finally { await fh.close() }
-  } catch { /* no log: fall through */ }
-  return aborted && limits.memoryMB !== undefined
+  } catch { return '' }
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, chmod, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SandboxError, throwIfAborted } from '@mvm/core'
+import { prepareForIdentity, type RunAs } from './identity.js'
 import type { SandboxSpec } from './types.js'
 
 export interface Launched {
@@ -34,14 +35,32 @@ export function execChain (prefix: string[], env: Record<string, string>, nodeAr
   return [...prefix, ENV_BIN, '-i', ...vars, process.execPath, ...nodeArgs]
 }
 
+export interface LaunchOptions {
+  signal?: AbortSignal
+  /** The rank's identity: its work dir is chowned to it. */
+  owner?: RunAs
+  /** Whether the spawned command itself gets `owner`'s uid/gid (false when it drops privileges later, after joining cgroups). */
+  setIds?: boolean
+}
+
 /**
  * Spawns `argv` with stdout/stderr appended to the log files and an IPC channel
- * on fd 3, and waits until the OS has started it (or failed to).
+ * on fd 3, and waits until the OS has started it (or failed to). The child leads a new
+ * session and process group: kill(0) from a rank reaches only its own group, never the
+ * node's, and the node kills a rank's whole tree with one kill(-pid).
  */
-export async function launch (spec: SandboxSpec, argv: string[], signal?: AbortSignal): Promise<Launched> {
+export async function launch (spec: SandboxSpec, argv: string[], options: LaunchOptions = {}): Promise<Launched> {
+  const { signal, owner } = options
   const [command, ...args] = argv as [string, ...string[]]
   throwIfAborted(signal)
   await prepareDirs(spec)
+  if (owner !== undefined) {
+    try {
+      await prepareForIdentity(spec.workDir, owner)
+    } catch (e) {
+      throw new SandboxError(`sandbox ${spec.id}: could not give work dir ${spec.workDir} to uid ${owner.uid}: ${(e as Error).message}`, { cause: e, data: { id: spec.id } })
+    }
+  }
   const logs = logPaths(spec.logDir, spec.id)
   let out: FileHandle | undefined
   let err: FileHandle | undefined
@@ -53,7 +72,9 @@ export async function launch (spec: SandboxSpec, argv: string[], signal?: AbortS
       cwd: spec.workDir,
       env: {},
       stdio: ['ignore', out.fd, err.fd, 'ipc'],
-      serialization: 'advanced'
+      serialization: 'advanced',
+      detached: true,
+      ...(owner !== undefined && options.setIds !== false ? { uid: owner.uid, gid: owner.gid } : {})
     })
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve)

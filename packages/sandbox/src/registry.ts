@@ -9,7 +9,7 @@ function isDriver (v: unknown): v is SandboxDriver {
 
 /** Sandbox drivers by name; `process` and `namespace` are built in, others may be registered. */
 export const sandboxDrivers: Registry<SandboxDriver> = createRegistry<SandboxDriver>('sandbox driver', isDriver)
-sandboxDrivers.register('process', () => processDriver())
+sandboxDrivers.register('process', (options) => processDriver(options))
 sandboxDrivers.register('namespace', (options) => namespaceDriver(options))
 
 /**

@@ -34,6 +34,8 @@ export const ExitReason = {
   MEMORY: 'memory',
   CPU_TIME: 'cpu-time',
   KILLED: 'killed',
+  /** Ended by a signal nobody in the node sent (OOM killer, `kill -9` of its pid): a lost slot, not the job's fault. */
+  SIGNAL: 'signal',
   ERROR: 'error'
 } as const
 export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason]

@@ -3,7 +3,8 @@ import type { ExitReason, SandboxLimits } from './types.js'
 
 /** RSS above memoryMB × 1.2 + this floor kills: Node's own baseline (~40 MiB) must not count against a small class. */
 export const RSS_FLOOR_MB = 64
-export const POLL_MS = 200
+/** A rank can allocate ~1 GB/s: at 200 ms one sample's gap was 150 MB of overshoot. */
+export const POLL_MS = 50
 
 export interface WatchdogInit {
   /** Resolves the host pid to watch (the namespace driver learns it after unshare forks). */

@@ -44,3 +44,27 @@ t.test('a clean exit within limits is reason exit', async (t) => {
   await sb.send({ cmd: 'exit', code: 0 })
   t.match(await within(sb.exited, 10_000, 'exit'), { reason: 'exit', code: 0 })
 })
+
+// Issue 17 item 3: a rank allocating as fast as it can (2 GB of Buffers in a tight loop) must
+// be stopped near its budget (memoryMB × 1.2 + 64 MiB). Under root with a writable memory
+// cgroup the kernel caps what is charged after the join, and the 50 ms watchdog usually fires
+// first: measured peak budget + 22 MiB (the ~40 MiB Node had before joining is not charged),
+// so the stated margin is 64 MiB. The watchdog alone cannot keep up with ~4 GB/s: measured
+// budget + 220 MiB, and its peak is a sample (a lower bound), so only a loose bound is checked.
+const BUDGET = (mb: number): number => mb * 1.2 + 64
+const root = process.getuid?.() === 0
+for (const [name, make, margin] of [
+  ['cgroup (root) or watchdog', () => processDriver(), root ? 64 : 512],
+  ['watchdog only', () => processDriver({ memoryCgroup: false }), 512]
+] as const) {
+  t.test(`fast off-heap allocation is stopped near the budget: ${name}`, async (t) => {
+    const mb = 128
+    const sb = await make().spawn(specFor(t.testdir(), `fast-${margin}-${name.length}`, { limits: { memoryMB: mb } }))
+    t.teardown(async () => { await sb.kill('killed', { graceMs: 0 }) })
+    await sb.send({ cmd: 'hog-fast' })
+    const info = await within(sb.exited, 30_000, 'fast hog exit')
+    t.equal(info.reason, 'memory', `killed for memory: ${info.message}`)
+    t.comment(`${name}: peak ${info.maxRssMB} MiB against a budget of ${BUDGET(mb)} MiB (${info.message})`)
+    t.ok(info.maxRssMB <= BUDGET(mb) + margin, `peak ${info.maxRssMB} MiB <= budget ${BUDGET(mb)} + ${margin} MiB`)
+  })
+}
