@@ -14,7 +14,14 @@ export interface Item {
 }
 
 /** A fault over a time span (an instant for kills and requests, the job's life for hostile jobs). */
-export interface Fault { kind: string, at: number, until: number, note?: string }
+export interface Fault {
+  kind: string
+  at: number
+  until: number
+  note?: string
+  /** When the fault hit known jobs only (a killed rank's job): exposure is limited to them. */
+  jobIds?: string[]
+}
 
 export interface Row { fault: string, injected: number, submitted: number, correct: number, wrong: number, expected: number, lost: number }
 
@@ -35,6 +42,7 @@ export class Ledger {
     const end = item.finishedAt ?? now
     const kinds = new Set<string>()
     for (const f of this.faults) {
+      if (f.jobIds !== undefined && !f.jobIds.includes(item.id)) continue
       if (f.at <= end && f.until >= item.submittedAt && !(f.kind === item.kind && f.at === item.submittedAt)) kinds.add(f.kind)
     }
     return [...kinds].sort()

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BadRequestError, sleep, toMvmError } from '@mvm/core'
-import type { JobInfo } from '@mvm/soap'
+import { createNodeClient, type JobInfo } from '@mvm/soap'
 import { sendHostileRequest, REQUEST_KINDS, type RequestKind } from './hostile-requests.js'
 import { ChaosLab } from './lab.js'
 import { Ledger, formatRows, type Item, type Row } from './ledger.js'
@@ -62,6 +62,32 @@ export function planFaults (rng: Rng, kinds: readonly string[], durationMs: numb
   return list.map((kind, i) => ({ at: Math.round(times[i]!), kind }))
 }
 
+interface RunningRank { peer: string, pid: number, jobId: string, rank: number }
+
+/**
+ * Ranks running now: what each peer's ListProcesses reports, kept where /proc agrees that
+ * the pid is a rank host under that peer (warm, idle sandboxes also run the rank host, and
+ * killing one of those hits no job). If the two never agree (a wrapper process between
+ * node and rank), the reported pids are used as they are.
+ */
+async function runningRanks (lab: ChaosLab): Promise<RunningRank[]> {
+  const out: RunningRank[] = []
+  for (const peer of lab.peerNames) {
+    const root = lab.pidOf(peer)
+    const url = lab.nodes.get(peer)?.ready.soapUrl
+    if (root === undefined || url === undefined) continue
+    let listed: RunningRank[] = []
+    try {
+      const { processes } = await createNodeClient(url).ListProcesses({ timeoutMs: 5000 })
+      listed = processes.filter((p) => p.state === 'running' && p.pid > 0).map((p) => ({ peer, pid: p.pid, jobId: p.jobId, rank: p.rank }))
+    } catch { continue }
+    const hosts = new Set(await rankPids(root))
+    const confirmed = listed.filter((r) => hosts.has(r.pid))
+    out.push(...(confirmed.length > 0 ? confirmed : listed))
+  }
+  return out
+}
+
 export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
   const kinds = o.kinds ?? FAULT_KINDS
   for (const k of kinds) if (!FAULT_KINDS.includes(k)) throw new BadRequestError(`unknown fault kind "${k}"; known: ${FAULT_KINDS.join(', ')}`)
@@ -87,8 +113,10 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
   let report: ChaosReport | undefined
   try {
     await lab.start()
-    ev(`lab up: broker ${lab.bootstrap}, ${lab.peerNames.length} peers`)
-    const runEnd = t0 + o.durationMs
+    // the duration and the fault plan count from here: a slow start must not eat the run
+    const tUp = Date.now()
+    ev(`lab up: broker ${lab.bootstrap}, ${lab.peerNames.length} peers; fault times count from now`)
+    const runEnd = tUp + o.durationMs
     // a job is tracked once SubmitJob answered with its id: only then can it be lost
     const submit = async (w: Workload, kind: string, onDone?: () => void): Promise<Item | undefined> => {
       try {
@@ -187,16 +215,13 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
       }
       // kill-rank: wait (bounded) for some peer to be running ranks
       for (let tries = 0; tries < 20; tries++) {
-        const candidates: Array<{ peer: string, pid: number }> = []
-        for (const peer of lab.peerNames) {
-          const root = lab.pidOf(peer)
-          if (root !== undefined) for (const pid of await rankPids(root)) candidates.push({ peer, pid })
-        }
+        const candidates = await runningRanks(lab)
         if (candidates.length > 0) {
           const c = pickRng.pick(candidates)
           try { process.kill(c.pid, 'SIGKILL') } catch { continue }
-          ledger.fault({ kind, at: Date.now(), until: Date.now(), note: `rank pid ${c.pid} on ${c.peer}` })
-          ev(`FAULT kill-rank: kill -9 rank pid ${c.pid} on ${c.peer} (of ${candidates.length} running)`)
+          const now = Date.now()
+          ledger.fault({ kind, at: now, until: now, note: `rank ${c.rank} of ${c.jobId} (pid ${c.pid}) on ${c.peer}`, ...(c.jobId !== '' ? { jobIds: [c.jobId] } : {}) })
+          ev(`FAULT kill-rank: kill -9 rank ${c.rank} of ${c.jobId || '(job unknown)'}, pid ${c.pid} on ${c.peer} (of ${candidates.length} running)`)
           return
         }
         await sleep(500, o.signal)
@@ -219,7 +244,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
     })()
     const injector = (async () => {
       for (const step of plan) {
-        const wait = t0 + step.at - Date.now()
+        const wait = tUp + step.at - Date.now()
         if (wait > 0) await sleep(wait, o.signal)
         await inject(step.kind)
       }
