@@ -46,6 +46,13 @@ export interface ChaosReport {
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+/** The broker's reason when a job failed because a node it ran on went away. */
+const NODE_DEATH = /went down|node .* (left|lost|terminated)/i
+/**
+ * A hostile request must be refused cheaply: a refusal slower than this means the broker was
+ * busy with it long enough to miss peers' heartbeats (500 ms × 3 in this lab).
+ */
+const SLOW_REJECTION_MS = 5000
 
 /**
  * The fault plan, fixed by the seed before the lab starts: each chosen kind once, then random
@@ -148,7 +155,10 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
       } else {
         const why = await failureCause(id, info)
         pending.delete(id)
-        ledger.finish(p.item, isSample ? 'lost' : 'expected', why)
+        // a hostile job must fail by its own error: failing because its node died means it took the node down
+        if (isSample) ledger.finish(p.item, 'lost', why)
+        else if (NODE_DEATH.test(info.reason ?? '')) ledger.finish(p.item, 'wrong', `took its node down: ${why}`)
+        else ledger.finish(p.item, 'expected', why)
       }
       ev(`${id} ${p.item.name} ${info.state} -> ${p.item.outcome ?? ''}${p.item.note !== undefined ? `: ${p.item.note}` : ''}`)
       p.onDone?.()
@@ -195,6 +205,8 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
         ev(`FAULT ${kind}: sending`)
         const out = await sendHostileRequest(kind as RequestKind, lab.broker, o.signal)
         let note = out.note
+        const tookMs = Date.now() - at
+        if (out.rejected && tookMs > SLOW_REJECTION_MS) { out.rejected = false; note += `; refused only after ${(tookMs / 1000).toFixed(1)} s (over ${SLOW_REJECTION_MS / 1000} s: the broker was blocked)` }
         // the request must not have stopped the broker from answering others
         try { await lab.broker.ListNodes({}, { timeoutMs: 10_000, signal: o.signal }) } catch (err) { if (o.signal.aborted) throw err; note += '; broker did not answer ListNodes within 10 s afterwards' ; out.rejected = false }
         ledger.fault({ kind, at, until: Date.now(), note })
