@@ -19,8 +19,6 @@ export interface Fault {
   at: number
   until: number
   note?: string
-  /** When the fault hit known jobs only (a killed rank's job): exposure is limited to them. */
-  jobIds?: string[]
 }
 
 export interface Row { fault: string, injected: number, submitted: number, correct: number, wrong: number, expected: number, lost: number }
@@ -42,7 +40,6 @@ export class Ledger {
     const end = item.finishedAt ?? now
     const kinds = new Set<string>()
     for (const f of this.faults) {
-      if (f.jobIds !== undefined && !f.jobIds.includes(item.id)) continue
       if (f.at <= end && f.until >= item.submittedAt && !(f.kind === item.kind && f.at === item.submittedAt)) kinds.add(f.kind)
     }
     return [...kinds].sort()

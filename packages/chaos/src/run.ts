@@ -227,12 +227,16 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
       }
       // kill-rank: wait (bounded) for some peer to be running ranks
       for (let tries = 0; tries < 20; tries++) {
-        const candidates = await runningRanks(lab)
+        const listed = await runningRanks(lab)
+        // the peer's table can keep rows of finished jobs (seen: a pid reused by the next job's rank)
+        const candidates = listed.filter((r) => pending.has(r.jobId))
+        if (listed.length > candidates.length) ev(`kill-rank: ${listed.length - candidates.length} ListProcesses row(s) name a job that already ended: ${listed.filter((r) => !pending.has(r.jobId)).map((r) => `${r.jobId}/${r.rank} pid ${r.pid} on ${r.peer}`).join(', ')}`)
         if (candidates.length > 0) {
           const c = pickRng.pick(candidates)
           try { process.kill(c.pid, 'SIGKILL') } catch { continue }
           const now = Date.now()
-          ledger.fault({ kind, at: now, until: now, note: `rank ${c.rank} of ${c.jobId} (pid ${c.pid}) on ${c.peer}`, ...(c.jobId !== '' ? { jobIds: [c.jobId] } : {}) })
+          // charged to every job in flight, not only the listed one: the pid may run another job's rank by now
+          ledger.fault({ kind, at: now, until: now, note: `rank ${c.rank} of ${c.jobId} (pid ${c.pid}) on ${c.peer}` })
           ev(`FAULT kill-rank: kill -9 rank ${c.rank} of ${c.jobId || '(job unknown)'}, pid ${c.pid} on ${c.peer} (of ${candidates.length} running)`)
           return
         }
