@@ -35,7 +35,8 @@ try {
   const concurrency = Number(o.concurrency)
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency: expected an integer >= 1, got "${o.concurrency}"`)
   const quick = o.quick === true
-  const durationMs = quick && !process.argv.includes('--duration') ? 60_000 : duration(o.duration)
+  const given = (name: string): boolean => program.getOptionValueSource(name) !== 'default'
+  const durationMs = quick && !given('duration') ? 60_000 : duration(o.duration)
   const kinds = o.only?.split(',').map((s) => s.trim()).filter((s) => s !== '')
   const report = await runChaos({
     durationMs,
@@ -43,7 +44,7 @@ try {
     ...(kinds !== undefined ? { kinds } : {}),
     concurrency,
     ...(quick ? { faultEveryMs: Number.POSITIVE_INFINITY } : {}),
-    drainMs: quick && !process.argv.includes('--drain') ? 120_000 : duration(o.drain),
+    drainMs: quick && !given('drain') ? 120_000 : duration(o.drain),
     ...(o.keep === true ? { keep: true } : {}),
     signal: ac.signal,
     log: (line) => { if (o.verbose === true || /FAULT|UNPLANNED|VANISHED|-> (lost|wrong)|seed|lab up|faults done/.test(line)) process.stderr.write(line + '\n') }
