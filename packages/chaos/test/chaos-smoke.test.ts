@@ -3,6 +3,9 @@
 // and that the lab answered; the losses themselves are the long run's business.
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseRows } from '@mvm/chaos'
 
@@ -24,6 +27,9 @@ async function run (args: string[], ms: number): Promise<{ code: number | null, 
 
 t.test('a short chaos run prints a table that parses, and the lab answered', async (t) => {
   const r = await run(['--duration', '4s', '--seed', '7', '--only', 'soap-unknown-op', '--concurrency', '1', '--drain', '15s'], 100_000)
+  // a run with findings keeps its data dir for diagnosis; a test run must not leave it behind
+  const kept = /data=(\S+)/.exec(r.stdout)?.[1]
+  if (kept !== undefined && kept.startsWith(join(tmpdir(), 'mvm-chaos-'))) t.teardown(async () => { await rm(kept, { recursive: true, force: true }) })
   t.not(r.code, 2, `the driver itself must not fail:\n${r.stderr}`)
   t.ok(r.code === 0 || r.code === 1, `exit 0 (pass) or 1 (findings), got ${String(r.code)}`)
   const rows = parseRows(r.stdout)
