@@ -155,9 +155,10 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosReport> {
       } else {
         const why = await failureCause(id, info)
         pending.delete(id)
-        // a hostile job must fail by its own error: failing because its node died means it took the node down
+        // a hostile job must fail by its own error: a signalling one failing because its node died
+        // took the node down (the others only die with a node another job killed)
         if (isSample) ledger.finish(p.item, 'lost', why)
-        else if (NODE_DEATH.test(info.reason ?? '')) ledger.finish(p.item, 'wrong', `took its node down: ${why}`)
+        else if (NODE_DEATH.test(info.reason ?? '') && p.item.kind.startsWith('hostile-kill-')) ledger.finish(p.item, 'wrong', `took its node down: ${why}`)
         else ledger.finish(p.item, 'expected', why)
       }
       ev(`${id} ${p.item.name} ${info.state} -> ${p.item.outcome ?? ''}${p.item.note !== undefined ? `: ${p.item.note}` : ''}`)
