@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// Thin launcher: the chaos driver runs as compiled JS.
+import '../dist/main.js'
