@@ -31,5 +31,5 @@ export function resolveJobId (id: string, exact: (id: string) => boolean, matchi
   if (ids.length === 1) return ids[0]!
   if (ids.length === 0) throw notFound
   const listed = ids.slice(0, SHOWN).join(', ') + (ids.length > SHOWN ? ', …' : '')
-  throw new BadRequestError(`job id "${id}" is ambiguous: it starts ${ids.length > SHOWN ? `more than ${SHOWN}` : ids.length} jobs (${listed}); give more of it`, { data: { jobId: id, candidates: ids.slice(0, SHOWN) } })
+  throw new BadRequestError(`job id "${id}" is ambiguous: ${ids.length > SHOWN ? `more than ${SHOWN}` : ids.length} jobs start with it (${listed}); give more of it`, { data: { jobId: id, candidates: ids.slice(0, SHOWN) } })
 }
