@@ -14,6 +14,7 @@ parentPort?.on('message', (req: CompileRequest) => {
     const out = ts.transpileModule(req.source, {
       fileName: req.fileName,
       reportDiagnostics: true,
+      // the inline map lets a rank name the .ts line a program threw at (program-error.ts)
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: true, inlineSources: false, allowJs: true }
     })
     const issues = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error).map((d) => {
