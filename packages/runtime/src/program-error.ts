@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { SourceMap, type SourceMapPayload } from 'node:module'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ErrorCode, MvmError, toMvmError, type SerializedError } from '@mvm/core'
 
 /** Where the rank's program came from: the compiled file it runs, and the name its author knows. */
@@ -59,33 +59,46 @@ function isObject (v: unknown): v is Record<string, unknown> {
 /** The first stack frame in the program, as `primes.ts:12:9` in the author's source. */
 export function programLocation (stack: string | undefined, files: ProgramFiles): string | undefined {
   if (stack === undefined) return undefined
-  const url = pathToFileURL(files.codePath).href
+  const map = inlineMap(files.codePath)
+  // under --enable-source-maps Node has already mapped the frames, to the map's source file;
+  // frames name files by URL (ESM) or by path: the path ends both
+  const mapped = map?.sourceUrl === undefined ? undefined : fileURLToPath(map.sourceUrl)
   for (const line of stack.split('\n', 64)) {
-    const at = line.lastIndexOf(url)
-    if (at < 0) continue
-    const m = /^:(\d+):(\d+)/.exec(line.slice(at + url.length))
-    if (m === null) continue
-    const pos = original(files.codePath, Number(m[1]), Number(m[2]))
-    return `${files.programPath}:${pos.line}:${pos.column}`
+    for (const [url, needsMap] of [[files.codePath, true], [mapped, false]] as const) {
+      if (url === undefined) continue
+      const at = line.lastIndexOf(url)
+      if (at < 0) continue
+      const m = /^:(\d+):(\d+)/.exec(line.slice(at + url.length))
+      if (m === null) continue
+      const pos = needsMap ? original(map?.map, Number(m[1]), Number(m[2])) : { line: Number(m[1]), column: Number(m[2]) }
+      return `${files.programPath}:${pos.line}:${pos.column}`
+    }
   }
   return undefined
 }
 
 const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/
 
-/** A compiled position mapped back through the inline source map (JavaScript has none: as is). */
-function original (codePath: string, line: number, column: number): { line: number, column: number } {
+/** The compiled file's inline source map (JavaScript programs have none), and its source's URL. */
+function inlineMap (codePath: string): { map: SourceMap, sourceUrl?: string } | undefined {
   try {
     const m = INLINE_MAP.exec(readFileSync(codePath, 'utf8'))
-    if (m === null) return { line, column }
-    const map = new SourceMap(JSON.parse(Buffer.from(m[1]!, 'base64').toString('utf8')) as SourceMapPayload)
-    const e = map.findEntry(line - 1, column - 1) as { originalLine?: number, originalColumn?: number }
-    if (typeof e.originalLine !== 'number' || typeof e.originalColumn !== 'number') return { line, column }
-    return { line: e.originalLine + 1, column: e.originalColumn + 1 }
+    if (m === null) return undefined
+    const payload = JSON.parse(Buffer.from(m[1]!, 'base64').toString('utf8')) as SourceMapPayload
+    const source = payload.sources?.[0]
+    return { map: new SourceMap(payload), ...(source === undefined ? {} : { sourceUrl: new URL(source, pathToFileURL(codePath)).href }) }
   } catch {
     // the file gone (a reused process whose work dir was wiped): the compiled position still helps
-    return { line, column }
+    return undefined
   }
+}
+
+/** A compiled position mapped back through the source map; without one, as is. */
+function original (map: SourceMap | undefined, line: number, column: number): { line: number, column: number } {
+  if (map === undefined) return { line, column }
+  const e = map.findEntry(line - 1, column - 1) as { originalLine?: number, originalColumn?: number }
+  if (typeof e.originalLine !== 'number' || typeof e.originalColumn !== 'number') return { line, column }
+  return { line: e.originalLine + 1, column: e.originalColumn + 1 }
 }
 
 /** Server paths out of a message: the work dir becomes `work`, the compiled file the program's name. */
