@@ -44,7 +44,7 @@ export async function waitForJob (broker: BrokerClient, jobId: string, o: { time
         bar.update(value, { line })
       } else if (o.progress && line.replace(/ · \d+ s$/, '') !== lastLine) {
         // not a terminal: one line per change of state or rank counts, not one per poll
-        process.stderr.write(`${jobId}: ${line}\n`)
+        process.stderr.write(`${info.jobId}: ${line}\n`)
         lastLine = line.replace(/ · \d+ s$/, '')
       }
       last = info.state
