@@ -1,6 +1,7 @@
 import { jobValue } from './result.js'
+import { resolveJobId } from './ids.js'
 import {
-  BadRequestError, ConfigError, InvalidStateError, MvmError, UnavailableError, silentLogger, componentLogger, toMvmError,
+  BadRequestError, ConfigError, InvalidStateError, MvmError, UnavailableError, silentLogger, componentLogger, toMvmError, nodeLabel,
   type JobState, type Logger, type Registry
 } from '@mvm/core'
 import { JobStore, type Change } from './store.js'
@@ -116,6 +117,10 @@ export class BrokerImpl implements Broker {
   async flush (): Promise<void> { if (this.storeOrNull !== null) await this.storeOrNull.flush() }
 
   get (jobId: string): Job { return this.store.mustGet(jobId) }
+  /** The full id of the job `idOrPrefix` names: itself, or the one job it is a unique prefix of. */
+  resolveId (idOrPrefix: string): string {
+    return resolveJobId(idOrPrefix, (id) => this.store.get(id) !== undefined, (p, n) => this.store.idsWithPrefix(p, n))
+  }
   events (jobId: string): JobEvent[] { this.store.mustGet(jobId); return this.store.events(jobId) }
   list (query?: { state?: JobState, limit?: number, parentId?: string }): Job[] { return this.store.list(query) }
   bundle (sha256: string): Uint8Array | undefined { return this.store.bundle(sha256) }
@@ -165,7 +170,7 @@ export class BrokerImpl implements Broker {
 
   async nodeDown (peerId: string): Promise<void> {
     this.cluster.markDown(peerId)
-    const reason = `node ${peerId} went down`
+    const reason = `node ${nodeLabel(peerId, this.cluster.labelsOf(peerId))} went down`
     const hit = [...this.active].filter(([, a]) => a.placement.includes(peerId))
     await Promise.all(hit.map(async ([id, a]) => { await this.abandon(id, a, reason) }))
     this.kick()
@@ -226,7 +231,7 @@ export class BrokerImpl implements Broker {
       const out: Change[] = []
       const toRunning = (): void => { if (job.state === 'scheduled') out.push(...this.store.transition(jobId, 'running')) }
       if (r.exitCode !== 0) {
-        ended = `rank ${r.rank}${r.peerId !== undefined ? ` on ${r.peerId}` : ''} failed: ${r.error ?? `exit code ${r.exitCode}`}`
+        ended = `rank ${r.rank}${r.peerId !== undefined ? ` on ${nodeLabel(r.peerId, this.cluster.labelsOf(r.peerId))}` : ''} failed: ${r.error ?? `exit code ${r.exitCode}`}`
         if (!retry && retriable) ended += ` (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
         // retried: abandon() below stops the other ranks and requeues the job
         if (!retry) out.push(...this.store.transition(jobId, 'failed', { reason: ended }))

@@ -42,6 +42,9 @@ export class Cluster {
     if (k !== undefined) k.view = { ...k.view, state: 'down', freeSlots: 0 }
   }
 
+  /** A node's labels as last reported (to name it in messages), if it is known. */
+  labelsOf (peerId: string): Record<string, string> | undefined { return this.nodes.get(peerId)?.view.labels }
+
   views (): NodeView[] { return [...this.nodes.values()].map((k) => ({ ...k.view, ...this.free(k) })) }
 
   /** Up nodes that satisfy the constraints, with what they can still take of a job needing `memoryMB` per rank. */

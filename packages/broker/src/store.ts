@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { InvalidStateError, NotFoundError, type JobState } from '@mvm/core'
 import { migrate } from './schema.js'
-import { newJobId } from './ids.js'
+import { RAND_AT, newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
 import { QueueIndex } from './queue-index.js'
 import { toEvent, toJob, toRank, json, type EventRow, type JobRow, type RankRow } from './rows.js'
@@ -90,6 +90,10 @@ export class JobStore {
       children: db.prepare('SELECT id FROM jobs WHERE parent_id = ? ORDER BY seq').pluck(),
       childCounts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs WHERE parent_id = ? GROUP BY state'),
       events: db.prepare('SELECT job_id, at, from_state, to_state, detail FROM job_events WHERE job_id = ? ORDER BY id'),
+      // a range on the primary key: a prefix lookup reads only the ids it matches
+      idsFrom: db.prepare('SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?').pluck(),
+      // the random tail has no index: a scan, done only when the time-ordered prefix missed
+      idsByTail: db.prepare('SELECT id FROM jobs WHERE substr(id, ?, ?) = ? ORDER BY id LIMIT ?').pluck(),
       listAll: db.prepare(`SELECT ${JOB_COLS} FROM jobs ORDER BY seq DESC LIMIT ?`),
       listState: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state = ? ORDER BY seq DESC LIMIT ?`),
       listChildren: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE parent_id = ? ORDER BY seq LIMIT ?`),
@@ -218,6 +222,20 @@ export class JobStore {
     const job = this.get(id)
     if (job === undefined) throw new NotFoundError(`no job ${JSON.stringify(id)}`, { data: { jobId: id } })
     return job
+  }
+
+  /**
+   * Ids starting with `prefix` (at most `limit`, in id order). Without the `j-` of every id, the
+   * prefix is also tried on the random part (`0lmz` finds `j-0mx7s9qud-0lmzj2he`): ids made
+   * close in time share their leading characters, so that part tells them apart sooner.
+   */
+  idsWithPrefix (prefix: string, limit: number): string[] {
+    this.drain()
+    const byId = this.q.idsFrom.all(prefix, prefix + '\uffff', limit) as string[]
+    if (byId.length > 0 || prefix.startsWith('j-') || !/^[0-9a-z]+$/.test(prefix)) return byId
+    const withJ = this.q.idsFrom.all('j-' + prefix, 'j-' + prefix + '\uffff', limit) as string[]
+    if (withJ.length > 0) return withJ
+    return this.q.idsByTail.all(RAND_AT, prefix.length, prefix, limit) as string[]
   }
 
   events (id: string): JobEvent[] { this.drain(); return (this.q.events.all(id) as EventRow[]).map(toEvent) }

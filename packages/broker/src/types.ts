@@ -207,6 +207,11 @@ export interface Broker {
    */
   flush: () => Promise<void>
   get: (jobId: string) => Job
+  /**
+   * The full id of the job named by `idOrPrefix`: the id itself, or a unique prefix of one (also of
+   * its random part, without `j-`). No match: E_NOT_FOUND; several: E_BAD_REQUEST listing them.
+   */
+  resolveId: (idOrPrefix: string) => string
   events: (jobId: string) => JobEvent[]
   list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]
   cancel: (jobId: string, options?: { by?: string }) => Promise<Job>

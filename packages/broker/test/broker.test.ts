@@ -273,3 +273,19 @@ t.test('a failed rank fails the job at once, unless fault tolerance retries fail
     t.equal(dispatcher.starts.length, 2)
   })
 })
+
+t.test('job ids as unique prefixes: of the id, or of its random part; ambiguous ones list the candidates', async (t) => {
+  const { broker } = await startBroker(t.testdir(), {})
+  t.teardown(() => broker.stop())
+  const a = broker.submit({ size: 1 }).jobId
+  const b = broker.submit({ size: 1 }).jobId
+  t.equal(broker.resolveId(a), a, 'a full id is itself')
+  t.equal(broker.resolveId(a.slice(0, -2)), a, 'a unique prefix of the id')
+  const tail = a.slice(a.lastIndexOf('-') + 1)
+  t.equal(broker.resolveId(tail.slice(0, 6)), a, 'a prefix of the random part, without j-')
+  let common = 0
+  while (a[common] === b[common]) common++
+  t.throws(() => broker.resolveId(a.slice(0, common)), { code: 'E_BAD_REQUEST', message: new RegExp(`ambiguous.*${a}.*${b}`) })
+  t.throws(() => broker.resolveId('j-zzz'), { code: 'E_NOT_FOUND' })
+  t.throws(() => broker.resolveId('j-'), { code: 'E_NOT_FOUND' }, 'too short to be a prefix')
+})

@@ -5,3 +5,6 @@
  */
 export { startNodeProcess, MVM_BIN, type NodeProcess, type ReadyLine } from './lab/processes.js'
 export { profileRequest } from './profile-request.js'
+export { formatResult, formatValue, type ResultTextOptions } from './result-text.js'
+export { progressLine } from './wait.js'
+export { inFlags } from './output.js'

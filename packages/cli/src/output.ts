@@ -7,8 +7,35 @@ export function printError (err: unknown): void {
     for (const i of e.issues) process.stderr.write(formatIssue(i) + '\n')
     return
   }
-  process.stderr.write(`mvm: ${e.code}: ${e.message}\n`)
+  process.stderr.write(`mvm: ${e.code}: ${inFlags(e.message)}\n`)
   if (process.env.MVM_DEBUG !== undefined && e.stack !== undefined) process.stderr.write(e.stack + '\n')
+}
+
+/** Request fields as the CLI's flags and arguments name them. */
+const FLAG_OF: Record<string, string> = {
+  jobId: '<job>', jobIds: '<job>', timeoutMs: '--timeout', limit: '--limit', state: '--state', rank: '--rank',
+  maxBytes: '--max-bytes', owner: '--owner', params: '--param', peerId: '<peer>', group: '--group'
+}
+
+/**
+ * A broker's message says where in the SOAP request it found a problem (`Broker.ListJobs.limit:`,
+ * `Broker.GetJobLogs:`); at the shell the user typed flags, so those prefixes become the flag
+ * (`--limit:`) or go. Messages without such a prefix pass unchanged.
+ */
+export function inFlags (message: string): string {
+  return message.replace(/^(?:Broker|Node|Policy)\.[A-Za-z]+(?:\.([A-Za-z]+)(?:\.([A-Za-z0-9_]+))?)?(?:\[\d+\])?: /, (_m, field?: string, sub?: string) => {
+    if (field === undefined) return ''
+    const flag = FLAG_OF[field]
+    if (flag === undefined) return ''
+    return flag === '--param' && sub !== undefined ? `--param ${sub}: ` : `${flag}: `
+  })
+}
+
+/** A flag's value as a whole number in [min, max]: a clear error naming the flag otherwise. */
+export function wholeNumber (value: string, flag: string, min = 0, max = 1e9): number {
+  const n = /^\s*\d{1,10}\s*$/.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new BadRequestError(`${flag} expects a whole number from ${min} to ${max}, got "${value}"`)
+  return n
 }
 
 export function printJson (value: unknown): void {

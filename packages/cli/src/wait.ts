@@ -1,7 +1,8 @@
 import cliProgress from 'cli-progress'
 import { TimeoutError, sleep } from '@mvm/core'
-import { WAIT_MAX_MS, type BrokerClient, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
+import { WAIT_MAX_MS, type BrokerClient, type GetJobResultResponse, type JobInfo, type RankResult } from '@mvm/soap'
 import { printJson } from './output.js'
+import { formatResult } from './result-text.js'
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
 
@@ -18,8 +19,11 @@ const PROGRESS_WAIT_MS = 1000
 export async function waitForJob (broker: BrokerClient, jobId: string, o: { timeoutMs: number, progress: boolean, signal?: AbortSignal }): Promise<Outcome> {
   const deadline = Date.now() + o.timeoutMs
   const tty = o.progress && process.stderr.isTTY
-  const bar = tty ? new cliProgress.SingleBar({ format: `${jobId} {state} |{bar}| {value}/{total} ranks done, {started} started, {duration_formatted}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
+  // the bar fills as ranks start and again as they finish: it moves from the first rank on
+  const bar = tty ? new cliProgress.SingleBar({ format: `${jobId} |{bar}| {line}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
+  const t0 = Date.now()
   let last = ''
+  let lastLine = ''
   let info: JobInfo
   let longPoll = true
   const signal = o.signal
@@ -33,11 +37,15 @@ export async function waitForJob (broker: BrokerClient, jobId: string, o: { time
         longPoll = false
         return await next(broker, jobId, wait, false, signal)
       })
+      const line = progressLine(info, Date.now() - t0)
       if (bar !== undefined) {
-        if (last === '') bar.start(info.size, info.ranksFinished, { state: info.state, started: info.ranksStarted })
-        bar.update(info.ranksFinished, { state: info.state, started: info.ranksStarted })
-      } else if (o.progress && info.state !== last) {
-        process.stderr.write(`${jobId}: ${info.state}${info.reason !== undefined ? ` (${info.reason})` : ''}\n`)
+        const value = info.ranksStarted + info.ranksFinished
+        if (last === '') bar.start(2 * info.size, value, { line })
+        bar.update(value, { line })
+      } else if (o.progress && line.replace(/ · \d+ s$/, '') !== lastLine) {
+        // not a terminal: one line per change of state or rank counts, not one per poll
+        process.stderr.write(`${info.jobId}: ${line}\n`)
+        lastLine = line.replace(/ · \d+ s$/, '')
       }
       last = info.state
       if (FINAL.has(info.state)) break
@@ -63,21 +71,33 @@ function notServed (err: unknown): boolean {
   return (e.code === 'E_BAD_REQUEST' && /has no operation "WaitJob"/.test(e.message ?? '')) || (e.code === 'E_UNAVAILABLE' && /WaitJob is not served/.test(e.message ?? ''))
 }
 
-/** A result printed for people: a plain value as is, anything else as JSON. */
-export function formatResult (resultJson: string | undefined): string {
-  if (resultJson === undefined || resultJson === '') return '(no result)'
-  try {
-    const v = JSON.parse(resultJson) as unknown
-    return typeof v === 'object' && v !== null ? JSON.stringify(v, null, 2) : String(v)
-  } catch { return resultJson }
+export { formatResult }
+
+/** How a job in progress reads: `running 3/4 ranks, 1 done · 12 s` (started counts, not only finished). */
+export function progressLine (info: JobInfo, elapsedMs: number): string {
+  const running = Math.max(0, info.ranksStarted - info.ranksFinished)
+  const secs = `${Math.floor(elapsedMs / 1000)} s`
+  if (info.state === 'queued' || info.state === 'scheduled') return `${info.state}${info.reason !== undefined ? ` (${info.reason})` : ''} · ${secs}`
+  if (FINAL.has(info.state)) return `${info.state}${info.reason !== undefined ? ` (${info.reason})` : ''} · ${secs}`
+  return `${info.state} ${running}/${info.size} ranks, ${info.ranksFinished} done · ${secs}`
 }
 
-export function printOutcome (o: Outcome, json: boolean): void {
-  if (json) { printJson({ job: o.info, result: o.result }); return }
+export interface PrintOptions { json: boolean, full?: boolean }
+
+export function printOutcome (o: Outcome, opts: PrintOptions | boolean): void {
+  const p = typeof opts === 'boolean' ? { json: opts } : opts
+  if (p.json) { printJson({ job: o.info, result: o.result }); return }
   if (o.info.state === 'succeeded') {
-    process.stdout.write(formatResult(o.result?.resultJson) + '\n')
+    process.stdout.write(formatResult(o.result?.resultJson, { full: p.full === true }) + '\n')
   } else {
-    const firstError = o.result?.ranks.find((r) => r.error !== undefined && r.error !== '')
-    process.stderr.write(`job ${o.info.jobId} ${o.info.state}${o.info.reason !== undefined ? `: ${o.info.reason}` : ''}${firstError !== undefined ? `\n  rank ${firstError.rank}: ${firstError.error ?? ''}` : ''}\n`)
+    process.stderr.write(failureText(o.info, o.result?.ranks) + '\n')
   }
+}
+
+/** A job that did not succeed, in a sentence; the first failed rank's error only when the reason lacks it. */
+export function failureText (job: { jobId: string, state: string, reason?: string | undefined }, ranks: readonly RankResult[] = []): string {
+  const reason = job.reason
+  const firstError = ranks.find((r) => r.error !== undefined && r.error !== '')
+  const extra = firstError !== undefined && (reason === undefined || !reason.includes(firstError.error!)) ? `\n  rank ${firstError.rank}: ${firstError.error ?? ''}` : ''
+  return `job ${job.jobId} ${job.state}${reason !== undefined ? `: ${reason}` : ''}${extra}`
 }

@@ -18,6 +18,8 @@ export const ErrorCode = {
   ABORTED: 'E_ABORTED',
   SANDBOX: 'E_SANDBOX',
   JOB_FAILED: 'E_JOB_FAILED',
+  /** The user's program threw (or rejected): its own failure, not the toolkit's. */
+  PROGRAM: 'E_PROGRAM',
   INVALID_STATE: 'E_INVALID_STATE',
   UNAVAILABLE: 'E_UNAVAILABLE',
   BAD_REQUEST: 'E_BAD_REQUEST',
@@ -112,6 +114,10 @@ export class SandboxError extends MvmError {
 export class JobFailedError extends MvmError {
   constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.JOB_FAILED, message, options); this.name = 'JobFailedError' }
 }
+/** A user program's own exception; `data` holds `{ location?: 'file.ts:line:col', name? }`. */
+export class ProgramError extends MvmError {
+  constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.PROGRAM, message, options); this.name = 'ProgramError' }
+}
 export class InvalidStateError extends MvmError {
   constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.INVALID_STATE, message, options); this.name = 'InvalidStateError' }
 }
@@ -144,6 +150,7 @@ const byCode: Record<string, new (message: string, options?: MvmErrorOptions) =>
   [ErrorCode.ABORTED]: AbortError,
   [ErrorCode.SANDBOX]: SandboxError,
   [ErrorCode.JOB_FAILED]: JobFailedError,
+  [ErrorCode.PROGRAM]: ProgramError,
   [ErrorCode.INVALID_STATE]: InvalidStateError,
   [ErrorCode.UNAVAILABLE]: UnavailableError,
   [ErrorCode.BAD_REQUEST]: BadRequestError

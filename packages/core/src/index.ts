@@ -15,9 +15,10 @@
 export {
   ErrorCode, MvmError, formatIssue, ValidationError, ConfigError, NotFoundError, UnknownComponentError, ProtocolError,
   FrameTooLargeError, UnsupportedVersionError, NotAdmittedError, UnauthorizedError, CapacityError, TimeoutError,
-  AbortError, SandboxError, JobFailedError, InvalidStateError, UnavailableError, BadRequestError, errorFromJSON, toMvmError,
+  AbortError, SandboxError, JobFailedError, ProgramError, InvalidStateError, UnavailableError, BadRequestError, errorFromJSON, toMvmError,
   type MvmErrorOptions, type Issue, type SerializedError
 } from './errors.js'
+export { shortPeerId, nodeLabel } from './names.js'
 export { createLogger, componentLogger, silentLogger, type LogLevel, type LogFormat, type Logger, type LoggerInit } from './logger.js'
 export { createRegistry, type Factory, type ComponentSpec, type Registry } from './registry.js'
 export { throwIfAborted, sleep, combineSignals, startableRole, type Startable } from './lifecycle.js'

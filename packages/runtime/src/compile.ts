@@ -42,7 +42,7 @@ export async function compileProgram (program: ProgramSource, options: CompileOp
   if (typeof program?.source !== 'string') throw new BadRequestError('program.source must be a string')
   if (program.language !== 'ts' && program.language !== 'js') throw new BadRequestError(`program.language: "${String(program.language)}" must be "ts" or "js"`)
   const js = program.language === 'js'
-  const hash = createHash('sha256').update(`${js ? 'js' : tsVersion()}\0${program.language}\0${options.sdkUrl}\0`).update(program.source).digest('hex')
+  const hash = createHash('sha256').update(`${js ? 'js' : `${tsVersion()}+map`}\0${program.language}\0${options.sdkUrl}\0`).update(program.source).digest('hex')
   const codePath = join(options.cacheDir, `${hash}.mjs`)
   try {
     await readFile(codePath, { flag: 'r' })

@@ -186,6 +186,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       groups: spec.graph.groups[rank] ?? {},
       params: spec.params ?? {},
       codePath,
+      programPath: spec.program.path ?? (spec.program.language === 'js' ? 'program.js' : 'program.ts'),
       queue: spec.queue,
       locality,
       uplink: lr.uplink !== undefined,

@@ -24,6 +24,8 @@ export interface HostInit {
   params: Record<string, unknown>
   /** Absolute path of the compiled program (an .mjs file the sandbox may read). */
   codePath: string
+  /** The program's path in the job's bundle (`primes.ts`): what errors name instead of `codePath`. */
+  programPath?: string
   queue: QueueSettings
   restored?: unknown
   /** For each rank of the job, a small integer naming its node (same number = same node). */

@@ -7,11 +7,12 @@
  * init (the runtime hands it to another rank of the same owner). An error always exits.
  */
 import { pathToFileURL } from 'node:url'
-import { BadRequestError, toMvmError } from '@mvm/core'
+import { BadRequestError } from '@mvm/core'
 import { createContext, toJobFunction } from '@mvm/job'
 import { HostChannels } from './host-channels.js'
 import type { FromHost, ToHost } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
+import { describeThrown, type ProgramFiles } from './program-error.js'
 import { guardSignals } from './signal-guard.js'
 
 guardSignals()
@@ -24,6 +25,8 @@ const early: Array<[ToHost, unknown]> = []
 let generation = 0
 /** Between a reused job's result and the next init: what arrives belongs to the finished job. */
 let idle = false
+/** The running job's program, for naming the program's file:line when it throws. */
+let files: ProgramFiles | undefined
 
 function finish (m: FromHost, code: number): void {
   // exit only once the message is handed over, so the runtime always gets the outcome
@@ -35,26 +38,11 @@ function finish (m: FromHost, code: number): void {
 const FLUSH_ON_FAIL_MS = 2000
 
 function fail (err: unknown): void {
-  const e = toMvmError(err)
-  const stack = err instanceof Error ? err.stack : undefined
+  // described now: the program's files are those of the job that threw, not of a later one
+  const error = describeThrown(err, files)
   let timer: NodeJS.Timeout | undefined
   const flushed = Promise.race([channels?.flush(), new Promise<void>((resolve) => { timer = setTimeout(resolve, FLUSH_ON_FAIL_MS) })])
-  void flushed.catch(() => {}).finally(() => { clearTimeout(timer); report(e, err, stack) })
-}
-
-function report (e: ReturnType<typeof toMvmError>, err: unknown, stack: string | undefined): void {
-  finish({ error: { ...e.toJSON(), message: nodeReason(err, e.message), ...(stack === undefined ? {} : { stack }) } }, 1)
-}
-
-/**
- * Node's own errors keep their code (ERR_ACCESS_DENIED from the permission model, ...) and the
- * denied resource in the message: toMvmError makes them E_INTERNAL, which would hide why.
- */
-function nodeReason (err: unknown, message: string): string {
-  const x = err as { code?: unknown, permission?: unknown, resource?: unknown } | null
-  if (typeof x?.code !== 'string' || !x.code.startsWith('ERR_')) return message
-  const what = [x.permission, x.resource].filter((v) => typeof v === 'string' && v !== '').join(' ')
-  return `${x.code}: ${message}${what === '' ? '' : ` (${what})`}`
+  void flushed.catch(() => {}).finally(() => { clearTimeout(timer); finish({ error }, 1) })
 }
 
 async function run (init: ReusableInit): Promise<void> {
@@ -62,6 +50,7 @@ async function run (init: ReusableInit): Promise<void> {
   if (idle) process.title = 'mvm rank-host (reused)'
   idle = false
   cancel = new AbortController()
+  files = { codePath: init.codePath, programPath: init.programPath ?? 'program', workDir: process.cwd() }
   channels = new HostChannels(init, (m) => { if (gen === generation && !idle) post(m) })
   for (const [m, h] of early.splice(0)) channels.handle(m, h)
   const mod = await import(pathToFileURL(init.codePath).href) as { default?: unknown }

@@ -95,7 +95,7 @@ t.test('another owner never gets that process, and sees nothing of the first own
 t.test('a rank that failed, was killed or exceeded a limit is never reused', async (t) => {
   const rt = node(t)
   const failed = await runOne(rt, 'carol', { fail: true })
-  t.equal(failed.error?.code, 'E_INTERNAL', 'the failing job failed')
+  t.equal(failed.error?.code, 'E_PROGRAM', 'the failing job failed, as the program\'s own error')
   const after = seen(await runOne(rt, 'carol'))
   t.ok(after.pid > 0)
 

@@ -71,9 +71,11 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
   const cache = options.cache ?? new SubmissionCache()
   const waiters = options.waiters ?? new JobWaiters(broker)
   const ownerOf = (o: string | undefined): string => o !== undefined && o !== '' ? o : 'anonymous'
+  // every job id a client sends may be a unique prefix (`j-0mx7s9qv`, or `0lmz` of the random part)
+  const id = (jobId: string): string => broker.resolveId(jobId)
   const info = async (jobId: string): Promise<JobInfo> => {
     await broker.flush()
-    return jobInfo(broker, broker.get(jobId), progress)
+    return jobInfo(broker, broker.get(id(jobId)), progress)
   }
   return {
     async SubmitJob (req) {
@@ -98,14 +100,16 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       return { submitted: res.map((r) => ({ jobId: r.jobId, childJobIds: r.childJobIds })) }
     },
     async WaitJob ({ jobId, timeoutMs }) {
-      await waiters.wait([jobId], timeoutMs)
-      return await info(jobId)
+      const full = id(jobId)
+      await waiters.wait([full], timeoutMs)
+      return await info(full)
     },
     async WaitJobs ({ jobIds, timeoutMs }) {
       if (jobIds.length > MAX_BATCH) throw new BadRequestError(`WaitJobs: at most ${MAX_BATCH} job ids per call (got ${jobIds.length})`)
-      await waiters.wait(jobIds, timeoutMs)
+      const full = jobIds.map(id)
+      await waiters.wait(full, timeoutMs)
       await broker.flush()
-      return { jobs: jobIds.map((id) => jobInfo(broker, broker.get(id), progress)) }
+      return { jobs: full.map((j) => jobInfo(broker, broker.get(j), progress)) }
     },
     async GetJob ({ jobId }) { return await info(jobId) },
     async ListJobs ({ state, limit }) {
@@ -115,8 +119,8 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       q.limit = Math.min(Math.max(limit ?? 100, 1), 10_000)
       return { jobs: broker.list(q).map((j) => jobInfo(broker, j, progress)) }
     },
-    async CancelJob ({ jobId }, ctx) { return jobInfo(broker, await broker.cancel(jobId, { by: ctx.remoteAddress }), progress) },
-    async GetJobResult ({ jobId }) { await broker.flush(); return jobResult(broker.result(jobId)) }
+    async CancelJob ({ jobId }, ctx) { return jobInfo(broker, await broker.cancel(id(jobId), { by: ctx.remoteAddress }), progress) },
+    async GetJobResult ({ jobId }) { await broker.flush(); return jobResult(broker.result(id(jobId))) }
   }
 }
 

@@ -7,7 +7,7 @@ export interface LoggedJob { id: string, size: number, state: string, placement:
 
 export interface BrokerLogsInit {
   /** The broker's job lookup; throws E_NOT_FOUND for an unknown job. */
-  jobs: { get: (jobId: string) => LoggedJob }
+  jobs: { get: (jobId: string) => LoggedJob, resolveId?: (idOrPrefix: string) => string }
   /** A peer's SOAP URL (the super-peer's membership), undefined when it is not known. */
   soapUrlOf: (peerId: string) => string | undefined
   /** Per peer call; default 15 s. */
@@ -25,7 +25,7 @@ export function brokerLogsHandler (init: BrokerLogsInit): Handler<GetJobLogsRequ
   const connect = init.nodeClient ?? createNodeClient
   return async (req) => {
     const q = checkLogsRequest(req, where)
-    const job = init.jobs.get(q.jobId)
+    const job = init.jobs.get(init.jobs.resolveId?.(q.jobId) ?? q.jobId)
     if (job.childIds !== undefined) {
       throw new BadRequestError(`${where}: job ${job.id} is an array job; ask for the logs of its elements: ${job.childIds.join(', ')}`)
     }

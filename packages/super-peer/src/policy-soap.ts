@@ -51,7 +51,7 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
   // a job the broker does not know falls through to the handler, which answers E_NOT_FOUND
   set('CancelJob', guarded(h.CancelJob, policy, ({ jobId }, subject) => {
     let owner: string | null | undefined
-    try { owner = broker.get(jobId).owner } catch { return 'job.cancel.own' }
+    try { owner = broker.get(broker.resolveId(jobId)).owner } catch { return 'job.cancel.own' }
     return (owner ?? ANONYMOUS) === subject ? 'job.cancel.own' : 'job.cancel.any'
   }))
   return out

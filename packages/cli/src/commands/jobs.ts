@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
-import { ErrorCode, InvalidStateError, toMvmError } from '@mvm/core'
-import type { JobInfo } from '@mvm/soap'
-import type { JobState } from '@mvm/core'
-import { formatTable, printJson } from '../output.js'
+import { BadRequestError, ErrorCode, InvalidStateError, JobState, shortPeerId, toMvmError } from '@mvm/core'
+import type { GetJobResultResponse, JobInfo } from '@mvm/soap'
+import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
-import { formatResult, waitForJob, printOutcome } from '../wait.js'
+import { formatValue } from '../result-text.js'
+import { failureText, formatResult, waitForJob, printOutcome } from '../wait.js'
 
 interface Opts extends BrokerLocation { json?: boolean }
 
@@ -15,9 +15,12 @@ export function register (program: Command): void {
     .option('--state <state>', 'only jobs in this state (queued, scheduled, running, succeeded, failed, cancelled)')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'machine-readable output'))
-    .action(async (o: Opts & { state?: JobState, limit: string }) => {
+    .action(async (o: Opts & { state?: string, limit: string }) => {
+      const limit = wholeNumber(o.limit, '--limit', 1, 10_000)
+      const states = Object.values(JobState) as string[]
+      if (o.state !== undefined && !states.includes(o.state)) throw new BadRequestError(`--state: "${o.state}" is not one of ${states.join(', ')}`)
       const broker = await findBroker(o)
-      const req = o.state === undefined ? { limit: Number(o.limit) } : { state: o.state, limit: Number(o.limit) }
+      const req = o.state === undefined ? { limit } : { state: o.state as JobState, limit }
       const { jobs } = await broker.ListJobs(req)
       if (o.json === true) { printJson(jobs); return }
       process.stdout.write(table(jobs))
@@ -25,7 +28,7 @@ export function register (program: Command): void {
 
   brokerOptions(program.command('status')
     .description('show one job: state, placement, timings')
-    .argument('<job>', 'job id')
+    .argument('<job>', JOB_ARG)
     .option('--json', 'machine-readable output'))
     .action(async (jobId: string, o: Opts) => {
       const info = await (await findBroker(o)).GetJob({ jobId })
@@ -45,28 +48,32 @@ export function register (program: Command): void {
 
   brokerOptions(program.command('result')
     .description('print a finished job\'s result (rank results with --json)')
-    .argument('<job>', 'job id')
+    .argument('<job>', JOB_ARG)
     .option('-w, --wait', 'wait for the job to finish first')
+    .option('--full', 'print a long result whole (it is cut by default)')
     .option('--json', 'machine-readable output'))
-    .action(async (jobId: string, o: Opts & { wait?: boolean }) => {
+    .action(async (jobArg: string, o: Opts & { wait?: boolean, full?: boolean }) => {
       const broker = await findBroker(o)
+      const full = o.full === true
       if (o.wait === true) {
-        const outcome = await waitForJob(broker, jobId, { timeoutMs: 3600_000, progress: o.json !== true })
-        printOutcome(outcome, o.json === true)
+        const outcome = await waitForJob(broker, jobArg, { timeoutMs: 3600_000, progress: o.json !== true })
+        printOutcome(outcome, { json: o.json === true, full })
         if (outcome.info.state !== 'succeeded') process.exitCode = 2
         return
       }
-      const r = await broker.GetJobResult({ jobId })
+      const r = await broker.GetJobResult({ jobId: jobArg })
+      // the broker takes a unique prefix: messages name the job by its full id
+      const jobId = r.jobId
       if (o.json === true) { printJson(r); return }
       if (r.state === 'cancelled') { process.stderr.write(`job ${jobId} was cancelled${r.reason !== undefined ? ` (${r.reason})` : ''}; it has no result\n`); process.exitCode = 2; return }
       if (r.state !== 'succeeded' && r.state !== 'failed') throw new InvalidStateError(`job ${jobId} is ${r.state}; it has no result yet (use --wait)`)
-      if (r.state === 'failed') { process.stderr.write(`job ${jobId} failed${r.reason !== undefined ? `: ${r.reason}` : ''}\n`); process.exitCode = 2; return }
-      process.stdout.write(formatResult(r.resultJson) + '\n')
+      if (r.state === 'failed') { process.stderr.write(failureText({ jobId, state: r.state, reason: r.reason }, r.ranks) + '\n'); process.exitCode = 2; return }
+      process.stdout.write(arrayResult(r, full) ?? formatResult(r.resultJson, { full }) + '\n')
     })
 
   brokerOptions(program.command('cancel')
     .description('cancel a queued or running job (all its ranks are stopped); cancelling a cancelled job is a no-op, a finished one exits 1')
-    .argument('<job>', 'job id'))
+    .argument('<job>', JOB_ARG))
     .action(async (jobId: string, o: Opts) => {
       const broker = await findBroker(o)
       try {
@@ -82,7 +89,19 @@ export function register (program: Command): void {
     })
 }
 
-function short (peerId: string): string { return peerId.length > 12 ? '…' + peerId.slice(-8) : peerId }
+const JOB_ARG = 'job id, or a unique prefix of one (j-0mx7s9q…, or the start of its random part)'
+
+function short (peerId: string): string { return shortPeerId(peerId) }
+
+/** An array job's result (one value per element) as `[i] value` lines; undefined for any other result. */
+function arrayResult (r: GetJobResultResponse, full: boolean): string | undefined {
+  // an array parent has no ranks of its own; its value lists its elements' results in order
+  if (full || r.ranks.length > 0 || r.resultJson === undefined) return undefined
+  let v: unknown
+  try { v = JSON.parse(r.resultJson) } catch { return undefined }
+  if (!Array.isArray(v)) return undefined
+  return v.map((x, i) => `[${i}] ${formatValue(x, { oneLine: true })}`).join('\n') + '\n'
+}
 
 function table (jobs: JobInfo[]): string {
   return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED'], jobs.map((j) => [

@@ -2,11 +2,12 @@ import type { Command } from 'commander'
 import { dirname, relative } from 'node:path'
 import { userInfo } from 'node:os'
 import { profileRequest } from '../profile-request.js'
-import { collectParam, printJson } from '../output.js'
+import { collectParam, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
-import { waitForJob, printOutcome } from '../wait.js'
+import { waitForJob, printOutcome, type Outcome } from '../wait.js'
+import { arrayElements, sweepTable } from '../sweep.js'
 
-interface SubmitOptions extends BrokerLocation { param?: Record<string, string>, wait?: boolean, json?: boolean, timeout?: string, owner?: string }
+interface SubmitOptions extends BrokerLocation { param?: Record<string, string>, wait?: boolean, json?: boolean, full?: boolean, timeout?: string, owner?: string }
 
 export function register (program: Command): void {
   brokerOptions(program.command('submit')
@@ -16,9 +17,12 @@ export function register (program: Command): void {
     .option('-w, --wait', 'wait for the job to finish, showing progress, then print its result')
     .option('--timeout <sec>', 'with --wait: give up waiting after this many seconds', '3600')
     .option('--owner <name>', 'submit on behalf of this subject (default $USER or the OS account)')
+    .option('--full', 'with --wait: print long results whole (they are cut by default)')
     .option('--json', 'machine-readable output'))
     .action(async (file: string, o: SubmitOptions) => {
       const params = o.param ?? {}
+      // checked before anything is submitted: a bad --timeout must not leave a job behind
+      const timeoutMs = wholeNumber(o.timeout ?? '3600', '--timeout', 1, 30 * 86_400) * 1000
       const { request, profile } = await profileRequest(file, { params, owner: o.owner ?? currentUser() })
       const broker = await findBroker(o)
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000 })
@@ -29,12 +33,16 @@ export function register (program: Command): void {
       }
       if (o.json !== true) process.stderr.write(`submitted ${res.jobId} (${profile.metadata.name}) from ${relative(process.cwd(), dirname(file)) || '.'}\n`)
       const ids = res.childJobIds.length > 0 ? res.childJobIds : [res.jobId]
+      const elements = res.childJobIds.length > 0 ? arrayElements(profile) : undefined
       let failed = 0
+      const outcomes: Outcome[] = []
       for (const id of ids) {
-        const outcome = await waitForJob(broker, id, { timeoutMs: Number(o.timeout) * 1000, progress: o.json !== true })
-        printOutcome(outcome, o.json === true)
+        const outcome = await waitForJob(broker, id, { timeoutMs, progress: o.json !== true })
+        if (elements === undefined || o.json === true) printOutcome(outcome, { json: o.json === true, full: o.full === true })
+        outcomes.push(outcome)
         if (outcome.info.state !== 'succeeded') failed++
       }
+      if (elements !== undefined && o.json !== true) process.stdout.write(sweepTable(elements, outcomes, o.full === true))
       if (failed > 0) process.exitCode = 2
     })
 }
