@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { BadRequestError, type Logger, type Startable } from '@mvm/core'
-import { createBroker, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
+import { createBroker, parseBoundedJson, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { EffectivePolicy } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers } from '@mvm/soap'
@@ -180,7 +180,7 @@ export class BrokerAgent implements Startable {
     }
     let output: unknown
     if (b.resultJson !== '') {
-      try { output = JSON.parse(b.resultJson) } catch { throw new BadRequestError(`job report for ${b.jobId} rank ${b.rank} has malformed resultJson`) }
+      output = parseBoundedJson(b.resultJson, `job report for ${b.jobId} rank ${b.rank}: resultJson`)
     }
     const rank = {
       rank: b.rank, exitCode: b.exitCode, peerId,
