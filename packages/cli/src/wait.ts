@@ -3,7 +3,8 @@ import { TimeoutError, sleep } from '@mvm/core'
 import { WAIT_MAX_MS, type BrokerClient, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
 import { printJson } from './output.js'
 
-const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+// held: nothing more happens until someone runs `mvm release`, so waiting longer would hang
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'held'])
 
 export interface Outcome { info: JobInfo, result?: GetJobResultResponse }
 

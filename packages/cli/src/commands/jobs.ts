@@ -80,6 +80,22 @@ export function register (program: Command): void {
         process.exitCode = 1
       }
     })
+
+  brokerOptions(program.command('release')
+    .description('queue a held job again (the broker holds a job whose runs took nodes down or failed the same way repeatedly; mvm status shows why)')
+    .argument('<job>', 'job id'))
+    .action(async (jobId: string, o: Opts) => {
+      const broker = await findBroker(o)
+      try {
+        const info = await broker.ReleaseJob({ jobId })
+        process.stdout.write(`${info.jobId} ${info.state}\n`)
+      } catch (err) {
+        const e = toMvmError(err)
+        if (e.code !== ErrorCode.INVALID_STATE) throw err
+        process.stderr.write(`${e.message}\n`)
+        process.exitCode = 1
+      }
+    })
 }
 
 function short (peerId: string): string { return peerId.length > 12 ? '…' + peerId.slice(-8) : peerId }
