@@ -58,6 +58,17 @@ export interface BrokerAgentInit {
   refreshMs?: number
 }
 
+/** Where the policies applied at run time (ApplyPolicy) are kept in the job store. */
+const APPLIED_POLICIES_KEY = 'policy.applied'
+
+function storedPolicies (raw: string | undefined): string[] {
+  if (raw === undefined) return []
+  try {
+    const v = JSON.parse(raw) as unknown
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+  } catch { return [] }
+}
+
 /**
  * The super-peer as virtual front-end: the broker core, fed by the group's membership and
  * monitoring reports, reaching peers over the control protocol, served over SOAP.
@@ -109,6 +120,9 @@ export class BrokerAgent implements Startable {
     const files = this.init.policyFiles ?? (this.init.policy !== undefined ? await rootFiles(this.init.policy) : [])
     await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
     await this.broker.start()
+    await this.policy.restore(storedPolicies(this.broker.setting(APPLIED_POLICIES_KEY)), (texts) => {
+      this.broker.putSetting(APPLIED_POLICIES_KEY, texts.length === 0 ? null : JSON.stringify(texts))
+    })
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
     // kept for a `restart` recovery; a stale one (earlier attempt, other node) is dropped by the broker
     this.cleanups.push(this.node.control.handle('checkpoint', (b, ctx) => {
