@@ -326,8 +326,8 @@ export class BrokerImpl implements Broker {
 
   private async onStartFailed (id: string, a: Active, err: unknown): Promise<void> {
     if (this.active.get(id) !== a || this.storeOrNull === null) return
-    const why = `dispatch failed: ${toMvmError(err).message}`
-    await this.abandon(id, a, why, { failure: why })
+    // not counted toward holding: a refused start says more about the peer than about the job
+    await this.abandon(id, a, `dispatch failed: ${toMvmError(err).message}`)
     this.kick()
   }
 
@@ -352,14 +352,16 @@ export class BrokerImpl implements Broker {
   private requeueOrFail (job: Job, reason: string, fault?: Fault): Change[] {
     const faults = nextFaults(job, fault)
     const after = this.ft.poisonAfter ?? DEFAULT_POISON_AFTER
-    if (this.ft.recovery !== 'fail' && after > 0 && (faults.nodeDeaths >= after || faults.failureStreak >= after)) {
+    // restarts exhausted: failed is final and says so; holding only replaces a retry
+    const retries = this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts
+    if (retries && after > 0 && (faults.nodeDeaths >= after || faults.failureStreak >= after)) {
       const why = faults.nodeDeaths >= after
         ? `held: ${faults.nodeDeaths} nodes went down while it ran (last: ${reason}); \`mvm release ${job.id}\` queues it again`
         : `held: failed the same way ${faults.failureStreak} times in a row (${reason}); \`mvm release ${job.id}\` queues it again`
       this.log.warn({ jobId: job.id, ...faults }, 'poison job held')
       return this.store.transition(job.id, 'held', { reason: why, faults })
     }
-    if (this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts) {
+    if (retries) {
       return this.store.transition(job.id, 'queued', { reason, countRestart: true, faults, detail: `${reason}; requeued (restart ${job.restarts + 1} of ${this.ft.maxRestarts})` })
     }
     const why = this.ft.recovery === 'fail' ? reason : `${reason} (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
