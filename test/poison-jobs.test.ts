@@ -31,10 +31,11 @@ t.test('a job whose node dies under it twice is held, not placed on every peer',
     const victim = byId.get(placedOn)!
     victim.child.kill('SIGKILL')
     killed.push(placedOn)
+    // given up: held, failed, or requeued (possibly already placed again, elsewhere)
     await waitFor(async () => {
       const j = await lab.broker.GetJob({ jobId })
       state = j.state
-      return j.state !== 'running' && j.state !== 'scheduled'
+      return ['held', 'failed', 'queued'].includes(j.state) || (j.placement[0]?.peerId ?? placedOn) !== placedOn
     }, 30_000, `the broker to give run ${run + 1} up`)
   }
   const info = await lab.broker.GetJob({ jobId })

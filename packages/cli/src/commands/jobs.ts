@@ -12,7 +12,7 @@ interface Opts extends BrokerLocation { json?: boolean }
 export function register (program: Command): void {
   brokerOptions(program.command('jobs')
     .description('list the broker\'s jobs, newest first')
-    .option('--state <state>', 'only jobs in this state (queued, scheduled, running, succeeded, failed, cancelled)')
+    .option('--state <state>', 'only jobs in this state (queued, scheduled, running, succeeded, failed, cancelled, held)')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'machine-readable output'))
     .action(async (o: Opts & { state?: JobState, limit: string }) => {
