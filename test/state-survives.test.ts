@@ -16,10 +16,10 @@ t.test('ranks stopped by Node.Terminate on their peers: the job leaves running',
   t.teardown(async () => { await lab.broker.CancelJob({ jobId }).catch(() => {}) })
   await waitFor(async () => (await lab.broker.GetJob({ jobId })).state === 'running', 60_000, 'the job to run')
   const placed = new Set((await lab.broker.GetJob({ jobId })).placement.map((p) => p.peerId))
-  for (const p of lab.peers.filter((x) => placed.has(x.ready.peerId))) {
-    const r = await createNodeClient(p.ready.soapUrl).Terminate({ jobId })
-    t.ok(r.stopped > 0, `${p.name} stopped the job's ranks`)
-  }
+  // one of its peers is enough: the broker stops the job's other ranks itself
+  const p = lab.peers.find((x) => placed.has(x.ready.peerId))!
+  const r = await createNodeClient(p.ready.soapUrl).Terminate({ jobId })
+  t.ok(r.stopped > 0, `${p.name} stopped the job's ranks`)
   // failure detection: rank reports arrive within the report retry bound; no broker restart
   await waitFor(async () => (await lab.broker.GetJob({ jobId })).state !== 'running', 30_000, 'the job to leave running')
   const info = await lab.broker.GetJob({ jobId })

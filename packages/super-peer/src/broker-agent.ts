@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { BadRequestError, type Logger, type Startable } from '@mvm/core'
+import type { Logger, Startable } from '@mvm/core'
 import { createBroker, parseBoundedJson, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { EffectivePolicy } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
