@@ -239,3 +239,30 @@ t.test('after stop() file edits are no longer applied', async (t) => {
   t.same(fx.calls, [])
   t.equal(pc.changes, 0)
 })
+
+t.test('applied policies are persisted, restored on start, dropped when unparsable', async (t) => {
+  const stored: string[][] = []
+  const persist = (texts: string[]): void => { stored.push(texts) }
+  const first = await started(t, [INTER_DOMAIN])
+  await first.pc.restore([], persist)
+  t.same(stored, [], 'nothing stored, nothing written')
+  const text = policy('domain', '  scheduling:\n    strategy: pack\n', 'kept')
+  await first.pc.applyYaml(text)
+  t.same(stored.at(-1), [text], 'the applied YAML is stored as sent')
+  await t.rejects(first.pc.applyYaml(policy('domain', '  scheduling:\n    strategy: nope\n')), { code: 'E_VALIDATION' })
+  t.equal(stored.length, 1, 'a rejected policy stores nothing')
+
+  // a new life: the stored text comes back as the applied layer and acts on the broker
+  const second = await started(t, [INTER_DOMAIN])
+  await second.pc.restore(stored.at(-1)!, persist)
+  t.equal(second.pc.effective.spec.scheduling.strategy, 'pack')
+  t.match(second.pc.describe().layers, [{ origin: INTER_DOMAIN }, { origin: 'ApplyPolicy', name: 'kept' }])
+  t.same(second.fx.strategies, [{ type: 'pack', options: {} }], 'the restored strategy was set on the broker')
+
+  const third = await started(t, [INTER_DOMAIN])
+  const before = stored.length
+  await third.pc.restore(['kind: Nope\n'], persist)
+  t.notOk((third.pc.describe().layers as Array<{ origin: string }>).some((l) => l.origin === 'ApplyPolicy'), 'the files\' policy stays, no applied layer')
+  t.same(stored.slice(before), [[]], 'the bad stored text is removed')
+  t.match(third.lines().map((l) => l.msg).join('\n'), /stored applied policy no longer validates and is dropped/)
+})
