@@ -73,7 +73,7 @@ export async function submit (broker: BrokerClient, file: string, params: Record
   return await broker.SubmitJob(request)
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'held'])
 
 export async function waitJob (broker: BrokerClient, jobId: string, ms = 60_000): Promise<{ info: JobInfo, result: GetJobResultResponse }> {
   let info: JobInfo | undefined

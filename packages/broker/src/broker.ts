@@ -10,11 +10,15 @@ import { schedulePass } from './pass.js'
 import { toNewJobs, checkNodeView } from './validate.js'
 import { schedulingStrategies } from './strategies/registry.js'
 import { isTerminal } from './transitions.js'
+import { DEFAULT_POISON_AFTER } from './types.js'
 import { saveCheckpoint } from './checkpoints.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
+
+/** Why a run was given up, for poison-job accounting: a node died under it, or it failed this way. */
+type Fault = { nodeDeath: true } | { failure: string }
 
 /** A dispatched job the broker is tracking: its slots are reserved until it ends. */
 interface Active { placement: string[], ctl: AbortController, ranksStarted: number }
@@ -39,7 +43,7 @@ export class BrokerImpl implements Broker {
   constructor (private readonly init: BrokerInit, private readonly registry: Registry<SchedulingStrategy> = schedulingStrategies) {
     this.dispatcher = init.dispatcher
     this.ft = init.faultTolerance ?? { recovery: 'requeue', maxRestarts: 3 }
-    if (!Number.isInteger(this.ft.maxRestarts) || this.ft.maxRestarts < 0) throw new BadRequestError(`faultTolerance.maxRestarts: must be an integer >= 0 (got ${String(this.ft.maxRestarts)})`)
+    checkFaultTolerance(this.ft)
     this.backfill = init.backfill ?? true
     this.log = componentLogger(init.logger ?? silentLogger(), 'broker')
     this.now = init.now ?? Date.now
@@ -142,7 +146,7 @@ export class BrokerImpl implements Broker {
 
   /** A policy change: later recovery decisions follow it (jobs already requeued keep their count). */
   setFaultTolerance (ft: FaultTolerance): void {
-    if (!Number.isInteger(ft.maxRestarts) || ft.maxRestarts < 0) throw new BadRequestError(`faultTolerance.maxRestarts: must be an integer >= 0 (got ${String(ft.maxRestarts)})`)
+    checkFaultTolerance(ft)
     this.ft = { ...ft }
     this.log.info({ faultTolerance: this.ft }, 'fault tolerance changed')
   }
@@ -172,7 +176,7 @@ export class BrokerImpl implements Broker {
     this.cluster.markDown(peerId)
     const reason = `node ${nodeLabel(peerId, this.cluster.labelsOf(peerId))} went down`
     const hit = [...this.active].filter(([, a]) => a.placement.includes(peerId))
-    await Promise.all(hit.map(async ([id, a]) => { await this.abandon(id, a, reason) }))
+    await Promise.all(hit.map(async ([id, a]) => { await this.abandon(id, a, reason, { nodeDeath: true }) }))
     this.kick()
   }
 
@@ -202,6 +206,20 @@ export class BrokerImpl implements Broker {
     }
     return this.store.mustGet(jobId)
   }
+
+  async release (jobId: string, options: { by?: string } = {}): Promise<Job> {
+    const job = this.store.mustGet(jobId)
+    if (job.state !== 'held') throw new InvalidStateError(`job ${jobId} is ${job.state}, not held; only a held job can be released`, { data: { jobId, state: job.state } })
+    const why = `released by ${options.by ?? 'user'}`
+    // a fresh count: the next poisonAfter runs decide again whether it is poison
+    this.emit(this.store.transition(jobId, 'queued', { reason: null, detail: `${why} (was held: ${job.reason ?? 'no reason'})`, faults: { nodeDeaths: 0, failureStreak: 0, lastFailure: null } }))
+    this.log.info({ jobId, by: options.by }, 'held job released')
+    this.kick()
+    return this.store.mustGet(jobId)
+  }
+
+  setting (key: string): string | undefined { return this.store.setting(key) }
+  putSetting (key: string, value: string | null): void { this.store.putSetting(key, value) }
 
   ranksStarted (jobId: string, n: number): void {
     const a = this.active.get(jobId)
@@ -249,7 +267,8 @@ export class BrokerImpl implements Broker {
       this.emitOne({ kind: 'progress', jobId, parentId: job.parentId, state: job.state, at: this.now(), ranksDone: this.store.ranks(jobId).length, size: job.size })
       return
     }
-    if (retry) { void this.abandon(jobId, a, ended).then(() => { this.kick() }); return }
+    // the failure without the node's id: the same program error on another peer is the same failure
+    if (retry) { void this.abandon(jobId, a, ended, { failure: `rank ${r.rank}: ${r.error ?? `exit code ${r.exitCode}`}` }).then(() => { this.kick() }); return }
     this.forget(jobId, a, ended)
     if (ended === 'succeeded') {
       // every rank reported its exit: nothing of the job runs any more, so its slots take the
@@ -315,6 +334,7 @@ export class BrokerImpl implements Broker {
 
   private async onStartFailed (id: string, a: Active, err: unknown): Promise<void> {
     if (this.active.get(id) !== a || this.storeOrNull === null) return
+    // not counted toward holding: a refused start says more about the peer than about the job
     await this.abandon(id, a, `dispatch failed: ${toMvmError(err).message}`)
     this.kick()
   }
@@ -323,19 +343,34 @@ export class BrokerImpl implements Broker {
    * Gives up a dispatched job: its ranks still running elsewhere are stopped before it can be
    * placed again, its slots freed, and it goes back to the queue or fails per policy.
    */
-  private async abandon (id: string, a: Active, reason: string): Promise<void> {
+  private async abandon (id: string, a: Active, reason: string, fault?: Fault): Promise<void> {
     this.forget(id, a, reason)
     await this.stopQuietly(this.store.mustGet(id), a.placement, reason)
     this.cluster.release(id)
     if (this.storeOrNull === null) return
     const fresh = this.store.mustGet(id)
-    if (fresh.state === 'scheduled' || fresh.state === 'running') this.emit(this.requeueOrFail(fresh, reason))
+    if (fresh.state === 'scheduled' || fresh.state === 'running') this.emit(this.requeueOrFail(fresh, reason, fault))
   }
 
-  /** Back to the queue while restarts remain (and policy allows), else failed: never silently lost. */
-  private requeueOrFail (job: Job, reason: string): Change[] {
-    if (this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts) {
-      return this.store.transition(job.id, 'queued', { reason, countRestart: true, detail: `${reason}; requeued (restart ${job.restarts + 1} of ${this.ft.maxRestarts})` })
+  /**
+   * Back to the queue while restarts remain (and policy allows), else failed: never silently
+   * lost. A job whose runs keep coinciding with node deaths, or keep failing the same way, is
+   * held instead: requeued it would take the next peer down with it, or fail there again.
+   */
+  private requeueOrFail (job: Job, reason: string, fault?: Fault): Change[] {
+    const faults = nextFaults(job, fault)
+    const after = this.ft.poisonAfter ?? DEFAULT_POISON_AFTER
+    // restarts exhausted: failed is final and says so; holding only replaces a retry
+    const retries = this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts
+    if (retries && after > 0 && (faults.nodeDeaths >= after || faults.failureStreak >= after)) {
+      const why = faults.nodeDeaths >= after
+        ? `held: ${faults.nodeDeaths} nodes went down while it ran (last: ${reason}); \`mvm release ${job.id}\` queues it again`
+        : `held: failed the same way ${faults.failureStreak} times in a row (${reason}); \`mvm release ${job.id}\` queues it again`
+      this.log.warn({ jobId: job.id, ...faults }, 'poison job held')
+      return this.store.transition(job.id, 'held', { reason: why, faults })
+    }
+    if (retries) {
+      return this.store.transition(job.id, 'queued', { reason, countRestart: true, faults, detail: `${reason}; requeued (restart ${job.restarts + 1} of ${this.ft.maxRestarts})` })
     }
     const why = this.ft.recovery === 'fail' ? reason : `${reason} (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
     return this.store.transition(job.id, 'failed', { reason: why })
@@ -376,6 +411,21 @@ export class BrokerImpl implements Broker {
       try { cb(e) } catch (err) { this.log.warn({ err }, 'job listener threw') }
     }
   }
+}
+
+function checkFaultTolerance (ft: FaultTolerance): void {
+  if (!Number.isInteger(ft.maxRestarts) || ft.maxRestarts < 0) throw new BadRequestError(`faultTolerance.maxRestarts: must be an integer >= 0 (got ${String(ft.maxRestarts)})`)
+  if (ft.poisonAfter !== undefined && (!Number.isInteger(ft.poisonAfter) || ft.poisonAfter < 0)) throw new BadRequestError(`faultTolerance.poisonAfter: must be an integer >= 0 (got ${String(ft.poisonAfter)})`)
+}
+
+/** The job's poison counts after a run given up for `fault` (none: a broker restart, which is nobody's fault). */
+function nextFaults (job: Job, fault: Fault | undefined): { nodeDeaths: number, failureStreak: number, lastFailure: string | null } {
+  const nodeDeaths = job.nodeDeaths ?? 0
+  const streak = job.failureStreak ?? 0
+  const last = job.lastFailure ?? null
+  if (fault === undefined) return { nodeDeaths, failureStreak: streak, lastFailure: last }
+  if ('nodeDeath' in fault) return { nodeDeaths: nodeDeaths + 1, failureStreak: streak, lastFailure: last }
+  return { nodeDeaths, failureStreak: fault.failure === last ? streak + 1 : 1, lastFailure: fault.failure }
 }
 
 function specName (spec: StrategySpec, s: SchedulingStrategy): string {

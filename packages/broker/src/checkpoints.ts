@@ -1,5 +1,6 @@
 import { BadRequestError, InvalidStateError } from '@mvm/core'
 import type { JobStore } from './store.js'
+import { parseBoundedJson } from './json-bounds.js'
 
 /** Largest checkpoint state kept (UTF-8 bytes of its JSON); matches the control protocol's bound. */
 export const MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
@@ -18,7 +19,7 @@ export function saveCheckpoint (store: JobStore, jobId: string, rank: number, st
   if (typeof stateJson !== 'string') throw new BadRequestError(`${where}: state must be JSON text`)
   const bytes = Buffer.byteLength(stateJson, 'utf8')
   if (bytes > MAX_CHECKPOINT_BYTES) throw new BadRequestError(`${where}: state of ${bytes} bytes is over the ${MAX_CHECKPOINT_BYTES}-byte limit`, { data: { size: bytes, limit: MAX_CHECKPOINT_BYTES } })
-  try { JSON.parse(stateJson) } catch (e) { throw new BadRequestError(`${where}: state is not JSON (${(e as Error).message})`) }
+  parseBoundedJson(stateJson, `${where}: state`)
   const seq = options.seq ?? 0
   if (!Number.isSafeInteger(seq) || seq < 0) throw new BadRequestError(`${where}: seq must be an integer >= 0 (got ${String(seq)})`)
   if (job.state !== 'scheduled' && job.state !== 'running') return false

@@ -22,6 +22,9 @@ export interface JobRow {
   updated_at: number
   started_at: number | null
   ended_at: number | null
+  node_deaths: number
+  failure_streak: number
+  last_failure: string | null
 }
 
 export interface EventRow { job_id: string, at: number, from_state: string | null, to_state: string, detail: string | null }
@@ -46,7 +49,10 @@ export function toJob (r: JobRow): Job {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     startedAt: r.started_at,
-    endedAt: r.ended_at
+    endedAt: r.ended_at,
+    nodeDeaths: r.node_deaths,
+    failureStreak: r.failure_streak,
+    lastFailure: r.last_failure
   }
 }
 

@@ -68,7 +68,18 @@ const migrations: string[] = [
      peer_id TEXT,
      at INTEGER NOT NULL,
      PRIMARY KEY (job_id, rank)
-   ) STRICT, WITHOUT ROWID;`
+   ) STRICT, WITHOUT ROWID;`,
+  // 4: poison-job accounting (node deaths during its runs, the same failure in a row), so a
+  // job is held rather than walked across the group, also across broker restarts; and the
+  // policy applied at run time, so a restarted broker runs under it again
+  `ALTER TABLE jobs ADD COLUMN node_deaths INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN last_failure TEXT;
+   CREATE TABLE settings (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) STRICT;`
 ]
 
 export const schemaVersion = migrations.length

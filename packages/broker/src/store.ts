@@ -25,12 +25,14 @@ export interface TransitionOptions {
   countRestart?: boolean
   /** Event detail; defaults to the reason. */
   detail?: string
+  /** Poison-job accounting to store with the change (see FaultTolerance.poisonAfter). */
+  faults?: { nodeDeaths: number, failureStreak: number, lastFailure: string | null }
 }
 
 /** How many recently ended jobs `get()` answers from memory. */
 const ENDED_KEPT = 2048
 
-const JOB_COLS = 'id, parent_id, is_array, name, owner, state, priority, seq, size, request, placement, reason, result, restarts, bundle_sha, created_at, updated_at, started_at, ended_at'
+const JOB_COLS = 'id, parent_id, is_array, name, owner, state, priority, seq, size, request, placement, reason, result, restarts, bundle_sha, created_at, updated_at, started_at, ended_at, node_deaths, failure_streak, last_failure'
 
 /**
  * The durable job store: `<dataDir>/broker.db`, WAL with synchronous=NORMAL (a committed
@@ -97,9 +99,13 @@ export class JobStore {
       listAll: db.prepare(`SELECT ${JOB_COLS} FROM jobs ORDER BY seq DESC LIMIT ?`),
       listState: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state = ? ORDER BY seq DESC LIMIT ?`),
       listChildren: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE parent_id = ? ORDER BY seq LIMIT ?`),
-      notTerminal: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state IN ('queued', 'scheduled', 'running') ORDER BY seq`),
+      notTerminal: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE state IN ('queued', 'scheduled', 'running', 'held') ORDER BY seq`),
       update: db.prepare(`UPDATE jobs SET state = @state, placement = @placement, reason = @reason, result = @result,
-        restarts = @restarts, updated_at = @now, started_at = @started_at, ended_at = @ended_at WHERE id = @id`),
+        restarts = @restarts, updated_at = @now, started_at = @started_at, ended_at = @ended_at,
+        node_deaths = @node_deaths, failure_streak = @failure_streak, last_failure = @last_failure WHERE id = @id`),
+      getSetting: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
+      putSetting: db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'),
+      deleteSetting: db.prepare('DELETE FROM settings WHERE key = ?'),
       putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at FROM rank_results WHERE job_id = ? ORDER BY rank'),
@@ -198,7 +204,8 @@ export class JobStore {
       this.q.insertEvent.run(id, now, null, 'queued', 'submitted')
       const job: Job = {
         id, parentId, name: j.name, owner: j.owner, state: 'queued', priority: j.priority, seq, size: j.size, request: j.request,
-        placement: null, reason: null, result: null, restarts: 0, bundleSha, createdAt: now, updatedAt: now, startedAt: null, endedAt: null
+        placement: null, reason: null, result: null, restarts: 0, bundleSha, createdAt: now, updatedAt: now, startedAt: null, endedAt: null,
+        nodeDeaths: 0, failureStreak: 0, lastFailure: null
       }
       made.push(job)
       return job
@@ -275,7 +282,8 @@ export class JobStore {
       restarts: prev.restarts + (opts.countRestart === true ? 1 : 0),
       updatedAt: now,
       startedAt: to === 'running' ? now : to === 'queued' ? null : prev.startedAt,
-      endedAt: isTerminal(to) ? now : null
+      endedAt: isTerminal(to) ? now : null,
+      ...(opts.faults !== undefined ? opts.faults : {})
     }
     const counts = prev.parentId === null ? undefined : moved(this.countsOf(prev.parentId), from, to)
     const parentChange = prev.parentId === null ? undefined : this.resummarise(prev.parentId, counts!, now)
@@ -292,7 +300,8 @@ export class JobStore {
         restarts: next.restarts,
         now,
         started_at: next.startedAt,
-        ended_at: next.endedAt
+        ended_at: next.endedAt,
+        ...faultCols(next)
       })
       if (to === 'queued') this.q.clearRanks.run(id)
       if (isTerminal(to)) this.q.clearCheckpoints.run(id)
@@ -331,7 +340,7 @@ export class JobStore {
     this.deferred.push(() => {
       this.q.update.run({
         id: parentId, state: to, placement: null, reason, result, restarts: parent.restarts, now,
-        started_at: next.startedAt, ended_at: next.endedAt
+        started_at: next.startedAt, ended_at: next.endedAt, ...faultCols(parent)
       })
       this.q.insertEvent.run(parentId, now, from, to, 'summary of child jobs')
     })
@@ -368,6 +377,22 @@ export class JobStore {
   }
 
   checkpoints (id: string): CheckpointRecord[] { this.drain(); return this.q.checkpoints.all(id) as CheckpointRecord[] }
+
+  /** A broker setting kept with the jobs (the policy applied at run time); undefined when never set. */
+  setting (key: string): string | undefined {
+    this.drain()
+    return this.q.getSetting.get(key) as string | undefined
+  }
+
+  /** Stores (or with null, removes) a setting, committed before it returns. */
+  putSetting (key: string, value: string | null): void {
+    this.begin()
+    this.drain()
+    this.inBatch()
+    if (value === null) this.q.deleteSetting.run(key)
+    else this.q.putSetting.run(key, value, this.now())
+    this.commit()
+  }
 
   bundle (sha256: string): Uint8Array | undefined {
     const b = this.q.getBundle.get(sha256) as Buffer | undefined
@@ -457,7 +482,12 @@ export class JobStore {
 }
 
 function bucket (s: JobState): 'queued' | 'active' | 'succeeded' | 'failed' | 'cancelled' {
-  return s === 'scheduled' || s === 'running' ? 'active' : s
+  // a held child is neither waiting for a slot nor done: the parent shows running until it is released or cancelled
+  return s === 'scheduled' || s === 'running' || s === 'held' ? 'active' : s
+}
+
+function faultCols (j: Job): { node_deaths: number, failure_streak: number, last_failure: string | null } {
+  return { node_deaths: j.nodeDeaths ?? 0, failure_streak: j.failureStreak ?? 0, last_failure: j.lastFailure ?? null }
 }
 
 /** The counts after one child moved from `from` to `to` (a new object: the old stays valid until commit). */

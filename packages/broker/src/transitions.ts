@@ -3,9 +3,11 @@ import { terminalStates } from './types.js'
 
 const allowed: Record<JobState, readonly JobState[]> = {
   queued: ['scheduled', 'cancelled'],
+  // a poison job: parked until released (back to queued) or cancelled
+  held: ['queued', 'cancelled'],
   // back to queued when dispatch fails or a node/broker dies before the job ran
-  scheduled: ['running', 'queued', 'failed', 'cancelled'],
-  running: ['succeeded', 'failed', 'cancelled', 'queued'],
+  scheduled: ['running', 'queued', 'failed', 'cancelled', 'held'],
+  running: ['succeeded', 'failed', 'cancelled', 'queued', 'held'],
   succeeded: [],
   failed: [],
   cancelled: []

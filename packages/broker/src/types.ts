@@ -6,6 +6,9 @@ import type { Logger, ComponentSpec, JobState } from '@mvm/core'
 
 export const terminalStates: ReadonlySet<JobState> = new Set<JobState>(['succeeded', 'failed', 'cancelled'])
 
+/** Default of {@link FaultTolerance.poisonAfter}. */
+export const DEFAULT_POISON_AFTER = 2
+
 /** Where a job may run: constraints filter the cluster first, then the strategy chooses. */
 export interface PlacementConstraints {
   group?: string
@@ -56,6 +59,11 @@ export interface Job {
   updatedAt: number
   startedAt: number | null
   endedAt: number | null
+  /** Runs of this job during which a node it ran on went down (since submission or release). */
+  nodeDeaths?: number
+  /** How many runs in a row ended with the same failure ({@link lastFailure}). */
+  failureStreak?: number
+  lastFailure?: string | null
 }
 
 export interface JobEvent {
@@ -160,6 +168,12 @@ export interface FaultTolerance {
    * default false: a program error fails the job at once.
    */
   retryFailedRanks?: boolean
+  /**
+   * A job is held (state `held`, with the reason) once this many of its runs coincided with a
+   * node going down, or ended with the same failure in a row, instead of being requeued onto
+   * the next peer; `mvm release` queues it again. 0 turns holding off. Default 2.
+   */
+  poisonAfter?: number
 }
 
 export interface BrokerInit {
@@ -215,6 +229,12 @@ export interface Broker {
   events: (jobId: string) => JobEvent[]
   list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]
   cancel: (jobId: string, options?: { by?: string }) => Promise<Job>
+  /** A held job back to the queue with fresh poison counts; InvalidStateError unless it is held. */
+  release: (jobId: string, options?: { by?: string }) => Promise<Job>
+  /** A setting kept in the job store (e.g. the policy applied at run time), undefined when unset. */
+  setting: (key: string) => string | undefined
+  /** Stores a setting durably before it returns; null removes it. */
+  putSetting: (key: string, value: string | null) => void
   result: (jobId: string) => JobResult
   bundle: (sha256: string) => Uint8Array | undefined
   updateNodes: (views: NodeView[]) => void

@@ -285,7 +285,69 @@ t.test('job ids as unique prefixes: of the id, or of its random part; ambiguous 
   t.equal(broker.resolveId(tail.slice(0, 6)), a, 'a prefix of the random part, without j-')
   let common = 0
   while (a[common] === b[common]) common++
-  t.throws(() => broker.resolveId(a.slice(0, common)), { code: 'E_BAD_REQUEST', message: new RegExp(`ambiguous.*${a}.*${b}`) })
+  t.throws(() => broker.resolveId(a.slice(0, common)), { code: 'E_BAD_REQUEST', message: new RegExp(`ambiguous.*(${a}.*${b}|${b}.*${a})`) }, 'ambiguous: both candidates listed (in id order, which is random within one millisecond)')
   t.throws(() => broker.resolveId('j-zzz'), { code: 'E_NOT_FOUND' })
   t.throws(() => broker.resolveId('j-'), { code: 'E_NOT_FOUND' }, 'too short to be a prefix')
+})
+
+t.test('poison jobs: held after poisonAfter node deaths, kept held across a restart, released back to queued', async (t) => {
+  const dir = t.testdir()
+  const { broker } = await startBroker(dir, { faultTolerance: { recovery: 'requeue', maxRestarts: 5 } })
+  broker.updateNodes(['a', 'b', 'c', 'd'].map((p) => node(p, { totalSlots: 1, freeSlots: 1 })))
+  const id = broker.submit({ size: 1 }).jobId
+  const dead: string[] = []
+  for (let i = 0; i < 2; i++) {
+    await waitFor(() => broker.get(id).state === 'running', `run ${i + 1}`)
+    const p = broker.get(id).placement![0]!
+    t.notOk(dead.includes(p), 'not placed on a dead node')
+    dead.push(p)
+    await broker.nodeDown(p)
+  }
+  const held = broker.get(id)
+  t.equal(held.state, 'held', 'held after the second node death, with restarts left')
+  t.match(held.reason, new RegExp(`^held: 2 nodes went down while it ran \\(last: node ${dead[1]!} went down\\); \`mvm release ${id}\``))
+  t.equal(held.restarts, 1, 'only the first death requeued it')
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(broker.get(id).state, 'held', 'a held job is not scheduled, though two nodes are free')
+  await t.rejects(broker.release(broker.submit({ size: 9 }).jobId), { code: 'E_INVALID_STATE', message: /is queued, not held/ })
+  await broker.stop()
+
+  const again = await startBroker(dir, { faultTolerance: { recovery: 'requeue', maxRestarts: 5 } })
+  t.teardown(() => again.broker.stop())
+  const b = again.broker
+  t.equal(b.get(id).state, 'held', 'still held after a broker restart')
+  t.same(b.list({ state: 'held' }).map((j) => j.id), [id])
+  b.updateNodes(['c', 'd'].map((p) => node(p, { totalSlots: 1, freeSlots: 1 })))
+  const rel = await b.release(id, { by: 'alice' })
+  t.equal(rel.state, 'queued')
+  t.equal(rel.nodeDeaths, 0, 'released with a fresh count')
+  t.match(b.events(id).at(-1)?.detail, /^released by alice \(was held: held: 2 nodes went down/)
+  await waitFor(() => b.get(id).state === 'running', 'the released job runs again')
+  await b.nodeDown(b.get(id).placement![0]!)
+  t.equal(b.get(id).state, 'queued', 'one death after release only requeues it')
+})
+
+t.test('poison jobs: the same rank failure twice in a row holds the job; poisonAfter 0 never holds', async (t) => {
+  for (const poisonAfter of [2, 0]) {
+    const { broker } = await startBroker(t.testdir(), { faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: true, poisonAfter } })
+    broker.updateNodes(['a', 'b'].map((p) => node(p, { totalSlots: 2, freeSlots: 2 })))
+    const id = broker.submit({ size: 1 }).jobId
+    for (let i = 0; i < 4 && broker.get(id).state !== 'held' && broker.get(id).state !== 'failed'; i++) {
+      await waitFor(() => broker.get(id).state === 'running', `run ${i + 1}`)
+      const p = broker.get(id).placement![0]!
+      const before = broker.get(id).restarts
+      broker.reportRank(id, { rank: 0, exitCode: 1, error: 'E_INTERNAL: boom', peerId: p })
+      await waitFor(() => broker.get(id).restarts > before || ['held', 'failed'].includes(broker.get(id).state), `run ${i + 1} given up`)
+    }
+    const j = broker.get(id)
+    if (poisonAfter === 2) {
+      t.equal(j.state, 'held')
+      t.match(j.reason, /^held: failed the same way 2 times in a row \(rank 0 on \w+ failed: E_INTERNAL: boom\)/)
+    } else {
+      t.equal(j.state, 'failed', 'without holding, restarts run out')
+      t.match(j.reason, /restarts exhausted: 3 of 3/)
+    }
+    await broker.stop()
+  }
+  await t.rejects(startBroker(t.testdir(), { faultTolerance: { recovery: 'requeue', maxRestarts: 1, poisonAfter: -1 } }), { code: 'E_BAD_REQUEST', message: /poisonAfter/ })
 })

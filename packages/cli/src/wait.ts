@@ -4,7 +4,8 @@ import { WAIT_MAX_MS, type BrokerClient, type GetJobResultResponse, type JobInfo
 import { printJson } from './output.js'
 import { formatResult } from './result-text.js'
 
-const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+// held: nothing more happens until someone runs `mvm release`, so waiting longer would hang
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'held'])
 
 export interface Outcome { info: JobInfo, result?: GetJobResultResponse }
 

@@ -1,5 +1,7 @@
 /**
- * A job's life: queued → scheduled → running → succeeded | failed | cancelled.
+ * A job's life: queued → scheduled → running → succeeded | failed | cancelled; `held` is a
+ * poison job parked by the broker (its runs coincided with node deaths or failed the same way
+ * repeatedly) until someone releases it back to queued.
  *
  * Declared once here because two packages that may not depend on each other speak it: the
  * broker (`@mvm/broker`), whose lifecycle moves a job between these states, and the SOAP
@@ -12,6 +14,7 @@ export const JobState = {
   running: 'running',
   succeeded: 'succeeded',
   failed: 'failed',
-  cancelled: 'cancelled'
+  cancelled: 'cancelled',
+  held: 'held'
 } as const
 export type JobState = (typeof JobState)[keyof typeof JobState]

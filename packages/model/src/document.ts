@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import type { Issue } from '@mvm/core'
 import { parseSource } from './source.js'
+import { checkTextBounds } from './bounds.js'
 import type { FieldPath, Source } from './source.js'
 import { paramsSchema, resolveParams, substitute } from './params.js'
 import type { OverrideOrigin, ParamValue } from './params.js'
@@ -32,6 +33,9 @@ export interface ParseOptions {
  * produce noise.
  */
 export function parseText (text: string, file: string, opts: ParseOptions = {}): { doc?: ParsedDocument, issues: Issue[] } {
+  // before the parser: its cost grows with nesting and node count, not only with size
+  const over = checkTextBounds(text, file)
+  if (over !== undefined) return { issues: [over] }
   const { source, issues } = parseSource(text, file)
   if (issues.length > 0) return { issues }
   let raw: unknown

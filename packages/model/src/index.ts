@@ -19,6 +19,8 @@
 export { ValidationError } from '@mvm/core'
 export type { Issue } from '@mvm/core'
 export { loadFile, loadText, loadProfile, loadPolicy, loadTopologyFile, loadNodeConfig } from './load.js'
+export { checkTextBounds, DEFAULT_TEXT_BOUNDS } from './bounds.js'
+export type { TextBounds } from './bounds.js'
 export { expandArray } from './array.js'
 export { mergePolicies } from './merge.js'
 export type {

@@ -86,7 +86,15 @@ export class PeerAgent implements Startable {
     const { node } = this
     this.unhandle.push(node.control.handle('awaken', async (_b, ctx) => { await this.awaken(this.signal(ctx.signal)); return undefined }))
     this.unhandle.push(node.control.handle('instantiate', async (b, ctx) => await this.instantiate(b, this.signal(ctx.signal))))
-    this.unhandle.push(node.control.handle('terminate', async (b) => { await this.terminate(b.jobId, b.reason); return undefined }))
+    this.unhandle.push(node.control.handle('terminate', async (b, ctx) => {
+      // from this node's own Node.Terminate (an operator), not from the broker: the broker still
+      // counts the job as running, so the ends of its ranks here must be reported to it
+      const local = ctx.peerId === node.peerId
+      const ranks = local ? this.active.get(b.jobId) : undefined
+      await this.terminate(b.jobId, b.reason)
+      if (ranks !== undefined) await this.reportTerminated(b.jobId, ranks, b.reason)
+      return undefined
+    }))
     node.monitor.setProbe(() => {
       let slots = 0; let mem = 0
       for (const a of this.active.values()) { slots += a.ranks.length; mem += a.ranks.length * a.memoryMB }
@@ -234,6 +242,17 @@ export class PeerAgent implements Startable {
   async terminate (jobId: string, reason: string): Promise<void> {
     this.starting.get(jobId)?.abort(new InvalidStateError(`job ${jobId} terminated: ${reason}`))
     await this.stopActive(jobId, reason)
+  }
+
+  /** Each of the job's ranks here reported as failed by the termination, so the job leaves `running`. */
+  private async reportTerminated (jobId: string, a: Active, reason: string): Promise<void> {
+    const at = Date.now()
+    await Promise.all(a.ranks.map(async (rank) => {
+      await this.send({
+        type: 'jobReport', jobId, rank, state: 'FAILED', exitCode: -1, resultJson: '',
+        error: `terminated on node ${this.node.peerId} (${reason})`, startedAtMs: at, finishedAtMs: at
+      }, a.session)
+    }))
   }
 
   private async stopActive (jobId: string, reason: string): Promise<void> {

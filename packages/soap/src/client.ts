@@ -134,6 +134,7 @@ export function createBrokerClient (url: string): BrokerClient {
     GetJob: async (req, o) => call('GetJob', req, o),
     ListJobs: async (req, o) => call('ListJobs', req, o),
     CancelJob: async (req, o) => call('CancelJob', req, o),
+    ReleaseJob: async (req, o) => call('ReleaseJob', req, o),
     GetJobResult: async (req, o) => call('GetJobResult', req, o),
     ApplyPolicy: async (req, o) => call('ApplyPolicy', req, o),
     GetPolicy: async (o) => call('GetPolicy', {}, o),

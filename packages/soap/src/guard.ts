@@ -9,12 +9,51 @@ import { BadRequestError, FrameTooLargeError, type MvmError } from '@mvm/core'
  */
 export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
+/**
+ * How much of an oversized body is read and thrown away before the 413 goes out. A client that
+ * writes its whole body before reading (Python's http.client, many SOAP stacks) sees a reset
+ * instead of the answer when the server closes with unread bytes in the socket; draining costs
+ * bandwidth but no memory, so it is bounded in bytes here and in time by the server's request timeout.
+ */
+export const DEFAULT_MAX_DRAIN_BYTES = 128 * 1024 * 1024
+
 const SOAP11_ENV = 'http://schemas.xmlsoap.org/soap/envelope/'
 const SOAP12_ENV = 'http://www.w3.org/2003/05/soap-envelope'
 
 /** A request refused by the filter: the HTTP status and the error for the fault body. */
 export class Rejection {
   constructor (readonly status: number, readonly error: MvmError) {}
+}
+
+/**
+ * Reads and discards the rest of a refused body, up to `maxDrain` bytes in all. Resolves true
+ * once the body ended (the reply can go out and the client will read it), false when the body
+ * is longer than the bound or the request broke (the caller closes the connection).
+ */
+export async function discardRest (req: IncomingMessage, maxDrain: number): Promise<boolean> {
+  if (req.readableEnded) return true
+  if (req.destroyed) return false
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > maxDrain) return false
+  return await new Promise<boolean>((resolve) => {
+    let seen = 0
+    const done = (ok: boolean): void => {
+      req.off('data', onData); req.off('end', onEnd); req.off('error', onFail); req.off('close', onClose)
+      resolve(ok)
+    }
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length
+      if (seen > maxDrain) { req.pause(); done(false) }
+    }
+    const onEnd = (): void => { done(true) }
+    const onFail = (): void => { done(false) }
+    const onClose = (): void => { done(req.readableEnded) }
+    req.on('data', onData)
+    req.once('end', onEnd)
+    req.once('error', onFail)
+    req.once('close', onClose)
+    req.resume()
+  })
 }
 
 /** Reads the body, refusing it (413) as soon as it passes `maxBytes`. */

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { BadRequestError, ConfigError, silentLogger, throwIfAborted, toMvmError, type Logger } from '@mvm/core'
 import { faultEnvelope } from './faults.js'
-import { DEFAULT_MAX_REQUEST_BYTES, Rejection, readBody, screen, soapActionOf } from './guard.js'
+import { DEFAULT_MAX_DRAIN_BYTES, DEFAULT_MAX_REQUEST_BYTES, Rejection, discardRest, readBody, screen, soapActionOf } from './guard.js'
 import { mountService, type MountedService } from './service.js'
 import { namespaces } from './shapes.js'
 import { ServiceName, type ServiceHandlers } from './types.js'
@@ -15,6 +15,8 @@ export interface SoapServerInit {
   /** Only the services given are mounted; the others answer 404. */
   services: ServiceHandlers
   maxRequestBytes?: number
+  /** How much of an oversized body is read and discarded so its 413 reaches the client (default 128 MiB). */
+  maxDrainBytes?: number
   /**
    * Base URL other hosts use to reach this server (e.g. `http://10.0.0.5:7070`), written into
    * each WSDL's soap:address. Defaults to `http://<host>:<port>`, which is wrong for 0.0.0.0.
@@ -40,6 +42,8 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
   const host = init.host ?? '127.0.0.1'
   const maxBytes = init.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES
   if (!Number.isInteger(maxBytes) || maxBytes < 1024) throw new ConfigError(`maxRequestBytes must be an integer >= 1024, got ${maxBytes}`)
+  const maxDrain = init.maxDrainBytes ?? DEFAULT_MAX_DRAIN_BYTES
+  if (!Number.isInteger(maxDrain) || maxDrain < 0) throw new ConfigError(`maxDrainBytes must be an integer >= 0, got ${maxDrain}`)
   const log = init.logger ?? silentLogger()
   const mounted = new Map<string, MountedService>()
   const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
@@ -72,8 +76,13 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     } catch (err) {
       if (!(err instanceof Rejection)) throw err
       log.debug({ status: err.status, code: err.error.code, remote: req.socket.remoteAddress }, err.error.message)
-      // the unread rest of an oversized body is not worth reading: close after replying
-      if (err.status === 413 || err.status === 415) res.setHeader('Connection', 'close')
+      if (err.status === 413 || err.status === 415) {
+        // closing with unread bytes makes the kernel answer the client with a reset, which a client
+        // still writing its body sees instead of the 413: read the rest (bounded) first, then close
+        res.setHeader('Connection', 'close')
+        const drained = await discardRest(req, maxDrain)
+        if (!drained && req.destroyed) return
+      }
       reply(res, err.status, XML_TYPE, faultEnvelope(err.error, ns))
     }
   }

@@ -128,6 +128,7 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
       output: { jobs: { kind: JobInfoShape, many: true } }
     },
     CancelJob: { input: jobId, output: JobInfoShape },
+    ReleaseJob: { input: jobId, output: JobInfoShape },
     GetJobResult: {
       input: jobId,
       output: {

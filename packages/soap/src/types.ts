@@ -201,6 +201,8 @@ export interface BrokerHandlers {
   GetJob?: Handler<JobIdRequest, JobInfo>
   ListJobs?: Handler<ListJobsRequest, ListJobsResponse>
   CancelJob?: Handler<JobIdRequest, JobInfo>
+  /** A held job back to queued; E_INVALID_STATE for a job that is not held. */
+  ReleaseJob?: Handler<JobIdRequest, JobInfo>
   GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
   ApplyPolicy?: Handler<ApplyPolicyRequest, ApplyPolicyResponse>
   GetPolicy?: Handler<Empty, GetPolicyResponse>
@@ -243,6 +245,7 @@ export interface BrokerClient {
   GetJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   ListJobs: (req?: ListJobsRequest, options?: CallOptions) => Promise<ListJobsResponse>
   CancelJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  ReleaseJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
   GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>

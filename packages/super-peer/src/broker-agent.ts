@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { BadRequestError, type Logger, type Startable } from '@mvm/core'
-import { createBroker, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
+import type { Logger, Startable } from '@mvm/core'
+import { createBroker, parseBoundedJson, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { EffectivePolicy } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers } from '@mvm/soap'
@@ -58,6 +58,17 @@ export interface BrokerAgentInit {
   refreshMs?: number
 }
 
+/** Where the policies applied at run time (ApplyPolicy) are kept in the job store. */
+const APPLIED_POLICIES_KEY = 'policy.applied'
+
+function storedPolicies (raw: string | undefined): string[] {
+  if (raw === undefined) return []
+  try {
+    const v = JSON.parse(raw) as unknown
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+  } catch { return [] }
+}
+
 /**
  * The super-peer as virtual front-end: the broker core, fed by the group's membership and
  * monitoring reports, reaching peers over the control protocol, served over SOAP.
@@ -109,6 +120,9 @@ export class BrokerAgent implements Startable {
     const files = this.init.policyFiles ?? (this.init.policy !== undefined ? await rootFiles(this.init.policy) : [])
     await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
     await this.broker.start()
+    await this.policy.restore(storedPolicies(this.broker.setting(APPLIED_POLICIES_KEY)), (texts) => {
+      this.broker.putSetting(APPLIED_POLICIES_KEY, texts.length === 0 ? null : JSON.stringify(texts))
+    })
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
     // kept for a `restart` recovery; a stale one (earlier attempt, other node) is dropped by the broker
     this.cleanups.push(this.node.control.handle('checkpoint', (b, ctx) => {
@@ -180,7 +194,7 @@ export class BrokerAgent implements Startable {
     }
     let output: unknown
     if (b.resultJson !== '') {
-      try { output = JSON.parse(b.resultJson) } catch { throw new BadRequestError(`job report for ${b.jobId} rank ${b.rank} has malformed resultJson`) }
+      output = parseBoundedJson(b.resultJson, `job report for ${b.jobId} rank ${b.rank}: resultJson`)
     }
     const rank = {
       rank: b.rank, exitCode: b.exitCode, peerId,

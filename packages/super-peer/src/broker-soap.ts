@@ -51,7 +51,7 @@ export function jobResult (r: JobResult): GetJobResultResponse {
   return out
 }
 
-const STATES = new Set(['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled'])
+const STATES = new Set(['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled', 'held'])
 
 /** Most profiles in one SubmitJobs call. */
 export const MAX_BATCH = 10_000
@@ -120,6 +120,11 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       return { jobs: broker.list(q).map((j) => jobInfo(broker, j, progress)) }
     },
     async CancelJob ({ jobId }, ctx) { return jobInfo(broker, await broker.cancel(id(jobId), { by: ctx.remoteAddress }), progress) },
+    async ReleaseJob ({ jobId }, ctx) {
+      const job = await broker.release(id(jobId), { by: ctx.remoteAddress })
+      await broker.flush()
+      return jobInfo(broker, job, progress)
+    },
     async GetJobResult ({ jobId }) { await broker.flush(); return jobResult(broker.result(id(jobId))) }
   }
 }

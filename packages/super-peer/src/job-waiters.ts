@@ -2,7 +2,8 @@ import type { Broker } from '@mvm/broker'
 import { WAIT_DEFAULT_MS, WAIT_MAX_MS } from '@mvm/soap'
 import { BadRequestError, type JobState } from '@mvm/core'
 
-const terminalStates: ReadonlySet<JobState> = new Set<JobState>(['succeeded', 'failed', 'cancelled'])
+// held is not final, but nothing happens to a held job until someone releases it: a waiter gets it back
+const terminalStates: ReadonlySet<JobState> = new Set<JobState>(['succeeded', 'failed', 'cancelled', 'held'])
 
 interface Waiter { pending: Set<string>, done: () => void }
 

@@ -19,7 +19,7 @@ const EXTENDS_KEY = [/^[\t ]*["']?extends["']?[\t ]*:/m, /[{,][\t ]*["']?extends
 
 const specs = (l: PolicyLayers): unknown => l.layers.map((x) => [x.origin, x.policy.spec])
 export const strategyOf = (s: EffectivePolicySpec): { type: string, options: Record<string, unknown> } => ({ type: s.scheduling.strategy, options: s.scheduling.options })
-export const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts, retryFailedRanks: s.faultTolerance.retryFailedRanks })
+export const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts, retryFailedRanks: s.faultTolerance.retryFailedRanks, poisonAfter: s.faultTolerance.poisonAfter })
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 const warningText = (w: EffectivePolicy['warnings'][number]): string => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`
 
@@ -42,6 +42,10 @@ export class PolicyControl {
    * policy may displace a file's layer; the file stays watched, and its next edit brings it back.
    */
   private readonly roots = new Map<string, string[]>()
+  /** The YAML of each applied policy by level, as sent: what is stored to survive a restart. */
+  private applied = new Map<string, string>()
+  /** Stores the applied policies durably (the broker's job store); unset until {@link restore}. */
+  private persist: ((texts: string[]) => void) | undefined
 
   constructor (private readonly effects: PolicyEffects, private readonly log: Logger, opts: { debounceMs?: number } = {}) {
     this.eff = this.layers.merge()
@@ -69,7 +73,42 @@ export class PolicyControl {
     if (EXTENDS_KEY.some((re) => re.test(text))) throw new BadRequestError('ApplyPolicy: `extends` is not accepted over SOAP; send the whole policy')
     const doc = await loadText(text, APPLIED, {})
     if (doc.kind !== 'Policy') throw new BadRequestError(`ApplyPolicy: expected a document of kind Policy, got ${doc.kind}`)
-    return await this.serial(async () => this.commit(this.layers.withApplied(doc), APPLIED))
+    return await this.serial(async () => {
+      const applied = new Map(this.applied).set(doc.spec.level, text)
+      return this.commit(this.layers.withApplied(doc), APPLIED, applied)
+    })
+  }
+
+  /**
+   * Puts back the policies applied before a restart (as stored by `persist`), then stores every
+   * later change through it. A stored text that no longer validates (the model changed) is
+   * logged and dropped, never fatal: the node starts on its files.
+   */
+  async restore (texts: readonly string[], persist: (texts: string[]) => void): Promise<void> {
+    await this.serial(async () => {
+      let next = this.layers
+      const applied = new Map<string, string>()
+      for (const text of texts) {
+        try {
+          const doc = await loadText(text, APPLIED, {})
+          if (doc.kind !== 'Policy') throw new BadRequestError(`expected a Policy, got ${doc.kind}`)
+          next = next.withApplied(doc)
+          applied.set(doc.spec.level, text)
+        } catch (err) {
+          const e = toMvmError(err)
+          const detail = e instanceof ValidationError ? e.issues.map(formatIssue).join('; ') : e.message
+          this.log.error({ code: e.code }, `a stored applied policy no longer validates and is dropped: ${detail}`)
+        }
+      }
+      this.persist = persist
+      if (applied.size === 0) { if (texts.length > 0) persist([]); return }
+      try {
+        const c = this.commit(next, APPLIED, applied)
+        this.log.info({ version: c.version, levels: [...applied.keys()] }, 'policies applied before the restart are in force again')
+      } catch (err) {
+        this.log.error({ code: toMvmError(err).code }, `stored applied policies rejected, the files' policy stays: ${toMvmError(err).message}`)
+      }
+    })
   }
 
   /** A watched file changed: reload the root files that read it; a bad edit keeps the old policy. */
@@ -103,7 +142,7 @@ export class PolicyControl {
   }
 
   /** Everything that can fail happens before the swap; after it, only effects that cannot. */
-  private commit (next: PolicyLayers, origin: string): PolicyChange {
+  private commit (next: PolicyLayers, origin: string, appliedNext: Map<string, string> = this.applied): PolicyChange {
     const eff = next.merge()
     const strategy = strategyOf(eff.spec)
     try {
@@ -112,6 +151,11 @@ export class PolicyControl {
       const at = eff.sources['scheduling.strategy'] ?? { file: origin, line: 1, column: 1 }
       throw new ValidationError([{ ...at, path: 'scheduling.strategy', message: toMvmError(err).message }])
     }
+    // a file edit displaces the applied policy of its level: only the applied layers left are kept
+    const kept = new Set(next.layers.filter((l) => l.origin === APPLIED).map((l) => l.policy.spec.level as string))
+    const applied = new Map([...appliedNext].filter(([level]) => kept.has(level)))
+    if (this.persist !== undefined && !same([...applied], [...this.applied])) this.persist([...applied.values()])
+    this.applied = applied
     this.layers = next
     this.eff = eff
     this.version++

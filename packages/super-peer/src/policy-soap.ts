@@ -54,6 +54,12 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
     try { owner = broker.get(broker.resolveId(jobId)).owner } catch { return 'job.cancel.own' }
     return (owner ?? ANONYMOUS) === subject ? 'job.cancel.own' : 'job.cancel.any'
   }))
+  // releasing a held job is the owner's call as cancelling is: the same permissions
+  set('ReleaseJob', guarded(h.ReleaseJob, policy, ({ jobId }, subject) => {
+    let owner: string | null | undefined
+    try { owner = broker.get(jobId).owner } catch { return 'job.cancel.own' }
+    return (owner ?? ANONYMOUS) === subject ? 'job.cancel.own' : 'job.cancel.any'
+  }))
   return out
 }
 

@@ -142,13 +142,13 @@ t.test('a fault tolerance change calls setFaultTolerance (and only that)', async
   const { pc, fx } = await started(t, [INTER_DOMAIN])
   const c = await pc.applyYaml(policy('domain', '  faultTolerance:\n    recovery: restart\n    maxRestarts: 5\n'))
   t.equal(c.version, 1)
-  t.same(fx.faultTolerances, [{ recovery: 'restart', maxRestarts: 5, retryFailedRanks: false }], 'the merged fault tolerance (retryFailedRanks from inter-domain.yaml)')
+  t.same(fx.faultTolerances, [{ recovery: 'restart', maxRestarts: 5, retryFailedRanks: false, poisonAfter: 2 }], 'the merged fault tolerance (retryFailedRanks from inter-domain.yaml)')
   t.same(fx.strategies, [], 'the strategy did not change')
   t.same(fx.calls, ['setFaultTolerance', 'broadcast'])
-  t.same(sent(fx.broadcasts[0]).spec.faultTolerance, { recovery: 'restart', maxRestarts: 5, retryFailedRanks: false })
+  t.same(sent(fx.broadcasts[0]).spec.faultTolerance, { recovery: 'restart', maxRestarts: 5, retryFailedRanks: false, poisonAfter: 2 })
 
   await pc.applyYaml(policy('domain', '  faultTolerance:\n    recovery: restart\n    maxRestarts: 5\n    retryFailedRanks: true\n'))
-  t.same(fx.faultTolerances.at(-1), { recovery: 'restart', maxRestarts: 5, retryFailedRanks: true })
+  t.same(fx.faultTolerances.at(-1), { recovery: 'restart', maxRestarts: 5, retryFailedRanks: true, poisonAfter: 2 })
   t.equal(fx.faultTolerances.length, 2)
 })
 
@@ -172,7 +172,7 @@ t.test('a watched policy file edited on disk is applied; bad edits and touches a
   await writeFile(file, policy('domain', '  scheduling:\n    strategy: pack\n  faultTolerance:\n    maxRestarts: 7\n'))
   await until(() => fx.broadcasts.length === 1, 'the edited file to be applied')
   t.same(fx.strategies, [{ type: 'pack', options: {} }], 'setStrategy with the file\'s new strategy')
-  t.same(fx.faultTolerances, [{ recovery: 'requeue', maxRestarts: 7, retryFailedRanks: false }], 'and its new fault tolerance')
+  t.same(fx.faultTolerances, [{ recovery: 'requeue', maxRestarts: 7, retryFailedRanks: false, poisonAfter: 2 }], 'and its new fault tolerance')
   t.equal(sent(fx.broadcasts[0]).version, 1)
   t.equal(sent(fx.broadcasts[0]).spec.scheduling.strategy, 'pack')
   t.equal(pc.changes, 1)
@@ -238,4 +238,31 @@ t.test('after stop() file edits are no longer applied', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 500))
   t.same(fx.calls, [])
   t.equal(pc.changes, 0)
+})
+
+t.test('applied policies are persisted, restored on start, dropped when unparsable', async (t) => {
+  const stored: string[][] = []
+  const persist = (texts: string[]): void => { stored.push(texts) }
+  const first = await started(t, [INTER_DOMAIN])
+  await first.pc.restore([], persist)
+  t.same(stored, [], 'nothing stored, nothing written')
+  const text = policy('domain', '  scheduling:\n    strategy: pack\n', 'kept')
+  await first.pc.applyYaml(text)
+  t.same(stored.at(-1), [text], 'the applied YAML is stored as sent')
+  await t.rejects(first.pc.applyYaml(policy('domain', '  scheduling:\n    strategy: nope\n')), { code: 'E_VALIDATION' })
+  t.equal(stored.length, 1, 'a rejected policy stores nothing')
+
+  // a new life: the stored text comes back as the applied layer and acts on the broker
+  const second = await started(t, [INTER_DOMAIN])
+  await second.pc.restore(stored.at(-1)!, persist)
+  t.equal(second.pc.effective.spec.scheduling.strategy, 'pack')
+  t.match(second.pc.describe().layers, [{ origin: INTER_DOMAIN }, { origin: 'ApplyPolicy', name: 'kept' }])
+  t.same(second.fx.strategies, [{ type: 'pack', options: {} }], 'the restored strategy was set on the broker')
+
+  const third = await started(t, [INTER_DOMAIN])
+  const before = stored.length
+  await third.pc.restore(['kind: Nope\n'], persist)
+  t.notOk((third.pc.describe().layers as Array<{ origin: string }>).some((l) => l.origin === 'ApplyPolicy'), 'the files\' policy stays, no applied layer')
+  t.same(stored.slice(before), [[]], 'the bad stored text is removed')
+  t.match(third.lines().map((l) => l.msg).join('\n'), /stored applied policy no longer validates and is dropped/)
 })

@@ -12,7 +12,7 @@ interface Opts extends BrokerLocation { json?: boolean }
 export function register (program: Command): void {
   brokerOptions(program.command('jobs')
     .description('list the broker\'s jobs, newest first')
-    .option('--state <state>', 'only jobs in this state (queued, scheduled, running, succeeded, failed, cancelled)')
+    .option('--state <state>', 'only jobs in this state (queued, scheduled, running, succeeded, failed, cancelled, held)')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'machine-readable output'))
     .action(async (o: Opts & { state?: string, limit: string }) => {
@@ -81,6 +81,22 @@ export function register (program: Command): void {
         process.stdout.write(`${info.jobId} ${info.state}\n`)
       } catch (err) {
         // a finished job: a plain sentence and exit 1, as scancel does for a completed job
+        const e = toMvmError(err)
+        if (e.code !== ErrorCode.INVALID_STATE) throw err
+        process.stderr.write(`${e.message}\n`)
+        process.exitCode = 1
+      }
+    })
+
+  brokerOptions(program.command('release')
+    .description('queue a held job again (the broker holds a job whose runs took nodes down or failed the same way repeatedly; mvm status shows why)')
+    .argument('<job>', 'job id'))
+    .action(async (jobId: string, o: Opts) => {
+      const broker = await findBroker(o)
+      try {
+        const info = await broker.ReleaseJob({ jobId })
+        process.stdout.write(`${info.jobId} ${info.state}\n`)
+      } catch (err) {
         const e = toMvmError(err)
         if (e.code !== ErrorCode.INVALID_STATE) throw err
         process.stderr.write(`${e.message}\n`)

@@ -48,7 +48,9 @@ export const faultToleranceSchema = z.object({
   recovery: z.enum(['requeue', 'fail', 'restart']).optional(),
   maxRestarts: nonNegativeInt().optional(),
   /** Also retry a job whose rank failed (threw, exited non-zero, broke a limit), not only one whose node went down. */
-  retryFailedRanks: z.boolean().optional()
+  retryFailedRanks: z.boolean().optional(),
+  /** Runs that coincided with a node going down, or failed the same way in a row, before the job is held (0: never hold). */
+  poisonAfter: nonNegativeInt().optional()
 }).strict()
 
 export const queuesSchema = z.object({
@@ -126,7 +128,7 @@ export interface EffectivePolicySpec {
     subjects: Record<string, string[]>
   }
   monitoring: { intervalSec: number, missedHeartbeats: number, metrics: Array<(typeof metricNames)[number]> }
-  faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean }
+  faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
   queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxQueueVmsPerNode: number }
   sandbox: {
     driver: 'process' | 'namespace'
@@ -140,7 +142,7 @@ export const DEFAULT_POLICY: EffectivePolicySpec = {
   scheduling: { strategy: 'least-loaded', options: {}, reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
-  faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false },
+  faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
   queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
   sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } }
 }
