@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import type { NodeInfo } from '@mvm/soap'
-import { DEFAULT_BOOTSTRAP, findBroker } from '../remote.js'
+import { DEFAULT_BOOTSTRAP, USER_HELP, findBroker } from '../remote.js'
 import { formatTable, printJson } from '../output.js'
 
-interface NodesFlags { bootstrap?: string, broker?: string, group?: string, json?: boolean }
+interface NodesFlags { bootstrap?: string, broker?: string, group?: string, user?: string, json?: boolean }
 
 /**
  * `mvm nodes`: asks a bootstrap for the group's broker (super-peer), then Broker.ListNodes,
@@ -16,6 +16,7 @@ export function register (program: Command): void {
     .option('--bootstrap <url>', `bootstrap node SOAP URL (default $MVM_BOOTSTRAP or ${DEFAULT_BOOTSTRAP})`)
     .option('--broker <url>', "the super-peer's SOAP URL (skips the bootstrap lookup)")
     .option('--group <name>', 'group to list (default: the first registered group)')
+    .option('--user <name>', USER_HELP)
     .option('--json', 'print the nodes as JSON')
     .action(async (flags: NodesFlags) => {
       const broker = await findBroker(flags)
