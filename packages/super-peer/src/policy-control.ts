@@ -118,7 +118,7 @@ export class PolicyControl {
       if (doc !== undefined) next = this.layers.withApplied(doc)
       else {
         const prev = this.history.at(-1)
-        if (prev === undefined) throw new InvalidStateError('ApplyPolicy previous: there is no earlier policy; it has not changed since the broker started')
+        if (prev === undefined) throw new InvalidStateError('ApplyPolicy previous: there is no earlier policy to go back to (none was replaced since the broker started, or all were rolled back)')
         next = prev
       }
       const eff = next.merge()

@@ -16,9 +16,10 @@ export const SELF_RIGHTS: readonly Permission[] = ['job.submit', 'job.list', 'po
 const OTHER = '\u0000other'
 
 function leaves (v: unknown, prefix: string, out: Map<string, string>): Map<string, string> {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) {
+  // an empty mapping is no setting: `options: {}` and `options.backfill: true` are one change, not two
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
     for (const [k, x] of Object.entries(v)) leaves(x, prefix === '' ? k : `${prefix}.${k}`, out)
-  } else if (prefix !== '') {
+  } else if (prefix !== '' && v !== undefined) {
     out.set(prefix, JSON.stringify(v))
   }
   return out
