@@ -37,7 +37,7 @@ export {
 export type { JobProfileSpec, JobProfileDocument } from './schemas/profile.js'
 export {
   policySchema, policySpecSchema, schedulingSchema, securitySchema, monitoringSchema, faultToleranceSchema,
-  queuesSchema, sandboxSchema, DEFAULT_POLICY
+  queuesSchema, sandboxSchema, DEFAULT_POLICY, permissions
 } from './schemas/policy.js'
 export type { PolicySpec, PolicyDocument, EffectivePolicySpec } from './schemas/policy.js'
 export { nodeConfigSchema, nodeConfigSpecSchema } from './schemas/node-config.js'

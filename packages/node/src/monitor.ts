@@ -1,4 +1,5 @@
-import { freemem, loadavg } from 'node:os'
+import { freemem } from 'node:os'
+import { CpuLoad } from './cpu-load.js'
 import type { LoadReport } from './types.js'
 
 /** What the job machinery (loaded later) tells the monitor; zeros until jobs exist. */
@@ -16,6 +17,7 @@ export interface Capacity { slots: number, memoryMB: number }
 /** Builds this node's monitoring report from the OS and the usage probe. */
 export class Monitor {
   private probe: UsageProbe = () => ({})
+  private readonly cpu = new CpuLoad()
 
   constructor (private readonly capacity: Capacity) {}
 
@@ -31,9 +33,10 @@ export class Monitor {
     const osFreeMB = Math.floor(freemem() / (1024 * 1024))
     const usedMemoryMB = u.usedMemoryMB
     const freeMemoryMB = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(usedMemoryMB, this.capacity.memoryMB), osFreeMB))
-    const load = loadavg()[0] ?? 0
+    const load = this.cpu.sample()
     return {
-      load: Number.isFinite(load) && load >= 0 ? Math.round(load * 100) / 100 : 0,
+      // CPUs busy with this node's work, not the host's load average (see CpuLoad)
+      load: Number.isFinite(load) && load >= 0 ? load : 0,
       freeSlots: this.capacity.slots - used,
       totalSlots: this.capacity.slots,
       // the wire's MonitoringReport spells it as protobufjs camel-cases control.proto's free_memory_mb

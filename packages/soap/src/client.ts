@@ -44,13 +44,16 @@ function contract (service: ServiceName): Promise<soap.WSDL> {
 
 type Caller = (op: string, req: unknown, options?: CallOptions) => Promise<any>
 
-function makeCaller (service: ServiceName, url: string): Caller {
+function makeCaller (service: ServiceName, url: string, subject?: string): Caller {
   let client: Promise<soap.Client> | undefined
   const ops = operations[service]
   return async (op, req, options = {}) => {
     const shape = ops[op]!
     const where = `${service}.${op}`
-    const wire = encode(shape.input, req ?? {}, { where, fail: (m) => new BadRequestError(m) })
+    // the client's subject goes on every request that can carry one, unless the call names its own
+    const r = (req ?? {}) as Record<string, unknown>
+    const withSubject = subject !== undefined && 'subject' in shape.input && r.subject === undefined ? { ...r, subject } : r
+    const wire = encode(shape.input, withSubject, { where, fail: (m) => new BadRequestError(m) })
     throwIfAborted(options.signal)
     const signal = options.signal === undefined && options.timeoutMs === undefined
       ? undefined
@@ -123,9 +126,10 @@ function waitOptions (timeoutMs: number | undefined, o: CallOptions | undefined)
   return { ...o, timeoutMs: wait + 10_000 }
 }
 
-export function createBrokerClient (url: string): BrokerClient {
+/** `subject`: who the client acts for, sent on every request but SubmitJob (whose `owner` says it). */
+export function createBrokerClient (url: string, options: { subject?: string } = {}): BrokerClient {
   const u = serviceUrl('Broker', url)
-  const call = makeCaller('Broker', u)
+  const call = makeCaller('Broker', u, options.subject)
   return {
     url: u,
     ListNodes: async (req, o) => call('ListNodes', req, o),

@@ -82,9 +82,16 @@ const RankResultShape: Shape = {
 }
 
 const jobId: Shape = { jobId: str }
+/**
+ * Who asks, on every Broker request but SubmitJob (whose `owner` says it): the subject the
+ * policy's `security.subjects` grants rights to. Absent, the broker acts for "anonymous".
+ */
+const subject = optStr
+const brokerJob: Shape = { jobId: str, subject }
 
 const optInt: Field = { kind: 'int', opt: true }
 const logsRequest: Shape = { jobId: str, rank: optInt, maxBytes: optInt }
+const brokerLogsRequest: Shape = { ...logsRequest, subject }
 const RankLogShape: Shape = { rank: int, stdout: str, stderr: str, truncated: bool }
 const JobRankLogShape: Shape = { rank: int, peerId: str, stdout: str, stderr: str, truncated: bool, error: optStr }
 
@@ -119,18 +126,18 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     GetLogs: { input: logsRequest, output: { logs: { kind: RankLogShape, many: true } } }
   },
   Broker: {
-    ListNodes: { input: { group: optStr }, output: { nodes: { kind: NodeInfoShape, many: true } } },
+    ListNodes: { input: { group: optStr, subject }, output: { nodes: { kind: NodeInfoShape, many: true } } },
     GetNode: { input: { peerId: str }, output: NodeInfoShape },
     SubmitJob: { input: JobSubmissionShape, output: SubmittedShape },
-    GetJob: { input: jobId, output: JobInfoShape },
+    GetJob: { input: brokerJob, output: JobInfoShape },
     ListJobs: {
-      input: { state: { kind: 'string', opt: true, values: JOB_STATES }, limit: { kind: 'int', opt: true } },
+      input: { state: { kind: 'string', opt: true, values: JOB_STATES }, limit: { kind: 'int', opt: true }, subject },
       output: { jobs: { kind: JobInfoShape, many: true } }
     },
-    CancelJob: { input: jobId, output: JobInfoShape },
-    ReleaseJob: { input: jobId, output: JobInfoShape },
+    CancelJob: { input: brokerJob, output: JobInfoShape },
+    ReleaseJob: { input: brokerJob, output: JobInfoShape },
     GetJobResult: {
-      input: jobId,
+      input: brokerJob,
       output: {
         jobId: str,
         state: { kind: 'string', values: JOB_STATES },
@@ -139,12 +146,15 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
         ranks: { kind: RankResultShape, many: true }
       }
     },
-    ApplyPolicy: { input: { policyYaml: str }, output: { applied: bool, warnings: strs } },
-    GetPolicy: { input: {}, output: { policyJson: str } },
-    GetJobLogs: { input: logsRequest, output: { logs: { kind: JobRankLogShape, many: true } } },
+    ApplyPolicy: {
+      input: { policyYaml: optStr, subject, dryRun: { kind: 'bool', opt: true }, force: { kind: 'bool', opt: true }, previous: { kind: 'bool', opt: true } },
+      output: { applied: bool, warnings: strs, changes: strs, lostRights: strs }
+    },
+    GetPolicy: { input: { subject }, output: { policyJson: str } },
+    GetJobLogs: { input: brokerLogsRequest, output: { logs: { kind: JobRankLogShape, many: true } } },
     SubmitJobs: { input: { jobs: { kind: JobSubmissionShape, many: true } }, output: { submitted: { kind: SubmittedShape, many: true } } },
-    WaitJob: { input: { jobId: str, timeoutMs: optInt }, output: JobInfoShape },
-    WaitJobs: { input: { jobIds: strs, timeoutMs: optInt }, output: { jobs: { kind: JobInfoShape, many: true } } }
+    WaitJob: { input: { jobId: str, timeoutMs: optInt, subject }, output: JobInfoShape },
+    WaitJobs: { input: { jobIds: strs, timeoutMs: optInt, subject }, output: { jobs: { kind: JobInfoShape, many: true } } }
   }
 }
 

@@ -96,7 +96,7 @@ export interface NodeInfo {
   soapUrl?: string
 }
 
-export interface ListNodesRequest { group?: string }
+export interface ListNodesRequest { group?: string, subject?: string }
 export interface ListNodesResponse { nodes: NodeInfo[] }
 export interface GetNodeRequest { peerId: string }
 
@@ -117,9 +117,9 @@ export interface SubmitJobsRequest { jobs: SubmitJobRequest[] }
 export interface SubmitJobsResponse { submitted: SubmitJobResponse[] }
 
 /** Long poll: the reply comes once the job is terminal or after `timeoutMs` (default 20 s, at most 25 s). */
-export interface WaitJobRequest { jobId: string, timeoutMs?: number }
+export interface WaitJobRequest { jobId: string, timeoutMs?: number, subject?: string }
 /** The same for many jobs: the reply comes once all are terminal or after `timeoutMs`; `jobs[i]` is `jobIds[i]`. */
-export interface WaitJobsRequest { jobIds: string[], timeoutMs?: number }
+export interface WaitJobsRequest { jobIds: string[], timeoutMs?: number, subject?: string }
 export interface WaitJobsResponse { jobs: JobInfo[] }
 
 export interface Placement { rank: number, peerId: string }
@@ -141,8 +141,12 @@ export interface JobInfo {
   ranksFinished: number
 }
 
-export interface JobIdRequest { jobId: string }
-export interface ListJobsRequest { state?: JobState, limit?: number }
+/**
+ * `subject` on Broker requests: who asks, for the policy's role-based access (absent: "anonymous").
+ * A client made with `createBrokerClient(url, { subject })` fills it in on every call.
+ */
+export interface JobIdRequest { jobId: string, subject?: string }
+export interface ListJobsRequest { state?: JobState, limit?: number, subject?: string }
 export interface ListJobsResponse { jobs: JobInfo[] }
 
 export interface RankResult {
@@ -163,11 +167,18 @@ export interface GetJobResultResponse {
   ranks: RankResult[]
 }
 
-export interface ApplyPolicyRequest { policyYaml: string }
-export interface ApplyPolicyResponse { applied: boolean, warnings: string[] }
+/**
+ * `policyYaml`, or `previous: true` to restore the policy in force before the last change.
+ * `dryRun` reports the change without making it; `force` applies one that takes the caller's
+ * own right to submit, list jobs, read or apply policies (refused otherwise).
+ */
+export interface ApplyPolicyRequest { policyYaml?: string, subject?: string, dryRun?: boolean, force?: boolean, previous?: boolean }
+/** `changes`: one line per effective setting that differs (`path: before -> after`); `lostRights`: `subject: perm, perm`. */
+export interface ApplyPolicyResponse { applied: boolean, warnings: string[], changes?: string[], lostRights?: string[] }
+export interface GetPolicyRequest { subject?: string }
 export interface GetPolicyResponse { policyJson: string }
 
-export type GetJobLogsRequest = GetLogsRequest
+export interface GetJobLogsRequest extends GetLogsRequest { subject?: string }
 /** A rank's log as the broker gathered it from `peerId`; `error` says why it could not be fetched. */
 export interface JobRankLog extends RankLog { peerId: string, error?: string }
 export interface GetJobLogsResponse { logs: JobRankLog[] }
@@ -205,7 +216,7 @@ export interface BrokerHandlers {
   ReleaseJob?: Handler<JobIdRequest, JobInfo>
   GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
   ApplyPolicy?: Handler<ApplyPolicyRequest, ApplyPolicyResponse>
-  GetPolicy?: Handler<Empty, GetPolicyResponse>
+  GetPolicy?: Handler<GetPolicyRequest, GetPolicyResponse>
   GetJobLogs?: Handler<GetJobLogsRequest, GetJobLogsResponse>
   SubmitJobs?: Handler<SubmitJobsRequest, SubmitJobsResponse>
   WaitJob?: Handler<WaitJobRequest, JobInfo>

@@ -78,7 +78,7 @@ export function handlers (seen: Seen): { Bootstrap: BootstrapHandlers, Node: Nod
           { rank: 1, peerId: '12D3KooWPeerB', exitCode: 0, startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:02.000Z' }
         ]
       }),
-      ApplyPolicy: async (req) => ({ applied: req.policyYaml.includes('apiVersion'), warnings: ['unknown key spec.x', 'second'] })
+      ApplyPolicy: async (req) => ({ applied: (req.policyYaml ?? '').includes('apiVersion'), warnings: ['unknown key spec.x', 'second'] })
       // GetPolicy deliberately has no handler: it must answer E_UNAVAILABLE
     }
   }

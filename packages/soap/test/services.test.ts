@@ -98,7 +98,7 @@ t.test('typed clients: every operation, clean typed values', async (t) => {
   const r = await broker.GetJobResult({ jobId: 'job-1' })
   t.equal(r.ranks[0]!.resultJson, '3')
   t.notOk('resultJson' in r.ranks[1]!)
-  t.same(await broker.ApplyPolicy({ policyYaml: 'apiVersion: mvm/v1' }), { applied: true, warnings: ['unknown key spec.x', 'second'] })
+  t.same(await broker.ApplyPolicy({ policyYaml: 'apiVersion: mvm/v1' }), { applied: true, warnings: ['unknown key spec.x', 'second'], changes: [], lostRights: [] })
   await t.rejects(broker.GetPolicy(), { code: 'E_UNAVAILABLE', message: /operation GetPolicy is not served by this node/ })
 })
 

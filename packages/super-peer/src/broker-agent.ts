@@ -4,7 +4,7 @@ import type { Logger, Startable } from '@mvm/core'
 import { createBroker, parseBoundedJson, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { EffectivePolicy } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
-import type { BrokerHandlers } from '@mvm/soap'
+import type { BrokerHandlers, JobInfo } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers } from './broker-soap.js'
 import { JobWaiters } from './job-waiters.js'
@@ -13,6 +13,7 @@ import { decodeStoredBundle } from './submission.js'
 import { PolicyControl, ftOf, strategyOf } from './policy-control.js'
 import { rootFiles } from './policy-layers.js'
 import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
+import { checkCapacity, withHoldReason } from './capacity.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 
@@ -140,7 +141,12 @@ export class BrokerAgent implements Startable {
     this.timer.unref()
     const waiters = new JobWaiters(this.broker)
     this.cleanups.push(() => { waiters.close() })
-    const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.started.get(id)?.size ?? 0 }, { cache: this.submissions, waiters })
+    const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.started.get(id)?.size ?? 0 }, {
+      cache: this.submissions,
+      waiters,
+      admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
+    })
+    this.explainQueued(jobs)
     const submitJob = jobs.SubmitJob!
     // decide from the latest reports, not from the last timer tick (up to refreshMs old)
     jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
@@ -157,6 +163,28 @@ export class BrokerAgent implements Startable {
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
+  }
+
+  private members (): MemberLike[] { return this.node.membership.view({ includeChildren: false }) }
+
+  private groupName (): string {
+    const m = this.members()
+    return (m.find((x) => x.roles.includes('super-peer')) ?? m[0])?.group ?? 'this group'
+  }
+
+  /** GetJob, ListJobs, WaitJob(s): a queued job the group is too small for says why it waits. */
+  private explainQueued (jobs: BrokerHandlers): void {
+    const explain = (i: JobInfo): JobInfo => {
+      if (i.state !== 'queued') return i
+      let req
+      try { req = this.broker.get(i.jobId).request } catch { req = undefined }
+      return withHoldReason(i, req, this.members(), this.groupName())
+    }
+    const { GetJob, ListJobs, WaitJob, WaitJobs } = jobs
+    if (GetJob !== undefined) jobs.GetJob = async (r, c) => explain(await GetJob(r, c))
+    if (WaitJob !== undefined) jobs.WaitJob = async (r, c) => explain(await WaitJob(r, c))
+    if (ListJobs !== undefined) jobs.ListJobs = async (r, c) => { const o = await ListJobs(r, c); return { ...o, jobs: o.jobs.map(explain) } }
+    if (WaitJobs !== undefined) jobs.WaitJobs = async (r, c) => { const o = await WaitJobs(r, c); return { ...o, jobs: o.jobs.map(explain) } }
   }
 
   /** policyUpdate to every connected member of the group (not the children's super-peers). */

@@ -1,4 +1,4 @@
-import type { Broker, Job, JobResult } from '@mvm/broker'
+import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
 import type { BrokerHandlers, JobInfo, GetJobResultResponse } from '@mvm/soap'
 import { BadRequestError } from '@mvm/core'
 import { prepareSubmission } from './submission.js'
@@ -60,6 +60,8 @@ export interface JobHandlerOptions {
   /** Validated submissions by content; default a fresh one of the default size. */
   cache?: SubmissionCache
   waiters?: JobWaiters
+  /** Checks a validated submission before it is stored (e.g. that the group can ever run it); throws to refuse it. */
+  admit?: (request: JobRequest) => void
 }
 
 /**
@@ -80,6 +82,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
   return {
     async SubmitJob (req) {
       const sub = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
+      options.admit?.(sub.request)
       // concurrent submits share one commit; none is answered before it is durable
       const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
       await broker.flush()
@@ -90,7 +93,9 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       const subs = []
       for (const [i, req] of jobs.entries()) {
         try {
-          subs.push(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }))
+          const sub = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
+          options.admit?.(sub.request)
+          subs.push(sub)
         } catch (err) {
           throw inBatch(err, i, jobs.length)
         }

@@ -1,11 +1,12 @@
+import { userInfo } from 'node:os'
 import { UnauthorizedError } from '@mvm/core'
 import type { EffectivePolicy, EffectivePolicySpec } from '@mvm/model'
 
 export type Permission = EffectivePolicySpec['security']['roles'][string][number]
 
 /**
- * The subject of a request that carries none (every Broker operation but SubmitJob, until the
- * WSDL gives them a subject): a policy with subjects grants it rights by naming it.
+ * The subject of a request that names none (no `subject`, no `owner`): a policy with subjects
+ * grants it rights by naming it.
  */
 export const ANONYMOUS = 'anonymous'
 
@@ -14,11 +15,38 @@ export function isOpen (security: EffectivePolicySpec['security']): boolean {
   return Object.keys(security.subjects).length === 0
 }
 
-/** The permissions a subject holds through its roles; `undefined` for a subject the policy does not know. */
+/**
+ * Subject rules besides plain names: `$USER` is the OS account the broker runs as (whoever
+ * started the node operates it, so a policy can keep them in without naming them), `*` is
+ * every subject. A subject gets the roles of every rule that matches it.
+ */
+export const OPERATOR_RULE = '$USER'
+export const ANY_RULE = '*'
+
+let operator: string | undefined
+/** The broker's OS account, as `$USER` in a policy means it. */
+export function operatorName (): string {
+  if (operator === undefined) {
+    try { operator = userInfo().username } catch { operator = process.env.USER ?? '' }
+  }
+  return operator
+}
+
+/** The subjects rules of `security.subjects` that apply to `subject`. */
+function rulesFor (security: EffectivePolicySpec['security'], subject: string): string[] {
+  const rules: string[] = []
+  if (Object.hasOwn(security.subjects, subject)) rules.push(subject)
+  if (subject !== '' && subject === operatorName() && Object.hasOwn(security.subjects, OPERATOR_RULE)) rules.push(OPERATOR_RULE)
+  if (Object.hasOwn(security.subjects, ANY_RULE)) rules.push(ANY_RULE)
+  return rules
+}
+
+/** The permissions a subject holds through its roles; `undefined` for a subject no rule of the policy matches. */
 export function permissionsOf (security: EffectivePolicySpec['security'], subject: string): Set<Permission> | undefined {
-  if (!Object.hasOwn(security.subjects, subject)) return undefined
+  const rules = rulesFor(security, subject)
+  if (rules.length === 0) return undefined
   const out = new Set<Permission>()
-  for (const role of security.subjects[subject] ?? []) {
+  for (const role of rules.flatMap((r) => security.subjects[r] ?? [])) {
     for (const p of Object.hasOwn(security.roles, role) ? security.roles[role] ?? [] : []) out.add(p)
   }
   return out
@@ -40,7 +68,7 @@ export function authorize (policy: EffectivePolicy, subject: string, permission:
     throw new UnauthorizedError(`subject "${subject}" is not defined in the policy${where}; ${permission} refused`, { data: { subject, permission } })
   }
   if (!perms.has('*') && !perms.has(permission)) {
-    const roles = (sec.subjects[subject] ?? []).join(', ') || 'none'
+    const roles = [...new Set(rulesFor(sec, subject).flatMap((r) => sec.subjects[r] ?? []))].join(', ') || 'none'
     throw new UnauthorizedError(`subject "${subject}" (roles: ${roles}) lacks permission ${permission}${where}`, { data: { subject, permission } })
   }
 }

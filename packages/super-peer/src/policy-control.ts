@@ -1,8 +1,9 @@
-import { BadRequestError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
+import { BadRequestError, InvalidStateError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
 import { loadText, type EffectivePolicy, type EffectivePolicySpec } from '@mvm/model'
 import { schedulingStrategies, type FaultTolerance, type StrategySpec } from '@mvm/broker'
 import { APPLIED, PolicyLayers } from './policy-layers.js'
 import { PolicyWatcher } from './policy-watch.js'
+import { SELF_RIGHTS, lostRights, lostText, policyChanges } from './policy-diff.js'
 
 /** What a policy change acts on; the broker agent wires these to the broker and the group. */
 export interface PolicyEffects {
@@ -14,6 +15,30 @@ export interface PolicyEffects {
 
 export interface PolicyChange { version: number, warnings: string[] }
 
+/** An ApplyPolicy as the broker sees it: a new policy or the previous one, for `subject`. */
+export interface PolicyRequest {
+  /** The YAML text of one Policy document; absent with `previous`. */
+  text?: string
+  /** Restore the policy in force before the last change (an undo; repeat to go further back). */
+  previous?: boolean
+  /** Report what would change, change nothing. */
+  dryRun?: boolean
+  /** Apply even if it takes the caller's own rights (see {@link SELF_RIGHTS}). */
+  force?: boolean
+  subject: string
+}
+
+export interface PolicyOutcome extends PolicyChange {
+  applied: boolean
+  /** `path: before -> after` per effective setting that differs. */
+  changes: string[]
+  /** `subject: perm, perm` per subject that loses rights. */
+  lostRights: string[]
+}
+
+/** How many earlier policies `previous` can go back to. */
+const HISTORY = 20
+
 /** `extends` as a mapping key, in block or flow style (not the word inside some text). */
 const EXTENDS_KEY = [/^[\t ]*["']?extends["']?[\t ]*:/m, /[{,][\t ]*["']?extends["']?[\t ]*:/]
 
@@ -22,6 +47,15 @@ export const strategyOf = (s: EffectivePolicySpec): { type: string, options: Rec
 export const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts, retryFailedRanks: s.faultTolerance.retryFailedRanks, poisonAfter: s.faultTolerance.poisonAfter })
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 const warningText = (w: EffectivePolicy['warnings'][number]): string => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`
+
+/** A policy sent over SOAP, validated (issues name the file {@link APPLIED}). */
+async function parseApplied (text: string): Promise<Awaited<ReturnType<typeof loadText>> & { kind: 'Policy' }> {
+  // `extends` would make the broker read files of the caller's choosing on its own host
+  if (EXTENDS_KEY.some((re) => re.test(text))) throw new BadRequestError('ApplyPolicy: `extends` is not accepted over SOAP; send the whole policy')
+  const doc = await loadText(text, APPLIED, {})
+  if (doc.kind !== 'Policy') throw new BadRequestError(`ApplyPolicy: expected a document of kind Policy, got ${doc.kind}`)
+  return doc
+}
 
 /**
  * The super-peer's policy at run time: the layers (files and applied policies), their merged
@@ -46,6 +80,8 @@ export class PolicyControl {
   private applied = new Map<string, string>()
   /** Stores the applied policies durably (the broker's job store); unset until {@link restore}. */
   private persist: ((texts: string[]) => void) | undefined
+  /** The layers (and applied texts) before each change, newest last, for `previous`. */
+  private history: Array<{ layers: PolicyLayers, applied: Map<string, string> }> = []
 
   constructor (private readonly effects: PolicyEffects, private readonly log: Logger, opts: { debounceMs?: number } = {}) {
     this.eff = this.layers.merge()
@@ -69,10 +105,7 @@ export class PolicyControl {
 
   /** ApplyPolicy: YAML text of one Policy document, merged over the current policies at its level. */
   async applyYaml (text: string): Promise<PolicyChange> {
-    // `extends` would make the broker read files of the caller's choosing on its own host
-    if (EXTENDS_KEY.some((re) => re.test(text))) throw new BadRequestError('ApplyPolicy: `extends` is not accepted over SOAP; send the whole policy')
-    const doc = await loadText(text, APPLIED, {})
-    if (doc.kind !== 'Policy') throw new BadRequestError(`ApplyPolicy: expected a document of kind Policy, got ${doc.kind}`)
+    const doc = await parseApplied(text)
     return await this.serial(async () => {
       const applied = new Map(this.applied).set(doc.spec.level, text)
       return this.commit(this.layers.withApplied(doc), APPLIED, applied)
@@ -111,6 +144,43 @@ export class PolicyControl {
     })
   }
 
+  /**
+   * ApplyPolicy with its options: the new layers are merged and compared with the policy in
+   * force before anything is swapped, so a dry run and a refusal change nothing.
+   * @throws InvalidStateError when the change would take the caller's own rights and `force` is not set
+   */
+  async change (req: PolicyRequest): Promise<PolicyOutcome> {
+    if (req.previous === true && req.text !== undefined) throw new BadRequestError('ApplyPolicy: give either policyYaml or previous, not both')
+    if (req.previous !== true && req.text === undefined) throw new BadRequestError('ApplyPolicy: policyYaml is missing (or set previous to restore the policy before the last change)')
+    const doc = req.text === undefined ? undefined : await parseApplied(req.text)
+    return await this.serial(async () => {
+      let next: PolicyLayers
+      let appliedNext: Map<string, string>
+      if (doc !== undefined) {
+        next = this.layers.withApplied(doc)
+        appliedNext = new Map(this.applied).set(doc.spec.level, req.text!)
+      } else {
+        const prev = this.history.at(-1)
+        if (prev === undefined) throw new InvalidStateError('ApplyPolicy previous: there is no earlier policy to go back to (none was replaced since the broker started, or all were rolled back)')
+        next = prev.layers
+        appliedNext = prev.applied
+      }
+      const eff = next.merge()
+      const changes = policyChanges(this.eff.spec, eff.spec)
+      const lost = lostRights(this.eff.spec.security, eff.spec.security, req.subject)
+      const lostRightsText = lost.map(lostText)
+      const preview = { applied: false, version: this.version, warnings: eff.warnings.filter((w) => w.file === APPLIED).map(warningText), changes, lostRights: lostRightsText }
+      if (req.dryRun === true) return preview
+      const mine = lost.find((l) => l.subject === req.subject)?.lost.filter((p) => SELF_RIGHTS.includes(p)) ?? []
+      if (mine.length > 0 && req.force !== true) {
+        throw new InvalidStateError(`ApplyPolicy refused: subject "${req.subject}" would lose ${mine.join(', ')} and could not undo it; ` +
+          'add yourself to security.subjects (or a "$USER" or "*" rule), or force it (mvm policy apply --force)', { data: { subject: req.subject, lost: mine, lostRights: lostRightsText } })
+      }
+      const c = this.commit(next, APPLIED, appliedNext, doc === undefined ? 'back' : 'forward')
+      return { ...preview, ...c, applied: true }
+    })
+  }
+
   /** A watched file changed: reload the root files that read it; a bad edit keeps the old policy. */
   async fileChanged (file: string): Promise<void> {
     await this.serial(async () => {
@@ -142,7 +212,7 @@ export class PolicyControl {
   }
 
   /** Everything that can fail happens before the swap; after it, only effects that cannot. */
-  private commit (next: PolicyLayers, origin: string, appliedNext: Map<string, string> = this.applied): PolicyChange {
+  private commit (next: PolicyLayers, origin: string, appliedNext: Map<string, string> = this.applied, history: 'forward' | 'back' = 'forward'): PolicyChange {
     const eff = next.merge()
     const strategy = strategyOf(eff.spec)
     try {
@@ -155,6 +225,8 @@ export class PolicyControl {
     const kept = new Set(next.layers.filter((l) => l.origin === APPLIED).map((l) => l.policy.spec.level as string))
     const applied = new Map([...appliedNext].filter(([level]) => kept.has(level)))
     if (this.persist !== undefined && !same([...applied], [...this.applied])) this.persist([...applied.values()])
+    if (history === 'forward') this.history = [...this.history, { layers: this.layers, applied: this.applied }].slice(-HISTORY)
+    else this.history = this.history.slice(0, -1)
     this.applied = applied
     this.layers = next
     this.eff = eff

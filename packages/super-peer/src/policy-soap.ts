@@ -5,8 +5,8 @@ import { ANONYMOUS, authorize, type Permission } from './policy-auth.js'
 import type { PolicyControl } from './policy-control.js'
 
 /**
- * Who is asking. Only SubmitJob names a subject (its `owner`); the other operations carry none
- * in the WSDL yet, so they act as {@link ANONYMOUS}, or as `subject` if a later WSDL adds it.
+ * Who is asking: SubmitJob names it as the job's `owner`, the other Broker operations in their
+ * optional `subject`; a request with neither acts as {@link ANONYMOUS}.
  */
 function subjectOf (req: unknown): string {
   const r = req as { owner?: unknown, subject?: unknown } | undefined
@@ -67,9 +67,15 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
 export function policyHandlers (control: PolicyControl): BrokerHandlers {
   const policy = (): EffectivePolicy => control.effective
   return {
-    ApplyPolicy: authorized(async ({ policyYaml }) => {
-      const r = await control.applyYaml(policyYaml)
-      return { applied: true, warnings: r.warnings }
+    ApplyPolicy: authorized(async (req) => {
+      const r = await control.change({
+        subject: subjectOf(req),
+        ...(req.policyYaml !== undefined ? { text: req.policyYaml } : {}),
+        ...(req.previous === true ? { previous: true } : {}),
+        ...(req.dryRun === true ? { dryRun: true } : {}),
+        ...(req.force === true ? { force: true } : {})
+      })
+      return { applied: r.applied, warnings: r.warnings, changes: r.changes, lostRights: r.lostRights }
     }, policy, () => 'policy.apply'),
     GetPolicy: authorized(async () => ({ policyJson: JSON.stringify(control.describe()) }), policy, () => 'policy.read')
   }

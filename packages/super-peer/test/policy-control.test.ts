@@ -6,6 +6,7 @@ import { BadRequestError, ValidationError, createLogger, type Logger, type MvmEr
 import { loadPolicy, mergePolicies } from '@mvm/model'
 import type { FaultTolerance, StrategySpec } from '@mvm/broker'
 import { PolicyControl, ftOf, strategyOf, type PolicyEffects } from '../src/policy-control.js'
+import { operatorName, permissionsOf } from '../src/policy-auth.js'
 
 const POLICIES = resolve(import.meta.dirname, '..', '..', '..', 'policies')
 const INTER_DOMAIN = join(POLICIES, 'inter-domain.yaml')
@@ -265,4 +266,44 @@ t.test('applied policies are persisted, restored on start, dropped when unparsab
   t.notOk((third.pc.describe().layers as Array<{ origin: string }>).some((l) => l.origin === 'ApplyPolicy'), 'the files\' policy stays, no applied layer')
   t.same(stored.slice(before), [[]], 'the bad stored text is removed')
   t.match(third.lines().map((l) => l.msg).join('\n'), /stored applied policy no longer validates and is dropped/)
+})
+
+t.test('change: a dry run reports settings and lost rights and changes nothing', async (t) => {
+  const { pc, fx } = await started(t, [])
+  const text = policy('domain', "  scheduling: { strategy: round-robin }\n  security:\n    roles: { admin: ['*'] }\n    subjects: { boss: [admin] }\n")
+  const r = await pc.change({ text, dryRun: true, subject: 'carol' })
+  t.equal(r.applied, false)
+  t.ok(r.changes.includes('scheduling.strategy: "least-loaded" -> "round-robin"'), r.changes.join('\n'))
+  t.ok(r.changes.includes('security.subjects.boss: unset -> ["admin"]'))
+  t.match(r.lostRights, [/^carol \(you\): job\.submit, /, /^any other subject: /])
+  t.notOk(r.lostRights.some((l) => l.startsWith('boss')), 'boss keeps every right')
+  t.equal(pc.changes, 0, 'no version change')
+  t.same(fx.calls, [], 'no effect ran')
+})
+
+t.test('change: taking the caller\'s own rights is refused unless forced; previous undoes, in order', async (t) => {
+  const { pc } = await started(t, [])
+  const lock = policy('domain', "  security:\n    roles: { admin: ['*'] }\n    subjects: { boss: [admin] }\n")
+  await t.rejects(pc.change({ text: lock, subject: 'carol' }), { code: 'E_INVALID_STATE', message: /subject "carol" would lose job\.submit, job\.list, policy\.apply, policy\.read/ })
+  t.equal(pc.changes, 0, 'refused before the swap')
+  const ok = await pc.change({ text: lock, subject: 'boss' })
+  t.equal(ok.applied, true, 'boss keeps its rights: no force needed')
+  const more = policy('domain', "  scheduling: { strategy: round-robin }\n  security:\n    roles: { admin: ['*'] }\n    subjects: { boss: [admin], '*': [admin] }\n")
+  t.equal((await pc.change({ text: more, subject: 'boss' })).applied, true)
+  t.equal(pc.effective.spec.scheduling.strategy, 'round-robin')
+  t.same([...Object.keys(pc.effective.spec.security.subjects)].sort(), ['*', 'boss'])
+  // rolling back to the lock would take carol's rights (she has them through '*')
+  await t.rejects(pc.change({ previous: true, subject: 'carol' }), { code: 'E_INVALID_STATE' })
+  t.equal((await pc.change({ previous: true, subject: 'carol', force: true })).applied, true, 'forced')
+  t.same(Object.keys(pc.effective.spec.security.subjects), ['boss'])
+  t.equal((await pc.change({ previous: true, subject: 'boss' })).applied, true)
+  t.same(pc.effective.spec.security.subjects, {}, 'back to the start')
+  await t.rejects(pc.change({ previous: true, subject: 'boss' }), { code: 'E_INVALID_STATE', message: /no earlier policy/ })
+  await t.rejects(pc.change({ subject: 'boss' }), { code: 'E_BAD_REQUEST', message: /policyYaml is missing/ })
+})
+
+t.test('the sample policies keep the broker\'s own OS account ($USER rule) an admin', async (t) => {
+  const { pc } = await started(t, [INTER_DOMAIN, DOMAIN_LAB])
+  t.same([...permissionsOf(pc.effective.spec.security, operatorName()) ?? []], ['*'])
+  t.equal(permissionsOf(pc.effective.spec.security, 'someone-else'), undefined, 'other names are not matched')
 })

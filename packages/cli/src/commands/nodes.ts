@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import type { NodeInfo } from '@mvm/soap'
-import { DEFAULT_BOOTSTRAP, findBroker } from '../remote.js'
+import { DEFAULT_BOOTSTRAP, USER_HELP, findBroker } from '../remote.js'
 import { formatTable, printJson } from '../output.js'
 
-interface NodesFlags { bootstrap?: string, broker?: string, group?: string, json?: boolean }
+interface NodesFlags { bootstrap?: string, broker?: string, group?: string, user?: string, json?: boolean }
 
 /**
  * `mvm nodes`: asks a bootstrap for the group's broker (super-peer), then Broker.ListNodes,
@@ -12,10 +12,11 @@ interface NodesFlags { bootstrap?: string, broker?: string, group?: string, json
 export function register (program: Command): void {
   program
     .command('nodes')
-    .description("list a group's nodes as its super-peer sees them")
+    .description("list a group's nodes as its super-peer sees them (LOAD: CPUs busy with the node's work; SLOTS: free/total rank slots, - on nodes that run no ranks)")
     .option('--bootstrap <url>', `bootstrap node SOAP URL (default $MVM_BOOTSTRAP or ${DEFAULT_BOOTSTRAP})`)
     .option('--broker <url>', "the super-peer's SOAP URL (skips the bootstrap lookup)")
     .option('--group <name>', 'group to list (default: the first registered group)')
+    .option('--user <name>', USER_HELP)
     .option('--json', 'print the nodes as JSON')
     .action(async (flags: NodesFlags) => {
       const broker = await findBroker(flags)
@@ -34,11 +35,15 @@ function ago (iso: string): string {
   return Number.isNaN(s) ? '?' : `${s}s ago`
 }
 
+/**
+ * LOAD is how many CPUs the node keeps busy (its process and its ranks), not the host's load
+ * average. SLOTS are free/total slots for ranks: a node without the peer role runs none, so `-`.
+ */
 export function table (nodes: NodeInfo[]): string {
   const head = ['PEER', 'GROUP', 'ROLES', 'STATE', 'LOAD', 'SLOTS', 'MEM MB', 'LAST SEEN']
   const rows = nodes.map((n) => [
-    shortId(n.peerId), n.group, n.roles.join(','), n.state, n.load.toFixed(2),
-    `${n.freeSlots}/${n.totalSlots}`, String(n.freeMemoryMB), ago(n.lastSeen)
+    shortId(n.peerId), n.group, n.roles.join(','), n.state, `${n.load.toFixed(2)} cpu`,
+    n.roles.includes('peer') ? `${n.freeSlots}/${n.totalSlots}` : '-', String(n.freeMemoryMB), ago(n.lastSeen)
   ])
   return formatTable(head, rows) + (nodes.length === 0 ? '(no nodes)\n' : '')
 }

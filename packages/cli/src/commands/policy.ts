@@ -1,11 +1,12 @@
 import type { Command } from 'commander'
 import { readFile } from 'node:fs/promises'
-import { ValidationError } from '@mvm/core'
+import { BadRequestError, ValidationError } from '@mvm/core'
 import { loadPolicy, type EffectivePolicySpec, type LoadedPolicy } from '@mvm/model'
+import type { ApplyPolicyRequest, ApplyPolicyResponse, BrokerClient } from '@mvm/soap'
 import { printJson } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 
-interface Opts extends BrokerLocation { json?: boolean }
+interface Opts extends BrokerLocation { json?: boolean, dryRun?: boolean, force?: boolean, previous?: boolean }
 
 /** The file's name the broker gives its issues (see @mvm/super-peer ApplyPolicy). */
 const REMOTE_NAME = 'ApplyPolicy'
@@ -15,16 +16,26 @@ export function register (program: Command): void {
   const policy = program.command('policy').description('apply a policy to a running broker, or show the one in force')
 
   brokerOptions(policy.command('apply')
-    .description('send a Policy file to the broker; it takes effect at once, without a restart (prints warnings)')
-    .argument('<file>', 'Policy YAML file'))
-    .action(async (file: string, o: Opts) => {
+    .description('send a Policy file to the broker; it takes effect at once, without a restart (prints warnings). ' +
+      'A change that takes your own right to submit, list jobs, read or apply policies is refused unless --force')
+    .argument('[file]', 'Policy YAML file (none with --previous)')
+    .option('--dry-run', 'show the effective change (setting by setting) and who would lose which rights; apply nothing')
+    .option('--force', 'apply even if it takes your own rights')
+    .option('--previous', 'restore the policy in force before the last change (an undo; repeat to go further back)'))
+    .action(async (file: string | undefined, o: Opts) => {
+      if (o.previous === true) {
+        if (file !== undefined) throw new BadRequestError(`mvm policy apply: give a file or --previous, not both (got ${file})`)
+        await applyPrevious(o)
+        return
+      }
+      if (file === undefined) throw new BadRequestError('mvm policy apply: missing <file> (or --previous to undo the last change)')
       // validate locally first: errors name the file's own lines without a round trip
       const loaded = await loadPolicy(file)
       const text = loaded.extendsFiles.length > 0 ? flattened(loaded) : await readFile(file, 'utf8')
       const broker = await findBroker(o)
       let res
       try {
-        res = await broker.ApplyPolicy({ policyYaml: text }, { timeoutMs: 30_000 })
+        res = await broker.ApplyPolicy({ policyYaml: text, ...flags(o) }, { timeoutMs: 30_000 })
       } catch (err) {
         // the broker validates again (e.g. a strategy it does not know): point at the local file
         if (err instanceof ValidationError && loaded.extendsFiles.length === 0) {
@@ -33,8 +44,14 @@ export function register (program: Command): void {
         throw err
       }
       for (const w of res.warnings) process.stderr.write(`warning: ${w.startsWith(REMOTE_NAME + ':') ? file + w.slice(REMOTE_NAME.length) : w}\n`)
-      process.stdout.write(`applied ${loaded.metadata.name} (${loaded.spec.level} level) to ${broker.url}${res.warnings.length > 0 ? `, ${res.warnings.length} warning(s)` : ''}\n`)
+      report(res, broker, `${loaded.metadata.name} (${loaded.spec.level} level)`)
     })
+
+  brokerOptions(policy.command('rollback')
+    .description('restore the policy in force before the last change (same as apply --previous)')
+    .option('--dry-run', 'show what the rollback would change; change nothing')
+    .option('--force', 'roll back even if it takes your own rights'))
+    .action(async (o: Opts) => { await applyPrevious(o) })
 
   brokerOptions(policy.command('show')
     .description('print the effective policy of the broker')
@@ -45,6 +62,27 @@ export function register (program: Command): void {
       if (o.json === true) { printJson(p); return }
       process.stdout.write(summary(p) + '\n')
     })
+}
+
+function flags (o: Opts): Pick<ApplyPolicyRequest, 'dryRun' | 'force'> {
+  return { ...(o.dryRun === true ? { dryRun: true } : {}), ...(o.force === true ? { force: true } : {}) }
+}
+
+async function applyPrevious (o: Opts): Promise<void> {
+  const broker = await findBroker(o)
+  const res = await broker.ApplyPolicy({ previous: true, ...flags(o) }, { timeoutMs: 30_000 })
+  report(res, broker, 'the previous policy')
+}
+
+function report (res: ApplyPolicyResponse, broker: BrokerClient, what: string): void {
+  const changes = res.changes ?? []
+  const lost = res.lostRights ?? []
+  const lines = [
+    res.applied ? `applied ${what} to ${broker.url}${res.warnings.length > 0 ? `, ${res.warnings.length} warning(s)` : ''}` : `dry run: ${what} would change ${changes.length} setting(s) on ${broker.url}; nothing applied`
+  ]
+  lines.push(...(changes.length === 0 ? ['  (the effective policy does not change)'] : changes.map((c) => `  ${c}`)))
+  if (lost.length > 0) lines.push(`${res.applied ? 'rights lost' : 'would lose rights'}:`, ...lost.map((l) => `  ${l}`))
+  process.stdout.write(lines.join('\n') + '\n')
 }
 
 /** The broker does not follow `extends` (it would read its own disk): send the merged document instead. JSON is YAML. */

@@ -1,9 +1,8 @@
 import type { Command } from 'commander'
 import { dirname, relative } from 'node:path'
-import { userInfo } from 'node:os'
 import { profileRequest } from '../profile-request.js'
 import { collectParam, printJson, wholeNumber } from '../output.js'
-import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
+import { brokerOptions, currentUser, findBroker, type BrokerLocation } from '../remote.js'
 import { waitForJob, printOutcome, type Outcome } from '../wait.js'
 import { arrayElements, sweepTable } from '../sweep.js'
 
@@ -16,15 +15,16 @@ export function register (program: Command): void {
     .option('-p, --param <k=v>', 'override a profile parameter (repeatable)', collectParam)
     .option('-w, --wait', 'wait for the job to finish, showing progress, then print its result')
     .option('--timeout <sec>', 'with --wait: give up waiting after this many seconds', '3600')
-    .option('--owner <name>', 'submit on behalf of this subject (default $USER or the OS account)')
+    .option('--owner <name>', 'same as --user (the job\'s owner is the subject submitting it)')
     .option('--full', 'with --wait: print long results whole (they are cut by default)')
     .option('--json', 'machine-readable output'))
     .action(async (file: string, o: SubmitOptions) => {
       const params = o.param ?? {}
       // checked before anything is submitted: a bad --timeout must not leave a job behind
       const timeoutMs = wholeNumber(o.timeout ?? '3600', '--timeout', 1, 30 * 86_400) * 1000
-      const { request, profile } = await profileRequest(file, { params, owner: o.owner ?? currentUser() })
-      const broker = await findBroker(o)
+      const who = { ...o, user: o.user ?? o.owner }
+      const { request, profile } = await profileRequest(file, { params, owner: currentUser(who) })
+      const broker = await findBroker(who)
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000 })
       if (o.wait !== true) {
         if (o.json === true) printJson(res)
@@ -45,10 +45,4 @@ export function register (program: Command): void {
       if (elements !== undefined && o.json !== true) process.stdout.write(sweepTable(elements, outcomes, o.full === true))
       if (failed > 0) process.exitCode = 2
     })
-}
-
-/** Who submits: $USER, else the OS account (a job always has an owner for cancel rights). */
-function currentUser (): string {
-  if (process.env.USER !== undefined && process.env.USER !== '') return process.env.USER
-  try { return userInfo().username } catch { return 'anonymous' }
 }

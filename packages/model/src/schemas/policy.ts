@@ -19,6 +19,11 @@ const dateString = z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
 export const schedulingSchema = z.object({
   strategy: z.string().min(1).optional(),
   options: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * A job needing more slots than the group's peers have in all is refused at submit (false),
+   * or accepted and held queued with that reason, for groups that nodes may still join (true).
+   */
+  waitForCapacity: z.boolean().optional(),
   reservations: z.array(z.object({
     name: z.string().min(1),
     subjects: z.array(z.string().min(1)).optional(),
@@ -119,7 +124,7 @@ type Perm = (typeof permissions)[number]
 
 /** The policy a node acts on: every setting present, after merging levels and filling defaults. */
 export interface EffectivePolicySpec {
-  scheduling: { strategy: string, options: Record<string, unknown>, reservations: Reservation[] }
+  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, reservations: Reservation[] }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
     admittedPeers: string[]
@@ -139,7 +144,7 @@ export interface EffectivePolicySpec {
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
-  scheduling: { strategy: 'least-loaded', options: {}, reservations: [] },
+  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
