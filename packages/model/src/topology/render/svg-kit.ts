@@ -13,7 +13,7 @@ export function num (n: number): string {
 }
 
 /** Centred labels use `dy` rather than dominant-baseline, which some renderers ignore. */
-const CENTRED = new Set(['rank', 'port', 'label', 'box-label'])
+const CENTRED = new Set(['rank', 'port', 'label', 'box-label', 'caption'])
 
 export function text (p: Point, s: string, cls: string, extra = ''): string {
   const dy = CENTRED.has(cls) ? ' dy=".35em"' : ''
@@ -26,7 +26,7 @@ export const NODE_R = 16
 export interface Box { minX: number, minY: number, maxX: number, maxY: number }
 
 /** Font size in px of each text class; the style sheet below is written from the same numbers. */
-export const FONT_PX = { rank: 11, label: 9, port: 8, 'box-label': 10 } as const
+export const FONT_PX = { rank: 11, label: 9, port: 8, 'box-label': 10, caption: 9 } as const
 export type LabelClass = keyof typeof FONT_PX
 
 /**
@@ -58,6 +58,7 @@ const STYLE = `
   .straight { stroke: #b8c2cf; stroke-width: 1.2; fill: none; }
   .title { font: bold 13px sans-serif; fill: #12263f; }
   .stage-label { font: bold 11px sans-serif; text-anchor: middle; fill: #12263f; }
+  .caption { font: ${FONT_PX.caption}px sans-serif; text-anchor: middle; fill: #5a6b7f; }
   .note { font: 9px sans-serif; text-anchor: middle; fill: #5a6b7f; }
 `
 

@@ -93,12 +93,14 @@ function grid (graph: RankGraph): Layout {
 function tree (graph: RankGraph): Layout {
   const k = Number(graph.params.arity ?? 2)
   const depth = Number(graph.params.depth ?? 0)
-  const slot = 64
+  // wider trees fan out more steeply: more room between leaves and levels for port names
+  const slot = k > 2 ? 84 : 64
+  const rise = k > 2 ? S * 1.3 : S
   const leaves = Math.pow(k, depth)
   const positions = graph.ranks.map((node) => {
     const [level = 0, index = 0] = node.coords ?? []
     const span = (leaves / Math.pow(k, level)) * slot
-    return { x: (index + 0.5) * span, y: level * S }
+    return { x: (index + 0.5) * span, y: level * rise }
   })
   return { positions }
 }

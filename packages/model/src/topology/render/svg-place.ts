@@ -14,9 +14,12 @@ export interface Placed { at: Point, box: Box }
  */
 export class LabelPlacer {
   private readonly boxes: Box[] = []
+  private readonly circles: Array<{ c: Point, r: number }> = []
   private readonly segments: Array<[Point, Point]> = []
 
   addBox (box: Box): void { this.boxes.push(box) }
+
+  addCircle (c: Point, r: number): void { this.circles.push({ c, r }) }
 
   addPolyline (points: Point[]): void {
     for (let i = 1; i < points.length; i++) this.segments.push([points[i - 1] as Point, points[i] as Point])
@@ -43,6 +46,7 @@ export class LabelPlacer {
     const grown = grow(box, GAP - 1)
     let n = 0
     for (const b of this.boxes) if (overlaps(grown, b)) n++
+    for (const { c, r } of this.circles) if (circleHitsBox(c, r, grown)) n++
     for (const [a, b] of this.segments) if (segmentHitsBox(a, b, grown)) n++
     return n
   }
@@ -54,6 +58,12 @@ export function grow (b: Box, d: number): Box {
 
 export function overlaps (a: Box, b: Box): boolean {
   return a.minX < b.maxX && b.minX < a.maxX && a.minY < b.maxY && b.minY < a.maxY
+}
+
+export function circleHitsBox (c: Point, r: number, b: Box): boolean {
+  const x = Math.max(b.minX, Math.min(c.x, b.maxX))
+  const y = Math.max(b.minY, Math.min(c.y, b.maxY))
+  return Math.hypot(x - c.x, y - c.y) < r
 }
 
 /** Liang–Barsky clipping: does any part of segment a→b lie inside the box? */
@@ -107,10 +117,10 @@ export function besideNode (p: Point, r: number, s: string, cls: LabelClass, dir
 }
 
 /** A centre beside the line through `q` with direction `dir`, on the side of normal `n`. */
-export function besideLine (q: Point, dir: Point, side: 1 | -1, s: string, cls: LabelClass): Point {
+export function besideLine (q: Point, dir: Point, side: 1 | -1, s: string, cls: LabelClass, extra = 0): Point {
   const u = unit(dir)
   const n = { x: -u.y * side, y: u.x * side }
-  const d = GAP + reach(n, s, cls)
+  const d = GAP + extra + reach(n, s, cls)
   return { x: q.x + n.x * d, y: q.y + n.y * d }
 }
 

@@ -1,7 +1,7 @@
 import type { RankGraph } from '../types.js'
 import { uniqueLinks } from './links.js'
 import type { Link } from './links.js'
-import { NODE_R, frame, num, pointBox, text, titleOf, unionOf } from './svg-kit.js'
+import { NODE_R, frame, num, pointBox, text, textBox, titleOf, unionOf } from './svg-kit.js'
 import type { Box, Point } from './svg-kit.js'
 import { layoutFor } from './svg-layout.js'
 import { renderButterflySvg } from './svg-butterfly.js'
@@ -12,7 +12,7 @@ import { LabelPlacer, besideLine, besideNode, beyond, compass, unit } from './sv
 const MAX_PORT_LABELS = 80
 
 /** Where a port label may go along its link, nearest its own end first. */
-const PORT_T = [0.3, 0.38, 0.24, 0.45]
+const PORT_T = [0.3, 0.38, 0.24, 0.45, 0.2, 0.5, 0.58]
 
 /**
  * A picture of the topology as a standalone SVG document: rings as a circle, lines as a row,
@@ -37,9 +37,8 @@ export function renderSvg (graph: RankGraph): string {
   const stubJobs: Array<() => void> = []
 
   for (const node of graph.ranks) {
-    const box = pointBox(pos(node.rank), NODE_R)
-    placer.addBox(box)
-    extents.push(box)
+    placer.addCircle(pos(node.rank), NODE_R)
+    extents.push(pointBox(pos(node.rank), NODE_R))
   }
   const label = (s: string, cls: 'port' | 'label', candidates: Point[]): void => {
     const placed = placer.place(s, cls, candidates)
@@ -92,7 +91,8 @@ export function renderSvg (graph: RankGraph): string {
       const side = preferredSide(a, b)
       for (const [port, ts] of [[l.portA, PORT_T], [l.portB, PORT_T.map((t) => 1 - t)]] as const) {
         portJobs.push(() => label(port, 'port', [side, -side as 1 | -1].flatMap((s) =>
-          ts.map((t) => besideLine(curve.at(t), curve.tangent(t), s as 1 | -1, port, 'port')))))
+          ts.map((t) => besideLine(curve.at(t), curve.tangent(t), s as 1 | -1, port, 'port')))
+          .concat(ts.map((t) => besideLine(curve.at(t), curve.tangent(t), side, port, 'port', 5)))))
       }
     }
   }
@@ -103,7 +103,13 @@ export function renderSvg (graph: RankGraph): string {
     if (node.label === undefined) continue
     const p = pos(node.rank)
     const dirs = centre === undefined ? compass(layout.labelCorner) : radialDirs(p, centre)
-    label(node.label, 'label', besideNode(p, NODE_R, node.label, 'label', dirs))
+    // then all round, a little further out: a hub's spokes may take every compass point
+    const around = Array.from({ length: 16 }, (_, i) => ({ x: Math.cos(i * Math.PI / 8 + Math.PI / 16), y: Math.sin(i * Math.PI / 8 + Math.PI / 16) }))
+    label(node.label, 'label', [
+      ...besideNode(p, NODE_R, node.label, 'label', dirs),
+      ...besideNode(p, NODE_R, node.label, 'label', around),
+      ...[8, 18, 30].flatMap((d) => besideNode(p, NODE_R + d, node.label as string, 'label', around))
+    ])
   }
   for (const job of [...stubJobs, ...portJobs]) job()
 
@@ -112,12 +118,13 @@ export function renderSvg (graph: RankGraph): string {
     const hub = graph.shape === 'star' && node.rank === 0 ? ' hub' : ''
     return `<g class="rank" data-rank="${node.rank}"><circle cx="${num(p.x)}" cy="${num(p.y)}" r="${NODE_R}" class="node${hub}"/>${text(p, String(node.rank), 'rank')}</g>`
   })
-  const box = unionOf(extents)
   if (layout.note !== undefined) {
-    labels.push(text({ x: (box.minX + box.maxX) / 2, y: box.maxY + 16 }, layout.note, 'note'))
-    box.maxY += 22
+    const drawn = unionOf(extents)
+    const at = { x: (drawn.minX + drawn.maxX) / 2, y: drawn.maxY + 16 }
+    labels.push(text(at, layout.note, 'caption'))
+    extents.push(textBox(at, layout.note, 'caption'))
   }
-  return frame([...edges, ...nodes, ...labels], box, titleOf(graph))
+  return frame([...edges, ...nodes, ...labels], unionOf(extents), titleOf(graph))
 }
 
 function along (p: Point, dir: Point, dist: number): Point {
