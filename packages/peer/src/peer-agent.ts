@@ -278,7 +278,11 @@ export class PeerAgent implements Startable {
         return
       }
       if (rpc === undefined) throw new UnavailableError('no super-peer session')
-      await rpc.request(body, { timeoutMs: 10_000 })
+      // p-retry gives up at once on a TypeError (it takes it for a bug), but a stream torn down
+      // mid-request can throw one: every failure here is worth another attempt
+      await rpc.request(body, { timeoutMs: 10_000 }).catch((err: unknown) => {
+        throw new UnavailableError(`job report not delivered: ${(err as Error).message}`, { cause: err })
+      })
     }
     try {
       await pRetry(attempt, {
