@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { InvalidStateError, combineSignals, sleep, type Logger, type Startable } from '@mvm/core'
+import pRetry from 'p-retry'
+import { InvalidStateError, UnavailableError, combineSignals, type Logger, type Startable } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
 import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
@@ -289,20 +290,33 @@ export class PeerAgent implements Startable {
    * this run would be taken for the next run's: it is dropped.
    */
   private async send (body: ControlBodyInit, session: RpcPeer | undefined): Promise<void> {
-    for (let i = 0; i < REPORT_ATTEMPTS; i++) {
+    const attempt = async (): Promise<void> => {
       const rpc = this.node.control.toSuperPeer()
       if (session !== undefined && rpc !== undefined && rpc !== session) {
         this.init.logger.info({ body: body.type, jobId: (body as { jobId?: string }).jobId }, 'job report dropped: the super-peer session it belongs to ended')
         return
       }
-      try {
-        if (rpc !== undefined) { await rpc.request(body, { timeoutMs: 10_000 }); return }
-      } catch (err) {
-        this.init.logger.warn({ err: (err as Error).message, attempt: i + 1 }, 'job report not delivered; retrying')
-      }
-      await sleep(Math.min(250 * 2 ** i, 5000))
+      if (rpc === undefined) throw new UnavailableError('no super-peer session')
+      // p-retry gives up at once on a TypeError (it takes it for a bug), but a stream torn down
+      // mid-request can throw one: every failure here is worth another attempt
+      await rpc.request(body, { timeoutMs: 10_000 }).catch((err: unknown) => {
+        throw new UnavailableError(`job report not delivered: ${(err as Error).message}`, { cause: err })
+      })
     }
-    this.init.logger.error({ body: body.type }, 'job report lost after retries')
+    try {
+      await pRetry(attempt, {
+        retries: REPORT_ATTEMPTS - 1,
+        minTimeout: 250,
+        maxTimeout: 5000,
+        factor: 2,
+        randomize: false,
+        onFailedAttempt: ({ error, attemptNumber }) => {
+          this.init.logger.warn({ err: error.message, attempt: attemptNumber }, 'job report not delivered; retrying')
+        }
+      })
+    } catch {
+      this.init.logger.error({ body: body.type }, 'job report lost after retries')
+    }
   }
 
   async stop (): Promise<void> {

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rmdir, writeFile, access } from 'node:fs/promises'
 import { join } from 'node:path'
+import pRetry from 'p-retry'
 import { RSS_FLOOR_MB } from './watchdog.js'
 import type { SandboxLimits } from './types.js'
 
@@ -70,13 +71,12 @@ async function ownV1Paths (): Promise<Map<string, string>> {
 const exists = async (p: string): Promise<boolean> => await access(p).then(() => true, () => false)
 
 async function removeDir (dir: string): Promise<void> {
-  // the kernel frees a cgroup a moment after its last task is reaped
-  for (let i = 0; i < 50; i++) {
-    try { await rmdir(dir); return } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
-      await new Promise(resolve => setTimeout(resolve, 20))
+  // the kernel frees a cgroup a moment after its last task is reaped: EBUSY for a while
+  await pRetry(async () => {
+    try { await rmdir(dir) } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
     }
-  }
+  }, { retries: 49, minTimeout: 20, factor: 1, randomize: false }).catch(() => {})
 }
 
 function v2Backend (root: string, parent: string): CgroupBackend {

@@ -8,26 +8,38 @@ export interface Layout {
   wrapStub?: (rank: number, port: string, peerRank: number) => Point | undefined
   /** Corner for rank labels, away from where this layout runs its edges (default `ne`). */
   labelCorner?: 'ne' | 'nw'
+  /** Nodes sit on a circle: labels go outward from its centre. */
+  radial?: boolean
+  /**
+   * Set when links are too many to name one by one: port labels are left off and this line,
+   * saying how ports are named, is printed under the picture instead.
+   */
+  note?: string
 }
 
 const S = 90
 
 export function layoutFor (graph: RankGraph): Layout {
   switch (graph.shape) {
-    case 'ring': return { positions: circle(graph.size) }
+    case 'ring': return { positions: circle(graph.size), radial: true }
     case 'line': return { positions: graph.ranks.map((_, i) => ({ x: i * S, y: 0 })) }
     case 'star': return star(graph.size)
     case 'mesh':
     case 'torus': return grid(graph)
     case 'tree': return tree(graph)
-    case 'hypercube': return graph.size <= 8 ? { positions: cube(graph.size), labelCorner: 'nw' } : { positions: circle(graph.size) }
-    default: return { positions: circle(graph.size) }
+    case 'hypercube': return graph.size <= 8
+      ? { positions: cube(graph.size), labelCorner: 'nw' }
+      : { positions: circle(graph.size, 70, 64), radial: true, note: 'port dim<i> reaches rank r XOR 2^i' }
+    case 'complete': return graph.size <= 3
+      ? { positions: circle(graph.size), radial: true }
+      : { positions: circle(graph.size, 70, 70), radial: true, note: 'port to<r> reaches rank r; group all sends to every other rank' }
+    default: return { positions: circle(graph.size), radial: true }
   }
 }
 
 /** Rank 0 at the top, then clockwise, so a ring reads like a clock. */
-function circle (n: number, minRadius = 70): Point[] {
-  const r = Math.max(minRadius, (n * 56) / (2 * Math.PI))
+function circle (n: number, minRadius = 70, spacing = 56): Point[] {
+  const r = Math.max(minRadius, (n * spacing) / (2 * Math.PI))
   return Array.from({ length: n }, (_, i) => {
     const a = -Math.PI / 2 + (2 * Math.PI * i) / n
     return { x: r * Math.cos(a), y: r * Math.sin(a) }
@@ -81,12 +93,14 @@ function grid (graph: RankGraph): Layout {
 function tree (graph: RankGraph): Layout {
   const k = Number(graph.params.arity ?? 2)
   const depth = Number(graph.params.depth ?? 0)
-  const slot = 64
+  // wider trees fan out more steeply: more room between leaves and levels for port names
+  const slot = k > 2 ? 84 : 64
+  const rise = k > 2 ? S * 1.3 : S
   const leaves = Math.pow(k, depth)
   const positions = graph.ranks.map((node) => {
     const [level = 0, index = 0] = node.coords ?? []
     const span = (leaves / Math.pow(k, level)) * slot
-    return { x: (index + 0.5) * span, y: level * S }
+    return { x: (index + 0.5) * span, y: level * rise }
   })
   return { positions }
 }
