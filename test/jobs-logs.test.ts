@@ -121,7 +121,7 @@ t.test('unknown jobs and path tricks are refused with their codes', async (t) =>
   for (const jobId of ['../../etc/passwd', `${okJob}/../${okJob}`, '.hidden', 'a b', '']) {
     const r = await mvm('logs', jobId)
     t.equal(r.code, 1, `CLI refuses ${JSON.stringify(jobId)}`)
-    t.match(r.stderr, 'mvm: E_BAD_REQUEST: Broker.GetJobLogs: jobId')
+    t.match(r.stderr, `mvm: E_BAD_REQUEST: jobId ${JSON.stringify(jobId)} is not a job id`)
     await t.rejects(createNodeClient(lab.peers[0]!.ready.soapUrl).GetLogs({ jobId }), { code: 'E_BAD_REQUEST', message: /Node\.GetLogs: jobId/ })
   }
   await t.rejects(createNodeClient(lab.peers[0]!.ready.soapUrl).GetLogs({ jobId: okJob, maxBytes: 2 * 1024 * 1024 }), { code: 'E_BAD_REQUEST', message: /maxBytes/ })

@@ -7,8 +7,9 @@ import { profileRequest } from '@mvm/cli'
 import { ROOT, startLab, type TestLab } from './lib/lab.js'
 
 let lab: TestLab
-// no peers: every job stays queued, so the store is all there is to check
-t.before(async () => { lab = await startLab({ peers: 0 }) })
+// no peers: every job stays queued (the policy lets a group accept jobs before peers join), so
+// the store is all there is to check
+t.before(async () => { lab = await startLab({ peers: 0, superArgs: ['--policy', join(ROOT, 'test', 'fixtures', 'policies', 'wait-for-capacity.yaml')] }) })
 t.teardown(async () => { await lab?.stop() })
 
 t.test('SIGKILL with submissions in flight: every acknowledged job id is still known', async (t) => {

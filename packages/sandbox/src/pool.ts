@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { copyFile, readdir, rename, rm, truncate } from 'node:fs/promises'
+import { copyFile, link, readdir, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BadRequestError, InvalidStateError, silentLogger, throwIfAborted, type Logger } from '@mvm/core'
 import { logPaths } from './launch.js'
@@ -182,9 +182,12 @@ export function createSandboxPool (init: SandboxPoolInit): SandboxPool {
   const park = async (sb: ManagedSandbox): Promise<void> => {
     const done = sb.logs
     const logs = logPaths(init.logDir, `${sb.id}.parked-${++parkSeq}`)
+    // the finished id's name never disappears (a reader of its logs may come at any moment): the
+    // open file gets a second name, a copy replaces the first name atomically, then it is emptied
     const shuffle = async (k: 'out' | 'err'): Promise<void> => {
-      await rename(done[k], logs[k])
-      await copyFile(logs[k], done[k])
+      await link(done[k], logs[k])
+      await copyFile(done[k], `${done[k]}.copy`)
+      await rename(`${done[k]}.copy`, done[k])
       await truncate(logs[k], 0)
     }
     // what the last job left in its private dir must not reach the next one
