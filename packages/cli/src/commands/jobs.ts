@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { BadRequestError, ErrorCode, InvalidStateError, JobState, shortPeerId, toMvmError } from '@mvm/core'
-import type { GetJobResultResponse, JobInfo } from '@mvm/soap'
+import { BadRequestError, ErrorCode, InvalidStateError, JobState, nodeLabel, toMvmError } from '@mvm/core'
+import type { BrokerClient, GetJobResultResponse, JobInfo } from '@mvm/soap'
 import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { formatValue } from '../result-text.js'
@@ -31,8 +31,10 @@ export function register (program: Command): void {
     .argument('<job>', JOB_ARG)
     .option('--json', 'machine-readable output'))
     .action(async (jobId: string, o: Opts) => {
-      const info = await (await findBroker(o)).GetJob({ jobId })
+      const broker = await findBroker(o)
+      const info = await broker.GetJob({ jobId })
       if (o.json === true) { printJson(info); return }
+      const names = info.placement.length > 0 ? await nodeNames(broker) : new Map<string, Record<string, string>>()
       const lines = [
         `job        ${info.jobId}${info.parentId !== undefined ? ` (element of ${info.parentId})` : ''}`,
         `name       ${info.name}`,
@@ -41,7 +43,7 @@ export function register (program: Command): void {
         `submitted  ${info.submittedAt}`,
         ...(info.startedAt !== undefined ? [`started    ${info.startedAt}`] : []),
         ...(info.finishedAt !== undefined ? [`finished   ${info.finishedAt}`] : []),
-        ...(info.placement.length > 0 ? ['placement  ' + info.placement.map((p) => `${p.rank}→${short(p.peerId)}`).join(' ')] : [])
+        ...(info.placement.length > 0 ? ['placement  ' + info.placement.map((p) => `${p.rank}→${nodeLabel(p.peerId, names.get(p.peerId))}`).join(' ')] : [])
       ]
       process.stdout.write(lines.join('\n') + '\n')
     })
@@ -107,7 +109,18 @@ export function register (program: Command): void {
 
 const JOB_ARG = 'job id, or a unique prefix of one (j-0mx7s9q…, or the start of its random part)'
 
-function short (peerId: string): string { return shortPeerId(peerId) }
+/**
+ * The nodes' labels (for their names) as the broker last saw them. Best effort: a placement
+ * with short ids beats no status at all when the node list cannot be read.
+ */
+async function nodeNames (broker: BrokerClient): Promise<Map<string, Record<string, string>>> {
+  try {
+    const { nodes } = await broker.ListNodes({}, { timeoutMs: 10_000 })
+    return new Map(nodes.map((n) => [n.peerId, n.labels]))
+  } catch {
+    return new Map()
+  }
+}
 
 /** An array job's result (one value per element) as `[i] value` lines; undefined for any other result. */
 function arrayResult (r: GetJobResultResponse, full: boolean): string | undefined {
