@@ -61,4 +61,15 @@ t.test('the CLI on a lab: heat is cut (all with --full), a sweep is a table labe
     ['1000000', '10000', 'succeeded', '78498'], ['1000000', '100000', 'succeeded', '78498'],
     ['10000000', '10000', 'succeeded', '664579'], ['10000000', '100000', 'succeeded', '664579']
   ], 'each element labelled by its params, with its result')
+
+  // later, from the parent's id alone: the broker kept each element's params
+  const parentId = /submitted (j-\S+)/.exec(sweep.stderr)![1]!
+  const parent = await lab.broker.GetJob({ jobId: parentId })
+  t.equal(parent.childJobIds?.length, 6, 'GetJob lists an array\'s elements')
+  t.same((await lab.broker.GetJob({ jobId: parent.childJobIds![5]! })).params, [{ name: 'n', value: '10000000' }, { name: 'chunk', value: '100000' }], 'GetJob: an element\'s params')
+  t.same((await lab.broker.GetJobResult({ jobId: parent.childJobIds![0]! })).params, [{ name: 'n', value: '100000' }, { name: 'chunk', value: '10000' }], 'GetJobResult: an element\'s params')
+  t.same(parent.params ?? [], [], 'a parent has no element params')
+  const later = await runCli(['result', parentId, '--broker', url])
+  t.equal(later.code, 0, later.stderr)
+  t.equal(later.stdout, sweep.stdout, 'mvm result <array job> prints the same table as submit --wait')
 })
