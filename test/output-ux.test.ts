@@ -2,7 +2,7 @@
 // results labelled by their params, progress that counts started and running ranks. The
 // renderers on their own, then the real CLI on a real lab.
 import t from 'tap'
-import { formatResult, formatValue, progressLine, inFlags } from '@mvm/cli'
+import { formatResult, formatValue, formatTable, progressLine, inFlags } from '@mvm/cli'
 import { runCli, startLab } from './lib/lab.js'
 
 t.test('renderers: long arrays and strings cut with a count, --full keeps everything', async (t) => {
@@ -33,6 +33,19 @@ t.test('SOAP field prefixes become flags', async (t) => {
   t.equal(inFlags('Broker.WaitJob.timeoutMs: expected a finite number'), '--timeout: expected a finite number')
   t.equal(inFlags('Broker.GetJobLogs: job j-1 has ranks 0..1'), 'job j-1 has ranks 0..1')
   t.equal(inFlags('no job "x"'), 'no job "x"', 'other messages unchanged')
+})
+
+t.test('tables: aligned by display width, borderless, uncoloured, no trailing blanks', async (t) => {
+  const out = formatTable(['NAME', 'PEER', 'STATE'], [['peer-1', '12D3…hYRg', 'up'], ['super-peer', '12D3…ab', ''], ['p', 'x\ny', 'down']])
+  t.equal(out, [
+    'NAME        PEER       STATE',
+    'peer-1      12D3…hYRg  up',
+    'super-peer  12D3…ab',
+    'p           x y        down',
+    ''
+  ].join('\n'), 'columns two spaces apart; … counts as one column; a newline in a cell stays on its row')
+  t.notMatch(out, /\u001b\[/, 'no colour codes, so it reads the same piped')
+  t.equal(formatTable(['A', 'B'], []), 'A  B\n', 'a table without rows is its header')
 })
 
 t.test('the CLI on a lab: heat is cut (all with --full), a sweep is a table labelled by params', async (t) => {
