@@ -4,7 +4,8 @@
 import t, { type Test } from 'tap'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runCli, startLab, type CliRun } from './lib/lab.js'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { runCli, startLab, waitFor, type CliRun } from './lib/lab.js'
 
 const OOPS = join('test', 'fixtures', 'errors', 'oops.yaml')
 const LONG_PEER_ID = /12D3Koo\w{40,}/
@@ -33,7 +34,7 @@ t.test('a program that throws, seen through submit --wait, status, result and SO
     t.match(text, /E_PROGRAM/, `${what}: the program's failure code`)
     t.match(text, /RangeError: widget count out of range in mode throw/, `${what}: the exception's own message`)
     t.match(text, /oops\.ts:17:\d+/, `${what}: the program's file and line (of the .ts, through the source map)`)
-    t.match(text, /rank 1 on 12D3…\w{4} failed/, `${what}: the rank by number and short node id`)
+    t.match(text, /rank 1 on peer[12] \(12D3…\w{4}\) failed/, `${what}: the rank by number, node name (its data dir's basename) and short id`)
     userWords(t, text, what)
   }
 
@@ -50,8 +51,13 @@ t.test('a program that throws, seen through submit --wait, status, result and SO
   const status = await runCli(['status', tail, '--broker', url])
   t.equal(status.code, 0, status.stderr)
   t.match(status.stdout, new RegExp(`job\\s+${jobId}`), 'status by a prefix of the random part shows the full id')
-  t.match(status.stdout, /failed — rank 1 on 12D3…\w{4} failed: E_PROGRAM: RangeError/)
-  t.match(status.stdout, /placement\s+0→12D3…\w{4} 1→12D3…\w{4}/, 'placement by short node id')
+  t.match(status.stdout, /failed — rank 1 on peer[12] \(12D3…\w{4}\) failed: E_PROGRAM: RangeError/)
+  t.match(status.stdout, /placement\s+0→peer[12] \(12D3…\w{4}\) 1→peer[12] \(12D3…\w{4}\)/, 'placement by node name and short id')
+  const nodes = await runCli(['nodes', '--broker', url])
+  t.equal(nodes.code, 0, nodes.stderr)
+  t.match(nodes.stdout, /^NAME\s+PEER\s+GROUP/, 'mvm nodes has a NAME column')
+  t.match(nodes.stdout, /\npeer1\s+12D3/, 'peer1 is listed by name')
+  t.match(nodes.stdout, /\npeer2\s+12D3/, 'peer2 is listed by name')
   userWords(t, status.stdout, 'status')
 
   const result = await runCli(['result', jobId.slice(0, -3), '--broker', url])
@@ -88,6 +94,25 @@ t.test('a program that throws, seen through submit --wait, status, result and SO
   t.not(logs.code, 0)
   t.match(logs.stderr, /has ranks 0\.\.1; there is no rank 9/)
   t.notMatch(logs.stderr, /Broker\.GetJobLogs/, 'no SOAP operation names at the shell')
+})
+
+t.test('--name names a node; metadata.name in a NodeConfig does too; --name wins', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'mvm-test-names-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const config = join(dir, 'node.yaml')
+  await writeFile(config, 'apiVersion: mvm/v1\nkind: NodeConfig\nmetadata:\n  name: from-config\nspec:\n  roles: [peer]\n  group: lab\n')
+  const lab = await startLab({ peers: 0 })
+  t.teardown(async () => { await lab.stop() })
+  const named = await lab.addPeer(['--name', 'cruncher'])
+  const fromConfig = await lab.addPeer(['--config', config])
+  const overridden = await lab.addPeer(['--config', config, '--name', 'flag-wins'])
+  const want = new Map([[named.ready.peerId, 'cruncher'], [fromConfig.ready.peerId, 'from-config'], [overridden.ready.peerId, 'flag-wins']])
+  let seen = new Map<string, string | undefined>()
+  await waitFor(async () => {
+    seen = new Map((await lab.broker.ListNodes({})).nodes.map((n) => [n.peerId, n.labels.name]))
+    return [...want.keys()].every((id) => seen.has(id))
+  }, 30_000, 'the three peers to join')
+  for (const [id, name] of want) t.equal(seen.get(id), name, `${name}: the broker sees the name label`)
 })
 
 t.test('CLI errors name flags, not SOAP request fields; a bad --timeout submits nothing', async (t) => {

@@ -60,10 +60,10 @@ for (const driver of ['process', 'namespace'] as const) {
     t.test('a rank signalling its node fails its job; the node keeps serving', async (t) => {
       const cases: Array<{ how: string, reason: RegExp }> = [
         // a namespace's pid 1 has ppid 0, so there kill(ppid) is kill(0): the rank's own group
-        { how: 'ppid', reason: driver === 'process' ? /rank 0 on \S+ failed: .*kill EPERM: a rank may signal only itself/ : /rank 0 on \S+ failed: .*rank 0: killed itself with process\.kill\(0, SIGKILL\)/ },
-        { how: 'all', reason: /rank 0 on \S+ failed: .*kill EPERM: a rank may signal only itself \(process\.kill\(-1, SIGKILL\)\)/ },
+        { how: 'ppid', reason: driver === 'process' ? /rank 0 on \S+ \(\S+\) failed: .*kill EPERM: a rank may signal only itself/ : /rank 0 on \S+ \(\S+\) failed: .*rank 0: killed itself with process\.kill\(0, SIGKILL\)/ },
+        { how: 'all', reason: /rank 0 on \S+ \(\S+\) failed: .*kill EPERM: a rank may signal only itself \(process\.kill\(-1, SIGKILL\)\)/ },
         // its own group: the rank itself dies, and that is its own doing, not a lost slot
-        { how: 'group', reason: /rank 0 on \S+ failed: .*rank 0: killed itself with process\.kill\(0, SIGKILL\)/ }
+        { how: 'group', reason: /rank 0 on \S+ \(\S+\) failed: .*rank 0: killed itself with process\.kill\(0, SIGKILL\)/ }
       ]
       // around the guard, only the OS stands between the rank and the node: it must say no
       if (root) cases.push({ how: 'bypass', reason: /raw kill of the node returned -\d+, -\d+/ })
@@ -106,7 +106,7 @@ for (const driver of ['process', 'namespace'] as const) {
       t.equal(info.state, 'succeeded', `retried like a lost node, then succeeded: ${info.reason ?? ''}`)
       const requeued = (await eventsOf(lab, jobId)).filter((e) => e.to_state === 'queued' && e.detail !== null && e.detail.includes('requeued'))
       t.equal(requeued.length, 1, 'requeued once')
-      t.match(requeued[0]?.detail ?? '', /rank 1 on \S+ failed: E_RANK_LOST: rank 1 killed by SIGKILL \(outside signal\); requeued \(restart 1 of \d+\)/, `the requeue reason names the rank and the outside signal (${requeued[0]?.detail ?? ''})`)
+      t.match(requeued[0]?.detail ?? '', /rank 1 on \S+ \(\S+\) failed: E_RANK_LOST: rank 1 killed by SIGKILL \(outside signal\); requeued \(restart 1 of \d+\)/, `the requeue reason names the rank and the outside signal (${requeued[0]?.detail ?? ''})`)
       t.same(result.ranks.map((r) => r.exitCode), [0, 0], 'every rank of the new run exited 0')
       t.same(result.ranks.map((r) => (JSON.parse(r.resultJson ?? '{}') as { rank?: number, slept?: number })).map((r) => [r.rank, r.slept]), [[0, ms], [1, ms]], 'and returned its answer')
       await peerAlive(t, lab, 'the kill')

@@ -2,7 +2,7 @@
 // results labelled by their params, progress that counts started and running ranks. The
 // renderers on their own, then the real CLI on a real lab.
 import t from 'tap'
-import { formatResult, formatValue, progressLine, inFlags } from '@mvm/cli'
+import { formatResult, formatValue, formatTable, progressLine, inFlags } from '@mvm/cli'
 import { runCli, startLab } from './lib/lab.js'
 
 t.test('renderers: long arrays and strings cut with a count, --full keeps everything', async (t) => {
@@ -35,6 +35,19 @@ t.test('SOAP field prefixes become flags', async (t) => {
   t.equal(inFlags('no job "x"'), 'no job "x"', 'other messages unchanged')
 })
 
+t.test('tables: aligned by display width, borderless, uncoloured, no trailing blanks', async (t) => {
+  const out = formatTable(['NAME', 'PEER', 'STATE'], [['peer-1', '12D3…hYRg', 'up'], ['super-peer', '12D3…ab', ''], ['p', 'x\ny', 'down']])
+  t.equal(out, [
+    'NAME        PEER       STATE',
+    'peer-1      12D3…hYRg  up',
+    'super-peer  12D3…ab',
+    'p           x y        down',
+    ''
+  ].join('\n'), 'columns two spaces apart; … counts as one column; a newline in a cell stays on its row')
+  t.notMatch(out, /\u001b\[/, 'no colour codes, so it reads the same piped')
+  t.equal(formatTable(['A', 'B'], []), 'A  B\n', 'a table without rows is its header')
+})
+
 t.test('the CLI on a lab: heat is cut (all with --full), a sweep is a table labelled by params', async (t) => {
   const lab = await startLab({ peers: 2, slots: 2 })
   t.teardown(async () => { await lab.stop() })
@@ -61,4 +74,15 @@ t.test('the CLI on a lab: heat is cut (all with --full), a sweep is a table labe
     ['1000000', '10000', 'succeeded', '78498'], ['1000000', '100000', 'succeeded', '78498'],
     ['10000000', '10000', 'succeeded', '664579'], ['10000000', '100000', 'succeeded', '664579']
   ], 'each element labelled by its params, with its result')
+
+  // later, from the parent's id alone: the broker kept each element's params
+  const parentId = /submitted (j-\S+)/.exec(sweep.stderr)![1]!
+  const parent = await lab.broker.GetJob({ jobId: parentId })
+  t.equal(parent.childJobIds?.length, 6, 'GetJob lists an array\'s elements')
+  t.same((await lab.broker.GetJob({ jobId: parent.childJobIds![5]! })).params, [{ name: 'n', value: '10000000' }, { name: 'chunk', value: '100000' }], 'GetJob: an element\'s params')
+  t.same((await lab.broker.GetJobResult({ jobId: parent.childJobIds![0]! })).params, [{ name: 'n', value: '100000' }, { name: 'chunk', value: '10000' }], 'GetJobResult: an element\'s params')
+  t.same(parent.params ?? [], [], 'a parent has no element params')
+  const later = await runCli(['result', parentId, '--broker', url])
+  t.equal(later.code, 0, later.stderr)
+  t.equal(later.stdout, sweep.stdout, 'mvm result <array job> prints the same table as submit --wait')
 })

@@ -41,7 +41,7 @@ t.test('a job whose node dies under it twice is held, not placed on every peer',
   const info = await lab.broker.GetJob({ jobId })
   t.equal(info.state, 'held', 'held after two node deaths')
   t.equal(killed.length, 2, 'exactly two nodes died for it; the third peer was never given it')
-  t.match(info.reason, /held: 2 nodes went down while it ran \(last: node \S+ went down\)/)
+  t.match(info.reason, /held: 2 nodes went down while it ran \(last: node \S+ \(\S+\) went down\)/)
   const survivor = lab.peers.find((p) => !killed.includes(p.ready.peerId))!
   const nodes = (await lab.broker.ListNodes({})).nodes
   t.equal(nodes.find((n) => n.peerId === survivor.ready.peerId)?.state, 'up', 'the last peer is still up')
@@ -74,7 +74,7 @@ t.test('a job that fails the same way twice (retryFailedRanks) is held with that
   await waitFor(async () => ['held', 'failed', 'succeeded'].includes((await lab.broker.GetJob({ jobId })).state), 120_000, 'the job to be held')
   const info = await lab.broker.GetJob({ jobId })
   t.equal(info.state, 'held', `held, not retried to the end of maxRestarts (${info.reason ?? ''})`)
-  t.match(info.reason, /held: failed the same way 2 times in a row \(rank 1 on \S+ failed: .*boom from rank 1/)
+  t.match(info.reason, /held: failed the same way 2 times in a row \(rank 1 on \S+ \(\S+\) failed: .*boom from rank 1/)
   const events = await runCli(['status', jobId, '--bootstrap', lab.bootstrap])
   t.match(events.stdout, /state\s+held/)
 })

@@ -7,4 +7,4 @@ export { startNodeProcess, MVM_BIN, type NodeProcess, type ReadyLine } from './l
 export { profileRequest } from './profile-request.js'
 export { formatResult, formatValue, type ResultTextOptions } from './result-text.js'
 export { progressLine } from './wait.js'
-export { inFlags } from './output.js'
+export { inFlags, formatTable } from './output.js'

@@ -1,3 +1,4 @@
+import Table from 'cli-table3'
 import { BadRequestError, ValidationError, formatIssue, toMvmError } from '@mvm/core'
 
 /** Prints an error the way every command does: `mvm: E_CODE: message`, issues one per line. */
@@ -49,9 +50,21 @@ export function collectParam (value: string, previous: Record<string, string> = 
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) }
 }
 
-/** Columns padded to their widest cell, two spaces apart: every table the CLI prints. */
+/** No borders, two spaces between columns: plain text that reads the same on a terminal or piped. */
+const BORDERLESS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '',
+  middle: '  '
+}
+
+/**
+ * Every table the CLI prints: columns as wide as their widest cell (by display width, so `…` and
+ * `→` count once), two spaces apart, no colours, no trailing blanks. cli-table3 lays it out.
+ */
 export function formatTable (head: string[], rows: string[][]): string {
-  const all = [head, ...rows]
-  const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
-  return all.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n'
+  const table = new Table({ head, chars: BORDERLESS, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true } })
+  // a cell's newline would start a row of its own: tables hold one line per row
+  for (const r of rows) table.push(head.map((_, i) => (r[i] ?? '').replace(/\s*\n\s*/g, ' ')))
+  return table.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n'
 }

@@ -23,3 +23,4 @@ export { createLogger, componentLogger, silentLogger, type LogLevel, type LogFor
 export { createRegistry, type Factory, type ComponentSpec, type Registry } from './registry.js'
 export { throwIfAborted, sleep, combineSignals, startableRole, type Startable } from './lifecycle.js'
 export { JobState } from './job-state.js'
+export { hidePaths, type PathAlias } from './server-paths.js'

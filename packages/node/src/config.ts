@@ -12,6 +12,8 @@ export interface FileSettings {
   policy?: EffectivePolicy
   /** The policy files in the order they were merged (config's own first), for the broker to watch. */
   policyFiles: string[]
+  /** The config file's `metadata.name`: the node's human name unless `--name` gives another. */
+  name?: string
 }
 
 /**
@@ -28,6 +30,7 @@ export async function loadNodeSettings (configFile: string | undefined, policyFi
   if (configFile !== undefined) {
     const c = await loadNodeConfig(resolve(configFile), options)
     const s = c.spec
+    out.name = c.metadata.name
     out.init = {
       roles: s.roles as Role[],
       listen: s.listen,

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import pRetry from 'p-retry'
-import { InvalidStateError, UnavailableError, combineSignals, type Logger, type Startable } from '@mvm/core'
+import { realpathSync } from 'node:fs'
+import { InvalidStateError, UnavailableError, combineSignals, hidePaths, shortPeerId, type Logger, type Startable, type PathAlias } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
 import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
@@ -65,6 +66,7 @@ const SESSION_CHECK_MS = 250
 export class PeerAgent implements Startable {
   private runtime: Promise<Runtime> | undefined
   private transport: QueueProxy | undefined
+  private pathAliases: PathAlias[] | undefined
   private readonly active = new Map<string, Active>()
   /** Instantiations under way (before their job is active): a Terminate meanwhile aborts them. */
   private readonly starting = new Map<string, AbortController>()
@@ -251,7 +253,7 @@ export class PeerAgent implements Startable {
     await Promise.all(a.ranks.map(async (rank) => {
       await this.send({
         type: 'jobReport', jobId, rank, state: 'FAILED', exitCode: -1, resultJson: '',
-        error: `terminated on node ${this.node.peerId} (${reason})`, startedAtMs: at, finishedAtMs: at
+        error: this.scrub(`terminated on node ${shortPeerId(this.node.peerId)} (${reason})`), startedAtMs: at, finishedAtMs: at
       }, a.session)
     }))
   }
@@ -272,6 +274,15 @@ export class PeerAgent implements Startable {
     this.transport?.closeJob(jobId)
   }
 
+  /**
+   * A rank's error goes to the broker and on to clients: it must not say where this node keeps
+   * its files (a program that reads `../../node.key` is told so, with the data dir as `<data-dir>`).
+   */
+  private scrub (message: string): string {
+    this.pathAliases ??= dataDirAliases(this.init.dataDir)
+    return hidePaths(message, this.pathAliases)
+  }
+
   private async report (jobId: string, r: RankOutcome, session: RpcPeer | undefined): Promise<void> {
     const ok = r.exitCode === 0 && r.error === undefined
     await this.send({
@@ -279,7 +290,7 @@ export class PeerAgent implements Startable {
       state: ok ? 'SUCCEEDED' : (r.reason === 'killed' ? 'CANCELLED' : 'FAILED'),
       exitCode: r.exitCode ?? -1,
       resultJson: r.result === undefined ? '' : JSON.stringify(r.result),
-      error: r.error === undefined ? (ok ? '' : `rank ${r.rank} ended: ${r.reason ?? 'exit ' + String(r.exitCode)}`) : `${r.error.code}: ${r.error.message}`,
+      error: this.scrub(r.error === undefined ? (ok ? '' : `rank ${r.rank} ended: ${r.reason ?? 'exit ' + String(r.exitCode)}`) : `${r.error.code}: ${r.error.message}`),
       startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs
     }, session)
   }
@@ -330,4 +341,11 @@ export class PeerAgent implements Startable {
     const rt = this.runtime === undefined ? undefined : await this.runtime.catch(() => undefined)
     await (rt as { stop?: () => Promise<void> } | undefined)?.stop?.()
   }
+}
+
+/** The data dir as given and as resolved (a symlinked /tmp names it both ways in errors). */
+function dataDirAliases (dataDir: string): PathAlias[] {
+  const out: PathAlias[] = [[dataDir, '<data-dir>']]
+  try { out.push([realpathSync(dataDir), '<data-dir>']) } catch { /* not made yet: the given path is all there is */ }
+  return out
 }

@@ -74,7 +74,9 @@ const JobInfoShape: Shape = {
   reason: optStr,
   placement: { kind: { rank: int, peerId: str }, many: true },
   ranksStarted: int,
-  ranksFinished: int
+  ranksFinished: int,
+  params: { kind: { name: str, value: str }, many: true },
+  childJobIds: strs
 }
 
 const RankResultShape: Shape = {
@@ -143,7 +145,8 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
         state: { kind: 'string', values: JOB_STATES },
         resultJson: optStr,
         reason: optStr,
-        ranks: { kind: RankResultShape, many: true }
+        ranks: { kind: RankResultShape, many: true },
+        params: { kind: { name: str, value: str }, many: true }
       }
     },
     ApplyPolicy: {

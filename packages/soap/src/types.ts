@@ -139,6 +139,10 @@ export interface JobInfo {
   placement: Placement[]
   ranksStarted: number
   ranksFinished: number
+  /** An array element's own values (the ones `spec.array` gave it), in the profile's key order; absent otherwise. */
+  params?: JobParam[]
+  /** An array parent's elements, in order; absent otherwise. */
+  childJobIds?: string[]
 }
 
 /**
@@ -165,6 +169,8 @@ export interface GetJobResultResponse {
   resultJson?: string
   reason?: string
   ranks: RankResult[]
+  /** As JobInfo.params: an array element's values, so a result can be labelled by them. */
+  params?: JobParam[]
 }
 
 /**

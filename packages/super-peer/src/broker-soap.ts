@@ -1,5 +1,5 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
-import type { BrokerHandlers, JobInfo, GetJobResultResponse } from '@mvm/soap'
+import type { BrokerHandlers, JobInfo, JobParam, GetJobResultResponse } from '@mvm/soap'
 import { BadRequestError } from '@mvm/core'
 import { prepareSubmission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
@@ -27,10 +27,20 @@ export function jobInfo (broker: Broker, j: Job, progress: ProgressSource): JobI
   const started = iso(j.startedAt); if (started !== undefined) info.startedAt = started
   const ended = iso(j.endedAt); if (ended !== undefined) info.finishedAt = ended
   if (j.reason !== null) info.reason = j.reason
+  const params = elementParams(j)
+  if (params !== undefined) info.params = params
+  if (j.childIds !== undefined) info.childJobIds = [...j.childIds]
   return info
 }
 
-export function jobResult (r: JobResult): GetJobResultResponse {
+/** The values `spec.array` gave an element (stored with its request at submit), if it is one. */
+function elementParams (j: Job): JobParam[] | undefined {
+  const p = j.request.arrayParams
+  if (!Array.isArray(p)) return undefined
+  return p.filter((x): x is JobParam => typeof x?.name === 'string' && typeof x?.value === 'string')
+}
+
+export function jobResult (r: JobResult, j?: Job): GetJobResultResponse {
   const out: GetJobResultResponse = {
     jobId: r.jobId,
     state: r.state,
@@ -48,6 +58,8 @@ export function jobResult (r: JobResult): GetJobResultResponse {
   }
   if (r.value !== undefined && r.value !== null) out.resultJson = JSON.stringify(r.value)
   if (r.reason !== null) out.reason = r.reason
+  const params = j !== undefined ? elementParams(j) : undefined
+  if (params !== undefined) out.params = params
   return out
 }
 
@@ -130,7 +142,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       await broker.flush()
       return jobInfo(broker, job, progress)
     },
-    async GetJobResult ({ jobId }) { await broker.flush(); return jobResult(broker.result(id(jobId))) }
+    async GetJobResult ({ jobId }) { await broker.flush(); const full = id(jobId); return jobResult(broker.result(full), broker.get(full)) }
   }
 }
 

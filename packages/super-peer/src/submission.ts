@@ -90,12 +90,28 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
     })
     const request: JobRequest = profile.spec.array === undefined
       ? toRequest(profile)
-      : { ...toRequest(profile), children: children.map(toRequest) }
+      : { ...toRequest(profile), children: children.map((c) => ({ ...toRequest(c), arrayParams: arrayParams(profile, c) })) }
     const stored = JSON.stringify(files.map((f) => ({ path: safeBundlePath(f.path), content: Buffer.from(f.content).toString('base64') })))
     return { request, bundle: new TextEncoder().encode(stored) }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * An element's own values, the ones `spec.array` set, in the profile's key order: kept with the
+ * job so `mvm result` can label its result by them long after the submit. Strings as they are,
+ * other values as JSON (so `n=10000`, `mode=fast`, `flags=[1,2]`).
+ */
+function arrayParams (parent: LoadedProfile, child: LoadedProfile): Array<{ name: string, value: string }> {
+  const a = parent.spec.array
+  if (a === undefined) return []
+  const keys = 'values' in a ? [...new Set(a.values.flatMap((v) => Object.keys(v)))] : Object.keys(a.matrix)
+  const params = (child.spec.params ?? {}) as Record<string, unknown>
+  return keys.map((name) => {
+    const v = params[name]
+    return { name, value: typeof v === 'string' ? v : String(JSON.stringify(v) ?? '') }
+  })
 }
 
 function template (p: LoadedProfile, owner: string, dir: string): InstanceTemplate {

@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
-import { BadRequestError, ErrorCode, InvalidStateError, JobState, shortPeerId, toMvmError } from '@mvm/core'
-import type { GetJobResultResponse, JobInfo } from '@mvm/soap'
+import { BadRequestError, ErrorCode, InvalidStateError, JobState, nodeLabel, toMvmError } from '@mvm/core'
+import type { BrokerClient, GetJobResultResponse, JobInfo } from '@mvm/soap'
 import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { formatValue } from '../result-text.js'
-import { failureText, formatResult, waitForJob, printOutcome } from '../wait.js'
+import { failureText, formatResult, waitForJob, printOutcome, type Outcome } from '../wait.js'
+import { sweepTable, type ArrayElement } from '../sweep.js'
 
 interface Opts extends BrokerLocation { json?: boolean }
 
@@ -31,8 +32,10 @@ export function register (program: Command): void {
     .argument('<job>', JOB_ARG)
     .option('--json', 'machine-readable output'))
     .action(async (jobId: string, o: Opts) => {
-      const info = await (await findBroker(o)).GetJob({ jobId })
+      const broker = await findBroker(o)
+      const info = await broker.GetJob({ jobId })
       if (o.json === true) { printJson(info); return }
+      const names = info.placement.length > 0 ? await nodeNames(broker) : new Map<string, Record<string, string>>()
       const lines = [
         `job        ${info.jobId}${info.parentId !== undefined ? ` (element of ${info.parentId})` : ''}`,
         `name       ${info.name}`,
@@ -41,7 +44,7 @@ export function register (program: Command): void {
         `submitted  ${info.submittedAt}`,
         ...(info.startedAt !== undefined ? [`started    ${info.startedAt}`] : []),
         ...(info.finishedAt !== undefined ? [`finished   ${info.finishedAt}`] : []),
-        ...(info.placement.length > 0 ? ['placement  ' + info.placement.map((p) => `${p.rank}→${short(p.peerId)}`).join(' ')] : [])
+        ...(info.placement.length > 0 ? ['placement  ' + info.placement.map((p) => `${p.rank}→${nodeLabel(p.peerId, names.get(p.peerId))}`).join(' ')] : [])
       ]
       process.stdout.write(lines.join('\n') + '\n')
     })
@@ -68,7 +71,7 @@ export function register (program: Command): void {
       if (r.state === 'cancelled') { process.stderr.write(`job ${jobId} was cancelled${r.reason !== undefined ? ` (${r.reason})` : ''}; it has no result\n`); process.exitCode = 2; return }
       if (r.state !== 'succeeded' && r.state !== 'failed') throw new InvalidStateError(`job ${jobId} is ${r.state}; it has no result yet (use --wait)`)
       if (r.state === 'failed') { process.stderr.write(failureText({ jobId, state: r.state, reason: r.reason }, r.ranks) + '\n'); process.exitCode = 2; return }
-      process.stdout.write(arrayResult(r, full) ?? formatResult(r.resultJson, { full }) + '\n')
+      process.stdout.write(await arrayTable(broker, r, full) ?? arrayResult(r, full) ?? formatResult(r.resultJson, { full }) + '\n')
     })
 
   brokerOptions(program.command('cancel')
@@ -107,7 +110,36 @@ export function register (program: Command): void {
 
 const JOB_ARG = 'job id, or a unique prefix of one (j-0mx7s9q…, or the start of its random part)'
 
-function short (peerId: string): string { return shortPeerId(peerId) }
+/**
+ * The nodes' labels (for their names) as the broker last saw them. Best effort: a placement
+ * with short ids beats no status at all when the node list cannot be read.
+ */
+async function nodeNames (broker: BrokerClient): Promise<Map<string, Record<string, string>>> {
+  try {
+    const { nodes } = await broker.ListNodes({}, { timeoutMs: 10_000 })
+    return new Map(nodes.map((n) => [n.peerId, n.labels]))
+  } catch {
+    return new Map()
+  }
+}
+
+/**
+ * An array parent's elements as the sweep table `submit --wait` prints: one row per element,
+ * labelled by the values the array gave it (the broker keeps them). Undefined for any other job,
+ * or for a broker too old to list an array's elements.
+ */
+async function arrayTable (broker: BrokerClient, r: GetJobResultResponse, full: boolean): Promise<string | undefined> {
+  if (r.ranks.length > 0) return undefined
+  const parent = await broker.GetJob({ jobId: r.jobId })
+  const ids = parent.childJobIds ?? []
+  if (ids.length === 0) return undefined
+  // the parent is finished, so are its elements: this answers at once
+  const { jobs } = await broker.WaitJobs({ jobIds: ids, timeoutMs: 0 })
+  const outcomes: Outcome[] = []
+  for (const info of jobs) outcomes.push({ info, ...(info.state === 'succeeded' ? { result: await broker.GetJobResult({ jobId: info.jobId }) } : {}) })
+  const elements: ArrayElement[] = jobs.map((j) => ({ values: (j.params ?? []).map((p): [string, unknown] => [p.name, p.value]) }))
+  return sweepTable(elements, outcomes, full)
+}
 
 /** An array job's result (one value per element) as `[i] value` lines; undefined for any other result. */
 function arrayResult (r: GetJobResultResponse, full: boolean): string | undefined {

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { BadRequestError, ConfigError, createLogger, type LogFormat, type LogLevel } from '@mvm/core'
 import { assertPortFree } from '../port.js'
@@ -10,6 +10,7 @@ interface NodeFlags {
   bootstrap?: string[]
   group?: string
   parentGroup?: string
+  name?: string
   label: Record<string, string>
   slots?: string
   memoryMb?: string
@@ -50,6 +51,7 @@ export function register (program: Command): void {
     .option('--bootstrap <url>', 'bootstrap SOAP URL, e.g. http://127.0.0.1:7700, or a super-peer multiaddr (repeatable)', collect)
     .option('--group <name>', 'peer group (default "default")')
     .option('--parent-group <name>', 'for a super-peer: the parent group to report to')
+    .option('--name <name>', 'the node\'s name in messages, mvm nodes and mvm status (default: the config\'s metadata.name, else the data dir\'s basename)')
     .option('--label <k=v>', 'node label (repeatable)', collectLabel, {})
     .option('--slots <n>', 'process slots offered (default 4)')
     .option('--memory-mb <n>', 'memory offered in MB (default 2048)')
@@ -84,6 +86,11 @@ async function runNode (flags: NodeFlags): Promise<void> {
   const heartbeatMs = int(flags.heartbeatMs, '--heartbeat-ms', 10) ?? f.monitoring?.heartbeatMs
   const missed = int(flags.missedHeartbeats, '--missed-heartbeats', 1) ?? f.monitoring?.missedHeartbeats
   const dataDir = resolve(flags.dataDir ?? f.dataDir ?? (soapPort !== 0 ? `.mvm/node-${soapPort}` : await firstFreeDataDir('.mvm/node')))
+  // a name people can read in failures ("rank 2 on peer-2 (12D3…hYRg)"); carried as the `name` label
+  const labels = { ...(f.labels ?? {}), ...flags.label }
+  const name = flags.name ?? flags.label.name ?? files.name ?? f.labels?.name ?? basename(dataDir)
+  if (name.trim() === '') throw new BadRequestError('--name: expected a non-empty name')
+  labels.name = name
   const roles = flags.roles !== undefined ? flags.roles.split(',').map((r) => r.trim()).filter((r) => r !== '') : f.roles
   const host = createMvmHost({
     ...f,
@@ -93,7 +100,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     bootstrap: flags.bootstrap ?? f.bootstrap,
     group: flags.group ?? f.group,
     parentGroup: flags.parentGroup ?? f.parentGroup,
-    labels: { ...(f.labels ?? {}), ...flags.label },
+    labels,
     capacity: { slots: int(flags.slots, '--slots', 1) ?? f.capacity?.slots, memoryMB: int(flags.memoryMb, '--memory-mb', 1) ?? f.capacity?.memoryMB },
     soap: { host: flags.soapHost ?? f.soap?.host, port: soapPort },
     monitoring: { heartbeatMs, missedHeartbeats: missed },
@@ -129,6 +136,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     multiaddrs: node.multiaddrs,
     roles: node.roles,
     group: node.group,
+    name,
     dataDir
   }) + '\n')
   // the libp2p listener and SOAP server keep the process alive until stop()

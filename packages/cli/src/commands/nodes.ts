@@ -40,9 +40,9 @@ function ago (iso: string): string {
  * average. SLOTS are free/total slots for ranks: a node without the peer role runs none, so `-`.
  */
 export function table (nodes: NodeInfo[]): string {
-  const head = ['PEER', 'GROUP', 'ROLES', 'STATE', 'LOAD', 'SLOTS', 'MEM MB', 'LAST SEEN']
+  const head = ['NAME', 'PEER', 'GROUP', 'ROLES', 'STATE', 'LOAD', 'SLOTS', 'MEM MB', 'LAST SEEN']
   const rows = nodes.map((n) => [
-    shortId(n.peerId), n.group, n.roles.join(','), n.state, `${n.load.toFixed(2)} cpu`,
+    n.labels.name ?? '-', shortId(n.peerId), n.group, n.roles.join(','), n.state, `${n.load.toFixed(2)} cpu`,
     n.roles.includes('peer') ? `${n.freeSlots}/${n.totalSlots}` : '-', String(n.freeMemoryMB), ago(n.lastSeen)
   ])
   return formatTable(head, rows) + (nodes.length === 0 ? '(no nodes)\n' : '')

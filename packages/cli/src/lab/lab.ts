@@ -31,13 +31,13 @@ export async function runLab (o: LabOptions): Promise<boolean> {
   const started = Date.now()
   try {
     const superPeer = await startNodeProcess('super-peer', [
-      '--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', String(o.port),
+      '--name', 'super-peer', '--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', String(o.port),
       '--data-dir', join(o.dataDir, 'super-peer'), '--heartbeat-ms', String(HEARTBEAT_MS)
     ], { onLog: log, signal: o.signal })
     nodes.push(superPeer)
     const bootstrap = superPeer.ready.soapUrl
     const peers = await Promise.all(Array.from({ length: o.peers }, async (_, i) => await startNodeProcess(`peer-${i + 1}`, [
-      '--roles', 'peer', '--group', 'lab', '--bootstrap', bootstrap, '--soap-port', '0',
+      '--name', `peer-${i + 1}`, '--roles', 'peer', '--group', 'lab', '--bootstrap', bootstrap, '--soap-port', '0',
       '--data-dir', join(o.dataDir, `peer-${i + 1}`), '--slots', String(o.slots), '--heartbeat-ms', String(HEARTBEAT_MS)
     ], { onLog: log, signal: o.signal })))
     nodes.push(...peers)
