@@ -20,15 +20,19 @@ t.test('impossible jobs and mvm nodes on a real lab of 2 peers x 2 slots', { tim
   await t.test('mvm nodes: the super-peer has no rank slots, LOAD has a unit', async (t) => {
     const r = await cli(['nodes'])
     t.equal(r.code, 0, r.stderr)
-    const rows = r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s{2,}/))
-    const sp = rows.find((c) => c[2]!.includes('super-peer'))
+    const [head, ...lines] = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s{2,}/))
+    // columns found by their header, so a new column does not break the reading
+    const col = (name: string): number => head!.indexOf(name)
+    const [ROLES, SLOTS, LOAD] = [col('ROLES'), col('SLOTS'), col('LOAD')]
+    t.ok(ROLES >= 0 && SLOTS >= 0 && LOAD >= 0, `ROLES, SLOTS and LOAD columns in: ${head!.join(' | ')}`)
+    const sp = lines.find((c) => c[ROLES]?.includes('super-peer'))
     t.ok(sp, 'the super-peer is listed')
-    t.equal(sp?.[5], '-', 'its SLOTS column is -')
-    const peers = rows.filter((c) => c[2] === 'peer')
+    t.equal(sp?.[SLOTS], '-', 'its SLOTS column is -')
+    const peers = lines.filter((c) => c[ROLES] === 'peer')
     t.equal(peers.length, 2)
     for (const p of peers) {
-      t.equal(p[5], '2/2', 'a peer shows its free/total rank slots')
-      t.match(p[4], /^\d+\.\d\d cpu$/, 'LOAD is CPUs busy, with its unit')
+      t.equal(p[SLOTS], '2/2', 'a peer shows its free/total rank slots')
+      t.match(p[LOAD], /^\d+\.\d\d cpu$/, 'LOAD is CPUs busy, with its unit')
     }
     // an idle node keeps (almost) no CPU busy, whatever else runs on the host: the old value was
     // the host's load average, as high as the machine was busy
