@@ -79,8 +79,24 @@ export function programLocation (stack: string | undefined, files: ProgramFiles)
 
 const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/
 
+type InlineMap = { map: SourceMap, sourceUrl?: string } | undefined
+/**
+ * Maps read when a program was loaded. A reused process keeps the loaded module, but the next
+ * job's work dir no longer holds its compiled file, so the map must be read while it is there.
+ */
+const loadedMaps = new Map<string, InlineMap>()
+
+/** Reads the program's source map now, while its compiled file exists (call right after loading it). */
+export function rememberProgramMap (codePath: string): void {
+  if (!loadedMaps.has(codePath)) loadedMaps.set(codePath, readInlineMap(codePath))
+}
+
+function inlineMap (codePath: string): InlineMap {
+  return loadedMaps.has(codePath) ? loadedMaps.get(codePath) : readInlineMap(codePath)
+}
+
 /** The compiled file's inline source map (JavaScript programs have none), and its source's URL. */
-function inlineMap (codePath: string): { map: SourceMap, sourceUrl?: string } | undefined {
+function readInlineMap (codePath: string): InlineMap {
   try {
     const m = INLINE_MAP.exec(readFileSync(codePath, 'utf8'))
     if (m === null) return undefined

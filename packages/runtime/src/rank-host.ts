@@ -12,7 +12,7 @@ import { createContext, toJobFunction } from '@mvm/job'
 import { HostChannels } from './host-channels.js'
 import type { FromHost, ToHost } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
-import { describeThrown, type ProgramFiles } from './program-error.js'
+import { describeThrown, rememberProgramMap, type ProgramFiles } from './program-error.js'
 import { guardSignals } from './signal-guard.js'
 
 guardSignals()
@@ -54,6 +54,7 @@ async function run (init: ReusableInit): Promise<void> {
   channels = new HostChannels(init, (m) => { if (gen === generation && !idle) post(m) })
   for (const [m, h] of early.splice(0)) channels.handle(m, h)
   const mod = await import(pathToFileURL(init.codePath).href) as { default?: unknown }
+  rememberProgramMap(init.codePath)
   const fn = toJobFunction(mod.default)
   if (fn === undefined) throw new BadRequestError(`the program's default export must be job(async (ctx) => ...), got ${typeof mod.default}`)
   post({ ready: true })
