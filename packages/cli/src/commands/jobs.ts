@@ -79,16 +79,7 @@ export function register (program: Command): void {
     .argument('<job>', JOB_ARG))
     .action(async (jobId: string, o: Opts) => {
       const broker = await findBroker(o)
-      try {
-        const info = await broker.CancelJob({ jobId })
-        process.stdout.write(`${info.jobId} ${info.state}\n`)
-      } catch (err) {
-        // a finished job: a plain sentence and exit 1, as scancel does for a completed job
-        const e = toMvmError(err)
-        if (e.code !== ErrorCode.INVALID_STATE) throw err
-        process.stderr.write(`${e.message}\n`)
-        process.exitCode = 1
-      }
+      await changeState(async () => await broker.CancelJob({ jobId }))
     })
 
   brokerOptions(program.command('release')
@@ -96,15 +87,7 @@ export function register (program: Command): void {
     .argument('<job>', 'job id'))
     .action(async (jobId: string, o: Opts) => {
       const broker = await findBroker(o)
-      try {
-        const info = await broker.ReleaseJob({ jobId })
-        process.stdout.write(`${info.jobId} ${info.state}\n`)
-      } catch (err) {
-        const e = toMvmError(err)
-        if (e.code !== ErrorCode.INVALID_STATE) throw err
-        process.stderr.write(`${e.message}\n`)
-        process.exitCode = 1
-      }
+      await changeState(async () => await broker.ReleaseJob({ jobId }))
     })
 }
 
@@ -155,4 +138,20 @@ function table (jobs: JobInfo[]): string {
   return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED'], jobs.map((j) => [
     j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19)
   ]))
+}
+
+/**
+ * Cancel and release print `id state`; a job in the wrong state for it (finished, not held) is a
+ * plain sentence and exit 1, as scancel does for a completed job.
+ */
+async function changeState (call: () => Promise<{ jobId: string, state: string }>): Promise<void> {
+  try {
+    const info = await call()
+    process.stdout.write(`${info.jobId} ${info.state}\n`)
+  } catch (err) {
+    const e = toMvmError(err)
+    if (e.code !== ErrorCode.INVALID_STATE) throw err
+    process.stderr.write(`${e.message}\n`)
+    process.exitCode = 1
+  }
 }
