@@ -20,7 +20,7 @@
  * ```
  */
 import type { Startable } from '@mvm/core'
-import type { NodeStatus, ServiceHandlers } from '@mvm/soap'
+import type { HttpRouteHandler, NodeStatus, ServiceHandlers } from '@mvm/soap'
 import type { ControlType, RpcPeer } from '@mvm/wire'
 import type { ControlHandler } from './control-router.js'
 import type { MvmNodeInit } from './init.js'
@@ -78,6 +78,8 @@ export interface MvmNode extends Startable {
   readonly processes: ProcessTable
   /** Adds SOAP operations (e.g. Broker.SubmitJob), looked up per call. */
   extendSoap: (handlers: ServiceHandlers) => void
+  /** Serves a plain HTTP path (and below) on this node's SOAP server, e.g. `/metrics` or a web view. */
+  addHttpRoute: (prefix: string, handler: HttpRouteHandler) => void
   /** libp2p streams for job data (the queue protocol); valid once started. */
   readonly streams: StreamAccess
   status: () => NodeStatus
@@ -109,6 +111,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, report: () => rt.monitor.report() },
     processes: rt.processes,
     extendSoap: (h) => { rt.extendSoap(h) },
+    addHttpRoute: (prefix, h) => { rt.addHttpRoute(prefix, h) },
     streams: rt.streams,
     status: () => rt.status()
   }

@@ -1,5 +1,5 @@
 import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
-import { startSoapServer, type NodeStatus, type ServiceHandlers, type SoapServer } from '@mvm/soap'
+import { startSoapServer, type HttpRouteHandler, type NodeStatus, type ServiceHandlers, type SoapServer } from '@mvm/soap'
 import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
 import { createAdmission, readDomainKey, type AdmissionPolicy } from './admission.js'
 import { BootstrapService } from './bootstrap-service.js'
@@ -41,6 +41,7 @@ export class NodeRuntime {
   private started = false
   private startedAt = 0
   private readonly pendingSoap: ServiceHandlers[] = []
+  private readonly pendingRoutes: Array<[string, HttpRouteHandler]> = []
   private unlock: (() => Promise<void>) | undefined
 
   constructor (init: MvmNodeInit) {
@@ -104,6 +105,7 @@ export class NodeRuntime {
       const services: ServiceHandlers = {}
       for (const name of mounted) services[name] = handlers[name] as never
       this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, logger: componentLogger(this.log, 'soap') })
+      for (const [prefix, h] of this.pendingRoutes.splice(0)) this.soap.route(prefix, h)
       this.startedAt = Date.now()
 
       if (this.membership !== undefined) {
@@ -188,6 +190,11 @@ export class NodeRuntime {
   extendSoap (extra: ServiceHandlers): void {
     if (this.services === undefined) { this.pendingSoap.push(extra); return }
     this.mergeSoap(extra)
+  }
+
+  addHttpRoute (prefix: string, handler: HttpRouteHandler): void {
+    if (this.soap === undefined) { this.pendingRoutes.push([prefix, handler]); return }
+    this.soap.route(prefix, handler)
   }
 
   private mergeSoap (extra: ServiceHandlers): void {

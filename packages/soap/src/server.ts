@@ -8,6 +8,12 @@ import { namespaces } from './shapes.js'
 import { ServiceName, type ServiceHandlers } from './types.js'
 import { servicePath, wsdlText } from './wsdl.js'
 
+/**
+ * A plain HTTP handler served next to the SOAP services (a web view, `/metrics`). It answers the
+ * request itself; an error it throws becomes a 500.
+ */
+export type HttpRouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
+
 export interface SoapServerInit {
   /** Interface to bind; 127.0.0.1 unless the node is meant to be reached from other hosts. */
   host?: string
@@ -32,6 +38,11 @@ export interface SoapServer {
   readonly baseUrl: string
   /** The endpoint URL of a service, e.g. `http://127.0.0.1:7070/mvm/Node`. */
   urlOf: (service: ServiceName) => string
+  /**
+   * Serves `prefix` (e.g. `/metrics`, `/ui`: that path and everything below it) with `handler`;
+   * the longest matching prefix wins; SOAP service paths always take precedence.
+   */
+  route: (prefix: string, handler: HttpRouteHandler) => void
   close: () => Promise<void>
 }
 
@@ -46,6 +57,14 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
   if (!Number.isInteger(maxDrain) || maxDrain < 0) throw new ConfigError(`maxDrainBytes must be an integer >= 0, got ${maxDrain}`)
   const log = init.logger ?? silentLogger()
   const mounted = new Map<string, MountedService>()
+  const routes = new Map<string, HttpRouteHandler>()
+  const routeOf = (path: string): HttpRouteHandler | undefined => {
+    let best: string | undefined
+    for (const prefix of routes.keys()) {
+      if ((path === prefix || path.startsWith(prefix.endsWith('/') ? prefix : prefix + '/')) && (best === undefined || prefix.length > best.length)) best = prefix
+    }
+    return best === undefined ? undefined : routes.get(best)
+  }
   const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
     serve(req, res).catch((err) => {
       log.error({ err }, 'SOAP request failed outside any operation')
@@ -57,6 +76,8 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
   async function serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://placeholder')
     const svc = mounted.get(url.pathname.replace(/\/+$/, ''))
+    const route = svc === undefined ? routeOf(url.pathname) : undefined
+    if (route !== undefined) { await route(req, res, url); return }
     if (svc === undefined) { reply(res, 404, 'text/plain; charset=utf-8', `no SOAP service at ${url.pathname}\n`); return }
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (url.search.toLowerCase().startsWith('?wsdl')) { reply(res, 200, XML_TYPE, svc.wsdl); return }
@@ -100,6 +121,11 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     return baseUrl + servicePath(service)
   }
 
+  const route = (prefix: string, handler: HttpRouteHandler): void => {
+    if (!prefix.startsWith('/')) throw new ConfigError(`an HTTP route must start with "/", got "${prefix}"`)
+    routes.set(prefix.length > 1 ? prefix.replace(/\/+$/, '') : prefix, handler)
+  }
+
   let closed: Promise<void> | undefined
   const close = async (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
@@ -123,7 +149,7 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
   }
   init.signal?.addEventListener('abort', () => { void close() }, { once: true })
   log.info({ baseUrl, services: [...mounted.values()].map((s) => s.name) }, 'SOAP server listening')
-  return { port, baseUrl, urlOf, close }
+  return { port, baseUrl, urlOf, route, close }
 }
 
 function reply (res: ServerResponse, status: number, type: string, body: string): void {

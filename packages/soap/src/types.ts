@@ -191,8 +191,18 @@ export interface GetJobLogsResponse { logs: JobRankLog[] }
 
 // ---- handlers --------------------------------------------------------------------------------
 
+/**
+ * Who made a request, as the server's authentication established it. `user` is absent when the
+ * request carried no credentials (allowed only while authentication is not required).
+ */
+export interface Caller {
+  user?: string
+  /** How `user` was proven: WS-Security UsernameToken in the SOAP header, or a bearer token in HTTP `Authorization`. */
+  method: 'none' | 'username-token' | 'bearer'
+}
+
 /** What a handler knows about the caller. */
-export interface RequestContext { remoteAddress: string }
+export interface RequestContext { remoteAddress: string, caller?: Caller }
 
 export type Handler<Req, Res> = (req: Req, ctx: RequestContext) => Promise<Res>
 
