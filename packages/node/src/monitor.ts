@@ -1,5 +1,6 @@
 import { freemem } from 'node:os'
 import { CpuLoad } from './cpu-load.js'
+import { Limits, type PortTraffic } from '@mvm/wire'
 import type { LoadReport } from './types.js'
 
 /** What the job machinery (loaded later) tells the monitor; zeros until jobs exist. */
@@ -8,6 +9,8 @@ export interface Usage {
   usedMemoryMB: number
   processes: number
   queueDepth: number
+  /** Cumulative traffic per job, rank and port of the ranks running here (the heartbeat carries it). */
+  ports: PortTraffic[]
 }
 
 export type UsageProbe = () => Partial<Usage>
@@ -43,7 +46,8 @@ export class Monitor {
       freeMemoryMb: freeMemoryMB,
       processes: clampInt(u.processes, 1_000_000),
       queueDepth: clampInt(u.queueDepth, 1_000_000_000),
-      timestampMs: Date.now()
+      timestampMs: Date.now(),
+      ports: boundedPorts(u.ports)
     }
   }
 }
@@ -51,4 +55,12 @@ export class Monitor {
 function clampInt (v: number | undefined, max: number): number {
   if (v === undefined || !Number.isFinite(v) || v < 0) return 0
   return Math.min(max, Math.floor(v))
+}
+
+/** The heartbeat carries at most Limits.portTraffic rows: the busiest (most bytes) win. */
+function boundedPorts (ports: PortTraffic[] | undefined): PortTraffic[] {
+  if (!Array.isArray(ports) || ports.length === 0) return []
+  const ok = ports.filter((p) => Number.isSafeInteger(p.items) && Number.isSafeInteger(p.bytes) && p.items >= 0 && p.bytes >= 0)
+  if (ok.length <= Limits.portTraffic) return ok
+  return [...ok].sort((a, b) => b.bytes - a.bytes).slice(0, Limits.portTraffic)
 }

@@ -15,7 +15,7 @@ import { Monitor } from './monitor.js'
 import { ProcessTable } from './process-table.js'
 import { Registrar } from './registrar.js'
 import { buildSoapServices } from './soap-services.js'
-import { PeerState, Role, type MemberInfo, type PeerStateListener } from './types.js'
+import { PeerState, Role, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
 import { resolveInit, type MvmNodeInit, type ResolvedInit } from './init.js'
 
 type Services = ReturnType<typeof buildSoapServices>
@@ -251,7 +251,7 @@ export class NodeRuntime {
     return {
       group: this.cfg.group,
       superPeerId: this.peerId,
-      nodes: nodes.slice(0, 10_000).map((n) => ({ peerId: n.peerId, roles: n.roles, soapUrl: n.soapUrl, report: n.report })),
+      nodes: nodes.slice(0, 10_000).map((n) => ({ peerId: n.peerId, roles: n.roles, soapUrl: n.soapUrl, report: withoutPorts(n.report) })),
       totals: {
         load: sum((n) => n.report.load),
         freeSlots: sum((n) => n.report.freeSlots),
@@ -270,3 +270,9 @@ export class NodeRuntime {
   }
 }
 
+
+/** A child report names nodes, not their jobs' traffic: that stays with their own super-peer. */
+function withoutPorts (r: LoadReport): LoadReport {
+  const { ports: _ports, ...rest } = r
+  return rest
+}

@@ -4,7 +4,7 @@ import pRetry from 'p-retry'
 import { realpathSync } from 'node:fs'
 import { InvalidStateError, UnavailableError, combineSignals, hidePaths, shortPeerId, type Logger, type Startable, type PathAlias } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
-import type { RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
+import type { PortStats, RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
 import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
 
 /** The parts of an MVM node the peer agent uses (structural, so @mvm/node need not know jobs). */
@@ -19,7 +19,7 @@ export interface PeerNode {
     remove: (jobId: string, rank: number) => boolean
     dropJob: (jobId: string) => number
   }
-  readonly monitor: { setProbe: (p: () => { usedSlots?: number, usedMemoryMB?: number, processes?: number, queueDepth?: number }) => void }
+  readonly monitor: { setProbe: (p: () => { usedSlots?: number, usedMemoryMB?: number, processes?: number, queueDepth?: number, ports?: PortStats[] }) => void }
 }
 
 export interface PeerAgentInit {
@@ -101,7 +101,8 @@ export class PeerAgent implements Startable {
     node.monitor.setProbe(() => {
       let slots = 0; let mem = 0
       for (const a of this.active.values()) { slots += a.ranks.length; mem += a.ranks.length * a.memoryMB }
-      return { usedSlots: slots, usedMemoryMB: mem, processes: slots }
+      // the heartbeat takes the traffic to the super-peer (its web view draws it per edge)
+      return { usedSlots: slots, usedMemoryMB: mem, processes: slots, ports: this.portStats() }
     })
     this.watchdog = setInterval(() => { this.dropOrphans() }, SESSION_CHECK_MS)
     this.watchdog.unref()
@@ -132,6 +133,11 @@ export class PeerAgent implements Startable {
       this.init.logger.warn({ jobId }, 'the super-peer session that started this job ended; stopping its ranks')
       void this.terminate(jobId, 'super-peer session ended').catch(() => {})
     }
+  }
+
+  /** Items and bytes sent per port by the ranks of the jobs running here (the runtime's counts). */
+  portStats (): PortStats[] {
+    return [...this.active.values()].flatMap((a) => a.job.portStats())
   }
 
   private async awaken (signal?: AbortSignal): Promise<Runtime> {

@@ -6,6 +6,9 @@ import { FrameSocket, Kind } from './frame-socket.js'
 import { portEncoder, structuredEncoder } from './payload.js'
 import type { FromHost, HostInit, ToHost } from './protocol.js'
 
+/** How often a rank reports its direct-socket traffic while it changes. */
+const STATS_MS = 500
+
 /**
  * Inside a rank process: one bounded queue per input port, one credit gate per output port,
  * and a mailbox for collective messages. Frames from the runtime's socket (`uplink`) and from
@@ -25,6 +28,10 @@ export class HostChannels {
   private readonly out = new Map<string, { link: FrameSocket, index: number } | undefined>()
   private readonly uplink: FrameSocket | undefined
   private rr = 0
+  /** Sends over direct sockets per port, `[items, bytes]`: the runtime cannot see them. */
+  private readonly directSent = new Map<string, [number, number]>()
+  private statsDirty = false
+  private statsTimer: NodeJS.Timeout | undefined
 
   constructor (private readonly init: HostInit, private readonly post: (m: FromHost) => void) {
     this.encoder = portEncoder(init.queue.encoding)
@@ -104,8 +111,26 @@ export class HostChannels {
     this.wakeArrivals()
   }
 
+  /** Totals go to the runtime at most once per STATS_MS, and only after a change. */
+  private countDirect (port: string, bytes: number): void {
+    const c = this.directSent.get(port)
+    if (c === undefined) this.directSent.set(port, [1, bytes]); else { c[0]++; c[1] += bytes }
+    this.statsDirty = true
+    if (this.statsTimer !== undefined) return
+    this.statsTimer = setTimeout(() => { this.statsTimer = undefined; this.postStats() }, STATS_MS)
+    this.statsTimer.unref()
+  }
+
+  private postStats (): void {
+    if (!this.statsDirty) return
+    this.statsDirty = false
+    this.post({ stats: Object.fromEntries(this.directSent) })
+  }
+
   /** Ends the direct sockets once what was sent on them is handed to the OS (call before exiting). */
   async flush (): Promise<void> {
+    clearTimeout(this.statsTimer); this.statsTimer = undefined
+    this.postStats()
     const all = [...this.links.values(), ...(this.uplink === undefined ? [] : [this.uplink])]
     await Promise.all(all.map(async (l) => { await l.end() }))
   }
@@ -136,6 +161,7 @@ export class HostChannels {
         const via = this.out.get(port)
         if (via !== undefined) via.link.write(Kind.data, via.index, 0, bytes)
         else this.post({ send: { port, bytes } })
+        if (via !== undefined && via.link !== this.uplink) this.countDirect(port, bytes.byteLength)
       },
       recvPort: async (port, signal) => {
         try {

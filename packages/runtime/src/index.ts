@@ -22,6 +22,7 @@
 export type { InstanceSpec, RunningJob, RankOutcome, Runtime, RuntimeInit } from './types.js'
 export type { ProgramSource, Compiled, CompileOptions } from './compile.js'
 export { createRuntime } from './runtime.js'
+export type { PortStats } from './port-stats.js'
 export { RANK_LOST_CODE } from './instance.js'
 export { compileProgram } from './compile.js'
 export { rankHostEntry, rankHostReadPaths, sdkUrl } from './paths.js'

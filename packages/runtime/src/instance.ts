@@ -8,6 +8,7 @@ import type { ReusableInit } from './reuse.js'
 import { SELF_SIGNAL_FILE } from './signal-guard.js'
 import { DirectWiring, localityOf, uplinkSink } from './direct-wiring.js'
 import { Router } from './router.js'
+import { PortCounters } from './port-stats.js'
 import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
 
 export interface InstanceDeps {
@@ -54,7 +55,8 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
   const localRanks = spec.placement.flatMap((n, r) => n === spec.self ? [r] : [])
   const wiring = new DirectWiring(spec.graph, localRanks, log)
   const locality = localityOf(spec.placement)
-  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, wiring.isDirect)
+  const counters = new PortCounters(spec.jobId, (r) => (spec.graph.ranks[r]?.ports ?? []).map((p) => p.port))
+  const router = new Router(spec.jobId, spec.graph, spec.placement, spec.self, link, log, wiring.isDirect, counters)
   const unsubscribe = link.onFrame((from, f) => router.fromLink(from, f))
   const logs: Record<number, { out: string, err: string }> = {}
   const results: RankOutcome[] = []
@@ -93,6 +95,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       const json = m.checkpoint.json
       saving.set(rank, (saving.get(rank) ?? Promise.resolve()).then(async () => { await saveCheckpoint(rank, json) }))
     }
+    else if ('stats' in m) counters.reported(rank, m.stats)
     else router.fromHost(rank, m)
   }
 
@@ -205,6 +208,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     done,
     onRank: (cb) => { listeners.push(cb) },
     onCheckpoint: (cb) => { checkpointListeners.push(cb) },
+    portStats: () => counters.list(),
     // a finished rank's process may already serve another job
     pids: () => Object.fromEntries([...router.locals].flatMap(([r, lr]) => lr.sandbox === undefined || lr.finished ? [] : [[r, lr.sandbox.pid]])),
     async start (options = {}) {

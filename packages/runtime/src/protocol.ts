@@ -72,6 +72,8 @@ export type FromHost =
   | { credit: { port: string, n: number } }
   | { coll: { to: number, tag: number } & Payload }
   | { checkpoint: { json: string } }
+  /** Totals of what went over direct sockets, per port: `[items, bytes]` (those sends bypass the runtime). */
+  | { stats: Record<string, [number, number]> }
   | { result: unknown }
   | { error: SerializedError & { stack?: string } }
 

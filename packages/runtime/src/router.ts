@@ -4,6 +4,7 @@ import { LocalRank } from './local-rank.js'
 import { payloadOf } from './payload.js'
 import { COLLECTIVE_PORT, type FromHost, type ToHost } from './protocol.js'
 import type { LinkFrame, RemoteLink } from './types.js'
+import type { PortCounters } from './port-stats.js'
 
 const EMPTY = new Uint8Array(0)
 
@@ -27,7 +28,8 @@ export class Router {
     private readonly link: RemoteLink,
     private readonly log: Logger,
     /** Local rank pairs that talk over their own socket. */
-    private readonly direct: (a: number, b: number) => boolean = () => false
+    private readonly direct: (a: number, b: number) => boolean = () => false,
+    private readonly counters?: PortCounters
   ) {
     for (let r = 0; r < graph.size; r++) {
       if (placement[r] === self) this.locals.set(r, new LocalRank(r, (graph.ranks[r]?.ports ?? []).map((p) => p.port), log))
@@ -48,6 +50,7 @@ export class Router {
       this.seqs.set(key, seq + 1)
       const bytes = payloadOf(m.send)
       if (bytes === undefined) return this.log.warn({ rank, port: m.send.port }, 'rank sent a message without a payload')
+      this.counters?.sent(rank, m.send.port, bytes.byteLength)
       this.route(rank, peer.peerRank, { data: { port: peer.peerPort, bytes } }, () => ({ kind: 'data', port: peer.peerPort, seq, payload: bytes, credits: 0 }))
     } else if ('credit' in m) {
       const peer = this.peerOf(rank, m.credit.port)

@@ -74,6 +74,7 @@ export function createRuntime (init: RuntimeInit): Runtime {
       live.add(inst)
       return inst
     },
+    portStats: () => [...live].flatMap((i) => i.portStats()),
     async stop () {
       await Promise.all([...live].map(async (i) => await i.terminate('runtime stopping')))
       if (ownPool !== undefined) await (await ownPool).stop()

@@ -3,6 +3,7 @@ import type { RankGraph } from '@mvm/model'
 import type { SandboxDriver, SandboxPool, ExitReason } from '@mvm/sandbox'
 import type { ProgramSource } from './compile.js'
 import type { QueueSettings } from './protocol.js'
+import type { PortStats } from './port-stats.js'
 import type { LinkFrame, RemoteLink } from '@mvm/queue'
 
 export type { LinkFrame, RemoteLink }
@@ -52,6 +53,8 @@ export interface RunningJob {
    * in the order the rank made them (so a node can ship it off before the node itself dies).
    */
   onCheckpoint: (cb: (rank: number, json: string) => void) => void
+  /** Items and bytes each local rank sent per port so far (direct-socket sends as last reported). */
+  portStats: () => PortStats[]
   /** OS process id of each local rank whose sandbox is running (for Node.ListProcesses). */
   pids: () => Record<number, number>
   /** Cancels and stops every local rank (SIGKILL after a short grace); resolves when all are gone. */
@@ -93,6 +96,8 @@ export interface Runtime {
   instantiate: (spec: InstanceSpec, link: RemoteLink, options?: { signal?: AbortSignal }) => Promise<RunningJob>
   /** Compiles (or finds in the cache) without running. */
   compile: (program: ProgramSource) => Promise<{ codePath: string, cached: boolean, hash: string }>
+  /** Traffic per port of every job running here (one row per local rank and port that sent). */
+  portStats: () => PortStats[]
   /** Terminates live instances and stops the runtime's own pool. */
   stop: () => Promise<void>
 }

@@ -34,6 +34,8 @@ export const Limits = {
   bundleFiles: 10_000,
   ranks: 65_536,
   childNodes: 10_000,
+  /** Port traffic rows in one heartbeat. */
+  portTraffic: 256,
   domainProofBytes: 16 * KiB,
   nonceBytes: 256
 } as const

@@ -38,7 +38,8 @@ export const MonitoringReportSpec: MessageSpec = {
   freeMemoryMb: u32(),
   processes: u32(),
   queueDepth: u32(),
-  timestampMs: u64()
+  timestampMs: u64(),
+  ports: list(msg('PortTraffic', { jobId: id(true), rank: u32(), port: id(true), items: u64(), bytes: u64() }), Limits.portTraffic)
 }
 
 const NodeSummarySpec: MessageSpec = {

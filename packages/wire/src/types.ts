@@ -46,7 +46,11 @@ export interface MonitoringReport {
   processes: number
   queueDepth: number
   timestampMs: number
+  /** Cumulative traffic of the ranks running on the node (heartbeats only; decoded as `[]` when absent). */
+  ports?: PortTraffic[]
 }
+
+export interface PortTraffic { jobId: string, rank: number, port: string, items: number, bytes: number }
 
 export interface Heartbeat { report: MonitoringReport }
 
