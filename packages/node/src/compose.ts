@@ -1,4 +1,4 @@
-import { silentLogger, type Startable } from '@mvm/core'
+import { silentLogger, type Logger, type Startable } from '@mvm/core'
 import type { EffectivePolicy } from '@mvm/model'
 import type { PeerRole } from '@mvm/peer'
 import type { SuperPeerRole } from '@mvm/super-peer'
@@ -32,7 +32,10 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
   let peer: PeerRole | undefined
   const dataDir = init.dataDir
   const logger = init.logger
+  let closeWebView: (() => void) | undefined
   const stopRoles = async (): Promise<void> => {
+    // open event streams would hold the HTTP server's close
+    closeWebView?.(); closeWebView = undefined
     const sp = superPeer; const p = peer
     superPeer = undefined; peer = undefined
     await p?.stop()
@@ -60,6 +63,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           const { createSuperPeerRole } = await import('@mvm/super-peer')
           superPeer = createSuperPeerRole(node, { ...opts, ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}) })
           await superPeer.start()
+          closeWebView = await mountWebView(node, superPeer, logger ?? silentLogger())
         }
       } catch (err) {
         // a half-started node (listener, SOAP server) would keep the process alive after the error
@@ -73,4 +77,12 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
       await node.stop()
     }
   }
+}
+
+/** The live web view at /ui, on the SOAP server (so it binds where SOAP does: loopback by default). */
+async function mountWebView (node: MvmNode, role: SuperPeerRole, logger: Logger): Promise<() => void> {
+  const [{ createWebView }, { webSource }] = await Promise.all([import('@mvm/web'), import('@mvm/super-peer')])
+  const view = createWebView({ source: webSource(node, role.agent), log: logger })
+  node.addHttpRoute('/ui', async (req, res, url) => { await view.handle(req, res, url) })
+  return () => { view.close() }
 }

@@ -114,6 +114,9 @@ export class BrokerAgent implements Startable {
 
   isStarted (): boolean { return this.lifetime !== undefined }
 
+  /** Ranks of the job that reported starting (what GetJob shows as ranksStarted). */
+  ranksStarted (jobId: string): number { return this.started.get(jobId)?.size ?? 0 }
+
   async start (): Promise<void> {
     if (this.lifetime !== undefined) return
     this.lifetime = new AbortController()
@@ -141,7 +144,7 @@ export class BrokerAgent implements Startable {
     this.timer.unref()
     const waiters = new JobWaiters(this.broker)
     this.cleanups.push(() => { waiters.close() })
-    const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.started.get(id)?.size ?? 0 }, {
+    const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.ranksStarted(id) }, {
       cache: this.submissions,
       waiters,
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
