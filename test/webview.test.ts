@@ -1,0 +1,53 @@
+/// <reference lib="dom" />
+// The web view in a real headless Chromium: nodes listed, a running ring job with traffic rising on its page.
+import '@mvm/core/polyfill'
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { silentLogger } from '@mvm/core'
+import { createMvmHost, type MvmHost } from '@mvm/node'
+import { createBrokerClient } from '@mvm/soap'
+import puppeteer from 'puppeteer-core'
+import { ROOT, submit, waitFor } from './lib/lab.js'
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+
+t.test('the web view shows nodes, a running job and its traffic rising', { timeout: 90_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) throw new Error(`this test needs Chromium at ${CHROMIUM} (install it, or set CHROMIUM to its path)`)
+  const hosts: MvmHost[] = []
+  t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
+  const sp = createMvmHost({ dataDir: join(t.testdirName, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, logger: silentLogger(), monitoring: { heartbeatMs: 200 } })
+  hosts.push(sp); await sp.start()
+  for (const name of ['p1', 'p2']) {
+    const p = createMvmHost({ dataDir: join(t.testdirName, name), roles: ['peer'], bootstrap: [sp.node.soapUrl], group: 'lab', soap: { port: 0 }, logger: silentLogger(), capacity: { slots: 1 } })
+    hosts.push(p); await p.start()
+  }
+  await waitFor(() => sp.node.membership.view({}).filter((m) => m.roles.includes('peer') && m.state === 'up').length === 2, 20_000, 'two peers up')
+
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] })
+  t.teardown(async () => { await browser.close() })
+  const page = await browser.newPage()
+  const ui = new URL('/ui', sp.node.soapUrl).href
+  await page.goto(ui)
+  await page.waitForFunction((ids: string[]) => ids.every((id) => document.getElementById('nodes')?.textContent?.includes(id)), { timeout: 15_000 }, hosts.slice(1).map((h) => h.node.peerId))
+  t.pass('the page lists both peers')
+
+  const broker = createBrokerClient(sp.node.soapUrl)
+  // two ranks on two peers: every token crosses the node-to-node link
+  const { jobId } = await submit(broker, join(ROOT, 'profiles/ring.yaml'), { processes: '2', laps: '40000' })
+  await page.waitForFunction((id: string) => document.querySelector(`.job-state[data-job="${id}"]`)?.textContent === 'running', { timeout: 30_000 }, jobId)
+  t.pass(`job ${jobId} is listed as running`)
+
+  await page.goto(`${ui}/job?id=${jobId}`)
+  await page.waitForSelector('#topology svg [data-from]', { timeout: 15_000 })
+  const items = async (): Promise<number> => await page.evaluate(() => [...document.querySelectorAll('#traffic .items')].reduce((a, e) => a + Number(e.textContent), 0))
+  await waitFor(async () => await items() > 0, 20_000, 'traffic on the job page')
+  const first = await items()
+  await waitFor(async () => await items() > first, 20_000, `traffic to rise above ${first}`)
+  t.ok(await items() > first, `items sent rose from ${first} to ${await items()}`)
+  const shot = join(t.testdirName, 'webview-job.png')
+  await page.screenshot({ path: shot, fullPage: true })
+  t.comment(`screenshot: ${shot}`)
+  t.ok(existsSync(shot), 'screenshot saved')
+  await broker.CancelJob({ jobId }).catch(() => {})
+})
