@@ -127,6 +127,7 @@ export class BrokerImpl implements Broker {
   }
   events (jobId: string): JobEvent[] { this.store.mustGet(jobId); return this.store.events(jobId) }
   list (query?: { state?: JobState, limit?: number, parentId?: string }): Job[] { return this.store.list(query) }
+  countByState (): Record<JobState, number> { return this.store.countByState() }
   bundle (sha256: string): Uint8Array | undefined { return this.store.bundle(sha256) }
   nodes (): NodeView[] { return this.cluster.views() }
   checkpoints (jobId: string): CheckpointRecord[] { this.store.mustGet(jobId); return this.store.checkpoints(jobId) }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { InvalidStateError, NotFoundError, type JobState } from '@mvm/core'
+import { InvalidStateError, JobState, NotFoundError } from '@mvm/core'
 import { migrate } from './schema.js'
 import { RAND_AT, newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
@@ -90,6 +90,8 @@ export class JobStore {
       getBundle: db.prepare('SELECT data FROM bundles WHERE sha256 = ?').pluck(),
       get: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE id = ?`),
       children: db.prepare('SELECT id FROM jobs WHERE parent_id = ? ORDER BY seq').pluck(),
+      // array parents only summarise their children: counting both would count each run twice
+      stateCounts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs WHERE is_array = 0 GROUP BY state'),
       childCounts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs WHERE parent_id = ? GROUP BY state'),
       events: db.prepare('SELECT job_id, at, from_state, to_state, detail FROM job_events WHERE job_id = ? ORDER BY id'),
       // a range on the primary key: a prefix lookup reads only the ids it matches
@@ -246,6 +248,13 @@ export class JobStore {
   }
 
   events (id: string): JobEvent[] { this.drain(); return (this.q.events.all(id) as EventRow[]).map(toEvent) }
+
+  /** Jobs by state, every state present (zeros included); array parents are not counted. */
+  countByState (): Record<JobState, number> {
+    const out = Object.fromEntries(Object.values(JobState).map((s) => [s, 0])) as Record<JobState, number>
+    for (const r of this.q.stateCounts.all() as Array<{ state: JobState, n: number }>) out[r.state] = r.n
+    return out
+  }
 
   list (query: { state?: JobState, limit?: number, parentId?: string } = {}): Job[] {
     this.drain()

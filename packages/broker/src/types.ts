@@ -228,6 +228,8 @@ export interface Broker {
   resolveId: (idOrPrefix: string) => string
   events: (jobId: string) => JobEvent[]
   list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]
+  /** Jobs in the store by state, zeros included; array parents are not counted (their children are). */
+  countByState: () => Record<JobState, number>
   cancel: (jobId: string, options?: { by?: string }) => Promise<Job>
   /** A held job back to the queue with fresh poison counts; InvalidStateError unless it is held. */
   release: (jobId: string, options?: { by?: string }) => Promise<Job>

@@ -65,6 +65,9 @@ const SESSION_CHECK_MS = 250
  */
 export class PeerAgent implements Startable {
   private runtime: Promise<Runtime> | undefined
+  private loaded: Runtime | undefined
+  /** Job bytes (program bundles) received in Instantiate messages since start. */
+  bytesReceived = 0
   private transport: QueueProxy | undefined
   private pathAliases: PathAlias[] | undefined
   private readonly active = new Map<string, Active>()
@@ -134,6 +137,9 @@ export class PeerAgent implements Startable {
     }
   }
 
+  /** For metrics: the loaded runtime's pool, undefined before the first job. */
+  poolStats (): ReturnType<Runtime['poolStats']> { return this.loaded?.poolStats() }
+
   private async awaken (signal?: AbortSignal): Promise<Runtime> {
     signal?.throwIfAborted()
     this.runtime ??= (async () => {
@@ -151,7 +157,8 @@ export class PeerAgent implements Startable {
       })
     })()
     try {
-      return await this.runtime
+      this.loaded = await this.runtime
+      return this.loaded
     } catch (err) {
       this.runtime = undefined
       throw err
@@ -160,6 +167,7 @@ export class PeerAgent implements Startable {
 
   private async instantiate (b: Extract<ControlBody, { type: 'instantiate' }>, channelSignal: AbortSignal): Promise<ControlBodyInit> {
     const inst = decodeInstance(b.spec)
+    for (const f of b.bundle) this.bytesReceived += f.content.byteLength
     // a Terminate that overtakes this Instantiate (the broker gave up meanwhile) must win
     const stop = new AbortController()
     this.starting.get(inst.jobId)?.abort(new InvalidStateError(`job ${inst.jobId}: dispatched again`))

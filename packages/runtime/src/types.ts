@@ -1,6 +1,6 @@
 import type { Logger } from '@mvm/core'
 import type { RankGraph } from '@mvm/model'
-import type { SandboxDriver, SandboxPool, ExitReason } from '@mvm/sandbox'
+import type { SandboxDriver, SandboxPool, ExitReason, PoolStats } from '@mvm/sandbox'
 import type { ProgramSource } from './compile.js'
 import type { QueueSettings } from './protocol.js'
 import type { LinkFrame, RemoteLink } from '@mvm/queue'
@@ -93,6 +93,8 @@ export interface Runtime {
   instantiate: (spec: InstanceSpec, link: RemoteLink, options?: { signal?: AbortSignal }) => Promise<RunningJob>
   /** Compiles (or finds in the cache) without running. */
   compile: (program: ProgramSource) => Promise<{ codePath: string, cached: boolean, hash: string }>
+  /** The warm pool's counts, once the first job started it. */
+  poolStats: () => PoolStats | undefined
   /** Terminates live instances and stops the runtime's own pool. */
   stop: () => Promise<void>
 }

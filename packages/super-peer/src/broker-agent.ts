@@ -76,6 +76,8 @@ function storedPolicies (raw: string | undefined): string[] {
  */
 export class BrokerAgent implements Startable {
   readonly broker: Broker
+  /** Job bytes (program bundles) sent to peers in Instantiate messages since start. */
+  bytesSent = 0
   readonly policy: PolicyControl
   private readonly started = new Map<string, Set<number>>()
   /** Kept across stop/start: a validated profile stays valid. */
@@ -100,7 +102,8 @@ export class BrokerAgent implements Startable {
         channel: (p) => node.control.toPeer(p),
         addresses: (p) => node.membership.get(p)?.multiaddrs ?? [],
         bundle: (job) => job.bundleSha === null ? [] : decodeStoredBundle(this.broker.bundle(job.bundleSha)),
-        checkpoints: (id) => this.broker.checkpoints(id)
+        checkpoints: (id) => this.broker.checkpoints(id),
+        sent: (n) => { this.bytesSent += n }
       }, log),
       strategy: this.strategy,
       faultTolerance: this.faultTolerance
