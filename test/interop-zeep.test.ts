@@ -75,6 +75,10 @@ if (zeep?.code !== 0) {
     for (const id of [o.SubmitJob.jobId, ...o.SubmitJobs]) t.ok(o.ListJobs.includes(id), `ListJobs lists ${id as string}`)
     t.same(o.ListJobsCancelled, [...o.SubmitJobs].sort())
     t.equal(o.ListJobsBadState, 'E_BAD_REQUEST')
+    const done = o.ListHistory.find((h: { jobId: string }) => h.jobId === o.SubmitJob.jobId)
+    t.same(done, { jobId: o.SubmitJob.jobId, state: 'succeeded', ranks: 2, cpu: true, wall: true }, 'ListHistory: the finished job with its ranks\' accounting')
+    t.ok(o.ListHistory.every((h: { state: string }) => ['succeeded', 'failed', 'cancelled'].includes(h.state)), 'ListHistory lists finished jobs only')
+    t.equal(o.ListHistoryBadState, 'E_BAD_REQUEST', 'ListHistory with an unknown state: a fault with its code')
 
     // Broker: policy
     t.same(o.ApplyPolicy, { applied: true })

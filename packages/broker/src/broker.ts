@@ -13,7 +13,7 @@ import { isTerminal } from './transitions.js'
 import { DEFAULT_POISON_AFTER } from './types.js'
 import { saveCheckpoint } from './checkpoints.js'
 import type {
-  Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
+  Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
 
@@ -128,6 +128,12 @@ export class BrokerImpl implements Broker {
   events (jobId: string): JobEvent[] { this.store.mustGet(jobId); return this.store.events(jobId) }
   list (query?: { state?: JobState, limit?: number, parentId?: string }): Job[] { return this.store.list(query) }
   countByState (): Record<JobState, number> { return this.store.countByState() }
+  history (query?: HistoryQuery): HistoryEntry[] { return this.store.history(query).map((job) => ({ job, ranks: this.store.ranks(job.id) })) }
+  prune (cutoff: number): number {
+    const n = this.store.prune(cutoff)
+    if (n > 0) this.log.info({ jobs: n, before: new Date(cutoff).toISOString() }, 'finished jobs past retention forgotten')
+    return n
+  }
   bundle (sha256: string): Uint8Array | undefined { return this.store.bundle(sha256) }
   nodes (): NodeView[] { return this.cluster.views() }
   checkpoints (jobId: string): CheckpointRecord[] { this.store.mustGet(jobId); return this.store.checkpoints(jobId) }

@@ -79,7 +79,13 @@ const migrations: string[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL,
      updated_at INTEGER NOT NULL
-   ) STRICT;`
+   ) STRICT;`,
+  // 5: accounting per rank (like sacct: CPU time, peak RSS, how it ended), and the finished-jobs
+  // index `mvm history` and retention pruning read by end time
+  `ALTER TABLE rank_results ADD COLUMN cpu_sec REAL;
+   ALTER TABLE rank_results ADD COLUMN max_rss_mb REAL;
+   ALTER TABLE rank_results ADD COLUMN exit_reason TEXT;
+   CREATE INDEX jobs_ended ON jobs(ended_at) WHERE ended_at IS NOT NULL;`
 ]
 
 export const schemaVersion = migrations.length

@@ -8,7 +8,7 @@ import { RAND_AT, newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
 import { QueueIndex } from './queue-index.js'
 import { toEvent, toJob, toRank, json, type EventRow, type JobRow, type RankRow } from './rows.js'
-import type { CheckpointRecord, Job, JobEvent, JobRequest, RankRecord } from './types.js'
+import type { CheckpointRecord, HistoryQuery, Job, JobEvent, JobRequest, RankRecord } from './types.js'
 
 /** One job's state change, returned so the broker can tell listeners after the commit. */
 export interface Change { job: Job, from: JobState | null }
@@ -63,6 +63,7 @@ export class JobStore {
   /** Child states per array parent still live, kept so a child's change does not count them all again. */
   private readonly counts = new Map<string, ChildCounts>()
   private batchOpen = false
+  private readonly historyStmts = new Map<string, Database.Statement>()
   /** Writes of state changes not yet run: run in order before any other statement, and at commit. */
   private deferred: Array<() => void> = []
   private waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
@@ -108,15 +109,19 @@ export class JobStore {
       getSetting: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
       putSetting: db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'),
       deleteSetting: db.prepare('DELETE FROM settings WHERE key = ?'),
-      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at FROM rank_results WHERE job_id = ? ORDER BY rank'),
+      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason FROM rank_results WHERE job_id = ? ORDER BY rank'),
       clearRanks: db.prepare('DELETE FROM rank_results WHERE job_id = ?'),
       putCheckpoint: db.prepare(`INSERT INTO checkpoints (job_id, rank, attempt, seq, state, peer_id, at) VALUES (@job_id, @rank, @attempt, @seq, @state, @peer_id, @at)
         ON CONFLICT (job_id, rank) DO UPDATE SET attempt = excluded.attempt, seq = excluded.seq, state = excluded.state, peer_id = excluded.peer_id, at = excluded.at
         WHERE excluded.attempt > checkpoints.attempt OR (excluded.attempt = checkpoints.attempt AND excluded.seq > checkpoints.seq)`),
       checkpoints: db.prepare('SELECT rank, attempt, seq, state AS stateJson, peer_id AS peerId, at FROM checkpoints WHERE job_id = ? ORDER BY rank'),
       clearCheckpoints: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
+      prunable: db.prepare('SELECT id FROM jobs WHERE parent_id IS NULL AND ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?').pluck(),
+      deleteEvents: db.prepare('DELETE FROM job_events WHERE job_id = ?'),
+      deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      deleteOrphanBundles: db.prepare('DELETE FROM bundles WHERE sha256 NOT IN (SELECT bundle_sha FROM jobs WHERE bundle_sha IS NOT NULL)'),
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
     }
     this.seq = this.q.maxSeq.get() as number
@@ -251,6 +256,7 @@ export class JobStore {
 
   /** Jobs by state, every state present (zeros included); array parents are not counted. */
   countByState (): Record<JobState, number> {
+    this.drain()
     const out = Object.fromEntries(Object.values(JobState).map((s) => [s, 0])) as Record<JobState, number>
     for (const r of this.q.stateCounts.all() as Array<{ state: JobState, n: number }>) out[r.state] = r.n
     return out
@@ -263,6 +269,52 @@ export class JobStore {
       ? this.q.listChildren.all(query.parentId, limit)
       : query.state !== undefined ? this.q.listState.all(query.state, limit) : this.q.listAll.all(limit)
     return (rows as JobRow[]).map(toJob)
+  }
+
+  /**
+   * Finished jobs (array parents left out: their children are listed), newest end first.
+   * `since`/`until` bound the end time (epoch ms, until exclusive).
+   */
+  history (query: HistoryQuery = {}): Job[] {
+    this.drain()
+    const where = ['ended_at IS NOT NULL', 'is_array = 0']
+    const args: unknown[] = []
+    if (query.owner !== undefined) { where.push('owner = ?'); args.push(query.owner) }
+    if (query.state !== undefined) { where.push('state = ?'); args.push(query.state) }
+    if (query.since !== undefined) { where.push('ended_at >= ?'); args.push(query.since) }
+    if (query.until !== undefined) { where.push('ended_at < ?'); args.push(query.until) }
+    if (query.name !== undefined) { where.push('name = ?'); args.push(query.name) }
+    const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000))
+    // few distinct shapes (one per filter combination): prepared once each
+    const sql = `SELECT ${JOB_COLS} FROM jobs WHERE ${where.join(' AND ')} ORDER BY ended_at DESC, seq DESC LIMIT ?`
+    let stmt = this.historyStmts.get(sql)
+    if (stmt === undefined) { stmt = this.db.prepare(sql); this.historyStmts.set(sql, stmt) }
+    return (stmt.all(...args, limit) as JobRow[]).map(toJob)
+  }
+
+  /**
+   * Forgets finished jobs that ended before `cutoff` (epoch ms) with their events, rank results
+   * and checkpoints, and the bundles no remaining job refers to; at most `max` top-level jobs per
+   * call so a first prune of a large store does not stall the broker. An array job goes whole,
+   * once the array ended; returns how many jobs (children included) went.
+   */
+  prune (cutoff: number, max = 1000): number {
+    this.begin()
+    this.drain()
+    this.inBatch()
+    const top = this.q.prunable.all(cutoff, max) as string[]
+    if (top.length === 0) return 0
+    let n = 0
+    for (const id of top) {
+      const ids = [...(this.q.children.all(id) as string[]), id]
+      for (const j of ids) {
+        this.q.deleteEvents.run(j); this.q.clearRanks.run(j); this.q.clearCheckpoints.run(j); this.q.deleteJob.run(j)
+        this.counts.delete(j)
+      }
+      n += ids.length
+    }
+    this.q.deleteOrphanBundles.run()
+    return n
   }
 
   /** Dispatched jobs (scheduled or running), in submission order. */
@@ -372,7 +424,7 @@ export class JobStore {
     this.begin()
     this.drain()
     this.inBatch()
-    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null)
+    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null, r.cpuSec ?? null, r.maxRssMB ?? null, r.exitReason ?? null)
   }
 
   ranks (id: string): RankRecord[] { this.drain(); return (this.q.ranks.all(id) as RankRow[]).map(toRank) }

@@ -66,6 +66,20 @@ export interface Job {
   lastFailure?: string | null
 }
 
+/** Filters of `history()`: finished jobs, newest end first; times are epoch ms (`until` exclusive). */
+export interface HistoryQuery {
+  owner?: string
+  state?: JobState
+  name?: string
+  since?: number
+  until?: number
+  /** At most this many (default 100, at most 10000). */
+  limit?: number
+}
+
+/** One finished job with what each of its ranks cost, as `mvm history` / sacct shows it. */
+export interface HistoryEntry { job: Job, ranks: RankRecord[] }
+
 export interface JobEvent {
   jobId: string
   at: number
@@ -86,6 +100,12 @@ export interface RankRecord {
   /** When the rank ran, in epoch ms as its node measured it. */
   startedAtMs?: number
   finishedAtMs?: number
+  /** CPU seconds the rank used, as its process measured them. */
+  cpuSec?: number
+  /** Peak RSS (MB) of the process that ran it. */
+  maxRssMB?: number
+  /** How it ended: exit, killed, timeout, memory, error, … (the sandbox's exit reason). */
+  exitReason?: string
 }
 
 /** A rank's latest checkpoint as the broker stores it (until the job ends). */
@@ -228,6 +248,10 @@ export interface Broker {
   resolveId: (idOrPrefix: string) => string
   events: (jobId: string) => JobEvent[]
   list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]
+  /** Finished jobs (not array parents) with their ranks' accounting, newest end first. */
+  history: (query?: HistoryQuery) => HistoryEntry[]
+  /** Forgets finished jobs that ended before `cutoff` (epoch ms), in batches; returns how many went. */
+  prune: (cutoff: number) => number
   /** Jobs in the store by state, zeros included; array parents are not counted (their children are). */
   countByState: () => Record<JobState, number>
   cancel: (jobId: string, options?: { by?: string }) => Promise<Job>

@@ -261,7 +261,7 @@ export class PeerAgent implements Startable {
     await Promise.all(a.ranks.map(async (rank) => {
       await this.send({
         type: 'jobReport', jobId, rank, state: 'FAILED', exitCode: -1, resultJson: '',
-        error: this.scrub(`terminated on node ${shortPeerId(this.node.peerId)} (${reason})`), startedAtMs: at, finishedAtMs: at
+        error: this.scrub(`terminated on node ${shortPeerId(this.node.peerId)} (${reason})`), startedAtMs: at, finishedAtMs: at, exitReason: 'killed'
       }, a.session)
     }))
   }
@@ -299,7 +299,8 @@ export class PeerAgent implements Startable {
       exitCode: r.exitCode ?? -1,
       resultJson: r.result === undefined ? '' : JSON.stringify(r.result),
       error: this.scrub(r.error === undefined ? (ok ? '' : `rank ${r.rank} ended: ${r.reason ?? 'exit ' + String(r.exitCode)}`) : `${r.error.code}: ${r.error.message}`),
-      startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs
+      startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs,
+      cpuSec: r.cpuSec ?? 0, maxRssMb: r.maxRssMB ?? 0, exitReason: r.reason ?? ''
     }, session)
   }
 

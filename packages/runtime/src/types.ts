@@ -33,6 +33,10 @@ export interface RankOutcome {
   startedAtMs: number
   finishedAtMs: number
   reason?: ExitReason
+  /** CPU seconds the rank used (its own, also in a reused process); absent when it was killed before reporting. */
+  cpuSec?: number
+  /** Peak RSS of the process that ran it (MB); 0 when unknown. */
+  maxRssMB?: number
 }
 
 

@@ -137,6 +137,7 @@ export function createBrokerClient (url: string, options: { subject?: string } =
     SubmitJob: async (req, o) => call('SubmitJob', req, o),
     GetJob: async (req, o) => call('GetJob', req, o),
     ListJobs: async (req, o) => call('ListJobs', req, o),
+    ListHistory: async (req, o) => call('ListHistory', req, o),
     CancelJob: async (req, o) => call('CancelJob', req, o),
     ReleaseJob: async (req, o) => call('ReleaseJob', req, o),
     GetJobResult: async (req, o) => call('GetJobResult', req, o),

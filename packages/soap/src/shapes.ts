@@ -79,8 +79,29 @@ const JobInfoShape: Shape = {
   childJobIds: strs
 }
 
+const optDbl: Field = { kind: 'double', opt: true }
 const RankResultShape: Shape = {
-  rank: int, peerId: str, exitCode: int, resultJson: optStr, error: optStr, startedAt: date, finishedAt: date
+  rank: int, peerId: str, exitCode: int, resultJson: optStr, error: optStr, startedAt: date, finishedAt: date,
+  cpuSec: optDbl, maxRssMB: optDbl, exitReason: optStr
+}
+
+const JobAccountingShape: Shape = {
+  jobId: str,
+  parentId: optStr,
+  name: str,
+  owner: str,
+  state: { kind: 'string', values: JOB_STATES },
+  size: int,
+  restarts: int,
+  submittedAt: date,
+  startedAt: { kind: 'dateTime', opt: true },
+  finishedAt: date,
+  reason: optStr,
+  queuedSec: dbl,
+  wallSec: dbl,
+  cpuSec: dbl,
+  maxRssMB: dbl,
+  ranks: { kind: RankResultShape, many: true }
 }
 
 const jobId: Shape = { jobId: str }
@@ -135,6 +156,18 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     ListJobs: {
       input: { state: { kind: 'string', opt: true, values: JOB_STATES }, limit: { kind: 'int', opt: true }, subject },
       output: { jobs: { kind: JobInfoShape, many: true } }
+    },
+    ListHistory: {
+      input: {
+        owner: optStr,
+        state: { kind: 'string', opt: true, values: JOB_STATES },
+        name: optStr,
+        since: { kind: 'dateTime', opt: true },
+        until: { kind: 'dateTime', opt: true },
+        limit: { kind: 'int', opt: true },
+        subject
+      },
+      output: { jobs: { kind: JobAccountingShape, many: true } }
     },
     CancelJob: { input: brokerJob, output: JobInfoShape },
     ReleaseJob: { input: brokerJob, output: JobInfoShape },

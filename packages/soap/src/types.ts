@@ -161,7 +161,41 @@ export interface RankResult {
   error?: string
   startedAt: string
   finishedAt: string
+  /** CPU seconds the rank used (absent when its process was killed before it could say). */
+  cpuSec?: number
+  /** Peak RSS (MB) of the process that ran it; a reused process's peak covers its earlier ranks too. */
+  maxRssMB?: number
+  /** How the rank ended: exit, killed, wall-time, cpu-time, memory, signal, error. */
+  exitReason?: string
 }
+
+/** Filters of ListHistory (all optional; `since`/`until` bound the end time, ISO 8601, `until` exclusive). */
+export interface ListHistoryRequest { owner?: string, state?: JobState, name?: string, since?: string, until?: string, limit?: number, subject?: string }
+
+/** A finished job and what it cost, like a sacct line. */
+export interface JobAccounting {
+  jobId: string
+  parentId?: string
+  name: string
+  owner: string
+  state: JobState
+  size: number
+  restarts: number
+  submittedAt: string
+  startedAt?: string
+  finishedAt: string
+  reason?: string
+  /** Submission to (last) start. */
+  queuedSec: number
+  /** Last start to end (0 for a job that never started). */
+  wallSec: number
+  /** Sum over its ranks. */
+  cpuSec: number
+  /** The largest of its ranks. */
+  maxRssMB: number
+  ranks: RankResult[]
+}
+export interface ListHistoryResponse { jobs: JobAccounting[] }
 
 export interface GetJobResultResponse {
   jobId: string
@@ -227,6 +261,7 @@ export interface BrokerHandlers {
   SubmitJob?: Handler<SubmitJobRequest, SubmitJobResponse>
   GetJob?: Handler<JobIdRequest, JobInfo>
   ListJobs?: Handler<ListJobsRequest, ListJobsResponse>
+  ListHistory?: Handler<ListHistoryRequest, ListHistoryResponse>
   CancelJob?: Handler<JobIdRequest, JobInfo>
   /** A held job back to queued; E_INVALID_STATE for a job that is not held. */
   ReleaseJob?: Handler<JobIdRequest, JobInfo>
@@ -271,6 +306,7 @@ export interface BrokerClient {
   SubmitJob: (req: SubmitJobRequest, options?: CallOptions) => Promise<SubmitJobResponse>
   GetJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   ListJobs: (req?: ListJobsRequest, options?: CallOptions) => Promise<ListJobsResponse>
+  ListHistory: (req?: ListHistoryRequest, options?: CallOptions) => Promise<ListHistoryResponse>
   CancelJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   ReleaseJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>

@@ -4,6 +4,7 @@ import { BadRequestError } from '@mvm/core'
 import { prepareSubmission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
 import { JobWaiters } from './job-waiters.js'
+import { listHistory, rankResult } from './history-soap.js'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
 
@@ -44,17 +45,7 @@ export function jobResult (r: JobResult, j?: Job): GetJobResultResponse {
   const out: GetJobResultResponse = {
     jobId: r.jobId,
     state: r.state,
-    ranks: r.ranks.map((x) => {
-      return {
-        rank: x.rank,
-        peerId: x.peerId ?? '',
-        exitCode: x.exitCode,
-        ...(x.output !== undefined ? { resultJson: JSON.stringify(x.output) } : {}),
-        ...(x.error !== undefined ? { error: x.error } : {}),
-        startedAt: iso(x.startedAtMs ?? 0)!,
-        finishedAt: iso(x.finishedAtMs ?? 0)!
-      }
-    })
+    ranks: r.ranks.map((x) => rankResult(x, true))
   }
   if (r.value !== undefined && r.value !== null) out.resultJson = JSON.stringify(r.value)
   if (r.reason !== null) out.reason = r.reason
@@ -129,6 +120,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       return { jobs: full.map((j) => jobInfo(broker, broker.get(j), progress)) }
     },
     async GetJob ({ jobId }) { return await info(jobId) },
+    ListHistory: listHistory(broker),
     async ListJobs ({ state, limit }) {
       if (state !== undefined && !STATES.has(state)) throw new BadRequestError(`unknown job state "${String(state)}"`)
       const q: { state?: Job['state'], limit?: number } = {}

@@ -37,6 +37,7 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
   set('SubmitJob', guarded(h.SubmitJob, policy, () => 'job.submit'))
   set('GetJob', guarded(h.GetJob, policy, () => 'job.status'))
   set('ListJobs', guarded(h.ListJobs, policy, () => 'job.list'))
+  set('ListHistory', guarded(h.ListHistory, policy, () => 'job.list'))
   set('GetJobResult', guarded(h.GetJobResult, policy, () => 'job.result'))
   set('WaitJob', guarded(h.WaitJob, policy, () => 'job.status'))
   set('WaitJobs', guarded(h.WaitJobs, policy, () => 'job.status'))
