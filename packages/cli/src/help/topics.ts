@@ -26,7 +26,7 @@ spec:
     inline: |
       import { job } from '@mvm/job'
       export default job(async (ctx) => { console.log('hello from', ctx.rank); return ctx.rank })
-  topology: { shape: ring, size: \${processes} }
+  topology: { shape: ring, size: "\${processes}" }
   processes: \${processes}
   resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }
   placement: { strategy: spread }
