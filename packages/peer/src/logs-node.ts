@@ -1,5 +1,5 @@
 import { constants } from 'node:fs'
-import { open, readdir } from 'node:fs/promises'
+import { open, readdir, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NotFoundError } from '@mvm/core'
 import type { Handler, GetLogsRequest, GetLogsResponse, RankLog } from '@mvm/soap'
@@ -48,7 +48,7 @@ export async function readTail (file: string, maxBytes: number, from?: number): 
  * bound (or a writer mid-character) cut, so `end` always lands on a character boundary and the
  * next read decodes cleanly; a lone partial character is held back until it completes.
  */
-async function readFrom (fh: import('node:fs/promises').FileHandle, size: number, from: number, maxBytes: number): Promise<LogTail> {
+async function readFrom (fh: FileHandle, size: number, from: number, maxBytes: number): Promise<LogTail> {
   const buf = Buffer.alloc(Math.min(maxBytes, size - from))
   const { bytesRead } = await fh.read(buf, 0, buf.length, from)
   let n = bytesRead

