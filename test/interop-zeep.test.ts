@@ -60,6 +60,9 @@ if (zeep?.code !== 0) {
     t.same(o.GetJobResult, { state: 'succeeded', resultJson: '30', ranks: [0, 0] }, '(1 + 2) * k with k = 10 from params')
     t.same(o.GetJobLogs.map((l: { rank: number }) => l.rank), [0, 1])
     for (const l of o.GetJobLogs) t.match(l.stdout, `rank ${l.rank as number} says hi\n`, `GetJobLogs rank ${l.rank as number}`)
+    const [cur] = o.GetJobLogsCursor
+    t.equal(cur.stdout, Buffer.from(cur.whole).subarray(5).toString(), 'GetJobLogs outOffset: the stream from byte 5 on')
+    t.equal(cur.outEnd, cur.wholeEnd, 'outEnd: the end of the stream either way')
     t.same(o.NodeGetLogs.map((l: { rank: number }) => l.rank), [0, 1], 'Node.GetLogs on the peer the ranks ran on')
     t.equal(o.GetJobFault, 'E_NOT_FOUND')
     t.equal(o.SubmitJobEvilPath, 'E_BAD_REQUEST', 'a bundle path with ../ is refused')

@@ -113,10 +113,12 @@ const subject = optStr
 const brokerJob: Shape = { jobId: str, subject }
 
 const optInt: Field = { kind: 'int', opt: true }
-const logsRequest: Shape = { jobId: str, rank: optInt, maxBytes: optInt }
+const logsCursor: Shape = { outOffset: optInt, errOffset: optInt }
+const logsRequest: Shape = { jobId: str, rank: optInt, maxBytes: optInt, ...logsCursor }
 const brokerLogsRequest: Shape = { ...logsRequest, subject }
-const RankLogShape: Shape = { rank: int, stdout: str, stderr: str, truncated: bool }
-const JobRankLogShape: Shape = { rank: int, peerId: str, stdout: str, stderr: str, truncated: bool, error: optStr }
+const logsEnds: Shape = { outEnd: optInt, errEnd: optInt }
+const RankLogShape: Shape = { rank: int, stdout: str, stderr: str, truncated: bool, ...logsEnds }
+const JobRankLogShape: Shape = { rank: int, peerId: str, stdout: str, stderr: str, truncated: bool, error: optStr, ...logsEnds }
 
 const JobSubmissionShape: Shape = {
   profileYaml: str,

@@ -70,9 +70,19 @@ export interface ProcessInfo { jobId: string, rank: number, pid: number, state: 
 export interface ListProcessesResponse { processes: ProcessInfo[] }
 
 /** Each stream is the tail of its log file, at most `maxBytes` bytes (default 64 KiB, at most 1 MiB). */
-export interface GetLogsRequest { jobId: string, rank?: number, maxBytes?: number }
-/** One rank's output; `truncated` when either stream lost its beginning to the size bound. */
-export interface RankLog { rank: number, stdout: string, stderr: string, truncated: boolean }
+export interface GetLogsRequest {
+  jobId: string
+  rank?: number
+  maxBytes?: number
+  /** A follow cursor (with `rank`): read the stream from this byte offset forward, not its tail. */
+  outOffset?: number
+  errOffset?: number
+}
+/**
+ * One rank's output; `truncated` when either stream lost its beginning to the size bound.
+ * `outEnd`/`errEnd`: the byte offset just past the text returned, the next call's cursor.
+ */
+export interface RankLog { rank: number, stdout: string, stderr: string, truncated: boolean, outEnd?: number, errEnd?: number }
 export interface GetLogsResponse { logs: RankLog[] }
 
 // ---- Broker ----------------------------------------------------------------------------------
