@@ -79,7 +79,18 @@ const migrations: string[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL,
      updated_at INTEGER NOT NULL
-   ) STRICT;`
+   ) STRICT;`,
+  // 5: job dependencies (dependsOn), by the job that waits and by the job waited on, so the
+  // jobs a finished job releases (or cancels) are found without scanning the queue; names are
+  // indexed because a dependency may name its job by name
+  `CREATE TABLE job_deps (
+     job_id TEXT NOT NULL REFERENCES jobs(id),
+     dep_id TEXT NOT NULL REFERENCES jobs(id),
+     type TEXT NOT NULL CHECK (type IN ('afterok', 'afterany', 'afternotok')),
+     PRIMARY KEY (job_id, dep_id, type)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX job_deps_dep ON job_deps(dep_id);
+   CREATE INDEX jobs_name ON jobs(name, seq);`
 ]
 
 export const schemaVersion = migrations.length

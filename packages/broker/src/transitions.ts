@@ -2,15 +2,17 @@ import { InvalidStateError, type JobState } from '@mvm/core'
 import { terminalStates } from './types.js'
 
 const allowed: Record<JobState, readonly JobState[]> = {
-  queued: ['scheduled', 'cancelled'],
-  // a poison job: parked until released (back to queued) or cancelled
+  // held: by a user (`mvm hold`) until released
+  queued: ['scheduled', 'cancelled', 'held'],
+  // a poison job or a user hold: parked until released (back to queued) or cancelled
   held: ['queued', 'cancelled'],
   // back to queued when dispatch fails or a node/broker dies before the job ran
   scheduled: ['running', 'queued', 'failed', 'cancelled', 'held'],
   running: ['succeeded', 'failed', 'cancelled', 'queued', 'held'],
-  succeeded: [],
-  failed: [],
-  cancelled: []
+  // only by an explicit requeue (`mvm requeue`): the job runs again as a fresh run
+  succeeded: ['queued'],
+  failed: ['queued'],
+  cancelled: ['queued']
 }
 
 export function canTransition (from: JobState, to: JobState): boolean {
