@@ -73,8 +73,16 @@ if (zeep?.code !== 0) {
     t.same(o.CancelJob, o.SubmitJobs)
     t.same(o.WaitJobs, ['cancelled', 'cancelled'])
     for (const id of [o.SubmitJob.jobId, ...o.SubmitJobs]) t.ok(o.ListJobs.includes(id), `ListJobs lists ${id as string}`)
-    t.same(o.ListJobsCancelled, [...o.SubmitJobs].sort())
+    t.match(o.DependsOnWait, new RegExp(`^waiting on job ${o.SubmitJobs[0] as string} \\((scheduled|running)\\) to succeed`), 'GetJob: waitReason of a job waiting on a dependency')
+    t.equal(o.HoldJob, 'held')
+    t.equal(o.HoldWait, 'held by zeep', 'a held job says who held it')
+    t.equal(o.ReleaseJob, 'queued', 'ReleaseJob releases a user hold')
+    t.equal(o.RequeueJobFault, 'E_INVALID_STATE', 'RequeueJob of a queued job is refused')
+    t.same(o.DependencyCancelled, ['cancelled', `dependency ${o.SubmitJobs[0] as string} cancelled (afterok)`], 'its afterok dependency was cancelled: so is it')
+    t.same(o.ListJobsCancelled.length, 3, 'the batch and the dependent job are cancelled')
+    for (const id of o.SubmitJobs) t.ok(o.ListJobsCancelled.includes(id))
     t.equal(o.ListJobsBadState, 'E_BAD_REQUEST')
+    t.same(o.RequeueJob, ['queued', 'cancelled'], 'RequeueJob queues a cancelled job again')
 
     // Broker: policy
     t.same(o.ApplyPolicy, { applied: true })
