@@ -321,6 +321,7 @@ export class BrokerImpl implements Broker {
       reason: null,
       result: null,
       restarts: 0,
+      rerun: true,
       faults: { nodeDeaths: 0, failureStreak: 0, lastFailure: null },
       detail: `${why} (was ${fresh.state}${fresh.reason !== null ? `: ${fresh.reason}` : ''})`
     }))

@@ -26,6 +26,8 @@ export interface TransitionOptions {
   countRestart?: boolean
   /** Sets the restart count (a requeue by hand starts a fresh run from 0). */
   restarts?: number
+  /** An ended job queued again by an explicit requeue (otherwise terminal states are final). */
+  rerun?: boolean
   /** Event detail; defaults to the reason. */
   detail?: string
   /** Poison-job accounting to store with the change (see FaultTolerance.poisonAfter). */
@@ -278,7 +280,7 @@ export class JobStore {
     if (prev === undefined) throw new NotFoundError(`no job ${JSON.stringify(id)}`, { data: { jobId: id } })
     if (prev.childIds !== undefined) throw new InvalidStateError(`job ${id} is an array job: its state follows its children`)
     const from = prev.state
-    assertTransition(id, from, to)
+    assertTransition(id, from, to, opts.rerun === true)
     const now = this.now()
     const next: Job = {
       ...prev,

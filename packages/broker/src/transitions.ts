@@ -9,17 +9,19 @@ const allowed: Record<JobState, readonly JobState[]> = {
   // back to queued when dispatch fails or a node/broker dies before the job ran
   scheduled: ['running', 'queued', 'failed', 'cancelled', 'held'],
   running: ['succeeded', 'failed', 'cancelled', 'queued', 'held'],
-  // only by an explicit requeue (`mvm requeue`): the job runs again as a fresh run
-  succeeded: ['queued'],
-  failed: ['queued'],
-  cancelled: ['queued']
+  // final: only an explicit rerun (`mvm requeue`, see assertTransition) queues them again
+  succeeded: [],
+  failed: [],
+  cancelled: []
 }
 
 export function canTransition (from: JobState, to: JobState): boolean {
   return allowed[from].includes(to)
 }
 
-export function assertTransition (jobId: string, from: JobState, to: JobState): void {
+/** `rerun`: an explicit requeue of an ended job as a fresh run, the one way out of a terminal state. */
+export function assertTransition (jobId: string, from: JobState, to: JobState, rerun = false): void {
+  if (rerun && isTerminal(from) && to === 'queued') return
   if (!canTransition(from, to)) {
     throw new InvalidStateError(`job ${jobId}: cannot go from ${from} to ${to}`, { data: { jobId, from, to } })
   }
