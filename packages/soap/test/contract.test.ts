@@ -46,7 +46,7 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   t.same(sequence(k, 'WaitJobsRequest'), ['jobIds', 'timeoutMs', 'subject'])
   t.same(sequence(k, 'ApplyPolicyRequest'), ['policyYaml', 'subject', 'dryRun', 'force', 'previous'])
   t.same(sequence(k, 'ApplyPolicyResponse'), ['applied', 'warnings', 'changes', 'lostRights'])
-  t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished', 'params', 'childJobIds'])
+  t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished', 'params', 'childJobIds', 'waitReason'])
   t.same(sequence(k, 'GetJobResultResponse'), ['jobId', 'state', 'resultJson', 'reason', 'ranks', 'params'])
   t.match(k, /<xs:element name="params" type="tns:Param" minOccurs="0" maxOccurs="unbounded"\/>\s*<xs:element name="childJobIds"/, 'JobInfo.params is a repeated tns:Param')
 })
