@@ -73,7 +73,7 @@ if (zeep?.code !== 0) {
     t.same(o.CancelJob, o.SubmitJobs)
     t.same(o.WaitJobs, ['cancelled', 'cancelled'])
     for (const id of [o.SubmitJob.jobId, ...o.SubmitJobs]) t.ok(o.ListJobs.includes(id), `ListJobs lists ${id as string}`)
-    t.match(o.DependsOnWait, new RegExp(`^waiting on job ${o.SubmitJobs[0] as string} \\((scheduled|running)\\) to succeed`), 'GetJob: waitReason of a job waiting on a dependency')
+    t.match(o.DependsOnWait, new RegExp(`^waiting on job ${o.SubmitJobs[0] as string} \\((queued|scheduled|running)\\) to succeed`), 'GetJob: waitReason of a job waiting on a dependency')
     t.equal(o.HoldJob, 'held')
     t.equal(o.HoldWait, 'held by zeep', 'a held job says who held it')
     t.equal(o.ReleaseJob, 'queued', 'ReleaseJob releases a user hold')
