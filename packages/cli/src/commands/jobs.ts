@@ -39,8 +39,9 @@ export function register (program: Command): void {
       const lines = [
         `job        ${info.jobId}${info.parentId !== undefined ? ` (element of ${info.parentId})` : ''}`,
         `name       ${info.name}`,
-        `state      ${info.state}${info.reason !== undefined && info.reason !== info.waitReason ? ` — ${info.reason}` : ''}`,
-        ...(info.waitReason !== undefined ? [`waiting    ${info.waitReason}`] : []),
+        `state      ${info.state}${info.reason !== undefined ? ` — ${info.reason}` : ''}`,
+        // a held job's wait reason is its reason, already on the state line
+        ...(info.waitReason !== undefined && info.waitReason !== info.reason ? [`waiting    ${info.waitReason}`] : []),
         `owner      ${info.owner}    priority ${info.priority}    ranks ${info.size} (${info.ranksStarted} started, ${info.ranksFinished} finished)`,
         `submitted  ${info.submittedAt}`,
         ...(info.startedAt !== undefined ? [`started    ${info.startedAt}`] : []),
