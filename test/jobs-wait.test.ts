@@ -6,6 +6,7 @@ import t from 'tap'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { profileRequest } from '@mvm/cli'
+import { createBrokerClient } from '@mvm/soap'
 import { ROOT, runCli, startLab, submit, waitFor, type TestLab } from './lib/lab.js'
 
 const FIX = join(ROOT, 'test', 'fixtures', 'jobs')
@@ -102,4 +103,22 @@ t.test('wait reasons, hold, release and requeue', async (t) => {
   }, 30_000, 'the two one-rank jobs to take the freed slots')
   t.equal(await why(big), 'needs 2 slots, group has 0 free of 2', 'the requeued job waits for slots again')
   t.equal(await why(dep), `waiting on job ${big} (queued) to succeed`, 'its dependant still waits')
+
+  // holding and requeueing take the rights cancelling does: one's own job, or job.cancel.any
+  const owners = [
+    'apiVersion: mvm/v1', 'kind: Policy', 'metadata: { name: owners }', 'spec:', '  level: domain',
+    '  scheduling: { waitForCapacity: true }', '  security:', '    roles:',
+    '      user: [job.submit, job.status, job.cancel.own]',
+    '      ops: [job.submit, job.status, job.list, job.result, job.cancel.any, policy.read, policy.apply]',
+    '    subjects:', '      alice: [user]', '      anonymous: [ops]', ''
+  ].join('\n')
+  t.equal((await lab.broker.ApplyPolicy({ policyYaml: owners, force: true })).applied, true)
+  const alice = createBrokerClient(lab.bootstrap, { subject: 'alice' })
+  await t.rejects(alice.HoldJob({ jobId: room }), { code: 'E_UNAUTHORIZED', message: /job\.cancel\.any/ }, 'another owner\'s job cannot be held')
+  await t.rejects(alice.RequeueJob({ jobId: high }), { code: 'E_UNAUTHORIZED', message: /job\.cancel\.any/ }, 'nor requeued')
+  const { jobId: hers } = await submit(lab.broker, WAITER, {}, 'alice')
+  ids.push(hers)
+  const own = await alice.HoldJob({ jobId: hers })
+  t.equal(own.state, 'held', 'her own job she may hold')
+  t.equal(own.waitReason, 'held by alice')
 })
