@@ -74,6 +74,8 @@ export class JobStore {
   /** Ids changed inside the current `atomic()`, reloaded from SQLite if it rolls back. */
   private touched: Set<string> | null = null
   private readonly onCommitError: (err: unknown) => void
+  /** Whether job_deps holds any row (set once one is stored). */
+  private anyDependency = false
 
   constructor (dataDir: string, now: () => number, opts: { onCommitError?: (err: unknown) => void } = {}) {
     mkdirSync(dataDir, { recursive: true })
@@ -125,6 +127,7 @@ export class JobStore {
       dependents: db.prepare('SELECT DISTINCT job_id FROM job_deps WHERE dep_id = ?').pluck(),
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
     }
+    this.anyDependency = db.prepare('SELECT EXISTS (SELECT 1 FROM job_deps)').pluck().get() === 1
     this.seq = this.q.maxSeq.get() as number
     this.queue = new QueueIndex((id) => this.live.get(id)?.state === 'queued')
     this.loadLive()
@@ -210,7 +213,7 @@ export class JobStore {
         seq, size: j.size, request: JSON.stringify(j.request), bundle_sha: bundleSha, now
       })
       this.q.insertEvent.run(id, now, null, 'queued', 'submitted')
-      if (!isArray) for (const d of dependenciesOfRequest(j.request)) this.q.insertDep.run(id, d.jobId, d.type)
+      if (!isArray) for (const d of dependenciesOfRequest(j.request)) { this.q.insertDep.run(id, d.jobId, d.type); this.anyDependency = true }
       const job: Job = {
         id, parentId, name: j.name, owner: j.owner, state: 'queued', priority: j.priority, seq, size: j.size, request: j.request,
         placement: null, reason: null, result: null, restarts: 0, bundleSha, createdAt: now, updatedAt: now, startedAt: null, endedAt: null,
@@ -382,7 +385,12 @@ export class JobStore {
   queuedJobs (): Job[] { return [...this.live.values()].filter((j) => j.state === 'queued' && j.childIds === undefined) }
 
   /** Jobs that depend on `id` (any state; the caller looks at which still wait). */
-  dependents (id: string): string[] { this.drain(); return this.q.dependents.all(id) as string[] }
+  dependents (id: string): string[] {
+    // most stores never see a dependency: a job's end then costs no query
+    if (!this.anyDependency) return []
+    this.drain()
+    return this.q.dependents.all(id) as string[]
+  }
 
   ranks (id: string): RankRecord[] { this.drain(); return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
 

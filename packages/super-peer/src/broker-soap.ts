@@ -139,8 +139,8 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       return { jobs: broker.list(q).map((j) => jobInfo(broker, j, progress)) }
     },
     async CancelJob ({ jobId }, ctx) { return jobInfo(broker, await broker.cancel(id(jobId), { by: ctx.remoteAddress }), progress) },
-    async ReleaseJob ({ jobId }, ctx) {
-      const job = await broker.release(id(jobId), { by: ctx.remoteAddress })
+    async ReleaseJob ({ jobId, subject }, ctx) {
+      const job = await broker.release(id(jobId), { by: by(subject, ctx.remoteAddress) })
       await broker.flush()
       return jobInfo(broker, job, progress)
     },
