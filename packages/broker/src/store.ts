@@ -7,6 +7,7 @@ import { migrate } from './schema.js'
 import { RAND_AT, newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
 import { QueueIndex } from './queue-index.js'
+import type { Dependency } from './deps.js'
 import { toEvent, toJob, toRank, json, type EventRow, type JobRow, type RankRow } from './rows.js'
 import type { CheckpointRecord, HistoryQuery, Job, JobEvent, JobRequest, RankRecord } from './types.js'
 
@@ -23,6 +24,10 @@ export interface TransitionOptions {
   placement?: string[] | null
   result?: unknown
   countRestart?: boolean
+  /** Sets the restart count (a requeue by hand starts a fresh run from 0). */
+  restarts?: number
+  /** An ended job queued again by an explicit requeue (otherwise terminal states are final). */
+  rerun?: boolean
   /** Event detail; defaults to the reason. */
   detail?: string
   /** Poison-job accounting to store with the change (see FaultTolerance.poisonAfter). */
@@ -70,6 +75,8 @@ export class JobStore {
   /** Ids changed inside the current `atomic()`, reloaded from SQLite if it rolls back. */
   private touched: Set<string> | null = null
   private readonly onCommitError: (err: unknown) => void
+  /** Whether job_deps holds any row (set once one is stored). */
+  private anyDependency = false
 
   constructor (dataDir: string, now: () => number, opts: { onCommitError?: (err: unknown) => void } = {}) {
     mkdirSync(dataDir, { recursive: true })
@@ -118,12 +125,17 @@ export class JobStore {
         WHERE excluded.attempt > checkpoints.attempt OR (excluded.attempt = checkpoints.attempt AND excluded.seq > checkpoints.seq)`),
       checkpoints: db.prepare('SELECT rank, attempt, seq, state AS stateJson, peer_id AS peerId, at FROM checkpoints WHERE job_id = ? ORDER BY rank'),
       clearCheckpoints: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
+      insertDep: db.prepare('INSERT OR IGNORE INTO job_deps (job_id, dep_id, type) VALUES (?, ?, ?)'),
+      latestByName: db.prepare('SELECT id FROM jobs WHERE name = ? ORDER BY seq DESC LIMIT 1').pluck(),
+      dependents: db.prepare('SELECT DISTINCT job_id FROM job_deps WHERE dep_id = ?').pluck(),
       prunable: db.prepare('SELECT id FROM jobs WHERE parent_id IS NULL AND ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?').pluck(),
+      deleteDeps: db.prepare('DELETE FROM job_deps WHERE job_id = ? OR dep_id = ?'),
       deleteEvents: db.prepare('DELETE FROM job_events WHERE job_id = ?'),
       deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
       deleteOrphanBundles: db.prepare('DELETE FROM bundles WHERE sha256 NOT IN (SELECT bundle_sha FROM jobs WHERE bundle_sha IS NOT NULL)'),
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
     }
+    this.anyDependency = db.prepare('SELECT EXISTS (SELECT 1 FROM job_deps)').pluck().get() === 1
     this.seq = this.q.maxSeq.get() as number
     this.queue = new QueueIndex((id) => this.live.get(id)?.state === 'queued')
     this.loadLive()
@@ -209,6 +221,7 @@ export class JobStore {
         seq, size: j.size, request: JSON.stringify(j.request), bundle_sha: bundleSha, now
       })
       this.q.insertEvent.run(id, now, null, 'queued', 'submitted')
+      if (!isArray) for (const d of dependenciesOfRequest(j.request)) { this.q.insertDep.run(id, d.jobId, d.type); this.anyDependency = true }
       const job: Job = {
         id, parentId, name: j.name, owner: j.owner, state: 'queued', priority: j.priority, seq, size: j.size, request: j.request,
         placement: null, reason: null, result: null, restarts: 0, bundleSha, createdAt: now, updatedAt: now, startedAt: null, endedAt: null,
@@ -308,7 +321,7 @@ export class JobStore {
     for (const id of top) {
       const ids = [...(this.q.children.all(id) as string[]), id]
       for (const j of ids) {
-        this.q.deleteEvents.run(j); this.q.clearRanks.run(j); this.q.clearCheckpoints.run(j); this.q.deleteJob.run(j)
+        this.q.deleteDeps.run(j, j); this.q.deleteEvents.run(j); this.q.clearRanks.run(j); this.q.clearCheckpoints.run(j); this.q.deleteJob.run(j)
         this.counts.delete(j)
       }
       n += ids.length
@@ -332,7 +345,7 @@ export class JobStore {
     if (prev === undefined) throw new NotFoundError(`no job ${JSON.stringify(id)}`, { data: { jobId: id } })
     if (prev.childIds !== undefined) throw new InvalidStateError(`job ${id} is an array job: its state follows its children`)
     const from = prev.state
-    assertTransition(id, from, to)
+    assertTransition(id, from, to, opts.rerun === true)
     const now = this.now()
     const next: Job = {
       ...prev,
@@ -340,7 +353,7 @@ export class JobStore {
       placement: opts.placement !== undefined ? opts.placement : to === 'queued' ? null : prev.placement,
       reason: opts.reason !== undefined ? opts.reason : prev.reason,
       result: opts.result !== undefined ? opts.result : prev.result,
-      restarts: prev.restarts + (opts.countRestart === true ? 1 : 0),
+      restarts: (opts.restarts ?? prev.restarts) + (opts.countRestart === true ? 1 : 0),
       updatedAt: now,
       startedAt: to === 'running' ? now : to === 'queued' ? null : prev.startedAt,
       endedAt: isTerminal(to) ? now : null,
@@ -427,6 +440,20 @@ export class JobStore {
     this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null, r.cpuSec ?? null, r.maxRssMB ?? null, r.exitReason ?? null)
   }
 
+  /** The latest job (array parents included) submitted under `name`, if any. */
+  latestByName (name: string): string | undefined { this.drain(); return this.q.latestByName.get(name) as string | undefined }
+
+  /** Queued jobs that can be scheduled (not array parents), in no particular order. */
+  queuedJobs (): Job[] { return [...this.live.values()].filter((j) => j.state === 'queued' && j.childIds === undefined) }
+
+  /** Jobs that depend on `id` (any state; the caller looks at which still wait). */
+  dependents (id: string): string[] {
+    // most stores never see a dependency: a job's end then costs no query
+    if (!this.anyDependency) return []
+    this.drain()
+    return this.q.dependents.all(id) as string[]
+  }
+
   ranks (id: string): RankRecord[] { this.drain(); return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
 
   /** Keeps a rank's checkpoint unless a newer one (later attempt, or same attempt and higher seq) is stored; true when kept. */
@@ -510,7 +537,8 @@ export class JobStore {
 
   private setLive (job: Job): void {
     this.touched?.add(job.id)
-    if (!isTerminal(job.state)) { this.live.set(job.id, job); return }
+    // a requeued terminal job is live again
+    if (!isTerminal(job.state)) { this.live.set(job.id, job); this.ended.delete(job.id); return }
     this.live.delete(job.id)
     this.ended.set(job.id, job)
     if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!)
@@ -562,4 +590,8 @@ function moved (c: ChildCounts, from: JobState, to: JobState): ChildCounts {
 /** A JSON column; null and undefined are SQL NULL. */
 function col (v: unknown): string | null {
   return v === null || v === undefined ? null : JSON.stringify(v)
+}
+
+function dependenciesOfRequest (r: JobRequest): Dependency[] {
+  return Array.isArray(r.dependsOn) ? r.dependsOn : []
 }

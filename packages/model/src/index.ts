@@ -34,7 +34,7 @@ export { paramsSchema, paramDeclSchema } from './params.js'
 export type { ParamsDecl, ParamDecl } from './params.js'
 export {
   jobProfileSchema, jobProfileSpecSchema, programSchema, topologyRefSchema, resourcesSchema, queueSchema,
-  placementSchema, arraySchema, expectSchema
+  placementSchema, arraySchema, expectSchema, dependencySchema
 } from './schemas/profile.js'
 export type { JobProfileSpec, JobProfileDocument } from './schemas/profile.js'
 export {

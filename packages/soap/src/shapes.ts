@@ -76,7 +76,8 @@ const JobInfoShape: Shape = {
   ranksStarted: int,
   ranksFinished: int,
   params: { kind: { name: str, value: str }, many: true },
-  childJobIds: strs
+  childJobIds: strs,
+  waitReason: optStr
 }
 
 const optDbl: Field = { kind: 'double', opt: true }
@@ -125,7 +126,8 @@ const JobSubmissionShape: Shape = {
   profileName: optStr,
   params: { kind: { name: str, value: str }, many: true },
   bundle: { kind: { path: str, content: { kind: 'base64' } }, many: true },
-  owner: optStr
+  owner: optStr,
+  dependsOn: strs
 }
 const SubmittedShape: Shape = { jobId: str, childJobIds: strs }
 
@@ -173,6 +175,8 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     },
     CancelJob: { input: brokerJob, output: JobInfoShape },
     ReleaseJob: { input: brokerJob, output: JobInfoShape },
+    HoldJob: { input: brokerJob, output: JobInfoShape },
+    RequeueJob: { input: brokerJob, output: JobInfoShape },
     GetJobResult: {
       input: brokerJob,
       output: {

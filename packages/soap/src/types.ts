@@ -119,6 +119,8 @@ export interface SubmitJobRequest {
   params: JobParam[]
   bundle: BundleFile[]
   owner?: string
+  /** Jobs that must end first, added to the profile's `spec.dependsOn`: `afterok:j-12`, `afterany:name`, or a job alone (afterok). */
+  dependsOn?: string[]
 }
 export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
 
@@ -153,6 +155,8 @@ export interface JobInfo {
   params?: JobParam[]
   /** An array parent's elements, in order; absent otherwise. */
   childJobIds?: string[]
+  /** Why a queued or held job is not running, in words; absent for other states. */
+  waitReason?: string
 }
 
 /**
@@ -275,6 +279,10 @@ export interface BrokerHandlers {
   CancelJob?: Handler<JobIdRequest, JobInfo>
   /** A held job back to queued; E_INVALID_STATE for a job that is not held. */
   ReleaseJob?: Handler<JobIdRequest, JobInfo>
+  /** A queued job to held until released; E_INVALID_STATE unless queued (or already held). */
+  HoldJob?: Handler<JobIdRequest, JobInfo>
+  /** A scheduled/running job stopped and queued again, an ended one queued again; E_INVALID_STATE for queued or held. */
+  RequeueJob?: Handler<JobIdRequest, JobInfo>
   GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
   ApplyPolicy?: Handler<ApplyPolicyRequest, ApplyPolicyResponse>
   GetPolicy?: Handler<GetPolicyRequest, GetPolicyResponse>
@@ -319,6 +327,8 @@ export interface BrokerClient {
   ListHistory: (req?: ListHistoryRequest, options?: CallOptions) => Promise<ListHistoryResponse>
   CancelJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   ReleaseJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  HoldJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  RequeueJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
   GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>

@@ -9,7 +9,7 @@ import { sweepTable, type ArrayElement } from '../sweep.js'
 
 interface Opts extends BrokerLocation { json?: boolean }
 
-/** `mvm jobs`, `mvm status`, `mvm result`, `mvm cancel`: the Broker service from the shell. */
+/** `mvm jobs`, `mvm status`, `mvm result`, `mvm cancel`, `mvm hold`/`release`/`requeue`: the Broker service from the shell. */
 export function register (program: Command): void {
   brokerOptions(program.command('jobs')
     .description('list the broker\'s jobs, newest first')
@@ -57,6 +57,8 @@ export function register (program: Command): void {
         `job        ${info.jobId}${info.parentId !== undefined ? ` (element of ${info.parentId})` : ''}`,
         `name       ${info.name}`,
         `state      ${info.state}${info.reason !== undefined ? ` — ${info.reason}` : ''}`,
+        // a held job's wait reason is its reason, already on the state line
+        ...(info.waitReason !== undefined && info.waitReason !== info.reason ? [`waiting    ${info.waitReason}`] : []),
         `owner      ${info.owner}    priority ${info.priority}    ranks ${info.size} (${info.ranksStarted} started, ${info.ranksFinished} finished)`,
         `submitted  ${info.submittedAt}`,
         ...(info.startedAt !== undefined ? [`started    ${info.startedAt}`] : []),
@@ -100,11 +102,27 @@ export function register (program: Command): void {
     })
 
   brokerOptions(program.command('release')
-    .description('queue a held job again (the broker holds a job whose runs took nodes down or failed the same way repeatedly; mvm status shows why)')
-    .argument('<job>', 'job id'))
+    .description('queue a held job again: one held with `mvm hold`, or one the broker held because its runs took nodes down or failed the same way repeatedly (mvm status shows why)')
+    .argument('<job>', JOB_ARG))
     .action(async (jobId: string, o: Opts) => {
       const broker = await findBroker(o)
       await changeState(async () => await broker.ReleaseJob({ jobId }))
+    })
+
+  brokerOptions(program.command('hold')
+    .description('keep a queued job from starting until `mvm release` (holding a held job is a no-op; any other state exits 1)')
+    .argument('<job>', JOB_ARG))
+    .action(async (jobId: string, o: Opts) => {
+      const broker = await findBroker(o)
+      await changeState(async () => await broker.HoldJob({ jobId }))
+    })
+
+  brokerOptions(program.command('requeue')
+    .description('run a job again from the start: a scheduled or running job is stopped first; a succeeded, failed or cancelled one is queued again (a queued or held job exits 1)')
+    .argument('<job>', JOB_ARG))
+    .action(async (jobId: string, o: Opts) => {
+      const broker = await findBroker(o)
+      await changeState(async () => await broker.RequeueJob({ jobId }))
     })
 }
 
@@ -159,8 +177,8 @@ function arrayResult (r: GetJobResultResponse, full: boolean): string | undefine
 }
 
 function table (jobs: JobInfo[]): string {
-  return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED'], jobs.map((j) => [
-    j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19)
+  return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED', 'REASON'], jobs.map((j) => [
+    j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19), j.waitReason ?? ''
   ]))
 }
 
