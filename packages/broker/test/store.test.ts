@@ -137,9 +137,13 @@ t.test('a store of schema 4 (before job dependencies) opens and is migrated; its
   const store = open(dir)
   const { jobId } = store.submit(toNewJobs({ name: 'old', size: 1 }).parent, [])
   store.close()
-  // what a broker of schema 4 left behind: no job_deps table, no name index
+  // what a broker of schema 4 left behind: no job_deps table, no name index, and none of
+  // the accounting of schema 6 either
   const db = new Database(join(dir, 'broker.db'))
-  db.exec('DROP TABLE job_deps; DROP INDEX jobs_name')
+  db.exec(`DROP TABLE job_deps; DROP INDEX jobs_name; DROP INDEX jobs_ended;
+    ALTER TABLE rank_results DROP COLUMN cpu_sec;
+    ALTER TABLE rank_results DROP COLUMN max_rss_mb;
+    ALTER TABLE rank_results DROP COLUMN exit_reason`)
   db.pragma('user_version = 4')
   db.close()
   const again = open(dir)
