@@ -5,7 +5,7 @@ import { loadOrCreateKey } from '@mvm/node'
 import { startNode, waitFor } from './lib/nodes.js'
 
 t.test('peer-list: an admitted peer joins, another is refused with a reason', async (t) => {
-  const dir = t.testdirName
+  const dir = t.testdir()
   const { key } = await loadOrCreateKey(`${dir}/good`)
   const goodId = peerIdFromPrivateKey(key).toString()
   const sp = await startNode(t, 'sp', {

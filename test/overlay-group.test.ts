@@ -1,4 +1,5 @@
 import t from 'tap'
+import { join } from 'node:path'
 import { createBrokerClient, createBootstrapClient, createNodeClient } from '@mvm/soap'
 import { startNode, waitFor } from './lib/nodes.js'
 
@@ -41,7 +42,7 @@ t.test('bootstrap+super-peer and two peers form a group; a stopped peer is left'
 })
 
 t.test('the peer ID is stable across restarts on the same data dir', async (t) => {
-  const dir = `${t.testdirName}/same`
+  const dir = join(t.testdir(), 'same')
   const { createMvmNode } = await import('@mvm/node')
   const a = createMvmNode({ dataDir: dir, roles: ['super-peer'] })
   await a.start()

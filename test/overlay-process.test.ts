@@ -3,7 +3,7 @@ import { createBrokerClient } from '@mvm/soap'
 import { runMvm, spawnNode, waitFor } from './lib/nodes.js'
 
 t.test('separate processes: SIGKILL → down, restart → same peer id and up, SIGTERM → left and exit 0', async (t) => {
-  const dir = t.testdirName
+  const dir = t.testdir()
   const sp = await spawnNode(t, ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--heartbeat-ms', '200', '--missed-heartbeats', '3', '--data-dir', `${dir}/sp`])
   t.same(sp.ready.roles, ['bootstrap', 'super-peer'])
   t.match(sp.ready.soapUrl, /^http:\/\/127\.0\.0\.1:\d+$/)

@@ -1,25 +1,35 @@
-/// <reference lib="dom" />
 // The web view in a real headless Chromium: nodes listed, a running ring job with traffic rising on its page.
 import '@mvm/core/polyfill'
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { silentLogger } from '@mvm/core'
 import { createMvmHost, type MvmHost } from '@mvm/node'
 import { createBrokerClient } from '@mvm/soap'
 import puppeteer from 'puppeteer-core'
 import { ROOT, submit, waitFor } from './lib/lab.js'
 
+// The page's DOM as far as the checks below read it: the tests' tsconfig has no DOM lib, and
+// adding one would retype fetch and friends for every other test.
+interface PageElement { textContent: string | null }
+declare const document: {
+  getElementById: (id: string) => PageElement | null
+  querySelector: (selector: string) => PageElement | null
+  querySelectorAll: (selector: string) => Iterable<PageElement>
+}
+
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'held'])
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 
 t.test('the web view shows nodes, a running job and its traffic rising', { timeout: 90_000 }, async (t) => {
+  const dir = t.testdir()
   if (!existsSync(CHROMIUM)) throw new Error(`this test needs Chromium at ${CHROMIUM} (install it, or set CHROMIUM to its path)`)
   const hosts: MvmHost[] = []
   t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
-  const sp = createMvmHost({ dataDir: join(t.testdirName, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, logger: silentLogger(), monitoring: { heartbeatMs: 200 } })
+  const sp = createMvmHost({ dataDir: join(dir, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, logger: silentLogger(), monitoring: { heartbeatMs: 200 } })
   hosts.push(sp); await sp.start()
   for (const name of ['p1', 'p2']) {
-    const p = createMvmHost({ dataDir: join(t.testdirName, name), roles: ['peer'], bootstrap: [sp.node.soapUrl], group: 'lab', soap: { port: 0 }, logger: silentLogger(), capacity: { slots: 1 } })
+    const p = createMvmHost({ dataDir: join(dir, name), roles: ['peer'], bootstrap: [sp.node.soapUrl], group: 'lab', soap: { port: 0 }, logger: silentLogger(), capacity: { slots: 1 } })
     hosts.push(p); await p.start()
   }
   await waitFor(() => sp.node.membership.view({}).filter((m) => m.roles.includes('peer') && m.state === 'up').length === 2, 20_000, 'two peers up')
@@ -35,7 +45,11 @@ t.test('the web view shows nodes, a running job and its traffic rising', { timeo
   const broker = createBrokerClient(sp.node.soapUrl)
   // two ranks on two peers: every token crosses the node-to-node link
   const { jobId } = await submit(broker, join(ROOT, 'profiles/ring.yaml'), { processes: '2', laps: '40000' })
-  await page.waitForFunction((id: string) => document.querySelector(`.job-state[data-job="${id}"]`)?.textContent === 'running', { timeout: 30_000 }, jobId)
+  let state = ''
+  let why: string | undefined
+  await waitFor(async () => { const j = await broker.GetJob({ jobId }); state = j.state; why = j.waitReason ?? j.reason; return state === 'running' || FINAL.has(state) }, 30_000, `job ${jobId} to run`).catch((err: Error) => { throw new Error(`${err.message} (${state}: ${why ?? "no reason given"})`) })
+  t.equal(state, 'running', 'the broker runs the job')
+  await page.waitForFunction((id: string) => document.querySelector(`.job-state[data-job="${id}"]`)?.textContent === 'running', { timeout: 15_000 }, jobId)
   t.pass(`job ${jobId} is listed as running`)
 
   await page.goto(`${ui}/job?id=${jobId}`)
@@ -45,7 +59,8 @@ t.test('the web view shows nodes, a running job and its traffic rising', { timeo
   const first = await items()
   await waitFor(async () => await items() > first, 20_000, `traffic to rise above ${first}`)
   t.ok(await items() > first, `items sent rose from ${first} to ${await items()}`)
-  const shot = join(t.testdirName, 'webview-job.png')
+  const shot = join(ROOT, '.tap', 'webview-job.png')
+  mkdirSync(dirname(shot), { recursive: true })
   await page.screenshot({ path: shot, fullPage: true })
   t.comment(`screenshot: ${shot}`)
   t.ok(existsSync(shot), 'screenshot saved')

@@ -12,8 +12,10 @@ import { schedulingStrategies } from './strategies/registry.js'
 import { isTerminal } from './transitions.js'
 import { DEFAULT_POISON_AFTER } from './types.js'
 import { saveCheckpoint } from './checkpoints.js'
+import { dependenciesOf, dependencyStatus, normaliseDependsOn, type DependencyStatus } from './deps.js'
+import { explainWait } from './wait-reason.js'
 import type {
-  Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
+  Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
 
@@ -39,6 +41,10 @@ export class BrokerImpl implements Broker {
   private current: SchedulingStrategy
   private currentName: string
   private kickPending = false
+  /** What the last pass learnt about a job it left queued (see explainWait); dropped when the job leaves the queue. */
+  private readonly notes = new Map<string, string>()
+  /** Priorities of the queued jobs free to run, highest first; rebuilt after any change. */
+  private queuedPriorities: number[] | null = null
 
   constructor (private readonly init: BrokerInit, private readonly registry: Registry<SchedulingStrategy> = schedulingStrategies) {
     this.dispatcher = init.dispatcher
@@ -98,7 +104,7 @@ export class BrokerImpl implements Broker {
     const subs = items.map((it, i) => {
       let jobs
       try {
-        jobs = toNewJobs(it?.request)
+        jobs = toNewJobs(this.withDependencies(it?.request))
       } catch (err) {
         if (items.length > 1 && err instanceof BadRequestError) throw new BadRequestError(`submission ${i}: ${err.message}`, { data: err.data, cause: err })
         throw err
@@ -114,8 +120,62 @@ export class BrokerImpl implements Broker {
       }
     }
     this.log.debug({ jobs: out.length }, 'jobs submitted')
+    // a dependency that already ended may decide at once (never met: cancelled now)
+    for (const r of out) for (const id of r.childJobIds.length > 0 ? r.childJobIds : [r.jobId]) this.settleDependencies(id)
     this.kick()
     return out
+  }
+
+  /** The request with `dependsOn` (and each element's) normalised to `[{ jobId, type }]`, every job resolved now. */
+  private withDependencies (request: JobRequest): JobRequest {
+    if (typeof request !== 'object' || request === null) return request
+    const resolve = (ref: string): string => this.resolveDependency(ref)
+    let out = request
+    if (request.dependsOn !== undefined) out = { ...out, dependsOn: normaliseDependsOn(request.dependsOn, 'request.dependsOn', resolve) }
+    if (Array.isArray(request.children)) {
+      out = {
+        ...out,
+        children: request.children.map((c, i) => typeof c === 'object' && c !== null && c.dependsOn !== undefined
+          ? { ...c, dependsOn: normaliseDependsOn(c.dependsOn, `request.children[${i}].dependsOn`, resolve) }
+          : c)
+      }
+    }
+    return out
+  }
+
+  /** A job a dependency names: its id or a unique prefix of one, else the latest job of that name. */
+  private resolveDependency (ref: string): string {
+    try {
+      return this.resolveId(ref)
+    } catch (err) {
+      const byName = this.store.latestByName(ref)
+      if (byName !== undefined) return byName
+      throw err
+    }
+  }
+
+  /**
+   * A queued job whose dependencies were waited on: cancelled when one can never be met, put
+   * back in the scheduler's queue when all are (the pass drops a job that must wait).
+   */
+  private settleDependencies (id: string): void {
+    const job = this.store.get(id)
+    if (job === undefined || job.state !== 'queued' || job.childIds !== undefined) return
+    const deps = dependenciesOf(job)
+    if (deps.length === 0) return
+    const st = this.dependencies(job)
+    if (st.kind === 'never') this.dependencyNeverMet(job, st.reason)
+    else if (st.kind === 'met') { this.store.queue.push(job); this.kick() }
+  }
+
+  private dependencies (job: Job): DependencyStatus {
+    const deps = dependenciesOf(job)
+    return deps.length === 0 ? { kind: 'met' } : dependencyStatus(deps, (id) => this.store.get(id))
+  }
+
+  private dependencyNeverMet (job: Job, reason: string): void {
+    this.log.info({ jobId: job.id, reason }, 'dependency never met; job cancelled')
+    this.emit(this.store.transition(job.id, 'cancelled', { reason }))
   }
 
   async flush (): Promise<void> { if (this.storeOrNull !== null) await this.storeOrNull.flush() }
@@ -127,6 +187,13 @@ export class BrokerImpl implements Broker {
   }
   events (jobId: string): JobEvent[] { this.store.mustGet(jobId); return this.store.events(jobId) }
   list (query?: { state?: JobState, limit?: number, parentId?: string }): Job[] { return this.store.list(query) }
+  countByState (): Record<JobState, number> { return this.store.countByState() }
+  history (query?: HistoryQuery): HistoryEntry[] { return this.store.history(query).map((job) => ({ job, ranks: this.store.ranks(job.id) })) }
+  prune (cutoff: number): number {
+    const n = this.store.prune(cutoff)
+    if (n > 0) this.log.info({ jobs: n, before: new Date(cutoff).toISOString() }, 'finished jobs past retention forgotten')
+    return n
+  }
   bundle (sha256: string): Uint8Array | undefined { return this.store.bundle(sha256) }
   nodes (): NodeView[] { return this.cluster.views() }
   checkpoints (jobId: string): CheckpointRecord[] { this.store.mustGet(jobId); return this.store.checkpoints(jobId) }
@@ -218,6 +285,88 @@ export class BrokerImpl implements Broker {
     return this.store.mustGet(jobId)
   }
 
+  async hold (jobId: string, options: { by?: string } = {}): Promise<Job> {
+    const job = this.store.mustGet(jobId)
+    const why = `held by ${options.by ?? 'user'}`
+    if (job.childIds !== undefined) {
+      for (const id of job.childIds) if (this.store.mustGet(id).state === 'queued') await this.hold(id, options)
+      return this.store.mustGet(jobId)
+    }
+    // idempotent as cancel is: held again is what was asked for
+    if (job.state === 'held') return job
+    if (job.state !== 'queued') throw new InvalidStateError(`job ${jobId} is ${job.state}; only a queued job can be held`, { data: { jobId, state: job.state } })
+    this.emit(this.store.transition(jobId, 'held', { reason: why }))
+    this.log.info({ jobId, by: options.by }, 'job held')
+    return this.store.mustGet(jobId)
+  }
+
+  async requeue (jobId: string, options: { by?: string } = {}): Promise<Job> {
+    const job = this.store.mustGet(jobId)
+    const why = `requeued by ${options.by ?? 'user'}`
+    if (job.childIds !== undefined) {
+      let n = 0
+      for (const id of job.childIds) {
+        const s = this.store.mustGet(id).state
+        if (s !== 'queued' && s !== 'held') { await this.requeue(id, options); n++ }
+      }
+      if (n === 0) throw new InvalidStateError(`job ${jobId}: none of its elements can be requeued (all queued or held)`, { data: { jobId, state: job.state } })
+      return this.store.mustGet(jobId)
+    }
+    if (job.state === 'queued' || job.state === 'held') {
+      throw new InvalidStateError(`job ${jobId} is ${job.state}; only a scheduled, running or ended job can be requeued${job.state === 'held' ? ' (release it instead)' : ''}`, { data: { jobId, state: job.state } })
+    }
+    const a = this.active.get(jobId)
+    if (a !== undefined) {
+      // stopped on its peers before it can be placed again, as scontrol requeue does
+      this.forget(jobId, a, why)
+      await this.stopQuietly(job, a.placement, why)
+      this.cluster.release(jobId)
+    }
+    const fresh = this.store.mustGet(jobId)
+    if (fresh.state === 'queued' || fresh.state === 'held') return fresh
+    this.emit(this.store.transition(jobId, 'queued', {
+      reason: null,
+      result: null,
+      restarts: 0,
+      rerun: true,
+      faults: { nodeDeaths: 0, failureStreak: 0, lastFailure: null },
+      detail: `${why} (was ${fresh.state}${fresh.reason !== null ? `: ${fresh.reason}` : ''})`
+    }))
+    this.log.info({ jobId, by: options.by, was: fresh.state }, 'job requeued')
+    this.settleDependencies(jobId)
+    this.kick()
+    return this.store.mustGet(jobId)
+  }
+
+  waitReason (jobId: string): string | null {
+    const job = this.store.mustGet(jobId)
+    if (job.childIds !== undefined) {
+      if (job.state !== 'queued' && job.state !== 'running') return null
+      for (const id of job.childIds) {
+        const r = this.waitReason(id)
+        if (r !== null) return `element ${id}: ${r}`
+      }
+      return null
+    }
+    if (job.state === 'held') return job.reason ?? 'held'
+    if (job.state !== 'queued') return null
+    const deps = this.dependencies(job)
+    if (deps.kind !== 'met') return deps.reason
+    return explainWait(job, this.cluster, this.higherPriorityAhead(job.priority), this.notes.get(jobId))
+  }
+
+  /** Queued jobs free to run (dependencies met) with a priority above `priority`. */
+  private higherPriorityAhead (priority: number): number {
+    if (this.queuedPriorities === null) {
+      this.queuedPriorities = this.store.queuedJobs().filter((j) => this.dependencies(j).kind === 'met').map((j) => j.priority).sort((a, b) => b - a)
+    }
+    // descending: the first index whose priority is not above `priority`
+    const p = this.queuedPriorities
+    let lo = 0; let hi = p.length
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (p[mid]! > priority) lo = mid + 1; else hi = mid }
+    return lo
+  }
+
   setting (key: string): string | undefined { return this.store.setting(key) }
   putSetting (key: string, value: string | null): void { this.store.putSetting(key, value) }
 
@@ -290,7 +439,10 @@ export class BrokerImpl implements Broker {
       backfill: this.backfill,
       log: this.log,
       strategyFor: (job) => this.strategyFor(job),
-      dispatch: (job, placement, memoryMB) => { this.dispatch(job, placement, memoryMB) }
+      dispatch: (job, placement, memoryMB) => { this.dispatch(job, placement, memoryMB) },
+      dependencies: (job) => this.dependencies(job),
+      dependencyNeverMet: (job, reason) => { this.dependencyNeverMet(job, reason) },
+      note: (jobId, text) => { this.notes.set(jobId, text) }
     })
   }
 
@@ -404,9 +556,18 @@ export class BrokerImpl implements Broker {
     for (const c of changes) {
       this.emitOne({ kind: 'state', jobId: c.job.id, parentId: c.job.parentId, state: c.job.state, from: c.from, reason: c.job.reason, at: c.job.updatedAt })
     }
+    // an ended job decides for the jobs waiting on it (after the listeners heard of its end)
+    for (const c of changes) {
+      if (!isTerminal(c.job.state)) continue
+      for (const id of this.store.dependents(c.job.id)) this.settleDependencies(id)
+    }
   }
 
   private emitOne (e: JobChangeEvent): void {
+    if (e.kind === 'state') {
+      this.queuedPriorities = null
+      if (e.state !== 'queued') this.notes.delete(e.jobId)
+    }
     for (const cb of this.listeners) {
       try { cb(e) } catch (err) { this.log.warn({ err }, 'job listener threw') }
     }

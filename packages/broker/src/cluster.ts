@@ -64,6 +64,28 @@ export class Cluster {
     return out
   }
 
+  /** Up nodes that satisfy the constraints, whatever they have free (to say why a job waits). */
+  matching (c: PlacementConstraints | undefined): NodeView[] {
+    const allowed = c?.nodes !== undefined ? new Set(c.nodes) : undefined
+    const out: NodeView[] = []
+    for (const k of this.nodes.values()) {
+      const v = k.view
+      if (v.state !== 'up') continue
+      if (c?.group !== undefined && v.group !== c.group) continue
+      if (allowed !== undefined && !allowed.has(v.peerId)) continue
+      if (c?.labels !== undefined && !labelsMatch(v.labels, c.labels)) continue
+      out.push({ ...v, ...this.free(k) })
+    }
+    return out
+  }
+
+  /** How many nodes are up, in any group. */
+  upCount (): number {
+    let n = 0
+    for (const k of this.nodes.values()) if (k.view.state === 'up') n++
+    return n
+  }
+
   /** Free slots over all up nodes: 0 means no queued job can start, whatever its shape. */
   totalFreeSlots (): number {
     let n = 0

@@ -32,10 +32,11 @@ import { schedulingStrategies } from './strategies/registry.js'
 import type { Broker, BrokerInit, SchedulingStrategy } from './types.js'
 
 export type {
-  Broker, BrokerInit, Candidate, CheckpointRecord, Dispatcher, FaultTolerance, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
+  Broker, BrokerInit, Candidate, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, PlacementInput, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
 export { schedulingStrategies } from './strategies/registry.js'
+export { DEPENDENCY_TYPES, type Dependency, type DependencyType } from './deps.js'
 export { parseBoundedJson, MAX_JSON_DEPTH } from './json-bounds.js'
 
 /**

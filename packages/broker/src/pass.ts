@@ -3,6 +3,8 @@ import type { Cluster } from './cluster.js'
 import type { JobStore } from './store.js'
 import type { QueueKey } from './queue-index.js'
 import type { Candidate, Job, SchedulingStrategy } from './types.js'
+import type { DependencyStatus } from './deps.js'
+import { totalCapacity } from './strategies/capacity.js'
 
 export interface PassDeps {
   store: JobStore
@@ -11,6 +13,12 @@ export interface PassDeps {
   strategyFor: (job: Job) => SchedulingStrategy
   dispatch: (job: Job, placement: string[], memoryMB: number) => void
   log: Logger
+  /** Whether the job's dependencies let it run now. */
+  dependencies: (job: Job) => DependencyStatus
+  /** A dependency can never be met: the broker ends the job. */
+  dependencyNeverMet: (job: Job, reason: string) => void
+  /** What the pass learnt about a job it left queued that its shape alone does not explain. */
+  note: (jobId: string, text: string) => void
 }
 
 /**
@@ -34,6 +42,10 @@ export function schedulePass (d: PassDeps): number {
       const key = d.store.queue.pop()
       if (key === undefined) break
       const job = d.store.mustGet(key.id)
+      const deps = d.dependencies(job)
+      // not put back: the broker queues it again when one of its dependencies ends
+      if (deps.kind === 'wait') continue
+      if (deps.kind === 'never') { d.dependencyNeverMet(job, deps.reason); continue }
       const memoryMB = job.request.resources?.memoryMB ?? 0
       const { strategy: _s, ...constraints } = job.request.placement ?? {}
       const shape = JSON.stringify([memoryMB, constraints, job.request.placement?.strategy ?? ''])
@@ -43,10 +55,11 @@ export function schedulePass (d: PassDeps): number {
         const candidates = d.cluster.candidates(job.request.placement, memoryMB)
         placement = decide(d, job, memoryMB, candidates)
         if (placement === null) failedAt.set(shape, Math.min(job.size, smallestFailed ?? Infinity))
+        if (placement === null && totalCapacity(candidates) >= job.size) d.note(job.id, `the ${d.strategyFor(job).name} strategy found no placement for its ${job.size} ranks`)
       }
       if (placement === null) {
         skipped.push(key)
-        if (!d.backfill) break
+        if (!d.backfill) { notBackfilled(d, job); break }
         continue
       }
       d.dispatch(job, placement, memoryMB)
@@ -82,4 +95,19 @@ function decide (d: PassDeps, job: Job, memoryMB: number, candidates: Candidate[
     return null
   }
   return placement
+}
+
+/** Without backfill nothing behind the head starts: the jobs right behind it are told which job they wait for. */
+function notBackfilled (d: PassDeps, head: Job): void {
+  const seen: QueueKey[] = []
+  try {
+    for (let i = 0; i < 16; i++) {
+      const k = d.store.queue.pop()
+      if (k === undefined) break
+      seen.push(k)
+      d.note(k.id, `behind ${head.id} at the head of the queue (backfill is off)`)
+    }
+  } finally {
+    for (const k of seen) d.store.queue.push(k)
+  }
 }

@@ -28,7 +28,7 @@ export interface JobRow {
 }
 
 export interface EventRow { job_id: string, at: number, from_state: string | null, to_state: string, detail: string | null }
-export interface RankRow { rank: number, exit_code: number, output: string | null, error: string | null, peer_id: string | null, started_at: number | null, finished_at: number | null }
+export interface RankRow { rank: number, exit_code: number, output: string | null, error: string | null, peer_id: string | null, started_at: number | null, finished_at: number | null, cpu_sec: number | null, max_rss_mb: number | null, exit_reason: string | null }
 
 export function toJob (r: JobRow): Job {
   return {
@@ -67,6 +67,9 @@ export function toRank (r: RankRow): RankRecord {
   if (r.peer_id !== null) out.peerId = r.peer_id
   if (r.started_at !== null) out.startedAtMs = r.started_at
   if (r.finished_at !== null) out.finishedAtMs = r.finished_at
+  if (r.cpu_sec !== null) out.cpuSec = r.cpu_sec
+  if (r.max_rss_mb !== null) out.maxRssMB = r.max_rss_mb
+  if (r.exit_reason !== null) out.exitReason = r.exit_reason
   return out
 }
 

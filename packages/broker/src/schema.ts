@@ -79,7 +79,24 @@ const migrations: string[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL,
      updated_at INTEGER NOT NULL
-   ) STRICT;`
+   ) STRICT;`,
+  // 5: job dependencies (dependsOn), by the job that waits and by the job waited on, so the
+  // jobs a finished job releases (or cancels) are found without scanning the queue; names are
+  // indexed because a dependency may name its job by name
+  `CREATE TABLE job_deps (
+     job_id TEXT NOT NULL REFERENCES jobs(id),
+     dep_id TEXT NOT NULL REFERENCES jobs(id),
+     type TEXT NOT NULL CHECK (type IN ('afterok', 'afterany', 'afternotok')),
+     PRIMARY KEY (job_id, dep_id, type)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX job_deps_dep ON job_deps(dep_id);
+   CREATE INDEX jobs_name ON jobs(name, seq);`,
+  // 6: accounting per rank (like sacct: CPU time, peak RSS, how it ended), and the finished-jobs
+  // index `mvm history` and retention pruning read by end time
+  `ALTER TABLE rank_results ADD COLUMN cpu_sec REAL;
+   ALTER TABLE rank_results ADD COLUMN max_rss_mb REAL;
+   ALTER TABLE rank_results ADD COLUMN exit_reason TEXT;
+   CREATE INDEX jobs_ended ON jobs(ended_at) WHERE ended_at IS NOT NULL;`
 ]
 
 export const schemaVersion = migrations.length

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { InvalidStateError, NotFoundError, type JobState } from '@mvm/core'
+import { InvalidStateError, JobState, NotFoundError } from '@mvm/core'
 import { migrate } from './schema.js'
 import { RAND_AT, newJobId } from './ids.js'
 import { assertTransition, isTerminal, summarise, type ChildCounts } from './transitions.js'
 import { QueueIndex } from './queue-index.js'
+import type { Dependency } from './deps.js'
 import { toEvent, toJob, toRank, json, type EventRow, type JobRow, type RankRow } from './rows.js'
-import type { CheckpointRecord, Job, JobEvent, JobRequest, RankRecord } from './types.js'
+import type { CheckpointRecord, HistoryQuery, Job, JobEvent, JobRequest, RankRecord } from './types.js'
 
 /** One job's state change, returned so the broker can tell listeners after the commit. */
 export interface Change { job: Job, from: JobState | null }
@@ -23,6 +24,10 @@ export interface TransitionOptions {
   placement?: string[] | null
   result?: unknown
   countRestart?: boolean
+  /** Sets the restart count (a requeue by hand starts a fresh run from 0). */
+  restarts?: number
+  /** An ended job queued again by an explicit requeue (otherwise terminal states are final). */
+  rerun?: boolean
   /** Event detail; defaults to the reason. */
   detail?: string
   /** Poison-job accounting to store with the change (see FaultTolerance.poisonAfter). */
@@ -63,12 +68,15 @@ export class JobStore {
   /** Child states per array parent still live, kept so a child's change does not count them all again. */
   private readonly counts = new Map<string, ChildCounts>()
   private batchOpen = false
+  private readonly historyStmts = new Map<string, Database.Statement>()
   /** Writes of state changes not yet run: run in order before any other statement, and at commit. */
   private deferred: Array<() => void> = []
   private waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   /** Ids changed inside the current `atomic()`, reloaded from SQLite if it rolls back. */
   private touched: Set<string> | null = null
   private readonly onCommitError: (err: unknown) => void
+  /** Whether job_deps holds any row (set once one is stored). */
+  private anyDependency = false
 
   constructor (dataDir: string, now: () => number, opts: { onCommitError?: (err: unknown) => void } = {}) {
     mkdirSync(dataDir, { recursive: true })
@@ -90,6 +98,8 @@ export class JobStore {
       getBundle: db.prepare('SELECT data FROM bundles WHERE sha256 = ?').pluck(),
       get: db.prepare(`SELECT ${JOB_COLS} FROM jobs WHERE id = ?`),
       children: db.prepare('SELECT id FROM jobs WHERE parent_id = ? ORDER BY seq').pluck(),
+      // array parents only summarise their children: counting both would count each run twice
+      stateCounts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs WHERE is_array = 0 GROUP BY state'),
       childCounts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs WHERE parent_id = ? GROUP BY state'),
       events: db.prepare('SELECT job_id, at, from_state, to_state, detail FROM job_events WHERE job_id = ? ORDER BY id'),
       // a range on the primary key: a prefix lookup reads only the ids it matches
@@ -106,17 +116,26 @@ export class JobStore {
       getSetting: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
       putSetting: db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'),
       deleteSetting: db.prepare('DELETE FROM settings WHERE key = ?'),
-      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at FROM rank_results WHERE job_id = ? ORDER BY rank'),
+      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason FROM rank_results WHERE job_id = ? ORDER BY rank'),
       clearRanks: db.prepare('DELETE FROM rank_results WHERE job_id = ?'),
       putCheckpoint: db.prepare(`INSERT INTO checkpoints (job_id, rank, attempt, seq, state, peer_id, at) VALUES (@job_id, @rank, @attempt, @seq, @state, @peer_id, @at)
         ON CONFLICT (job_id, rank) DO UPDATE SET attempt = excluded.attempt, seq = excluded.seq, state = excluded.state, peer_id = excluded.peer_id, at = excluded.at
         WHERE excluded.attempt > checkpoints.attempt OR (excluded.attempt = checkpoints.attempt AND excluded.seq > checkpoints.seq)`),
       checkpoints: db.prepare('SELECT rank, attempt, seq, state AS stateJson, peer_id AS peerId, at FROM checkpoints WHERE job_id = ? ORDER BY rank'),
       clearCheckpoints: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
+      insertDep: db.prepare('INSERT OR IGNORE INTO job_deps (job_id, dep_id, type) VALUES (?, ?, ?)'),
+      latestByName: db.prepare('SELECT id FROM jobs WHERE name = ? ORDER BY seq DESC LIMIT 1').pluck(),
+      dependents: db.prepare('SELECT DISTINCT job_id FROM job_deps WHERE dep_id = ?').pluck(),
+      prunable: db.prepare('SELECT id FROM jobs WHERE parent_id IS NULL AND ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?').pluck(),
+      deleteDeps: db.prepare('DELETE FROM job_deps WHERE job_id = ? OR dep_id = ?'),
+      deleteEvents: db.prepare('DELETE FROM job_events WHERE job_id = ?'),
+      deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      deleteOrphanBundles: db.prepare('DELETE FROM bundles WHERE sha256 NOT IN (SELECT bundle_sha FROM jobs WHERE bundle_sha IS NOT NULL)'),
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
     }
+    this.anyDependency = db.prepare('SELECT EXISTS (SELECT 1 FROM job_deps)').pluck().get() === 1
     this.seq = this.q.maxSeq.get() as number
     this.queue = new QueueIndex((id) => this.live.get(id)?.state === 'queued')
     this.loadLive()
@@ -202,6 +221,7 @@ export class JobStore {
         seq, size: j.size, request: JSON.stringify(j.request), bundle_sha: bundleSha, now
       })
       this.q.insertEvent.run(id, now, null, 'queued', 'submitted')
+      if (!isArray) for (const d of dependenciesOfRequest(j.request)) { this.q.insertDep.run(id, d.jobId, d.type); this.anyDependency = true }
       const job: Job = {
         id, parentId, name: j.name, owner: j.owner, state: 'queued', priority: j.priority, seq, size: j.size, request: j.request,
         placement: null, reason: null, result: null, restarts: 0, bundleSha, createdAt: now, updatedAt: now, startedAt: null, endedAt: null,
@@ -247,6 +267,14 @@ export class JobStore {
 
   events (id: string): JobEvent[] { this.drain(); return (this.q.events.all(id) as EventRow[]).map(toEvent) }
 
+  /** Jobs by state, every state present (zeros included); array parents are not counted. */
+  countByState (): Record<JobState, number> {
+    this.drain()
+    const out = Object.fromEntries(Object.values(JobState).map((s) => [s, 0])) as Record<JobState, number>
+    for (const r of this.q.stateCounts.all() as Array<{ state: JobState, n: number }>) out[r.state] = r.n
+    return out
+  }
+
   list (query: { state?: JobState, limit?: number, parentId?: string } = {}): Job[] {
     this.drain()
     const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000))
@@ -254,6 +282,52 @@ export class JobStore {
       ? this.q.listChildren.all(query.parentId, limit)
       : query.state !== undefined ? this.q.listState.all(query.state, limit) : this.q.listAll.all(limit)
     return (rows as JobRow[]).map(toJob)
+  }
+
+  /**
+   * Finished jobs (array parents left out: their children are listed), newest end first.
+   * `since`/`until` bound the end time (epoch ms, until exclusive).
+   */
+  history (query: HistoryQuery = {}): Job[] {
+    this.drain()
+    const where = ['ended_at IS NOT NULL', 'is_array = 0']
+    const args: unknown[] = []
+    if (query.owner !== undefined) { where.push('owner = ?'); args.push(query.owner) }
+    if (query.state !== undefined) { where.push('state = ?'); args.push(query.state) }
+    if (query.since !== undefined) { where.push('ended_at >= ?'); args.push(query.since) }
+    if (query.until !== undefined) { where.push('ended_at < ?'); args.push(query.until) }
+    if (query.name !== undefined) { where.push('name = ?'); args.push(query.name) }
+    const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000))
+    // few distinct shapes (one per filter combination): prepared once each
+    const sql = `SELECT ${JOB_COLS} FROM jobs WHERE ${where.join(' AND ')} ORDER BY ended_at DESC, seq DESC LIMIT ?`
+    let stmt = this.historyStmts.get(sql)
+    if (stmt === undefined) { stmt = this.db.prepare(sql); this.historyStmts.set(sql, stmt) }
+    return (stmt.all(...args, limit) as JobRow[]).map(toJob)
+  }
+
+  /**
+   * Forgets finished jobs that ended before `cutoff` (epoch ms) with their events, rank results
+   * and checkpoints, and the bundles no remaining job refers to; at most `max` top-level jobs per
+   * call so a first prune of a large store does not stall the broker. An array job goes whole,
+   * once the array ended; returns how many jobs (children included) went.
+   */
+  prune (cutoff: number, max = 1000): number {
+    this.begin()
+    this.drain()
+    this.inBatch()
+    const top = this.q.prunable.all(cutoff, max) as string[]
+    if (top.length === 0) return 0
+    let n = 0
+    for (const id of top) {
+      const ids = [...(this.q.children.all(id) as string[]), id]
+      for (const j of ids) {
+        this.q.deleteDeps.run(j, j); this.q.deleteEvents.run(j); this.q.clearRanks.run(j); this.q.clearCheckpoints.run(j); this.q.deleteJob.run(j)
+        this.counts.delete(j)
+      }
+      n += ids.length
+    }
+    this.q.deleteOrphanBundles.run()
+    return n
   }
 
   /** Dispatched jobs (scheduled or running), in submission order. */
@@ -271,7 +345,7 @@ export class JobStore {
     if (prev === undefined) throw new NotFoundError(`no job ${JSON.stringify(id)}`, { data: { jobId: id } })
     if (prev.childIds !== undefined) throw new InvalidStateError(`job ${id} is an array job: its state follows its children`)
     const from = prev.state
-    assertTransition(id, from, to)
+    assertTransition(id, from, to, opts.rerun === true)
     const now = this.now()
     const next: Job = {
       ...prev,
@@ -279,7 +353,7 @@ export class JobStore {
       placement: opts.placement !== undefined ? opts.placement : to === 'queued' ? null : prev.placement,
       reason: opts.reason !== undefined ? opts.reason : prev.reason,
       result: opts.result !== undefined ? opts.result : prev.result,
-      restarts: prev.restarts + (opts.countRestart === true ? 1 : 0),
+      restarts: (opts.restarts ?? prev.restarts) + (opts.countRestart === true ? 1 : 0),
       updatedAt: now,
       startedAt: to === 'running' ? now : to === 'queued' ? null : prev.startedAt,
       endedAt: isTerminal(to) ? now : null,
@@ -363,7 +437,21 @@ export class JobStore {
     this.begin()
     this.drain()
     this.inBatch()
-    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null)
+    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null, r.cpuSec ?? null, r.maxRssMB ?? null, r.exitReason ?? null)
+  }
+
+  /** The latest job (array parents included) submitted under `name`, if any. */
+  latestByName (name: string): string | undefined { this.drain(); return this.q.latestByName.get(name) as string | undefined }
+
+  /** Queued jobs that can be scheduled (not array parents), in no particular order. */
+  queuedJobs (): Job[] { return [...this.live.values()].filter((j) => j.state === 'queued' && j.childIds === undefined) }
+
+  /** Jobs that depend on `id` (any state; the caller looks at which still wait). */
+  dependents (id: string): string[] {
+    // most stores never see a dependency: a job's end then costs no query
+    if (!this.anyDependency) return []
+    this.drain()
+    return this.q.dependents.all(id) as string[]
   }
 
   ranks (id: string): RankRecord[] { this.drain(); return (this.q.ranks.all(id) as RankRow[]).map(toRank) }
@@ -449,7 +537,8 @@ export class JobStore {
 
   private setLive (job: Job): void {
     this.touched?.add(job.id)
-    if (!isTerminal(job.state)) { this.live.set(job.id, job); return }
+    // a requeued terminal job is live again
+    if (!isTerminal(job.state)) { this.live.set(job.id, job); this.ended.delete(job.id); return }
     this.live.delete(job.id)
     this.ended.set(job.id, job)
     if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!)
@@ -501,4 +590,8 @@ function moved (c: ChildCounts, from: JobState, to: JobState): ChildCounts {
 /** A JSON column; null and undefined are SQL NULL. */
 function col (v: unknown): string | null {
   return v === null || v === undefined ? null : JSON.stringify(v)
+}
+
+function dependenciesOfRequest (r: JobRequest): Dependency[] {
+  return Array.isArray(r.dependsOn) ? r.dependsOn : []
 }

@@ -2,12 +2,14 @@ import { InvalidStateError, type JobState } from '@mvm/core'
 import { terminalStates } from './types.js'
 
 const allowed: Record<JobState, readonly JobState[]> = {
-  queued: ['scheduled', 'cancelled'],
-  // a poison job: parked until released (back to queued) or cancelled
+  // held: by a user (`mvm hold`) until released
+  queued: ['scheduled', 'cancelled', 'held'],
+  // a poison job or a user hold: parked until released (back to queued) or cancelled
   held: ['queued', 'cancelled'],
   // back to queued when dispatch fails or a node/broker dies before the job ran
   scheduled: ['running', 'queued', 'failed', 'cancelled', 'held'],
   running: ['succeeded', 'failed', 'cancelled', 'queued', 'held'],
+  // final: only an explicit rerun (`mvm requeue`, see assertTransition) queues them again
   succeeded: [],
   failed: [],
   cancelled: []
@@ -17,7 +19,9 @@ export function canTransition (from: JobState, to: JobState): boolean {
   return allowed[from].includes(to)
 }
 
-export function assertTransition (jobId: string, from: JobState, to: JobState): void {
+/** `rerun`: an explicit requeue of an ended job as a fresh run, the one way out of a terminal state. */
+export function assertTransition (jobId: string, from: JobState, to: JobState, rerun = false): void {
+  if (rerun && isTerminal(from) && to === 'queued') return
   if (!canTransition(from, to)) {
     throw new InvalidStateError(`job ${jobId}: cannot go from ${from} to ${to}`, { data: { jobId, from, to } })
   }

@@ -1,4 +1,5 @@
 import type { Logger, ComponentSpec, JobState } from '@mvm/core'
+import type { Dependency } from './deps.js'
 
 // A job's life (queued → scheduled → running → succeeded | failed | cancelled) is `JobState`
 // from @mvm/core: the SOAP contract's tns:JobState is the same union, and neither package
@@ -30,6 +31,14 @@ export interface JobRequest {
   size: number
   resources?: { memoryMB?: number, cpu?: number }
   placement?: PlacementConstraints
+  /**
+   * Jobs that must end first (Slurm's `--dependency`). `submit()` normalises it to
+   * `[{ jobId, type }]` and stores that; it also accepts `{ job, type }` with `job` a job id,
+   * unique id prefix or job name, and the short strings `afterok:j-12` / `j-12` (afterok).
+   * Unmet, the job stays queued with a wait reason; never satisfiable (afterok and the
+   * dependency failed or was cancelled), the job is cancelled saying which dependency failed.
+   */
+  dependsOn?: Dependency[]
   /** An array job: one child per value set (fields not given are the parent's); the parent only summarises them. */
   children?: Array<Partial<JobRequest>>
   [extra: string]: unknown
@@ -66,6 +75,20 @@ export interface Job {
   lastFailure?: string | null
 }
 
+/** Filters of `history()`: finished jobs, newest end first; times are epoch ms (`until` exclusive). */
+export interface HistoryQuery {
+  owner?: string
+  state?: JobState
+  name?: string
+  since?: number
+  until?: number
+  /** At most this many (default 100, at most 10000). */
+  limit?: number
+}
+
+/** One finished job with what each of its ranks cost, as `mvm history` / sacct shows it. */
+export interface HistoryEntry { job: Job, ranks: RankRecord[] }
+
 export interface JobEvent {
   jobId: string
   at: number
@@ -86,6 +109,12 @@ export interface RankRecord {
   /** When the rank ran, in epoch ms as its node measured it. */
   startedAtMs?: number
   finishedAtMs?: number
+  /** CPU seconds the rank used, as its process measured them. */
+  cpuSec?: number
+  /** Peak RSS (MB) of the process that ran it. */
+  maxRssMB?: number
+  /** How it ended: exit, killed, timeout, memory, error, … (the sandbox's exit reason). */
+  exitReason?: string
 }
 
 /** A rank's latest checkpoint as the broker stores it (until the job ends). */
@@ -228,9 +257,28 @@ export interface Broker {
   resolveId: (idOrPrefix: string) => string
   events: (jobId: string) => JobEvent[]
   list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]
+  /** Finished jobs (not array parents) with their ranks' accounting, newest end first. */
+  history: (query?: HistoryQuery) => HistoryEntry[]
+  /** Forgets finished jobs that ended before `cutoff` (epoch ms), in batches; returns how many went. */
+  prune: (cutoff: number) => number
+  /** Jobs in the store by state, zeros included; array parents are not counted (their children are). */
+  countByState: () => Record<JobState, number>
   cancel: (jobId: string, options?: { by?: string }) => Promise<Job>
-  /** A held job back to the queue with fresh poison counts; InvalidStateError unless it is held. */
+  /** A held job (by the broker as poison, or by a user) back to the queue with fresh poison counts; InvalidStateError unless it is held. */
   release: (jobId: string, options?: { by?: string }) => Promise<Job>
+  /** A queued job to held (reason "held by <by>") until released; InvalidStateError unless it is queued (held again: no-op). */
+  hold: (jobId: string, options?: { by?: string }) => Promise<Job>
+  /**
+   * Queues a job again as a fresh run (restart count 0, no result): a scheduled or running job
+   * is stopped on its peers first; a succeeded, failed or cancelled one is queued again.
+   * InvalidStateError for a queued or held job. An array parent requeues its ended elements.
+   */
+  requeue: (jobId: string, options?: { by?: string }) => Promise<Job>
+  /**
+   * Why a job waits, in words ("needs 8 slots, group has 4 free of 6", "waiting on job j-12
+   * (running) to succeed", "held by alice"); null unless it is queued or held.
+   */
+  waitReason: (jobId: string) => string | null
   /** A setting kept in the job store (e.g. the policy applied at run time), undefined when unset. */
   setting: (key: string) => string | undefined
   /** Stores a setting durably before it returns; null removes it. */

@@ -351,3 +351,68 @@ t.test('poison jobs: the same rank failure twice in a row holds the job; poisonA
   }
   await t.rejects(startBroker(t.testdir(), { faultTolerance: { recovery: 'requeue', maxRestarts: 1, poisonAfter: -1 } }), { code: 'E_BAD_REQUEST', message: /poisonAfter/ })
 })
+
+t.test('dependsOn: the written forms are normalised to { jobId, type }; bad ones name the field', async (t) => {
+  const { broker } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  const a = broker.submit({ name: 'prep', size: 1 }).jobId
+  const b = broker.submit({ name: 'other', size: 1 }).jobId
+  const dep = broker.submit({ size: 1, dependsOn: [`afterok:${a}:${b}`, { job: 'prep', type: 'afterany' }, b.slice(0, -2)] as never }).jobId
+  t.same(broker.get(dep).request.dependsOn, [{ jobId: a, type: 'afterok' }, { jobId: b, type: 'afterok' }, { jobId: a, type: 'afterany' }], 'by id, by name, by prefix; duplicates once')
+  t.throws(() => broker.submit({ size: 1, dependsOn: [{ job: a, type: 'before' }] as never }), { code: 'E_BAD_REQUEST', message: /request\.dependsOn\[0\]\.type: must be one of afterok, afterany, afternotok/ })
+  t.throws(() => broker.submit({ size: 1, dependsOn: ['afterok:'] as never }), { code: 'E_BAD_REQUEST', message: /request\.dependsOn\[0\]: "afterok:": a job id or name must follow/ })
+  t.throws(() => broker.submit({ size: 1, dependsOn: [{ job: 'nobody', type: 'afterok' }] as never }), { code: 'E_BAD_REQUEST', message: /request\.dependsOn\[0\]\.job: no job "nobody"/ })
+})
+
+t.test('an array job waits on its dependency element by element, and is cancelled whole when it fails', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 4, freeSlots: 4 })])
+  const first = broker.submit({ name: 'first', size: 1 }).jobId
+  const arr = broker.submit({ name: 'sweep', size: 1, dependsOn: [{ jobId: first, type: 'afterok' }], children: [{}, {}] })
+  await waitFor(() => broker.get(first).state === 'running', 'first running')
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.same(arr.childJobIds.map((id) => broker.get(id).state), ['queued', 'queued'], 'free slots, but the elements wait')
+  t.equal(broker.waitReason(arr.childJobIds[0]!), `waiting on job ${first} (running) to succeed`)
+  t.equal(broker.waitReason(arr.jobId), `element ${arr.childJobIds[0]!}: waiting on job ${first} (running) to succeed`, 'the parent tells of its first waiting element')
+  finish(broker, first, 3)
+  t.same(arr.childJobIds.map((id) => broker.get(id).reason), [`dependency ${first} failed (afterok)`, `dependency ${first} failed (afterok)`])
+  t.equal(broker.get(arr.jobId).state, 'cancelled')
+  t.equal(dispatcher.starts.length, 1, 'no element ever started')
+})
+
+t.test('wait reasons the pass found: a strategy with no placement; the queue behind a head without backfill', async (t) => {
+  const { broker } = await startBroker(t.testdir(), { backfill: false })
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 2, freeSlots: 2 })])
+  const head = broker.submit({ name: 'head', size: 3 }).jobId
+  const next = broker.submit({ name: 'next', size: 1 }).jobId
+  broker.schedule()
+  t.equal(broker.waitReason(head), 'needs 3 slots, group has only 2')
+  t.equal(broker.waitReason(next), `behind ${head} at the head of the queue (backfill is off)`)
+  await broker.cancel(head)
+  await waitFor(() => broker.get(next).state === 'running', 'next runs once the head is gone')
+  t.equal(broker.waitReason(next), null, 'a running job has no wait reason')
+})
+
+t.test('requeue of a running job stops its ranks before it is queued again; hold only takes a queued job', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 1, freeSlots: 1 })])
+  const id = broker.submit({ name: 'r', size: 1 }).jobId
+  const other = broker.submit({ name: 'o', size: 1 }).jobId
+  await waitFor(() => broker.get(id).state === 'running', 'running')
+  await t.rejects(broker.hold(id), { code: 'E_INVALID_STATE', message: /is running; only a queued job can be held/ })
+  t.equal((await broker.hold(other, { by: 'bob' })).reason, 'held by bob')
+  const stopsBefore = dispatcher.stops.length
+  const q = await broker.requeue(id, { by: 'bob' })
+  t.equal(q.state, 'queued')
+  t.ok(dispatcher.stops.slice(stopsBefore).some((s) => s.jobId === id), 'its ranks were told to stop')
+  t.equal(q.restarts, 0, 'a fresh run')
+  t.match(broker.events(id).at(-1)?.detail, /^requeued by bob \(was running\)/)
+  await t.rejects(broker.requeue(other), { code: 'E_INVALID_STATE', message: /is held; .*release it instead/ })
+  await waitFor(() => broker.get(id).state === 'running', 'placed again (the held job is passed over)')
+  finish(broker, id)
+  t.equal((await broker.requeue(id)).state, 'queued', 'a succeeded job runs again')
+  t.equal(broker.result(id).ranks.length, 0, 'without the old run\'s ranks')
+})

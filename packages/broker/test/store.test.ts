@@ -116,7 +116,7 @@ t.test('bundles are stored once per content and the schema is versioned', async 
   t.teardown(() => { db.close() })
   t.equal(db.prepare('SELECT COUNT(*) FROM bundles').pluck().get(), 1)
   t.equal(db.pragma('user_version', { simple: true }), schemaVersion)
-  t.equal(schemaVersion, 4, 'four migrations: base schema, rank timings, checkpoints, poison counts + settings')
+  t.equal(schemaVersion, 6, 'six migrations: base schema, rank timings, checkpoints, poison counts + settings, job dependencies, rank accounting + end-time index')
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   const plan = db.prepare("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state = 'queued' AND is_array = 0 ORDER BY priority DESC, seq LIMIT 10").all() as Array<{ detail: string }>
   t.match(plan.map((p) => p.detail).join('\n'), /USING INDEX jobs_queue/, 'queue order comes from the index, not a sort or scan')
@@ -130,6 +130,40 @@ t.test('bad requests name the field', async (t) => {
   t.throws(() => toNewJobs({ size: 1, children: [{}, { size: 'x' }] }), { message: /request\.children\[1\]\.size/ })
   t.throws(() => toNewJobs({ size: 1, placement: { nodes: ['a', 3] } }), { message: /request\.placement\.nodes\[1\]/ })
   t.throws(() => toNewJobs(null), { message: /^request: must be an object/ })
+})
+
+t.test('a store of schema 4 (before job dependencies) opens and is migrated; its jobs are kept', async (t) => {
+  const dir = t.testdir()
+  const store = open(dir)
+  const { jobId } = store.submit(toNewJobs({ name: 'old', size: 1 }).parent, [])
+  store.close()
+  // what a broker of schema 4 left behind: no job_deps table, no name index, and none of
+  // the accounting of schema 6 either
+  const db = new Database(join(dir, 'broker.db'))
+  db.exec(`DROP TABLE job_deps; DROP INDEX jobs_name; DROP INDEX jobs_ended;
+    ALTER TABLE rank_results DROP COLUMN cpu_sec;
+    ALTER TABLE rank_results DROP COLUMN max_rss_mb;
+    ALTER TABLE rank_results DROP COLUMN exit_reason`)
+  db.pragma('user_version = 4')
+  db.close()
+  const again = open(dir)
+  t.teardown(() => { again.close() })
+  t.equal(again.mustGet(jobId).name, 'old')
+  const dep = again.submit(toNewJobs({ size: 1, dependsOn: [{ jobId, type: 'afterok' }] }).parent, [])
+  t.same(again.dependents(jobId), [dep.jobId], 'dependencies are stored in the new table')
+  t.equal(again.latestByName('old'), jobId)
+})
+
+t.test('an ended job is queued again only by an explicit rerun', async (t) => {
+  const store = open(t.testdir())
+  t.teardown(() => { store.close() })
+  const { jobId } = store.submit(toNewJobs({ size: 1 }).parent, [])
+  store.transition(jobId, 'cancelled', { reason: 'cancelled by bob' })
+  t.throws(() => store.transition(jobId, 'queued'), { code: 'E_INVALID_STATE' })
+  store.transition(jobId, 'queued', { rerun: true, reason: null, restarts: 0 })
+  t.equal(store.mustGet(jobId).state, 'queued')
+  t.equal(store.mustGet(jobId).endedAt, null)
+  t.equal(store.queue.pop()?.id, jobId, 'back in the scheduler queue')
 })
 
 t.test('a newer schema is refused, not overwritten', async (t) => {

@@ -19,9 +19,11 @@ const PROGRESS_WAIT_MS = 1000
  */
 export async function waitForJob (broker: BrokerClient, jobId: string, o: { timeoutMs: number, progress: boolean, signal?: AbortSignal }): Promise<Outcome> {
   const deadline = Date.now() + o.timeoutMs
-  const tty = o.progress && process.stderr.isTTY
+  // MVM_PROGRESS=1 draws the bar even without a terminal (recorded sessions, tests); 0 never does
+  const forced = process.env.MVM_PROGRESS === '1'
+  const tty = o.progress && process.env.MVM_PROGRESS !== '0' && (forced || process.stderr.isTTY)
   // the bar fills as ranks start and again as they finish: it moves from the first rank on
-  const bar = tty ? new cliProgress.SingleBar({ format: `${jobId} |{bar}| {line}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
+  const bar = tty ? new cliProgress.SingleBar({ format: `${jobId} |{bar}| {line}`, stream: process.stderr, hideCursor: true, noTTYOutput: forced, notTTYSchedule: 200 }, cliProgress.Presets.shades_classic) : undefined
   const t0 = Date.now()
   let last = ''
   let lastLine = ''

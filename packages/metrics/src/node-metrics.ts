@@ -21,8 +21,11 @@ export interface NodeMetrics {
   soapCall: (call: SoapCallRecord) => void
   /** A job went from queued to running after `seconds` (its first start or a restart). */
   scheduled: (seconds: number) => void
-  /** Job data (inputs, outputs, bundles) this node moved, in either direction. */
-  dataBytes: (direction: 'in' | 'out', bytes: number) => void
+  /**
+   * Adds a tally of job bytes (bundles today, staged data later) a role moved since start; the
+   * node's `mvm_data_bytes_total` is the sum over its roles.
+   */
+  addDataSource: (s: () => { in: number, out: number }) => void
   setBroker: (s: BrokerSource | undefined) => void
   setPeer: (s: PeerSource | undefined) => void
   setOverlay: (s: OverlaySource | undefined) => void
@@ -51,7 +54,18 @@ export function createNodeMetrics (init: NodeMetricsInit = {}): NodeMetrics {
   const soapCalls = new Counter({ name: 'mvm_soap_calls_total', help: 'SOAP calls served, by service, operation and result (ok or the fault code)', labelNames: ['service', 'operation', 'result'], registers })
   const soapSeconds = new Histogram({ name: 'mvm_soap_call_seconds', help: 'Time to answer a SOAP call, by service and operation', labelNames: ['service', 'operation'], buckets: SOAP_BUCKETS, registers })
   const latency = new Histogram({ name: 'mvm_scheduling_latency_seconds', help: 'Time from a job entering the queue to its ranks running', buckets: LATENCY_BUCKETS, registers })
-  const data = new Counter({ name: 'mvm_data_bytes_total', help: 'Job data moved by this node, by direction', labelNames: ['direction'], registers })
+  const dataSources: Array<() => { in: number, out: number }> = []
+  const dataSeen = { in: 0, out: 0 }
+  new Counter({
+    name: 'mvm_data_bytes_total', help: 'Job bytes (program bundles) this node received or sent, by direction', labelNames: ['direction'], registers,
+    collect () {
+      for (const dir of ['in', 'out'] as const) {
+        const now = dataSources.reduce((n, s) => n + s()[dir], 0)
+        if (now > dataSeen[dir]) { this.inc({ direction: dir }, now - dataSeen[dir]); dataSeen[dir] = now }
+        else if (dataSeen[dir] === 0) this.inc({ direction: dir }, 0)
+      }
+    }
+  })
 
   new Gauge({
     name: 'mvm_jobs', help: 'Jobs in the broker store, by state (super-peer only)', labelNames: ['state'], registers,
@@ -111,7 +125,7 @@ export function createNodeMetrics (init: NodeMetricsInit = {}): NodeMetrics {
       soapSeconds.observe({ service: c.service, operation: c.operation }, c.seconds)
     },
     scheduled (seconds) { if (Number.isFinite(seconds) && seconds >= 0) latency.observe(seconds) },
-    dataBytes (direction, bytes) { if (bytes > 0) data.inc({ direction }, bytes) },
+    addDataSource (s) { dataSources.push(s) },
     setBroker (s) { broker = s },
     setPeer (s) { peer = s },
     setOverlay (s) { overlay = s },

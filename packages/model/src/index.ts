@@ -18,13 +18,15 @@
  */
 export { ValidationError } from '@mvm/core'
 export type { Issue } from '@mvm/core'
-export { loadFile, loadText, loadProfile, loadPolicy, loadTopologyFile, loadNodeConfig } from './load.js'
+export { loadFile, loadText, loadProfile, loadPolicy, loadTopologyFile, loadNodeConfig, loadWorkflow } from './load.js'
+export { workflowSchema, workflowSpecSchema, workflowStepSchema } from './schemas/workflow.js'
+export type { WorkflowSpec, WorkflowStepSpec } from './schemas/workflow.js'
 export { checkTextBounds, DEFAULT_TEXT_BOUNDS } from './bounds.js'
 export type { TextBounds } from './bounds.js'
 export { expandArray } from './array.js'
 export { mergePolicies } from './merge.js'
 export type {
-  LoadOptions, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig, EffectivePolicy
+  LoadOptions, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig, LoadedWorkflow, WorkflowStep, EffectivePolicy
 } from './types.js'
 export { metadataSchema } from './schemas/common.js'
 export type { Metadata } from './schemas/common.js'
@@ -32,7 +34,7 @@ export { paramsSchema, paramDeclSchema } from './params.js'
 export type { ParamsDecl, ParamDecl } from './params.js'
 export {
   jobProfileSchema, jobProfileSpecSchema, programSchema, topologyRefSchema, resourcesSchema, queueSchema,
-  placementSchema, arraySchema, expectSchema
+  placementSchema, arraySchema, expectSchema, dependencySchema
 } from './schemas/profile.js'
 export type { JobProfileSpec, JobProfileDocument } from './schemas/profile.js'
 export {

@@ -7,7 +7,8 @@ import { finishTopology } from './topology-file.js'
 import { finishProfile } from './profile-file.js'
 import { finishPolicy } from './policy-file.js'
 import { finishNodeConfig } from './node-config-file.js'
-import type { LoadOptions, LoadedNodeConfig, LoadedPolicy, LoadedProfile, LoadedTopology, MvmDocument } from './types.js'
+import { finishWorkflow } from './workflow-file.js'
+import type { LoadOptions, LoadedNodeConfig, LoadedPolicy, LoadedProfile, LoadedTopology, LoadedWorkflow, MvmDocument } from './types.js'
 import type { RankGraph } from './topology/types.js'
 
 async function loadParsed (text: string, ref: FileRef, o: InternalOptions): Promise<Loaded<MvmDocument>> {
@@ -18,6 +19,7 @@ async function loadParsed (text: string, ref: FileRef, o: InternalOptions): Prom
     case 'JobProfile': return await finishProfile(p.doc, ref, o)
     case 'Policy': return await finishPolicy(p.doc, ref, o)
     case 'NodeConfig': return finishNodeConfig(p.doc, ref)
+    case 'Workflow': return await finishWorkflow(p.doc, ref, o)
   }
 }
 
@@ -80,6 +82,9 @@ export async function loadProfile (file: string, opts: LoadOptions = {}): Promis
 }
 export async function loadPolicy (file: string, opts: LoadOptions = {}): Promise<LoadedPolicy> {
   return await loadKind(file, 'Policy', opts)
+}
+export async function loadWorkflow (file: string, opts: LoadOptions = {}): Promise<LoadedWorkflow> {
+  return await loadKind(file, 'Workflow', opts)
 }
 export async function loadNodeConfig (file: string, opts: LoadOptions = {}): Promise<LoadedNodeConfig> {
   return await loadKind(file, 'NodeConfig', opts)

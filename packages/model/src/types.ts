@@ -4,6 +4,7 @@ import type { ParamValue } from './params.js'
 import type { JobProfileSpec } from './schemas/profile.js'
 import type { EffectivePolicySpec, PolicySpec } from './schemas/policy.js'
 import type { NodeConfigSpec } from './schemas/node-config.js'
+import type { WorkflowSpec } from './schemas/workflow.js'
 import type { TopologySpec } from './topology/index.js'
 
 export interface LoadOptions {
@@ -64,7 +65,28 @@ export interface LoadedNodeConfig extends Common {
   spec: NodeConfigSpec
 }
 
-export type MvmDocument = LoadedTopology | LoadedProfile | LoadedPolicy | LoadedNodeConfig
+/** One step of a loaded workflow: its profile checked with the step's static params. */
+export interface WorkflowStep {
+  name: string
+  /** Absolute path of the step's JobProfile. */
+  profileFile: string
+  params: Record<string, string>
+  after: string[]
+  /** param -> [step, ...path into its result] */
+  resultParams: Record<string, { step: string, path: string[] }>
+  retries: number
+  /** Where the step is written (for messages). */
+  at: SourceLocation
+}
+
+export interface LoadedWorkflow extends Common {
+  kind: 'Workflow'
+  spec: WorkflowSpec
+  /** In a topological order: every step after the steps it comes after. */
+  steps: WorkflowStep[]
+}
+
+export type MvmDocument = LoadedTopology | LoadedProfile | LoadedPolicy | LoadedNodeConfig | LoadedWorkflow
 
 /** A setting a lower level tried to change although a higher level enforces it. */
 export interface PolicyWarning extends SourceLocation { path: string, message: string }

@@ -58,11 +58,13 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
         if (peerPkg !== undefined) {
           peer = peerPkg.createPeerRole(node, opts)
           await peer.start()
+          peerMetrics(node, peer)
         }
         if (isSuperPeer) {
           const { createSuperPeerRole } = await import('@mvm/super-peer')
           superPeer = createSuperPeerRole(node, { ...opts, ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}) })
           await superPeer.start()
+          brokerMetrics(node, superPeer)
           closeWebView = await mountWebView(node, superPeer, logger ?? silentLogger())
         }
       } catch (err) {
@@ -85,4 +87,39 @@ async function mountWebView (node: MvmNode, role: SuperPeerRole, logger: Logger)
   const view = createWebView({ source: webSource(node, role.agent), log: logger })
   node.addHttpRoute('/ui', async (req, res, url) => { await view.handle(req, res, url) })
   return () => { view.close() }
+}
+
+function peerMetrics (node: MvmNode, peer: PeerRole): void {
+  const agent = peer.agent
+  node.metrics.setPeer({
+    ranksRunning: () => node.processes.size,
+    pool: () => {
+      const p = agent.poolStats()
+      return p === undefined ? undefined : { idle: p.idle, starting: p.starting, active: p.active, parked: p.parked }
+    }
+  })
+  node.metrics.addDataSource(() => ({ in: agent.bytesReceived, out: 0 }))
+  // the same counts the heartbeat carries to the super-peer's web view
+  node.metrics.setQueueStats(() => agent.portStats())
+}
+
+/** Queue-to-running latency comes from the broker's job events; queued-since is kept per job until it runs or ends. */
+function brokerMetrics (node: MvmNode, sp: SuperPeerRole): void {
+  const broker = sp.agent.broker
+  node.metrics.setBroker({ jobsByState: () => broker.countByState() })
+  node.metrics.addDataSource(() => ({ in: 0, out: sp.agent.bytesSent }))
+  const queuedAt = new Map<string, number>()
+  broker.on('job', (e) => {
+    if (e.kind !== 'state') return
+    if (e.state === 'queued') { queuedAt.set(e.jobId, e.at); return }
+    if (e.state === 'running') {
+      const since = queuedAt.get(e.jobId) ?? tryCreatedAt(broker, e.jobId)
+      if (since !== undefined) node.metrics.scheduled((e.at - since) / 1000)
+    }
+    if (e.state !== 'scheduled') queuedAt.delete(e.jobId)
+  })
+}
+
+function tryCreatedAt (broker: SuperPeerRole['agent']['broker'], jobId: string): number | undefined {
+  try { return broker.get(jobId).createdAt } catch { return undefined }
 }

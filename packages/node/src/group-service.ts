@@ -159,9 +159,13 @@ export class GroupService {
   }
 }
 
-/** A copy of a received report, field by field. */
+/** A copy of a received report, field by field (the port traffic too: the super-peer's web view and metrics read it). */
 function toLoad (r: LoadReport): LoadReport {
-  return { load: r.load, freeSlots: r.freeSlots, totalSlots: r.totalSlots, freeMemoryMb: r.freeMemoryMb, processes: r.processes, queueDepth: r.queueDepth, timestampMs: r.timestampMs }
+  const out: LoadReport = { load: r.load, freeSlots: r.freeSlots, totalSlots: r.totalSlots, freeMemoryMb: r.freeMemoryMb, processes: r.processes, queueDepth: r.queueDepth, timestampMs: r.timestampMs }
+  if (r.ports !== undefined && r.ports.length > 0) {
+    out.ports = r.ports.map((p) => ({ jobId: p.jobId, rank: p.rank, port: p.port, items: p.items, bytes: p.bytes }))
+  }
+  return out
 }
 
 export function emptyReport (slots: number, memoryMB: number): LoadReport {

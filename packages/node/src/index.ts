@@ -27,10 +27,12 @@ import type { MvmNodeInit } from './init.js'
 import type { LinkStatus } from './member.js'
 import type { UsageProbe } from './monitor.js'
 import type { StreamAccess } from './streams.js'
+import type { NodeMetrics } from '@mvm/metrics'
 import { NodeRuntime } from './node.js'
 import { composeHost, type MvmHost, type MvmHostInit } from './compose.js'
 import type { ProcessTable } from './process-table.js'
 import type { LoadReport, MemberInfo, PeerStateListener, Role } from './types.js'
+export type { NodeMetrics } from '@mvm/metrics'
 
 export type { MvmNodeInit } from './init.js'
 export type { ControlHandler } from './control-router.js'
@@ -80,6 +82,8 @@ export interface MvmNode extends Startable {
   extendSoap: (handlers: ServiceHandlers) => void
   /** Serves a plain HTTP path (and below) on this node's SOAP server, e.g. `/metrics` or a web view. */
   addHttpRoute: (prefix: string, handler: HttpRouteHandler) => void
+  /** This node's Prometheus registry, served at `/metrics`; roles add their sources to it. */
+  readonly metrics: NodeMetrics
   /** libp2p streams for job data (the queue protocol); valid once started. */
   readonly streams: StreamAccess
   status: () => NodeStatus
@@ -112,6 +116,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     processes: rt.processes,
     extendSoap: (h) => { rt.extendSoap(h) },
     addHttpRoute: (prefix, h) => { rt.addHttpRoute(prefix, h) },
+    metrics: rt.metrics,
     streams: rt.streams,
     status: () => rt.status()
   }

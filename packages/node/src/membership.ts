@@ -24,11 +24,18 @@ export class Membership {
   private readonly listeners = new Set<PeerStateListener>()
   private timer: NodeJS.Timeout | undefined
   private nextSession = 1
+  private missed = 0
 
   constructor (private readonly init: MembershipInit) {}
 
   get heartbeatMs (): number { return this.init.heartbeatMs }
   get missedHeartbeats (): number { return this.init.missedHeartbeats }
+  /**
+   * Heartbeat intervals members let pass in silence since start: a heartbeat arriving after a
+   * gap of k whole intervals counts k-1 (jitter under one interval counts nothing), and a member
+   * marked down by silence counts the `missedHeartbeats` that condemned it.
+   */
+  get missedTotal (): number { return this.missed }
 
   start (): void {
     if (this.timer !== undefined) return
@@ -59,8 +66,10 @@ export class Membership {
   heartbeat (peerId: string, session: number, report: LoadReport): void {
     const e = this.current(peerId, session)
     if (e === undefined) return
+    const now = Date.now()
+    if (e.info.state === PeerState.up) this.missed += Math.max(0, Math.floor((now - e.info.lastSeen) / this.init.heartbeatMs) - 1)
     e.info.report = report
-    e.info.lastSeen = Date.now()
+    e.info.lastSeen = now
     if (e.info.state !== PeerState.up) this.setState(e, PeerState.up, 'heartbeat resumed')
   }
 
@@ -99,6 +108,7 @@ export class Membership {
     const deadline = Date.now() - this.init.heartbeatMs * this.init.missedHeartbeats
     for (const e of this.entries.values()) {
       if (e.info.state === PeerState.up && e.info.lastSeen < deadline) {
+        this.missed += this.init.missedHeartbeats
         this.setState(e, PeerState.down, `no heartbeat for ${this.init.missedHeartbeats} intervals of ${this.init.heartbeatMs} ms`)
       }
     }

@@ -1,6 +1,7 @@
 import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
 import { startSoapServer, type HttpRouteHandler, type NodeStatus, type ServiceHandlers, type SoapServer } from '@mvm/soap'
 import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
+import { createNodeMetrics, type NodeMetrics } from '@mvm/metrics'
 import { createAdmission, readDomainKey, type AdmissionPolicy } from './admission.js'
 import { BootstrapService } from './bootstrap-service.js'
 import { ControlRouter } from './control-router.js'
@@ -27,6 +28,8 @@ export class NodeRuntime {
   readonly router = new ControlRouter()
   readonly processes = new ProcessTable()
   readonly monitor: Monitor
+  /** Served at `/metrics`; the roles attached by the composition root add their sources. */
+  readonly metrics: NodeMetrics
   readonly streams: StreamAccess = streamAccess(() => this.need(this.host, 'streams'))
   private readonly listeners = new Set<PeerStateListener>()
   private host: Host | undefined
@@ -48,6 +51,8 @@ export class NodeRuntime {
     this.cfg = resolveInit(init)
     this.log = init.logger ?? silentLogger()
     this.monitor = new Monitor(this.cfg.capacity)
+    this.metrics = createNodeMetrics({ labels: { group: this.cfg.group } })
+    this.addHttpRoute('/metrics', async (req, res) => { await this.metrics.serve(req, res) })
   }
 
   isStarted (): boolean { return this.started }
@@ -92,6 +97,17 @@ export class NodeRuntime {
       await this.host.start()
       await this.group?.start()
       this.membership?.start()
+      const membership = this.membership
+      if (membership !== undefined) {
+        this.metrics.setOverlay({
+          heartbeatsMissed: () => membership.missedTotal,
+          members: () => {
+            const byState: Record<string, number> = { up: 0, down: 0, left: 0 }
+            for (const m of membership.view({ includeChildren: false }).slice(1)) byState[m.state] = (byState[m.state] ?? 0) + 1
+            return byState
+          }
+        })
+      }
       this.services = buildSoapServices({
         bootstrap: this.bootstrap,
         membership: this.membership,
@@ -104,7 +120,7 @@ export class NodeRuntime {
       const { mounted, ...handlers } = this.services
       const services: ServiceHandlers = {}
       for (const name of mounted) services[name] = handlers[name] as never
-      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, logger: componentLogger(this.log, 'soap') })
+      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, logger: componentLogger(this.log, 'soap'), onCall: (c) => { this.metrics.soapCall(c) } })
       for (const [prefix, h] of this.pendingRoutes.splice(0)) this.soap.route(prefix, h)
       this.startedAt = Date.now()
 

@@ -29,16 +29,17 @@ await host.stop()
 `
 
 t.test('a super-peer host attaches the broker; a peer-only host never loads SQLite', { timeout: 60_000 }, async (t) => {
-  const sp = createMvmHost({ dataDir: join(t.testdirName, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, logger: silentLogger() })
+  const dir = t.testdir()
+  const sp = createMvmHost({ dataDir: join(dir, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, logger: silentLogger() })
   t.teardown(async () => { await sp.stop() })
   await sp.start()
   t.ok(sp.superPeer?.isStarted(), 'super-peer role started')
   t.equal(sp.peer, undefined, 'no peer role on a node without it')
   t.ok(loaded('better-sqlite3'), 'the broker process loaded SQLite (the check below can see it)')
 
-  const script = join(t.testdirName, 'peer.mjs')
+  const script = join(dir, 'peer.mjs')
   await writeFile(script, PEER_SCRIPT)
-  const child = spawn(process.execPath, [script, sp.node.soapUrl, join(t.testdirName, 'p1')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [script, sp.node.soapUrl, join(dir, 'p1')], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''; let err = ''
   child.stdout.on('data', (b: Buffer) => { out += b.toString() })
   child.stderr.on('data', (b: Buffer) => { err += b.toString() })
@@ -53,7 +54,8 @@ t.test('a super-peer host attaches the broker; a peer-only host never loads SQLi
 })
 
 t.test('a host that fails to start releases what it started', { timeout: 30_000 }, async (t) => {
-  const h = createMvmHost({ dataDir: join(t.testdirName, 'bad'), roles: ['peer'], bootstrap: ['http://127.0.0.1:1'], group: 'lab', soap: { port: 0 }, logger: silentLogger(), policy: undefined })
+  const dir = t.testdir()
+  const h = createMvmHost({ dataDir: join(dir, 'bad'), roles: ['peer'], bootstrap: ['http://127.0.0.1:1'], group: 'lab', soap: { port: 0 }, logger: silentLogger(), policy: undefined })
   t.notOk(h.isStarted(), 'not started before start()')
   await h.stop()
   t.notOk(h.isStarted(), 'stop before start is harmless')

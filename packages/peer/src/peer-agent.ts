@@ -65,6 +65,9 @@ const SESSION_CHECK_MS = 250
  */
 export class PeerAgent implements Startable {
   private runtime: Promise<Runtime> | undefined
+  private loaded: Runtime | undefined
+  /** Job bytes (program bundles) received in Instantiate messages since start. */
+  bytesReceived = 0
   private transport: QueueProxy | undefined
   private pathAliases: PathAlias[] | undefined
   private readonly active = new Map<string, Active>()
@@ -140,6 +143,9 @@ export class PeerAgent implements Startable {
     return [...this.active.values()].flatMap((a) => a.job.portStats())
   }
 
+  /** For metrics: the loaded runtime's pool, undefined before the first job. */
+  poolStats (): ReturnType<Runtime['poolStats']> { return this.loaded?.poolStats() }
+
   private async awaken (signal?: AbortSignal): Promise<Runtime> {
     signal?.throwIfAborted()
     this.runtime ??= (async () => {
@@ -157,7 +163,8 @@ export class PeerAgent implements Startable {
       })
     })()
     try {
-      return await this.runtime
+      this.loaded = await this.runtime
+      return this.loaded
     } catch (err) {
       this.runtime = undefined
       throw err
@@ -166,6 +173,7 @@ export class PeerAgent implements Startable {
 
   private async instantiate (b: Extract<ControlBody, { type: 'instantiate' }>, channelSignal: AbortSignal): Promise<ControlBodyInit> {
     const inst = decodeInstance(b.spec)
+    for (const f of b.bundle) this.bytesReceived += f.content.byteLength
     // a Terminate that overtakes this Instantiate (the broker gave up meanwhile) must win
     const stop = new AbortController()
     this.starting.get(inst.jobId)?.abort(new InvalidStateError(`job ${inst.jobId}: dispatched again`))
@@ -259,7 +267,7 @@ export class PeerAgent implements Startable {
     await Promise.all(a.ranks.map(async (rank) => {
       await this.send({
         type: 'jobReport', jobId, rank, state: 'FAILED', exitCode: -1, resultJson: '',
-        error: this.scrub(`terminated on node ${shortPeerId(this.node.peerId)} (${reason})`), startedAtMs: at, finishedAtMs: at
+        error: this.scrub(`terminated on node ${shortPeerId(this.node.peerId)} (${reason})`), startedAtMs: at, finishedAtMs: at, exitReason: 'killed'
       }, a.session)
     }))
   }
@@ -297,7 +305,8 @@ export class PeerAgent implements Startable {
       exitCode: r.exitCode ?? -1,
       resultJson: r.result === undefined ? '' : JSON.stringify(r.result),
       error: this.scrub(r.error === undefined ? (ok ? '' : `rank ${r.rank} ended: ${r.reason ?? 'exit ' + String(r.exitCode)}`) : `${r.error.code}: ${r.error.message}`),
-      startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs
+      startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs,
+      cpuSec: r.cpuSec ?? 0, maxRssMb: r.maxRssMB ?? 0, exitReason: r.reason ?? ''
     }, session)
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm/core'
 import type { ExitInfo, Sandbox, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
-import type { FromHost } from './protocol.js'
+import type { FromHost, RankUsage } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
 import { SELF_SIGNAL_FILE } from './signal-guard.js'
 import { DirectWiring, localityOf, uplinkSink } from './direct-wiring.js'
@@ -114,8 +114,12 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     lr.exited(info)
     wiring.drop(rank)
     router.rankExited(rank)
-    const base = { rank, exitCode: info.code, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: info.reason }
     const out = lr.outcome
+    const used = out !== undefined && ('result' in out || 'error' in out) ? out.usage : undefined
+    const base = {
+      rank, exitCode: info.code, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: info.reason,
+      maxRssMB: Math.max(info.maxRssMB, used?.maxRssMB ?? 0), ...(used === undefined ? {} : { cpuSec: used.cpuSec })
+    }
     if (out !== undefined && 'result' in out && info.code === 0 && info.reason === 'exit') {
       void rm(sbDir, { recursive: true, force: true }).catch(() => {})
       return record({ ...base, result: out.result })
@@ -145,14 +149,14 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
    */
   const handBack = async (rank: number, sb: Sandbox, pool: SandboxPool, off: () => void): Promise<void> => {
     const lr = router.locals.get(rank)!
-    const out = lr.outcome as { result: unknown }
+    const out = lr.outcome as { result: unknown, usage?: RankUsage }
     off()
     lr.finished = true
     // the result came by IPC; what the rank sent before it on its uplink may still be arriving
     await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS)
     wiring.drop(rank)
     router.rankExited(rank)
-    record({ rank, exitCode: 0, result: out.result, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: 'exit' })
+    record({ rank, exitCode: 0, result: out.result, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: 'exit', ...(out.usage === undefined ? {} : { cpuSec: out.usage.cpuSec, maxRssMB: out.usage.maxRssMB }) })
     void pool.release(sb, spec.owner).catch((err: unknown) => { log.warn({ err, rank }, 'sandbox release failed') })
   }
 

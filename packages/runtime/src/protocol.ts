@@ -74,8 +74,14 @@ export type FromHost =
   | { checkpoint: { json: string } }
   /** Totals of what went over direct sockets, per port: `[items, bytes]` (those sends bypass the runtime). */
   | { stats: Record<string, [number, number]> }
-  | { result: unknown }
-  | { error: SerializedError & { stack?: string } }
+  | { result: unknown, usage?: RankUsage }
+  | { error: SerializedError & { stack?: string }, usage?: RankUsage }
+
+/**
+ * What a rank cost, measured by its own process: CPU time of this rank alone (user + system),
+ * and the process's peak RSS, which for a reused process covers the ranks it ran before too.
+ */
+export interface RankUsage { cpuSec: number, maxRssMB: number }
 
 /** The port name collective traffic uses on a LinkFrame; `#` cannot appear in topology port names. */
 export const COLLECTIVE_PORT = '#coll'

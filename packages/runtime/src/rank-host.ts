@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { BadRequestError } from '@mvm/core'
 import { createContext, toJobFunction } from '@mvm/job'
 import { HostChannels } from './host-channels.js'
-import type { FromHost, ToHost } from './protocol.js'
+import type { FromHost, RankUsage, ToHost } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
 import { describeThrown, rememberProgramMap, type ProgramFiles } from './program-error.js'
 import { guardSignals } from './signal-guard.js'
@@ -27,6 +27,13 @@ let generation = 0
 let idle = false
 /** The running job's program, for naming the program's file:line when it throws. */
 let files: ProgramFiles | undefined
+/** CPU time at the running job's start: its usage is the difference. */
+let cpuAtStart = process.cpuUsage()
+
+function usage (): RankUsage {
+  const d = process.cpuUsage(cpuAtStart)
+  return { cpuSec: (d.user + d.system) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024 }
+}
 
 function finish (m: FromHost, code: number): void {
   // exit only once the message is handed over, so the runtime always gets the outcome
@@ -42,11 +49,12 @@ function fail (err: unknown): void {
   const error = describeThrown(err, files)
   let timer: NodeJS.Timeout | undefined
   const flushed = Promise.race([channels?.flush(), new Promise<void>((resolve) => { timer = setTimeout(resolve, FLUSH_ON_FAIL_MS) })])
-  void flushed.catch(() => {}).finally(() => { clearTimeout(timer); finish({ error }, 1) })
+  void flushed.catch(() => {}).finally(() => { clearTimeout(timer); finish({ error, usage: usage() }, 1) })
 }
 
 async function run (init: ReusableInit): Promise<void> {
   const gen = ++generation
+  cpuAtStart = process.cpuUsage()
   if (idle) process.title = 'mvm rank-host (reused)'
   idle = false
   cancel = new AbortController()
@@ -62,7 +70,7 @@ async function run (init: ReusableInit): Promise<void> {
   const result = await fn(ctx)
   // what went to local peers must leave before the result does (their eof is our socket's end)
   await channels.flush()
-  const out = { result: result === undefined ? null : result }
+  const out = { result: result === undefined ? null : result, usage: usage() }
   if (init.reuse !== true) { finish(out, 0); return }
   idle = true
   channels = undefined

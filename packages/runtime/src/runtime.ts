@@ -22,6 +22,8 @@ export function createRuntime (init: RuntimeInit): Runtime {
   const cacheDir = join(init.dataDir, 'cache')
   const live = new Set<RunningJob>()
   let ownPool: Promise<SandboxPool> | undefined
+  // read synchronously by metrics; absent until the first job starts the pool
+  let started: SandboxPool | undefined = init.pool
   const reuse = init.reuseForSameOwner ?? true
 
   // no job machinery until a job needs it (step a): the pool starts with the first instance
@@ -38,7 +40,8 @@ export function createRuntime (init: RuntimeInit): Runtime {
       reuseMax: reuse ? (init.reuseMax ?? Math.max(DEFAULT_REUSE_MAX, 2 * (init.poolSize ?? DEFAULT_POOL_SIZE))) : 0,
       logger: log
     }))
-    return await ownPool
+    started = await ownPool
+    return started
   }
   // the warm path: a program this runtime compiled before costs no file system round trip
   const known = new Map<string, Promise<Compiled>>()
@@ -75,6 +78,7 @@ export function createRuntime (init: RuntimeInit): Runtime {
       return inst
     },
     portStats: () => [...live].flatMap((i) => i.portStats()),
+    poolStats: () => started?.stats(),
     async stop () {
       await Promise.all([...live].map(async (i) => await i.terminate('runtime stopping')))
       if (ownPool !== undefined) await (await ownPool).stop()

@@ -1,6 +1,6 @@
 import type { Logger } from '@mvm/core'
 import type { RankGraph } from '@mvm/model'
-import type { SandboxDriver, SandboxPool, ExitReason } from '@mvm/sandbox'
+import type { SandboxDriver, SandboxPool, ExitReason, PoolStats } from '@mvm/sandbox'
 import type { ProgramSource } from './compile.js'
 import type { QueueSettings } from './protocol.js'
 import type { PortStats } from './port-stats.js'
@@ -34,6 +34,10 @@ export interface RankOutcome {
   startedAtMs: number
   finishedAtMs: number
   reason?: ExitReason
+  /** CPU seconds the rank used (its own, also in a reused process); absent when it was killed before reporting. */
+  cpuSec?: number
+  /** Peak RSS of the process that ran it (MB); 0 when unknown. */
+  maxRssMB?: number
 }
 
 
@@ -98,6 +102,8 @@ export interface Runtime {
   compile: (program: ProgramSource) => Promise<{ codePath: string, cached: boolean, hash: string }>
   /** Traffic per port of every job running here (one row per local rank and port that sent). */
   portStats: () => PortStats[]
+  /** The warm pool's counts, once the first job started it. */
+  poolStats: () => PoolStats | undefined
   /** Terminates live instances and stops the runtime's own pool. */
   stop: () => Promise<void>
 }

@@ -19,6 +19,7 @@
  */
 export * from './types.js'
 export { startSoapServer, type SoapServer, type SoapServerInit, type HttpRouteHandler } from './server.js'
+export type { SoapCallObservation, SoapCallObserver } from './service.js'
 export { createBootstrapClient, createNodeClient, createBrokerClient, serviceUrl, WAIT_DEFAULT_MS, WAIT_MAX_MS } from './client.js'
 export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST } from './wsdl.js'
 export { readBundle, writeBundle, safeBundlePath } from './bundle.js'

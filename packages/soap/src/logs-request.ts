@@ -11,7 +11,7 @@ export const LOG_LIMITS = {
 /** The runtime's own rule for job ids: a log path built from one can never leave the log folder. */
 const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/
 
-export interface LogsQuery { jobId: string, rank?: number, maxBytes: number }
+export interface LogsQuery { jobId: string, rank?: number, maxBytes: number, outOffset?: number, errOffset?: number }
 
 /** Checks a GetLogs/GetJobLogs request before anything touches a file; `where` names the operation. */
 export function checkLogsRequest (req: GetLogsRequest, where: string): LogsQuery {
@@ -26,7 +26,16 @@ export function checkLogsRequest (req: GetLogsRequest, where: string): LogsQuery
   if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > LOG_LIMITS.maxBytes) {
     throw new BadRequestError(`${where}: maxBytes ${String(maxBytes)} must be an integer from 0 to ${LOG_LIMITS.maxBytes}`)
   }
-  return rank === undefined ? { jobId, maxBytes: bytes } : { jobId, rank, maxBytes: bytes }
+  const q: LogsQuery = rank === undefined ? { jobId, maxBytes: bytes } : { jobId, rank, maxBytes: bytes }
+  for (const f of ['outOffset', 'errOffset'] as const) {
+    const v = req[f]
+    if (v === undefined) continue
+    if (!Number.isSafeInteger(v) || v < 0) throw new BadRequestError(`${where}: ${f} ${String(v)} must be an integer >= 0 (a byte offset from outEnd/errEnd of an earlier reply)`)
+    // a cursor belongs to one rank's files: offsets for "every rank" would mean nothing
+    if (rank === undefined) throw new BadRequestError(`${where}: ${f} needs rank: a cursor follows one rank's stream`)
+    q[f] = v
+  }
+  return q
 }
 
 /** Bytes per stream when `ranks` ranks answer at once: never more than asked, the whole reply bounded. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { BadRequestError, ConfigError, silentLogger, throwIfAborted, toMvmError, type Logger } from '@mvm/core'
 import { faultEnvelope } from './faults.js'
 import { DEFAULT_MAX_DRAIN_BYTES, DEFAULT_MAX_REQUEST_BYTES, Rejection, discardRest, readBody, screen, soapActionOf } from './guard.js'
-import { mountService, type MountedService } from './service.js'
+import { mountService, type MountedService, type SoapCallObserver } from './service.js'
 import { namespaces } from './shapes.js'
 import { ServiceName, type ServiceHandlers } from './types.js'
 import { servicePath, wsdlText } from './wsdl.js'
@@ -29,6 +29,8 @@ export interface SoapServerInit {
    */
   publicBaseUrl?: string
   logger?: Logger
+  /** Told of every call that reached an operation, once it is answered (metrics). */
+  onCall?: SoapCallObserver
   signal?: AbortSignal
 }
 
@@ -139,7 +141,7 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     for (const name of Object.values(ServiceName)) {
       const handlers = init.services[name]
       if (handlers === undefined) continue
-      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name)), log))
+      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name)), log, init.onCall))
     }
     if (mounted.size === 0) throw new ConfigError('startSoapServer: no service given (expected one of Bootstrap, Node, Broker)')
     throwIfAborted(init.signal)

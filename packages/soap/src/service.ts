@@ -16,7 +16,11 @@ export interface MountedService {
 
 type AnyHandlers = Partial<Record<string, Handler<any, any>>>
 
-export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger): Promise<MountedService> {
+/** One SOAP call as an observer sees it after it was answered: `result` is `ok` or the fault's code. */
+export interface SoapCallObservation { service: ServiceName, operation: string, result: string, seconds: number }
+export type SoapCallObserver = (call: SoapCallObservation) => void
+
+export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger, onCall?: SoapCallObserver): Promise<MountedService> {
   const ns = namespaces[name]
   const ops = operations[name]
   const methods: Record<string, (args: unknown, cb: unknown, headers: unknown, req: { connection?: { remoteAddress?: string } }) => Promise<unknown>> = {}
@@ -24,14 +28,23 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
   for (const [op, shape] of Object.entries(ops)) {
     methods[op] = async (args, _cb, _headers, req) => {
       const where = `${name}.${op}`
+      const started = process.hrtime.bigint()
+      const observe = (result: string): void => {
+        if (onCall === undefined) return
+        // an observer's failure must not turn an answered call into a fault
+        try { onCall({ service: name, operation: op, result, seconds: Number(process.hrtime.bigint() - started) / 1e9 }) } catch (err) { log.warn({ err }, 'SOAP call observer failed') }
+      }
       try {
         const h = handlers[op]
         if (h === undefined) throw new UnavailableError(`operation ${op} is not served by this node`)
         const input = decode(shape.input, args, { where, fail: (m) => new BadRequestError(m) })
         const output = await h(input, { remoteAddress: req.connection?.remoteAddress ?? '' })
         // a handler returning a malformed result is our bug: report it as internal, naming the field
-        return encode(shape.output, output, { where: `${where} result`, fail: (m) => new MvmError('E_INTERNAL', m) })
+        const encoded = encode(shape.output, output, { where: `${where} result`, fail: (m) => new MvmError('E_INTERNAL', m) })
+        observe('ok')
+        return encoded
       } catch (err) {
+        observe(err instanceof MvmError ? err.code : 'E_INTERNAL')
         if (!(err instanceof MvmError) || err.code === 'E_INTERNAL') log.warn({ err, op: where }, 'SOAP operation failed')
         throw soapFault(err, ns)
       }

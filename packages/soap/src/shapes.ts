@@ -76,11 +76,33 @@ const JobInfoShape: Shape = {
   ranksStarted: int,
   ranksFinished: int,
   params: { kind: { name: str, value: str }, many: true },
-  childJobIds: strs
+  childJobIds: strs,
+  waitReason: optStr
 }
 
+const optDbl: Field = { kind: 'double', opt: true }
 const RankResultShape: Shape = {
-  rank: int, peerId: str, exitCode: int, resultJson: optStr, error: optStr, startedAt: date, finishedAt: date
+  rank: int, peerId: str, exitCode: int, resultJson: optStr, error: optStr, startedAt: date, finishedAt: date,
+  cpuSec: optDbl, maxRssMB: optDbl, exitReason: optStr
+}
+
+const JobAccountingShape: Shape = {
+  jobId: str,
+  parentId: optStr,
+  name: str,
+  owner: str,
+  state: { kind: 'string', values: JOB_STATES },
+  size: int,
+  restarts: int,
+  submittedAt: date,
+  startedAt: { kind: 'dateTime', opt: true },
+  finishedAt: date,
+  reason: optStr,
+  queuedSec: dbl,
+  wallSec: dbl,
+  cpuSec: dbl,
+  maxRssMB: dbl,
+  ranks: { kind: RankResultShape, many: true }
 }
 
 const jobId: Shape = { jobId: str }
@@ -92,17 +114,20 @@ const subject = optStr
 const brokerJob: Shape = { jobId: str, subject }
 
 const optInt: Field = { kind: 'int', opt: true }
-const logsRequest: Shape = { jobId: str, rank: optInt, maxBytes: optInt }
+const logsCursor: Shape = { outOffset: optInt, errOffset: optInt }
+const logsRequest: Shape = { jobId: str, rank: optInt, maxBytes: optInt, ...logsCursor }
 const brokerLogsRequest: Shape = { ...logsRequest, subject }
-const RankLogShape: Shape = { rank: int, stdout: str, stderr: str, truncated: bool }
-const JobRankLogShape: Shape = { rank: int, peerId: str, stdout: str, stderr: str, truncated: bool, error: optStr }
+const logsEnds: Shape = { outEnd: optInt, errEnd: optInt }
+const RankLogShape: Shape = { rank: int, stdout: str, stderr: str, truncated: bool, ...logsEnds }
+const JobRankLogShape: Shape = { rank: int, peerId: str, stdout: str, stderr: str, truncated: bool, error: optStr, ...logsEnds }
 
 const JobSubmissionShape: Shape = {
   profileYaml: str,
   profileName: optStr,
   params: { kind: { name: str, value: str }, many: true },
   bundle: { kind: { path: str, content: { kind: 'base64' } }, many: true },
-  owner: optStr
+  owner: optStr,
+  dependsOn: strs
 }
 const SubmittedShape: Shape = { jobId: str, childJobIds: strs }
 
@@ -136,8 +161,22 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
       input: { state: { kind: 'string', opt: true, values: JOB_STATES }, limit: { kind: 'int', opt: true }, subject },
       output: { jobs: { kind: JobInfoShape, many: true } }
     },
+    ListHistory: {
+      input: {
+        owner: optStr,
+        state: { kind: 'string', opt: true, values: JOB_STATES },
+        name: optStr,
+        since: { kind: 'dateTime', opt: true },
+        until: { kind: 'dateTime', opt: true },
+        limit: { kind: 'int', opt: true },
+        subject
+      },
+      output: { jobs: { kind: JobAccountingShape, many: true } }
+    },
     CancelJob: { input: brokerJob, output: JobInfoShape },
     ReleaseJob: { input: brokerJob, output: JobInfoShape },
+    HoldJob: { input: brokerJob, output: JobInfoShape },
+    RequeueJob: { input: brokerJob, output: JobInfoShape },
     GetJobResult: {
       input: brokerJob,
       output: {

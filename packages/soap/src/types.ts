@@ -70,9 +70,19 @@ export interface ProcessInfo { jobId: string, rank: number, pid: number, state: 
 export interface ListProcessesResponse { processes: ProcessInfo[] }
 
 /** Each stream is the tail of its log file, at most `maxBytes` bytes (default 64 KiB, at most 1 MiB). */
-export interface GetLogsRequest { jobId: string, rank?: number, maxBytes?: number }
-/** One rank's output; `truncated` when either stream lost its beginning to the size bound. */
-export interface RankLog { rank: number, stdout: string, stderr: string, truncated: boolean }
+export interface GetLogsRequest {
+  jobId: string
+  rank?: number
+  maxBytes?: number
+  /** A follow cursor (with `rank`): read the stream from this byte offset forward, not its tail. */
+  outOffset?: number
+  errOffset?: number
+}
+/**
+ * One rank's output; `truncated` when either stream lost its beginning to the size bound.
+ * `outEnd`/`errEnd`: the byte offset just past the text returned, the next call's cursor.
+ */
+export interface RankLog { rank: number, stdout: string, stderr: string, truncated: boolean, outEnd?: number, errEnd?: number }
 export interface GetLogsResponse { logs: RankLog[] }
 
 // ---- Broker ----------------------------------------------------------------------------------
@@ -109,6 +119,8 @@ export interface SubmitJobRequest {
   params: JobParam[]
   bundle: BundleFile[]
   owner?: string
+  /** Jobs that must end first, added to the profile's `spec.dependsOn`: `afterok:j-12`, `afterany:name`, or a job alone (afterok). */
+  dependsOn?: string[]
 }
 export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
 
@@ -143,6 +155,8 @@ export interface JobInfo {
   params?: JobParam[]
   /** An array parent's elements, in order; absent otherwise. */
   childJobIds?: string[]
+  /** Why a queued or held job is not running, in words; absent for other states. */
+  waitReason?: string
 }
 
 /**
@@ -161,7 +175,41 @@ export interface RankResult {
   error?: string
   startedAt: string
   finishedAt: string
+  /** CPU seconds the rank used (absent when its process was killed before it could say). */
+  cpuSec?: number
+  /** Peak RSS (MB) of the process that ran it; a reused process's peak covers its earlier ranks too. */
+  maxRssMB?: number
+  /** How the rank ended: exit, killed, wall-time, cpu-time, memory, signal, error. */
+  exitReason?: string
 }
+
+/** Filters of ListHistory (all optional; `since`/`until` bound the end time, ISO 8601, `until` exclusive). */
+export interface ListHistoryRequest { owner?: string, state?: JobState, name?: string, since?: string, until?: string, limit?: number, subject?: string }
+
+/** A finished job and what it cost, like a sacct line. */
+export interface JobAccounting {
+  jobId: string
+  parentId?: string
+  name: string
+  owner: string
+  state: JobState
+  size: number
+  restarts: number
+  submittedAt: string
+  startedAt?: string
+  finishedAt: string
+  reason?: string
+  /** Submission to (last) start. */
+  queuedSec: number
+  /** Last start to end (0 for a job that never started). */
+  wallSec: number
+  /** Sum over its ranks. */
+  cpuSec: number
+  /** The largest of its ranks. */
+  maxRssMB: number
+  ranks: RankResult[]
+}
+export interface ListHistoryResponse { jobs: JobAccounting[] }
 
 export interface GetJobResultResponse {
   jobId: string
@@ -227,9 +275,14 @@ export interface BrokerHandlers {
   SubmitJob?: Handler<SubmitJobRequest, SubmitJobResponse>
   GetJob?: Handler<JobIdRequest, JobInfo>
   ListJobs?: Handler<ListJobsRequest, ListJobsResponse>
+  ListHistory?: Handler<ListHistoryRequest, ListHistoryResponse>
   CancelJob?: Handler<JobIdRequest, JobInfo>
   /** A held job back to queued; E_INVALID_STATE for a job that is not held. */
   ReleaseJob?: Handler<JobIdRequest, JobInfo>
+  /** A queued job to held until released; E_INVALID_STATE unless queued (or already held). */
+  HoldJob?: Handler<JobIdRequest, JobInfo>
+  /** A scheduled/running job stopped and queued again, an ended one queued again; E_INVALID_STATE for queued or held. */
+  RequeueJob?: Handler<JobIdRequest, JobInfo>
   GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
   ApplyPolicy?: Handler<ApplyPolicyRequest, ApplyPolicyResponse>
   GetPolicy?: Handler<GetPolicyRequest, GetPolicyResponse>
@@ -271,8 +324,11 @@ export interface BrokerClient {
   SubmitJob: (req: SubmitJobRequest, options?: CallOptions) => Promise<SubmitJobResponse>
   GetJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   ListJobs: (req?: ListJobsRequest, options?: CallOptions) => Promise<ListJobsResponse>
+  ListHistory: (req?: ListHistoryRequest, options?: CallOptions) => Promise<ListHistoryResponse>
   CancelJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   ReleaseJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  HoldJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  RequeueJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
   GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>

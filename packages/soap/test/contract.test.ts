@@ -12,7 +12,7 @@ t.test('each WSDL declares every operation with request/response elements', asyn
   const ops = {
     Bootstrap: ['GetBrokers', 'RegisterSuperPeer', 'GetResources'],
     Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses', 'GetLogs'],
-    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs']
+    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs']
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)
@@ -35,18 +35,18 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   const k = wsdlFile('Broker')
   t.same(sequence(b, 'NodeInfo'), sequence(k, 'NodeInfo'))
   t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl'])
-  t.same(sequence(wsdlFile('Node'), 'RankLog'), ['rank', 'stdout', 'stderr', 'truncated'])
-  t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error'])
+  t.same(sequence(wsdlFile('Node'), 'RankLog'), ['rank', 'stdout', 'stderr', 'truncated', 'outEnd', 'errEnd'])
+  t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error', 'outEnd', 'errEnd'])
   // Broker requests add the caller's `subject` (policy role-based access) after the Node's fields
   t.same(sequence(k, 'GetJobLogsRequest'), [...sequence(wsdlFile('Node'), 'GetLogsRequest'), 'subject'])
-  t.same(sequence(k, 'GetJobLogsRequest'), ['jobId', 'rank', 'maxBytes', 'subject'])
+  t.same(sequence(k, 'GetJobLogsRequest'), ['jobId', 'rank', 'maxBytes', 'outOffset', 'errOffset', 'subject'])
   t.same(sequence(k, 'JobSubmission'), sequence(k, 'SubmitJobRequest'), 'a SubmitJobs entry is a SubmitJob')
   t.same(sequence(k, 'SubmittedJob'), sequence(k, 'SubmitJobResponse'))
   t.same(sequence(k, 'WaitJobRequest'), ['jobId', 'timeoutMs', 'subject'])
   t.same(sequence(k, 'WaitJobsRequest'), ['jobIds', 'timeoutMs', 'subject'])
   t.same(sequence(k, 'ApplyPolicyRequest'), ['policyYaml', 'subject', 'dryRun', 'force', 'previous'])
   t.same(sequence(k, 'ApplyPolicyResponse'), ['applied', 'warnings', 'changes', 'lostRights'])
-  t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished', 'params', 'childJobIds'])
+  t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished', 'params', 'childJobIds', 'waitReason'])
   t.same(sequence(k, 'GetJobResultResponse'), ['jobId', 'state', 'resultJson', 'reason', 'ranks', 'params'])
   t.match(k, /<xs:element name="params" type="tns:Param" minOccurs="0" maxOccurs="unbounded"\/>\s*<xs:element name="childJobIds"/, 'JobInfo.params is a repeated tns:Param')
 })

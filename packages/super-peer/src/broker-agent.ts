@@ -39,6 +39,9 @@ export interface SuperPeerNode {
   extendSoap: (handlers: { Broker?: BrokerHandlers }) => void
 }
 
+/** How often finished jobs past retention are pruned (each run forgets at most 1000 arrays or jobs). */
+const PRUNE_EVERY_MS = 10 * 60_000
+
 export interface BrokerAgentInit {
   dataDir: string
   logger: Logger
@@ -76,6 +79,8 @@ function storedPolicies (raw: string | undefined): string[] {
  */
 export class BrokerAgent implements Startable {
   readonly broker: Broker
+  /** Job bytes (program bundles) sent to peers in Instantiate messages since start. */
+  bytesSent = 0
   readonly policy: PolicyControl
   private readonly started = new Map<string, Set<number>>()
   /** Kept across stop/start: a validated profile stays valid. */
@@ -100,7 +105,8 @@ export class BrokerAgent implements Startable {
         channel: (p) => node.control.toPeer(p),
         addresses: (p) => node.membership.get(p)?.multiaddrs ?? [],
         bundle: (job) => job.bundleSha === null ? [] : decodeStoredBundle(this.broker.bundle(job.bundleSha)),
-        checkpoints: (id) => this.broker.checkpoints(id)
+        checkpoints: (id) => this.broker.checkpoints(id),
+        sent: (n) => { this.bytesSent += n }
       }, log),
       strategy: this.strategy,
       faultTolerance: this.faultTolerance
@@ -142,6 +148,10 @@ export class BrokerAgent implements Startable {
     this.refresh()
     this.timer = setInterval(() => { this.refresh() }, this.init.refreshMs ?? 1000)
     this.timer.unref()
+    this.pruneHistory()
+    const pruner = setInterval(() => { this.pruneHistory() }, PRUNE_EVERY_MS)
+    pruner.unref()
+    this.cleanups.push(() => { clearInterval(pruner) })
     const waiters = new JobWaiters(this.broker)
     this.cleanups.push(() => { waiters.close() })
     const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.ranksStarted(id) }, {
@@ -166,6 +176,21 @@ export class BrokerAgent implements Startable {
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
+  }
+
+  /** Forgets finished jobs past the policy's `accounting.retentionDays` (read at each run, so a policy change applies). */
+  pruneHistory (): number {
+    const days = this.policy.effective.spec.accounting.retentionDays
+    if (!(days > 0)) return 0
+    try {
+      const n = this.broker.prune(Date.now() - days * 86_400_000)
+      // a full batch means more are due: go on after the event loop had its turn (heartbeats, SOAP)
+      if (n >= 1000 && this.lifetime !== undefined) setImmediate(() => { if (this.lifetime !== undefined) this.pruneHistory() })
+      return n
+    } catch (err) {
+      this.init.logger.warn({ err }, 'history pruning failed; finished jobs are kept')
+      return 0
+    }
   }
 
   private members (): MemberLike[] { return this.node.membership.view({ includeChildren: false }) }
@@ -231,7 +256,10 @@ export class BrokerAgent implements Startable {
       rank: b.rank, exitCode: b.exitCode, peerId,
       ...(output !== undefined ? { output } : {}),
       ...(b.error !== '' ? { error: b.error } : {}),
-      startedAtMs: b.startedAtMs, finishedAtMs: b.finishedAtMs
+      startedAtMs: b.startedAtMs, finishedAtMs: b.finishedAtMs,
+      ...(b.cpuSec > 0 ? { cpuSec: b.cpuSec } : {}),
+      ...(b.maxRssMb > 0 ? { maxRssMB: b.maxRssMb } : {}),
+      ...(b.exitReason !== '' ? { exitReason: b.exitReason } : {})
     }
     this.broker.reportRank(b.jobId, rank)
   }

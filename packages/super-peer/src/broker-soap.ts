@@ -1,9 +1,10 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
 import type { BrokerHandlers, JobInfo, JobParam, GetJobResultResponse } from '@mvm/soap'
 import { BadRequestError } from '@mvm/core'
-import { prepareSubmission } from './submission.js'
+import { prepareSubmission, type Submission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
 import { JobWaiters } from './job-waiters.js'
+import { listHistory, rankResult } from './history-soap.js'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
 
@@ -30,6 +31,8 @@ export function jobInfo (broker: Broker, j: Job, progress: ProgressSource): JobI
   const params = elementParams(j)
   if (params !== undefined) info.params = params
   if (j.childIds !== undefined) info.childJobIds = [...j.childIds]
+  const wait = j.state === 'queued' || j.state === 'held' || (j.childIds !== undefined && j.state === 'running') ? broker.waitReason(j.id) : null
+  if (wait !== null) info.waitReason = wait
   return info
 }
 
@@ -44,17 +47,7 @@ export function jobResult (r: JobResult, j?: Job): GetJobResultResponse {
   const out: GetJobResultResponse = {
     jobId: r.jobId,
     state: r.state,
-    ranks: r.ranks.map((x) => {
-      return {
-        rank: x.rank,
-        peerId: x.peerId ?? '',
-        exitCode: x.exitCode,
-        ...(x.output !== undefined ? { resultJson: JSON.stringify(x.output) } : {}),
-        ...(x.error !== undefined ? { error: x.error } : {}),
-        startedAt: iso(x.startedAtMs ?? 0)!,
-        finishedAt: iso(x.finishedAtMs ?? 0)!
-      }
-    })
+    ranks: r.ranks.map((x) => rankResult(x, true))
   }
   if (r.value !== undefined && r.value !== null) out.resultJson = JSON.stringify(r.value)
   if (r.reason !== null) out.reason = r.reason
@@ -93,7 +86,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
   }
   return {
     async SubmitJob (req) {
-      const sub = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
+      const sub = withDependsOn(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }), req.dependsOn)
       options.admit?.(sub.request)
       // concurrent submits share one commit; none is answered before it is durable
       const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
@@ -105,7 +98,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       const subs = []
       for (const [i, req] of jobs.entries()) {
         try {
-          const sub = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
+          const sub = withDependsOn(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }), req.dependsOn)
           options.admit?.(sub.request)
           subs.push(sub)
         } catch (err) {
@@ -129,6 +122,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       return { jobs: full.map((j) => jobInfo(broker, broker.get(j), progress)) }
     },
     async GetJob ({ jobId }) { return await info(jobId) },
+    ListHistory: listHistory(broker),
     async ListJobs ({ state, limit }) {
       if (state !== undefined && !STATES.has(state)) throw new BadRequestError(`unknown job state "${String(state)}"`)
       const q: { state?: Job['state'], limit?: number } = {}
@@ -137,13 +131,36 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       return { jobs: broker.list(q).map((j) => jobInfo(broker, j, progress)) }
     },
     async CancelJob ({ jobId }, ctx) { return jobInfo(broker, await broker.cancel(id(jobId), { by: ctx.remoteAddress }), progress) },
-    async ReleaseJob ({ jobId }, ctx) {
-      const job = await broker.release(id(jobId), { by: ctx.remoteAddress })
+    async ReleaseJob ({ jobId, subject }, ctx) {
+      const job = await broker.release(id(jobId), { by: by(subject, ctx.remoteAddress) })
+      await broker.flush()
+      return jobInfo(broker, job, progress)
+    },
+    async HoldJob ({ jobId, subject }, ctx) {
+      const job = await broker.hold(id(jobId), { by: by(subject, ctx.remoteAddress) })
+      await broker.flush()
+      return jobInfo(broker, job, progress)
+    },
+    async RequeueJob ({ jobId, subject }, ctx) {
+      const job = await broker.requeue(id(jobId), { by: by(subject, ctx.remoteAddress) })
       await broker.flush()
       return jobInfo(broker, job, progress)
     },
     async GetJobResult ({ jobId }) { await broker.flush(); const full = id(jobId); return jobResult(broker.result(full), broker.get(full)) }
   }
+}
+
+/** Who to name in "held by …": the subject the client acts for, else where the request came from. */
+function by (subject: string | undefined, remote: string | undefined): string | undefined {
+  return subject !== undefined && subject !== '' ? subject : remote
+}
+
+/** The request's `dependsOn` strings join the profile's own (the broker resolves and checks them all). */
+function withDependsOn (sub: Submission, extra: string[] | undefined): Submission {
+  if (extra === undefined || extra.length === 0) return sub
+  const own = sub.request.dependsOn as unknown
+  const mine: unknown[] = own === undefined ? [] : Array.isArray(own) ? own : [own]
+  return { ...sub, request: { ...sub.request, dependsOn: [...mine, ...extra] as JobRequest['dependsOn'] } }
 }
 
 /** Says which submission of a batch was refused; a validation error is kept as is (its issues name the profile's files). */

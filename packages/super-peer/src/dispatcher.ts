@@ -11,6 +11,8 @@ export interface DispatchTarget {
   bundle: (job: Job) => BundleFile[]
   /** The broker's stored checkpoints of a job, read when it is dispatched with `resume`. */
   checkpoints?: (jobId: string) => CheckpointRecord[]
+  /** Told of the job bytes (bundle files) each Instantiate carries, for the node's metrics. */
+  sent?: (bytes: number) => void
 }
 
 const INSTANTIATE_TIMEOUT_MS = 120_000
@@ -47,6 +49,7 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       }
       if (saved.length > 0) log.info({ jobId: job.id, ranks: saved.map((c) => c.rank) }, 'resuming from checkpoints')
       const bundle = target.bundle(job)
+      const bundleBytes = bundle.reduce((n, f) => n + f.content.byteLength, 0)
       try {
         const channels = peers.map((p) => {
           const rpc = target.channel(p)
@@ -60,6 +63,7 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
         }))
         signal?.throwIfAborted()
         await settleAll(channels.map(async (rpc, i) => {
+          target.sent?.(bundleBytes)
           expectBody(await rpc.request({ type: 'instantiate', jobId: job.id, spec: specFor(peers[i]!), bundle }, { signal, timeoutMs: INSTANTIATE_TIMEOUT_MS }), 'instantiateAck')
         }))
       } catch (err) {

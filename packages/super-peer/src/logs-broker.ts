@@ -41,6 +41,7 @@ export function brokerLogsHandler (init: BrokerLogsInit): Handler<GetJobLogsRequ
       byPeer.set(p, [...(byPeer.get(p) ?? []), r])
     }
     const maxBytes = perStreamBudget(q.maxBytes, ranks.length)
+    const cursor = { ...(q.outOffset !== undefined ? { outOffset: q.outOffset } : {}), ...(q.errOffset !== undefined ? { errOffset: q.errOffset } : {}) }
     const parts = await Promise.all([...byPeer].map(async ([peerId, mine]) => await fromPeer(peerId, mine)))
     return { logs: parts.flat().sort((a, b) => a.rank - b.rank) }
 
@@ -50,7 +51,8 @@ export function brokerLogsHandler (init: BrokerLogsInit): Handler<GetJobLogsRequ
       if (url === undefined || url === '') return failed(`peer ${peerId} is not in this super-peer's view, so its logs cannot be fetched`)
       try {
         const res = await connect(url).GetLogs(
-          q.rank !== undefined ? { jobId: q.jobId, rank: q.rank, maxBytes } : { jobId: q.jobId, maxBytes },
+          // the peer knows the full id only: a prefix the broker resolved must not reach it
+          q.rank !== undefined ? { jobId: job.id, rank: q.rank, maxBytes, ...cursor } : { jobId: job.id, maxBytes },
           { timeoutMs: init.timeoutMs ?? 15_000 })
         const got = new Map(res.logs.map((l) => [l.rank, l]))
         // a requeued job may have left other ranks' logs on this peer: only its placed ranks count

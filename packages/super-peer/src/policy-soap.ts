@@ -37,6 +37,7 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
   set('SubmitJob', guarded(h.SubmitJob, policy, () => 'job.submit'))
   set('GetJob', guarded(h.GetJob, policy, () => 'job.status'))
   set('ListJobs', guarded(h.ListJobs, policy, () => 'job.list'))
+  set('ListHistory', guarded(h.ListHistory, policy, () => 'job.list'))
   set('GetJobResult', guarded(h.GetJobResult, policy, () => 'job.result'))
   set('WaitJob', guarded(h.WaitJob, policy, () => 'job.status'))
   set('WaitJobs', guarded(h.WaitJobs, policy, () => 'job.status'))
@@ -54,12 +55,15 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
     try { owner = broker.get(broker.resolveId(jobId)).owner } catch { return 'job.cancel.own' }
     return (owner ?? ANONYMOUS) === subject ? 'job.cancel.own' : 'job.cancel.any'
   }))
-  // releasing a held job is the owner's call as cancelling is: the same permissions
-  set('ReleaseJob', guarded(h.ReleaseJob, policy, ({ jobId }, subject) => {
+  // releasing, holding and requeueing a job are the owner's call as cancelling is: the same permissions
+  const ownerCall = ({ jobId }: { jobId: string }, subject: string): Permission => {
     let owner: string | null | undefined
-    try { owner = broker.get(jobId).owner } catch { return 'job.cancel.own' }
+    try { owner = broker.get(broker.resolveId(jobId)).owner } catch { return 'job.cancel.own' }
     return (owner ?? ANONYMOUS) === subject ? 'job.cancel.own' : 'job.cancel.any'
-  }))
+  }
+  set('ReleaseJob', guarded(h.ReleaseJob, policy, ownerCall))
+  set('HoldJob', guarded(h.HoldJob, policy, ownerCall))
+  set('RequeueJob', guarded(h.RequeueJob, policy, ownerCall))
   return out
 }
 

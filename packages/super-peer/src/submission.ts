@@ -86,6 +86,8 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
       size: p.spec.processes,
       resources: { memoryMB: p.spec.resources?.memoryMB ?? DEFAULT_RESOURCES.memoryMB, cpu: p.spec.resources?.cpu ?? 1 },
       ...(p.spec.placement !== undefined ? { placement: p.spec.placement } : {}),
+      // the written forms: the broker resolves the jobs and normalises them to { jobId, type }
+      ...(p.spec.dependsOn !== undefined ? { dependsOn: p.spec.dependsOn as unknown as JobRequest['dependsOn'] } : {}),
       instance: template(p, opts.owner, dir)
     })
     const request: JobRequest = profile.spec.array === undefined

@@ -27,7 +27,7 @@ t.test('Node.GetLogs reads only this job\'s rank files, tails them on a characte
   })
   const get = nodeLogsHandler({ dataDir: dir })
   t.same(await get({ jobId: 'j-1' }, ctx), {
-    logs: [{ rank: 0, stdout: 'a\nb\n', stderr: '', truncated: false }, { rank: 2, stdout: '', stderr: 'only stderr\n', truncated: false }]
+    logs: [{ rank: 0, stdout: 'a\nb\n', stderr: '', truncated: false, outEnd: 4, errEnd: 0 }, { rank: 2, stdout: '', stderr: 'only stderr\n', truncated: false, outEnd: 0, errEnd: 12 }]
   })
   t.same((await get({ jobId: 'j-1', rank: 2 }, ctx)).logs.map((l) => l.rank), [2])
   await t.rejects(get({ jobId: 'j-1', rank: 1 }, ctx), { code: 'E_NOT_FOUND', message: 'no logs for rank 1 of job j-1 on this node' })
@@ -36,8 +36,28 @@ t.test('Node.GetLogs reads only this job\'s rank files, tails them on a characte
   // 'é' is two bytes: a 16-byte tail starting inside one must not begin with a broken character
   const [cut] = (await get({ jobId: 'j-2', maxBytes: 16 }, ctx)).logs
   // 13 bytes of text after the é's: the last 16 bytes start in the middle of the third-last é
-  t.same(cut, { rank: 0, stdout: 'é␛[31mred␛[0m\n', stderr: '', truncated: true }, 'whole characters only; ESC (not allowed in XML) as its control picture')
-  t.same((await get({ jobId: 'j-2', maxBytes: 0 }, ctx)).logs[0], { rank: 0, stdout: '', stderr: '', truncated: true })
+  t.same(cut, { rank: 0, stdout: 'é␛[31mred␛[0m\n', stderr: '', truncated: true, outEnd: 33, errEnd: 0 }, 'whole characters only; ESC (not allowed in XML) as its control picture')
+  t.same((await get({ jobId: 'j-2', maxBytes: 0 }, ctx)).logs[0], { rank: 0, stdout: '', stderr: '', truncated: true, outEnd: 33, errEnd: 0 })
+})
+
+t.test('Node.GetLogs with a cursor reads on from it: every byte once, never half a character', async (t) => {
+  const dir = await peerDir(t, { 'j-4.r0.out': 'ab' + 'é'.repeat(3) + '\n', 'j-4.r0.err': 'e1\n' })
+  const get = nodeLogsHandler({ dataDir: dir })
+  // 3 bytes from 0: 'ab' and the first byte of an é, which waits for the next read
+  t.match((await get({ jobId: 'j-4', rank: 0, outOffset: 0, errOffset: 3, maxBytes: 3 }, ctx)).logs[0], { stdout: 'ab', stderr: '', outEnd: 2, errEnd: 3, truncated: false })
+  let text = ''
+  let at = 0
+  for (let i = 0; i < 10; i++) {
+    const [l] = (await get({ jobId: 'j-4', rank: 0, outOffset: at, maxBytes: 3 }, ctx)).logs
+    if (l!.outEnd === at) break
+    text += l!.stdout
+    at = l!.outEnd!
+  }
+  t.equal(text, 'ab' + 'é'.repeat(3) + '\n', 'the pieces join to the whole stream')
+  t.equal(at, 9)
+  t.match((await get({ jobId: 'j-4', rank: 0, outOffset: 100 }, ctx)).logs[0], { stdout: '', outEnd: 9 }, 'past the end: nothing, the end')
+  await t.rejects(get({ jobId: 'j-4', outOffset: 0 }, ctx), { code: 'E_BAD_REQUEST', message: /outOffset needs rank/ })
+  await t.rejects(get({ jobId: 'j-4', rank: 0, errOffset: -1 }, ctx), { code: 'E_BAD_REQUEST', message: /errOffset -1 must be an integer >= 0/ })
 })
 
 t.test('Node.GetLogs refuses path tricks, bad ranks and sizes before touching files', async (t) => {
@@ -85,7 +105,8 @@ t.test('Broker.GetJobLogs asks each placed peer over SOAP; a missing peer only m
   t.match(logs[1]!.error, /peer B: E_UNAVAILABLE: .*cannot reach/)
   t.match(logs[3]!.error, 'peer C is not in this super-peer\'s view')
 
-  t.same((await handler({ jobId: 'j-1', rank: 2 }, ctx)).logs, [{ rank: 2, peerId: 'A', stdout: 'two\n', stderr: '', truncated: false }])
+  t.same((await handler({ jobId: 'j-1', rank: 2 }, ctx)).logs, [{ rank: 2, peerId: 'A', stdout: 'two\n', stderr: '', truncated: false, outEnd: 4, errEnd: 0 }])
+  t.same((await handler({ jobId: 'j-1', rank: 2, outOffset: 1 }, ctx)).logs.map((l) => [l.stdout, l.outEnd]), [['wo\n', 4]], 'the cursor reaches the peer')
   await t.rejects(handler({ jobId: 'j-1', rank: 4 }, ctx), { code: 'E_BAD_REQUEST', message: /ranks 0\.\.3; there is no rank 4/ })
   await t.rejects(handler({ jobId: 'j-nope' }, ctx), { code: 'E_NOT_FOUND' })
   await t.rejects(handler({ jobId: '../j-1' }, ctx), { code: 'E_BAD_REQUEST', message: /Broker\.GetJobLogs: jobId/ })

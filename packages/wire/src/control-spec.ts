@@ -89,7 +89,10 @@ export const ControlSpecs: Record<ControlType, MessageSpec> = {
     resultJson: json(),
     error: text(),
     startedAtMs: u64(),
-    finishedAtMs: u64()
+    finishedAtMs: u64(),
+    cpuSec: double(0),
+    maxRssMb: double(0),
+    exitReason: id()
   },
   policyUpdate: { policyJson: str(Limits.controlFrameBytes, { required: true, json: true }) },
   childReport: {

@@ -96,6 +96,9 @@ export interface JobReport {
   error: string
   startedAtMs: number
   finishedAtMs: number
+  cpuSec: number
+  maxRssMb: number
+  exitReason: string
 }
 
 export interface PolicyUpdate { policyJson: string }

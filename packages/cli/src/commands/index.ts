@@ -9,8 +9,11 @@ import { register as jobs } from './jobs.js'
 import { register as lab } from './lab.js'
 import { register as logs } from './logs.js'
 import { register as policy } from './policy.js'
+import { register as history } from './history.js'
+import { register as help } from './help.js'
+import { register as completion } from './completion.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, lab, policy, logs]
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, policy, logs, completion, help]

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { BadRequestError, ErrorCode, InvalidStateError, JobState, nodeLabel, toMvmError } from '@mvm/core'
+import { BadRequestError, ErrorCode, InvalidStateError, JobState, nodeLabel, sleep, toMvmError } from '@mvm/core'
 import type { BrokerClient, GetJobResultResponse, JobInfo } from '@mvm/soap'
 import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
@@ -9,22 +9,39 @@ import { sweepTable, type ArrayElement } from '../sweep.js'
 
 interface Opts extends BrokerLocation { json?: boolean }
 
-/** `mvm jobs`, `mvm status`, `mvm result`, `mvm cancel`: the Broker service from the shell. */
+/** `mvm jobs`, `mvm status`, `mvm result`, `mvm cancel`, `mvm hold`/`release`/`requeue`: the Broker service from the shell. */
 export function register (program: Command): void {
   brokerOptions(program.command('jobs')
     .description('list the broker\'s jobs, newest first')
     .option('--state <state>', 'only jobs in this state (queued, scheduled, running, succeeded, failed, cancelled, held)')
     .option('--limit <n>', 'at most this many', '50')
-    .option('--json', 'machine-readable output'))
-    .action(async (o: Opts & { state?: string, limit: string }) => {
+    .option('--json', 'machine-readable output')
+    .option('--watch', 'redraw the table every --interval seconds until Ctrl-C (as watch squeue)')
+    .option('--interval <sec>', 'with --watch: seconds between redraws (decimals allowed)', '2')
+    .option('--count <n>', 'with --watch: stop after n tables (for scripts)'))
+    .action(async (o: Opts & { state?: string, limit: string, watch?: boolean, interval: string, count?: string }) => {
       const limit = wholeNumber(o.limit, '--limit', 1, 10_000)
       const states = Object.values(JobState) as string[]
       if (o.state !== undefined && !states.includes(o.state)) throw new BadRequestError(`--state: "${o.state}" is not one of ${states.join(', ')}`)
+      const intervalMs = seconds(o.interval, '--interval') * 1000
+      const count = o.count === undefined ? Infinity : wholeNumber(o.count, '--count', 1)
+      if (o.watch !== true && o.count !== undefined) throw new BadRequestError('--count goes with --watch')
       const broker = await findBroker(o)
       const req = o.state === undefined ? { limit } : { state: o.state as JobState, limit }
-      const { jobs } = await broker.ListJobs(req)
-      if (o.json === true) { printJson(jobs); return }
-      process.stdout.write(table(jobs))
+      if (o.watch !== true) {
+        const { jobs } = await broker.ListJobs(req)
+        if (o.json === true) { printJson(jobs); return }
+        process.stdout.write(table(jobs))
+        return
+      }
+      // on a terminal the table is redrawn in place; piped, each table follows the last
+      const tty = process.stdout.isTTY
+      for (let i = 0; i < count; i++) {
+        if (i > 0) await sleep(intervalMs)
+        const { jobs } = await broker.ListJobs(req)
+        const body = o.json === true ? JSON.stringify(jobs) + '\n' : `every ${o.interval} s  ${new Date().toISOString().replace('T', ' ').slice(0, 19)}\n` + table(jobs)
+        process.stdout.write(tty && o.json !== true ? '\x1b[H\x1b[2J' + body : (i > 0 && o.json !== true ? '\n' : '') + body)
+      }
     })
 
   brokerOptions(program.command('status')
@@ -40,6 +57,8 @@ export function register (program: Command): void {
         `job        ${info.jobId}${info.parentId !== undefined ? ` (element of ${info.parentId})` : ''}`,
         `name       ${info.name}`,
         `state      ${info.state}${info.reason !== undefined ? ` — ${info.reason}` : ''}`,
+        // a held job's wait reason is its reason, already on the state line
+        ...(info.waitReason !== undefined && info.waitReason !== info.reason ? [`waiting    ${info.waitReason}`] : []),
         `owner      ${info.owner}    priority ${info.priority}    ranks ${info.size} (${info.ranksStarted} started, ${info.ranksFinished} finished)`,
         `submitted  ${info.submittedAt}`,
         ...(info.startedAt !== undefined ? [`started    ${info.startedAt}`] : []),
@@ -83,12 +102,35 @@ export function register (program: Command): void {
     })
 
   brokerOptions(program.command('release')
-    .description('queue a held job again (the broker holds a job whose runs took nodes down or failed the same way repeatedly; mvm status shows why)')
-    .argument('<job>', 'job id'))
+    .description('queue a held job again: one held with `mvm hold`, or one the broker held because its runs took nodes down or failed the same way repeatedly (mvm status shows why)')
+    .argument('<job>', JOB_ARG))
     .action(async (jobId: string, o: Opts) => {
       const broker = await findBroker(o)
       await changeState(async () => await broker.ReleaseJob({ jobId }))
     })
+
+  brokerOptions(program.command('hold')
+    .description('keep a queued job from starting until `mvm release` (holding a held job is a no-op; any other state exits 1)')
+    .argument('<job>', JOB_ARG))
+    .action(async (jobId: string, o: Opts) => {
+      const broker = await findBroker(o)
+      await changeState(async () => await broker.HoldJob({ jobId }))
+    })
+
+  brokerOptions(program.command('requeue')
+    .description('run a job again from the start: a scheduled or running job is stopped first; a succeeded, failed or cancelled one is queued again (a queued or held job exits 1)')
+    .argument('<job>', JOB_ARG))
+    .action(async (jobId: string, o: Opts) => {
+      const broker = await findBroker(o)
+      await changeState(async () => await broker.RequeueJob({ jobId }))
+    })
+}
+
+/** A flag's value in seconds, decimals allowed: 0.1 to 3600. */
+function seconds (v: string, flag: string): number {
+  const n = /^\s*\d{1,4}(\.\d{1,3})?\s*$/.test(v) ? Number(v) : NaN
+  if (!(n >= 0.1 && n <= 3600)) throw new BadRequestError(`${flag} expects seconds from 0.1 to 3600, got "${v}"`)
+  return n
 }
 
 const JOB_ARG = 'job id, or a unique prefix of one (j-0mx7s9q…, or the start of its random part)'
@@ -135,8 +177,8 @@ function arrayResult (r: GetJobResultResponse, full: boolean): string | undefine
 }
 
 function table (jobs: JobInfo[]): string {
-  return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED'], jobs.map((j) => [
-    j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19)
+  return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED', 'REASON'], jobs.map((j) => [
+    j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19), j.waitReason ?? ''
   ]))
 }
 

@@ -1,8 +1,10 @@
 import type { Command } from 'commander'
 import { BadRequestError } from '@mvm/core'
 import type { JobRankLog } from '@mvm/soap'
-import { printJson } from '../output.js'
+import { printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
+import { followLogs } from '../follow-logs.js'
+import { failureText } from '../wait.js'
 
 interface Opts extends BrokerLocation {
   rank?: string
@@ -10,6 +12,8 @@ interface Opts extends BrokerLocation {
   tail?: string
   maxBytes?: string
   json?: boolean
+  follow?: boolean
+  interval?: string
 }
 
 const STREAMS = ['out', 'err'] as const
@@ -24,7 +28,9 @@ export function register (program: Command): void {
     .option('--stream <out|err>', 'only stdout (out) or only stderr (err)')
     .option('--tail <n>', 'only the last n lines of each stream')
     .option('--max-bytes <n>', 'fetch at most the last n bytes of each stream (default 65536, at most 1048576)')
-    .option('--json', 'machine-readable output (the broker\'s reply)'))
+    .option('--json', 'machine-readable output (the broker\'s reply)')
+    .option('-f, --follow', 'keep printing the ranks\' output as it comes until the job ends, then exit 0 if it succeeded, 2 if not (as submit --wait)')
+    .option('--interval <ms>', 'with --follow: pause between polls of the broker', '500'))
     .action(async (jobId: string, o: Opts) => {
       const rank = o.rank === undefined ? undefined : nonNegativeInt(o.rank, '--rank')
       const tail = o.tail === undefined ? undefined : nonNegativeInt(o.tail, '--tail')
@@ -33,6 +39,20 @@ export function register (program: Command): void {
         throw new BadRequestError(`--stream expects out or err, got "${o.stream}"`)
       }
       const streams: Stream[] = o.stream === undefined ? [...STREAMS] : [o.stream as Stream]
+      if (o.follow === true) {
+        if (o.json === true || maxBytes !== undefined) throw new BadRequestError(`--follow prints every byte as text; it does not take ${o.json === true ? '--json' : '--max-bytes'}`)
+        const intervalMs = wholeNumber(o.interval ?? '500', '--interval', 50, 60_000)
+        const broker = await findBroker(o)
+        const info = await followLogs(broker, jobId, {
+          ...(rank !== undefined ? { rank } : {}), ...(tail !== undefined ? { tail } : {}), streams, intervalMs,
+          write: (t) => { process.stdout.write(t) }, warn: (t) => { process.stderr.write(t) }
+        })
+        if (info.state !== 'succeeded') {
+          process.stderr.write(failureText(info) + '\n')
+          process.exitCode = 2
+        }
+        return
+      }
       const broker = await findBroker(o)
       const { logs } = await broker.GetJobLogs({
         jobId, ...(rank !== undefined ? { rank } : {}), ...(maxBytes !== undefined ? { maxBytes } : {})

@@ -5,25 +5,33 @@ import { collectParam, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, currentUser, findBroker, type BrokerLocation } from '../remote.js'
 import { waitForJob, printOutcome, type Outcome } from '../wait.js'
 import { arrayElements, sweepTable } from '../sweep.js'
+import { isWorkflowFile, submitWorkflow } from '../workflow-command.js'
 
-interface SubmitOptions extends BrokerLocation { param?: Record<string, string>, wait?: boolean, json?: boolean, full?: boolean, timeout?: string, owner?: string }
+interface SubmitOptions extends BrokerLocation { param?: Record<string, string>, dependsOn?: string[], wait?: boolean, json?: boolean, full?: boolean, timeout?: string, owner?: string, rescue?: string | boolean }
 
 export function register (program: Command): void {
   brokerOptions(program.command('submit')
     .description('submit a job profile to the group\'s broker (prints the job id; --wait follows it to its result)')
-    .argument('<profile>', 'job profile YAML file')
+    .argument('<profile>', 'job profile YAML file, or a Workflow file (its DAG runs from this command until every step ended)')
     .option('-p, --param <k=v>', 'override a profile parameter (repeatable)', collectParam)
+    .option('-d, --depends-on <deps>', 'run only after these jobs end: TYPE:JOB[:JOB…] (afterok, afterany, afternotok; JOB a job id or name), comma-separated, repeatable; JOB alone is afterok', (v: string, prev: string[] = []) => [...prev, v])
     .option('-w, --wait', 'wait for the job to finish, showing progress, then print its result')
     .option('--timeout <sec>', 'with --wait: give up waiting after this many seconds', '3600')
     .option('--owner <name>', 'same as --user (the job\'s owner is the subject submitting it)')
     .option('--full', 'with --wait: print long results whole (they are cut by default)')
+    .option('--rescue [file]', 'a Workflow: resume from its rescue file (default <workflow>.rescue.json): succeeded steps are not run again')
     .option('--json', 'machine-readable output'))
     .action(async (file: string, o: SubmitOptions) => {
       const params = o.param ?? {}
       // checked before anything is submitted: a bad --timeout must not leave a job behind
       const timeoutMs = wholeNumber(o.timeout ?? '3600', '--timeout', 1, 30 * 86_400) * 1000
       const who = { ...o, user: o.user ?? o.owner }
+      if (await isWorkflowFile(file)) {
+        await submitWorkflow(file, { params, owner: currentUser(who), broker: async () => await findBroker(who), timeoutMs, json: o.json === true, ...(o.rescue !== undefined ? { rescue: o.rescue } : {}) })
+        return
+      }
       const { request, profile } = await profileRequest(file, { params, owner: currentUser(who) })
+      if (o.dependsOn !== undefined) request.dependsOn = o.dependsOn
       const broker = await findBroker(who)
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000 })
       if (o.wait !== true) {

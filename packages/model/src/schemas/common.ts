@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { paramsSchema } from '../params.js'
 
 export const API_VERSION = 'mvm/v1'
-export const Kind = { Topology: 'Topology', JobProfile: 'JobProfile', Policy: 'Policy', NodeConfig: 'NodeConfig' } as const
+export const Kind = { Topology: 'Topology', JobProfile: 'JobProfile', Policy: 'Policy', NodeConfig: 'NodeConfig', Workflow: 'Workflow' } as const
 export type Kind = (typeof Kind)[keyof typeof Kind]
 export const kinds = Object.values(Kind)
 

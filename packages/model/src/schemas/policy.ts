@@ -76,7 +76,12 @@ export const sandboxSchema = z.object({
   }).strict().optional()
 }).strict()
 
-export const policySections = ['scheduling', 'security', 'monitoring', 'faultTolerance', 'queues', 'sandbox'] as const
+/** How long the broker keeps finished jobs (`mvm history`); 0 keeps them for ever. */
+export const accountingSchema = z.object({
+  retentionDays: z.number().min(0).optional()
+}).strict()
+
+export const policySections = ['scheduling', 'security', 'monitoring', 'faultTolerance', 'queues', 'sandbox', 'accounting'] as const
 export type PolicySection = (typeof policySections)[number]
 
 /** Paths `enforced` may name: a whole section or one of its fields (maps count as one setting). */
@@ -87,7 +92,8 @@ export const enforceablePaths: string[] = (() => {
     monitoring: monitoringSchema,
     faultTolerance: faultToleranceSchema,
     queues: queuesSchema,
-    sandbox: sandboxSchema
+    sandbox: sandboxSchema,
+    accounting: accountingSchema
   }
   const out: string[] = []
   for (const [section, schema] of Object.entries(shapes)) {
@@ -112,7 +118,8 @@ export const policySpecSchema = z.object({
   monitoring: monitoringSchema.optional(),
   faultTolerance: faultToleranceSchema.optional(),
   queues: queuesSchema.optional(),
-  sandbox: sandboxSchema.optional()
+  sandbox: sandboxSchema.optional(),
+  accounting: accountingSchema.optional()
 }).strict()
 
 export const policySchema = documentSchema('Policy', policySpecSchema)
@@ -141,6 +148,7 @@ export interface EffectivePolicySpec {
     reuseForSameOwner: boolean
     defaults: { memoryMB: number, cpu: number, wallTimeSec: number }
   }
+  accounting: { retentionDays: number }
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
@@ -149,5 +157,6 @@ export const DEFAULT_POLICY: EffectivePolicySpec = {
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
   queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
-  sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } }
+  sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } },
+  accounting: { retentionDays: 30 }
 }

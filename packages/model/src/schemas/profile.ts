@@ -50,6 +50,16 @@ export const expectSchema = z.object({
   tolerance: z.number().nonnegative().optional()
 }).strict()
 
+/**
+ * A job that must end first: `{ job, type }` (job: a job id, a unique prefix of one, or a job
+ * name, the latest of that name), or the short form `afterok:j-12` (`j-12` alone: afterok).
+ * The broker resolves and checks the jobs at submit.
+ */
+export const dependencySchema = z.union([
+  z.string().min(1),
+  z.object({ job: z.string().min(1), type: z.enum(['afterok', 'afterany', 'afternotok']).default('afterok') }).strict()
+])
+
 export const jobProfileSpecSchema = z.object({
   program: programSchema,
   topology: topologyRefSchema,
@@ -61,6 +71,7 @@ export const jobProfileSpecSchema = z.object({
   priority: z.int().default(0),
   checkpoint: z.object({ intervalSec: positiveNumber() }).strict().optional(),
   array: arraySchema.optional(),
+  dependsOn: z.array(dependencySchema).optional(),
   expect: expectSchema.optional()
 }).strict()
 
