@@ -50,33 +50,27 @@ export class Cluster {
   /** Up nodes that satisfy the constraints, with what they can still take of a job needing `memoryMB` per rank. */
   candidates (c: PlacementConstraints | undefined, memoryMB: number): Candidate[] {
     const out: Candidate[] = []
-    const allowed = c?.nodes !== undefined ? new Set(c.nodes) : undefined
-    for (const k of this.nodes.values()) {
-      const v = k.view
-      if (v.state !== 'up') continue
-      if (c?.group !== undefined && v.group !== c.group) continue
-      if (allowed !== undefined && !allowed.has(v.peerId)) continue
-      if (c?.labels !== undefined && !labelsMatch(v.labels, c.labels)) continue
+    for (const k of this.eligible(c)) {
       const f = this.free(k)
       const capacity = rankCapacity(f.freeSlots, f.freeMemoryMB, memoryMB)
-      if (capacity > 0) out.push({ ...v, ...f, capacity })
+      if (capacity > 0) out.push({ ...k.view, ...f, capacity })
     }
     return out
   }
 
   /** Up nodes that satisfy the constraints, whatever they have free (to say why a job waits). */
   matching (c: PlacementConstraints | undefined): NodeView[] {
+    return this.eligible(c).map((k) => ({ ...k.view, ...this.free(k) }))
+  }
+
+  /** Up nodes that pass the constraints: placing a job and explaining its wait must agree on them. */
+  private eligible (c: PlacementConstraints | undefined): Known[] {
     const allowed = c?.nodes !== undefined ? new Set(c.nodes) : undefined
-    const out: NodeView[] = []
-    for (const k of this.nodes.values()) {
-      const v = k.view
-      if (v.state !== 'up') continue
-      if (c?.group !== undefined && v.group !== c.group) continue
-      if (allowed !== undefined && !allowed.has(v.peerId)) continue
-      if (c?.labels !== undefined && !labelsMatch(v.labels, c.labels)) continue
-      out.push({ ...v, ...this.free(k) })
-    }
-    return out
+    return [...this.nodes.values()].filter(({ view: v }) =>
+      v.state === 'up' &&
+      (c?.group === undefined || v.group === c.group) &&
+      (allowed === undefined || allowed.has(v.peerId)) &&
+      (c?.labels === undefined || labelsMatch(v.labels, c.labels)))
   }
 
   /** How many nodes are up, in any group. */
