@@ -23,6 +23,14 @@ export const ErrorCode = {
   INVALID_STATE: 'E_INVALID_STATE',
   UNAVAILABLE: 'E_UNAVAILABLE',
   BAD_REQUEST: 'E_BAD_REQUEST',
+  /** A chunk's bytes do not hash to its name: discarded, fetched again from another holder. */
+  DATA_CORRUPT: 'E_DATA_CORRUPT',
+  /** A chunk or file this node was asked to use is not in its store. */
+  DATA_MISSING: 'E_DATA_MISSING',
+  /** No holder could supply a chunk (all down, or none has it). */
+  DATA_UNAVAILABLE: 'E_DATA_UNAVAILABLE',
+  /** The node's data store is at its bound and everything in it is pinned. */
+  DATA_FULL: 'E_DATA_FULL',
   INTERNAL: 'E_INTERNAL'
 } as const
 
@@ -128,6 +136,13 @@ export class BadRequestError extends MvmError {
   constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.BAD_REQUEST, message, options); this.name = 'BadRequestError' }
 }
 
+/** Data-layer failures; `code` is one of the E_DATA_* codes. */
+export class DataError extends MvmError {
+  constructor (code: typeof ErrorCode.DATA_CORRUPT | typeof ErrorCode.DATA_MISSING | typeof ErrorCode.DATA_UNAVAILABLE | typeof ErrorCode.DATA_FULL, message: string, options?: MvmErrorOptions) {
+    super(code, message, { retryable: code === ErrorCode.DATA_UNAVAILABLE, ...options }); this.name = 'DataError'
+  }
+}
+
 export interface SerializedError {
   code: string
   message: string
@@ -159,6 +174,9 @@ const byCode: Record<string, new (message: string, options?: MvmErrorOptions) =>
 /** Rebuilds an error that arrived from another node as the same class it was thrown as. */
 export function errorFromJSON (e: SerializedError): MvmError {
   if (e.code === ErrorCode.VALIDATION && Array.isArray(e.data)) return new ValidationError(e.data as Issue[], e.message)
+  if (e.code.startsWith('E_DATA_') && (Object.values(ErrorCode) as string[]).includes(e.code)) {
+    return new DataError(e.code as ConstructorParameters<typeof DataError>[0], e.message, { data: e.data, ...(e.retryable === undefined ? {} : { retryable: e.retryable }) })
+  }
   const Ctor = byCode[e.code]
   const opts: MvmErrorOptions = { data: e.data }
   if (e.retryable !== undefined) opts.retryable = e.retryable

@@ -15,7 +15,7 @@
 export {
   ErrorCode, MvmError, formatIssue, ValidationError, ConfigError, NotFoundError, UnknownComponentError, ProtocolError,
   FrameTooLargeError, UnsupportedVersionError, NotAdmittedError, UnauthorizedError, CapacityError, TimeoutError,
-  AbortError, SandboxError, JobFailedError, ProgramError, InvalidStateError, UnavailableError, BadRequestError, errorFromJSON, toMvmError,
+  AbortError, SandboxError, JobFailedError, ProgramError, InvalidStateError, UnavailableError, BadRequestError, DataError, errorFromJSON, toMvmError,
   type MvmErrorOptions, type Issue, type SerializedError
 } from './errors.js'
 export { shortPeerId, nodeLabel } from './names.js'

@@ -1,0 +1,10 @@
+/**
+ * @packageDocumentation
+ * The data layer of an MVM node: a content-addressed chunk store, the transfer protocol
+ * between nodes and the HTTP endpoints clients upload and download through.
+ */
+export { CHUNK_SIZE, DATA_PROTOCOL } from './types.js'
+export type {
+  FileManifest, FileEntry, StoreStats, ImportOptions, DataStore, DataStoreInit, Holder, DataTransport,
+  FetchOptions, FetchStats, TransferCounters, DataService, DataServiceInit
+} from './types.js'
