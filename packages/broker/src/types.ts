@@ -115,6 +115,8 @@ export interface RankRecord {
   maxRssMB?: number
   /** How it ended: exit, killed, timeout, memory, error, … (the sandbox's exit reason). */
   exitReason?: string
+  /** The profile's `outputs` this rank left, as stored by the super-peer (content ids). */
+  outputs?: Array<{ name: string, id: string, size: number }>
 }
 
 /** A rank's latest checkpoint as the broker stores it (until the job ends). */

@@ -36,7 +36,9 @@ export {
   jobProfileSchema, jobProfileSpecSchema, programSchema, topologyRefSchema, resourcesSchema, queueSchema,
   placementSchema, arraySchema, expectSchema, dependencySchema
 } from './schemas/profile.js'
-export type { JobProfileSpec, JobProfileDocument } from './schemas/profile.js'
+export type { JobProfileSpec, JobProfileDocument, InputSpec, OutputSpec } from './schemas/profile.js'
+export { workDirPath, storedOutputName } from './data-files.js'
+export type { ResolvedInput, ResolvedOutput, InputSource, InputCheck } from './data-files.js'
 export {
   policySchema, policySpecSchema, schedulingSchema, securitySchema, monitoringSchema, faultToleranceSchema,
   queuesSchema, sandboxSchema, DEFAULT_POLICY, permissions

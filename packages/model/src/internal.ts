@@ -1,3 +1,4 @@
+import type { InputCheck } from './data-files.js'
 import type { Issue } from '@mvm/core'
 import type { ParseOptions } from './document.js'
 import type { FileRef } from './files.js'
@@ -9,6 +10,7 @@ export interface Loaded<T> { result?: T, issues: Issue[] }
 export interface InternalOptions extends ParseOptions {
   stack: FileRef[]
   signal?: AbortSignal
+  inputs?: InputCheck
   /** Loads a referenced file (profile → topology, policy → extends) with the same machinery. */
   loadRef: (ref: FileRef, opts: InternalOptions) => Promise<Loaded<MvmDocument> & { missing?: string }>
 }

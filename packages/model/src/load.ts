@@ -33,6 +33,7 @@ const loadRef: InternalOptions['loadRef'] = async (ref, o) => {
 function internal (opts: LoadOptions): InternalOptions {
   const o: InternalOptions = { stack: [], loadRef, params: opts.params ?? {} }
   if (opts.signal !== undefined) o.signal = opts.signal
+  if (opts.inputs !== undefined) o.inputs = opts.inputs
   return o
 }
 

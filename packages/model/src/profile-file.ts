@@ -7,6 +7,7 @@ import type { InternalOptions, Loaded } from './internal.js'
 import { jobProfileSchema } from './schemas/profile.js'
 import type { JobProfileDocument } from './schemas/profile.js'
 import { expandAt } from './topology-file.js'
+import { resolveInputs, resolveOutputs } from './data-files.js'
 import type { RankGraph } from './topology/types.js'
 import type { TopologySpec } from './topology/index.js'
 import type { LoadedProfile, ProgramSource } from './types.js'
@@ -58,8 +59,11 @@ export async function finishProfile (doc: ParsedDocument, ref: FileRef, o: Inter
   const { apiVersion, metadata, spec } = v.value
   const program = await loadProgram(doc, ref, spec.program, o)
   const topology = await loadTopology(doc, ref, spec, o)
-  issues.push(...program.issues, ...topology.issues)
+  const inputs = await resolveInputs(doc, ref, spec.inputs, o.inputs ?? { local: true })
+  issues.push(...program.issues, ...topology.issues, ...inputs.issues)
   const size = topology.result?.graph.size
+  const outputs = resolveOutputs(doc, spec.outputs, size ?? spec.processes)
+  issues.push(...outputs.issues)
   if (size !== undefined && spec.processes !== undefined && spec.processes !== size) {
     issues.push(doc.source.issueAt(['spec', 'processes'], `processes is ${spec.processes} but the topology has ${size} ranks`))
   }
@@ -72,7 +76,9 @@ export async function finishProfile (doc: ParsedDocument, ref: FileRef, o: Inter
     params: doc.params,
     spec: { ...spec, processes: spec.processes ?? topology.result.graph.size },
     program: program.result,
-    topology: topology.result
+    topology: topology.result,
+    inputs: inputs.inputs,
+    outputs: outputs.outputs
   }
   return { result, issues: [] }
 }

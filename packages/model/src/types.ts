@@ -1,3 +1,4 @@
+import type { InputCheck, ResolvedInput, ResolvedOutput } from './data-files.js'
 import type { RankGraph } from './topology/types.js'
 import type { Metadata } from './schemas/common.js'
 import type { ParamValue } from './params.js'
@@ -11,6 +12,12 @@ export interface LoadOptions {
   /** Parameter overrides, e.g. from `--param k=v` (strings are coerced to the declared type). */
   params?: Record<string, unknown>
   signal?: AbortSignal
+  /**
+   * How a profile's local `inputs` are checked: by default they must exist and lie in the
+   * profile's folder, the current folder or `allowDirs`; `local: false` (the broker, which has
+   * only the profile) leaves them as declared.
+   */
+  inputs?: InputCheck
 }
 
 /** Where a setting was written, for messages that point back at a file. */
@@ -40,6 +47,9 @@ export interface ProgramSource {
 
 export interface LoadedProfile extends Common {
   kind: 'JobProfile'
+  /** `spec.inputs` checked and expanded (a folder gives one entry per file). */
+  inputs: ResolvedInput[]
+  outputs: ResolvedOutput[]
   /** The validated spec; `processes` is always set (the topology's size when omitted). */
   spec: JobProfileSpec & { processes: number }
   program: ProgramSource

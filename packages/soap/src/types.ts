@@ -121,7 +121,45 @@ export interface SubmitJobRequest {
   owner?: string
   /** Jobs that must end first, added to the profile's `spec.dependsOn`: `afterok:j-12`, `afterany:name`, or a job alone (afterok). */
   dependsOn?: string[]
+  /**
+   * Files already in the broker's store (uploaded with PutData or over HTTP /data), placed in
+   * every rank's work dir under `name`. They cover the profile's local `inputs` (a folder's
+   * files as `folder/file`); names the profile does not declare are added (a workflow passing
+   * an earlier step's outputs).
+   */
+  inputs?: DataInput[]
 }
+
+/** A stored file given to a job under a work-dir relative name. */
+export interface DataInput { name: string, id: string }
+
+/** A file in a node's content-addressed store. */
+export interface DataEntry {
+  id: string
+  name: string
+  size: number
+  /** Bytes of its distinct non-zero chunks. */
+  storedBytes: number
+  hits: number
+  /** Who keeps it from eviction (`job:<id>`, `user`). */
+  pins: string[]
+  createdAt: string
+  lastUsedAt: string
+}
+
+/** A job's output file as stored by the broker after the job succeeded. */
+export interface JobOutput { name: string, id: string, size: number, rank: number }
+
+/** Uploads a file of at most 16 MiB (larger ones go through HTTP PUT /data, see the README). */
+export interface PutDataRequest { name: string, content: Uint8Array, subject?: string }
+export interface PutDataResponse { id: string, size: number }
+/** A byte range of a stored file (whole file when `length` is absent); at most 16 MiB per call. */
+export interface GetDataRequest { id: string, offset?: number, length?: number, subject?: string }
+export interface GetDataResponse { id: string, size: number, offset: number, content: Uint8Array }
+export interface ListDataRequest { subject?: string }
+export interface ListDataResponse { files: DataEntry[], storedBytes: number, maxBytes: number }
+export interface DataIdRequest { id: string, subject?: string }
+export interface RemoveDataResponse { removed: boolean }
 export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
 
 /** Several submissions in one call (one transaction: all accepted or none); `submitted[i]` answers `jobs[i]`. */
@@ -219,6 +257,8 @@ export interface GetJobResultResponse {
   ranks: RankResult[]
   /** As JobInfo.params: an array element's values, so a result can be labelled by them. */
   params?: JobParam[]
+  /** The files the profile's `outputs` named, stored after success (fetch with GetData or HTTP). */
+  outputs?: JobOutput[]
 }
 
 /**
@@ -290,6 +330,10 @@ export interface BrokerHandlers {
   SubmitJobs?: Handler<SubmitJobsRequest, SubmitJobsResponse>
   WaitJob?: Handler<WaitJobRequest, JobInfo>
   WaitJobs?: Handler<WaitJobsRequest, WaitJobsResponse>
+  PutData?: Handler<PutDataRequest, PutDataResponse>
+  GetData?: Handler<GetDataRequest, GetDataResponse>
+  ListData?: Handler<ListDataRequest, ListDataResponse>
+  RemoveData?: Handler<DataIdRequest, RemoveDataResponse>
 }
 
 export interface ServiceHandlers {
@@ -337,4 +381,8 @@ export interface BrokerClient {
   /** Without a `timeoutMs` call option, the call's own timeout is the wait plus a margin. */
   WaitJob: (req: WaitJobRequest, options?: CallOptions) => Promise<JobInfo>
   WaitJobs: (req: WaitJobsRequest, options?: CallOptions) => Promise<WaitJobsResponse>
+  PutData: (req: PutDataRequest, options?: CallOptions) => Promise<PutDataResponse>
+  GetData: (req: GetDataRequest, options?: CallOptions) => Promise<GetDataResponse>
+  ListData: (req?: ListDataRequest, options?: CallOptions) => Promise<ListDataResponse>
+  RemoveData: (req: DataIdRequest, options?: CallOptions) => Promise<RemoveDataResponse>
 }

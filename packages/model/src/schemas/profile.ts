@@ -60,6 +60,40 @@ export const dependencySchema = z.union([
   z.object({ job: z.string().min(1), type: z.enum(['afterok', 'afterany', 'afternotok']).default('afterok') }).strict()
 ])
 
+/** How a rank gets an input: the whole file before it starts, or only the ranges it reads. */
+export const inputModeSchema = z.enum(['prefetch', 'onDemand'])
+
+/** A content id: the hex sha256 of a file's manifest (see @mvm/data). */
+export const contentIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'expected a content id (64 lowercase hex digits, as `mvm data put` prints)')
+
+/**
+ * A job input, placed read-only in every rank's work dir under `as`: a file or folder of the
+ * submitter (relative to the profile), a file already in the lab's store by content id, or a
+ * named output of an earlier job (which then becomes an `afterok` dependency).
+ */
+export const inputSchema = z.union([
+  z.string().min(1),
+  z.object({ path: z.string().min(1), as: z.string().min(1).optional(), mode: inputModeSchema.optional() }).strict(),
+  z.object({ id: contentIdSchema, as: z.string().min(1), mode: inputModeSchema.optional() }).strict(),
+  z.object({
+    from: z.object({ job: z.string().min(1), output: z.string().min(1) }).strict(),
+    as: z.string().min(1).optional(),
+    mode: inputModeSchema.optional()
+  }).strict()
+])
+
+/**
+ * A file a rank leaves in its work dir, stored after the job succeeds. By default rank 0's;
+ * with `ranks`, each listed rank's (or every rank's) copy, stored as `rank-<r>/<path>`.
+ */
+export const outputSchema = z.union([
+  z.string().min(1),
+  z.object({
+    path: z.string().min(1),
+    ranks: z.union([z.literal('all'), z.array(z.int().nonnegative()).min(1)]).optional()
+  }).strict()
+])
+
 export const jobProfileSpecSchema = z.object({
   program: programSchema,
   topology: topologyRefSchema,
@@ -72,9 +106,13 @@ export const jobProfileSpecSchema = z.object({
   checkpoint: z.object({ intervalSec: positiveNumber() }).strict().optional(),
   array: arraySchema.optional(),
   dependsOn: z.array(dependencySchema).optional(),
+  inputs: z.array(inputSchema).max(256).optional(),
+  outputs: z.array(outputSchema).max(256).optional(),
   expect: expectSchema.optional()
 }).strict()
 
 export const jobProfileSchema = documentSchema('JobProfile', jobProfileSpecSchema)
 export type JobProfileSpec = z.infer<typeof jobProfileSpecSchema>
+export type InputSpec = z.infer<typeof inputSchema>
+export type OutputSpec = z.infer<typeof outputSchema>
 export type JobProfileDocument = z.infer<typeof jobProfileSchema>
