@@ -148,6 +148,10 @@ export function createBrokerClient (url: string, options: { subject?: string } =
     GetJobLogs: async (req, o) => call('GetJobLogs', req, o),
     SubmitJobs: async (req, o) => call('SubmitJobs', req, o),
     WaitJob: async (req, o) => call('WaitJob', req, waitOptions(req.timeoutMs, o)),
-    WaitJobs: async (req, o) => call('WaitJobs', req, waitOptions(req.timeoutMs, o))
+    WaitJobs: async (req, o) => call('WaitJobs', req, waitOptions(req.timeoutMs, o)),
+    PutData: async (req, o) => call('PutData', req, o),
+    GetData: async (req, o) => call('GetData', req, o),
+    ListData: async (req, o) => call('ListData', req ?? {}, o),
+    RemoveData: async (req, o) => call('RemoveData', req, o)
   }
 }
