@@ -143,6 +143,8 @@ export class BrokerImpl implements Broker {
     return out
   }
 
+  resolveJobRef (ref: string): string { return this.resolveDependency(ref) }
+
   /** A job a dependency names: its id or a unique prefix of one, else the latest job of that name. */
   private resolveDependency (ref: string): string {
     try {

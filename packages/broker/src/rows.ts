@@ -28,7 +28,7 @@ export interface JobRow {
 }
 
 export interface EventRow { job_id: string, at: number, from_state: string | null, to_state: string, detail: string | null }
-export interface RankRow { rank: number, exit_code: number, output: string | null, error: string | null, peer_id: string | null, started_at: number | null, finished_at: number | null, cpu_sec: number | null, max_rss_mb: number | null, exit_reason: string | null }
+export interface RankRow { rank: number, exit_code: number, output: string | null, error: string | null, peer_id: string | null, started_at: number | null, finished_at: number | null, cpu_sec: number | null, max_rss_mb: number | null, exit_reason: string | null, outputs: string | null }
 
 export function toJob (r: JobRow): Job {
   return {
@@ -70,6 +70,7 @@ export function toRank (r: RankRow): RankRecord {
   if (r.cpu_sec !== null) out.cpuSec = r.cpu_sec
   if (r.max_rss_mb !== null) out.maxRssMB = r.max_rss_mb
   if (r.exit_reason !== null) out.exitReason = r.exit_reason
+  if (r.outputs !== null) out.outputs = JSON.parse(r.outputs) as NonNullable<RankRecord['outputs']>
   return out
 }
 

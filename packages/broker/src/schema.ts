@@ -96,7 +96,9 @@ const migrations: string[] = [
   `ALTER TABLE rank_results ADD COLUMN cpu_sec REAL;
    ALTER TABLE rank_results ADD COLUMN max_rss_mb REAL;
    ALTER TABLE rank_results ADD COLUMN exit_reason TEXT;
-   CREATE INDEX jobs_ended ON jobs(ended_at) WHERE ended_at IS NOT NULL;`
+   CREATE INDEX jobs_ended ON jobs(ended_at) WHERE ended_at IS NOT NULL;`,
+  // 7: the files a rank's outputs were stored as (JSON [{ name, id, size }], content ids)
+  'ALTER TABLE rank_results ADD COLUMN outputs TEXT;'
 ]
 
 export const schemaVersion = migrations.length

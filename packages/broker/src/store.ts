@@ -116,9 +116,9 @@ export class JobStore {
       getSetting: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
       putSetting: db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'),
       deleteSetting: db.prepare('DELETE FROM settings WHERE key = ?'),
-      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason FROM rank_results WHERE job_id = ? ORDER BY rank'),
+      putRank: db.prepare(`INSERT OR REPLACE INTO rank_results (job_id, rank, exit_code, output, error, peer_id, at, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason, outputs)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      ranks: db.prepare('SELECT rank, exit_code, output, error, peer_id, started_at, finished_at, cpu_sec, max_rss_mb, exit_reason, outputs FROM rank_results WHERE job_id = ? ORDER BY rank'),
       clearRanks: db.prepare('DELETE FROM rank_results WHERE job_id = ?'),
       putCheckpoint: db.prepare(`INSERT INTO checkpoints (job_id, rank, attempt, seq, state, peer_id, at) VALUES (@job_id, @rank, @attempt, @seq, @state, @peer_id, @at)
         ON CONFLICT (job_id, rank) DO UPDATE SET attempt = excluded.attempt, seq = excluded.seq, state = excluded.state, peer_id = excluded.peer_id, at = excluded.at
@@ -437,7 +437,7 @@ export class JobStore {
     this.begin()
     this.drain()
     this.inBatch()
-    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null, r.cpuSec ?? null, r.maxRssMB ?? null, r.exitReason ?? null)
+    this.q.putRank.run(id, r.rank, r.exitCode, json(r.output), r.error ?? null, r.peerId ?? null, this.now(), r.startedAtMs ?? null, r.finishedAtMs ?? null, r.cpuSec ?? null, r.maxRssMB ?? null, r.exitReason ?? null, r.outputs === undefined || r.outputs.length === 0 ? null : JSON.stringify(r.outputs))
   }
 
   /** The latest job (array parents included) submitted under `name`, if any. */

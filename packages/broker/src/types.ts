@@ -257,6 +257,8 @@ export interface Broker {
    * its random part, without `j-`). No match: E_NOT_FOUND; several: E_BAD_REQUEST listing them.
    */
   resolveId: (idOrPrefix: string) => string
+  /** A job id, unique id prefix, or job name (the latest job of that name) as a full job id; E_NOT_FOUND otherwise. */
+  resolveJobRef: (ref: string) => string
   events: (jobId: string) => JobEvent[]
   list: (query?: { state?: JobState, limit?: number, parentId?: string }) => Job[]
   /** Finished jobs (not array parents) with their ranks' accounting, newest end first. */

@@ -1,3 +1,4 @@
+import { createFiles } from './files.js'
 import { BadRequestError } from '@mvm/core'
 import { Collectives } from './collectives.js'
 import type { ContextInit, JobContext, RecvFn, Transport } from './types.js'
@@ -50,7 +51,8 @@ export function createContext (init: ContextInit, transport: Transport): JobCont
     gather: async (v, root) => await coll.gather(v, root),
     scatter: async (v, root) => await coll.scatter(v, root),
     log: (...args) => transport.log(args.map((a) => typeof a === 'string' ? a : safeJson(a)).join(' ')),
-    checkpoint: async (state) => await transport.checkpoint(state)
+    checkpoint: async (state) => await transport.checkpoint(state),
+    files: createFiles(init.files ?? [], transport, signal, () => init.workDir ?? process.cwd())
   }
 }
 

@@ -32,6 +32,33 @@ export interface JobContext {
   log: (...args: unknown[]) => void
   /** Stores state (JSON) through the runtime; best effort. */
   checkpoint: (state: unknown) => Promise<void>
+  /** The job's inputs (the profile's `inputs`), read-only. */
+  readonly files: JobFiles
+}
+
+/** One of the job's inputs as the rank sees it. */
+export interface InputInfo {
+  /** Its path in the work dir (`/`-separated, relative). */
+  name: string
+  size: number
+  /** `prefetch`: a local file before the rank starts; `onDemand`: fetched range by range as read. */
+  mode: 'prefetch' | 'onDemand'
+}
+
+export interface InputFile extends InputInfo {
+  /** Up to `length` bytes from `offset` (fewer at the end of the file; at most 16 MiB per call). */
+  read: (offset: number, length: number) => Promise<Uint8Array>
+  /** The file (from `start`) in pieces of `chunkSize` bytes (default 1 MiB). */
+  stream: (opts?: { chunkSize?: number, start?: number }) => AsyncIterable<Uint8Array>
+  /** The whole file as UTF-8 text. */
+  text: () => Promise<string>
+}
+
+export interface JobFiles {
+  list: () => InputInfo[]
+  open: (name: string) => Promise<InputFile>
+  /** The local path of a prefetched input, for any file API (E_BAD_REQUEST for an on-demand one). */
+  path: (name: string) => string
 }
 
 export interface RecvFn {
@@ -52,6 +79,8 @@ export interface Transport {
   recvRank: (rank: number, tag: number, signal: AbortSignal) => Promise<unknown>
   log: (line: string) => void
   checkpoint: (state: unknown) => Promise<void>
+  /** A byte range of an on-demand input, fetched through the node. */
+  readInput?: (name: string, offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
 }
 
 export interface ContextInit {
@@ -68,6 +97,10 @@ export interface ContextInit {
    * treated as remote.
    */
   locality?: number[]
+  /** The job's inputs. */
+  files?: InputInfo[]
+  /** Where prefetched inputs are (the rank's work dir; default the current directory). */
+  workDir?: string
 }
 
 export type JobFunction = (ctx: JobContext) => unknown

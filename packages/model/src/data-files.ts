@@ -15,7 +15,8 @@ export type InputSource =
 export interface ResolvedInput {
   /** Relative path in the rank's work dir (always `/`-separated). */
   as: string
-  mode: 'prefetch' | 'onDemand'
+  /** As the profile says; absent: decided by size (policy `data.prefetchMaxMB`). */
+  mode?: 'prefetch' | 'onDemand'
   source: InputSource
   /** Index of the `spec.inputs` entry it came from. */
   entry: number
@@ -106,7 +107,7 @@ async function walk (dir: string, realDir: string, issue: (m: string) => void): 
 
 async function localInput (c: Ctx, spec: InputSpec, i: number, written: string, as: string, mode: ResolvedInput['mode']): Promise<ResolvedInput[]> {
   const at = (m: string): ResolvedInput[] => { c.issues.push(c.doc.source.issueAt(fieldOf(spec, i, 'path'), m)); return [] }
-  if (!c.check.local) return [{ as, mode, entry: i, source: { kind: 'local', path: written.replaceAll('\\', '/'), size: 0 } }]
+  if (!c.check.local) return [{ as, ...(mode === undefined ? {} : { mode }), entry: i, source: { kind: 'local', path: written.replaceAll('\\', '/'), size: 0 } }]
   const abs = path.resolve(path.dirname(c.ref.abs), written)
   let real: string
   try { real = await realpath(abs) } catch (err) {
@@ -118,13 +119,13 @@ async function localInput (c: Ctx, spec: InputSpec, i: number, written: string, 
     return at(`input ${written} is outside the folders inputs may come from (${c.roots.join(', ')}); allow another with --input-dir`)
   }
   const s = await stat(real)
-  if (s.isFile()) return [{ as, mode, entry: i, source: { kind: 'local', path: real, size: s.size } }]
+  if (s.isFile()) return [{ as, ...(mode === undefined ? {} : { mode }), entry: i, source: { kind: 'local', path: real, size: s.size } }]
   if (!s.isDirectory()) return at(`input ${written} is neither a file nor a folder`)
   let bad: string | undefined
   const files = await walk(real, real, (m) => { bad ??= m })
   if (bad !== undefined) return at(`input folder ${written}: ${bad}`)
   if (files.length === 0) return at(`input folder ${written} has no files`)
-  return files.map((f) => ({ as: `${as}/${f.rel}`, mode, entry: i, source: { kind: 'local', path: f.abs, size: f.size } }))
+  return files.map((f) => ({ as: `${as}/${f.rel}`, ...(mode === undefined ? {} : { mode }), entry: i, source: { kind: 'local', path: f.abs, size: f.size } }))
 }
 
 /** Checks and expands `spec.inputs`; every problem is an issue at its field. */
@@ -134,7 +135,7 @@ export async function resolveInputs (doc: ParsedDocument, ref: FileRef, specs: I
   const seen = new Map<string, number>()
   for (const [i, spec] of (specs ?? []).entries()) {
     const o = typeof spec === 'string' ? { path: spec } : spec
-    const mode = o.mode ?? 'prefetch'
+    const mode = o.mode
     const natural = 'path' in o ? path.basename(o.path.replaceAll('\\', '/').replace(/\/+$/, '')) : 'from' in o ? path.posix.basename(o.from.output) : undefined
     const named = workDirPath(o.as ?? natural ?? '')
     if ('error' in named) { c.issues.push(doc.source.issueAt(o.as !== undefined ? fieldOf(spec, i, 'as') : fieldOf(spec, i, 'path'), `input name ${named.error}`)); continue }
@@ -143,11 +144,11 @@ export async function resolveInputs (doc: ParsedDocument, ref: FileRef, specs: I
     if (other !== undefined) { c.issues.push(doc.source.issueAt(fieldOf(spec, i, 'as'), `input name "${as}" is already used by inputs[${other}]`)); continue }
     seen.set(as, i)
     if ('path' in o) inputs.push(...await localInput(c, spec, i, o.path, as, mode))
-    else if ('id' in o) inputs.push({ as, mode, entry: i, source: { kind: 'id', id: o.id } })
+    else if ('id' in o) inputs.push({ as, ...(mode === undefined ? {} : { mode }), entry: i, source: { kind: 'id', id: o.id } })
     else {
       const out = workDirPath(o.from.output)
       if ('error' in out) { c.issues.push(doc.source.issueAt(['spec', 'inputs', i, 'from', 'output'], `output name ${out.error}`)); continue }
-      inputs.push({ as, mode, entry: i, source: { kind: 'output', job: o.from.job, output: out.ok } })
+      inputs.push({ as, ...(mode === undefined ? {} : { mode }), entry: i, source: { kind: 'output', job: o.from.job, output: out.ok } })
     }
   }
   return { inputs, issues: c.issues }

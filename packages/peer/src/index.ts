@@ -18,9 +18,11 @@ import { componentLogger, startableRole, type Logger, type Startable } from '@mv
 import type { EffectivePolicy } from '@mvm/model'
 import type { GetLogsRequest, GetLogsResponse, Handler } from '@mvm/soap'
 import { PeerAgent, type PeerAgentInit, type PeerNode } from './peer-agent.js'
+import type { NodeData } from './job-data.js'
 import { nodeLogsHandler } from './logs-node.js'
 
 export { PeerAgent, type PeerAgentInit, type PeerNode } from './peer-agent.js'
+export type { NodeData } from './job-data.js'
 export { nodeLogsHandler, runtimeLogDir } from './logs-node.js'
 
 /** What the peer role needs of the node: the agent's needs plus SOAP and the queue streams. */
@@ -34,6 +36,8 @@ export interface PeerRoleInit {
   logger: Logger
   /** The node's own merged policy, if it was started with one: its sandbox section wins over domain updates. */
   policy?: EffectivePolicy
+  /** The node's data layer (inputs and outputs of jobs). */
+  data?: NodeData
 }
 
 export interface PeerRole extends Startable {
@@ -45,6 +49,7 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
   const log = componentLogger(init.logger, 'runtime')
   const agent = new PeerAgent(node, {
     dataDir: init.dataDir, streams: node.streams, logger: log, ownPolicy: spec !== undefined,
+    ...(init.data !== undefined ? { data: init.data } : {}),
     ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize, poolMemoryMB: spec.sandbox.defaults.memoryMB, reuseForSameOwner: spec.sandbox.reuseForSameOwner } : {})
   })
   return startableRole(agent, () => {

@@ -4,7 +4,8 @@ import pRetry from 'p-retry'
 import { realpathSync } from 'node:fs'
 import { InvalidStateError, UnavailableError, combineSignals, hidePaths, shortPeerId, type Logger, type Startable, type PathAlias } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
-import type { PortStats, RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
+import type { InstanceFiles, PortStats, RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
+import { JobData, type NodeData } from './job-data.js'
 import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
 
 /** The parts of an MVM node the peer agent uses (structural, so @mvm/node need not know jobs). */
@@ -36,6 +37,8 @@ export interface PeerAgentInit {
   reuseForSameOwner?: boolean
   /** The node was started with a policy of its own: domain updates do not change its sandbox. */
   ownPolicy?: boolean
+  /** The node's data layer; without it, a job with inputs or outputs is refused. */
+  data?: NodeData
 }
 
 interface Active {
@@ -77,6 +80,7 @@ export class PeerAgent implements Startable {
   private watchdog: NodeJS.Timeout | undefined
   /** One lifetime: aborted by stop(), so work a handler started ends with the agent. */
   private lifetime: AbortController | undefined
+  private jobData: JobData | undefined
 
   constructor (private readonly node: PeerNode, private readonly init: PeerAgentInit) {}
 
@@ -192,12 +196,14 @@ export class PeerAgent implements Startable {
     const session = this.node.control.toSuperPeer()
     const self = this.node.peerId
     const ranks = inst.placement.flatMap((p, r) => p === self ? [r] : [])
+    const files = await this.files(inst, signal)
     const link = this.transport!.link(inst.jobId, inst.addresses)
     const job = await rt.instantiate({
       jobId: inst.jobId, owner: inst.owner, program: inst.program, graph: inst.graph, placement: inst.placement, self,
       params: inst.params, resources: inst.resources, queue: inst.queue,
       ...(inst.resume && inst.restored !== undefined ? { restored: inst.restored } : {})
-    }, link, { signal })
+    }, link, { signal, ...(files === undefined ? {} : { files }) })
+    if (files !== undefined) void job.done.then(() => { this.jobData?.release(inst) })
     if (signal.aborted) { await job.terminate('terminated while starting'); this.transport?.closeJob(inst.jobId); signal.throwIfAborted() }
     const entry: Active = { job, ranks, memoryMB: inst.resources.memoryMB, session, stopping: false, checkpoints: new Map() }
     job.onCheckpoint((rank, json) => { this.shipCheckpoint(inst.jobId, entry, rank, json) })
@@ -228,6 +234,14 @@ export class PeerAgent implements Startable {
     }
     this.init.logger.info({ jobId: inst.jobId, ranks }, 'job instantiated')
     return { type: 'instantiateAck', jobId: inst.jobId, ranks }
+  }
+
+  /** The job's inputs made local (or readable on demand) and its outputs' destination; undefined for a job with neither. */
+  private async files (inst: ReturnType<typeof decodeInstance>, signal: AbortSignal): Promise<InstanceFiles | undefined> {
+    if ((inst.inputs ?? []).length === 0 && (inst.outputs ?? []).length === 0) return undefined
+    if (this.init.data === undefined) throw new UnavailableError(`job ${inst.jobId} has inputs or outputs, and this node has no data store`)
+    this.jobData ??= new JobData(this.init.data, join(this.init.dataDir, 'data', 'inputs'), this.init.logger)
+    return await this.jobData.prepare(inst, signal)
   }
 
   /**
@@ -306,7 +320,8 @@ export class PeerAgent implements Startable {
       resultJson: r.result === undefined ? '' : JSON.stringify(r.result),
       error: this.scrub(r.error === undefined ? (ok ? '' : `rank ${r.rank} ended: ${r.reason ?? 'exit ' + String(r.exitCode)}`) : `${r.error.code}: ${r.error.message}`),
       startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs,
-      cpuSec: r.cpuSec ?? 0, maxRssMb: r.maxRssMB ?? 0, exitReason: r.reason ?? ''
+      cpuSec: r.cpuSec ?? 0, maxRssMb: r.maxRssMB ?? 0, exitReason: r.reason ?? '',
+      outputs: ok ? r.outputs ?? [] : []
     }, session)
   }
 
@@ -350,6 +365,7 @@ export class PeerAgent implements Startable {
     this.lifetime.abort()
     this.lifetime = undefined
     clearInterval(this.watchdog)
+    this.jobData?.stop()
     for (const u of this.unhandle.splice(0)) u()
     await Promise.all([...this.active.keys()].map(async (id) => { await this.terminate(id, 'node stopping') }))
     await this.transport?.stop()

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { InvalidStateError, throwIfAborted } from '@mvm/core'
+import { InvalidStateError, errorFromJSON, throwIfAborted, type SerializedError } from '@mvm/core'
 import type { Transport } from '@mvm/job'
 import { CreditGate, CreditGranter, createQueue, type VirtualQueue } from '@mvm/queue'
 import { FrameSocket, Kind } from './frame-socket.js'
@@ -77,6 +77,7 @@ export class HostChannels {
 
   /** Applies one message from the runtime; `handle` is the socket a `{ direct }` or `{ uplink }` message carries. */
   handle (m: ToHost, handle?: unknown): void {
+    if ('inputData' in m) { this.inputAnswer(m.inputData); return }
     if ('data' in m) this.deliver(m.data.port, m.data.bytes)
     else if ('credit' in m) this.gates.get(m.credit.port)?.grant(m.credit.n)
     else if ('coll' in m) this.deliverColl(m.coll.from, m.coll.tag, m.coll.bytes)
@@ -152,8 +153,32 @@ export class HostChannels {
 
   private taken (port: string): void { this.granters.get(port)?.consumed() }
 
+  private readonly reads = new Map<number, { resolve: (b: Uint8Array) => void, reject: (e: Error) => void }>()
+  private nextRead = 1
+
+  private inputAnswer (a: { req: number, bytes?: Uint8Array, error?: SerializedError }): void {
+    const r = this.reads.get(a.req)
+    if (r === undefined) return
+    this.reads.delete(a.req)
+    if (a.error !== undefined) r.reject(errorFromJSON(a.error))
+    else r.resolve(a.bytes ?? new Uint8Array(0))
+  }
+
   transport (): Transport {
     return {
+      readInput: async (name, offset, length, signal) => {
+        throwIfAborted(signal)
+        const req = this.nextRead++
+        return await new Promise<Uint8Array>((resolve, reject) => {
+          const onAbort = (): void => { this.reads.delete(req); try { throwIfAborted(signal) } catch (e) { reject(e as Error) } }
+          signal.addEventListener('abort', onAbort, { once: true })
+          this.reads.set(req, {
+            resolve: (b) => { signal.removeEventListener('abort', onAbort); resolve(b) },
+            reject: (e) => { signal.removeEventListener('abort', onAbort); reject(e) }
+          })
+          this.post({ readInput: { req, name, offset, length } })
+        })
+      },
       sendPort: async (port, value, signal) => {
         // encode before taking a credit: a value that cannot be encoded must not cost one
         const bytes = this.encoder.encode(value)

@@ -19,7 +19,7 @@
  * await rt.stop()
  * ```
  */
-export type { InstanceSpec, RunningJob, RankOutcome, Runtime, RuntimeInit } from './types.js'
+export type { InstanceSpec, InstanceFiles, RunningJob, RankOutcome, Runtime, RuntimeInit } from './types.js'
 export type { ProgramSource, Compiled, CompileOptions } from './compile.js'
 export { createRuntime } from './runtime.js'
 export type { PortStats } from './port-stats.js'

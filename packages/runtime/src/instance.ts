@@ -1,15 +1,16 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm/core'
+import { BadRequestError, InvalidStateError, JobFailedError, toMvmError, type Logger } from '@mvm/core'
 import type { ExitInfo, Sandbox, SandboxPool } from '@mvm/sandbox'
 import type { Compiled, ProgramSource } from './compile.js'
-import type { FromHost, RankUsage } from './protocol.js'
+import type { FromHost, RankUsage, ToHost } from './protocol.js'
 import type { ReusableInit } from './reuse.js'
 import { SELF_SIGNAL_FILE } from './signal-guard.js'
 import { DirectWiring, localityOf, uplinkSink } from './direct-wiring.js'
 import { Router } from './router.js'
 import { PortCounters } from './port-stats.js'
-import type { InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
+import type { InstanceFiles, InstanceSpec, RunningJob, RankOutcome, RemoteLink } from './types.js'
+import { collectOutputs, placeInputs } from './work-files.js'
 
 export interface InstanceDeps {
   dataDir: string
@@ -21,6 +22,8 @@ export interface InstanceDeps {
   loaded?: (sb: Sandbox, hash: string) => boolean
   /** Policy `sandbox.reuseForSameOwner`: a rank that returned a result gives its process back for the owner's next rank. */
   reuse: boolean
+  /** The job's inputs and outputs, when its profile has any. */
+  files?: InstanceFiles
 }
 
 /**
@@ -96,7 +99,29 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       saving.set(rank, (saving.get(rank) ?? Promise.resolve()).then(async () => { await saveCheckpoint(rank, json) }))
     }
     else if ('stats' in m) counters.reported(rank, m.stats)
+    else if ('readInput' in m) void answerRead(lr, m.readInput)
     else router.fromHost(rank, m)
+  }
+
+  const onDemand = new Set(deps.files?.onDemand.map((f) => f.name) ?? [])
+  const answerRead = async (lr: { deliver: (m: ToHost) => void }, q: { req: number, name: string, offset: number, length: number }): Promise<void> => {
+    try {
+      if (!onDemand.has(q.name) || deps.files?.read === undefined) throw new BadRequestError(`no on-demand input "${String(q.name)}"`)
+      lr.deliver({ inputData: { req: q.req, bytes: await deps.files.read(q.name, q.offset, q.length) } })
+    } catch (err) {
+      lr.deliver({ inputData: { req: q.req, error: toMvmError(err).toJSON() } })
+    }
+  }
+
+  /** Outputs are stored before the rank counts as done: its work dir goes right after. */
+  const withOutputs = async (rank: number, dir: string, done: (outputs: RankOutcome['outputs']) => void, failed: (e: { code: string, message: string }) => void): Promise<void> => {
+    let outputs: Awaited<ReturnType<typeof collectOutputs>>
+    try { outputs = await collectOutputs(rank, dir, deps.files) } catch (err) {
+      const e = toMvmError(err)
+      failed({ code: e.code, message: e.message })
+      return
+    }
+    done(outputs.length === 0 ? undefined : outputs)
   }
 
   const saveCheckpoint = async (rank: number, json: string): Promise<void> => {
@@ -121,8 +146,11 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       maxRssMB: Math.max(info.maxRssMB, used?.maxRssMB ?? 0), ...(used === undefined ? {} : { cpuSec: used.cpuSec })
     }
     if (out !== undefined && 'result' in out && info.code === 0 && info.reason === 'exit') {
-      void rm(sbDir, { recursive: true, force: true }).catch(() => {})
-      return record({ ...base, result: out.result })
+      void withOutputs(rank, sbDir, (outputs) => {
+        void rm(sbDir, { recursive: true, force: true }).catch(() => {})
+        record({ ...base, result: out.result, ...(outputs === undefined ? {} : { outputs }) })
+      }, (error) => { record({ ...base, exitCode: 1, error }) })
+      return
     }
     let error: RankOutcome['error']
     if (out !== undefined && 'error' in out) error = { code: out.error.code, message: out.error.message, ...(out.error.stack === undefined ? {} : { stack: out.error.stack }) }
@@ -156,7 +184,11 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS)
     wiring.drop(rank)
     router.rankExited(rank)
-    record({ rank, exitCode: 0, result: out.result, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: 'exit', ...(out.usage === undefined ? {} : { cpuSec: out.usage.cpuSec, maxRssMB: out.usage.maxRssMB }) })
+    const base = { rank, startedAtMs: lr.startedAtMs, finishedAtMs: Date.now(), reason: 'exit' as const, ...(out.usage === undefined ? {} : { cpuSec: out.usage.cpuSec, maxRssMB: out.usage.maxRssMB }) }
+    // the release wipes the work dir: the outputs leave it first
+    await withOutputs(rank, sb.workDir, (outputs) => {
+      record({ ...base, exitCode: 0, result: out.result, ...(outputs === undefined ? {} : { outputs }) })
+    }, (error) => { record({ ...base, exitCode: 1, error }) })
     void pool.release(sb, spec.owner).catch((err: unknown) => { log.warn({ err, rank }, 'sandbox release failed') })
   }
 
@@ -184,6 +216,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     // module cache (by URL), so the file need not be there again after the work dir was wiped
     const codePath = join(sb.workDir, `program-${hash.slice(0, 16)}.mjs`)
     if (deps.loaded?.(sb, hash) !== true) await writeFile(codePath, code)
+    await placeInputs(sb.workDir, deps.files)
     const node = spec.graph.ranks[rank]!
     const init: ReusableInit = {
       jobId: spec.jobId,
@@ -198,6 +231,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       locality,
       uplink: lr.uplink !== undefined,
       direct: wiring.peersOf(rank),
+      ...(deps.files === undefined ? {} : { files: inputList(deps.files) }),
       ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
       ...(reuse ? { reuse: true } : {})
     }
@@ -256,4 +290,11 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       await done
     }
   }
+}
+
+function inputList (f: InstanceFiles): Array<{ name: string, size: number, mode: 'prefetch' | 'onDemand' }> {
+  return [
+    ...f.local.map((x) => ({ name: x.name, size: x.size, mode: 'prefetch' as const })),
+    ...f.onDemand.map((x) => ({ name: x.name, size: x.size, mode: 'onDemand' as const }))
+  ]
 }

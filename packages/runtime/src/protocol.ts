@@ -37,6 +37,8 @@ export interface HostInit {
   uplink?: boolean
   /** Local peers this rank talks to over a socket pair; each socket arrives later as `{ direct }`. */
   direct?: DirectPeer[]
+  /** The job's inputs (`ctx.files`): prefetched ones are in the work dir, on-demand ones are read with `{ readInput }`. */
+  files?: Array<{ name: string, size: number, mode: 'prefetch' | 'onDemand' }>
 }
 
 /**
@@ -64,6 +66,8 @@ export type ToHost =
   | { direct: { peer: number } }
   /** Sent with the rank's end of its socket to the runtime. */
   | { uplink: true }
+  /** The answer to `{ readInput }` number `req`. */
+  | { inputData: { req: number, bytes?: Uint8Array, error?: SerializedError } }
 
 /** Rank host → runtime. */
 export type FromHost =
@@ -74,6 +78,8 @@ export type FromHost =
   | { checkpoint: { json: string } }
   /** Totals of what went over direct sockets, per port: `[items, bytes]` (those sends bypass the runtime). */
   | { stats: Record<string, [number, number]> }
+  /** A range of an on-demand input: the node fetches only the chunks it covers. */
+  | { readInput: { req: number, name: string, offset: number, length: number } }
   | { result: unknown, usage?: RankUsage }
   | { error: SerializedError & { stack?: string }, usage?: RankUsage }
 

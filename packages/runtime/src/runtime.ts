@@ -73,7 +73,7 @@ export function createRuntime (init: RuntimeInit): Runtime {
     async instantiate (spec, link, options = {}) {
       throwIfAborted(options.signal)
       validateInstanceSpec(spec)
-      const inst = createInstance({ dataDir: init.dataDir, pool, compile, log, reuse, loaded, onDone: () => live.delete(inst) }, spec, link)
+      const inst = createInstance({ dataDir: init.dataDir, pool, compile, log, reuse, loaded, onDone: () => live.delete(inst), ...(options.files === undefined ? {} : { files: options.files }) }, spec, link)
       live.add(inst)
       return inst
     },

@@ -38,6 +38,20 @@ export interface RankOutcome {
   cpuSec?: number
   /** Peak RSS of the process that ran it (MB); 0 when unknown. */
   maxRssMB?: number
+  /** The outputs it left, as stored by `InstanceFiles.collect`. */
+  outputs?: Array<{ name: string, id: string, size: number }>
+}
+
+/** A job's data as the node prepared it: inputs to place in each rank's work dir, outputs to collect. */
+export interface InstanceFiles {
+  /** Prefetched inputs: a verified local file per work-dir name, linked (never copied when it can be) into each rank's work dir. */
+  local: Array<{ name: string, path: string, size: number }>
+  /** On-demand inputs: ranks read them range by range through `read`. */
+  onDemand: Array<{ name: string, size: number }>
+  read?: (name: string, offset: number, length: number) => Promise<Uint8Array>
+  outputs: Array<{ path: string, ranks: 'all' | number[] }>
+  /** Stores one output file (checked to be a regular file inside the work dir) under `name`; returns its content id. */
+  collect: (absPath: string, name: string) => Promise<{ id: string, size: number }>
 }
 
 
@@ -97,7 +111,7 @@ export interface RuntimeInit {
 
 export interface Runtime {
   readonly dataDir: string
-  instantiate: (spec: InstanceSpec, link: RemoteLink, options?: { signal?: AbortSignal }) => Promise<RunningJob>
+  instantiate: (spec: InstanceSpec, link: RemoteLink, options?: { signal?: AbortSignal, files?: InstanceFiles }) => Promise<RunningJob>
   /** Compiles (or finds in the cache) without running. */
   compile: (program: ProgramSource) => Promise<{ codePath: string, cached: boolean, hash: string }>
   /** Traffic per port of every job running here (one row per local rank and port that sent). */

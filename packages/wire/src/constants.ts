@@ -36,6 +36,8 @@ export const Limits = {
   childNodes: 10_000,
   /** Port traffic rows in one heartbeat. */
   portTraffic: 256,
+  /** Output files one rank reports (a profile lists at most 256). */
+  outputFiles: 256,
   domainProofBytes: 16 * KiB,
   nonceBytes: 256
 } as const

@@ -92,7 +92,12 @@ export const ControlSpecs: Record<ControlType, MessageSpec> = {
     finishedAtMs: u64(),
     cpuSec: double(0),
     maxRssMb: double(0),
-    exitReason: id()
+    exitReason: id(),
+    outputs: list(msg('OutputFile', {
+      name: str(Limits.textChars, { required: true, check: safePath }),
+      id: str(64, { required: true, pattern: /^[0-9a-f]{64}$/ }),
+      size: u64()
+    }), Limits.outputFiles)
   },
   policyUpdate: { policyJson: str(Limits.controlFrameBytes, { required: true, json: true }) },
   childReport: {

@@ -26,10 +26,26 @@ export interface InstantiateSpec {
    * receiving peer, to keep Instantiate small), handed to each rank as `ctx.restored`.
    */
   restored?: Record<number, unknown>
+  /** Files placed read-only in every rank's work dir, by content id in the data store. */
+  inputs?: InstanceInput[]
+  /** Earlier jobs' outputs to place as inputs; the super-peer turns them into `inputs` at dispatch. */
+  inputsFrom?: Array<{ name: string, jobId: string, output: string, mode: InstanceInput['mode'] }>
+  /** Work-dir paths collected from the ranks after success. */
+  outputs?: Array<{ path: string, ranks: 'all' | number[] }>
+  /** Nodes that hold the inputs (the super-peer first), for /mvm/data/1.0.0 fetches. */
+  dataHolders?: Array<{ peerId: string, addrs: string[] }>
+}
+
+export interface InstanceInput {
+  name: string
+  id: string
+  size: number
+  /** `prefetch`: the whole file is there before the rank starts; `onDemand`: only what it reads is fetched. */
+  mode: 'prefetch' | 'onDemand'
 }
 
 /** The part of a InstantiateSpec known at submission (placement and addresses come at dispatch). */
-export type InstanceTemplate = Omit<InstantiateSpec, 'jobId' | 'placement' | 'addresses' | 'resume' | 'restored'>
+export type InstanceTemplate = Omit<InstantiateSpec, 'jobId' | 'placement' | 'addresses' | 'resume' | 'restored' | 'dataHolders'>
 
 export const DEFAULT_RESOURCES = { memoryMB: 256, wallTimeSec: 3600 } as const
 

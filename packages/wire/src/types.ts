@@ -99,7 +99,10 @@ export interface JobReport {
   cpuSec: number
   maxRssMb: number
   exitReason: string
+  outputs?: OutputFile[]
 }
+
+export interface OutputFile { name: string, id: string, size: number }
 
 export interface PolicyUpdate { policyJson: string }
 

@@ -81,7 +81,17 @@ export const accountingSchema = z.object({
   retentionDays: z.number().min(0).optional()
 }).strict()
 
-export const policySections = ['scheduling', 'security', 'monitoring', 'faultTolerance', 'queues', 'sandbox', 'accounting'] as const
+/**
+ * The node's data store: a bounded disk cache of chunks (least recently used files go first,
+ * pinned ones never), and inputs up to `prefetchMaxMB` fetched whole before a rank starts
+ * (larger ones on demand, unless the profile says which).
+ */
+export const dataSchema = z.object({
+  cacheMB: z.int().min(16).optional(),
+  prefetchMaxMB: z.number().min(0).optional()
+}).strict()
+
+export const policySections = ['scheduling', 'security', 'monitoring', 'faultTolerance', 'queues', 'sandbox', 'accounting', 'data'] as const
 export type PolicySection = (typeof policySections)[number]
 
 /** Paths `enforced` may name: a whole section or one of its fields (maps count as one setting). */
@@ -93,7 +103,8 @@ export const enforceablePaths: string[] = (() => {
     faultTolerance: faultToleranceSchema,
     queues: queuesSchema,
     sandbox: sandboxSchema,
-    accounting: accountingSchema
+    accounting: accountingSchema,
+    data: dataSchema
   }
   const out: string[] = []
   for (const [section, schema] of Object.entries(shapes)) {
@@ -119,7 +130,8 @@ export const policySpecSchema = z.object({
   faultTolerance: faultToleranceSchema.optional(),
   queues: queuesSchema.optional(),
   sandbox: sandboxSchema.optional(),
-  accounting: accountingSchema.optional()
+  accounting: accountingSchema.optional(),
+  data: dataSchema.optional()
 }).strict()
 
 export const policySchema = documentSchema('Policy', policySpecSchema)
@@ -149,6 +161,7 @@ export interface EffectivePolicySpec {
     defaults: { memoryMB: number, cpu: number, wallTimeSec: number }
   }
   accounting: { retentionDays: number }
+  data: { cacheMB: number, prefetchMaxMB: number }
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
@@ -158,5 +171,6 @@ export const DEFAULT_POLICY: EffectivePolicySpec = {
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
   queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
   sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } },
-  accounting: { retentionDays: 30 }
+  accounting: { retentionDays: 30 },
+  data: { cacheMB: 4096, prefetchMaxMB: 64 }
 }
