@@ -36,6 +36,7 @@ export type {
   NodeView, PlacementInput, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
 } from './types.js'
 export { schedulingStrategies } from './strategies/registry.js'
+export { terminalStates } from './types.js'
 export { DEPENDENCY_TYPES, type Dependency, type DependencyType } from './deps.js'
 export { parseBoundedJson, MAX_JSON_DEPTH } from './json-bounds.js'
 

@@ -1,5 +1,7 @@
-import { silentLogger, type Logger, type Startable } from '@mvm/core'
-import type { EffectivePolicy } from '@mvm/model'
+import { join } from 'node:path'
+import { componentLogger, silentLogger, type Logger, type Startable } from '@mvm/core'
+import type { DataService, DataStore } from '@mvm/data'
+import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
 import type { PeerRole } from '@mvm/peer'
 import type { SuperPeerRole } from '@mvm/super-peer'
 import type { MvmNodeInit } from './init.js'
@@ -33,13 +35,15 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
   const dataDir = init.dataDir
   const logger = init.logger
   let closeWebView: (() => void) | undefined
+  let data: NodeDataLayer | undefined
   const stopRoles = async (): Promise<void> => {
     // open event streams would hold the HTTP server's close
     closeWebView?.(); closeWebView = undefined
-    const sp = superPeer; const p = peer
-    superPeer = undefined; peer = undefined
+    const sp = superPeer; const p = peer; const d = data
+    superPeer = undefined; peer = undefined; data = undefined
     await p?.stop()
     await sp?.stop()
+    await d?.stop()
   }
   return {
     node,
@@ -55,17 +59,24 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
       try {
         await node.start()
         const opts = { dataDir, logger: logger ?? silentLogger(), ...(init.policy !== undefined ? { policy: init.policy } : {}) }
+        if (isPeer || isSuperPeer) data = await startData(node, dataDir, init.policy, logger ?? silentLogger())
+        const layer = data
         if (peerPkg !== undefined) {
-          peer = peerPkg.createPeerRole(node, opts)
+          peer = peerPkg.createPeerRole(node, { ...opts, ...(layer !== undefined ? { data: layer } : {}) })
           await peer.start()
           peerMetrics(node, peer)
         }
         if (isSuperPeer) {
           const { createSuperPeerRole } = await import('@mvm/super-peer')
-          superPeer = createSuperPeerRole(node, { ...opts, ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}) })
+          superPeer = createSuperPeerRole(node, {
+            ...opts,
+            ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
+            ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB } } : {})
+          })
           await superPeer.start()
           brokerMetrics(node, superPeer)
           closeWebView = await mountWebView(node, superPeer, logger ?? silentLogger())
+          if (layer !== undefined) await mountData(node, layer, logger ?? silentLogger())
         }
       } catch (err) {
         // a half-started node (listener, SOAP server) would keep the process alive after the error
@@ -79,6 +90,39 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
       await node.stop()
     }
   }
+}
+
+const MiB = 1024 * 1024
+
+function dataPolicy (policy: EffectivePolicy | undefined): EffectivePolicy['spec']['data'] {
+  return policy?.spec.data ?? DEFAULT_POLICY.data
+}
+
+interface NodeDataLayer { store: DataStore, service: DataService, stop: () => Promise<void> }
+
+/**
+ * Every node that runs or schedules jobs has a data store (its disk cache, bounded by policy
+ * `data.cacheMB`) and serves /mvm/data/1.0.0 from it: peers fetch inputs from the super-peer
+ * and from each other, the super-peer fetches outputs from peers.
+ */
+async function startData (node: MvmNode, dataDir: string, policy: EffectivePolicy | undefined, logger: Logger): Promise<NodeDataLayer> {
+  const { createDataStore, createDataService } = await import('@mvm/data')
+  const log = componentLogger(logger, 'data')
+  const store = await createDataStore({ dir: join(dataDir, 'data', 'store'), maxBytes: dataPolicy(policy).cacheMB * MiB, log })
+  const service = createDataService({ store, transport: node.streams, log })
+  try { await service.start() } catch (err) { await store.close(); throw err }
+  node.metrics.addDataSource(() => { const c = service.counters(); return { in: c.bytesIn, out: c.bytesOut } })
+  return { store, service, stop: async () => { await service.stop(); await store.close() } }
+}
+
+/** Uploads and downloads for clients at /data on the SOAP server (bound where SOAP is: loopback by default). */
+async function mountData (node: MvmNode, layer: NodeDataLayer, logger: Logger): Promise<void> {
+  const { createDataHttp } = await import('@mvm/data')
+  const http = createDataHttp({ store: layer.store, log: componentLogger(logger, 'data') })
+  node.addHttpRoute('/data', async (req, res, url) => {
+    if (await http.handle(req, res, url)) return
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'E_NOT_FOUND', message: `no data route ${url.pathname}` }))
+  })
 }
 
 /** The live web view at /ui, on the SOAP server (so it binds where SOAP does: loopback by default). */

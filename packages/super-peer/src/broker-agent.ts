@@ -1,7 +1,9 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import type { Logger, Startable } from '@mvm/core'
-import { createBroker, parseBoundedJson, type Broker, type FaultTolerance, type NodeView, type StrategySpec } from '@mvm/broker'
+import { ErrorCode, UnavailableError, type Logger, type Startable } from '@mvm/core'
+import { createBroker, parseBoundedJson, terminalStates, type Broker, type FaultTolerance, type Job, type NodeView, type StrategySpec } from '@mvm/broker'
+import type { Holder } from '@mvm/data'
+import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
 import type { EffectivePolicy } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers, JobInfo } from '@mvm/soap'
@@ -60,6 +62,8 @@ export interface BrokerAgentInit {
   policyFiles?: string[]
   /** How often the broker refreshes its view from the monitoring reports. */
   refreshMs?: number
+  /** The node's data layer: job inputs are bound to its store, outputs fetched into it. */
+  data?: BrokerData
 }
 
 /** Where the policies applied at run time (ApplyPolicy) are kept in the job store. */
@@ -106,7 +110,12 @@ export class BrokerAgent implements Startable {
         addresses: (p) => node.membership.get(p)?.multiaddrs ?? [],
         bundle: (job) => job.bundleSha === null ? [] : decodeStoredBundle(this.broker.bundle(job.bundleSha)),
         checkpoints: (id) => this.broker.checkpoints(id),
-        sent: (n) => { this.bytesSent += n }
+        sent: (n) => { this.bytesSent += n },
+        files: (job) => ({
+          inputs: dispatchInputs(job, this.broker),
+          // this node first (it has every bound input), then the job's other nodes as they fetch
+          ...(init.data !== undefined ? { dataHolders: [init.data.self(), ...this.holders(job)] } : {})
+        })
       }, log),
       strategy: this.strategy,
       faultTolerance: this.faultTolerance
@@ -154,9 +163,11 @@ export class BrokerAgent implements Startable {
     this.cleanups.push(() => { clearInterval(pruner) })
     const waiters = new JobWaiters(this.broker)
     this.cleanups.push(() => { waiters.close() })
+    this.unpinEnded()
     const jobs = brokerJobHandlers(this.broker, { ranksStarted: (id) => this.ranksStarted(id) }, {
       cache: this.submissions,
       waiters,
+      ...(this.init.data !== undefined ? { data: this.init.data } : {}),
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
     })
     this.explainQueued(jobs)
@@ -191,6 +202,24 @@ export class BrokerAgent implements Startable {
       this.init.logger.warn({ err }, 'history pruning failed; finished jobs are kept')
       return 0
     }
+  }
+
+  /** The job's placed peers as holders: a peer that fetched an input serves it to the others. */
+  private holders (job: Job): Holder[] {
+    return [...new Set(job.placement ?? [])].map((p) => ({ peerId: p, addrs: this.node.membership.get(p)?.multiaddrs ?? [] }))
+  }
+
+  /** A job that ended no longer needs its inputs kept here (its outputs stay pinned). */
+  private unpinEnded (): void {
+    const data = this.init.data
+    if (data === undefined) return
+    const off = this.broker.on('job', (e) => {
+      if (e.kind !== 'state' || !terminalStates.has(e.state)) return
+      let job: Job
+      try { job = this.broker.get(e.jobId) } catch { return }
+      for (const id of inputIds(job)) void data.store.unpin(id, inputPin(job.id)).catch(() => {})
+    })
+    this.cleanups.push(off)
   }
 
   private members (): MemberLike[] { return this.node.membership.view({ includeChildren: false }) }
@@ -252,8 +281,33 @@ export class BrokerAgent implements Startable {
     if (b.resultJson !== '') {
       output = parseBoundedJson(b.resultJson, `job report for ${b.jobId} rank ${b.rank}: resultJson`)
     }
+    const outputs = b.outputs ?? []
+    if (b.state === 'SUCCEEDED' && outputs.length > 0) { void this.withOutputs(b, peerId, output, outputs); return }
+    this.recordRank(b, peerId, output)
+  }
+
+  /**
+   * A rank that left outputs counts as done only once they are in this node's store: the peer
+   * that has them may go away right after, and the next step of a workflow reads them here.
+   */
+  private async withOutputs (b: Extract<ControlBody, { type: 'jobReport' }>, peerId: string, output: unknown, outputs: Array<{ name: string, id: string, size: number }>): Promise<void> {
+    const data = this.init.data
+    try {
+      if (data === undefined) throw new UnavailableError('this super-peer has no data store')
+      await fetchOutputs(data, b.jobId, outputs, { peerId, addrs: this.node.membership.get(peerId)?.multiaddrs ?? [] }, this.init.logger, this.lifetime?.signal)
+    } catch (err) {
+      this.init.logger.warn({ jobId: b.jobId, rank: b.rank, err: (err as Error).message }, 'outputs not fetched; the rank counts as failed')
+      this.recordRank({ ...b, exitCode: 1, error: `${ErrorCode.DATA_UNAVAILABLE}: rank ${b.rank}: its outputs could not be fetched from its node: ${(err as Error).message}`, outputs: [] }, peerId, output)
+      return
+    }
+    this.recordRank(b, peerId, output)
+  }
+
+  private recordRank (b: Extract<ControlBody, { type: 'jobReport' }>, peerId: string, output: unknown): void {
+    const outputs = b.outputs ?? []
     const rank = {
       rank: b.rank, exitCode: b.exitCode, peerId,
+      ...(outputs.length > 0 ? { outputs: outputs.map((o) => ({ name: o.name, id: o.id, size: o.size })) } : {}),
       ...(output !== undefined ? { output } : {}),
       ...(b.error !== '' ? { error: b.error } : {}),
       startedAtMs: b.startedAtMs, finishedAtMs: b.finishedAtMs,

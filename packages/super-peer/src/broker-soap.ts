@@ -1,10 +1,11 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
-import type { BrokerHandlers, JobInfo, JobParam, GetJobResultResponse } from '@mvm/soap'
+import type { BrokerHandlers, JobInfo, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
 import { BadRequestError } from '@mvm/core'
 import { prepareSubmission, type Submission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
 import { JobWaiters } from './job-waiters.js'
 import { listHistory, rankResult } from './history-soap.js'
+import { bindInputs, inputIds, inputPin, type BrokerData } from './job-data.js'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
 
@@ -67,6 +68,8 @@ export interface JobHandlerOptions {
   waiters?: JobWaiters
   /** Checks a validated submission before it is stored (e.g. that the group can ever run it); throws to refuse it. */
   admit?: (request: JobRequest) => void
+  /** The super-peer's data store: inputs are bound to the files in it. */
+  data?: BrokerData
 }
 
 /**
@@ -80,17 +83,29 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
   const ownerOf = (o: string | undefined): string => o !== undefined && o !== '' ? o : 'anonymous'
   // every job id a client sends may be a unique prefix (`j-0mx7s9qv`, or `0lmz` of the random part)
   const id = (jobId: string): string => broker.resolveId(jobId)
+  const prepare = async (req: SubmitJobRequest): Promise<Submission> => {
+    const sub = withDependsOn(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }), req.dependsOn)
+    const bind = async (r: JobRequest): Promise<JobRequest> => await bindInputs(r, req.inputs, options.data, broker)
+    const request = await bind(sub.request)
+    if (request.children !== undefined) request.children = await Promise.all(request.children.map(async (c) => await bind(c as JobRequest)))
+    return { ...sub, request }
+  }
+  const pinInputs = async (jobIds: string[]): Promise<void> => {
+    if (options.data === undefined) return
+    for (const j of jobIds) for (const id of inputIds(broker.get(j))) await options.data.store.pin(id, inputPin(j)).catch(() => {})
+  }
   const info = async (jobId: string): Promise<JobInfo> => {
     await broker.flush()
     return jobInfo(broker, broker.get(id(jobId)), progress)
   }
   return {
     async SubmitJob (req) {
-      const sub = withDependsOn(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }), req.dependsOn)
+      const sub = await prepare(req)
       options.admit?.(sub.request)
       // concurrent submits share one commit; none is answered before it is durable
       const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
       await broker.flush()
+      await pinInputs([res!.jobId, ...res!.childJobIds])
       return { jobId: res!.jobId, childJobIds: res!.childJobIds }
     },
     async SubmitJobs ({ jobs }) {
@@ -98,7 +113,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       const subs = []
       for (const [i, req] of jobs.entries()) {
         try {
-          const sub = withDependsOn(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }), req.dependsOn)
+          const sub = await prepare(req)
           options.admit?.(sub.request)
           subs.push(sub)
         } catch (err) {
@@ -107,6 +122,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       }
       const res = broker.submitMany(subs.map((s) => ({ request: s.request, bundle: s.bundle })), { commit: 'batch' })
       await broker.flush()
+      await pinInputs(res.flatMap((r) => [r.jobId, ...r.childJobIds]))
       return { submitted: res.map((r) => ({ jobId: r.jobId, childJobIds: r.childJobIds })) }
     },
     async WaitJob ({ jobId, timeoutMs }) {

@@ -13,6 +13,8 @@ export interface DispatchTarget {
   checkpoints?: (jobId: string) => CheckpointRecord[]
   /** Told of the job bytes (bundle files) each Instantiate carries, for the node's metrics. */
   sent?: (bytes: number) => void
+  /** The job's inputs as they are now (earlier jobs' outputs resolved) and who holds them. */
+  files?: (job: Job) => Pick<InstantiateSpec, 'inputs' | 'dataHolders'>
 }
 
 const INSTANTIATE_TIMEOUT_MS = 120_000
@@ -38,8 +40,10 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       const peers = [...new Set(placement)]
       const tpl = job.request.instance as InstanceTemplate | undefined
       if (tpl === undefined) throw new UnavailableError(`job ${job.id} has no instance template (submitted by an older broker?)`)
+      const hasData = (tpl.inputs ?? []).length > 0 || (tpl.inputsFrom ?? []).length > 0
       const instance: InstantiateSpec = {
-        ...tpl, jobId: job.id, placement, resume, addresses: Object.fromEntries(peers.map((p) => [p, target.addresses(p)]))
+        ...tpl, jobId: job.id, placement, resume, addresses: Object.fromEntries(peers.map((p) => [p, target.addresses(p)])),
+        ...(hasData && target.files !== undefined ? target.files(job) : {})
       }
       const saved = resume ? target.checkpoints?.(job.id) ?? [] : []
       // each peer gets only its own ranks' states: all of them could outgrow one Instantiate frame

@@ -18,10 +18,12 @@ import type { EffectivePolicy } from '@mvm/model'
 import { BrokerAgent, type SuperPeerNode } from './broker-agent.js'
 import { brokerLogsHandler } from './logs-broker.js'
 import { authorized } from './policy-soap.js'
+import type { BrokerData } from './job-data.js'
 
 export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
 export { webSource } from './web-source.js'
+export { outputPin, inputPin, type BrokerData } from './job-data.js'
 
 /** What the role needs of the node beyond the agent's needs: its own SOAP address. */
 export interface SuperPeerHost extends SuperPeerNode {
@@ -34,6 +36,8 @@ export interface SuperPeerRoleInit {
   logger: Logger
   policy?: EffectivePolicy
   policyFiles?: string[]
+  /** The node's data layer (job inputs bound to its store, outputs fetched into it). */
+  data?: BrokerData
 }
 
 export interface SuperPeerRole extends Startable {
@@ -44,7 +48,8 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
   const agent = new BrokerAgent(node, {
     dataDir: init.dataDir, logger: componentLogger(init.logger, 'broker'),
     ...(init.policy !== undefined ? { policy: init.policy } : {}),
-    ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {})
+    ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
+    ...(init.data !== undefined ? { data: init.data } : {})
   })
   return startableRole(agent, () => {
     const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl })

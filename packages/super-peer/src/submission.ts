@@ -73,7 +73,8 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
     const params = Object.fromEntries(req.params.map((p) => [p.name, p.value]))
     let profile: LoadedProfile
     try {
-      profile = await loadProfile(join(dir, profileName), { params, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) })
+      // local inputs are on the submitter's machine: they arrive as uploaded files (bindInputs)
+      profile = await loadProfile(join(dir, profileName), { params, inputs: { local: false }, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) })
     } catch (err) {
       if (err instanceof ValidationError) throw new ValidationError(err.issues.map((i) => relativeIssue(i, dir)))
       throw err
@@ -88,6 +89,7 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
       ...(p.spec.placement !== undefined ? { placement: p.spec.placement } : {}),
       // the written forms: the broker resolves the jobs and normalises them to { jobId, type }
       ...(p.spec.dependsOn !== undefined ? { dependsOn: p.spec.dependsOn as unknown as JobRequest['dependsOn'] } : {}),
+      ...(p.inputs.length > 0 ? { declaredInputs: p.inputs } : {}),
       instance: template(p, opts.owner, dir)
     })
     const request: JobRequest = profile.spec.array === undefined
@@ -129,7 +131,8 @@ function template (p: LoadedProfile, owner: string, dir: string): InstanceTempla
       wallTimeSec: r?.wallTimeSec ?? DEFAULT_RESOURCES.wallTimeSec,
       ...(r?.cpuTimeSec !== undefined ? { cpuTimeSec: r.cpuTimeSec } : {})
     },
-    queue: p.spec.queue
+    queue: p.spec.queue,
+    ...(p.outputs.length > 0 ? { outputs: p.outputs } : {})
   }
 }
 

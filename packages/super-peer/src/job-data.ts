@@ -1,0 +1,129 @@
+import { BadRequestError, NotFoundError, UnavailableError, type Logger } from '@mvm/core'
+import type { Broker, Job, JobRequest } from '@mvm/broker'
+import type { DataService, DataStore, Holder } from '@mvm/data'
+import { workDirPath, type ResolvedInput } from '@mvm/model'
+import type { DataInput } from '@mvm/soap'
+import type { InstanceInput, InstanceTemplate } from '@mvm/wire'
+
+/** The super-peer's data layer: its store (the group's second-level cache) and the transfer service. */
+export interface BrokerData {
+  store: DataStore
+  service: DataService
+  /** This node as a holder (peer id and listen addresses), for peers fetching inputs. */
+  self: () => Holder
+  /** Inputs up to this size are fetched whole before a rank starts unless the profile says otherwise. */
+  prefetchMaxBytes: number
+}
+
+const CONTENT_ID = /^[0-9a-f]{64}$/
+
+/** Pin names: a job's inputs while it may still run, its outputs until removed. */
+export const inputPin = (jobId: string): string => `job:${jobId}`
+export const outputPin = (jobId: string): string => `output:${jobId}`
+
+/** What the broker keeps of a profile's `inputs` between submission and binding (in the request). */
+export type DeclaredInput = ResolvedInput
+
+function checkGiven (given: DataInput[]): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const [i, g] of given.entries()) {
+    if (typeof g?.name !== 'string' || typeof g?.id !== 'string') throw new BadRequestError(`SubmitJob inputs[${i}]: expected { name, id }`)
+    const n = workDirPath(g.name)
+    if ('error' in n) throw new BadRequestError(`SubmitJob inputs[${i}]: name ${n.error}`)
+    if (!CONTENT_ID.test(g.id)) throw new BadRequestError(`SubmitJob inputs[${i}] (${n.ok}): "${g.id.slice(0, 80)}" is not a content id (64 lowercase hex digits)`)
+    if (out.has(n.ok)) throw new BadRequestError(`SubmitJob inputs[${i}]: name "${n.ok}" is given twice`)
+    out.set(n.ok, g.id)
+  }
+  return out
+}
+
+/**
+ * Binds a submission's inputs to files in this store: each local input of the profile to the
+ * uploaded files the request names (a folder's as `folder/…`), content ids checked to be here,
+ * earlier jobs' outputs to those jobs (which become afterok dependencies). Extra uploaded names
+ * are added as inputs. The request comes back with `instance.inputs`/`inputsFrom` set.
+ */
+export async function bindInputs (request: JobRequest, given: DataInput[] | undefined, data: BrokerData | undefined, broker: Pick<Broker, 'resolveJobRef' | 'result' | 'get'>): Promise<JobRequest> {
+  const declared = (request.declaredInputs ?? []) as DeclaredInput[]
+  const names = checkGiven(given ?? [])
+  const tpl = request.instance as InstanceTemplate
+  if (declared.length === 0 && names.size === 0 && (tpl.outputs ?? []).length === 0) return request
+  if (data === undefined) throw new UnavailableError('this super-peer has no data store: jobs with inputs or outputs cannot run here')
+  const inputs: InstanceInput[] = []
+  const inputsFrom: NonNullable<InstanceTemplate['inputsFrom']> = []
+  const deps: Array<{ job: string, type: 'afterok' }> = []
+  const used = new Set<string>()
+  const stored = async (name: string, id: string, mode: ResolvedInput['mode'], what: string): Promise<void> => {
+    const m = await data.store.getManifest(id)
+    if (m === undefined) throw new NotFoundError(`${what}: content id ${id} is not in this lab's store (upload it with \`mvm data put\` or PutData)`)
+    inputs.push({ name, id, size: m.size, mode: mode ?? (m.size <= data.prefetchMaxBytes ? 'prefetch' : 'onDemand') })
+  }
+  for (const d of declared) {
+    const what = `inputs[${d.entry}] (${d.as})`
+    if (d.source.kind === 'local') {
+      const mine = [...names].filter(([n]) => n === d.as || n.startsWith(`${d.as}/`))
+      if (mine.length === 0) throw new BadRequestError(`${what}: the local file ${d.source.path} did not come with the submission; \`mvm submit\` uploads it, a SOAP client uploads it with PutData and names it in SubmitJob inputs`)
+      for (const [n, id] of mine) { used.add(n); await stored(n, id, d.mode, what) }
+    } else if (d.source.kind === 'id') {
+      await stored(d.as, d.source.id, d.mode, what)
+    } else {
+      let jobId: string
+      try { jobId = broker.resolveJobRef(d.source.job) } catch (err) {
+        throw new NotFoundError(`${what}: no job "${d.source.job}" to take output ${d.source.output} from: ${(err as Error).message}`, { cause: err })
+      }
+      const done = broker.get(jobId)
+      // a job that already succeeded must have the output now; one still to come is checked at dispatch
+      if (done.state === 'succeeded') outputOf(broker, jobId, d.source.output, what)
+      inputsFrom.push({ name: d.as, jobId, output: d.source.output, mode: d.mode ?? 'prefetch' })
+      deps.push({ job: jobId, type: 'afterok' })
+    }
+  }
+  for (const [n, id] of names) {
+    if (used.has(n)) continue
+    if (declared.some((d) => d.as === n)) throw new BadRequestError(`SubmitJob inputs: "${n}" is already an input of the profile`)
+    await stored(n, id, undefined, `SubmitJob input ${n}`)
+  }
+  const own = request.dependsOn as unknown
+  const mine: unknown[] = own === undefined ? [] : Array.isArray(own) ? own : [own]
+  return {
+    ...request,
+    ...(deps.length > 0 ? { dependsOn: [...mine, ...deps] as JobRequest['dependsOn'] } : {}),
+    instance: { ...tpl, ...(inputs.length > 0 ? { inputs } : {}), ...(inputsFrom.length > 0 ? { inputsFrom } : {}) }
+  }
+}
+
+/** An output of a finished job by its stored name; E_NOT_FOUND listing the outputs it has. */
+export function outputOf (broker: Pick<Broker, 'result'>, jobId: string, name: string, what: string): { id: string, size: number } {
+  const all = broker.result(jobId).ranks.flatMap((r) => r.outputs ?? [])
+  const hit = all.find((o) => o.name === name)
+  if (hit === undefined) throw new NotFoundError(`${what}: job ${jobId} has no output "${name}" (its outputs: ${all.map((o) => o.name).join(', ') || 'none'})`)
+  return hit
+}
+
+/** The inputs a job runs with: its bound ones plus the outputs of the jobs it takes them from. */
+export function dispatchInputs (job: Job, broker: Pick<Broker, 'result'>): InstanceInput[] {
+  const tpl = job.request.instance as InstanceTemplate
+  const from = (tpl.inputsFrom ?? []).map((f) => {
+    const o = outputOf(broker, f.jobId, f.output, `input ${f.name}`)
+    return { name: f.name, id: o.id, size: o.size, mode: f.mode }
+  })
+  return [...(tpl.inputs ?? []), ...from]
+}
+
+/** Every content id a job's inputs use (to pin them while it may run). */
+export function inputIds (job: Job): string[] {
+  const tpl = job.request.instance as InstanceTemplate | undefined
+  return [...new Set((tpl?.inputs ?? []).map((i) => i.id))]
+}
+
+/**
+ * The outputs a peer reported for a rank, fetched into this store before the rank counts as
+ * done (so they outlive the peer) and pinned with the job.
+ */
+export async function fetchOutputs (data: BrokerData, jobId: string, outputs: Array<{ name: string, id: string, size: number }>, from: Holder, log: Logger, signal?: AbortSignal): Promise<void> {
+  for (const o of outputs) {
+    await data.service.fetch(o.id, [from], signal === undefined ? {} : { signal })
+    await data.store.pin(o.id, outputPin(jobId))
+    log.debug({ jobId, output: o.name, size: o.size }, 'output stored')
+  }
+}
