@@ -12,3 +12,5 @@ export { MAX_HASHES_PER_REQUEST, maxFrameBytes, maxManifestBytes } from './const
 export { encodeManifest, decodeManifest, manifestId, isContentId, chunkLength, distinctChunks } from './manifest.js'
 export { chunkFile, type FileChunk, type ChunkFileOptions } from './chunker.js'
 export { createDataStore } from './store.js'
+export { createDataService } from './service.js'
+export { DATA_PROTO_PATH } from './protocol.js'

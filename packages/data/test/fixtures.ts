@@ -10,7 +10,7 @@ import { identify } from '@libp2p/identify'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Test } from 'tap'
-import type { DataTransport, Holder } from '@mvm/data'
+import { createDataService, createDataStore, type DataService, type DataStore, type DataTransport, type Holder } from '@mvm/data'
 
 export type Node = Libp2p
 
@@ -62,4 +62,28 @@ export async function corruptChunk (storeDir: string, hash: string): Promise<voi
   const b = await readFile(p)
   b[0] = b[0]! ^ 0xff
   await writeFile(p, b)
+}
+
+export interface Peer {
+  node: Node
+  store: DataStore
+  service: DataService
+  holder: Holder
+  dir: string
+}
+
+/** A libp2p node with a data store and a started data service. */
+export async function startPeer (t: Test, dir: string, opts: { chunkSize?: number, maxBytes?: number, upstream?: (id: string) => Holder[], inflight?: number, requestTimeoutMs?: number } = {}): Promise<Peer> {
+  const node = await startNode(t)
+  const store = await createDataStore({ dir, maxBytes: opts.maxBytes ?? 256 * 2 ** 20, ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }) })
+  const service = createDataService({
+    store,
+    transport: transportOf(node),
+    ...(opts.upstream === undefined ? {} : { upstream: opts.upstream }),
+    ...(opts.inflight === undefined ? {} : { inflight: opts.inflight }),
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs })
+  })
+  await service.start()
+  t.teardown(async () => { await service.stop(); await store.close() })
+  return { node, store, service, holder: holderOf(node), dir }
 }
