@@ -32,12 +32,15 @@ export interface FileEntry {
   lastUsedAt: number
 }
 
+/** `hits`/`misses`/`corrupt`/`evictions` count since the store was opened; the rest is its current state. */
 export interface StoreStats {
   files: number
   chunks: number
   bytes: number
   maxBytes: number
+  /** Reads of a present file: getManifest, materialize, readRange. */
   hits: number
+  /** getManifest of an unknown file, getChunk of an absent chunk. */
   misses: number
   /** Chunks found corrupt on a read (and discarded). */
   corrupt: number
@@ -112,6 +115,10 @@ export interface FetchStats {
   perHolder: Record<string, number>
 }
 
+/**
+ * Totals since the service was created. Bytes are chunk payload bytes (what the chunks
+ * weigh), not manifests nor framing; `bytesIn` includes second-level cache fills.
+ */
 export interface TransferCounters {
   bytesIn: number
   bytesOut: number
@@ -140,4 +147,9 @@ export interface DataServiceInit {
   upstream?: (fileId: string) => Holder[]
   /** Chunk requests in flight per fetch (default 4). */
   inflight?: number
+  /**
+   * Overall deadline of one request to a holder: dial, request and every reply frame
+   * (default 30 s). A holder that misses it is treated as failed and the next one is asked.
+   */
+  requestTimeoutMs?: number
 }
