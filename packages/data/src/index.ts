@@ -8,3 +8,7 @@ export type {
   FileManifest, FileEntry, StoreStats, ImportOptions, DataStore, DataStoreInit, Holder, DataTransport,
   FetchOptions, FetchStats, TransferCounters, DataService, DataServiceInit
 } from './types.js'
+export { MAX_HASHES_PER_REQUEST, maxFrameBytes, maxManifestBytes } from './constants.js'
+export { encodeManifest, decodeManifest, manifestId, isContentId, chunkLength, distinctChunks } from './manifest.js'
+export { chunkFile, type FileChunk, type ChunkFileOptions } from './chunker.js'
+export { createDataStore } from './store.js'
