@@ -22,6 +22,7 @@ import { authorized } from './policy-soap.js'
 export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
 export { webSource } from './web-source.js'
+export { brokerDataHandlers, USER_PIN, type DataHandlerOptions } from './data-soap.js'
 
 /** What the role needs of the node beyond the agent's needs: its own SOAP address. */
 export interface SuperPeerHost extends SuperPeerNode {
