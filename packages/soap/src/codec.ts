@@ -78,9 +78,9 @@ function encodeOne (field: Field, v: unknown, path: string, ctx: CodecContext): 
     case 'dateTime':
       if (v instanceof Date) return v.toISOString()
       return decodeScalar('dateTime', String(v), path, ctx)
-    case 'int': case 'double':
+    case 'int': case 'long': case 'double':
       if (typeof v !== 'number' || !Number.isFinite(v)) throw ctx.fail(`${path}: expected a finite number`)
-      if (field.kind === 'int' && !Number.isInteger(v)) throw ctx.fail(`${path}: expected an integer`)
+      if (field.kind !== 'double' && !Number.isInteger(v)) throw ctx.fail(`${path}: expected an integer`)
       return v
     case 'bool':
       if (typeof v !== 'boolean') throw ctx.fail(`${path}: expected a boolean`)
@@ -96,7 +96,7 @@ function encodeOne (field: Field, v: unknown, path: string, ctx: CodecContext): 
 function decodeScalar (kind: Exclude<Scalar, 'labels'>, s: string, path: string, ctx: CodecContext): unknown {
   switch (kind) {
     case 'string': return s
-    case 'int': {
+    case 'int': case 'long': {
       const t = s.trim()
       if (!INT_RE.test(t)) throw ctx.fail(`${path}: "${s}" is not an integer`)
       const n = Number(t)

@@ -24,3 +24,4 @@ export { createBootstrapClient, createNodeClient, createBrokerClient, serviceUrl
 export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST } from './wsdl.js'
 export { readBundle, writeBundle, safeBundlePath } from './bundle.js'
 export { LOG_LIMITS, checkLogsRequest, perStreamBudget, xmlSafe } from './logs-request.js'
+export { DATA_CALL_MAX_BYTES, DATA_REQUEST_MAX_BYTES } from './data-limits.js'

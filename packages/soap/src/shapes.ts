@@ -6,7 +6,7 @@ import type { ServiceName } from './types.js'
  * by the schema nor types what it parses (one element vs an array, numbers as strings), so
  * codec.ts uses these shapes both ways. test/contract.test.ts checks them against the files.
  */
-export type Scalar = 'string' | 'int' | 'double' | 'bool' | 'dateTime' | 'base64' | 'labels'
+export type Scalar = 'string' | 'int' | 'long' | 'double' | 'bool' | 'dateTime' | 'base64' | 'labels'
 export interface Field { kind: Scalar | Shape, many?: boolean, opt?: boolean, values?: readonly string[] }
 export interface Shape { [name: string]: Field }
 
@@ -18,6 +18,9 @@ const bool: Field = { kind: 'bool' }
 const date: Field = { kind: 'dateTime' }
 const strs: Field = { kind: 'string', many: true }
 const labels: Field = { kind: 'labels' }
+/** xs:long: byte sizes and offsets of stored files, which pass 2 GiB (xs:int is 32-bit in Java). */
+const long: Field = { kind: 'long' }
+const bytes: Field = { kind: 'base64' }
 
 const JOB_STATES: readonly string[] = Object.values(JobState)
 
@@ -125,9 +128,14 @@ const JobSubmissionShape: Shape = {
   profileYaml: str,
   profileName: optStr,
   params: { kind: { name: str, value: str }, many: true },
-  bundle: { kind: { path: str, content: { kind: 'base64' } }, many: true },
+  bundle: { kind: { path: str, content: bytes }, many: true },
   owner: optStr,
-  dependsOn: strs
+  dependsOn: strs,
+  inputs: { kind: { name: str, id: str }, many: true }
+}
+const JobOutputShape: Shape = { name: str, id: str, size: long, rank: int }
+const DataEntryShape: Shape = {
+  id: str, name: str, size: long, storedBytes: long, hits: int, pins: strs, createdAt: date, lastUsedAt: date
 }
 const SubmittedShape: Shape = { jobId: str, childJobIds: strs }
 
@@ -185,7 +193,8 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
         resultJson: optStr,
         reason: optStr,
         ranks: { kind: RankResultShape, many: true },
-        params: { kind: { name: str, value: str }, many: true }
+        params: { kind: { name: str, value: str }, many: true },
+        outputs: { kind: JobOutputShape, many: true }
       }
     },
     ApplyPolicy: {
@@ -196,7 +205,14 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     GetJobLogs: { input: brokerLogsRequest, output: { logs: { kind: JobRankLogShape, many: true } } },
     SubmitJobs: { input: { jobs: { kind: JobSubmissionShape, many: true } }, output: { submitted: { kind: SubmittedShape, many: true } } },
     WaitJob: { input: { jobId: str, timeoutMs: optInt, subject }, output: JobInfoShape },
-    WaitJobs: { input: { jobIds: strs, timeoutMs: optInt, subject }, output: { jobs: { kind: JobInfoShape, many: true } } }
+    WaitJobs: { input: { jobIds: strs, timeoutMs: optInt, subject }, output: { jobs: { kind: JobInfoShape, many: true } } },
+    PutData: { input: { name: str, content: bytes, subject }, output: { id: str, size: long } },
+    GetData: {
+      input: { id: str, offset: { kind: 'long', opt: true }, length: optInt, subject },
+      output: { id: str, size: long, offset: long, content: bytes }
+    },
+    ListData: { input: { subject }, output: { files: { kind: DataEntryShape, many: true }, storedBytes: long, maxBytes: long } },
+    RemoveData: { input: { id: str, subject }, output: { removed: bool } }
   }
 }
 

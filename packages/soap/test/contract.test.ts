@@ -1,10 +1,11 @@
 import t from 'tap'
 import { JobState } from '@mvm/core'
 import { wsdlFile, wsdlText } from '@mvm/soap'
+import { operations, type Field } from '../src/shapes.js'
 
-/** Element names of a named complexType (or an element's anonymous type), in order. */
+/** Element names of a named complexType (or an element's anonymous type), in order (up to its sequence's end: elements may carry annotations). */
 function sequence (wsdl: string, typeName: string): string[] {
-  const block = new RegExp(`<xs:(?:complexType|element) name="${typeName}"[^/]*?>([\\s\\S]*?)</xs:(?:complexType|element)>`).exec(wsdl)?.[1] ?? ''
+  const block = new RegExp(`<xs:(?:complexType|element) name="${typeName}"[^/]*?>([\\s\\S]*?)</xs:sequence>`).exec(wsdl)?.[1] ?? ''
   return [...block.matchAll(/<xs:element name="(\w+)"/g)].map((m) => m[1]!)
 }
 
@@ -12,7 +13,7 @@ t.test('each WSDL declares every operation with request/response elements', asyn
   const ops = {
     Bootstrap: ['GetBrokers', 'RegisterSuperPeer', 'GetResources'],
     Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses', 'GetLogs'],
-    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs']
+    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs', 'PutData', 'GetData', 'ListData', 'RemoveData']
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)
@@ -47,8 +48,50 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   t.same(sequence(k, 'ApplyPolicyRequest'), ['policyYaml', 'subject', 'dryRun', 'force', 'previous'])
   t.same(sequence(k, 'ApplyPolicyResponse'), ['applied', 'warnings', 'changes', 'lostRights'])
   t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished', 'params', 'childJobIds', 'waitReason'])
-  t.same(sequence(k, 'GetJobResultResponse'), ['jobId', 'state', 'resultJson', 'reason', 'ranks', 'params'])
+  t.same(sequence(k, 'GetJobResultResponse'), ['jobId', 'state', 'resultJson', 'reason', 'ranks', 'params', 'outputs'])
+  t.same(sequence(k, 'SubmitJobRequest'), ['profileYaml', 'profileName', 'params', 'bundle', 'owner', 'dependsOn', 'inputs'])
+  t.same(sequence(k, 'DataInput'), ['name', 'id'])
+  t.same(sequence(k, 'JobOutput'), ['name', 'id', 'size', 'rank'])
+  t.same(sequence(k, 'DataEntry'), ['id', 'name', 'size', 'storedBytes', 'hits', 'pins', 'createdAt', 'lastUsedAt'])
   t.match(k, /<xs:element name="params" type="tns:Param" minOccurs="0" maxOccurs="unbounded"\/>\s*<xs:element name="childJobIds"/, 'JobInfo.params is a repeated tns:Param')
+})
+
+/** The XSD type of each element of a sequence, by name (`xs:long`, `tns:DataEntry`), with its occurrence bounds. */
+function elementTypes (wsdl: string, typeName: string): Record<string, string> {
+  const block = new RegExp(`<xs:(?:complexType|element) name="${typeName}"[^/]*?>([\\s\\S]*?)</xs:sequence>`).exec(wsdl)?.[1] ?? ''
+  const out: Record<string, string> = {}
+  for (const m of block.matchAll(/<xs:element name="(\w+)" type="([\w:]+)"([^>]*)>/g)) {
+    out[m[1]!] = m[2]! + (m[3]!.includes('minOccurs="0"') ? '?' : '') + (m[3]!.includes('maxOccurs="unbounded"') ? '*' : '')
+  }
+  return out
+}
+
+const XS: Record<string, string> = { string: 'xs:string', int: 'xs:int', long: 'xs:long', double: 'xs:double', bool: 'xs:boolean', dateTime: 'xs:dateTime', base64: 'xs:base64Binary' }
+
+/** What a shape's field should be declared as, in elementTypes' notation (nested shapes and enumerations as `tns:*`). */
+function declared (f: Field): string {
+  const base = typeof f.kind === 'object' || f.values !== undefined ? 'tns:*' : f.kind === 'labels' ? 'tns:Label' : XS[f.kind]!
+  const many = f.many === true || f.kind === 'labels'
+  return base + (f.opt === true || many ? '?' : '') + (many ? '*' : '')
+}
+
+t.test('the codec\'s shapes of the data operations match Broker.wsdl, element by element', async (t) => {
+  const k = wsdlFile('Broker')
+  for (const op of ['PutData', 'GetData', 'ListData', 'RemoveData', 'SubmitJob', 'GetJobResult']) {
+    for (const [side, shape] of [['Request', operations.Broker[op]!.input], ['Response', operations.Broker[op]!.output]] as const) {
+      const types = elementTypes(k, `${op}${side}`)
+      t.same(Object.keys(types), Object.keys(shape), `${op}${side}: the same elements in the same order`)
+      for (const [name, f] of Object.entries(shape)) {
+        const want = declared(f)
+        const got = types[name] ?? 'missing'
+        t.equal(want.startsWith('tns:*') ? got.replace(/^tns:\w+/, 'tns:*') : got, want, `${op}${side}.${name}`)
+      }
+    }
+  }
+  t.same(elementTypes(k, 'DataEntry'), {
+    id: 'xs:string', name: 'xs:string', size: 'xs:long', storedBytes: 'xs:long', hits: 'xs:int', pins: 'xs:string?*', createdAt: 'xs:dateTime', lastUsedAt: 'xs:dateTime'
+  })
+  t.same(elementTypes(k, 'JobOutput'), { name: 'xs:string', id: 'xs:string', size: 'xs:long', rank: 'xs:int' })
 })
 
 t.test('tns:JobState enumerates exactly the JobState of @mvm/core, in order', async (t) => {

@@ -1,5 +1,5 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
-import type { BrokerHandlers, JobInfo, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
+import type { BrokerHandlers, JobInfo, JobOutput, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
 import { BadRequestError } from '@mvm/core'
 import { prepareSubmission, type Submission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
@@ -54,7 +54,15 @@ export function jobResult (r: JobResult, j?: Job): GetJobResultResponse {
   if (r.reason !== null) out.reason = r.reason
   const params = j !== undefined ? elementParams(j) : undefined
   if (params !== undefined) out.params = params
+  const outputs = jobOutputs(r.ranks)
+  if (outputs.length > 0) out.outputs = outputs
   return out
+}
+
+/** The files the ranks left (the profile's `outputs`, stored by the super-peer), in rank order. */
+function jobOutputs (ranks: JobResult['ranks']): JobOutput[] {
+  return [...ranks].sort((a, b) => a.rank - b.rank)
+    .flatMap((x) => (x.outputs ?? []).map((o) => ({ name: o.name, id: o.id, size: o.size, rank: x.rank })))
 }
 
 const STATES = new Set(['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled', 'held'])

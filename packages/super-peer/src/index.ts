@@ -24,6 +24,7 @@ export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-
 export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
 export { webSource } from './web-source.js'
 export { outputPin, inputPin, type BrokerData } from './job-data.js'
+export { brokerDataHandlers, USER_PIN, type DataHandlerOptions } from './data-soap.js'
 
 /** What the role needs of the node beyond the agent's needs: its own SOAP address. */
 export interface SuperPeerHost extends SuperPeerNode {

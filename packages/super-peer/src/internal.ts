@@ -6,7 +6,7 @@
  * Not part of the public API: it may change without notice.
  */
 export { brokerLogsHandler, type LoggedJob } from './logs-broker.js'
-export { brokerJobHandlers, MAX_BATCH } from './broker-soap.js'
+export { brokerJobHandlers, jobResult, MAX_BATCH } from './broker-soap.js'
 export { SubmissionCache } from './submission-cache.js'
 export { JobWaiters } from './job-waiters.js'
 export { prepareSubmission, submissionKey } from './submission.js'
