@@ -1,5 +1,5 @@
 import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
-import { startSoapServer, type HttpRouteHandler, type NodeStatus, type ServiceHandlers, type SoapServer } from '@mvm/soap'
+import { DATA_REQUEST_MAX_BYTES, startSoapServer, type HttpRouteHandler, type NodeStatus, type ServiceHandlers, type SoapServer } from '@mvm/soap'
 import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
 import { createNodeMetrics, type NodeMetrics } from '@mvm/metrics'
 import { createAdmission, readDomainKey, type AdmissionPolicy } from './admission.js'
@@ -120,7 +120,8 @@ export class NodeRuntime {
       const { mounted, ...handlers } = this.services
       const services: ServiceHandlers = {}
       for (const name of mounted) services[name] = handlers[name] as never
-      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, logger: componentLogger(this.log, 'soap'), onCall: (c) => { this.metrics.soapCall(c) } })
+      // a super-peer takes PutData calls of up to 16 MiB (base64 in an envelope)
+      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, ...(cfg.roles.includes('super-peer') ? { maxRequestBytes: DATA_REQUEST_MAX_BYTES } : {}), logger: componentLogger(this.log, 'soap'), onCall: (c) => { this.metrics.soapCall(c) } })
       for (const [prefix, h] of this.pendingRoutes.splice(0)) this.soap.route(prefix, h)
       this.startedAt = Date.now()
 

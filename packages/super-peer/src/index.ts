@@ -19,6 +19,7 @@ import { BrokerAgent, type SuperPeerNode } from './broker-agent.js'
 import { brokerLogsHandler } from './logs-broker.js'
 import { authorized } from './policy-soap.js'
 import type { BrokerData } from './job-data.js'
+import { brokerDataHandlers } from './data-soap.js'
 
 export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
@@ -56,6 +57,19 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
     const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl })
     // a job's output is part of its result: the same permission guards both
     node.extendSoap({ Broker: { GetJobLogs: authorized(getJobLogs, () => agent.policy.effective, () => 'job.result') } })
+    if (init.data !== undefined) {
+      const data = brokerDataHandlers(init.data.store)
+      const policy = (): EffectivePolicy => agent.policy.effective
+      // uploading and removing data is part of submitting work; reading it, of reading results
+      node.extendSoap({
+        Broker: {
+          PutData: authorized(data.PutData!, policy, () => 'job.submit'),
+          GetData: authorized(data.GetData!, policy, () => 'job.result'),
+          ListData: authorized(data.ListData!, policy, () => 'job.result'),
+          RemoveData: authorized(data.RemoveData!, policy, () => 'job.submit')
+        }
+      })
+    }
     return undefined
   })
 }
