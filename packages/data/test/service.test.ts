@@ -88,7 +88,7 @@ t.test('a holder that dies mid-fetch: the other holder completes it', async (t) 
   await b.store.importBytes(bytes)
   let stopping: Promise<void> | undefined
   const stats = await c.service.fetch(e.id, [a.holder, b.holder], {
-    onProgress: () => { stopping ??= a.node.stop() }
+    onProgress: () => { stopping ??= Promise.resolve(a.node.stop()) }
   })
   await stopping
   t.ok((stats.perHolder[a.holder.peerId] ?? 0) < bytes.byteLength / 2, `A sent ${stats.perHolder[a.holder.peerId] ?? 0} bytes before it died`)
