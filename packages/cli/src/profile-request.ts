@@ -9,9 +9,9 @@ import { ValidationError, type Issue } from '@mvm/core'
  * errors without a round trip), with the profile, its program and topology in the bundle,
  * paths relative to their common folder.
  */
-export async function profileRequest (file: string, o: { params?: Record<string, string>, owner: string }): Promise<{ request: SubmitJobRequest, profile: LoadedProfile }> {
+export async function profileRequest (file: string, o: { params?: Record<string, string>, owner: string, allowDirs?: string[] }): Promise<{ request: SubmitJobRequest, profile: LoadedProfile }> {
   const params = o.params ?? {}
-  const profile = await loadProfile(file, { params }).catch((err: unknown) => { throw asFlags(err, params) })
+  const profile = await loadProfile(file, { params, inputs: { local: true, ...(o.allowDirs !== undefined ? { allowDirs: o.allowDirs } : {}) } }).catch((err: unknown) => { throw asFlags(err, params) })
   const paths = [file, profile.program.path, profile.topology.file].filter((p): p is string => p !== undefined)
   const { root, files } = await readBundle(paths)
   return {

@@ -1,8 +1,9 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { BadRequestError, NotFoundError } from '@mvm/core'
+import { BadRequestError, InvalidStateError, NotFoundError } from '@mvm/core'
 import type { LoadedWorkflow, WorkflowStep } from '@mvm/model'
-import type { BrokerClient } from '@mvm/soap'
+import type { BrokerClient, DataInput } from '@mvm/soap'
 import { profileRequest } from './profile-request.js'
+import { uploadInputs } from './data-transfer.js'
 import { waitForJob, type Outcome } from './wait.js'
 
 /**
@@ -58,6 +59,20 @@ function resultParam (resultJson: string | undefined, path: string[], where: str
   return typeof v === 'string' ? v : JSON.stringify(v)
 }
 
+/** A step's inputs taken from its parents' outputs (stored by the broker when those succeeded). */
+async function stepOutputs (broker: BrokerClient, s: WorkflowStep, steps: Record<string, StepRecord>): Promise<DataInput[]> {
+  const out: DataInput[] = []
+  for (const x of s.outputInputs) {
+    const jobId = steps[x.step]?.jobId
+    if (jobId === undefined) throw new InvalidStateError(`step ${s.name}: step ${x.step} has no job to take ${x.output} from`)
+    const outputs = (await broker.GetJobResult({ jobId })).outputs ?? []
+    const f = outputs.find((o) => o.name === x.output)
+    if (f === undefined) throw new NotFoundError(`step ${s.name}: step ${x.step} (job ${jobId}) has no output ${x.output}; its outputs: ${outputs.map((o) => o.name).join(', ') || 'none'}`)
+    out.push({ name: x.name, id: f.id })
+  }
+  return out
+}
+
 /**
  * Runs a workflow's DAG from this process, as condor_dagman does for its DAG: a step's job is
  * submitted once every step it comes after succeeded, with params taken from their results; a
@@ -98,7 +113,9 @@ export async function runWorkflow (wf: LoadedWorkflow, run: WorkflowRun): Promis
       if (jobId === undefined) {
         const params = { ...s.params }
         for (const [p, src] of Object.entries(s.resultParams)) params[p] = resultParam(steps[src.step]!.resultJson, src.path, `step ${s.name}: resultParams.${p}`)
-        const { request } = await profileRequest(s.profileFile, { params, owner: run.owner })
+        const { request, profile } = await profileRequest(s.profileFile, { params, owner: run.owner })
+        const inputs = [...await uploadInputs(profile, run.broker.url, { quiet: true }), ...await stepOutputs(run.broker, s, steps)]
+        if (inputs.length > 0) request.inputs = inputs
         jobId = (await run.broker.SubmitJob(request, { timeoutMs: 60_000 })).jobId
         await change(s.name, { state: 'running', jobId, attempts: rec.attempts + 1 })
       }

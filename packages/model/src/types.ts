@@ -84,6 +84,8 @@ export interface WorkflowStep {
   after: string[]
   /** param -> [step, ...path into its result] */
   resultParams: Record<string, { step: string, path: string[] }>
+  /** Inputs from earlier steps' outputs: placed as `name`, taken from `step`'s output `output`. */
+  outputInputs: Array<{ name: string, step: string, output: string }>
   retries: number
   /** Where the step is written (for messages). */
   at: SourceLocation

@@ -1,3 +1,4 @@
+import { workDirPath } from './data-files.js'
 import type { Issue } from '@mvm/core'
 import type { ParsedDocument } from './document.js'
 import { validate } from './document.js'
@@ -40,6 +41,13 @@ export async function finishWorkflow (doc: ParsedDocument, ref: FileRef, o: Inte
       if (!index.has(from)) at([i, 'resultParams', param], `no step named '${from}'${suggestion(from, [...index.keys()])}`)
       else if (cycle === undefined && !ancestors.get(s.name)!.has(from)) at([i, 'resultParams', param], `step '${from}' does not run before '${s.name}': list it (or a step after it) under after`)
     }
+    for (const [name, src] of Object.entries(s.outputInputs ?? {})) {
+      const from = src.slice(0, src.indexOf(':'))
+      const n = workDirPath(name)
+      if ('error' in n) at([i, 'outputInputs', name], `input name ${n.error}`)
+      else if (!index.has(from)) at([i, 'outputInputs', name], `no step named '${from}'${suggestion(from, [...index.keys()])}`)
+      else if (cycle === undefined && !ancestors.get(s.name)!.has(from)) at([i, 'outputInputs', name], `step '${from}' does not run before '${s.name}': list it (or a step after it) under after`)
+    }
   })
   if (issues.length > 0) return { issues }
 
@@ -61,6 +69,7 @@ export async function finishWorkflow (doc: ParsedDocument, ref: FileRef, o: Inte
       params,
       after: [...(s.after ?? [])],
       resultParams: Object.fromEntries(Object.entries(s.resultParams ?? {}).map(([k, src]) => { const [step, ...path] = src.split('.'); return [k, { step: step!, path }] })),
+      outputInputs: Object.entries(s.outputInputs ?? {}).map(([name, src]) => ({ name: (workDirPath(name) as { ok: string }).ok, step: src.slice(0, src.indexOf(':')), output: src.slice(src.indexOf(':') + 1) })),
       retries: s.retries ?? 0,
       at: { file: where.file, line: where.line, column: where.column }
     })

@@ -12,8 +12,9 @@ import { register as policy } from './policy.js'
 import { register as history } from './history.js'
 import { register as help } from './help.js'
 import { register as completion } from './completion.js'
+import { register as data } from './data.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, policy, logs, completion, help]
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, policy, logs, data, completion, help]

@@ -4,6 +4,7 @@ import type { BrokerClient, GetJobResultResponse, JobInfo } from '@mvm/soap'
 import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { formatValue } from '../result-text.js'
+import { downloadOutputs } from '../data-transfer.js'
 import { failureText, formatResult, waitForJob, printOutcome, type Outcome } from '../wait.js'
 import { sweepTable, type ArrayElement } from '../sweep.js'
 
@@ -73,24 +74,35 @@ export function register (program: Command): void {
     .argument('<job>', JOB_ARG)
     .option('-w, --wait', 'wait for the job to finish first')
     .option('--full', 'print a long result whole (it is cut by default)')
+    .option('-o, --output <dir>', 'also download the job\'s output files (the profile\'s outputs) into this folder')
     .option('--json', 'machine-readable output'))
-    .action(async (jobArg: string, o: Opts & { wait?: boolean, full?: boolean }) => {
+    .action(async (jobArg: string, o: Opts & { wait?: boolean, full?: boolean, output?: string }) => {
       const broker = await findBroker(o)
       const full = o.full === true
+      const fetchOutputs = async (jobId: string): Promise<void> => {
+        if (o.output === undefined) return
+        const outputs = (await broker.GetJobResult({ jobId })).outputs ?? []
+        if (outputs.length === 0) { process.stderr.write(`job ${jobId} has no output files (its profile lists no outputs)\n`); return }
+        const files = await downloadOutputs(outputs, broker.url, o.output, { quiet: o.json === true })
+        if (o.json !== true) process.stderr.write(`${files.length} output file${files.length === 1 ? '' : 's'} in ${o.output}: ${outputs.map((f) => f.name).join(', ')}\n`)
+      }
       if (o.wait === true) {
         const outcome = await waitForJob(broker, jobArg, { timeoutMs: 3600_000, progress: o.json !== true })
         printOutcome(outcome, { json: o.json === true, full })
-        if (outcome.info.state !== 'succeeded') process.exitCode = 2
+        if (outcome.info.state !== 'succeeded') { process.exitCode = 2; return }
+        await fetchOutputs(outcome.info.jobId)
         return
       }
       const r = await broker.GetJobResult({ jobId: jobArg })
       // the broker takes a unique prefix: messages name the job by its full id
       const jobId = r.jobId
-      if (o.json === true) { printJson(r); return }
+      if (o.json === true) { await fetchOutputs(jobId); printJson(r); return }
       if (r.state === 'cancelled') { process.stderr.write(`job ${jobId} was cancelled${r.reason !== undefined ? ` (${r.reason})` : ''}; it has no result\n`); process.exitCode = 2; return }
       if (r.state !== 'succeeded' && r.state !== 'failed') throw new InvalidStateError(`job ${jobId} is ${r.state}; it has no result yet (use --wait)`)
       if (r.state === 'failed') { process.stderr.write(failureText({ jobId, state: r.state, reason: r.reason }, r.ranks) + '\n'); process.exitCode = 2; return }
       process.stdout.write(await arrayTable(broker, r, full) ?? arrayResult(r, full) ?? formatResult(r.resultJson, { full }) + '\n')
+      if (o.output !== undefined) await fetchOutputs(jobId)
+      else if ((r.outputs ?? []).length > 0) process.stderr.write(`outputs: ${r.outputs!.map((f) => `${f.name} (${f.size} B)`).join(', ')}; fetch them with --output DIR\n`)
     })
 
   brokerOptions(program.command('cancel')

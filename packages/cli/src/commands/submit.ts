@@ -1,13 +1,14 @@
 import type { Command } from 'commander'
 import { dirname, relative } from 'node:path'
 import { profileRequest } from '../profile-request.js'
+import { uploadInputs } from '../data-transfer.js'
 import { collectParam, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, currentUser, findBroker, type BrokerLocation } from '../remote.js'
 import { waitForJob, printOutcome, type Outcome } from '../wait.js'
 import { arrayElements, sweepTable } from '../sweep.js'
 import { isWorkflowFile, submitWorkflow } from '../workflow-command.js'
 
-interface SubmitOptions extends BrokerLocation { param?: Record<string, string>, dependsOn?: string[], wait?: boolean, json?: boolean, full?: boolean, timeout?: string, owner?: string, rescue?: string | boolean }
+interface SubmitOptions extends BrokerLocation { inputDir?: string[], param?: Record<string, string>, dependsOn?: string[], wait?: boolean, json?: boolean, full?: boolean, timeout?: string, owner?: string, rescue?: string | boolean }
 
 export function register (program: Command): void {
   brokerOptions(program.command('submit')
@@ -20,6 +21,7 @@ export function register (program: Command): void {
     .option('--owner <name>', 'same as --user (the job\'s owner is the subject submitting it)')
     .option('--full', 'with --wait: print long results whole (they are cut by default)')
     .option('--rescue [file]', 'a Workflow: resume from its rescue file (default <workflow>.rescue.json): succeeded steps are not run again')
+    .option('--input-dir <dir>', 'a folder local inputs may come from besides the profile\'s and the current one (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json', 'machine-readable output'))
     .action(async (file: string, o: SubmitOptions) => {
       const params = o.param ?? {}
@@ -30,9 +32,11 @@ export function register (program: Command): void {
         await submitWorkflow(file, { params, owner: currentUser(who), broker: async () => await findBroker(who), timeoutMs, json: o.json === true, ...(o.rescue !== undefined ? { rescue: o.rescue } : {}) })
         return
       }
-      const { request, profile } = await profileRequest(file, { params, owner: currentUser(who) })
+      const { request, profile } = await profileRequest(file, { params, owner: currentUser(who), ...(o.inputDir !== undefined ? { allowDirs: o.inputDir } : {}) })
       if (o.dependsOn !== undefined) request.dependsOn = o.dependsOn
       const broker = await findBroker(who)
+      const inputs = await uploadInputs(profile, broker.url, { quiet: o.json === true })
+      if (inputs.length > 0) request.inputs = inputs
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000 })
       if (o.wait !== true) {
         if (o.json === true) printJson(res)

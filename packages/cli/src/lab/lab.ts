@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { sleep, TimeoutError, toMvmError } from '@mvm/core'
 import { profileRequest } from '../profile-request.js'
+import { uploadInputs } from '../data-transfer.js'
 import { formatTable } from '../output.js'
 import type { BrokerClient } from '@mvm/soap'
 import { startNodeProcess, type NodeProcess } from './processes.js'
@@ -81,6 +82,8 @@ async function runProfiles (broker: BrokerClient, o: LabOptions): Promise<boolea
   for (const file of o.profiles) {
     try {
       const { request, profile } = await profileRequest(file, { owner: 'lab' })
+      const inputs = await uploadInputs(profile, broker.url, { quiet: true, ...(o.signal !== undefined ? { signal: o.signal } : {}) })
+      if (inputs.length > 0) request.inputs = inputs
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000, signal: o.signal })
       const ids = res.childJobIds.length > 0 ? res.childJobIds : [res.jobId]
       submitted.push({ file, name: profile.metadata.name, ids, expect: (profile.spec as { expect?: unknown }).expect, t0: Date.now() })

@@ -18,6 +18,11 @@ export const workflowStepSchema = z.object({
   after: z.array(stepName).max(100).optional(),
   /** Profile parameters set from an earlier step's result: `param: step` or `param: step.field.sub`. */
   resultParams: z.record(z.string(), z.string().regex(/^[a-z0-9][a-z0-9-]*(\.[\w-]+)*$/, { error: 'expected a step name, optionally followed by .field paths into its result (e.g. split.total)' })).optional(),
+  /**
+   * Input files taken from an earlier step's outputs: `name-in-work-dir: step:output`
+   * (e.g. `counts.json: count:counts.json`), placed read-only in every rank's work dir.
+   */
+  outputInputs: z.record(z.string().min(1), z.string().regex(/^[a-z0-9][a-z0-9-]*:.+$/, { error: 'expected step:output (e.g. count:counts.json)' })).optional(),
   /** Runs again after a failure this many times before the step counts as failed (DAGMan's RETRY). */
   retries: nonNegativeInt().max(100).optional()
 }).strict()
