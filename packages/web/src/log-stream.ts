@@ -41,6 +41,8 @@ interface RankCursor { peerId: string, out: number, err: number, partial: Record
  */
 export async function followLogs (src: WebSource, jobArg: string, sink: EventSink, o: { intervalMs: number }): Promise<void> {
   const cursors = new Map<number, RankCursor>()
+  // a rank not yet read: its peer says "no logs" until the rank starts, so its errors wait for the end
+  const unread = new Map<number, string>()
   let lastProblem = ''
   const problem = (err: unknown): void => {
     const message = toMvmError(err).message
@@ -67,6 +69,7 @@ export async function followLogs (src: WebSource, jobArg: string, sink: EventSin
     if (sink.signal.aborted) return
     if (final) {
       for (const [rank, c] of cursors) for (const s of ['out', 'err'] as const) if (c.partial[s] !== '') emit(rank, s, [c.partial[s]])
+      for (const [rank, message] of unread) sink.send('notice', { rank, message })
       sink.send('end', { state: job.state })
       return
     }
@@ -83,11 +86,12 @@ export async function followLogs (src: WebSource, jobArg: string, sink: EventSin
     // not placed yet, or its peer cannot answer: the cursor stays, the next poll tries again
     if (l === undefined) return false
     if (l.error !== undefined) {
-      if (c?.error !== l.error) sink.send('notice', { rank, message: l.error })
-      if (c !== undefined) c.error = l.error
+      if (c === undefined) unread.set(rank, l.error)
+      else if (c.error !== l.error) { sink.send('notice', { rank, message: l.error }); c.error = l.error }
       return false
     }
     if (c === undefined) {
+      unread.delete(rank)
       const fresh: RankCursor = { peerId: l.peerId, out: 0, err: 0, partial: { out: '', err: '' } }
       cursors.set(rank, fresh)
       if (l.truncated) sink.send('notice', { rank, message: `rank ${rank}: earlier output not shown (mvm logs ${jobId} --rank ${rank} has it all)` })

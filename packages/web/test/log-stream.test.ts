@@ -5,7 +5,7 @@ import { NotFoundError, silentLogger } from '@mvm/core'
 import { createWebView, type WebJob, type WebRankLog, type WebSource } from '@mvm/web'
 
 /** A job's rank logs as files that grow: reads follow GetJobLogs' cursor rules (a tail without one). */
-interface FakeJob { job: WebJob, placed: boolean, files: Array<{ out: string, err: string }>, peerId: string[] }
+interface FakeJob { job: WebJob, placed: boolean, files: Array<{ out: string, err: string }>, peerId: string[], errors: Array<string | undefined> }
 const jobs = new Map<string, FakeJob>()
 let reads = 0
 
@@ -32,6 +32,8 @@ const source: WebSource = {
     const j = jobs.get(id)
     if (j === undefined) throw new NotFoundError(`no job ${id}`)
     if (!j.placed) return undefined
+    const error = j.errors[rank]
+    if (error !== undefined) return { rank, peerId: j.peerId[rank]!, stdout: '', stderr: '', truncated: false, outEnd: from?.outOffset ?? 0, errEnd: from?.errOffset ?? 0, error }
     const f = j.files[rank]!
     const out = read(f.out, from?.outOffset, maxBytes)
     const err = read(f.err, from?.errOffset, maxBytes)
@@ -42,7 +44,7 @@ const source: WebSource = {
 function addJob (id: string, size: number, files: Array<{ out: string, err: string }>, placed = true): FakeJob {
   const j: FakeJob = {
     job: { jobId: id, name: 'talk', state: 'running', owner: 'me', size, ranksStarted: size, ranksFinished: 0, submittedAt: new Date(0).toISOString() },
-    placed, files, peerId: files.map(() => 'peer-a')
+    placed, files, peerId: files.map(() => 'peer-a'), errors: []
   }
   jobs.set(id, j)
   return j
@@ -153,6 +155,26 @@ t.test('a job never placed ends with no lines; 400 without an id, 404 for an unk
   const unknown = await fetch(`${base}/ui/events/logs?id=j-nope`)
   t.equal(unknown.status, 404)
   t.match(await unknown.text(), /E_NOT_FOUND: no job j-nope/)
+})
+
+t.test('a peer that cannot answer: said at the end for a rank never read, at once for one being followed', async (t) => {
+  const j = addJob('j-peer', 2, [{ out: 'a\n', err: '' }, { out: '', err: '' }])
+  j.errors[1] = 'peer b: E_NOT_FOUND: no logs for rank 1 on this node'
+  let step = 0
+  const evs = await follow('/ui/events/logs?id=j-peer', 10_000, (e) => {
+    if (e.event === 'log' && step++ === 0) {
+      // rank 0's peer goes away after its first read
+      setTimeout(() => { j.errors[0] = 'peer a: E_UNAVAILABLE: connection refused' }, 150)
+      setTimeout(() => { j.job.state = 'failed' }, 600)
+    }
+  })
+  const notices = evs.map((e, i) => ({ i, e })).filter(({ e }) => e.event === 'notice')
+  t.same(notices.map(({ e }) => e.data), [
+    { rank: 0, message: 'peer a: E_UNAVAILABLE: connection refused' },
+    { rank: 1, message: 'peer b: E_NOT_FOUND: no logs for rank 1 on this node' }
+  ], 'each said once')
+  t.equal(notices[1]!.i, evs.length - 2, "the never-read rank's error comes last, just before the end")
+  t.same(linesOf(evs, 0, 'out'), ['a'])
 })
 
 t.test('a client that goes away stops the reads', async (t) => {

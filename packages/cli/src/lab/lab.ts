@@ -36,6 +36,8 @@ export async function runLab (o: LabOptions): Promise<boolean> {
     ], { onLog: log, signal: o.signal })
     nodes.push(superPeer)
     const bootstrap = superPeer.ready.soapUrl
+    // before the peers and the samples: the page is live from here on, and shows them arrive
+    process.stderr.write(`web view: ${webViewUrl(bootstrap)}   (nodes, jobs, a job's topology, traffic and live logs)\n`)
     const peers = await Promise.all(Array.from({ length: o.peers }, async (_, i) => await startNodeProcess(`peer-${i + 1}`, [
       '--name', `peer-${i + 1}`, '--roles', 'peer', '--group', 'lab', '--bootstrap', bootstrap, '--soap-port', '0',
       '--data-dir', join(o.dataDir, `peer-${i + 1}`), '--slots', String(o.slots), '--heartbeat-ms', String(HEARTBEAT_MS)
@@ -53,6 +55,11 @@ export async function runLab (o: LabOptions): Promise<boolean> {
   } finally {
     await Promise.all(nodes.map(async (n) => await n.stop()))
   }
+}
+
+/** The super-peer serves the web view at /ui on its SOAP port (see @mvm/web). */
+export function webViewUrl (soapUrl: string): string {
+  return new URL('/ui', soapUrl).href
 }
 
 /**
