@@ -1,4 +1,5 @@
-// `mvm lab` (what `npm run lab` runs) prints the web view's URL before it runs its profiles, and
+// `mvm lab` (what `npm run lab` runs) prints the web view's URL right after its ready line, before it
+// submits its profiles, and
 // that URL serves the page, and a running job's logs, while they run. A real lab process.
 import t from 'tap'
 import { spawn } from 'node:child_process'
@@ -7,7 +8,7 @@ import { join } from 'node:path'
 import { MVM_BIN } from '@mvm/cli'
 import { ROOT } from './lib/lab.js'
 
-t.test('mvm lab prints the web view URL first, and it is served while the profiles run', { timeout: 120_000 }, async (t) => {
+t.test('mvm lab prints the web view URL before it submits, and it is served while the profiles run', { timeout: 120_000 }, async (t) => {
   const lab = spawn(process.execPath, [MVM_BIN, 'lab', '--port', '0', '--peers', '1', '--slots', '2', '--profile', join(ROOT, 'test/fixtures/webview/chatty.yaml')],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -29,8 +30,10 @@ t.test('mvm lab prints the web view URL first, and it is served while the profil
   const submitted = line(/^submitted chatty: (\S+)/, '"submitted" line')
 
   const [, url] = await line(/^web view: (http:\/\/127\.0\.0\.1:\d+\/ui)\b/, '"web view:" line')
-  t.equal(lines.findIndex((l) => l.startsWith('web view: ')), 0, 'it is the first thing the lab prints')
-  t.equal(stdout, '', 'before any result')
+  t.match(lines[0], /^lab up in /, 'the ready line stays first (it says where the data is)')
+  t.equal(lines.findIndex((l) => l.startsWith('web view: ')), 1, 'the URL comes next')
+  t.notOk(lines.some((l) => l.startsWith('submitted ')), 'before any job is submitted')
+  t.equal(stdout, '', 'and before any result')
   const page = await fetch(url!, { signal: AbortSignal.timeout(10_000) })
   t.equal(page.status, 200, `GET ${url!}`)
   t.match(page.headers.get('content-type'), /^text\/html/)

@@ -36,8 +36,6 @@ export async function runLab (o: LabOptions): Promise<boolean> {
     ], { onLog: log, signal: o.signal })
     nodes.push(superPeer)
     const bootstrap = superPeer.ready.soapUrl
-    // before the peers and the samples: the page is live from here on, and shows them arrive
-    process.stderr.write(`web view: ${webViewUrl(bootstrap)}   (nodes, jobs, a job's topology, traffic and live logs)\n`)
     const peers = await Promise.all(Array.from({ length: o.peers }, async (_, i) => await startNodeProcess(`peer-${i + 1}`, [
       '--name', `peer-${i + 1}`, '--roles', 'peer', '--group', 'lab', '--bootstrap', bootstrap, '--soap-port', '0',
       '--data-dir', join(o.dataDir, `peer-${i + 1}`), '--slots', String(o.slots), '--heartbeat-ms', String(HEARTBEAT_MS)
@@ -46,6 +44,8 @@ export async function runLab (o: LabOptions): Promise<boolean> {
     const broker = o.brokerClient(bootstrap)
     await waitForPeers(broker, o.peers, o.signal)
     process.stderr.write(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: bootstrap and broker ${bootstrap}, ${o.peers} peers × ${o.slots} slots, data in ${o.dataDir}${o.temporary === true ? ' (temporary: removed on exit; --data DIR keeps jobs across restarts)' : ''}\n`)
+    // before any job is submitted, so the page can be open while the samples run
+    process.stderr.write(`web view: ${webViewUrl(bootstrap)}   (nodes, jobs, a job's topology, traffic and live logs)\n`)
     if (o.profiles.length === 0) {
       process.stderr.write(`${submitHint(bootstrap)}   (Ctrl-C stops the lab)\n`)
       await new Promise<void>((resolve) => { if (o.signal.aborted) resolve(); else o.signal.addEventListener('abort', () => resolve(), { once: true }) })
