@@ -1,4 +1,5 @@
-// The web view in a real headless Chromium: nodes listed, a running ring job with traffic rising on its page.
+// The web view in a real headless Chromium: nodes listed, a running ring job with traffic rising on its page,
+// and a running job's rank logs appearing live on its page, as text, until the stream ends with the job.
 import '@mvm/core/polyfill'
 import t from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
@@ -11,7 +12,7 @@ import { ROOT, submit, waitFor } from './lib/lab.js'
 
 // The page's DOM as far as the checks below read it: the tests' tsconfig has no DOM lib, and
 // adding one would retype fetch and friends for every other test.
-interface PageElement { textContent: string | null }
+interface PageElement { textContent: string | null, className: string, dataset: Record<string, string | undefined> }
 declare const document: {
   getElementById: (id: string) => PageElement | null
   querySelector: (selector: string) => PageElement | null
@@ -64,5 +65,33 @@ t.test('the web view shows nodes, a running job and its traffic rising', { timeo
   await page.screenshot({ path: shot, fullPage: true })
   t.comment(`screenshot: ${shot}`)
   t.ok(existsSync(shot), 'screenshot saved')
-  await broker.CancelJob({ jobId }).catch(() => {})
+  await broker.CancelJob({ jobId })
+  await page.waitForFunction(() => document.getElementById('logs-state')?.dataset.ended === 'true', { timeout: 15_000 })
+  t.match(await page.evaluate(() => document.getElementById('logs-state')?.textContent), /cancelled/, 'the log stream of the cancelled ring ends and says how')
+
+  // a job that prints while it runs: its lines appear on its page as they are written
+  const chatty = await submit(broker, join(ROOT, 'test/fixtures/webview/chatty.yaml'), { ticks: '40', everyMs: '200' })
+  await waitFor(async () => { const j = await broker.GetJob({ jobId: chatty.jobId }); state = j.state; return state === 'running' || FINAL.has(state) }, 30_000, `job ${chatty.jobId} to run`)
+  t.equal(state, 'running', 'the chatty job runs')
+  await page.goto(`${ui}/job?id=${chatty.jobId}`)
+  const ticks = async (rank: number): Promise<string[]> => await page.evaluate((r: number) => [...document.querySelectorAll(`#logs .log-out[data-rank="${r}"]`)].map((e) => e.textContent ?? '').filter((x) => x.includes('tick ')), rank)
+  await waitFor(async () => (await ticks(1)).length > 0, 20_000, "rank 1's first line on the job page")
+  const seen = (await ticks(1)).length
+  t.match((await ticks(1))[0], /^r1 out\s*tick \d+ from rank 1 <i>not italic<\/i>$/, 'a line of rank 1, labelled with its rank, markup as text')
+  t.ok((await page.evaluate(() => [...document.querySelectorAll('#logs i, #logs b')].length)) === 0, 'log text never becomes markup')
+  t.equal(await page.evaluate(() => document.getElementById('logs-state')?.dataset.ended), undefined, 'the stream is still open while the job runs')
+  await waitFor(async () => (await ticks(1)).length > seen, 20_000, `more than ${seen} lines of rank 1`)
+  t.pass(`rank 1's lines keep coming while the job runs (${seen}, then ${(await ticks(1)).length})`)
+  const errs = await page.evaluate(() => [...document.querySelectorAll('#logs .log-err')].map((e) => e.textContent ?? ''))
+  t.ok(errs.some((e) => /^r0 err\s*rank 0 <b>warns<\/b> on stderr$/.test(e)), `stderr is shown apart (log-err): ${errs.join(' | ')}`)
+  await page.waitForFunction(() => document.getElementById('logs-state')?.dataset.ended === 'true', { timeout: 30_000 })
+  const lines = await page.evaluate(() => [...document.querySelectorAll('#logs .log-out')].map((e) => e.textContent ?? ''))
+  t.match(await page.evaluate(() => document.getElementById('logs-state')?.textContent), /succeeded/, 'the stream ends when the job has finished')
+  for (const r of [0, 1]) {
+    t.ok(lines.some((l) => l.endsWith(`rank ${r} done`)), `rank ${r}'s last line arrived before the end`)
+    t.equal(lines.filter((l) => l.includes(`tick 39 from rank ${r} `)).length, 1, `rank ${r}'s lines each once`)
+  }
+  const logShot = join(ROOT, '.tap', 'webview-logs.png')
+  await page.screenshot({ path: logShot, fullPage: true })
+  t.comment(`screenshot: ${logShot}`)
 })

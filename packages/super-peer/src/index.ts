@@ -16,7 +16,7 @@
 import { componentLogger, startableRole, type Logger, type Startable } from '@mvm/core'
 import type { EffectivePolicy } from '@mvm/model'
 import { BrokerAgent, type SuperPeerNode } from './broker-agent.js'
-import { brokerLogsHandler } from './logs-broker.js'
+import { brokerLogsHandler, peerSoapUrl } from './logs-broker.js'
 import { authorized } from './policy-soap.js'
 import type { BrokerData } from './job-data.js'
 import { brokerDataHandlers } from './data-soap.js'
@@ -54,7 +54,7 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
     ...(init.data !== undefined ? { data: init.data } : {})
   })
   return startableRole(agent, () => {
-    const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl })
+    const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: peerSoapUrl(node) })
     // a job's output is part of its result: the same permission guards both
     node.extendSoap({ Broker: { GetJobLogs: authorized(getJobLogs, () => agent.policy.effective, () => 'job.result') } })
     if (init.data !== undefined) {

@@ -16,6 +16,11 @@ export interface BrokerLogsInit {
   nodeClient?: (url: string) => Pick<NodeClient, 'GetLogs'>
 }
 
+/** How a super-peer reaches a peer's Node service: itself directly, the others through its membership. */
+export function peerSoapUrl (node: { readonly peerId: string, readonly soapUrl: string, readonly membership: { get: (peerId: string) => { soapUrl?: string } | undefined } }): (peerId: string) => string | undefined {
+  return (p) => p === node.peerId ? node.soapUrl : node.membership.get(p)?.soapUrl
+}
+
 /**
  * Broker.GetJobLogs: looks up where each rank was placed and asks those peers' Node.GetLogs,
  * all peers at once. A peer that cannot answer does not fail the call: its ranks carry `error`.

@@ -1,20 +1,27 @@
 import { renderSvg, type RankGraph } from '@mvm/model'
 import type { InstanceTemplate } from '@mvm/wire'
+import { UnavailableError } from '@mvm/core'
 import type { BrokerAgent, MemberLike, SuperPeerNode } from './broker-agent.js'
 import { jobInfo } from './broker-soap.js'
+import { brokerLogsHandler, peerSoapUrl } from './logs-broker.js'
+import { ANONYMOUS, authorize } from './policy-auth.js'
 
 /** Jobs whose last reported traffic is kept after they leave the heartbeats (oldest dropped first). */
 const TRAFFIC_JOBS_KEPT = 100
 
 interface PortRow { jobId: string, rank: number, port: string, items: number, bytes: number }
 
+interface RankLogRead { rank: number, peerId: string, stdout: string, stderr: string, truncated: boolean, outEnd: number, errEnd: number, error?: string }
+
 /**
  * What the web view (@mvm/web WebSource, matched structurally) reads of this super-peer: the
  * broker's job list as the Broker SOAP operations give it, the membership view, the policy in
- * force, and each job's port traffic as the peers' heartbeats carry it.
+ * force, each job's port traffic as the peers' heartbeats carry it, and rank logs read with
+ * the cursor of Broker.GetJobLogs (the same handler, called in process).
  */
-export function webSource (node: Pick<SuperPeerNode, 'membership'>, agent: BrokerAgent) {
+export function webSource (node: Pick<SuperPeerNode, 'membership'> & { readonly peerId: string, readonly soapUrl: string }, agent: BrokerAgent) {
   const broker = agent.broker
+  const getJobLogs = brokerLogsHandler({ jobs: broker, soapUrlOf: peerSoapUrl(node) })
   const progress = { ranksStarted: (id: string) => agent.ranksStarted(id) }
   const info = (id: string) => {
     const j = jobInfo(broker, broker.get(broker.resolveId(id)), progress)
@@ -51,6 +58,24 @@ export function webSource (node: Pick<SuperPeerNode, 'membership'>, agent: Broke
       const rows = [...(seen.get(broker.resolveId(id))?.values() ?? [])]
       return rows.sort((a, b) => a.rank - b.rank || (a.port < b.port ? -1 : 1))
     },
-    policy: () => agent.policy.effective.spec
+    policy: () => agent.policy.effective.spec,
+    logs: async (id: string, rank: number, from: { outOffset: number, errOffset: number } | undefined, maxBytes: number): Promise<RankLogRead | undefined> => {
+      // the web view has no login: it reads job output as the anonymous subject, under GetJobLogs' permission
+      authorize(agent.policy.effective, ANONYMOUS, 'job.result')
+      const jobId = broker.resolveId(id)
+      const job = broker.get(jobId)
+      // not placed yet: nothing to read, the stream asks again (an array job falls through to the handler's refusal)
+      if (job.childIds === undefined && (job.placement ?? []).length === 0) return undefined
+      const { logs } = await getJobLogs({ jobId, rank, maxBytes, ...from }, { remoteAddress: 'web view' })
+      const l = logs.find((x) => x.rank === rank)
+      if (l === undefined) return undefined
+      if (l.error === undefined && (l.outEnd === undefined || l.errEnd === undefined)) {
+        throw new UnavailableError(`peer ${l.peerId} cannot follow logs (no outEnd/errEnd cursor in its GetLogs reply)`)
+      }
+      return {
+        rank, peerId: l.peerId, stdout: l.stdout, stderr: l.stderr, truncated: l.truncated,
+        outEnd: l.outEnd ?? from?.outOffset ?? 0, errEnd: l.errEnd ?? from?.errOffset ?? 0, ...(l.error !== undefined ? { error: l.error } : {})
+      }
+    }
   }
 }

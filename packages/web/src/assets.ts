@@ -9,6 +9,8 @@ table { border-collapse: collapse; } td, th { border-bottom: 1px solid #dde3ea; 
 .state-running { color: #0a7d32; font-weight: bold; } .state-failed { color: #b00020; } .state-queued { color: #8a5a00; }
 #status { color: #5a6b7f; } pre { background: #f4f7fb; padding: 8px; max-height: 20em; overflow: auto; }
 .edge.busy { stroke: #d9480f; stroke-width: 3; }
+#logs { font: 12px ui-monospace, monospace; background: #f4f7fb; padding: 8px; max-height: 24em; overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
+.log-rank { color: #5a6b7f; margin-right: 1ch; user-select: none; } .log-err { color: #b00020; } .log-note { color: #5a6b7f; font-style: italic; }
 </style></head>
 <body><h1>MVM web view</h1><div id="status">connecting…</div><div id="main"></div>
 <script src="/ui/app.js"></script></body></html>
@@ -36,7 +38,48 @@ function overview (d) {
 
 function jobPage () {
   main.innerHTML = '<p><a href="/ui">all jobs</a></p><h2>Job ' + esc(jobId) + ' <span id="job-state"></span></h2><div id="job-info"></div>' +
-    '<div id="topology"></div><h2>Traffic per port</h2><div id="traffic"></div>'
+    '<div id="topology"></div><h2>Traffic per port</h2><div id="traffic"></div>' +
+    '<h2>Logs <small id="logs-state">connecting…</small></h2><div id="logs"></div>'
+}
+
+// Log text is the job's own output: it only ever becomes text nodes, never markup.
+const MAX_LOG_LINES = 2000
+function followLogs () {
+  const box = document.getElementById('logs')
+  const state = document.getElementById('logs-state')
+  const add = (rank, stream, lines) => {
+    const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4
+    const frag = document.createDocumentFragment()
+    for (const text of lines) {
+      const line = document.createElement('div')
+      line.className = 'log-line log-' + stream
+      if (rank !== undefined) {
+        line.dataset.rank = rank
+        const tag = document.createElement('span')
+        tag.className = 'log-rank'
+        tag.textContent = 'r' + rank + (stream === 'err' ? ' err' : stream === 'out' ? ' out' : '')
+        line.appendChild(tag)
+      }
+      line.appendChild(document.createTextNode(text))
+      frag.appendChild(line)
+    }
+    box.appendChild(frag)
+    while (box.childElementCount > MAX_LOG_LINES) box.firstElementChild.remove()
+    if (atEnd) box.scrollTop = box.scrollHeight
+  }
+  const logs = new EventSource('/ui/events/logs?id=' + encodeURIComponent(jobId))
+  // every connection starts over from the ranks' tails: a reconnect must not show lines twice
+  logs.addEventListener('start', () => { box.replaceChildren(); state.textContent = 'live' })
+  logs.addEventListener('log', (ev) => { const d = JSON.parse(ev.data); add(d.rank, d.stream, d.lines) })
+  logs.addEventListener('notice', (ev) => { const d = JSON.parse(ev.data); add(d.rank, 'note', [d.message]) })
+  logs.addEventListener('problem', (ev) => { state.textContent = JSON.parse(ev.data).message })
+  logs.addEventListener('error', () => { if (logs.readyState !== EventSource.CLOSED) state.textContent = 'disconnected; retrying…' })
+  logs.addEventListener('end', (ev) => {
+    logs.close()
+    const d = JSON.parse(ev.data)
+    state.textContent = d.state ? 'complete: the job ' + d.state : 'ended'
+    state.dataset.ended = 'true'
+  })
 }
 
 function jobSnapshot (d) {
@@ -65,7 +108,7 @@ function jobSnapshot (d) {
 }
 
 const es = new EventSource(onJobPage ? '/ui/events/job?id=' + encodeURIComponent(jobId) : '/ui/events')
-if (onJobPage) jobPage()
+if (onJobPage) { jobPage(); followLogs() }
 es.addEventListener('open', () => { status.textContent = 'live' })
 es.addEventListener('error', () => { status.textContent = 'disconnected; retrying…' })
 es.addEventListener('problem', (ev) => { status.textContent = JSON.parse(ev.data).message })

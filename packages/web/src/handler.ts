@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { toMvmError, type Logger } from '@mvm/core'
 import { APP_JS, PAGE_HTML } from './assets.js'
+import { followLogs, type EventSink } from './log-stream.js'
 import type { WebSource } from './source.js'
 
 export interface WebViewInit {
@@ -8,7 +9,7 @@ export interface WebViewInit {
   log: Logger
   /** Where the view is mounted (default `/ui`). */
   prefix?: string
-  /** How often each open stream gets a fresh snapshot (default 1000 ms). */
+  /** How often each open stream gets a fresh snapshot, and a log stream reads on (default 1000 ms). */
   intervalMs?: number
   /** Most open event streams at once; more get 503 (default 64). */
   maxStreams?: number
@@ -20,8 +21,9 @@ export interface WebView {
 }
 
 /**
- * The live web view: one page and its script, and two Server-Sent Event streams (the group,
- * one job) that push a snapshot every interval, so the page never polls or reloads.
+ * The live web view: one page and its script, and Server-Sent Event streams: the group and one
+ * job push a snapshot every interval, a job's logs push new lines as the ranks write them, so
+ * the page never polls or reloads.
  */
 export function createWebView (init: WebViewInit): WebView {
   const prefix = (init.prefix ?? '/ui').replace(/\/+$/, '')
@@ -44,22 +46,50 @@ export function createWebView (init: WebViewInit): WebView {
     return { job: src.job(jobId), traffic }
   }
 
-  const stream = (req: IncomingMessage, res: ServerResponse, first: (() => string | undefined) | undefined, snapshot: () => unknown): void => {
-    if (streams.size >= maxStreams) { text(res, 503, `too many open event streams (${maxStreams})\n`); return }
+  /** Opens an event stream, or answers 503 and gives undefined when too many are open. */
+  const open = (req: IncomingMessage, res: ServerResponse): EventSink | undefined => {
+    if (streams.size >= maxStreams) { text(res, 503, `too many open event streams (${maxStreams})\n`); return undefined }
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Content-Type-Options': 'nosniff' })
     streams.add(res)
-    const send = (event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
+    const ac = new AbortController()
+    const end = (): void => { streams.delete(res); ac.abort() }
+    req.on('close', end)
+    res.on('close', end)
+    return {
+      send: (event, data) => { if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) },
+      drained: async () => {
+        if (!res.writableNeedDrain || ac.signal.aborted) return
+        await new Promise<void>((resolve) => {
+          const done = (): void => { res.off('drain', done); ac.signal.removeEventListener('abort', done); resolve() }
+          res.once('drain', done)
+          ac.signal.addEventListener('abort', done, { once: true })
+        })
+      },
+      signal: ac.signal
+    }
+  }
+
+  const stream = (req: IncomingMessage, res: ServerResponse, first: (() => string | undefined) | undefined, snapshot: () => unknown): void => {
+    const sse = open(req, res)
+    if (sse === undefined) return
     const tick = (): void => {
-      try { send('snapshot', snapshot()) } catch (err) { send('problem', { message: toMvmError(err).message }) }
+      try { sse.send('snapshot', snapshot()) } catch (err) { sse.send('problem', { message: toMvmError(err).message }) }
     }
     const svg = first?.()
-    if (svg !== undefined) send('topology', { svg })
+    if (svg !== undefined) sse.send('topology', { svg })
     tick()
     const timer = setInterval(tick, every)
     timer.unref()
-    const end = (): void => { clearInterval(timer); streams.delete(res) }
-    req.on('close', end)
-    res.on('close', end)
+    sse.signal.addEventListener('abort', () => { clearInterval(timer) }, { once: true })
+  }
+
+  const logs = (req: IncomingMessage, res: ServerResponse, jobId: string): void => {
+    const sse = open(req, res)
+    if (sse === undefined) return
+    // the stream ends itself once the job is finished and drained: the page then stops reconnecting
+    followLogs(src, jobId, sse, { intervalMs: every })
+      .catch((err: unknown) => { init.log.warn({ err: toMvmError(err).message, jobId }, 'web view log stream failed') })
+      .finally(() => { res.end() })
   }
 
   return {
@@ -81,6 +111,11 @@ export function createWebView (init: WebViewInit): WebView {
           src.job(id) // an unknown job is a 404 now, not an error inside the stream
           const last = new Map<string, { items: number, bytes: number, at: number }>()
           return stream(req, res, () => src.topologySvg(id), () => jobView(id, last))
+        }
+        if (path === `${prefix}/events/logs`) {
+          const id = url.searchParams.get('id') ?? ''
+          if (id === '') return text(res, 400, `${url.pathname}: the query parameter "id" (a job id) is required\n`)
+          return logs(req, res, src.job(id).jobId)
         }
         text(res, 404, `no page at ${url.pathname} (the web view is at ${prefix})\n`)
       } catch (err) {

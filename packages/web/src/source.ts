@@ -27,6 +27,25 @@ export interface WebJob {
 
 export interface WebPortStats { jobId: string, rank: number, port: string, items: number, bytes: number }
 
+/**
+ * One read of a rank's logs with Broker.GetJobLogs' byte cursor: the text from the offsets asked
+ * for (or the last bytes, when none were) and `outEnd`/`errEnd`, where the next read goes on.
+ * `error` says why the rank's peer could not answer (the cursor is then unchanged).
+ */
+export interface WebRankLog {
+  rank: number
+  peerId: string
+  stdout: string
+  stderr: string
+  /** The read started past the beginning of a file (a tail): its first line may be cut. */
+  truncated: boolean
+  outEnd: number
+  errEnd: number
+  error?: string
+}
+
+export interface WebLogCursor { outOffset: number, errOffset: number }
+
 export interface WebSource {
   nodes: () => WebNode[]
   jobs: () => WebJob[]
@@ -38,4 +57,10 @@ export interface WebSource {
   traffic: (jobId: string) => WebPortStats[]
   /** The policy in force, as JSON-able data. */
   policy: () => unknown
+  /**
+   * Rank `rank`'s stdout and stderr from `from` on (without it, their last bytes), at most
+   * `maxBytes` each; undefined while the job has not been placed on any node. Throws for an
+   * unknown job or when the policy does not let the web view read job output.
+   */
+  logs: (jobId: string, rank: number, from: WebLogCursor | undefined, maxBytes: number) => Promise<WebRankLog | undefined>
 }

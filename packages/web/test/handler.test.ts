@@ -14,7 +14,8 @@ const source: WebSource = {
   },
   topologySvg: () => '<svg><path class="edge" data-from="0" data-to="1"/></svg>',
   traffic: () => [{ jobId: 'j-1', rank: 0, port: 'next', items: (items += 10), bytes: items * 4 }],
-  policy: () => ({ scheduling: { strategy: 'spread' } })
+  policy: () => ({ scheduling: { strategy: 'spread' } }),
+  logs: async () => undefined
 }
 
 const view = createWebView({ source, log: silentLogger(), intervalMs: 100 })

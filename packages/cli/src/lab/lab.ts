@@ -45,6 +45,8 @@ export async function runLab (o: LabOptions): Promise<boolean> {
     const broker = o.brokerClient(bootstrap)
     await waitForPeers(broker, o.peers, o.signal)
     process.stderr.write(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: bootstrap and broker ${bootstrap}, ${o.peers} peers × ${o.slots} slots, data in ${o.dataDir}${o.temporary === true ? ' (temporary: removed on exit; --data DIR keeps jobs across restarts)' : ''}\n`)
+    // before any job is submitted, so the page can be open while the samples run
+    process.stderr.write(`web view: ${webViewUrl(bootstrap)}   (nodes, jobs, a job's topology, traffic and live logs)\n`)
     if (o.profiles.length === 0) {
       process.stderr.write(`${submitHint(bootstrap)}   (Ctrl-C stops the lab)\n`)
       await new Promise<void>((resolve) => { if (o.signal.aborted) resolve(); else o.signal.addEventListener('abort', () => resolve(), { once: true }) })
@@ -54,6 +56,11 @@ export async function runLab (o: LabOptions): Promise<boolean> {
   } finally {
     await Promise.all(nodes.map(async (n) => await n.stop()))
   }
+}
+
+/** The super-peer serves the web view at /ui on its SOAP port (see @mvm/web). */
+export function webViewUrl (soapUrl: string): string {
+  return new URL('/ui', soapUrl).href
 }
 
 /**
