@@ -1,0 +1,160 @@
+// Job inputs and outputs end to end on a real lab (2 peers): local files and folders uploaded by
+// the CLI, prefetched and on-demand inputs, outputs fetched by the super-peer and downloaded with
+// `mvm result --output`, byte for byte; dedup on a second upload; a workflow passing one step's
+// output to the next; refusals at submit and on the peer.
+import t from 'tap'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { ROOT, runCli, startLab, type TestLab } from './lib/lab.js'
+
+let lab: TestLab
+let url: string
+t.before(async () => { lab = await startLab({ peers: 2, slots: 2 }); url = lab.bootstrap })
+t.teardown(async () => { await lab?.stop() })
+
+function serialCounts (text: string): Record<string, number> {
+  const m: Record<string, number> = {}
+  for (const w of text.split(/\s+/)) if (w !== '') m[w] = (m[w] ?? 0) + 1
+  return m
+}
+
+t.test('wordcount: the input is uploaded, the counts come back as an output file equal to a serial count', async (t) => {
+  const dir = t.testdir()
+  const r = await runCli(['submit', 'profiles/wordcount.yaml', '--wait', '--json', '--broker', url])
+  t.equal(r.code, 0, r.stderr)
+  const jobId = (JSON.parse(r.stdout) as { job: { jobId: string } }).job.jobId
+  const got = await runCli(['result', jobId, '--output', dir, '--broker', url])
+  t.equal(got.code, 0, got.stderr)
+  t.match(got.stderr, /1 output file in .*counts\.json/)
+  const counts = JSON.parse(await readFile(join(dir, 'counts.json'), 'utf8')) as Record<string, number>
+  t.same(counts, serialCounts(await readFile(join(ROOT, 'profiles/data/corpus.txt'), 'utf8')), 'every word counted as a serial count does')
+  // the same input again: its chunks are in the broker's store already
+  const again = await runCli(['submit', 'profiles/wordcount.yaml', '--wait', '--broker', url])
+  t.equal(again.code, 0, again.stderr)
+  const ls = JSON.parse((await runCli(['data', 'ls', '--json', '--broker', url])).stdout) as { files: Array<{ name: string, size: number, pins: string[] }> }
+  t.ok(ls.files.some((f) => f.size === 3 * 1024 * 1024), 'the corpus is listed once in the store')
+})
+
+t.test('a folder input, an on-demand input and every rank\'s output, byte for byte', async (t) => {
+  const dir = t.testdir({
+    'in': { 'a.bin': Buffer.alloc(70_000, 7), sub: { 'b.txt': 'hello from b\n' } },
+    'big.bin': Buffer.concat([Buffer.alloc(2 * 1048576), Buffer.from('the tail of a mostly zero file')])
+  })
+  await writeFile(join(dir, 'prog.ts'), `import { writeFile } from 'node:fs/promises'
+import { job } from '@mvm/job'
+export default job(async (ctx) => {
+  const names = ctx.files.list().map((f) => f.name + ':' + f.mode).sort()
+  const b = await (await ctx.files.open('data/sub/b.txt')).text()
+  const big = await ctx.files.open('big.bin')
+  const tail = new TextDecoder().decode(await big.read(big.size - 30, 30))
+  let failed = 'no error'
+  try { await ctx.files.open('nope') } catch (e) { failed = (e as { code?: string }).code ?? 'thrown' }
+  await writeFile('out.txt', 'rank ' + ctx.rank + ' ' + b)
+  return { names, tail, failed }
+})
+`)
+  await writeFile(join(dir, 'job.yaml'), `apiVersion: mvm/v1
+kind: JobProfile
+metadata: { name: files }
+spec:
+  program: prog.ts
+  topology: { shape: line, size: 2 }
+  inputs:
+    - { path: in, as: data }
+    - { path: big.bin, mode: onDemand }
+  outputs:
+    - { path: out.txt, ranks: all }
+  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }
+`)
+  const r = await runCli(['submit', join(dir, 'job.yaml'), '--wait', '--json', '--broker', url])
+  t.equal(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout) as { job: { jobId: string }, result: { resultJson: string } }
+  const v = JSON.parse(out.result.resultJson) as { names: string[], tail: string, failed: string }
+  t.same(v.names, ['big.bin:onDemand', 'data/a.bin:prefetch', 'data/sub/b.txt:prefetch'])
+  t.equal(v.tail, 'the tail of a mostly zero file', 'an on-demand range read')
+  t.equal(v.failed, 'E_NOT_FOUND')
+  const dest = join(dir, 'got')
+  const got = await runCli(['result', out.job.jobId, '--output', dest, '--broker', url])
+  t.equal(got.code, 0, got.stderr)
+  t.equal(await readFile(join(dest, 'rank-0/out.txt'), 'utf8'), 'rank 0 hello from b\n')
+  t.equal(await readFile(join(dest, 'rank-1/out.txt'), 'utf8'), 'rank 1 hello from b\n')
+  // mvm data put/get: the same bytes back, named by content
+  const put = await runCli(['data', 'put', join(dir, 'in/a.bin'), '--broker', url])
+  t.equal(put.code, 0, put.stderr)
+  const id = put.stdout.trim()
+  t.match(id, /^[0-9a-f]{64}$/)
+  const back = join(dir, 'a-back.bin')
+  const get = await runCli(['data', 'get', id.slice(0, 12), back, '--broker', url])
+  t.equal(get.code, 0, get.stderr)
+  t.equal(createHash('sha256').update(await readFile(back)).digest('hex'), createHash('sha256').update(Buffer.alloc(70_000, 7)).digest('hex'))
+})
+
+t.test('refused: a missing input at submit (file, line, field), an input outside the allowed folders, a rank making an output symlink', async (t) => {
+  const dir = t.testdir()
+  await writeFile(join(dir, 'prog.ts'), `import { symlink } from 'node:fs/promises'
+import { job } from '@mvm/job'
+export default job(async (ctx) => { if (ctx.params.link === true) await symlink('/etc/hostname', 'out.txt'); return 1 })
+`)
+  const profile = (inputs: string, extra = ''): string => `apiVersion: mvm/v1
+kind: JobProfile
+metadata: { name: bad }
+spec:
+  program: prog.ts
+  topology: { shape: line, size: 1 }
+  ${inputs}
+  ${extra}
+  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }
+`
+  await writeFile(join(dir, 'missing.yaml'), profile('inputs: [nothere.csv]'))
+  const a = await runCli(['submit', join(dir, 'missing.yaml'), '--broker', url])
+  t.not(a.code, 0)
+  t.match(a.stderr, /missing\.yaml:\d+:\d+: spec\.inputs\.0: input file not found: nothere\.csv/)
+  await writeFile(join(dir, 'outside.yaml'), profile('inputs: [/etc/hostname]'))
+  const b = await runCli(['submit', join(dir, 'outside.yaml'), '--broker', url])
+  t.not(b.code, 0)
+  t.match(b.stderr, /outside the folders inputs may come from/)
+  await mkdir(join(dir, 'f'))
+  await symlink('/etc', join(dir, 'f', 'escape'))
+  await writeFile(join(dir, 'folder.yaml'), profile('inputs: [f]'))
+  const c = await runCli(['submit', join(dir, 'folder.yaml'), '--broker', url])
+  t.not(c.code, 0)
+  t.match(c.stderr, /symlink that leaves the folder/)
+  await writeFile(join(dir, 'link.yaml'), profile('outputs: [out.txt]', 'params: { link: true }'))
+  const d = await runCli(['submit', join(dir, 'link.yaml'), '--wait', '--broker', url])
+  t.equal(d.code, 2, 'the job fails')
+  // the sandbox already forbids making a symlink; the peer would refuse one leaving the work dir
+  t.match(d.stdout + d.stderr, /symlink/)
+})
+
+t.test('a workflow step takes an earlier step\'s output as its input', async (t) => {
+  const dir = t.testdir()
+  await writeFile(join(dir, 'top.ts'), `import { job } from '@mvm/job'
+export default job(async (ctx) => {
+  const counts = JSON.parse(await (await ctx.files.open('counts.json')).text()) as Record<string, number>
+  return Object.entries(counts)[0]
+})
+`)
+  await writeFile(join(dir, 'top.yaml'), `apiVersion: mvm/v1
+kind: JobProfile
+metadata: { name: top }
+spec:
+  program: top.ts
+  topology: { shape: line, size: 1 }
+  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }
+`)
+  await writeFile(join(dir, 'flow.yaml'), `apiVersion: mvm/v1
+kind: Workflow
+metadata: { name: counted }
+spec:
+  steps:
+    - { name: count, profile: ${join(ROOT, 'profiles/wordcount.yaml')} }
+    - name: top
+      profile: top.yaml
+      after: [count]
+      outputInputs: { counts.json: 'count:counts.json' }
+`)
+  const r = await runCli(['submit', join(dir, 'flow.yaml'), '--json', '--broker', url])
+  t.equal(r.code, 0, r.stderr + r.stdout)
+  t.match(r.stdout, /"lab",\s*161274|\[\\?"lab\\?",161274\]/, 'the second step read the first one\'s counts')
+})
