@@ -30,7 +30,7 @@ export const controlSamples: { [K in ControlType]: ControlBodyMap[K] } = {
   },
   instantiateAck: { jobId: 'job-42', ranks: [0, 1, 5] },
   terminate: { jobId: 'job-42', reason: 'cancelled by user' },
-  jobReport: { jobId: 'job-42', rank: 3, state: 'FAILED', exitCode: -11, resultJson: '{"sum":10}', error: 'segfault', startedAtMs: 1_700_000_000_000, finishedAtMs: 1_700_000_005_000, cpuSec: 4.25, maxRssMb: 131.5, exitReason: 'signal' },
+  jobReport: { jobId: 'job-42', rank: 3, state: 'FAILED', exitCode: -11, resultJson: '{"sum":10}', error: 'segfault', startedAtMs: 1_700_000_000_000, finishedAtMs: 1_700_000_005_000, cpuSec: 4.25, maxRssMb: 131.5, exitReason: 'signal', outputs: [{ name: 'out/counts.json', id: 'a'.repeat(64), size: 1234 }] },
   policyUpdate: { policyJson: '{"apiVersion":"mvm/v1","kind":"NodePolicy"}' },
   childReport: {
     group: 'g2',
