@@ -78,7 +78,9 @@ const waiting = new Map<number, (r: CompileReply) => void>()
 
 async function transpile (source: string, fileName: string): Promise<CompileReply> {
   if (worker === undefined) {
-    const w = new Worker(new URL('./compile-worker.js', import.meta.url))
+    // run from source (tests under tsx) there is no sibling .js and a worker gets no TS loader:
+    // take the built one, which `npm test` builds first
+    const w = new Worker(new URL(import.meta.url.endsWith('.ts') ? '../dist/compile-worker.js' : './compile-worker.js', import.meta.url))
     w.on('message', (r: CompileReply) => {
       const cb = waiting.get(r.id); waiting.delete(r.id); cb?.(r)
       // an idle compiler thread must not keep the node (or a test) alive, nor hold the
