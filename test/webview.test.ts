@@ -52,6 +52,12 @@ t.test('the web view shows nodes, a running job and its traffic rising', { timeo
   t.equal(state, 'running', 'the broker runs the job')
   await page.waitForFunction((id: string) => document.querySelector(`.job-state[data-job="${id}"]`)?.textContent === 'running', { timeout: 15_000 }, jobId)
   t.pass(`job ${jobId} is listed as running`)
+  // the overview as a user sees it while a job runs: nodes, the queue, the policy in force
+  const labShot = join(ROOT, '.tap', 'webview-lab.png')
+  mkdirSync(dirname(labShot), { recursive: true })
+  await page.screenshot({ path: labShot, fullPage: true })
+  t.comment(`screenshot: ${labShot}`)
+  t.ok(existsSync(labShot), 'overview screenshot saved')
 
   await page.goto(`${ui}/job?id=${jobId}`)
   await page.waitForSelector('#topology svg [data-from]', { timeout: 15_000 })
