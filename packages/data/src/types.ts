@@ -45,6 +45,10 @@ export interface StoreStats {
   /** Chunks found corrupt on a read (and discarded). */
   corrupt: number
   evictions: number
+  /** Chunk writes skipped because the same chunk was already stored (or being written). */
+  dedupChunks: number
+  /** All-zero chunks met on import or put: never stored. */
+  zeroChunks: number
 }
 
 export interface ImportOptions {
@@ -127,6 +131,10 @@ export interface TransferCounters {
   requestsServed: number
   upstreamFetches: number
   corruptReceived: number
+  /** Chunk positions a fetch did not request because an identical chunk was already local or in the same request. */
+  dedupSkipped: number
+  /** All-zero chunk positions a fetch did not request (they are holes, never sent). */
+  zeroSkipped: number
 }
 
 export interface DataService {

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { componentLogger, silentLogger, type Logger, type Startable } from '@mvm/core'
 import type { DataService, DataStore } from '@mvm/data'
+import type { DataCounters } from '@mvm/wire'
 import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
 import type { PeerRole } from '@mvm/peer'
 import type { SuperPeerRole } from '@mvm/super-peer'
@@ -112,7 +113,28 @@ async function startData (node: MvmNode, dataDir: string, policy: EffectivePolic
   const service = createDataService({ store, transport: node.streams, log })
   try { await service.start() } catch (err) { await store.close(); throw err }
   node.metrics.addDataSource(() => { const c = service.counters(); return { in: c.bytesIn, out: c.bytesOut } })
-  return { store, service, stop: async () => { await service.stop(); await store.close() } }
+  node.monitor.setDataProbe(() => dataCounters(store, service))
+  return { store, service, stop: async () => { node.monitor.setDataProbe(undefined); await service.stop(); await store.close() } }
+}
+
+/** What the heartbeat carries of the data layer (and `mvm nodes --json` shows). */
+function dataCounters (store: DataStore, service: DataService): DataCounters {
+  const c = service.counters()
+  const s = store.stats()
+  return {
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    chunksIn: c.chunksIn,
+    chunksOut: c.chunksOut,
+    hits: s.hits,
+    misses: s.misses,
+    dedupChunks: s.dedupChunks + c.dedupSkipped,
+    zeroChunks: s.zeroChunks + c.zeroSkipped,
+    corrupt: s.corrupt + c.corruptReceived,
+    evictions: s.evictions,
+    storedBytes: s.bytes,
+    maxBytes: s.maxBytes
+  }
 }
 
 /** Uploads and downloads for clients at /data on the SOAP server (bound where SOAP is: loopback by default). */
