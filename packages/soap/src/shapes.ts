@@ -37,7 +37,10 @@ const DataCountersShape: Shape = {
   corrupt: long,
   evictions: long,
   storedBytes: long,
-  maxBytes: long
+  maxBytes: long,
+  envBuilds: long,
+  envReused: long,
+  envWritten: long
 }
 
 export const NodeInfoShape: Shape = {

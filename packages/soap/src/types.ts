@@ -122,6 +122,10 @@ export interface NodeDataCounters {
   evictions: number
   storedBytes: number
   maxBytes: number
+  /** Golden environments built here, found ready (no build or fetch), written out here. */
+  envBuilds: number
+  envReused: number
+  envWritten: number
 }
 
 export interface ListNodesRequest { group?: string, subject?: string }

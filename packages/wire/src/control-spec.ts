@@ -52,7 +52,10 @@ export const MonitoringReportSpec: MessageSpec = {
     corrupt: u64(),
     evictions: u64(),
     storedBytes: u64(),
-    maxBytes: u64()
+    maxBytes: u64(),
+    envBuilds: u64(),
+    envReused: u64(),
+    envWritten: u64()
   })
 }
 

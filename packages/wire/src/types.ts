@@ -66,6 +66,9 @@ export interface DataCounters {
   evictions: number
   storedBytes: number
   maxBytes: number
+  envBuilds: number
+  envReused: number
+  envWritten: number
 }
 
 export interface PortTraffic { jobId: string, rank: number, port: string, items: number, bytes: number }
