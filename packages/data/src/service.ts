@@ -105,6 +105,12 @@ class TransferService implements DataService {
     return stats
   }
 
+  async fetchManifest (id: string, holders: Holder[], opts: { signal?: AbortSignal } = {}): Promise<FileManifest> {
+    const signal = this.signal(opts.signal)
+    throwIfAborted(signal)
+    return await this.manifest(id, holders, signal)
+  }
+
   async fetchRange (id: string, offset: number, length: number, holders: Holder[], opts: FetchOptions = {}): Promise<Uint8Array> {
     const signal = this.signal(opts.signal)
     throwIfAborted(signal)

@@ -144,6 +144,8 @@ export interface DataService {
   fetch: (id: string, holders: Holder[], opts?: FetchOptions) => Promise<FetchStats>
   /** Fetches only the chunks that cover [offset, offset+length) and returns those bytes. */
   fetchRange: (id: string, offset: number, length: number, holders: Holder[], opts?: FetchOptions) => Promise<Uint8Array>
+  /** Makes only the file's manifest local (from the first holder that has it); its chunks come later, on demand. */
+  fetchManifest: (id: string, holders: Holder[], opts?: { signal?: AbortSignal }) => Promise<FileManifest>
   counters: () => TransferCounters
 }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { componentLogger, silentLogger, type Logger, type Startable } from '@mvm/core'
-import type { DataService, DataStore, EnvironmentCache, EnvironmentCounters, EnvironmentRegistry } from '@mvm/data'
+import type { DataService, DataStore, EnvironmentCache, EnvironmentCounters, EnvironmentRegistry, Holder } from '@mvm/data'
 import type { DataCounters } from '@mvm/wire'
 import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
 import type { PeerRole } from '@mvm/peer'
@@ -72,7 +72,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           superPeer = createSuperPeerRole(node, {
             ...opts,
             ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
-            ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB, environments: layer.registry } } : {})
+            ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB, environments: layer.registry, upstream: () => parentHolder(node) } } : {})
           })
           await superPeer.start()
           brokerMetrics(node, superPeer)
@@ -118,7 +118,7 @@ async function startData (node: MvmNode, dataDir: string, policy: EffectivePolic
   const { createDataStore, createDataService, createEnvironmentCache, createEnvironmentRegistry, newEnvironmentCounters } = await import('@mvm/data')
   const log = componentLogger(logger, 'data')
   const store = await createDataStore({ dir: join(dataDir, 'data', 'store'), maxBytes: dataPolicy(policy).cacheMB * MiB, log })
-  const service = createDataService({ store, transport: node.streams, log })
+  const service = createDataService({ store, transport: node.streams, log, upstream: () => parentHolder(node) })
   try { await service.start() } catch (err) { await store.close(); throw err }
   node.metrics.addDataSource(() => { const c = service.counters(); return { in: c.bytesIn, out: c.bytesOut } })
   const env = newEnvironmentCounters()
@@ -126,6 +126,16 @@ async function startData (node: MvmNode, dataDir: string, policy: EffectivePolic
   const registry = createEnvironmentRegistry({ store, dir: join(dataDir, 'data', 'env-builds'), counters: env, log })
   node.monitor.setDataProbe(() => dataCounters(store, service, env))
   return { store, service, environments, registry, env, stop: async () => { node.monitor.setDataProbe(undefined); await service.stop(); await store.close() } }
+}
+
+/**
+ * A child group's super-peer fills its store from its parent's: chunks a peer asks for and this
+ * store lacks are fetched there once (the parent is dialled over the link it already has).
+ */
+function parentHolder (node: MvmNode): Holder[] {
+  if (!node.roles.includes('super-peer')) return []
+  const link = node.parentLink()
+  return link?.state === 'joined' && link.superPeerId !== undefined ? [{ peerId: link.superPeerId, addrs: [] }] : []
 }
 
 /** What the heartbeat carries of the data layer (and `mvm nodes --json` shows). */

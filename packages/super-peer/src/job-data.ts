@@ -1,6 +1,6 @@
 import { BadRequestError, NotFoundError, UnavailableError, type Logger } from '@mvm/core'
 import type { Broker, Job, JobRequest } from '@mvm/broker'
-import type { DataService, DataStore, EnvironmentRegistry, Holder } from '@mvm/data'
+import type { DataService, DataStore, EnvironmentRegistry, FileManifest, Holder } from '@mvm/data'
 import { ENV_INPUT, workDirPath, type ResolvedInput } from '@mvm/model'
 import type { DataInput } from '@mvm/soap'
 import type { InstanceInput, InstanceTemplate } from '@mvm/wire'
@@ -15,6 +15,12 @@ export interface BrokerData {
   prefetchMaxBytes: number
   /** Golden environments of this group, built here once each. */
   environments?: EnvironmentRegistry
+  /**
+   * The parent group's super-peer, when this one has a parent: a content id not in this store
+   * is looked up there, and its chunks come through this store (the group's cache), so a file
+   * crosses the link between the groups once however many peers and jobs read it.
+   */
+  upstream?: () => Holder[]
 }
 
 const CONTENT_ID = /^[0-9a-f]{64}$/
@@ -56,7 +62,7 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
   const deps: Array<{ job: string, type: 'afterok' }> = []
   const used = new Set<string>()
   const stored = async (name: string, id: string, mode: ResolvedInput['mode'], what: string): Promise<void> => {
-    const m = await data.store.getManifest(id)
+    const m = await data.store.getManifest(id) ?? await fromUpstream(data, id)
     if (m === undefined) throw new NotFoundError(`${what}: content id ${id} is not in this lab's store (upload it with \`mvm data put\` or PutData)`)
     inputs.push({ name, id, size: m.size, mode: mode ?? (m.size <= data.prefetchMaxBytes ? 'prefetch' : 'onDemand') })
   }
@@ -94,6 +100,13 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
     ...(deps.length > 0 ? { dependsOn: [...mine, ...deps] as JobRequest['dependsOn'] } : {}),
     instance: { ...tpl, ...(rest.length > 0 ? { inputs: rest } : {}), ...(inputsFrom.length > 0 ? { inputsFrom } : {}), ...(env === undefined ? {} : { environment: env }) }
   }
+}
+
+/** The manifest of a file the parent group's store has (its chunks stay there until a peer asks). */
+async function fromUpstream (data: BrokerData, id: string): Promise<FileManifest | undefined> {
+  const up = data.upstream?.() ?? []
+  if (up.length === 0) return undefined
+  try { return await data.service.fetchManifest(id, up) } catch { return undefined }
 }
 
 const isEnvFile = (name: string): boolean => name.startsWith(`${ENV_INPUT}/`)
