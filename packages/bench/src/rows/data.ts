@@ -1,5 +1,5 @@
 import '@mvm/core/polyfill'
-import { execFile } from 'node:child_process'
+import { execFile, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -8,16 +8,16 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
-import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   cloneTree, createDataService, createDataStore, createEnvironmentCache, createEnvironmentRegistry, newEnvironmentCounters,
   type DataService, type DataStore, type DataTransport, type Holder
 } from '@mvm/data'
 import type { BenchContext, Contender, RowGroup } from '../types.js'
+import { forkHelper, stopAllOf } from '../baselines/helpers.js'
+import { ask } from '../procs.js'
 
 const MiB = 1024 * 1024
-const RAW = '/mvm-bench/data-raw/1.0.0'
 
 /** One in-process libp2p node with a data store and service (what every MVM node has). */
 interface DataNode { node: Libp2p, store: DataStore, service: DataService, holder: Holder, dir: string }
@@ -56,14 +56,9 @@ async function forget (n: DataNode, id: string): Promise<void> {
   await n.store.gc()
 }
 
-async function write (s: Stream, b: Uint8Array): Promise<void> {
-  if (!s.send(b)) await new Promise<void>((resolve) => { s.addEventListener('drain', () => { resolve() }, { once: true }) })
-}
-
 /**
- * The world the data rows share: a holder S and peers P1, P2 (the 2-peer transfer), a
- * second-level cache C in front of an origin O, the test files imported into S and O, and
- * S serving a raw libp2p stream of the same bytes for the baseline.
+ * The in-process world of the byte-count and cache rows: a holder S and peers P1, P2, a
+ * second-level cache C in front of an origin O, the test files imported into S and O.
  */
 interface World {
   dir: string
@@ -97,16 +92,6 @@ async function world (ctx: BenchContext): Promise<World> {
     const sparse = { id: (await s.store.importBytes(zeroHeavy, { name: 'sparse', pin: 'bench' })).id, nonZero: Math.ceil(size / MiB / 16) * MiB }
     const cachedSize = ctx.profile.quick ? 8 * MiB : 64 * MiB
     const cached = (await o.store.importBytes(bytes.subarray(0, cachedSize), { name: 'cached', pin: 'bench' })).id
-    await s.node.handle(RAW, async (stream) => {
-      try {
-        for await (const head of stream) {
-          const n = Number(Buffer.from(head.subarray()).readBigUInt64BE(0))
-          for (let at = 0; at < n; at += MiB) await write(stream, bytes.subarray(at, Math.min(n, at + MiB)))
-          await stream.close()
-          return
-        }
-      } catch { /* the reader went away */ }
-    }, { maxInboundStreams: 16 })
     return { dir, size, s, p, o, c, client, dense, sparse, cached }
   }, async (w) => {
     for (const n of [w.s, ...w.p, w.o, w.c, w.client]) await stopNode(n)
@@ -114,40 +99,44 @@ async function world (ctx: BenchContext): Promise<World> {
   })
 }
 
-/** Bytes of one raw libp2p stream from S, read to the end. */
-async function rawRead (w: World, reader: DataNode, n: number): Promise<void> {
-  const stream = await reader.node.dialProtocol(multiaddr(`${w.s.holder.addrs[0]!}/p2p/${w.s.holder.peerId}`), RAW)
-  const head = Buffer.alloc(8)
-  head.writeBigUInt64BE(BigInt(n))
-  await write(stream, head)
-  let got = 0
-  for await (const chunk of stream) got += chunk.byteLength
-  if (got !== n) throw new Error(`raw stream gave ${got} of ${n} bytes`)
-}
-
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 
+/** The transfer rows' nodes, each in its own process as on real machines: holder S, peers P1 and P2. */
+interface Procs { s: ChildProcess, p: [ChildProcess, ChildProcess], hs: Holder, hp: [Holder, Holder], id: string, size: number }
+
+async function procs (ctx: BenchContext): Promise<Procs> {
+  return await ctx.shared('data-procs', async () => {
+    const size = ctx.profile.quick ? 32 * MiB : 256 * MiB
+    const signal = AbortSignal.timeout(120_000)
+    const base = await mkdtemp(join(tmpdir(), 'mvm-bench-data-procs-'))
+    const [s, p1, p2] = await Promise.all(['s', 'p1', 'p2'].map(async (n) => await forkHelper('data-node', [join(base, n)], signal)))
+    const holder = async (c: ChildProcess): Promise<Holder> => await ask<Holder>(c, { cmd: 'holder' }, signal)
+    ctx.log(`data rows: a ${size / MiB} MiB input in the holder's store (3 processes)`)
+    const id = await ask<string>(s!, { cmd: 'import', size }, AbortSignal.timeout(300_000))
+    return { s: s!, p: [p1!, p2!], hs: await holder(s!), hp: [await holder(p1!), await holder(p2!)], id, size }
+  }, async (w) => { await stopAllOf(w.s, ...w.p) })
+}
+
 function twoPeers (ctx: BenchContext): Contender {
-  let w: World
+  let w: Procs
   return {
-    async setup () { w = await world(ctx) },
-    async sample () {
-      for (const p of w.p) await forget(p, w.dense)
+    async setup () { w = await procs(ctx) },
+    async sample (signal) {
       const t0 = performance.now()
       // each peer may also fetch from the other, as peers of one job do
-      await Promise.all(w.p.map(async (p, i) => { await p.service.fetch(w.dense, [w.s.holder, w.p[1 - i]!.holder]) }))
+      await Promise.all(w.p.map(async (p, i) => await ask<number>(p, { cmd: 'fetch', file: w.id, holders: [w.hs, w.hp[1 - i]] }, signal)))
       return mbps(2 * w.size, performance.now() - t0)
     }
   }
 }
 
 function rawTwoPeers (ctx: BenchContext): Contender {
-  let w: World
+  let w: Procs
   return {
-    async setup () { w = await world(ctx) },
-    async sample () {
+    async setup () { w = await procs(ctx) },
+    async sample (signal) {
       const t0 = performance.now()
-      await Promise.all(w.p.map(async (p) => { await rawRead(w, p, w.size) }))
+      await Promise.all(w.p.map(async (p) => await ask<number>(p, { cmd: 'raw', holder: w.hs, n: w.size }, signal)))
       return mbps(2 * w.size, performance.now() - t0)
     }
   }
@@ -272,11 +261,11 @@ function npmCi (ctx: BenchContext): Contender {
 
 export const dataRows: RowGroup = {
   name: 'data',
-  title: 'Data: job inputs as content-addressed chunks over /mvm/data/1.0.0 (in-process libp2p nodes)',
+  title: 'Data: job inputs as content-addressed chunks over /mvm/data/1.0.0 (libp2p nodes on 127.0.0.1)',
   rows: [
     {
       id: 'data.transfer-2peers',
-      figure: '256 MiB input (32 MiB with --quick) fetched by 2 peers into their stores, MB/s delivered',
+      figure: '256 MiB input (32 MiB with --quick) fetched by 2 peers into their stores, MB/s delivered (3 processes)',
       baseline: 'raw libp2p stream of the same bytes to each of the 2 peers (read, not stored)',
       unit: 'MB/s',
       better: 'higher',
