@@ -3,8 +3,8 @@
 // `mvm result --output`, byte for byte; dedup on a second upload; a workflow passing one step's
 // output to the next; refusals at submit and on the peer.
 import t from 'tap'
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
-import { createHash } from 'node:crypto'
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ROOT, runCli, startLab, type TestLab } from './lib/lab.js'
 
@@ -157,4 +157,118 @@ spec:
   const r = await runCli(['submit', join(dir, 'flow.yaml'), '--json', '--broker', url])
   t.equal(r.code, 0, r.stderr + r.stdout)
   t.match(r.stdout, /"lab",\s*161274|\[\\?"lab\\?",161274\]/, 'the second step read the first one\'s counts')
+})
+
+interface NodeJson { peerId: string, roles: string[], data?: { storedBytes: number, maxBytes: number } & Record<string, number> }
+
+async function nodesJson (): Promise<NodeJson[]> {
+  const r = await runCli(['nodes', '--json', '--broker', url])
+  if (r.code !== 0) throw new Error(r.stderr)
+  return JSON.parse(r.stdout) as NodeJson[]
+}
+
+/** `mvm nodes --json` until every peer's counters satisfy `ok` (heartbeats are 300 ms apart here), at most 15 s. */
+async function nodesUntil (ok: (peers: NodeJson[]) => boolean): Promise<NodeJson[]> {
+  const end = Date.now() + 15_000
+  for (;;) {
+    const nodes = await nodesJson()
+    if (ok(nodes.filter((n) => !n.roles.includes('super-peer'))) || Date.now() > end) return nodes
+    await new Promise((resolve) => setTimeout(resolve, 300))
+  }
+}
+
+t.test('transfer counters in mvm nodes --json: a zero-heavy, repetitive input moves its distinct non-zero chunks only', async (t) => {
+  const MiB = 1048576
+  const unique = randomBytes(MiB)
+  // 8 chunks: two equal ones, one random, five all-zero: 2 MiB worth moving
+  const bytes = Buffer.concat([Buffer.alloc(MiB, 0x5c), Buffer.alloc(MiB), Buffer.alloc(MiB, 0x5c), Buffer.alloc(4 * MiB), unique])
+  const dir = t.testdir({ 'z.bin': bytes })
+  await writeFile(join(dir, 'prog.ts'), `import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { job } from '@mvm/job'
+export default job(async (ctx) => createHash('sha256').update(await readFile(ctx.files.path('z.bin'))).digest('hex'))
+`)
+  await writeFile(join(dir, 'job.yaml'), `apiVersion: mvm/v1
+kind: JobProfile
+metadata: { name: zeros }
+spec:
+  program: prog.ts
+  topology: { shape: line, size: 2 }
+  inputs: [z.bin]
+  placement: { strategy: spread }
+  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }
+`)
+  const before = await nodesJson()
+  t.ok(before.every((n) => n.data !== undefined), 'every node reports data counters')
+  const r = await runCli(['submit', join(dir, 'job.yaml'), '--wait', '--json', '--broker', url])
+  t.equal(r.code, 0, r.stderr)
+  const res = JSON.parse(r.stdout) as { result: { resultJson: string } }
+  t.equal(JSON.parse(res.result.resultJson), createHash('sha256').update(bytes).digest('hex'), 'the rank read the input byte for byte')
+  const was = new Map(before.map((n) => [n.peerId, n.data!]))
+  const delta = (n: NodeJson, k: string): number => (n.data?.[k] ?? 0) - (was.get(n.peerId)?.[k] ?? 0)
+  const after = await nodesUntil((peers) => peers.every((p) => delta(p, 'zeroChunks') >= 5))
+  const peers = after.filter((n) => !n.roles.includes('super-peer'))
+  t.equal(peers.length, 2)
+  for (const p of peers) {
+    t.equal(delta(p, 'bytesIn'), 2 * MiB, `${p.peerId.slice(-6)} received the 2 distinct non-zero chunks, once`)
+    t.equal(delta(p, 'chunksIn'), 2)
+    t.ok(delta(p, 'zeroChunks') >= 5, 'five zero chunks skipped')
+    t.ok(delta(p, 'dedupChunks') >= 1, 'the repeated chunk skipped')
+    t.ok(delta(p, 'hits') >= 1, 'the store was read')
+    t.ok(p.data !== undefined && p.data.storedBytes <= p.data.maxBytes, 'the store within its bound')
+  }
+  const out = after.reduce((a, n) => a + delta(n, 'bytesOut'), 0)
+  t.equal(out, 4 * MiB, 'what the peers received is what the nodes sent')
+})
+
+t.test('a golden npm environment: built once per group with npm ci (offline, a local tarball), hard-linked into each rank, no install the second time', async (t) => {
+  const dir = t.testdir()
+  await cp(join(ROOT, 'test/fixtures/env-npm'), join(dir, 'env'), { recursive: true })
+  await writeFile(join(dir, 'prog.ts'), `import { stat } from 'node:fs/promises'
+import greet from 'mvm-greet'
+import { job } from '@mvm/job'
+export default job(async (ctx) => {
+  const s = await stat('node_modules/mvm-greet/index.js')
+  return { msg: greet('rank ' + ctx.rank), links: s.nlink, writable: (s.mode & 0o222) !== 0 }
+})
+`)
+  await writeFile(join(dir, 'job.yaml'), `apiVersion: mvm/v1
+kind: JobProfile
+metadata: { name: greet }
+spec:
+  program: prog.ts
+  topology: { shape: line, size: 2 }
+  environment: { npm: env }
+  placement: { strategy: spread }
+  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }
+`)
+  const sum = (nodes: NodeJson[], k: string, sp: boolean): number => nodes.filter((n) => n.roles.includes('super-peer') === sp).reduce((a, n) => a + (n.data?.[k] ?? 0), 0)
+  const before = await nodesJson()
+  const run = async (): Promise<{ msg: string, links: number, writable: boolean }> => {
+    const r = await runCli(['submit', join(dir, 'job.yaml'), '--wait', '--json', '--broker', url])
+    t.equal(r.code, 0, r.stderr)
+    return JSON.parse((JSON.parse(r.stdout) as { result: { resultJson: string } }).result.resultJson) as { msg: string, links: number, writable: boolean }
+  }
+  const first = await run()
+  t.equal(first.msg, 'hello, rank 0, from mvm-greet 1.0.0', 'the rank imported the package the environment installed')
+  t.ok(first.links >= 2, `the package file is a hard link (${first.links} links), not a copy`)
+  t.equal(first.writable, false, 'and read-only')
+  const mid = await nodesUntil((peers) => sum(peers, 'envWritten', false) >= sum(before, 'envWritten', false) + 2)
+  t.equal(sum(mid, 'envBuilds', true) - sum(before, 'envBuilds', true), 1, 'the super-peer ran npm ci once')
+  t.equal(sum(mid, 'envWritten', false) - sum(before, 'envWritten', false), 2, 'each peer wrote the environment out once')
+  const second = await run()
+  t.equal(second.msg, 'hello, rank 0, from mvm-greet 1.0.0')
+  const after = await nodesUntil((peers) => sum(peers, 'envReused', false) >= sum(mid, 'envReused', false) + 2)
+  t.equal(sum(after, 'envBuilds', true), sum(mid, 'envBuilds', true), 'the second job installed nothing')
+  t.equal(sum(after, 'envReused', true) - sum(mid, 'envReused', true), 1, 'the super-peer found it by its lockfile hash')
+  t.equal(sum(after, 'envWritten', false), sum(mid, 'envWritten', false), 'no peer fetched or wrote it again')
+  t.ok(sum(after, 'envReused', false) - sum(mid, 'envReused', false) >= 2, 'each peer linked its copy')
+
+  // an environment without a lockfile fails at submit, naming the field
+  await mkdir(join(dir, 'nolock'))
+  await writeFile(join(dir, 'nolock/package.json'), '{}')
+  await writeFile(join(dir, 'bad.yaml'), (await readFile(join(dir, 'job.yaml'), 'utf8')).replace('npm: env', 'npm: nolock'))
+  const bad = await runCli(['submit', join(dir, 'bad.yaml'), '--broker', url])
+  t.not(bad.code, 0)
+  t.match(bad.stderr, /bad\.yaml:\d+:\d+: spec\.environment\.npm: npm environment nolock has no package-lock\.json/)
 })

@@ -12,7 +12,7 @@ export function createDataService (init: DataServiceInit): DataService {
 
 class TransferService implements DataService {
   private readonly log: Logger
-  private readonly counts: TransferCounters = { bytesIn: 0, bytesOut: 0, chunksIn: 0, chunksOut: 0, requestsServed: 0, upstreamFetches: 0, corruptReceived: 0 }
+  private readonly counts: TransferCounters = { bytesIn: 0, bytesOut: 0, chunksIn: 0, chunksOut: 0, requestsServed: 0, upstreamFetches: 0, corruptReceived: 0, dedupSkipped: 0, zeroSkipped: 0 }
   private readonly fetcher: Fetcher
   private readonly timeoutMs: number
   private life = new AbortController()
@@ -74,10 +74,17 @@ class TransferService implements DataService {
     const m = await this.manifest(id, holders, signal)
     const sizes = distinctChunks(m)
     const stats: FetchStats = { bytes: 0, chunks: 0, fromCache: 0, perHolder: {} }
+    let zeros = 0
+    for (const c of m.chunks) if (c === '') zeros++
     // two rounds: a chunk evicted by a concurrent put while this fetch ran is fetched once more
     for (let round = 0; round < 2; round++) {
       const missing = await this.init.store.missing(id)
-      if (round === 0) stats.fromCache = sizes.size - missing.length
+      if (round === 0) {
+        stats.fromCache = sizes.size - missing.length
+        this.counts.zeroSkipped += zeros
+        // every non-zero position beyond the chunks this fetch asks for was a duplicate or already here
+        this.counts.dedupSkipped += m.chunks.length - zeros - missing.length
+      }
       if (missing.length === 0) return stats
       let total = 0
       for (const h of missing) total += sizes.get(h) ?? 0
@@ -98,14 +105,24 @@ class TransferService implements DataService {
     return stats
   }
 
+  async fetchManifest (id: string, holders: Holder[], opts: { signal?: AbortSignal } = {}): Promise<FileManifest> {
+    const signal = this.signal(opts.signal)
+    throwIfAborted(signal)
+    return await this.manifest(id, holders, signal)
+  }
+
   async fetchRange (id: string, offset: number, length: number, holders: Holder[], opts: FetchOptions = {}): Promise<Uint8Array> {
     const signal = this.signal(opts.signal)
     throwIfAborted(signal)
     const m = await this.manifest(id, holders, signal)
     const end = rangeEnd(m.size, offset, length)
-    const want = [...new Set(coveringChunks(m, offset, end).map((i) => m.chunks[i]!).filter((h) => h !== ''))]
+    const covering = coveringChunks(m, offset, end).map((i) => m.chunks[i]!)
+    const want = [...new Set(covering.filter((h) => h !== ''))]
     const have = await this.init.store.hasChunks(want)
     const need = want.filter((_, i) => !have[i]!)
+    const zeros = covering.filter((h) => h === '').length
+    this.counts.zeroSkipped += zeros
+    this.counts.dedupSkipped += covering.length - zeros - need.length
     let done = 0
     const total = need.length
     if (need.length > 0) {

@@ -38,7 +38,7 @@ class ChunkStore implements DataStore {
   /** Chunks of imports under way (not yet named by a file entry): never evicted. */
   private readonly busy = new Map<string, number>()
   private readonly manifests = new Map<string, FileManifest>()
-  private readonly counts = { hits: 0, misses: 0, corrupt: 0, evictions: 0 }
+  private readonly counts = { hits: 0, misses: 0, corrupt: 0, evictions: 0, dedupChunks: 0, zeroChunks: 0 }
   private clock = 0
   private closed = false
 
@@ -64,7 +64,7 @@ class ChunkStore implements DataStore {
     if (!isHash(hash)) throw new DataError(ErrorCode.DATA_CORRUPT, `"${String(hash).slice(0, 80)}" is not a chunk name (64 lowercase hex digits)`)
     if (bytes.byteLength > this.chunkSize) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk ${hash} has ${bytes.byteLength} bytes, over the ${this.chunkSize}-byte chunk size`)
     if (sha256Hex(bytes) !== hash) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk bytes do not hash to ${hash}`, { data: { hash } })
-    if (isAllZero(bytes)) return // recorded as "" in manifests: never stored
+    if (isAllZero(bytes)) { this.counts.zeroChunks++; return } // recorded as "" in manifests: never stored
     await this.storeVerified(hash, bytes)
   }
 
@@ -72,8 +72,8 @@ class ChunkStore implements DataStore {
   private async storeVerified (hash: string, bytes: Uint8Array): Promise<void> {
     this.assertOpen()
     const pending = this.writes.get(hash)
-    if (pending !== undefined) { await pending; return }
-    if (this.index.hasChunk(hash)) { this.index.touchChunk(hash, this.tick()); return }
+    if (pending !== undefined) { this.counts.dedupChunks++; await pending; return }
+    if (this.index.hasChunk(hash)) { this.counts.dedupChunks++; this.index.touchChunk(hash, this.tick()); return }
     const size = bytes.byteLength
     this.reserve(hash, size) // synchronous: evicts or throws E_DATA_FULL before any byte is written
     const write = (async () => {
@@ -180,7 +180,7 @@ class ChunkStore implements DataStore {
       for await (const c of chunkFile(path, { chunkSize: this.chunkSize, ...(opts.signal === undefined ? {} : { signal: opts.signal }) })) {
         chunks.push(c.hash)
         size += c.size
-        if (c.bytes === undefined) continue
+        if (c.bytes === undefined) { this.counts.zeroChunks++; continue }
         this.hold(c.hash); held.push(c.hash)
         await this.storeVerified(c.hash, c.bytes)
       }
@@ -196,7 +196,7 @@ class ChunkStore implements DataStore {
     try {
       for (let at = 0; at < bytes.byteLength; at += this.chunkSize) {
         const c = bytes.subarray(at, Math.min(at + this.chunkSize, bytes.byteLength))
-        if (isAllZero(c)) { chunks.push(''); continue }
+        if (isAllZero(c)) { chunks.push(''); this.counts.zeroChunks++; continue }
         const h = sha256Hex(c)
         chunks.push(h)
         this.hold(h); held.push(h)

@@ -45,6 +45,10 @@ export interface StoreStats {
   /** Chunks found corrupt on a read (and discarded). */
   corrupt: number
   evictions: number
+  /** Chunk writes skipped because the same chunk was already stored (or being written). */
+  dedupChunks: number
+  /** All-zero chunks met on import or put: never stored. */
+  zeroChunks: number
 }
 
 export interface ImportOptions {
@@ -127,6 +131,10 @@ export interface TransferCounters {
   requestsServed: number
   upstreamFetches: number
   corruptReceived: number
+  /** Chunk positions a fetch did not request because an identical chunk was already local or in the same request. */
+  dedupSkipped: number
+  /** All-zero chunk positions a fetch did not request (they are holes, never sent). */
+  zeroSkipped: number
 }
 
 export interface DataService {
@@ -136,6 +144,8 @@ export interface DataService {
   fetch: (id: string, holders: Holder[], opts?: FetchOptions) => Promise<FetchStats>
   /** Fetches only the chunks that cover [offset, offset+length) and returns those bytes. */
   fetchRange: (id: string, offset: number, length: number, holders: Holder[], opts?: FetchOptions) => Promise<Uint8Array>
+  /** Makes only the file's manifest local (from the first holder that has it); its chunks come later, on demand. */
+  fetchManifest: (id: string, holders: Holder[], opts?: { signal?: AbortSignal }) => Promise<FileManifest>
   counters: () => TransferCounters
 }
 

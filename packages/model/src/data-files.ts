@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { Issue } from '@mvm/core'
 import type { ParsedDocument } from './document.js'
 import type { FileRef } from './files.js'
-import type { InputSpec, OutputSpec } from './schemas/profile.js'
+import type { EnvironmentSpec, InputSpec, OutputSpec } from './schemas/profile.js'
 
 /** Where one input file's bytes come from. */
 export type InputSource =
@@ -105,8 +105,8 @@ async function walk (dir: string, realDir: string, issue: (m: string) => void): 
   return out
 }
 
-async function localInput (c: Ctx, spec: InputSpec, i: number, written: string, as: string, mode: ResolvedInput['mode']): Promise<ResolvedInput[]> {
-  const at = (m: string): ResolvedInput[] => { c.issues.push(c.doc.source.issueAt(fieldOf(spec, i, 'path'), m)); return [] }
+async function localInput (c: Ctx, spec: InputSpec, i: number, written: string, as: string, mode: ResolvedInput['mode'], field = fieldOf(spec, i, 'path')): Promise<ResolvedInput[]> {
+  const at = (m: string): ResolvedInput[] => { c.issues.push(c.doc.source.issueAt(field, m)); return [] }
   if (!c.check.local) return [{ as, ...(mode === undefined ? {} : { mode }), entry: i, source: { kind: 'local', path: written.replaceAll('\\', '/'), size: 0 } }]
   const abs = path.resolve(path.dirname(c.ref.abs), written)
   let real: string
@@ -140,6 +140,7 @@ export async function resolveInputs (doc: ParsedDocument, ref: FileRef, specs: I
     const named = workDirPath(o.as ?? natural ?? '')
     if ('error' in named) { c.issues.push(doc.source.issueAt(o.as !== undefined ? fieldOf(spec, i, 'as') : fieldOf(spec, i, 'path'), `input name ${named.error}`)); continue }
     const as = named.ok
+    if (as === ENV_INPUT || as.startsWith(`${ENV_INPUT}/`)) { c.issues.push(doc.source.issueAt(fieldOf(spec, i, o.as !== undefined ? 'as' : 'path'), `input name "${as}" is reserved for the profile's environment`)); continue }
     const other = seen.get(as)
     if (other !== undefined) { c.issues.push(doc.source.issueAt(fieldOf(spec, i, 'as'), `input name "${as}" is already used by inputs[${other}]`)); continue }
     seen.set(as, i)
@@ -151,6 +152,33 @@ export async function resolveInputs (doc: ParsedDocument, ref: FileRef, specs: I
       inputs.push({ as, ...(mode === undefined ? {} : { mode }), entry: i, source: { kind: 'output', job: o.from.job, output: out.ok } })
     }
   }
+  return { inputs, issues: c.issues }
+}
+
+/**
+ * The work-dir name under which a profile's `environment` folder travels with the submission
+ * (as inputs `@environment/<file>`); the super-peer takes those files out of the job's inputs and
+ * builds the environment from them. No input may use it.
+ */
+export const ENV_INPUT = '@environment'
+
+/**
+ * Checks `spec.environment` and expands its folder into inputs named `@environment/…` (the submitter
+ * uploads them like any folder input). An npm environment needs package.json and package-lock.json.
+ */
+export async function resolveEnvironment (doc: ParsedDocument, ref: FileRef, env: EnvironmentSpec | undefined, check: InputCheck): Promise<{ inputs: ResolvedInput[], issues: Issue[] }> {
+  if (env === undefined) return { inputs: [], issues: [] }
+  const c: Ctx = { doc, ref, check, issues: [], roots: undefined }
+  const kind = 'npm' in env ? 'npm' : 'folder'
+  const written = 'npm' in env ? env.npm : env.folder
+  const field = ['spec', 'environment', kind]
+  const inputs = await localInput(c, written, -1, written, ENV_INPUT, 'prefetch', field)
+  if (check.local && kind === 'npm' && c.issues.length === 0) {
+    for (const need of ['package.json', 'package-lock.json']) {
+      if (!inputs.some((x) => x.as === `${ENV_INPUT}/${need}`)) c.issues.push(doc.source.issueAt(field, `npm environment ${written} has no ${need} (npm ci installs what the lockfile names)`))
+    }
+  }
+  if (check.local && inputs.length === 1 && inputs[0]!.as === ENV_INPUT) c.issues.push(doc.source.issueAt(field, `environment ${written} must be a folder`))
   return { inputs, issues: c.issues }
 }
 

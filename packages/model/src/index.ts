@@ -36,8 +36,8 @@ export {
   jobProfileSchema, jobProfileSpecSchema, programSchema, topologyRefSchema, resourcesSchema, queueSchema,
   placementSchema, arraySchema, expectSchema, dependencySchema
 } from './schemas/profile.js'
-export type { JobProfileSpec, JobProfileDocument, InputSpec, OutputSpec } from './schemas/profile.js'
-export { workDirPath, storedOutputName } from './data-files.js'
+export type { JobProfileSpec, JobProfileDocument, InputSpec, OutputSpec, EnvironmentSpec } from './schemas/profile.js'
+export { workDirPath, storedOutputName, ENV_INPUT } from './data-files.js'
 export type { ResolvedInput, ResolvedOutput, InputSource, InputCheck } from './data-files.js'
 export {
   policySchema, policySpecSchema, schedulingSchema, securitySchema, monitoringSchema, faultToleranceSchema,

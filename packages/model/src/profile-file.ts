@@ -7,7 +7,7 @@ import type { InternalOptions, Loaded } from './internal.js'
 import { jobProfileSchema } from './schemas/profile.js'
 import type { JobProfileDocument } from './schemas/profile.js'
 import { expandAt } from './topology-file.js'
-import { resolveInputs, resolveOutputs } from './data-files.js'
+import { resolveEnvironment, resolveInputs, resolveOutputs } from './data-files.js'
 import type { RankGraph } from './topology/types.js'
 import type { TopologySpec } from './topology/index.js'
 import type { LoadedProfile, ProgramSource } from './types.js'
@@ -60,7 +60,8 @@ export async function finishProfile (doc: ParsedDocument, ref: FileRef, o: Inter
   const program = await loadProgram(doc, ref, spec.program, o)
   const topology = await loadTopology(doc, ref, spec, o)
   const inputs = await resolveInputs(doc, ref, spec.inputs, o.inputs ?? { local: true })
-  issues.push(...program.issues, ...topology.issues, ...inputs.issues)
+  const env = await resolveEnvironment(doc, ref, spec.environment, o.inputs ?? { local: true })
+  issues.push(...program.issues, ...topology.issues, ...inputs.issues, ...env.issues)
   const size = topology.result?.graph.size
   const outputs = resolveOutputs(doc, spec.outputs, size ?? spec.processes)
   issues.push(...outputs.issues)
@@ -77,7 +78,7 @@ export async function finishProfile (doc: ParsedDocument, ref: FileRef, o: Inter
     spec: { ...spec, processes: spec.processes ?? topology.result.graph.size },
     program: program.result,
     topology: topology.result,
-    inputs: inputs.inputs,
+    inputs: [...inputs.inputs, ...env.inputs],
     outputs: outputs.outputs
   }
   return { result, issues: [] }

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { componentLogger, silentLogger, type Logger, type Startable } from '@mvm/core'
-import type { DataService, DataStore } from '@mvm/data'
+import type { DataService, DataStore, EnvironmentCache, EnvironmentCounters, EnvironmentRegistry, Holder } from '@mvm/data'
+import type { DataCounters } from '@mvm/wire'
 import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
 import type { PeerRole } from '@mvm/peer'
 import type { SuperPeerRole } from '@mvm/super-peer'
@@ -71,7 +72,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           superPeer = createSuperPeerRole(node, {
             ...opts,
             ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
-            ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB } } : {})
+            ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB, environments: layer.registry, upstream: () => parentHolder(node) } } : {})
           })
           await superPeer.start()
           brokerMetrics(node, superPeer)
@@ -98,7 +99,15 @@ function dataPolicy (policy: EffectivePolicy | undefined): EffectivePolicy['spec
   return policy?.spec.data ?? DEFAULT_POLICY.data
 }
 
-interface NodeDataLayer { store: DataStore, service: DataService, stop: () => Promise<void> }
+interface NodeDataLayer {
+  store: DataStore
+  service: DataService
+  /** Golden environments: built here when this node is a super-peer, written out here when it runs ranks. */
+  environments: EnvironmentCache
+  registry: EnvironmentRegistry
+  env: EnvironmentCounters
+  stop: () => Promise<void>
+}
 
 /**
  * Every node that runs or schedules jobs has a data store (its disk cache, bounded by policy
@@ -106,13 +115,50 @@ interface NodeDataLayer { store: DataStore, service: DataService, stop: () => Pr
  * and from each other, the super-peer fetches outputs from peers.
  */
 async function startData (node: MvmNode, dataDir: string, policy: EffectivePolicy | undefined, logger: Logger): Promise<NodeDataLayer> {
-  const { createDataStore, createDataService } = await import('@mvm/data')
+  const { createDataStore, createDataService, createEnvironmentCache, createEnvironmentRegistry, newEnvironmentCounters } = await import('@mvm/data')
   const log = componentLogger(logger, 'data')
   const store = await createDataStore({ dir: join(dataDir, 'data', 'store'), maxBytes: dataPolicy(policy).cacheMB * MiB, log })
-  const service = createDataService({ store, transport: node.streams, log })
+  const service = createDataService({ store, transport: node.streams, log, upstream: () => parentHolder(node) })
   try { await service.start() } catch (err) { await store.close(); throw err }
   node.metrics.addDataSource(() => { const c = service.counters(); return { in: c.bytesIn, out: c.bytesOut } })
-  return { store, service, stop: async () => { await service.stop(); await store.close() } }
+  const env = newEnvironmentCounters()
+  const environments = createEnvironmentCache({ store, service, dir: join(dataDir, 'data', 'envs'), counters: env, log })
+  const registry = createEnvironmentRegistry({ store, dir: join(dataDir, 'data', 'env-builds'), counters: env, log })
+  node.monitor.setDataProbe(() => dataCounters(store, service, env))
+  return { store, service, environments, registry, env, stop: async () => { node.monitor.setDataProbe(undefined); await service.stop(); await store.close() } }
+}
+
+/**
+ * A child group's super-peer fills its store from its parent's: chunks a peer asks for and this
+ * store lacks are fetched there once (the parent is dialled over the link it already has).
+ */
+function parentHolder (node: MvmNode): Holder[] {
+  if (!node.roles.includes('super-peer')) return []
+  const link = node.parentLink()
+  return link?.state === 'joined' && link.superPeerId !== undefined ? [{ peerId: link.superPeerId, addrs: [] }] : []
+}
+
+/** What the heartbeat carries of the data layer (and `mvm nodes --json` shows). */
+function dataCounters (store: DataStore, service: DataService, env: EnvironmentCounters): DataCounters {
+  const c = service.counters()
+  const s = store.stats()
+  return {
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    chunksIn: c.chunksIn,
+    chunksOut: c.chunksOut,
+    hits: s.hits,
+    misses: s.misses,
+    dedupChunks: s.dedupChunks + c.dedupSkipped,
+    zeroChunks: s.zeroChunks + c.zeroSkipped,
+    corrupt: s.corrupt + c.corruptReceived,
+    evictions: s.evictions,
+    storedBytes: s.bytes,
+    maxBytes: s.maxBytes,
+    envBuilds: env.builds,
+    envReused: env.reused,
+    envWritten: env.written
+  }
 }
 
 /** Uploads and downloads for clients at /data on the SOAP server (bound where SOAP is: loopback by default). */

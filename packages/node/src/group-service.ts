@@ -165,6 +165,7 @@ function toLoad (r: LoadReport): LoadReport {
   if (r.ports !== undefined && r.ports.length > 0) {
     out.ports = r.ports.map((p) => ({ jobId: p.jobId, rank: p.rank, port: p.port, items: p.items, bytes: p.bytes }))
   }
+  if (r.data !== undefined && r.data !== null) out.data = { ...r.data }
   return out
 }
 

@@ -21,7 +21,7 @@
  */
 import type { Startable } from '@mvm/core'
 import type { HttpRouteHandler, NodeStatus, ServiceHandlers } from '@mvm/soap'
-import type { ControlType, RpcPeer } from '@mvm/wire'
+import type { ControlType, DataCounters, RpcPeer } from '@mvm/wire'
 import type { ControlHandler } from './control-router.js'
 import type { MvmNodeInit } from './init.js'
 import type { LinkStatus } from './member.js'
@@ -76,7 +76,7 @@ export interface MvmNode extends Startable {
   /** State of this node's link to its super-peer (peer role) and to its parent group (child super-peer). */
   link: () => LinkStatus | undefined
   parentLink: () => LinkStatus | undefined
-  readonly monitor: { setProbe: (probe: UsageProbe) => void, report: () => LoadReport }
+  readonly monitor: { setProbe: (probe: UsageProbe) => void, setDataProbe: (probe: (() => DataCounters) | undefined) => void, report: () => LoadReport }
   readonly processes: ProcessTable
   /** Adds SOAP operations (e.g. Broker.SubmitJob), looked up per call. */
   extendSoap: (handlers: ServiceHandlers) => void
@@ -112,7 +112,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     onPeerState: (cb) => rt.onPeerState(cb),
     link: () => rt.link(),
     parentLink: () => rt.parentLink(),
-    monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, report: () => rt.monitor.report() },
+    monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, setDataProbe: (p) => { rt.monitor.setDataProbe(p) }, report: () => rt.monitor.report() },
     processes: rt.processes,
     extendSoap: (h) => { rt.extendSoap(h) },
     addHttpRoute: (prefix, h) => { rt.addHttpRoute(prefix, h) },

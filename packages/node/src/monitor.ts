@@ -1,6 +1,6 @@
 import { freemem } from 'node:os'
 import { CpuLoad } from './cpu-load.js'
-import { Limits, type PortTraffic } from '@mvm/wire'
+import { Limits, type DataCounters, type PortTraffic } from '@mvm/wire'
 import type { LoadReport } from './types.js'
 
 /** What the job machinery (loaded later) tells the monitor; zeros until jobs exist. */
@@ -20,6 +20,7 @@ export interface Capacity { slots: number, memoryMB: number }
 /** Builds this node's monitoring report from the OS and the usage probe. */
 export class Monitor {
   private probe: UsageProbe = () => ({})
+  private dataProbe: (() => DataCounters) | undefined
   private readonly cpu = new CpuLoad()
 
   constructor (private readonly capacity: Capacity) {}
@@ -29,6 +30,9 @@ export class Monitor {
 
   setProbe (probe: UsageProbe): void { this.probe = probe }
 
+  /** The data layer's counters, carried in every report (set once the node's data store is open). */
+  setDataProbe (probe: (() => DataCounters) | undefined): void { this.dataProbe = probe }
+
   report (): LoadReport {
     let u: Partial<Usage> = {}
     try { u = this.probe() } catch { u = {} }
@@ -37,7 +41,9 @@ export class Monitor {
     const usedMemoryMB = u.usedMemoryMB
     const freeMemoryMB = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(usedMemoryMB, this.capacity.memoryMB), osFreeMB))
     const load = this.cpu.sample()
+    const data = this.data()
     return {
+      ...(data === undefined ? {} : { data }),
       // CPUs busy with this node's work, not the host's load average (see CpuLoad)
       load: Number.isFinite(load) && load >= 0 ? load : 0,
       freeSlots: this.capacity.slots - used,
@@ -49,6 +55,16 @@ export class Monitor {
       timestampMs: Date.now(),
       ports: boundedPorts(u.ports)
     }
+  }
+
+  private data (): DataCounters | undefined {
+    if (this.dataProbe === undefined) return undefined
+    try {
+      const d = this.dataProbe()
+      const out = {} as Record<keyof DataCounters, number>
+      for (const [k, v] of Object.entries(d) as Array<[keyof DataCounters, number]>) out[k] = Number.isSafeInteger(v) && v >= 0 ? v : 0
+      return out
+    } catch { return undefined }
   }
 }
 

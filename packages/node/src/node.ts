@@ -288,8 +288,8 @@ export class NodeRuntime {
 }
 
 
-/** A child report names nodes, not their jobs' traffic: that stays with their own super-peer. */
+/** A child report names nodes, not their jobs' traffic nor data counters: those stay with their own super-peer. */
 function withoutPorts (r: LoadReport): LoadReport {
-  const { ports: _ports, ...rest } = r
+  const { ports: _ports, data: _data, ...rest } = r
   return rest
 }

@@ -82,5 +82,6 @@ export function toNodeInfo (n: MemberInfo): NodeInfo {
     labels: n.labels
   }
   if (n.soapUrl !== '') out.soapUrl = n.soapUrl
+  if (n.report.data !== undefined && n.report.data !== null) out.data = { ...n.report.data }
   return out
 }

@@ -1,12 +1,13 @@
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Logger } from '@mvm/core'
-import type { DataService, DataStore, Holder } from '@mvm/data'
+import { DataError, ErrorCode, type Logger } from '@mvm/core'
+import { cloneTree } from '@mvm/data'
+import type { DataService, DataStore, EnvironmentCache, EnvironmentTree, Holder } from '@mvm/data'
 import type { InstanceFiles } from '@mvm/runtime'
 import type { InstantiateSpec } from '@mvm/wire'
 
 /** A node's data layer, as composed by @mvm/node: its store and the transfer service. */
-export interface NodeData { store: DataStore, service: DataService }
+export interface NodeData { store: DataStore, service: DataService, environments?: EnvironmentCache }
 
 interface Copy { path: string, size: number, mtimeMs: number, ctimeMs: number, ino: number }
 
@@ -28,8 +29,14 @@ export class JobData {
   async prepare (inst: InstantiateSpec, signal: AbortSignal): Promise<InstanceFiles | undefined> {
     const inputs = inst.inputs ?? []
     const outputs = inst.outputs ?? []
-    if (inputs.length === 0 && outputs.length === 0) return undefined
+    const envId = inst.environment?.id
+    if (inputs.length === 0 && outputs.length === 0 && envId === undefined) return undefined
     const holders: Holder[] = inst.dataHolders ?? []
+    let env: { dir: string, tree: EnvironmentTree } | undefined
+    if (envId !== undefined) {
+      if (this.data.environments === undefined) throw new DataError(ErrorCode.DATA_UNAVAILABLE, 'this node keeps no environments')
+      env = await this.data.environments.ensure(envId, holders, { signal })
+    }
     const pin = `job:${inst.jobId}`
     const local: InstanceFiles['local'] = []
     for (const f of inputs.filter((x) => x.mode === 'prefetch')) {
@@ -49,7 +56,8 @@ export class JobData {
       collect: async (abs, name) => {
         const e = await this.data.store.importFile(abs, { name, pin: `out:${inst.jobId}` })
         return { id: e.id, size: e.size }
-      }
+      },
+      ...(env === undefined ? {} : { environment: async (workDir: string) => { await cloneTree(env.tree, env.dir, workDir) } })
     }
   }
 

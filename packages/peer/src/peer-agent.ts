@@ -238,8 +238,8 @@ export class PeerAgent implements Startable {
 
   /** The job's inputs made local (or readable on demand) and its outputs' destination; undefined for a job with neither. */
   private async files (inst: ReturnType<typeof decodeInstance>, signal: AbortSignal): Promise<InstanceFiles | undefined> {
-    if ((inst.inputs ?? []).length === 0 && (inst.outputs ?? []).length === 0) return undefined
-    if (this.init.data === undefined) throw new UnavailableError(`job ${inst.jobId} has inputs or outputs, and this node has no data store`)
+    if ((inst.inputs ?? []).length === 0 && (inst.outputs ?? []).length === 0 && inst.environment?.id === undefined) return undefined
+    if (this.init.data === undefined) throw new UnavailableError(`job ${inst.jobId} has inputs, outputs or an environment, and this node has no data store`)
     this.jobData ??= new JobData(this.init.data, join(this.init.dataDir, 'data', 'inputs'), this.init.logger)
     return await this.jobData.prepare(inst, signal)
   }

@@ -52,6 +52,8 @@ export interface InstanceFiles {
   outputs: Array<{ path: string, ranks: 'all' | number[] }>
   /** Stores one output file (checked to be a regular file inside the work dir) under `name`; returns its content id. */
   collect: (absPath: string, name: string) => Promise<{ id: string, size: number }>
+  /** Puts the job's golden environment into a rank's work dir (hard links to the node's one copy). */
+  environment?: (workDir: string) => Promise<void>
 }
 
 

@@ -14,6 +14,7 @@ const MAX_OUTPUT_DEPTH = 32
  * rank runs as another uid when the node is root, and the node checks its copy before reuse.
  */
 export async function placeInputs (workDir: string, files: InstanceFiles | undefined): Promise<void> {
+  await files?.environment?.(workDir)
   for (const f of files?.local ?? []) {
     const dest = join(workDir, f.name)
     await mkdir(dirname(dest), { recursive: true, mode: 0o755 })

@@ -24,6 +24,25 @@ const bytes: Field = { kind: 'base64' }
 
 const JOB_STATES: readonly string[] = Object.values(JobState)
 
+/** A node's data-layer counters (xs:long: byte totals pass 2 GiB). */
+const DataCountersShape: Shape = {
+  bytesIn: long,
+  bytesOut: long,
+  chunksIn: long,
+  chunksOut: long,
+  hits: long,
+  misses: long,
+  dedupChunks: long,
+  zeroChunks: long,
+  corrupt: long,
+  evictions: long,
+  storedBytes: long,
+  maxBytes: long,
+  envBuilds: long,
+  envReused: long,
+  envWritten: long
+}
+
 export const NodeInfoShape: Shape = {
   peerId: str,
   group: str,
@@ -37,7 +56,8 @@ export const NodeInfoShape: Shape = {
   queueDepth: int,
   lastSeen: date,
   labels,
-  soapUrl: optStr
+  soapUrl: optStr,
+  data: { kind: DataCountersShape, opt: true }
 }
 
 const BrokerInfoShape: Shape = {

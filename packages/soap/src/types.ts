@@ -104,6 +104,28 @@ export interface NodeInfo {
   lastSeen: string
   labels: Labels
   soapUrl?: string
+  /** The node's data layer: bytes and chunks moved, store hits/misses, dedup and zero-skipped chunks, store size. */
+  data?: NodeDataCounters
+}
+
+/** Cumulative since the node started, except storedBytes/maxBytes (its store now). */
+export interface NodeDataCounters {
+  bytesIn: number
+  bytesOut: number
+  chunksIn: number
+  chunksOut: number
+  hits: number
+  misses: number
+  dedupChunks: number
+  zeroChunks: number
+  corrupt: number
+  evictions: number
+  storedBytes: number
+  maxBytes: number
+  /** Golden environments built here, found ready (no build or fetch), written out here. */
+  envBuilds: number
+  envReused: number
+  envWritten: number
 }
 
 export interface ListNodesRequest { group?: string, subject?: string }

@@ -35,7 +35,8 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   const b = wsdlFile('Bootstrap')
   const k = wsdlFile('Broker')
   t.same(sequence(b, 'NodeInfo'), sequence(k, 'NodeInfo'))
-  t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl'])
+  t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl', 'data'])
+  t.same(sequence(k, 'DataCounters'), ['bytesIn', 'bytesOut', 'chunksIn', 'chunksOut', 'hits', 'misses', 'dedupChunks', 'zeroChunks', 'corrupt', 'evictions', 'storedBytes', 'maxBytes', 'envBuilds', 'envReused', 'envWritten'])
   t.same(sequence(wsdlFile('Node'), 'RankLog'), ['rank', 'stdout', 'stderr', 'truncated', 'outEnd', 'errEnd'])
   t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error', 'outEnd', 'errEnd'])
   // Broker requests add the caller's `subject` (policy role-based access) after the Node's fields

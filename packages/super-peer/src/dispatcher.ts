@@ -40,7 +40,7 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       const peers = [...new Set(placement)]
       const tpl = job.request.instance as InstanceTemplate | undefined
       if (tpl === undefined) throw new UnavailableError(`job ${job.id} has no instance template (submitted by an older broker?)`)
-      const hasData = (tpl.inputs ?? []).length > 0 || (tpl.inputsFrom ?? []).length > 0
+      const hasData = (tpl.inputs ?? []).length > 0 || (tpl.inputsFrom ?? []).length > 0 || tpl.environment?.id !== undefined
       const instance: InstantiateSpec = {
         ...tpl, jobId: job.id, placement, resume, addresses: Object.fromEntries(peers.map((p) => [p, target.addresses(p)])),
         ...(hasData && target.files !== undefined ? target.files(job) : {})

@@ -1,7 +1,7 @@
 import { BadRequestError, NotFoundError, UnavailableError, type Logger } from '@mvm/core'
 import type { Broker, Job, JobRequest } from '@mvm/broker'
-import type { DataService, DataStore, Holder } from '@mvm/data'
-import { workDirPath, type ResolvedInput } from '@mvm/model'
+import type { DataService, DataStore, EnvironmentRegistry, FileManifest, Holder } from '@mvm/data'
+import { ENV_INPUT, workDirPath, type ResolvedInput } from '@mvm/model'
 import type { DataInput } from '@mvm/soap'
 import type { InstanceInput, InstanceTemplate } from '@mvm/wire'
 
@@ -13,6 +13,14 @@ export interface BrokerData {
   self: () => Holder
   /** Inputs up to this size are fetched whole before a rank starts unless the profile says otherwise. */
   prefetchMaxBytes: number
+  /** Golden environments of this group, built here once each. */
+  environments?: EnvironmentRegistry
+  /**
+   * The parent group's super-peer, when this one has a parent: a content id not in this store
+   * is looked up there, and its chunks come through this store (the group's cache), so a file
+   * crosses the link between the groups once however many peers and jobs read it.
+   */
+  upstream?: () => Holder[]
 }
 
 const CONTENT_ID = /^[0-9a-f]{64}$/
@@ -54,7 +62,7 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
   const deps: Array<{ job: string, type: 'afterok' }> = []
   const used = new Set<string>()
   const stored = async (name: string, id: string, mode: ResolvedInput['mode'], what: string): Promise<void> => {
-    const m = await data.store.getManifest(id)
+    const m = await data.store.getManifest(id) ?? await fromUpstream(data, id)
     if (m === undefined) throw new NotFoundError(`${what}: content id ${id} is not in this lab's store (upload it with \`mvm data put\` or PutData)`)
     inputs.push({ name, id, size: m.size, mode: mode ?? (m.size <= data.prefetchMaxBytes ? 'prefetch' : 'onDemand') })
   }
@@ -85,11 +93,41 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
   }
   const own = request.dependsOn as unknown
   const mine: unknown[] = own === undefined ? [] : Array.isArray(own) ? own : [own]
+  const env = await bindEnvironment(tpl, inputs, data)
+  const rest = inputs.filter((x) => !isEnvFile(x.name))
   return {
     ...request,
     ...(deps.length > 0 ? { dependsOn: [...mine, ...deps] as JobRequest['dependsOn'] } : {}),
-    instance: { ...tpl, ...(inputs.length > 0 ? { inputs } : {}), ...(inputsFrom.length > 0 ? { inputsFrom } : {}) }
+    instance: { ...tpl, ...(rest.length > 0 ? { inputs: rest } : {}), ...(inputsFrom.length > 0 ? { inputsFrom } : {}), ...(env === undefined ? {} : { environment: env }) }
   }
+}
+
+/** The manifest of a file the parent group's store has (its chunks stay there until a peer asks). */
+async function fromUpstream (data: BrokerData, id: string): Promise<FileManifest | undefined> {
+  const up = data.upstream?.() ?? []
+  if (up.length === 0) return undefined
+  try { return await data.service.fetchManifest(id, up) } catch { return undefined }
+}
+
+const isEnvFile = (name: string): boolean => name.startsWith(`${ENV_INPUT}/`)
+
+/**
+ * The profile's environment, from the files that came as `@environment/…` inputs: found by its
+ * key or built once here (the submission waits for a first build), so every peer of the group
+ * fetches the same tree and none installs anything.
+ */
+async function bindEnvironment (tpl: InstanceTemplate, inputs: InstanceInput[], data: BrokerData): Promise<InstanceTemplate['environment']> {
+  const env = tpl.environment
+  const files = inputs.filter((x) => isEnvFile(x.name)).map((x) => ({ path: x.name.slice(ENV_INPUT.length + 1), id: x.id }))
+  if (env === undefined) {
+    if (files.length > 0) throw new BadRequestError(`SubmitJob inputs: names under ${ENV_INPUT}/ are the profile's environment, and this profile has none`)
+    return undefined
+  }
+  if (env.id !== undefined) return env // bound before (a resubmitted template)
+  if (data.environments === undefined) throw new UnavailableError('this super-peer builds no environments')
+  if (files.length === 0) throw new BadRequestError(`the profile's environment did not come with the submission; \`mvm submit\` uploads it as inputs ${ENV_INPUT}/…`)
+  const r = await data.environments.resolve(env.kind, files)
+  return { kind: env.kind, id: r.id, key: r.key }
 }
 
 /** An output of a finished job by its stored name; E_NOT_FOUND listing the outputs it has. */
@@ -113,7 +151,7 @@ export function dispatchInputs (job: Job, broker: Pick<Broker, 'result'>): Insta
 /** Every content id a job's inputs use (to pin them while it may run). */
 export function inputIds (job: Job): string[] {
   const tpl = job.request.instance as InstanceTemplate | undefined
-  return [...new Set((tpl?.inputs ?? []).map((i) => i.id))]
+  return [...new Set([...(tpl?.inputs ?? []).map((i) => i.id), ...(tpl?.environment?.id === undefined ? [] : [tpl.environment.id])])]
 }
 
 /**

@@ -132,7 +132,8 @@ function template (p: LoadedProfile, owner: string, dir: string): InstanceTempla
       ...(r?.cpuTimeSec !== undefined ? { cpuTimeSec: r.cpuTimeSec } : {})
     },
     queue: p.spec.queue,
-    ...(p.outputs.length > 0 ? { outputs: p.outputs } : {})
+    ...(p.outputs.length > 0 ? { outputs: p.outputs } : {}),
+    ...(p.spec.environment === undefined ? {} : { environment: { kind: 'npm' in p.spec.environment ? 'npm' as const : 'folder' as const } })
   }
 }
 

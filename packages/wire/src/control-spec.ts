@@ -39,7 +39,24 @@ export const MonitoringReportSpec: MessageSpec = {
   processes: u32(),
   queueDepth: u32(),
   timestampMs: u64(),
-  ports: list(msg('PortTraffic', { jobId: id(true), rank: u32(), port: id(true), items: u64(), bytes: u64() }), Limits.portTraffic)
+  ports: list(msg('PortTraffic', { jobId: id(true), rank: u32(), port: id(true), items: u64(), bytes: u64() }), Limits.portTraffic),
+  data: msg('DataCounters', {
+    bytesIn: u64(),
+    bytesOut: u64(),
+    chunksIn: u64(),
+    chunksOut: u64(),
+    hits: u64(),
+    misses: u64(),
+    dedupChunks: u64(),
+    zeroChunks: u64(),
+    corrupt: u64(),
+    evictions: u64(),
+    storedBytes: u64(),
+    maxBytes: u64(),
+    envBuilds: u64(),
+    envReused: u64(),
+    envWritten: u64()
+  })
 }
 
 const NodeSummarySpec: MessageSpec = {

@@ -34,6 +34,20 @@ export interface InstantiateSpec {
   outputs?: Array<{ path: string, ranks: 'all' | number[] }>
   /** Nodes that hold the inputs (the super-peer first), for /mvm/data/1.0.0 fetches. */
   dataHolders?: Array<{ peerId: string, addrs: string[] }>
+  /**
+   * The profile's golden environment: `id` is the content id of its tree (a JSON list of files
+   * by content id), built once per group by the super-peer; peers write it out once and
+   * hard-link it into every rank's work dir. Set at submission once the tree exists.
+   */
+  environment?: JobEnvironment
+}
+
+export interface JobEnvironment {
+  kind: 'npm' | 'folder'
+  /** Content id of the environment's tree (see EnvironmentTree in @mvm/data). */
+  id?: string
+  /** The build key: the lockfile's content id for npm, the folder's file list for a folder. */
+  key?: string
 }
 
 export interface InstanceInput {

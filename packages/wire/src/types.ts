@@ -48,6 +48,27 @@ export interface MonitoringReport {
   timestampMs: number
   /** Cumulative traffic of the ranks running on the node (heartbeats only; decoded as `[]` when absent). */
   ports?: PortTraffic[]
+  /** The node's data-layer counters (absent on a node without a data store, and in child reports). */
+  data?: DataCounters
+}
+
+/** Cumulative transfer and store counters of one node's data layer (see control.proto). */
+export interface DataCounters {
+  bytesIn: number
+  bytesOut: number
+  chunksIn: number
+  chunksOut: number
+  hits: number
+  misses: number
+  dedupChunks: number
+  zeroChunks: number
+  corrupt: number
+  evictions: number
+  storedBytes: number
+  maxBytes: number
+  envBuilds: number
+  envReused: number
+  envWritten: number
 }
 
 export interface PortTraffic { jobId: string, rank: number, port: string, items: number, bytes: number }

@@ -6,7 +6,7 @@ import type { ControlBodyMap, ControlType, MonitoringReport, QueueFrame, QueueHe
  * test compares these keys and value types with the .proto files.
  */
 
-const report: MonitoringReport = { load: 1.5, freeSlots: 3, totalSlots: 4, freeMemoryMb: 2048, processes: 7, queueDepth: 2, timestampMs: 1_700_000_000_123, ports: [{ jobId: 'j-1', rank: 0, port: 'next', items: 12, bytes: 3456 }] }
+const report: MonitoringReport = { load: 1.5, freeSlots: 3, totalSlots: 4, freeMemoryMb: 2048, processes: 7, queueDepth: 2, timestampMs: 1_700_000_000_123, ports: [{ jobId: 'j-1', rank: 0, port: 'next', items: 12, bytes: 3456 }], data: { bytesIn: 5_000_000_000, bytesOut: 2, chunksIn: 3, chunksOut: 4, hits: 5, misses: 6, dedupChunks: 7, zeroChunks: 8, corrupt: 9, evictions: 10, storedBytes: 11, maxBytes: 4_294_967_296, envBuilds: 12, envReused: 13, envWritten: 14 } }
 
 export const controlSamples: { [K in ControlType]: ControlBodyMap[K] } = {
   hello: { peerId: '12D3KooWExample', roles: ['peer', 'super-peer'], group: 'g1', softwareVersion: '0.1.0', domainProof: new Uint8Array([1, 2, 3]), nonce: new Uint8Array(16).fill(7) },

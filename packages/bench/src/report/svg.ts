@@ -18,8 +18,9 @@ export function renderSvg (rows: RowResult[]): string {
   const worse = (r: RowResult, v: number): number => r.better === 'lower' ? v : 1 / v
   const avail = rows.filter((r) => r.ratio !== null)
   const logs = avail.flatMap((r) => [r.ratio!, ...r.ratioRange!].map((v) => Math.log10(worse(r, v))))
-  const span = Math.max(1, Math.ceil(Math.max(0, ...logs.map(Math.abs))))
-  const x = (v: number): number => LABEL + ((Math.log10(v) + span) / (2 * span)) * plotW
+  // a ratio of 0 (nothing moved where the baseline moves a file) is drawn at the scale's edge
+  const span = Math.max(1, Math.ceil(Math.max(0, ...logs.filter(Number.isFinite).map(Math.abs))))
+  const x = (v: number): number => LABEL + ((Math.min(span, Math.max(-span, Math.log10(v))) + span) / (2 * span)) * plotW
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,

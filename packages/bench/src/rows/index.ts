@@ -10,6 +10,7 @@ import {
 import type { RowGroup, RowSpec } from '../types.js'
 import { collectives } from './collectives.js'
 import { batchSoapRows, decisionRows, inflightRows } from './submit.js'
+import { dataRows } from './data.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
 const KiB64 = 64 * 1024
@@ -98,5 +99,5 @@ export const groups: RowGroup[] = [
   launch, throughput,
   { name: 'local', title: 'Local messages: two ranks on one node', rows: messageRows('local') },
   { name: 'remote', title: 'Remote messages: ranks on two nodes', rows: messageRows('remote') },
-  collectives, science, footprint, soap
+  collectives, science, footprint, soap, dataRows
 ]

@@ -94,6 +94,17 @@ export const outputSchema = z.union([
   }).strict()
 ])
 
+/**
+ * A golden environment, built once per group and hard-linked into every rank's work dir:
+ * `npm`: a folder with package.json and package-lock.json (`npm ci` runs once, keyed by the
+ * lockfile's hash; local `file:` tarballs beside them are taken along); `folder`: a folder
+ * (e.g. a prepared node_modules) taken as it is.
+ */
+export const environmentSchema = z.union([
+  z.object({ npm: z.string().min(1) }).strict(),
+  z.object({ folder: z.string().min(1) }).strict()
+])
+
 export const jobProfileSpecSchema = z.object({
   program: programSchema,
   topology: topologyRefSchema,
@@ -108,6 +119,7 @@ export const jobProfileSpecSchema = z.object({
   dependsOn: z.array(dependencySchema).optional(),
   inputs: z.array(inputSchema).max(256).optional(),
   outputs: z.array(outputSchema).max(256).optional(),
+  environment: environmentSchema.optional(),
   expect: expectSchema.optional()
 }).strict()
 
@@ -115,4 +127,5 @@ export const jobProfileSchema = documentSchema('JobProfile', jobProfileSpecSchem
 export type JobProfileSpec = z.infer<typeof jobProfileSpecSchema>
 export type InputSpec = z.infer<typeof inputSchema>
 export type OutputSpec = z.infer<typeof outputSchema>
+export type EnvironmentSpec = z.infer<typeof environmentSchema>
 export type JobProfileDocument = z.infer<typeof jobProfileSchema>

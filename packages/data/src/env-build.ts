@@ -1,0 +1,183 @@
+import { execFile } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { AbortError, BadRequestError, DataError, ErrorCode, silentLogger, throwIfAborted, type Logger } from '@mvm/core'
+import { decodeTree, encodeTree, linkStaysInside, safeRelative, type EnvironmentTree, type TreeFile, type TreeLink } from './env-tree.js'
+import type { DataStore } from './types.js'
+
+/** How long one `npm ci` may take before the build is given up. */
+const NPM_TIMEOUT_MS = 10 * 60_000
+
+/** What the environment layer of a node has done since it started (the heartbeat carries it). */
+export interface EnvironmentCounters {
+  /** Environments built here (`npm ci` runs, or folder trees recorded). */
+  builds: number
+  /** Jobs whose environment was ready: no build on a super-peer, no fetch nor write on a peer. */
+  reused: number
+  /** Environments written out on this node from the store (once per node and environment). */
+  written: number
+}
+
+export const newEnvironmentCounters = (): EnvironmentCounters => ({ builds: 0, reused: 0, written: 0 })
+
+/** A file of the submitted environment folder: its path under the folder and its content id. */
+export interface EnvironmentSource { path: string, id: string }
+
+export interface EnvironmentRegistry {
+  /**
+   * The environment for these source files: found by its key (the lockfile's content id for
+   * npm, the file list for a folder), else built once (concurrent callers share the build)
+   * and its tree stored, pinned, under `env:<key>`.
+   */
+  resolve: (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts?: { signal?: AbortSignal }) => Promise<{ id: string, key: string, built: boolean }>
+}
+
+export interface EnvironmentRegistryInit {
+  store: DataStore
+  /** Where builds run and the key → tree index is kept. */
+  dir: string
+  counters: EnvironmentCounters
+  log?: Logger
+  /** The npm command (default `npm` from PATH). */
+  npm?: string
+}
+
+export function createEnvironmentRegistry (init: EnvironmentRegistryInit): EnvironmentRegistry {
+  return new Registry(init)
+}
+
+const keyOf = (kind: string, parts: string): string => createHash('sha256').update(`${kind}\0${parts}`).digest('hex')
+
+class Registry implements EnvironmentRegistry {
+  private readonly log: Logger
+  private readonly indexPath: string
+  private index: Record<string, string> | undefined
+  private readonly building = new Map<string, Promise<string>>()
+
+  constructor (private readonly init: EnvironmentRegistryInit) {
+    this.log = init.log ?? silentLogger()
+    this.indexPath = join(init.dir, 'environments.json')
+  }
+
+  private async known (): Promise<Record<string, string>> {
+    if (this.index !== undefined) return this.index
+    try { this.index = JSON.parse(await readFile(this.indexPath, 'utf8')) as Record<string, string> } catch { this.index = {} }
+    return this.index
+  }
+
+  async resolve (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts: { signal?: AbortSignal } = {}): Promise<{ id: string, key: string, built: boolean }> {
+    for (const f of files) if (!safeRelative(f.path)) throw new BadRequestError(`environment file ${JSON.stringify(f.path)} leaves the environment's folder`)
+    let key: string
+    if (kind === 'npm') {
+      const lock = files.find((f) => f.path === 'package-lock.json')
+      if (lock === undefined || !files.some((f) => f.path === 'package.json')) throw new BadRequestError('an npm environment needs package.json and package-lock.json')
+      key = keyOf('npm', lock.id)
+    } else {
+      key = keyOf('folder', JSON.stringify([...files].sort((a, b) => a.path < b.path ? -1 : 1).map((f) => [f.path, f.id])))
+    }
+    const index = await this.known()
+    const have = index[key]
+    if (have !== undefined && await this.complete(have)) {
+      this.init.counters.reused++
+      return { id: have, key, built: false }
+    }
+    let p = this.building.get(key)
+    if (p === undefined) {
+      p = this.build(kind, key, files, opts.signal)
+      this.building.set(key, p)
+      void p.catch(() => {}).finally(() => { this.building.delete(key) })
+    }
+    const id = await p
+    return { id, key, built: true }
+  }
+
+  /** The tree and every file it names are still in the store (pinned, so only a user's `rm` removes them). */
+  private async complete (id: string): Promise<boolean> {
+    if (this.init.store.get(id) === undefined) return false
+    try {
+      const tree = decodeTree(await this.init.store.readRange(id, 0, this.init.store.get(id)!.size))
+      return tree.files.every((f) => this.init.store.get(f.id) !== undefined)
+    } catch { return false }
+  }
+
+  private async build (kind: EnvironmentTree['kind'], key: string, files: EnvironmentSource[], signal: AbortSignal | undefined): Promise<string> {
+    const pin = `env:${key}`
+    const t0 = Date.now()
+    const tree = kind === 'npm'
+      ? await this.npmTree(key, files, pin, signal)
+      : { v: 1 as const, kind, files: await Promise.all(files.map(async (f) => await this.fileOf(f, pin))), links: [] }
+    const e = await this.init.store.importBytes(encodeTree(tree), { name: pin, pin })
+    const index = await this.known()
+    index[key] = e.id
+    await mkdir(this.init.dir, { recursive: true })
+    const tmp = `${this.indexPath}.${randomBytes(4).toString('hex')}`
+    await writeFile(tmp, JSON.stringify(index))
+    await rename(tmp, this.indexPath)
+    this.init.counters.builds++
+    this.log.info({ key, id: e.id, kind, files: tree.files.length, ms: Date.now() - t0 }, 'environment built')
+    return e.id
+  }
+
+  private async fileOf (f: EnvironmentSource, pin: string): Promise<TreeFile> {
+    const e = this.init.store.get(f.id)
+    if (e === undefined) throw new DataError(ErrorCode.DATA_MISSING, `environment file ${f.path} (${f.id}) is not in this store`)
+    await this.init.store.pin(f.id, pin)
+    return { path: f.path, id: f.id, size: e.size, exec: false }
+  }
+
+  /** Writes the sources out, runs `npm ci` there once, and stores what it installed. */
+  private async npmTree (key: string, files: EnvironmentSource[], pin: string, signal: AbortSignal | undefined): Promise<EnvironmentTree> {
+    const work = join(this.init.dir, 'builds', `${key.slice(0, 16)}-${randomBytes(4).toString('hex')}`)
+    try {
+      for (const f of files) {
+        const to = join(work, f.path)
+        await mkdir(dirname(to), { recursive: true })
+        await this.init.store.materialize(f.id, to, signal === undefined ? {} : { signal })
+      }
+      await this.npmCi(work, signal)
+      const out: TreeFile[] = []
+      const links: TreeLink[] = []
+      await this.collect(join(work, 'node_modules'), 'node_modules', out, links, pin, signal)
+      return { v: 1, kind: 'npm', files: out, links }
+    } finally {
+      await rm(work, { recursive: true, force: true })
+    }
+  }
+
+  private async npmCi (cwd: string, signal: AbortSignal | undefined): Promise<void> {
+    throwIfAborted(signal)
+    const cache = join(this.init.dir, 'npm-cache')
+    // no lifecycle scripts (a build must not run code of the job's packages on the super-peer);
+    // the cache is the node's own, so a lockfile built before installs without the network
+    const args = ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-bin-links', '--cache', cache]
+    await new Promise<void>((resolve, reject) => {
+      execFile(this.init.npm ?? 'npm', args, { cwd, timeout: NPM_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024, ...(signal === undefined ? {} : { signal }) }, (err, _out, stderr) => {
+        if (err === null) { resolve(); return }
+        if (signal?.aborted === true) { reject(new AbortError('the environment build was aborted')); return }
+        reject(new BadRequestError(`npm ci of the environment failed: ${String(stderr).trim().split('\n').slice(-5).join(' | ') || err.message}`))
+      })
+    })
+  }
+
+  private async collect (abs: string, rel: string, files: TreeFile[], links: TreeLink[], pin: string, signal: AbortSignal | undefined): Promise<void> {
+    throwIfAborted(signal)
+    let names: string[]
+    try { names = (await readdir(abs)).sort() } catch { return }
+    for (const name of names) {
+      const a = join(abs, name)
+      const r = `${rel}/${name}`
+      const s = await lstat(a)
+      if (s.isSymbolicLink()) {
+        const target = await readlink(a)
+        if (linkStaysInside(r, target)) links.push({ path: r, target })
+        else this.log.warn({ path: r, target }, 'environment: a link leaving the environment is left out')
+      } else if (s.isDirectory()) {
+        await this.collect(a, r, files, links, pin, signal)
+      } else if (s.isFile()) {
+        const e = await this.init.store.importFile(a, { name: `${pin}/${r}`, pin, ...(signal === undefined ? {} : { signal }) })
+        files.push({ path: r, id: e.id, size: e.size, exec: (s.mode & 0o111) !== 0 })
+      }
+    }
+  }
+}
