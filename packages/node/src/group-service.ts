@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { NotAdmittedError, ProtocolError, toMvmError, type Logger } from '@mvm/core'
-import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, type ControlBody, type ControlBodyInit, type RpcPeer } from '@mvm/wire'
+import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, type ControlBody, type ControlBodyInit, type RpcPeer, type TrafficCounter } from '@mvm/wire'
 import type { Admission } from './admission.js'
 import type { ControlRouter } from './control-router.js'
 import type { Host } from './host.js'
@@ -15,6 +15,7 @@ export interface GroupServiceInit {
   admission: Admission
   router: ControlRouter
   log: Logger
+  traffic?: TrafficCounter
 }
 
 /** How long a member may take to finish its side after the super-peer closes a control stream. */
@@ -60,7 +61,7 @@ export class GroupService {
     const log = this.init.log.child({ remote })
     let s: Session
     try {
-      const rpc = createRpcPeer(controlChannel(stream, { logger: log, closeTimeoutMs: CLOSE_GRACE_MS }), { logger: log })
+      const rpc = createRpcPeer(controlChannel(stream, { logger: log, closeTimeoutMs: CLOSE_GRACE_MS, ...(this.init.traffic === undefined ? {} : { traffic: this.init.traffic }) }), { logger: log })
       s = { remote, rpc, nonce: undefined, joined: undefined }
     } catch (e) {
       log.warn({ err: toMvmError(e).message }, 'control stream refused')
