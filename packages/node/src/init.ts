@@ -33,8 +33,11 @@ export interface MvmNodeInit {
   capacity?: { slots?: number, memoryMB?: number }
   /** SOAP endpoint; port 0 (default) picks a free one. */
   soap?: { host?: string, port?: number }
-  /** A super-peer's heartbeat interval and tolerance (sent to members in JoinAck). */
-  monitoring?: { heartbeatMs?: number, missedHeartbeats?: number }
+  /**
+   * A super-peer's heartbeat interval and tolerance (sent to members in JoinAck), and how many
+   * child super-peers it admits (policy `monitoring.maxChildGroups`, default 16).
+   */
+  monitoring?: { heartbeatMs?: number, missedHeartbeats?: number, maxChildGroups?: number }
   /** Admission (super-peer) and the domain key (member proof). */
   security?: { authentication?: AuthMode, admittedPeers?: string[], domainKeyFile?: string }
   /** How long a bootstrap keeps a super-peer registration without renewal. Default 30 s. */
@@ -54,7 +57,7 @@ export interface ResolvedInit {
   labels: Record<string, string>
   capacity: { slots: number, memoryMB: number }
   soap: { host: string, port: number }
-  monitoring: { heartbeatMs: number, missedHeartbeats: number }
+  monitoring: { heartbeatMs: number, missedHeartbeats: number, maxChildGroups: number }
   security: { authentication: AuthMode, admittedPeers: string[], domainKeyFile?: string }
   bootstrapLeaseSec: number
 }
@@ -66,6 +69,7 @@ export const DEFAULTS = {
   memoryMB: 2048,
   heartbeatMs: 2000,
   missedHeartbeats: 3,
+  maxChildGroups: 16,
   bootstrapLeaseSec: 30
 } as const
 
@@ -111,7 +115,8 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
     soap: { host: i.soap?.host ?? '127.0.0.1', port },
     monitoring: {
       heartbeatMs: posInt(i.monitoring?.heartbeatMs, 'monitoring.heartbeatMs', DEFAULTS.heartbeatMs, 10),
-      missedHeartbeats: posInt(i.monitoring?.missedHeartbeats, 'monitoring.missedHeartbeats', DEFAULTS.missedHeartbeats)
+      missedHeartbeats: posInt(i.monitoring?.missedHeartbeats, 'monitoring.missedHeartbeats', DEFAULTS.missedHeartbeats),
+      maxChildGroups: posInt(i.monitoring?.maxChildGroups, 'monitoring.maxChildGroups', DEFAULTS.maxChildGroups)
     },
     security: { authentication: auth, admittedPeers: i.security?.admittedPeers ?? [] },
     bootstrapLeaseSec: posInt(i.bootstrapLeaseSec, 'bootstrapLeaseSec', DEFAULTS.bootstrapLeaseSec)

@@ -92,6 +92,7 @@ export class NodeRuntime {
           membership: this.membership,
           admission: await createAdmission(cfg.security as AdmissionPolicy),
           router: this.router,
+          maxChildGroups: cfg.monitoring.maxChildGroups,
           log: componentLogger(this.log, 'control'),
           traffic: this.traffic
         })

@@ -17,6 +17,8 @@ export interface CommunityInit {
   missedHeartbeats: number
   /** Slots per peer. */
   slots: number
+  /** The super-peers' policy bound on child super-peers (`monitoring.maxChildGroups`); default `fanout`. */
+  maxChildGroups?: number
   /** How many nodes start at once. */
   startConcurrency?: number
   logger?: Logger
@@ -158,7 +160,7 @@ export class Community {
       ...(kind === 'bootstrap' ? {} : { bootstrap: [this.bootstrapUrl] }),
       ...(parentGroup === undefined ? {} : { parentGroup }),
       capacity: { slots: kind === 'peer' ? this.init.slots : 1 },
-      monitoring: { heartbeatMs: this.init.heartbeatMs, missedHeartbeats: this.init.missedHeartbeats },
+      monitoring: { heartbeatMs: this.init.heartbeatMs, missedHeartbeats: this.init.missedHeartbeats, maxChildGroups: this.init.maxChildGroups ?? this.init.fanout },
       ...(kind === 'peer' ? { runtime: simRuntime, data: false as const } : {}),
       logger: this.init.logger ?? silentLogger()
     })

@@ -61,3 +61,14 @@ t.test('a crashed peer is marked down, its job requeued and finished elsewhere',
   t.equal(tally.succeeded, 6, 'no job lost')
   t.ok(tally.starts >= 7, `the crashed peer's job started again (${tally.starts} starts)`)
 })
+
+t.test('a super-peer refuses child super-peers past policy monitoring.maxChildGroups', async (t) => {
+  const c = new Community({ dataDir: t.testdir(), peers: 0, groups: 3, fanout: 2, maxChildGroups: 1, heartbeatMs: 200, missedHeartbeats: 3, slots: 1 })
+  t.teardown(async () => { await c.stop() })
+  await c.startServices()
+  const links = (): Array<string | undefined> => c.superPeers.slice(1).map((s) => s.host.node.parentLink()?.state)
+  await waitFor(() => links().includes('joined') && links().includes('refused'), 10_000, 'one child joined, one refused')
+  const refused = c.superPeers.slice(1).find((s) => s.host.node.parentLink()?.state === 'refused')!
+  t.match(refused.host.node.parentLink()?.reason, /maxChildGroups: 1/)
+  t.equal(c.superPeers[0]!.host.node.membership.view({ includeChildren: false }).filter((m) => m.roles.includes('super-peer')).length, 2, 'the root and its one child')
+})
