@@ -3,7 +3,7 @@ import { componentLogger, silentLogger, type Logger, type Startable } from '@mvm
 import type { DataService, DataStore, EnvironmentCache, EnvironmentCounters, EnvironmentRegistry, Holder } from '@mvm/data'
 import type { DataCounters } from '@mvm/wire'
 import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
-import type { PeerRole } from '@mvm/peer'
+import type { PeerRole, RuntimeFactory } from '@mvm/peer'
 import type { SuperPeerRole } from '@mvm/super-peer'
 import type { MvmNodeInit } from './init.js'
 import type { MvmNode } from './index.js'
@@ -13,6 +13,13 @@ export interface MvmHostInit extends MvmNodeInit {
   policy?: EffectivePolicy
   /** The files behind `policy`: a super-peer watches them and applies edits at run time. */
   policyFiles?: string[]
+  /** A peer's runtime in place of sandboxed processes: `mvm sim` passes simulated ranks. */
+  runtime?: RuntimeFactory
+  /**
+   * `false`: no data layer (no disk cache, no /mvm/data protocol); jobs with inputs or outputs
+   * are then refused by the peer. `mvm sim` peers run this way: thousands of stores would not fit.
+   */
+  data?: false
 }
 
 /** A whole MVM node: the overlay plus the job machinery of each role it holds. */
@@ -60,10 +67,10 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
       try {
         await node.start()
         const opts = { dataDir, logger: logger ?? silentLogger(), ...(init.policy !== undefined ? { policy: init.policy } : {}) }
-        if (isPeer || isSuperPeer) data = await startData(node, dataDir, init.policy, logger ?? silentLogger())
+        if ((isPeer || isSuperPeer) && init.data !== false) data = await startData(node, dataDir, init.policy, logger ?? silentLogger())
         const layer = data
         if (peerPkg !== undefined) {
-          peer = peerPkg.createPeerRole(node, { ...opts, ...(layer !== undefined ? { data: layer } : {}) })
+          peer = peerPkg.createPeerRole(node, { ...opts, ...(layer !== undefined ? { data: layer } : {}), ...(init.runtime !== undefined ? { runtime: init.runtime } : {}) })
           await peer.start()
           peerMetrics(node, peer)
         }

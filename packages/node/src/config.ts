@@ -57,6 +57,7 @@ export async function loadNodeSettings (configFile: string | undefined, policyFi
   const monitoring: NonNullable<MvmNodeInit['monitoring']> = {}
   if (set('monitoring.intervalSec')) monitoring.heartbeatMs = Math.max(10, Math.round(mon.intervalSec * 1000))
   if (set('monitoring.missedHeartbeats')) monitoring.missedHeartbeats = mon.missedHeartbeats
+  if (set('monitoring.maxChildGroups')) monitoring.maxChildGroups = mon.maxChildGroups
   out.init.monitoring = monitoring
   const sec = eff.spec.security
   const security: NonNullable<MvmNodeInit['security']> = { authentication: sec.authentication, admittedPeers: sec.admittedPeers }

@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { NotAdmittedError, ProtocolError, toMvmError, type Logger } from '@mvm/core'
-import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, type ControlBody, type ControlBodyInit, type RpcPeer } from '@mvm/wire'
+import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, type ControlBody, type ControlBodyInit, type RpcPeer, type TrafficCounter } from '@mvm/wire'
 import type { Admission } from './admission.js'
 import type { ControlRouter } from './control-router.js'
 import type { Host } from './host.js'
@@ -15,6 +15,9 @@ export interface GroupServiceInit {
   admission: Admission
   router: ControlRouter
   log: Logger
+  traffic?: TrafficCounter
+  /** Most child super-peers joined at once (policy `monitoring.maxChildGroups`); unbounded when unset. */
+  maxChildGroups?: number
 }
 
 /** How long a member may take to finish its side after the super-peer closes a control stream. */
@@ -60,7 +63,7 @@ export class GroupService {
     const log = this.init.log.child({ remote })
     let s: Session
     try {
-      const rpc = createRpcPeer(controlChannel(stream, { logger: log, closeTimeoutMs: CLOSE_GRACE_MS }), { logger: log })
+      const rpc = createRpcPeer(controlChannel(stream, { logger: log, closeTimeoutMs: CLOSE_GRACE_MS, ...(this.init.traffic === undefined ? {} : { traffic: this.init.traffic }) }), { logger: log })
       s = { remote, rpc, nonce: undefined, joined: undefined }
     } catch (e) {
       log.warn({ err: toMvmError(e).message }, 'control stream refused')
@@ -127,6 +130,7 @@ export class GroupService {
     let reason: string | undefined
     if (body.group !== this.init.group) reason = `this super-peer serves group ${this.init.group}, not ${body.group}`
     reason ??= admission.check(s.remote, s.nonce ?? new Uint8Array(0), body.domainProof)
+    reason ??= this.childBound(s.remote, body.roles)
     if (reason !== undefined) {
       log.warn({ remote: s.remote, mode: admission.mode }, `join refused: ${reason}`)
       this.closeSoon(s)
@@ -147,6 +151,15 @@ export class GroupService {
     // a restarted member's old stream may linger: it no longer speaks for the member
     if (prev !== undefined && prev !== s) void prev.rpc.close({ signal: AbortSignal.timeout(1000) })
     return { type: 'joinAck', accepted: true, heartbeatIntervalMs: membership.heartbeatMs, missedHeartbeats: membership.missedHeartbeats }
+  }
+
+  /** A child super-peer past the policy's bound is refused, so no super-peer's fan-in grows without limit. */
+  private childBound (remote: string, roles: string[]): string | undefined {
+    const max = this.init.maxChildGroups
+    if (max === undefined || !roles.includes('super-peer')) return undefined
+    const children = this.init.membership.view({ includeChildren: false }).slice(1)
+      .filter((m) => m.peerId !== remote && m.state === PeerState.up && m.roles.includes('super-peer')).length
+    return children >= max ? `this super-peer already has ${children} child super-peers (policy monitoring.maxChildGroups: ${max}); join another group` : undefined
   }
 
   /**

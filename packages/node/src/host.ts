@@ -1,6 +1,7 @@
 import '@mvm/core/polyfill'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
+import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
@@ -10,17 +11,24 @@ import { ConfigError } from '@mvm/core'
 
 export type Host = Libp2p<{ identify: unknown, ping: unknown }>
 
-/** The libp2p host: TCP + Noise + Yamux, with Identify and Ping; nothing else loaded. */
-export async function createHost (privateKey: PrivateKey, listen: string[]): Promise<Host> {
+/** Which transport carries the node's connections: TCP, or in-process memory (`mvm sim` only). */
+export type TransportKind = 'tcp' | 'memory'
+
+/**
+ * The libp2p host: TCP + Noise + Yamux, with Identify and Ping; nothing else loaded. The
+ * memory transport keeps everything above it (Noise, Yamux, the protocols) as on TCP.
+ */
+export async function createHost (privateKey: PrivateKey, listen: string[], transport: TransportKind = 'tcp', services = true): Promise<Host> {
   try {
     return await createLibp2p({
       privateKey,
       addresses: { listen },
-      transports: [tcp()],
+      transports: [transport === 'memory' ? memory() : tcp()],
       connectionEncrypters: [noise()],
       // a 4 MiB window bounds what a stalled reader lets in flight per stream (16 MiB by default)
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024 } })],
-      services: { identify: identify(), ping: ping() },
+      // Identify and Ping are not used by the MVM protocols themselves (they dial by address)
+      services: (services ? { identify: identify(), ping: ping() } : {}) as never,
       start: false
     }) as unknown as Host
   } catch (e) {

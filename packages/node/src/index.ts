@@ -27,6 +27,7 @@ import type { MvmNodeInit } from './init.js'
 import type { LinkStatus } from './member.js'
 import type { UsageProbe } from './monitor.js'
 import type { StreamAccess } from './streams.js'
+import type { ControlTraffic } from './traffic.js'
 import type { NodeMetrics } from '@mvm/metrics'
 import { NodeRuntime } from './node.js'
 import { composeHost, type MvmHost, type MvmHostInit } from './compose.js'
@@ -43,6 +44,7 @@ export { domainProof } from './admission.js'
 export { Role, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
 export { loadOrCreateKey } from './keys.js'
 export type { StreamAccess } from './streams.js'
+export type { ControlTraffic } from './traffic.js'
 export { loadNodeSettings, type FileSettings } from './config.js'
 export { lockDataDir, firstFreeDataDir } from './data-dir.js'
 
@@ -86,7 +88,11 @@ export interface MvmNode extends Startable {
   readonly metrics: NodeMetrics
   /** libp2p streams for job data (the queue protocol); valid once started. */
   readonly streams: StreamAccess
+  /** Control-protocol frames sent and received since start (all control channels of this node). */
+  controlTraffic: () => ControlTraffic
   status: () => NodeStatus
+  /** Stops without Leave, connections reset first: what a crash looks like to the group (tests, `mvm sim` churn). */
+  crash: () => Promise<void>
 }
 
 export function createMvmNode (init: MvmNodeInit): MvmNode {
@@ -118,6 +124,8 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     addHttpRoute: (prefix, h) => { rt.addHttpRoute(prefix, h) },
     metrics: rt.metrics,
     streams: rt.streams,
-    status: () => rt.status()
+    controlTraffic: () => rt.traffic.snapshot(),
+    status: () => rt.status(),
+    crash: async () => { await rt.crash() }
   }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import { ConfigError, type Logger } from '@mvm/core'
 import type { AuthMode } from './admission.js'
@@ -9,8 +10,19 @@ export interface MvmNodeInit {
   dataDir: string
   /** Default `['peer']`. */
   roles?: Role[]
-  /** Default `['/ip4/127.0.0.1/tcp/0']`. */
+  /** Default `['/ip4/127.0.0.1/tcp/0']` (on the memory transport, `/memory/<random>`). */
   listen?: string[]
+  /**
+   * `tcp` (default) or `memory`: in-process connections for a simulated community (`mvm sim`);
+   * memory nodes reach only nodes in the same process.
+   */
+  transport?: 'tcp' | 'memory'
+  /**
+   * Run libp2p's Identify and Ping services (default true). `mvm sim` turns them off: every
+   * protocol handler registered pushes Identify to all connections, which at thousands of
+   * nodes in one process costs more than everything else together; MVM's protocols dial by address.
+   */
+  identify?: boolean
   /** Bootstrap SOAP URLs (`http://127.0.0.1:7700`) or a super-peer's multiaddr. */
   bootstrap?: string[]
   /** Default `default`. */
@@ -21,8 +33,11 @@ export interface MvmNodeInit {
   capacity?: { slots?: number, memoryMB?: number }
   /** SOAP endpoint; port 0 (default) picks a free one. */
   soap?: { host?: string, port?: number }
-  /** A super-peer's heartbeat interval and tolerance (sent to members in JoinAck). */
-  monitoring?: { heartbeatMs?: number, missedHeartbeats?: number }
+  /**
+   * A super-peer's heartbeat interval and tolerance (sent to members in JoinAck), and how many
+   * child super-peers it admits (policy `monitoring.maxChildGroups`, default 16).
+   */
+  monitoring?: { heartbeatMs?: number, missedHeartbeats?: number, maxChildGroups?: number }
   /** Admission (super-peer) and the domain key (member proof). */
   security?: { authentication?: AuthMode, admittedPeers?: string[], domainKeyFile?: string }
   /** How long a bootstrap keeps a super-peer registration without renewal. Default 30 s. */
@@ -34,13 +49,15 @@ export interface ResolvedInit {
   dataDir: string
   roles: Role[]
   listen: string[]
+  transport: 'tcp' | 'memory'
+  identify: boolean
   bootstrap: string[]
   group: string
   parentGroup?: string
   labels: Record<string, string>
   capacity: { slots: number, memoryMB: number }
   soap: { host: string, port: number }
-  monitoring: { heartbeatMs: number, missedHeartbeats: number }
+  monitoring: { heartbeatMs: number, missedHeartbeats: number, maxChildGroups: number }
   security: { authentication: AuthMode, admittedPeers: string[], domainKeyFile?: string }
   bootstrapLeaseSec: number
 }
@@ -52,6 +69,7 @@ export const DEFAULTS = {
   memoryMB: 2048,
   heartbeatMs: 2000,
   missedHeartbeats: 3,
+  maxChildGroups: 16,
   bootstrapLeaseSec: 30
 } as const
 
@@ -79,13 +97,17 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
   const auth = i.security?.authentication ?? 'none'
   if (auth === 'peer-list' && (i.security?.admittedPeers ?? []).length === 0) throw new ConfigError('security.admittedPeers: required (non-empty) when authentication is peer-list')
   if (auth === 'domain-key' && i.security?.domainKeyFile === undefined) throw new ConfigError('security.domainKeyFile: required when authentication is domain-key')
+  const transport = i.transport ?? 'tcp'
+  if (transport !== 'tcp' && transport !== 'memory') throw new ConfigError(`transport: expected tcp or memory, got ${JSON.stringify(transport)}`)
   const port = i.soap?.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`soap.port: expected 0..65535, got ${String(port)}`)
   const out: ResolvedInit = {
     // a relative dir would reach the sandboxes (which refuse it) and move with the cwd
     dataDir: resolve(i.dataDir),
     roles,
-    listen: i.listen !== undefined && i.listen.length > 0 ? i.listen : [DEFAULTS.listen],
+    listen: i.listen !== undefined && i.listen.length > 0 ? i.listen : [transport === 'memory' ? `/memory/${randomUUID()}` : DEFAULTS.listen],
+    transport,
+    identify: i.identify ?? true,
     bootstrap,
     group,
     labels: { ...(i.labels ?? {}) },
@@ -93,7 +115,8 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
     soap: { host: i.soap?.host ?? '127.0.0.1', port },
     monitoring: {
       heartbeatMs: posInt(i.monitoring?.heartbeatMs, 'monitoring.heartbeatMs', DEFAULTS.heartbeatMs, 10),
-      missedHeartbeats: posInt(i.monitoring?.missedHeartbeats, 'monitoring.missedHeartbeats', DEFAULTS.missedHeartbeats)
+      missedHeartbeats: posInt(i.monitoring?.missedHeartbeats, 'monitoring.missedHeartbeats', DEFAULTS.missedHeartbeats),
+      maxChildGroups: posInt(i.monitoring?.maxChildGroups, 'monitoring.maxChildGroups', DEFAULTS.maxChildGroups)
     },
     security: { authentication: auth, admittedPeers: i.security?.admittedPeers ?? [] },
     bootstrapLeaseSec: posInt(i.bootstrapLeaseSec, 'bootstrapLeaseSec', DEFAULTS.bootstrapLeaseSec)

@@ -1,7 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { NotAdmittedError, UnavailableError, combineSignals, sleep, toMvmError, type Logger } from '@mvm/core'
-import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, expectBody, type ChildReport, type MessageInit, type RpcPeer } from '@mvm/wire'
+import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, expectBody, type ChildReport, type MessageInit, type RpcPeer, type TrafficCounter } from '@mvm/wire'
 import { domainProof } from './admission.js'
 import type { BootstrapService } from './bootstrap-service.js'
 import type { ControlRouter } from './control-router.js'
@@ -39,6 +39,7 @@ export interface MemberInit {
   childReport?: () => MessageInit<ChildReport>
   log: Logger
   onStatus: (s: LinkStatus) => void
+  traffic?: TrafficCounter
 }
 
 const BACKOFF_MIN_MS = 200
@@ -111,7 +112,7 @@ export class Member {
     const target = await locateSuperPeer(group, this.init.bootstraps, this.init.localBootstrap, log, { signal })
     if (target.peerId === host.peerId.toString()) throw new UnavailableError(`this node is the super-peer of group ${group}`)
     const stream = await this.dial(target.multiaddrs, signal)
-    const rpc = createRpcPeer(controlChannel(stream, { logger: log }), { logger: log })
+    const rpc = createRpcPeer(controlChannel(stream, { logger: log, ...(this.init.traffic === undefined ? {} : { traffic: this.init.traffic }) }), { logger: log })
     this.rpc = rpc
     const remote = target.peerId ?? 'super-peer'
     rpc.onRequest(async (body, ctx) => await this.init.router.dispatch(body, { peerId: remote, notification: ctx.notification, signal: ctx.signal }))

@@ -7,6 +7,7 @@ import { BootstrapService } from './bootstrap-service.js'
 import { ControlRouter } from './control-router.js'
 import { GroupService } from './group-service.js'
 import { createHost, type Host } from './host.js'
+import { ControlTrafficCounter } from './traffic.js'
 import { streamAccess, type StreamAccess } from './streams.js'
 import { loadOrCreateKey } from './keys.js'
 import { lockDataDir } from './data-dir.js'
@@ -27,6 +28,7 @@ export class NodeRuntime {
   readonly log: Logger
   readonly router = new ControlRouter()
   readonly processes = new ProcessTable()
+  readonly traffic = new ControlTrafficCounter()
   readonly monitor: Monitor
   /** Served at `/metrics`; the roles attached by the composition root add their sources. */
   readonly metrics: NodeMetrics
@@ -69,7 +71,7 @@ export class NodeRuntime {
     try {
       this.unlock = await lockDataDir(cfg.dataDir)
       const { key, created } = await loadOrCreateKey(cfg.dataDir)
-      this.host = await createHost(key, cfg.listen)
+      this.host = await createHost(key, cfg.listen, cfg.transport, cfg.identify)
       overlay.info({ peerId: this.host.peerId.toString(), created, dataDir: cfg.dataDir }, created ? 'new node identity' : 'node identity loaded')
       const domainKey = cfg.security.domainKeyFile === undefined ? undefined : await readDomainKey(cfg.security.domainKeyFile)
 
@@ -90,7 +92,9 @@ export class NodeRuntime {
           membership: this.membership,
           admission: await createAdmission(cfg.security as AdmissionPolicy),
           router: this.router,
-          log: componentLogger(this.log, 'control')
+          maxChildGroups: cfg.monitoring.maxChildGroups,
+          log: componentLogger(this.log, 'control'),
+          traffic: this.traffic
         })
       }
 
@@ -154,6 +158,18 @@ export class NodeRuntime {
     componentLogger(this.log, 'overlay').info('node stopped')
   }
 
+  /**
+   * Stops as a crash would look from outside: the libp2p host goes first, so every connection
+   * is reset and no Leave is sent (the super-peer sees the control channel fail). For tests
+   * and `mvm sim` churn.
+   */
+  async crash (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    try { await this.host?.stop() } catch {}
+    await this.teardown()
+  }
+
   private async teardown (): Promise<void> {
     // Leave first (while the connection is up), then stop serving, then the host.
     await Promise.allSettled([this.member?.stop(), this.parentMember?.stop()])
@@ -185,6 +201,7 @@ export class NodeRuntime {
       heartbeatMs: this.cfg.monitoring.heartbeatMs,
       log: log.child({ link: group }),
       onStatus: (s) => { log.debug(s, `link to group ${group}: ${s.state}`) },
+      traffic: this.traffic,
       ...(childReport === undefined ? {} : { childReport })
     })
   }

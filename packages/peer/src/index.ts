@@ -17,11 +17,11 @@
 import { componentLogger, startableRole, type Logger, type Startable } from '@mvm/core'
 import type { EffectivePolicy } from '@mvm/model'
 import type { GetLogsRequest, GetLogsResponse, Handler } from '@mvm/soap'
-import { PeerAgent, type PeerAgentInit, type PeerNode } from './peer-agent.js'
+import { PeerAgent, type PeerAgentInit, type PeerNode, type RuntimeFactory } from './peer-agent.js'
 import type { NodeData } from './job-data.js'
 import { nodeLogsHandler } from './logs-node.js'
 
-export { PeerAgent, type PeerAgentInit, type PeerNode } from './peer-agent.js'
+export { PeerAgent, type PeerAgentInit, type PeerNode, type RuntimeFactory } from './peer-agent.js'
 export type { NodeData } from './job-data.js'
 export { nodeLogsHandler, runtimeLogDir } from './logs-node.js'
 
@@ -38,6 +38,8 @@ export interface PeerRoleInit {
   policy?: EffectivePolicy
   /** The node's data layer (inputs and outputs of jobs). */
   data?: NodeData
+  /** Replaces the sandboxed runtime (simulated ranks in `mvm sim`). */
+  runtime?: RuntimeFactory
 }
 
 export interface PeerRole extends Startable {
@@ -50,6 +52,7 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
   const agent = new PeerAgent(node, {
     dataDir: init.dataDir, streams: node.streams, logger: log, ownPolicy: spec !== undefined,
     ...(init.data !== undefined ? { data: init.data } : {}),
+    ...(init.runtime !== undefined ? { runtime: init.runtime } : {}),
     ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize, poolMemoryMB: spec.sandbox.defaults.memoryMB, reuseForSameOwner: spec.sandbox.reuseForSameOwner } : {})
   })
   return startableRole(agent, () => {

@@ -4,7 +4,7 @@ import pRetry from 'p-retry'
 import { realpathSync } from 'node:fs'
 import { InvalidStateError, UnavailableError, combineSignals, hidePaths, shortPeerId, type Logger, type Startable, type PathAlias } from '@mvm/core'
 import { Limits, decodeInstance, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
-import type { InstanceFiles, PortStats, RunningJob, RankOutcome, Runtime } from '@mvm/runtime'
+import type { InstanceFiles, PortStats, RunningJob, RankOutcome, Runtime, RuntimeInit } from '@mvm/runtime'
 import { JobData, type NodeData } from './job-data.js'
 import { QueueProxy, type StreamHost } from '@mvm/queue/proxy'
 
@@ -39,7 +39,15 @@ export interface PeerAgentInit {
   ownPolicy?: boolean
   /** The node's data layer; without it, a job with inputs or outputs is refused. */
   data?: NodeData
+  /**
+   * Makes the runtime on the first Awaken instead of `@mvm/runtime` (sandboxed processes):
+   * `mvm sim` gives simulated ranks here; everything else in the agent stays as it is.
+   */
+  runtime?: RuntimeFactory
 }
+
+/** What a runtime is made from: the settings the agent would give `createRuntime`. */
+export type RuntimeFactory = (init: RuntimeInit) => Promise<Runtime> | Runtime
 
 interface Active {
   job: RunningJob
@@ -153,12 +161,12 @@ export class PeerAgent implements Startable {
   private async awaken (signal?: AbortSignal): Promise<Runtime> {
     signal?.throwIfAborted()
     this.runtime ??= (async () => {
-      const { createRuntime } = await import('@mvm/runtime')
+      const create: RuntimeFactory = this.init.runtime ?? (await import('@mvm/runtime')).createRuntime
       const dir = join(this.init.dataDir, 'runtime')
       await mkdir(dir, { recursive: true })
       this.transport = new QueueProxy(this.init.streams, this.init.logger)
       await this.transport.start()
-      return createRuntime({
+      return await create({
         dataDir: dir, driver: this.init.driver ?? 'process', logger: this.init.logger,
         // unset: the runtime's own default keeps a couple of warm sandboxes
         ...(this.init.poolSize !== undefined ? { poolSize: this.init.poolSize } : {}),

@@ -25,6 +25,14 @@ export interface ChannelOptions {
   onClose?: (err: MvmError | undefined) => void
   /** Aborting it aborts the channel. */
   signal?: AbortSignal
+  /** Told of every whole frame sent and received (its body plus length prefix): a node's traffic counters. */
+  traffic?: TrafficCounter
+}
+
+/** Counts the frames a channel moves; one counter may serve many channels. */
+export interface TrafficCounter {
+  sent: (bytes: number) => void
+  received: (bytes: number) => void
 }
 
 /** A bidirectional stream of typed messages in bounded, length-prefixed frames. */
@@ -117,6 +125,7 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
         const m = this.codec.decode(body)
         this.codec.accept?.(m, this.received)
         this.received++
+        this.opts.traffic?.received(body.byteLength + encodeVarint(body.byteLength).byteLength)
         this.inbox.push({ m, size: body.byteLength })
         this.inboxBytes += body.byteLength
       }
@@ -217,6 +226,7 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
         const prefix = encodeVarint(b.byteLength)
         run.set(prefix, at); at += prefix.byteLength
         run.set(b, at); at += b.byteLength
+        this.opts.traffic?.sent(prefix.byteLength + b.byteLength)
       }
       await this.writeRaw(run.subarray(0, at), signal)
       i = j
@@ -265,6 +275,7 @@ export class StreamChannel<TIn, TOut> implements FramedChannel<TIn, TOut> {
         this.stream.send(prefix)
         this.stream.send(body)
       }
+      this.opts.traffic?.sent(prefix.byteLength + body.byteLength)
     } catch (e) {
       throw new UnavailableError(`${this.codec.what} channel: send failed: ${(e as Error).message}`, { cause: e })
     }

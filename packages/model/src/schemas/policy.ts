@@ -45,6 +45,8 @@ export const securitySchema = z.object({
 export const monitoringSchema = z.object({
   intervalSec: positiveNumber().optional(),
   missedHeartbeats: positiveInt().optional(),
+  /** Most child super-peers (child groups) one super-peer admits: keeps the tree's fan-in bounded. */
+  maxChildGroups: positiveInt().optional(),
   metrics: z.array(z.enum(metricNames)).optional()
 }).strict()
 
@@ -151,7 +153,7 @@ export interface EffectivePolicySpec {
     roles: Record<string, Perm[]>
     subjects: Record<string, string[]>
   }
-  monitoring: { intervalSec: number, missedHeartbeats: number, metrics: Array<(typeof metricNames)[number]> }
+  monitoring: { intervalSec: number, missedHeartbeats: number, maxChildGroups: number, metrics: Array<(typeof metricNames)[number]> }
   faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
   queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxQueueVmsPerNode: number }
   sandbox: {
@@ -167,7 +169,7 @@ export interface EffectivePolicySpec {
 export const DEFAULT_POLICY: EffectivePolicySpec = {
   scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
-  monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
+  monitoring: { intervalSec: 5, missedHeartbeats: 3, maxChildGroups: 16, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
   queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
   sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } },

@@ -1,0 +1,74 @@
+import t from 'tap'
+import { Community, fanoutForDepth, groupTree, parseMix, runJobs, runSim, waitFor } from '@mvm/sim'
+
+t.test('the super-peer tree keeps every super-peer within its fanout', async (t) => {
+  const tree = groupTree(100, 10)
+  t.equal(tree.maxChildren, 10)
+  t.equal(tree.depth, 2)
+  t.equal(tree.parent[0], undefined)
+  t.equal(tree.parent[11], 1)
+  t.equal(fanoutForDepth(100, 1), 99)
+  t.equal(groupTree(100, fanoutForDepth(100, 3)).depth <= 3, true)
+  t.same(parseMix('1:100, 4:2000'), [{ ranks: 1, ms: 100 }, { ranks: 4, ms: 2000 }])
+  t.throws(() => parseMix('1x100'), /ranks:ms/)
+})
+
+// one small community of real nodes for the whole run, measured as `mvm sim` does
+t.test('mvm sim: 50 peers in 3 groups converge, report O(1) traffic per peer, run every job', async (t) => {
+  const report = await runSim({
+    peers: 50, groups: 3, fanout: 1, heartbeatMs: 300, missedHeartbeats: 3, slots: 2,
+    jobs: 60, mix: parseMix('1:50,2:100,3:150'), churnPerMin: 0, windowMs: 900, timeoutMs: 30_000
+  })
+  t.equal(report.depth, 2, 'fanout 1 makes a chain of super-peers')
+  t.ok(report.convergenceMs > 0 && report.convergenceMs < 30_000, `converged in ${report.convergenceMs} ms`)
+  // a peer sends one heartbeat per interval: ~3.3 msgs/s at 300 ms
+  const hb = 1000 / 300
+  t.ok(report.steady.perPeer.msgsPerSec.mean > hb * 0.5 && report.steady.perPeer.msgsPerSec.mean < hb * 2, `per-peer msgs/s ${report.steady.perPeer.msgsPerSec.mean}`)
+  t.ok(report.steady.perPeer.bytesPerSec.mean > 0)
+  t.ok(report.steady.root.msgsPerSec > report.steady.perPeer.msgsPerSec.mean, 'the root hears its group and its child')
+  t.equal(report.steady.bootstrapCallsPerSec < 5, true, 'the bootstrap is quiet at rest')
+  t.equal(report.bootstrapCalls.GetBrokers !== undefined && report.bootstrapCalls.GetBrokers >= 50, true, 'each peer asked the bootstrap once')
+  t.equal(report.jobs?.submitted, 60)
+  t.equal(report.jobs?.succeeded, 60, 'every job succeeded')
+  t.ok((report.jobs?.latencyMs.p50 ?? -1) >= 0)
+  t.ok(report.memory.rssMB > 0)
+})
+
+t.test('a crashed peer is marked down, its job requeued and finished elsewhere', async (t) => {
+  const dataDir = t.testdir()
+  const c = new Community({ dataDir, peers: 6, groups: 1, fanout: 10, heartbeatMs: 200, missedHeartbeats: 3, slots: 1 })
+  t.teardown(async () => { await c.stop() })
+  await c.startServices()
+  await c.addPeers(6)
+  await waitFor(() => c.upByGroup()[0] === 6, 20_000, 'six members')
+  const sp = c.superPeers[0]!.host.node
+  const downs: Array<{ id: string, at: number }> = []
+  sp.onPeerState((e) => { if (e.state === 'down') downs.push({ id: e.peerId, at: Date.now() }) })
+  const broker = c.superPeers[0]!.host.superPeer!.agent.broker
+  // six one-rank jobs of 1.5 s fill the six slots; one peer then crashes under its job
+  const done = runJobs(c, 6, [{ ranks: 1, ms: 1500 }], { timeoutMs: 20_000 })
+  await waitFor(() => broker.countByState().running === 6, 10_000, 'six jobs running')
+  const victim = c.peers[0]!
+  const id = victim.host.node.peerId
+  const t0 = Date.now()
+  await victim.host.node.crash()
+  await waitFor(() => downs.some((d) => d.id === id), 5000, 'the crash detected')
+  const detected = downs.find((d) => d.id === id)!.at - t0
+  t.ok(detected <= 3 * 200 + 100, `detected in ${detected} ms, within the policy bound`)
+  await c.removePeer(victim)
+  c.peers.push(...(await c.addPeers(1)))
+  const tally = await done
+  t.equal(tally.succeeded, 6, 'no job lost')
+  t.ok(tally.starts >= 7, `the crashed peer's job started again (${tally.starts} starts)`)
+})
+
+t.test('a super-peer refuses child super-peers past policy monitoring.maxChildGroups', async (t) => {
+  const c = new Community({ dataDir: t.testdir(), peers: 0, groups: 3, fanout: 2, maxChildGroups: 1, heartbeatMs: 200, missedHeartbeats: 3, slots: 1 })
+  t.teardown(async () => { await c.stop() })
+  await c.startServices()
+  const links = (): Array<string | undefined> => c.superPeers.slice(1).map((s) => s.host.node.parentLink()?.state)
+  await waitFor(() => links().includes('joined') && links().includes('refused'), 10_000, 'one child joined, one refused')
+  const refused = c.superPeers.slice(1).find((s) => s.host.node.parentLink()?.state === 'refused')!
+  t.match(refused.host.node.parentLink()?.reason, /maxChildGroups: 1/)
+  t.equal(c.superPeers[0]!.host.node.membership.view({ includeChildren: false }).filter((m) => m.roles.includes('super-peer')).length, 2, 'the root and its one child')
+})
