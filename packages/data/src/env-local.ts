@@ -1,4 +1,4 @@
-import { chmod, mkdir, rename, rm, stat, symlink } from 'node:fs/promises'
+import { chmod, mkdir, readdir, rename, rm, stat, symlink, utimes } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { DataError, ErrorCode, silentLogger, type Logger } from '@mvm/core'
@@ -12,6 +12,9 @@ export interface EnvironmentCache {
   ensure: (id: string, holders: Holder[], opts?: { signal?: AbortSignal }) => Promise<{ dir: string, tree: EnvironmentTree }>
 }
 
+/** Environments kept written out per node; past it the least recently used folder goes (work dirs keep their hard links). */
+export const MAX_WRITTEN_ENVIRONMENTS = 8
+
 export interface EnvironmentCacheInit {
   store: DataStore
   service: DataService
@@ -19,6 +22,8 @@ export interface EnvironmentCacheInit {
   dir: string
   counters: EnvironmentCounters
   log?: Logger
+  /** Default MAX_WRITTEN_ENVIRONMENTS. */
+  maxWritten?: number
 }
 
 export function createEnvironmentCache (init: EnvironmentCacheInit): EnvironmentCache {
@@ -61,7 +66,22 @@ export function createEnvironmentCache (init: EnvironmentCacheInit): Environment
     }
     init.counters.written++
     log.info({ id, files: tree.files.length }, 'environment written out')
+    await trim(id)
     return { dir, tree }
+  }
+
+  /** Removes the least recently used written environments past the bound (never one being written or just used). */
+  const trim = async (keep: string): Promise<void> => {
+    const max = init.maxWritten ?? MAX_WRITTEN_ENVIRONMENTS
+    const names = (await readdir(init.dir).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n) && n !== keep && !writing.has(n))
+    if (names.length + 1 <= max) return
+    const aged = await Promise.all(names.map(async (n) => ({ n, at: (await stat(join(init.dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })))
+    aged.sort((a, b) => a.at - b.at)
+    for (const { n } of aged.slice(0, names.length + 1 - max)) {
+      trees.delete(n)
+      await rm(join(init.dir, n), { recursive: true, force: true })
+      log.debug({ id: n }, 'environment folder removed (least recently used)')
+    }
   }
 
   return {
@@ -69,6 +89,8 @@ export function createEnvironmentCache (init: EnvironmentCacheInit): Environment
       const dir = join(init.dir, id)
       if (await stat(dir).then((s) => s.isDirectory(), () => false)) {
         init.counters.reused++
+        const now = new Date()
+        await utimes(dir, now, now).catch(() => {})
         return { dir, tree: await readTree(id, holders, opts.signal) }
       }
       let p = writing.get(id)
