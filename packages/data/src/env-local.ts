@@ -3,13 +3,15 @@ import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { DataError, ErrorCode, silentLogger, type Logger } from '@mvm/core'
 import type { EnvironmentCounters } from './env-build.js'
-import { decodeTree, type EnvironmentTree } from './env-tree.js'
+import { cloneTree, decodeTree, type EnvironmentTree } from './env-tree.js'
 import type { DataService, DataStore, Holder } from './types.js'
 
 /** Environments written out on a peer, ready to be hard-linked into work dirs. */
 export interface EnvironmentCache {
   /** The environment's folder on this node: written once from the store (fetching what is missing), then reused. */
   ensure: (id: string, holders: Holder[], opts?: { signal?: AbortSignal }) => Promise<{ dir: string, tree: EnvironmentTree }>
+  /** Hard-links an environment `ensure` returned into a work dir (see cloneTree). */
+  place: (env: { dir: string, tree: EnvironmentTree }, workDir: string) => Promise<void>
 }
 
 /** Environments kept written out per node; past it the least recently used folder goes (work dirs keep their hard links). */
@@ -85,6 +87,7 @@ export function createEnvironmentCache (init: EnvironmentCacheInit): Environment
   }
 
   return {
+    async place (env, workDir) { await cloneTree(env.tree, env.dir, workDir) },
     async ensure (id, holders, opts = {}) {
       const dir = join(init.dir, id)
       if (await stat(dir).then((s) => s.isDirectory(), () => false)) {
