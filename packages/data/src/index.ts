@@ -18,4 +18,4 @@ export { createDataHttp, parseRange, MAX_HAS_REQUEST, type DataHttp, type DataHt
 export { uploadFile, downloadFile, type UploadOptions, type UploadResult, type DownloadOptions, type DownloadResult } from './http-client.js'
 export { cloneTree, decodeTree, encodeTree, type EnvironmentTree, type TreeFile, type TreeLink } from './env-tree.js'
 export { createEnvironmentRegistry, newEnvironmentCounters, type EnvironmentCounters, type EnvironmentRegistry, type EnvironmentRegistryInit, type EnvironmentSource } from './env-build.js'
-export { createEnvironmentCache, type EnvironmentCache, type EnvironmentCacheInit } from './env-local.js'
+export { createEnvironmentCache, MAX_WRITTEN_ENVIRONMENTS, type EnvironmentCache, type EnvironmentCacheInit } from './env-local.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cloneTree, createEnvironmentCache, createEnvironmentRegistry, decodeTree, encodeTree, newEnvironmentCounters } from '@mvm/data'
 import { startPeer } from './fixtures.js'
@@ -60,4 +60,26 @@ t.test('an npm environment without its lockfile is refused before anything runs'
   const both = [{ path: 'package.json', id: pkg.id }, { path: 'package-lock.json', id: lock.id }]
   await t.rejects(reg.resolve('npm', both), { code: 'E_BAD_REQUEST', message: /npm ci of the environment failed/ })
   await t.rejects(reg.resolve('npm', both), { message: /npm ci of the environment failed/ }, 'a failed build is not remembered as built')
+})
+
+t.test('a peer keeps a bounded number of written environments, least recently used out first', async (t) => {
+  const dir = t.testdir()
+  const a = await startPeer(t, join(dir, 'a'))
+  const b = await startPeer(t, join(dir, 'b'))
+  const reg = createEnvironmentRegistry({ store: a.store, dir: join(dir, 'reg'), counters: newEnvironmentCounters() })
+  const cache = createEnvironmentCache({ store: b.store, service: b.service, dir: join(dir, 'envs'), counters: newEnvironmentCounters(), maxWritten: 2 })
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) {
+    const f = await a.store.importBytes(Buffer.from(`env ${i}`))
+    ids.push((await reg.resolve('folder', [{ path: 'x.js', id: f.id }])).id)
+  }
+  await cache.ensure(ids[0]!, [a.holder])
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  await cache.ensure(ids[1]!, [a.holder])
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  await cache.ensure(ids[0]!, [a.holder]) // used again: now the newest of the two
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  await cache.ensure(ids[2]!, [a.holder])
+  const left = (await readdir(join(dir, 'envs'))).sort()
+  t.same(left, [ids[0]!, ids[2]!].sort(), 'the least recently used one went')
 })

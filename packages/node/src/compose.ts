@@ -44,13 +44,17 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
   const logger = init.logger
   let closeWebView: (() => void) | undefined
   let data: NodeDataLayer | undefined
+  let opening: Promise<NodeDataLayer> | undefined
   const stopRoles = async (): Promise<void> => {
     // open event streams would hold the HTTP server's close
     closeWebView?.(); closeWebView = undefined
-    const sp = superPeer; const p = peer; const d = data
-    superPeer = undefined; peer = undefined; data = undefined
+    const sp = superPeer; const p = peer; const o = opening
+    superPeer = undefined; peer = undefined; opening = undefined
     await p?.stop()
     await sp?.stop()
+    // a store still opening is closed once open
+    const d = data ?? await o?.catch(() => undefined)
+    data = undefined
     await d?.stop()
   }
   return {
@@ -67,10 +71,19 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
       try {
         await node.start()
         const opts = { dataDir, logger: logger ?? silentLogger(), ...(init.policy !== undefined ? { policy: init.policy } : {}) }
-        if ((isPeer || isSuperPeer) && init.data !== false) data = await startData(node, dataDir, init.policy, logger ?? silentLogger())
+        // a super-peer's store is its group's cache and serves uploads: open now; a peer-only
+        // node opens its store (and loads SQLite) at its first job with files; `mvm sim` runs none
+        if (isSuperPeer && init.data !== false) data = await startData(node, dataDir, init.policy, logger ?? silentLogger())
         const layer = data
+        const openData = async (): Promise<NodeDataLayer> => {
+          if (data !== undefined) return data
+          opening ??= startData(node, dataDir, init.policy, logger ?? silentLogger()).then((d) => { data = d; return d }, (err: unknown) => { opening = undefined; throw err })
+          return await opening
+        }
+        // until it opens, the heartbeat says so: nothing moved, nothing stored
+        if (layer === undefined) node.monitor.setDataProbe(() => ({ ...NO_DATA, maxBytes: dataPolicy(init.policy).cacheMB * MiB }))
         if (peerPkg !== undefined) {
-          peer = peerPkg.createPeerRole(node, { ...opts, ...(layer !== undefined ? { data: layer } : {}), ...(init.runtime !== undefined ? { runtime: init.runtime } : {}) })
+          peer = peerPkg.createPeerRole(node, { ...opts, ...(init.data !== false ? { data: layer ?? openData } : {}), ...(init.runtime !== undefined ? { runtime: init.runtime } : {}) })
           await peer.start()
           peerMetrics(node, peer)
         }
@@ -101,6 +114,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
 }
 
 const MiB = 1024 * 1024
+const NO_DATA: DataCounters = { bytesIn: 0, bytesOut: 0, chunksIn: 0, chunksOut: 0, hits: 0, misses: 0, dedupChunks: 0, zeroChunks: 0, corrupt: 0, evictions: 0, storedBytes: 0, maxBytes: 0, envBuilds: 0, envReused: 0, envWritten: 0 }
 
 function dataPolicy (policy: EffectivePolicy | undefined): EffectivePolicy['spec']['data'] {
   return policy?.spec.data ?? DEFAULT_POLICY.data

@@ -36,8 +36,8 @@ export interface PeerRoleInit {
   logger: Logger
   /** The node's own merged policy, if it was started with one: its sandbox section wins over domain updates. */
   policy?: EffectivePolicy
-  /** The node's data layer (inputs and outputs of jobs). */
-  data?: NodeData
+  /** The node's data layer, or how to open it at the first job with files (a peer-only node loads no store before). */
+  data?: NodeData | (() => Promise<NodeData>)
   /** Replaces the sandboxed runtime (simulated ranks in `mvm sim`). */
   runtime?: RuntimeFactory
 }

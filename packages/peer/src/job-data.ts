@@ -1,7 +1,6 @@
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataError, ErrorCode, type Logger } from '@mvm/core'
-import { cloneTree } from '@mvm/data'
 import type { DataService, DataStore, EnvironmentCache, EnvironmentTree, Holder } from '@mvm/data'
 import type { InstanceFiles } from '@mvm/runtime'
 import type { InstantiateSpec } from '@mvm/wire'
@@ -57,7 +56,7 @@ export class JobData {
         const e = await this.data.store.importFile(abs, { name, pin: `out:${inst.jobId}` })
         return { id: e.id, size: e.size }
       },
-      ...(env === undefined ? {} : { environment: async (workDir: string) => { await cloneTree(env.tree, env.dir, workDir) } })
+      ...(env === undefined ? {} : { environment: async (workDir: string) => { await this.data.environments!.place(env, workDir) } })
     }
   }
 

@@ -37,8 +37,8 @@ export interface PeerAgentInit {
   reuseForSameOwner?: boolean
   /** The node was started with a policy of its own: domain updates do not change its sandbox. */
   ownPolicy?: boolean
-  /** The node's data layer; without it, a job with inputs or outputs is refused. */
-  data?: NodeData
+  /** The node's data layer, or how to open it at the first job with files (a peer-only node loads no store before); without it, a job with inputs or outputs is refused. */
+  data?: NodeData | (() => Promise<NodeData>)
   /**
    * Makes the runtime on the first Awaken instead of `@mvm/runtime` (sandboxed processes):
    * `mvm sim` gives simulated ranks here; everything else in the agent stays as it is.
@@ -248,7 +248,10 @@ export class PeerAgent implements Startable {
   private async files (inst: ReturnType<typeof decodeInstance>, signal: AbortSignal): Promise<InstanceFiles | undefined> {
     if ((inst.inputs ?? []).length === 0 && (inst.outputs ?? []).length === 0 && inst.environment?.id === undefined) return undefined
     if (this.init.data === undefined) throw new UnavailableError(`job ${inst.jobId} has inputs, outputs or an environment, and this node has no data store`)
-    this.jobData ??= new JobData(this.init.data, join(this.init.dataDir, 'data', 'inputs'), this.init.logger)
+    if (this.jobData === undefined) {
+      const data = typeof this.init.data === 'function' ? await this.init.data() : this.init.data
+      this.jobData ??= new JobData(data, join(this.init.dataDir, 'data', 'inputs'), this.init.logger)
+    }
     return await this.jobData.prepare(inst, signal)
   }
 
