@@ -25,6 +25,7 @@ export { checkTextBounds, DEFAULT_TEXT_BOUNDS } from './bounds.js'
 export type { TextBounds } from './bounds.js'
 export { expandArray } from './array.js'
 export { mergePolicies } from './merge.js'
+export { mergeTraced, checkReceivedLayer, type LayerTag, type TaggedPolicy, type FieldOrigin, type TracedPolicy } from './provenance.js'
 export type {
   LoadOptions, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig, LoadedWorkflow, WorkflowStep, EffectivePolicy
 } from './types.js'

@@ -62,14 +62,25 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
         if (isPeer || isSuperPeer) data = await startData(node, dataDir, init.policy, logger ?? silentLogger())
         const layer = data
         if (peerPkg !== undefined) {
-          peer = peerPkg.createPeerRole(node, { ...opts, ...(layer !== undefined ? { data: layer } : {}) })
+          peer = peerPkg.createPeerRole(node, {
+            ...opts,
+            group: node.group,
+            ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
+            // a super-peer node takes policy pushes in its broker and hands them to its peer part
+            policyUpdates: !isSuperPeer,
+            ...(layer !== undefined ? { data: layer } : {})
+          })
           await peer.start()
           peerMetrics(node, peer)
         }
         if (isSuperPeer) {
           const { createSuperPeerRole } = await import('@mvm/super-peer')
+          const own = peer
           superPeer = createSuperPeerRole(node, {
             ...opts,
+            ...(own !== undefined
+              ? { localPeer: { peerId: () => node.peerId, receive: (json: string) => { const st = own.receivePolicy(json, node.peerId); return st === undefined ? undefined : JSON.stringify(st) } } }
+              : {}),
             ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
             ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB } } : {})
           })

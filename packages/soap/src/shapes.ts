@@ -201,7 +201,7 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
       input: { policyYaml: optStr, subject, dryRun: { kind: 'bool', opt: true }, force: { kind: 'bool', opt: true }, previous: { kind: 'bool', opt: true } },
       output: { applied: bool, warnings: strs, changes: strs, lostRights: strs }
     },
-    GetPolicy: { input: { subject }, output: { policyJson: str } },
+    GetPolicy: { input: { subject, node: optStr }, output: { policyJson: str } },
     GetJobLogs: { input: brokerLogsRequest, output: { logs: { kind: JobRankLogShape, many: true } } },
     SubmitJobs: { input: { jobs: { kind: JobSubmissionShape, many: true } }, output: { submitted: { kind: SubmittedShape, many: true } } },
     WaitJob: { input: { jobId: str, timeoutMs: optInt, subject }, output: JobInfoShape },

@@ -269,7 +269,8 @@ export interface GetJobResultResponse {
 export interface ApplyPolicyRequest { policyYaml?: string, subject?: string, dryRun?: boolean, force?: boolean, previous?: boolean }
 /** `changes`: one line per effective setting that differs (`path: before -> after`); `lostRights`: `subject: perm, perm`. */
 export interface ApplyPolicyResponse { applied: boolean, warnings: string[], changes?: string[], lostRights?: string[] }
-export interface GetPolicyRequest { subject?: string }
+/** `node`: the policy that node runs (peer ID, short ID, unique prefix or name label) instead of the broker's. */
+export interface GetPolicyRequest { subject?: string, node?: string }
 export interface GetPolicyResponse { policyJson: string }
 
 export interface GetJobLogsRequest extends GetLogsRequest { subject?: string }
@@ -375,7 +376,8 @@ export interface BrokerClient {
   RequeueJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
-  GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>
+  /** `req.node`: the policy that node runs (its group's broker answers; a parent asks its child groups). */
+  GetPolicy: (options?: CallOptions, req?: GetPolicyRequest) => Promise<GetPolicyResponse>
   GetJobLogs: (req: GetJobLogsRequest, options?: CallOptions) => Promise<GetJobLogsResponse>
   SubmitJobs: (req: SubmitJobsRequest, options?: CallOptions) => Promise<SubmitJobsResponse>
   /** Without a `timeoutMs` call option, the call's own timeout is the wait plus a margin. */

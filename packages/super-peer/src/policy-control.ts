@@ -1,5 +1,5 @@
 import { BadRequestError, InvalidStateError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
-import { loadText, type EffectivePolicy, type EffectivePolicySpec } from '@mvm/model'
+import { checkReceivedLayer, loadText, mergeTraced, type EffectivePolicySpec, type TaggedPolicy, type TracedPolicy } from '@mvm/model'
 import { schedulingStrategies, type FaultTolerance, type StrategySpec } from '@mvm/broker'
 import { APPLIED, PolicyLayers } from './policy-layers.js'
 import { PolicyWatcher } from './policy-watch.js'
@@ -11,6 +11,19 @@ export interface PolicyEffects {
   setFaultTolerance: (ft: FaultTolerance) => void
   /** Tells the group's peers (best effort: a peer that misses it gets it when it rejoins). */
   broadcast: (policyJson: string) => void
+}
+
+/**
+ * What a super-peer sends its members (peers and child super-peers) after every change: its
+ * version, the merged spec, and the layers below the node level with where each came from. A
+ * child super-peer takes the inter-domain ones as its own top layers; a peer merges them all
+ * under its own node-level files.
+ */
+export interface PolicyPush {
+  version: number
+  group: string
+  spec: EffectivePolicySpec
+  layers: TaggedPolicy[]
 }
 
 export interface PolicyChange { version: number, warnings: string[] }
@@ -46,7 +59,7 @@ const specs = (l: PolicyLayers): unknown => l.layers.map((x) => [x.origin, x.pol
 export const strategyOf = (s: EffectivePolicySpec): { type: string, options: Record<string, unknown> } => ({ type: s.scheduling.strategy, options: s.scheduling.options })
 export const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts, retryFailedRanks: s.faultTolerance.retryFailedRanks, poisonAfter: s.faultTolerance.poisonAfter })
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
-const warningText = (w: EffectivePolicy['warnings'][number]): string => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`
+const warningText = (w: TracedPolicy['warnings'][number]): string => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`
 
 /** A policy sent over SOAP, validated (issues name the file {@link APPLIED}). */
 async function parseApplied (text: string): Promise<Awaited<ReturnType<typeof loadText>> & { kind: 'Policy' }> {
@@ -65,8 +78,15 @@ async function parseApplied (text: string): Promise<Awaited<ReturnType<typeof lo
  */
 export class PolicyControl {
   private layers = PolicyLayers.of([])
-  private eff: EffectivePolicy
+  private eff: TracedPolicy
   private version = 0
+  /**
+   * The inter-domain layers pushed down by the parent group's super-peer, each tagged with the
+   * group and version it came from. They merge after this node's own inter-domain layers (the
+   * top of the tree has the last word at that level) and their `enforced` paths bind every level below.
+   */
+  private inherited: TaggedPolicy[] = []
+  private inheritedFrom: { group: string, version: number } | undefined
   /** What the broker runs with now, which need not be what the files say (a caller may pass its own). */
   private running: { strategy: unknown, faultTolerance: FaultTolerance }
   private chain: Promise<unknown> = Promise.resolve()
@@ -83,19 +103,27 @@ export class PolicyControl {
   /** The layers (and applied texts) before each change, newest last, for `previous`. */
   private history: Array<{ layers: PolicyLayers, applied: Map<string, string> }> = []
 
-  constructor (private readonly effects: PolicyEffects, private readonly log: Logger, opts: { debounceMs?: number } = {}) {
-    this.eff = this.layers.merge()
+  private readonly group: string
+
+  constructor (private readonly effects: PolicyEffects, private readonly log: Logger, opts: { debounceMs?: number, group?: string } = {}) {
+    this.group = opts.group ?? ''
+    this.eff = this.merge(this.layers)
     this.running = { strategy: strategyOf(this.eff.spec), faultTolerance: ftOf(this.eff.spec) }
     this.watcher = new PolicyWatcher((f) => { void this.fileChanged(f) }, log, opts.debounceMs)
   }
 
-  get effective (): EffectivePolicy { return this.eff }
+  get effective (): TracedPolicy { return this.eff }
+
+  /** Own layers then inherited ones, traced (file, level, group, version per setting). */
+  private merge (layers: PolicyLayers, inherited: TaggedPolicy[] = this.inherited): TracedPolicy {
+    return mergeTraced([...layers.tagged(this.group, this.version + 1), ...inherited])
+  }
   get changes (): number { return this.version }
 
   /** Loads the node's policy files and starts watching them; the broker already runs with their settings. */
   async start (files: readonly string[], running: { strategy: StrategySpec, faultTolerance: FaultTolerance }, options: { signal?: AbortSignal } = {}): Promise<void> {
-    this.layers = await PolicyLayers.load(files, options)
-    this.eff = this.layers.merge()
+    this.layers = (await PolicyLayers.load(files, options)).stamped(0)
+    this.eff = this.merge(this.layers)
     const s = running.strategy
     this.running = { strategy: typeof s === 'string' ? { type: s, options: {} } : { type: s.type, options: s.options ?? {} }, faultTolerance: running.faultTolerance }
     this.rewatch()
@@ -165,7 +193,7 @@ export class PolicyControl {
         next = prev.layers
         appliedNext = prev.applied
       }
-      const eff = next.merge()
+      const eff = this.merge(next)
       const changes = policyChanges(this.eff.spec, eff.spec)
       const lost = lostRights(this.eff.spec.security, eff.spec.security, req.subject)
       const lostRightsText = lost.map(lostText)
@@ -205,6 +233,40 @@ export class PolicyControl {
     })
   }
 
+  /**
+   * A push from the parent group's super-peer: its inter-domain layers replace the ones inherited
+   * before. Layers that do not validate are dropped with a log line; a push that would break the
+   * broker (e.g. a strategy unknown here) is refused and the current policy stays.
+   * @returns this super-peer's version after the change (unchanged when nothing changed)
+   */
+  async inherit (push: unknown, from: string): Promise<number> {
+    return await this.serial(async () => {
+      const p = push as Partial<PolicyPush> | null
+      if (p === null || typeof p !== 'object' || !Array.isArray(p.layers) || typeof p.version !== 'number') {
+        this.log.warn({ from }, 'policy push from the parent group is malformed; ignored')
+        return this.version
+      }
+      const layers: TaggedPolicy[] = []
+      for (const raw of p.layers) {
+        try {
+          const l = checkReceivedLayer(raw)
+          if (l.policy.spec.level === 'inter-domain') layers.push(l)
+        } catch (err) { this.log.warn({ from, err: (err as Error).message }, 'a policy layer pushed by the parent group is invalid; dropped') }
+      }
+      const fromTag = { group: typeof p.group === 'string' ? p.group : from, version: p.version }
+      if (same(layers, this.inherited)) { this.inheritedFrom = fromTag; return this.version }
+      try {
+        const c = this.commit(this.layers, `pushed by group ${fromTag.group}`, this.applied, 'none', layers)
+        this.inheritedFrom = fromTag
+        this.log.info({ from: fromTag.group, parentVersion: p.version, version: c.version }, 'inter-domain policy from the parent group applied')
+        for (const w of c.warnings) this.log.warn(`policy: ${w}`)
+      } catch (err) {
+        this.log.error({ from: fromTag.group, code: toMvmError(err).code }, `inter-domain policy from the parent group rejected, the current policy stays: ${toMvmError(err).message}`)
+      }
+      return this.version
+    })
+  }
+
   private async serial<T> (fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn, fn)
     this.chain = run.catch(() => undefined)
@@ -212,8 +274,9 @@ export class PolicyControl {
   }
 
   /** Everything that can fail happens before the swap; after it, only effects that cannot. */
-  private commit (next: PolicyLayers, origin: string, appliedNext: Map<string, string> = this.applied, history: 'forward' | 'back' = 'forward'): PolicyChange {
-    const eff = next.merge()
+  private commit (nextLayers: PolicyLayers, origin: string, appliedNext: Map<string, string> = this.applied, history: 'forward' | 'back' | 'none' = 'forward', inherited: TaggedPolicy[] = this.inherited): PolicyChange {
+    const next = nextLayers.stamped(this.version + 1)
+    const eff = this.merge(next, inherited)
     const strategy = strategyOf(eff.spec)
     try {
       schedulingStrategies.resolve(strategy)
@@ -226,12 +289,14 @@ export class PolicyControl {
     const applied = new Map([...appliedNext].filter(([level]) => kept.has(level)))
     if (this.persist !== undefined && !same([...applied], [...this.applied])) this.persist([...applied.values()])
     if (history === 'forward') this.history = [...this.history, { layers: this.layers, applied: this.applied }].slice(-HISTORY)
-    else this.history = this.history.slice(0, -1)
+    else if (history === 'back') this.history = this.history.slice(0, -1)
     this.applied = applied
+    this.inherited = inherited
     this.layers = next
     this.eff = eff
     this.version++
-    const warnings = eff.warnings.filter((w) => w.file === origin).map(warningText)
+    // a push from the parent reports what it overrode here (any file), a local change its own file's issues
+    const warnings = eff.warnings.filter((w) => w.file === origin || history === 'none').map(warningText)
     if (!same(this.running.strategy, strategy)) { this.effects.setStrategy(strategy); this.running.strategy = strategy }
     const ft = ftOf(eff.spec)
     if (!same(this.running.faultTolerance, ft)) { this.effects.setFaultTolerance(ft); this.running.faultTolerance = ft }
@@ -245,11 +310,22 @@ export class PolicyControl {
     this.watcher.set([...new Set([...this.roots].flatMap(([f, ext]) => [f, ...ext]))])
   }
 
-  /** What peers are sent: the merged settings and a version to tell updates apart. */
-  policyJson (): string { return JSON.stringify({ version: this.version, spec: this.eff.spec }) }
+  /** What members are sent ({@link PolicyPush}): node-level layers stay on this node. */
+  policyJson (): string {
+    const layers = [...this.layers.tagged(this.group, this.version), ...this.inherited].filter((l) => l.policy.spec.level !== 'node')
+    const push: PolicyPush = { version: this.version, group: this.group, spec: this.eff.spec, layers }
+    return JSON.stringify(push)
+  }
 
-  /** GetPolicy: the effective policy with where each setting came from. */
+  /** GetPolicy: the effective policy with where each setting came from (file, level, group, version). */
   describe (): Record<string, unknown> {
-    return { version: this.version, layers: this.layers.describe(), ...this.eff }
+    const inherited = this.inherited.map((l) => ({ origin: l.tag.origin, level: l.policy.spec.level, name: l.policy.metadata.name, version: l.tag.version, group: l.tag.group }))
+    return {
+      version: this.version,
+      group: this.group,
+      ...(this.inheritedFrom !== undefined ? { parent: this.inheritedFrom } : {}),
+      layers: [...this.layers.describe().map((l) => ({ ...l, group: this.group })), ...inherited],
+      ...this.eff
+    }
   }
 }
