@@ -15,7 +15,7 @@ const doc = (name: string, level: string, body: string): string =>
   `apiVersion: mvm/v1\nkind: Policy\nmetadata:\n  name: ${name}\nspec:\n  level: ${level}\n${body}`
 
 interface Origin { file: string, line: number, level: string, version: number, group?: string }
-interface State { peerId?: string, group: string, version: number, policy: { spec: { scheduling: { strategy: string }, queues: { capacity: number }, sandbox: { poolSize: number, defaults: { wallTimeSec: number } } }, origins: Record<string, Origin>, warnings: Array<{ path: string }> } }
+interface State { peerId?: string, group: string, version: number, policy: { spec: { scheduling: { strategy: string }, queues: { capacity: number }, faultTolerance: { maxRestarts: number }, sandbox: { poolSize: number, defaults: { wallTimeSec: number } } }, origins: Record<string, Origin>, warnings: Array<{ path: string }> } }
 
 const HB = { heartbeatMs: 150, missedHeartbeats: 3 }
 const PROPAGATION_MS = 5000
@@ -37,7 +37,7 @@ t.test('a policy applied at the top reaches every node of both child groups, enf
   const boot = [top.node.soapUrl]
   const childA = await start('child-a', { roles: ['super-peer'], group: 'lab-a', parentGroup: 'campus', bootstrap: boot, policyFiles: [join(dir, 'lab-a.yaml')] })
   const childB = await start('child-b', { roles: ['super-peer'], group: 'lab-b', parentGroup: 'campus', bootstrap: boot })
-  const peerA = await start('peer-a', { roles: ['peer'], group: 'lab-a', bootstrap: boot, capacity: { slots: 2 }, policyFiles: [join(dir, 'peer-a.yaml')] })
+  const peerA = await start('peer-a', { roles: ['peer'], group: 'lab-a', bootstrap: boot, capacity: { slots: 2 }, labels: { gpu: 'yes' }, policyFiles: [join(dir, 'peer-a.yaml')] })
   let peerB = await start('peer-b', { roles: ['peer'], group: 'lab-b', bootstrap: boot, capacity: { slots: 2 } })
   const peerBId = peerB.node.peerId
   await waitFor('both child super-peers joined the top', () => childA.node.parentLink()?.state === 'joined' && childB.node.parentLink()?.state === 'joined')
@@ -103,4 +103,22 @@ t.test('a policy applied at the top reaches every node of both child groups, enf
     return s?.policy.origins['queues.capacity']?.version === version2 ? s : undefined
   }, { timeoutMs: PROPAGATION_MS, intervalMs: 100 })
   t.equal(back.policy.spec.queues.capacity, 4)
+
+
+  // scope: a top policy for group lab-b only, and a node-level policy for the nodes labelled gpu=yes
+  await broker.ApplyPolicy({ policyYaml: doc('campus-b', 'inter-domain', '  scope: { groups: [lab-b] }\n  sandbox: { defaults: { wallTimeSec: 77 } }\n') }, { timeoutMs: 10_000 })
+  const version3 = await topVersion()
+  const childABroker = createBrokerClient(childA.node.soapUrl)
+  await childABroker.ApplyPolicy({ policyYaml: doc('gpu', 'node', '  scope: { labels: { gpu: "yes" } }\n  faultTolerance: { maxRestarts: 7 }\n') }, { timeoutMs: 10_000 })
+  const [sa3, sb3, pa3, pb3] = await waitFor('the scoped policies reached their nodes', async () => {
+    const s = await Promise.all(everyNode.map(async (n) => await stateOf(broker, n)))
+    return s[3]!.policy.origins['sandbox.defaults.wallTimeSec']?.version === version3 && s[2]!.policy.spec.faultTolerance.maxRestarts === 7 ? s : undefined
+  }, { timeoutMs: PROPAGATION_MS, intervalMs: 100 })
+  t.equal(pb3!.policy.spec.sandbox.defaults.wallTimeSec, 77, 'peer-b (group lab-b) takes the policy scoped to lab-b')
+  t.equal(sb3!.policy.spec.sandbox.defaults.wallTimeSec, 77, 'so does child-b')
+  t.equal(pa3!.policy.spec.sandbox.defaults.wallTimeSec, 3600, 'peer-a (group lab-a) does not')
+  t.equal(sa3!.policy.spec.sandbox.defaults.wallTimeSec, 3600, 'nor child-a')
+  t.equal(pa3!.policy.spec.queues.capacity, 16, 'the new top policy replaced the one enforcing capacity: peer-a\'s own node setting is back')
+  t.match(pa3!.policy.origins['faultTolerance.maxRestarts'], { level: 'node', group: 'lab-a' }, 'peer-a (gpu=yes) takes the node policy scoped to its label')
+  t.equal(sa3!.policy.spec.faultTolerance.maxRestarts, 3, 'child-a (no gpu label) does not')
 })

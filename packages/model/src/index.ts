@@ -25,7 +25,8 @@ export { checkTextBounds, DEFAULT_TEXT_BOUNDS } from './bounds.js'
 export type { TextBounds } from './bounds.js'
 export { expandArray } from './array.js'
 export { mergePolicies } from './merge.js'
-export { mergeTraced, checkReceivedLayer, type LayerTag, type TaggedPolicy, type FieldOrigin, type TracedPolicy } from './provenance.js'
+export { writtenJobSettings } from './profile-written.js'
+export { mergeTraced, checkReceivedLayer, inScope, namesNodes, type ScopeTarget, type LayerTag, type TaggedPolicy, type FieldOrigin, type TracedPolicy } from './provenance.js'
 export type {
   LoadOptions, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig, LoadedWorkflow, WorkflowStep, EffectivePolicy
 } from './types.js'

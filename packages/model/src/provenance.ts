@@ -1,5 +1,5 @@
 import { mergePolicies } from './merge.js'
-import { policySpecSchema, type PolicyLevel } from './schemas/policy.js'
+import { policySpecSchema, type PolicyLevel, type PolicySpec } from './schemas/policy.js'
 import { leafPaths } from './tree.js'
 import type { EffectivePolicy, LoadedPolicy, SourceLocation } from './types.js'
 
@@ -28,6 +28,28 @@ export interface TracedPolicy extends EffectivePolicy {
   origins: Record<string, FieldOrigin>
 }
 
+/** The node a policy is merged for: what `scope` is matched against. */
+export interface ScopeTarget {
+  group: string
+  peerId: string
+  labels: Readonly<Record<string, string>>
+}
+
+/** Whether a policy's `scope` takes in `target` (no scope: everyone). A node is named by peer ID or `name` label. */
+export function inScope (scope: PolicySpec['scope'], target: ScopeTarget): boolean {
+  if (scope === undefined) return true
+  const groups = [...(scope.group !== undefined ? [scope.group] : []), ...(scope.groups ?? [])]
+  if (groups.length > 0 && !groups.includes(target.group)) return false
+  const nodes = [...(scope.node !== undefined ? [scope.node] : []), ...(scope.nodes ?? [])]
+  if (nodes.length > 0 && !nodes.some((n) => n === target.peerId || n === target.labels.name)) return false
+  return Object.entries(scope.labels ?? {}).every(([k, v]) => target.labels[k] === v)
+}
+
+/** Whether a policy names particular nodes (by node or label): such a node-level policy is sent to the group's peers. */
+export function namesNodes (scope: PolicySpec['scope']): boolean {
+  return scope !== undefined && (scope.node !== undefined || scope.nodes !== undefined || scope.labels !== undefined)
+}
+
 const rank: Record<PolicyLevel, number> = { 'inter-domain': 0, domain: 1, node: 2 }
 const sameAt = (a: SourceLocation | undefined, b: SourceLocation | undefined): boolean =>
   a !== undefined && b !== undefined && a.file === b.file && a.line === b.line && a.column === b.column
@@ -36,7 +58,9 @@ const sameAt = (a: SourceLocation | undefined, b: SourceLocation | undefined): b
  * {@link mergePolicies} over tagged layers, telling for every setting which layer's value won:
  * the last layer, in merge order, whose own location for that setting is the one the merge kept.
  */
-export function mergeTraced (layers: readonly TaggedPolicy[]): TracedPolicy {
+export function mergeTraced (all: readonly TaggedPolicy[], target?: ScopeTarget): TracedPolicy {
+  // a layer scoped to other groups, nodes or labels does not count here
+  const layers = target === undefined ? all : all.filter((l) => inScope(l.policy.spec.scope, target))
   const eff = mergePolicies(layers.map((l) => l.policy))
   const ordered = layers.map((l, i) => ({ l, i })).sort((a, b) => rank[a.l.policy.spec.level] - rank[b.l.policy.spec.level] || a.i - b.i).map((x) => x.l)
   const origins: Record<string, FieldOrigin> = {}

@@ -65,6 +65,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           peer = peerPkg.createPeerRole(node, {
             ...opts,
             group: node.group,
+            labels: node.status().labels,
             ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
             // a super-peer node takes policy pushes in its broker and hands them to its peer part
             policyUpdates: !isSuperPeer,

@@ -42,6 +42,8 @@ export interface PeerRoleInit {
   policyFiles?: string[]
   /** The node's group (what its policy state names before the first push). */
   group?: string
+  /** The node's labels, which a policy's `scope` may name. */
+  labels?: Record<string, string>
   /**
    * Whether this role takes policy pushes from the control protocol itself (default true). A node
    * that is also a super-peer hands them over from its broker instead (one handler per message type).
@@ -86,7 +88,7 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
       if (!loaded) {
         loaded = true
         try {
-          await policy.load(init.policyFiles ?? policyFilesOf(init.policy), init.group ?? '')
+          await policy.load(init.policyFiles ?? policyFilesOf(init.policy), init.group ?? '', { labels: init.labels ?? {} })
         } catch (err) { init.logger.warn({ err: (err as Error).message }, 'the node\'s policy files could not be read again for tracing; its policy shows as defaults until the first push') }
       }
       await start()

@@ -1,4 +1,4 @@
-import { checkReceivedLayer, loadPolicy, mergeTraced, type EffectivePolicy, type TaggedPolicy, type TracedPolicy } from '@mvm/model'
+import { checkReceivedLayer, loadPolicy, mergeTraced, type EffectivePolicy, type ScopeTarget, type TaggedPolicy, type TracedPolicy } from '@mvm/model'
 import type { Logger } from '@mvm/core'
 
 /** What a node runs, as it reports it back to its super-peer (the reply to a policy push). */
@@ -26,23 +26,28 @@ export interface SandboxTarget {
  */
 export class PeerPolicy {
   private own: TaggedPolicy[] = []
-  private received: TaggedPolicy[] | undefined
   private version = 0
   private group = ''
   private adoptedAtMs = Date.now()
   private eff: TracedPolicy
+
+  private labels: Readonly<Record<string, string>> = {}
 
   constructor (private readonly peerId: () => string, private readonly target: SandboxTarget, private readonly log: Logger) {
     this.eff = mergeTraced([])
   }
 
   /** Loads the node's own policy files (as started), so each setting can be traced to them. */
-  async load (files: readonly string[], group: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async load (files: readonly string[], group: string, options: { signal?: AbortSignal, labels?: Readonly<Record<string, string>> } = {}): Promise<void> {
     this.group = group
+    this.labels = options.labels ?? {}
     this.own = []
     for (const f of files) this.own.push({ policy: await loadPolicy(f, options), tag: { origin: f, group: `node ${this.peerIdSafe()}`, version: 0 } })
-    this.eff = mergeTraced(this.own)
+    this.eff = mergeTraced(this.own, this.scope())
   }
+
+  /** This node as a policy's `scope` sees it. */
+  private scope (): ScopeTarget { return { group: this.group, peerId: this.peerIdSafe(), labels: this.labels } }
 
   get effective (): TracedPolicy { return this.eff }
 
@@ -60,10 +65,9 @@ export class PeerPolicy {
       try { layers.push(checkReceivedLayer(raw)) } catch (err) { this.log.warn({ from, err: (err as Error).message }, 'a pushed policy layer is invalid; dropped') }
     }
     const nodeLevel = this.own.filter((l) => l.policy.spec.level === 'node')
-    this.received = layers
-    this.eff = mergeTraced([...layers, ...nodeLevel])
     this.version = push.version
     if (typeof push.group === 'string') this.group = push.group
+    this.eff = mergeTraced([...layers, ...nodeLevel], this.scope())
     this.adoptedAtMs = Date.now()
     const s = this.eff.spec.sandbox
     this.target.adopt({ driver: s.driver, poolSize: s.poolSize, reuseForSameOwner: s.reuseForSameOwner, memoryMB: s.defaults.memoryMB })

@@ -4,7 +4,7 @@ import { BadRequestError, ErrorCode, NotFoundError, UnavailableError, toMvmError
 import { createBroker, parseBoundedJson, terminalStates, type Broker, type FaultTolerance, type Job, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { Holder } from '@mvm/data'
 import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
-import type { EffectivePolicy } from '@mvm/model'
+import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers, JobInfo } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
@@ -17,6 +17,7 @@ import { rootFiles } from './policy-layers.js'
 import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
 import { checkCapacity, withHoldReason } from './capacity.js'
 import { matchNodes } from './node-match.js'
+import { applyJobPolicy } from './policy-jobs.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 
@@ -138,7 +139,7 @@ export class BrokerAgent implements Startable {
       setStrategy: (s) => { this.broker.setStrategy(s) },
       setFaultTolerance: (ft) => { this.broker.setFaultTolerance(ft) },
       broadcast: (json) => { this.broadcast(json) }
-    }, log, { group: node.group ?? '' })
+    }, log, { group: node.group ?? '', target: () => this.scopeTarget() })
   }
 
   isStarted (): boolean { return this.lifetime !== undefined }
@@ -186,6 +187,7 @@ export class BrokerAgent implements Startable {
       cache: this.submissions,
       waiters,
       ...(this.init.data !== undefined ? { data: this.init.data } : {}),
+      shape: (r, written, profile) => applyJobPolicy(r, written, this.policy.effective.spec, profile),
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
     })
     this.explainQueued(jobs)
@@ -348,6 +350,14 @@ export class BrokerAgent implements Startable {
       }
     }
     throw new NotFoundError(`node ${query}: not in group ${this.node.group ?? ''} nor in its child groups`)
+  }
+
+  /** This super-peer as a policy's `scope` sees it; undefined before the node has started. */
+  private scopeTarget (): ScopeTarget | undefined {
+    let peerId: string | undefined
+    try { peerId = this.node.peerId } catch { return undefined }
+    if (peerId === undefined) return undefined
+    return { group: this.node.group ?? '', peerId, labels: this.node.membership.get(peerId)?.labels ?? {} }
   }
 
   /** This super-peer's own policy state, shaped as a peer reports its own. */

@@ -1,5 +1,5 @@
 import { BadRequestError, InvalidStateError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
-import { checkReceivedLayer, loadText, mergeTraced, type EffectivePolicySpec, type TaggedPolicy, type TracedPolicy } from '@mvm/model'
+import { checkReceivedLayer, inScope, loadText, mergeTraced, namesNodes, type EffectivePolicySpec, type ScopeTarget, type TaggedPolicy, type TracedPolicy } from '@mvm/model'
 import { schedulingStrategies, type FaultTolerance, type StrategySpec } from '@mvm/broker'
 import { APPLIED, PolicyLayers } from './policy-layers.js'
 import { PolicyWatcher } from './policy-watch.js'
@@ -104,9 +104,12 @@ export class PolicyControl {
   private history: Array<{ layers: PolicyLayers, applied: Map<string, string> }> = []
 
   private readonly group: string
+  /** This super-peer as `scope` sees it (its group, peer ID and labels); unset: every layer counts. */
+  private readonly target: (() => ScopeTarget | undefined) | undefined
 
-  constructor (private readonly effects: PolicyEffects, private readonly log: Logger, opts: { debounceMs?: number, group?: string } = {}) {
+  constructor (private readonly effects: PolicyEffects, private readonly log: Logger, opts: { debounceMs?: number, group?: string, target?: () => ScopeTarget | undefined } = {}) {
     this.group = opts.group ?? ''
+    this.target = opts.target
     this.eff = this.merge(this.layers)
     this.running = { strategy: strategyOf(this.eff.spec), faultTolerance: ftOf(this.eff.spec) }
     this.watcher = new PolicyWatcher((f) => { void this.fileChanged(f) }, log, opts.debounceMs)
@@ -116,7 +119,7 @@ export class PolicyControl {
 
   /** Own layers then inherited ones, traced (file, level, group, version per setting). */
   private merge (layers: PolicyLayers, inherited: TaggedPolicy[] = this.inherited): TracedPolicy {
-    return mergeTraced([...layers.tagged(this.group, this.version + 1), ...inherited])
+    return mergeTraced([...layers.tagged(this.group, this.version + 1), ...inherited], this.target?.())
   }
   get changes (): number { return this.version }
 
@@ -312,19 +315,22 @@ export class PolicyControl {
 
   /** What members are sent ({@link PolicyPush}): node-level layers stay on this node. */
   policyJson (): string {
-    const layers = [...this.layers.tagged(this.group, this.version), ...this.inherited].filter((l) => l.policy.spec.level !== 'node')
+    // node-level layers are this node's own, unless their scope names nodes or labels of the group
+    const layers = [...this.layers.tagged(this.group, this.version), ...this.inherited].filter((l) => l.policy.spec.level !== 'node' || namesNodes(l.policy.spec.scope))
     const push: PolicyPush = { version: this.version, group: this.group, spec: this.eff.spec, layers }
     return JSON.stringify(push)
   }
 
   /** GetPolicy: the effective policy with where each setting came from (file, level, group, version). */
   describe (): Record<string, unknown> {
-    const inherited = this.inherited.map((l) => ({ origin: l.tag.origin, level: l.policy.spec.level, name: l.policy.metadata.name, version: l.tag.version, group: l.tag.group }))
+    const target = this.target?.()
+    const applies = (p: TaggedPolicy['policy']): boolean => target === undefined || inScope(p.spec.scope, target)
+    const inherited = this.inherited.map((l) => ({ origin: l.tag.origin, level: l.policy.spec.level, name: l.policy.metadata.name, version: l.tag.version, group: l.tag.group, applies: applies(l.policy) }))
     return {
       version: this.version,
       group: this.group,
       ...(this.inheritedFrom !== undefined ? { parent: this.inheritedFrom } : {}),
-      layers: [...this.layers.describe().map((l) => ({ ...l, group: this.group })), ...inherited],
+      layers: [...this.layers.describe().map((l, i) => ({ ...l, group: this.group, applies: applies(this.layers.layers[i]!.policy) })), ...inherited],
       ...this.eff
     }
   }

@@ -58,11 +58,16 @@ export const faultToleranceSchema = z.object({
   poisonAfter: nonNegativeInt().optional()
 }).strict()
 
+/**
+ * Queue settings of new jobs: `type`, `capacity` and `encoding` fill what a profile does not
+ * write; `maxCapacity` and `encodings` (an allow-list) refuse a job asking for more or other.
+ */
 export const queuesSchema = z.object({
   type: queueTypeSchema.optional(),
   capacity: positiveInt().optional(),
   encoding: encodingSchema.optional(),
-  maxQueueVmsPerNode: positiveInt().optional()
+  maxCapacity: positiveInt().optional(),
+  encodings: z.array(encodingSchema).min(1).optional()
 }).strict()
 
 export const sandboxSchema = z.object({
@@ -117,10 +122,17 @@ export const enforceablePaths: string[] = (() => {
 
 export const policySpecSchema = z.object({
   level: z.enum(['inter-domain', 'domain', 'node']),
+  /**
+   * Whom the policy applies to: every condition given must hold (groups and nodes: any one of
+   * those named; labels: all of them). `domain` names the virtual community and is informational.
+   */
   scope: z.object({
     domain: z.string().min(1).optional(),
     group: z.string().min(1).optional(),
-    node: z.string().min(1).optional()
+    groups: z.array(z.string().min(1)).min(1).optional(),
+    node: z.string().min(1).optional(),
+    nodes: z.array(z.string().min(1)).min(1).optional(),
+    labels: labelsSchema.optional()
   }).strict().optional(),
   enforced: z.array(z.enum(enforceablePaths as [string, ...string[]])).default([]),
   extends: z.string().min(1).optional(),
@@ -153,7 +165,7 @@ export interface EffectivePolicySpec {
   }
   monitoring: { intervalSec: number, missedHeartbeats: number, metrics: Array<(typeof metricNames)[number]> }
   faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
-  queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxQueueVmsPerNode: number }
+  queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxCapacity?: number, encodings?: Array<'json' | 'protobuf' | 'raw'> }
   sandbox: {
     driver: 'process' | 'namespace'
     poolSize: number
@@ -169,8 +181,8 @@ export const DEFAULT_POLICY: EffectivePolicySpec = {
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
-  queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
-  sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } },
+  queues: { type: 'fifo', capacity: 64, encoding: 'json' },
+  sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 3600 } },
   accounting: { retentionDays: 30 },
   data: { cacheMB: 4096, prefetchMaxMB: 64 }
 }

@@ -1,0 +1,63 @@
+import '@mvm/core/polyfill'
+import t from 'tap'
+import { join } from 'node:path'
+import { silentLogger } from '@mvm/core'
+import { createMvmHost, type MvmHost } from '@mvm/node'
+import { createBrokerClient } from '@mvm/soap'
+import { ROOT, submit, waitJob } from './lib/lab.js'
+import { waitFor } from './lib/nodes.js'
+
+// Each policy section proven by what it does to the next job, on one small lab (a super-peer
+// and one peer) shared by the subtests.
+
+const BARE = join(ROOT, 'test', 'fixtures', 'policies', 'bare-sleeper.yaml')
+const SLEEPER = join(ROOT, 'test', 'fixtures', 'jobs', 'sleeper.yaml')
+const doc = (body: string): string => `apiVersion: mvm/v1\nkind: Policy\nmetadata:\n  name: effects\nspec:\n  level: domain\n${body}`
+const HB = { heartbeatMs: 150, missedHeartbeats: 3 }
+
+t.test('policy sections act on new jobs', async (t) => {
+  const dir = t.testdir()
+  const hosts: MvmHost[] = []
+  t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
+  const sp = createMvmHost({ dataDir: join(dir, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, monitoring: HB, logger: silentLogger() })
+  await sp.start(); hosts.push(sp)
+  const peer = createMvmHost({ dataDir: join(dir, 'p'), roles: ['peer'], group: 'lab', bootstrap: [sp.node.soapUrl], soap: { port: 0 }, monitoring: HB, capacity: { slots: 2 }, logger: silentLogger() })
+  await peer.start(); hosts.push(peer)
+  const broker = createBrokerClient(sp.node.soapUrl)
+  await waitFor('the peer joined', async () => (await broker.ListNodes({})).nodes.some((n) => n.peerId === peer.node.peerId && n.state === 'up'))
+  const stored = (jobId: string): { queue: { type: string, capacity: number, encoding: string }, resources: { memoryMB: number, wallTimeSec: number } } =>
+    sp.superPeer!.agent.broker.get(jobId).request.instance as never
+  const apply = async (body: string): Promise<void> => { t.equal((await broker.ApplyPolicy({ policyYaml: doc(body) }, { timeoutMs: 10_000 })).applied, true) }
+
+  t.test('queues and sandbox.defaults fill what a profile did not write, and only that', async (t) => {
+    await apply('  queues: { type: priority, capacity: 16 }\n  sandbox: { defaults: { memoryMB: 96, wallTimeSec: 30 } }\n')
+    const bare = await submit(broker, BARE)
+    t.same(stored(bare.jobId).queue, { type: 'priority', capacity: 16, encoding: 'json' }, 'the policy queue settings (encoding: the default)')
+    t.match(stored(bare.jobId).resources, { memoryMB: 96, wallTimeSec: 30 }, 'the policy sandbox defaults')
+    t.equal((await waitJob(broker, bare.jobId)).info.state, 'succeeded', 'and the job runs with them')
+    const own = await submit(broker, SLEEPER, { processes: '2', ms: '10' })
+    t.same(stored(own.jobId).queue, { type: 'fifo', capacity: 8, encoding: 'json' }, 'a profile\'s own queue settings stay')
+    t.match(stored(own.jobId).resources, { memoryMB: 128, wallTimeSec: 900 }, 'and its own resources')
+    t.equal((await waitJob(broker, own.jobId)).info.state, 'succeeded')
+  })
+
+  t.test('sandbox.defaults.wallTimeSec stops a job that runs longer and wrote no limit', async (t) => {
+    await apply('  sandbox: { defaults: { wallTimeSec: 1 } }\n')
+    const t0 = Date.now()
+    const { jobId } = await submit(broker, BARE, { ms: '20000' })
+    const { info, result } = await waitJob(broker, jobId, 20_000)
+    t.equal(info.state, 'failed', 'stopped by the policy\'s wall time')
+    t.match(JSON.stringify(result), /wall time limit of 1 s exceeded|wall-time/, 'the reason names the wall time limit')
+    t.ok(Date.now() - t0 < 15_000, 'long before the job would have ended')
+  })
+
+  t.test('queues.maxCapacity and queues.encodings refuse a job asking for more or other', async (t) => {
+    await apply('  queues: { maxCapacity: 4 }\n')
+    await t.rejects(submit(broker, SLEEPER, { processes: '2', ms: '10' }), { code: 'E_BAD_REQUEST', message: /spec\.queue\.capacity 8 is over the policy's queues\.maxCapacity 4/ })
+    await apply('  queues: { encodings: [protobuf, raw] }\n')
+    await t.rejects(submit(broker, BARE), { code: 'E_BAD_REQUEST', message: /spec\.queue\.encoding json is not allowed by the policy \(queues\.encodings: protobuf, raw\)/ })
+    await apply('  queues: { encodings: [json] }\n')
+    const { jobId } = await submit(broker, BARE)
+    t.equal((await waitJob(broker, jobId)).info.state, 'succeeded', 'an allowed encoding runs')
+  })
+})
