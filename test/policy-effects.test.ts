@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { silentLogger } from '@mvm/core'
 import { createMvmHost, type MvmHost } from '@mvm/node'
 import { createBrokerClient } from '@mvm/soap'
-import { ROOT, submit, waitJob } from './lib/lab.js'
+import { ROOT, runCli, submit, waitJob } from './lib/lab.js'
 import { waitFor } from './lib/nodes.js'
 
 // Each policy section proven by what it does to the next job, on one small lab (a super-peer
@@ -19,11 +19,11 @@ t.test('policy sections act on new jobs', async (t) => {
   const dir = t.testdir()
   const hosts: MvmHost[] = []
   t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
-  const sp = createMvmHost({ dataDir: join(dir, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, monitoring: HB, logger: silentLogger() })
+  let sp = createMvmHost({ dataDir: join(dir, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port: 0 }, monitoring: HB, logger: silentLogger() })
   await sp.start(); hosts.push(sp)
   const peer = createMvmHost({ dataDir: join(dir, 'p'), roles: ['peer'], group: 'lab', bootstrap: [sp.node.soapUrl], soap: { port: 0 }, monitoring: HB, capacity: { slots: 2 }, logger: silentLogger() })
   await peer.start(); hosts.push(peer)
-  const broker = createBrokerClient(sp.node.soapUrl)
+  let broker = createBrokerClient(sp.node.soapUrl)
   await waitFor('the peer joined', async () => (await broker.ListNodes({})).nodes.some((n) => n.peerId === peer.node.peerId && n.state === 'up'))
   const stored = (jobId: string): { queue: { type: string, capacity: number, encoding: string }, resources: { memoryMB: number, wallTimeSec: number } } =>
     sp.superPeer!.agent.broker.get(jobId).request.instance as never
@@ -59,5 +59,41 @@ t.test('policy sections act on new jobs', async (t) => {
     await apply('  queues: { encodings: [json] }\n')
     const { jobId } = await submit(broker, BARE)
     t.equal((await waitJob(broker, jobId)).info.state, 'succeeded', 'an allowed encoding runs')
+  })
+  t.test('every version is kept (who, when, what changed), survives a restart, and can be rolled back to', async (t) => {
+    interface H { version: number, history: Array<{ version: number, atMs: number, who: string, origin: string, changes: string[] }> }
+    const history = async (): Promise<H> => JSON.parse((await broker.GetPolicy({ timeoutMs: 10_000 }, { history: true })).policyJson) as H
+    const before = await history()
+    t.ok(before.history.length >= 4, 'the versions of the subtests above')
+    const first = before.history.find((v) => v.changes.some((c) => /queues\.capacity: 64 -> 16/.test(c)))
+    t.ok(first, 'the version that set queues.capacity 16, with its diff')
+    const alice = createBrokerClient(sp.node.soapUrl, { subject: 'alice' })
+    await alice.ApplyPolicy({ policyYaml: doc('  queues: { capacity: 40 }\n') }, { timeoutMs: 10_000 })
+    const h = await history()
+    t.match(h.history[0], { version: h.version, who: 'alice', origin: 'ApplyPolicy' }, 'newest first, with who applied it')
+    t.ok(Date.now() - h.history[0]!.atMs < 30_000, 'and when')
+    const cli = await runCli(['policy', 'history', '--broker', sp.node.soapUrl], 30_000)
+    t.equal(cli.code, 0, cli.stderr)
+    t.match(cli.stdout, new RegExp(`v${h.version} .* by alice .*\\[in force\\]\\n\\s+queues\\.capacity: \\d+ -> 40`), 'mvm policy history')
+
+    // the history outlives a restart of the super-peer, and versions count on
+    // on the same SOAP port: the peer finds its super-peer again through the same bootstrap URL
+    const port = Number(new URL(sp.node.soapUrl).port)
+    await sp.stop()
+    sp = createMvmHost({ dataDir: join(dir, 'sp'), roles: ['bootstrap', 'super-peer'], group: 'lab', soap: { port }, monitoring: HB, logger: silentLogger() })
+    await sp.start(); hosts.push(sp)
+    broker = createBrokerClient(sp.node.soapUrl)
+    const after = await history()
+    t.ok(after.history.some((v) => v.who === 'alice' && v.version === h.version), 'alice\'s version is still listed after the restart')
+    t.ok(after.version > h.version, 'the restart is a version after it, not a count from 0')
+
+    const back = await runCli(['policy', 'rollback', String(first!.version), '--broker', sp.node.soapUrl], 30_000)
+    t.equal(back.code, 0, back.stderr)
+    t.match(back.stdout, /queues\.capacity: 40 -> 16/, 'the rollback shows its change')
+    await waitFor('the peer is back in the restarted group', async () => (await broker.ListNodes({})).nodes.some((n) => n.peerId === peer.node.peerId && n.state === 'up'), { timeoutMs: 15_000 })
+    const { jobId } = await submit(broker, BARE)
+    t.equal((sp.superPeer!.agent.broker.get(jobId).request.instance as { queue: { capacity: number } }).queue.capacity, 16, 'the next job gets the rolled-back setting')
+    await t.rejects(broker.ApplyPolicy({ version: 99_999 }, { timeoutMs: 10_000 }), { code: 'E_NOT_FOUND', message: /no such version/ })
+    t.equal((await waitJob(broker, jobId)).info.state, 'succeeded')
   })
 })

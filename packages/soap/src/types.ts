@@ -266,11 +266,12 @@ export interface GetJobResultResponse {
  * `dryRun` reports the change without making it; `force` applies one that takes the caller's
  * own right to submit, list jobs, read or apply policies (refused otherwise).
  */
-export interface ApplyPolicyRequest { policyYaml?: string, subject?: string, dryRun?: boolean, force?: boolean, previous?: boolean }
+/** `version`: go back to the applied policies of that version (`GetPolicy` with `history` lists them). */
+export interface ApplyPolicyRequest { policyYaml?: string, subject?: string, dryRun?: boolean, force?: boolean, previous?: boolean, version?: number }
 /** `changes`: one line per effective setting that differs (`path: before -> after`); `lostRights`: `subject: perm, perm`. */
 export interface ApplyPolicyResponse { applied: boolean, warnings: string[], changes?: string[], lostRights?: string[] }
 /** `node`: the policy that node runs (peer ID, short ID, unique prefix or name label) instead of the broker's. */
-export interface GetPolicyRequest { subject?: string, node?: string }
+export interface GetPolicyRequest { subject?: string, node?: string, history?: boolean }
 export interface GetPolicyResponse { policyJson: string }
 
 export interface GetJobLogsRequest extends GetLogsRequest { subject?: string }

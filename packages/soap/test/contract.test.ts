@@ -45,7 +45,7 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   t.same(sequence(k, 'SubmittedJob'), sequence(k, 'SubmitJobResponse'))
   t.same(sequence(k, 'WaitJobRequest'), ['jobId', 'timeoutMs', 'subject'])
   t.same(sequence(k, 'WaitJobsRequest'), ['jobIds', 'timeoutMs', 'subject'])
-  t.same(sequence(k, 'ApplyPolicyRequest'), ['policyYaml', 'subject', 'dryRun', 'force', 'previous'])
+  t.same(sequence(k, 'ApplyPolicyRequest'), ['policyYaml', 'subject', 'dryRun', 'force', 'previous', 'version'])
   t.same(sequence(k, 'ApplyPolicyResponse'), ['applied', 'warnings', 'changes', 'lostRights'])
   t.same(sequence(k, 'JobInfo'), ['jobId', 'parentId', 'name', 'state', 'priority', 'size', 'owner', 'submittedAt', 'startedAt', 'finishedAt', 'reason', 'placement', 'ranksStarted', 'ranksFinished', 'params', 'childJobIds', 'waitReason'])
   t.same(sequence(k, 'GetJobResultResponse'), ['jobId', 'state', 'resultJson', 'reason', 'ranks', 'params', 'outputs'])

@@ -81,6 +81,8 @@ export interface BrokerAgentInit {
 
 /** Where the policies applied at run time (ApplyPolicy) are kept in the job store. */
 const APPLIED_POLICIES_KEY = 'policy.applied'
+/** Where every policy version (who, when, what changed) is kept. */
+const POLICY_HISTORY_KEY = 'policy.history'
 
 function storedPolicies (raw: string | undefined): string[] {
   if (raw === undefined) return []
@@ -156,7 +158,7 @@ export class BrokerAgent implements Startable {
     await this.broker.start()
     await this.policy.restore(storedPolicies(this.broker.setting(APPLIED_POLICIES_KEY)), (texts) => {
       this.broker.putSetting(APPLIED_POLICIES_KEY, texts.length === 0 ? null : JSON.stringify(texts))
-    })
+    }, { stored: this.broker.setting(POLICY_HISTORY_KEY), save: (json) => { this.broker.putSetting(POLICY_HISTORY_KEY, json) } })
     // a push from the parent group's super-peer; a node with the peer role too passes its share on
     this.cleanups.push(this.node.control.handle('policyUpdate', async (b, ctx) => await this.onPolicyPush(b.policyJson, ctx.peerId), { replace: true }))
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))

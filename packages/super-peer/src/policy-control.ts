@@ -1,9 +1,10 @@
-import { BadRequestError, InvalidStateError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
+import { BadRequestError, InvalidStateError, NotFoundError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
 import { checkReceivedLayer, inScope, loadText, mergeTraced, namesNodes, type EffectivePolicySpec, type ScopeTarget, type TaggedPolicy, type TracedPolicy } from '@mvm/model'
 import { schedulingStrategies, type FaultTolerance, type StrategySpec } from '@mvm/broker'
 import { APPLIED, PolicyLayers } from './policy-layers.js'
 import { PolicyWatcher } from './policy-watch.js'
 import { SELF_RIGHTS, lostRights, lostText, policyChanges } from './policy-diff.js'
+import { PolicyHistory } from './policy-history.js'
 
 /** What a policy change acts on; the broker agent wires these to the broker and the group. */
 export interface PolicyEffects {
@@ -34,6 +35,8 @@ export interface PolicyRequest {
   text?: string
   /** Restore the policy in force before the last change (an undo; repeat to go further back). */
   previous?: boolean
+  /** Restore the applied policies of this version (see `mvm policy history`); the files stay as they are now. */
+  version?: number
   /** Report what would change, change nothing. */
   dryRun?: boolean
   /** Apply even if it takes the caller's own rights (see {@link SELF_RIGHTS}). */
@@ -102,6 +105,8 @@ export class PolicyControl {
   private persist: ((texts: string[]) => void) | undefined
   /** The layers (and applied texts) before each change, newest last, for `previous`. */
   private history: Array<{ layers: PolicyLayers, applied: Map<string, string> }> = []
+  /** Every version, with who made it, when and what changed; kept in the job store. */
+  readonly versions = new PolicyHistory()
 
   private readonly group: string
   /** This super-peer as `scope` sees it (its group, peer ID and labels); unset: every layer counts. */
@@ -148,8 +153,13 @@ export class PolicyControl {
    * later change through it. A stored text that no longer validates (the model changed) is
    * logged and dropped, never fatal: the node starts on its files.
    */
-  async restore (texts: readonly string[], persist: (texts: string[]) => void): Promise<void> {
+  async restore (texts: readonly string[], persist: (texts: string[]) => void, history?: { stored: string | undefined, save: (json: string) => void }): Promise<void> {
     await this.serial(async () => {
+      if (history !== undefined) {
+        this.versions.use(history.stored, history.save)
+        // versions count on across restarts: a number names one policy for good
+        this.version = Math.max(this.version, this.versions.latest)
+      }
       let next = this.layers
       const applied = new Map<string, string>()
       for (const text of texts) {
@@ -167,7 +177,7 @@ export class PolicyControl {
       this.persist = persist
       if (applied.size === 0) { if (texts.length > 0) persist([]); return }
       try {
-        const c = this.commit(next, APPLIED, applied)
+        const c = this.commit(next, APPLIED, applied, 'forward', this.inherited, 'restart')
         this.log.info({ version: c.version, levels: [...applied.keys()] }, 'policies applied before the restart are in force again')
       } catch (err) {
         this.log.error({ code: toMvmError(err).code }, `stored applied policies rejected, the files' policy stays: ${toMvmError(err).message}`)
@@ -181,8 +191,9 @@ export class PolicyControl {
    * @throws InvalidStateError when the change would take the caller's own rights and `force` is not set
    */
   async change (req: PolicyRequest): Promise<PolicyOutcome> {
-    if (req.previous === true && req.text !== undefined) throw new BadRequestError('ApplyPolicy: give either policyYaml or previous, not both')
-    if (req.previous !== true && req.text === undefined) throw new BadRequestError('ApplyPolicy: policyYaml is missing (or set previous to restore the policy before the last change)')
+    const asked = [req.text !== undefined, req.previous === true, req.version !== undefined].filter(Boolean).length
+    if (asked > 1) throw new BadRequestError('ApplyPolicy: give one of policyYaml, previous or version')
+    if (asked === 0) throw new BadRequestError('ApplyPolicy: policyYaml is missing (or set previous to restore the policy before the last change, or version to go back to that one)')
     const doc = req.text === undefined ? undefined : await parseApplied(req.text)
     return await this.serial(async () => {
       let next: PolicyLayers
@@ -190,6 +201,12 @@ export class PolicyControl {
       if (doc !== undefined) {
         next = this.layers.withApplied(doc)
         appliedNext = new Map(this.applied).set(doc.spec.level, req.text!)
+      } else if (req.version !== undefined) {
+        const v = this.versions.get(req.version)
+        if (v === undefined) throw new NotFoundError(`ApplyPolicy version ${req.version}: no such version (mvm policy history lists the ${this.versions.describe().length} kept)`)
+        next = PolicyLayers.of(this.layers.layers.filter((l) => l.origin !== APPLIED))
+        for (const [, text] of v.applied) next = next.withApplied(await parseApplied(text))
+        appliedNext = new Map(v.applied)
       } else {
         const prev = this.history.at(-1)
         if (prev === undefined) throw new InvalidStateError('ApplyPolicy previous: there is no earlier policy to go back to (none was replaced since the broker started, or all were rolled back)')
@@ -207,7 +224,7 @@ export class PolicyControl {
         throw new InvalidStateError(`ApplyPolicy refused: subject "${req.subject}" would lose ${mine.join(', ')} and could not undo it; ` +
           'add yourself to security.subjects (or a "$USER" or "*" rule), or force it (mvm policy apply --force)', { data: { subject: req.subject, lost: mine, lostRights: lostRightsText } })
       }
-      const c = this.commit(next, APPLIED, appliedNext, doc === undefined ? 'back' : 'forward')
+      const c = this.commit(next, APPLIED, appliedNext, req.previous === true ? 'back' : 'forward', this.inherited, req.subject)
       return { ...preview, ...c, applied: true }
     })
   }
@@ -225,7 +242,7 @@ export class PolicyControl {
         }
         // a save that changed nothing (or only touched the file) is not a policy change
         if (same(specs(next), specs(this.layers))) { this.log.debug({ file }, 'policy file touched; nothing changed'); return }
-        const c = this.commit(next, file)
+        const c = this.commit(next, file, this.applied, 'forward', this.inherited, 'file')
         this.log.info({ file, version: c.version }, 'policy file changed: applied')
         for (const w of c.warnings) this.log.warn(`policy: ${w}`)
       } catch (err) {
@@ -259,7 +276,7 @@ export class PolicyControl {
       const fromTag = { group: typeof p.group === 'string' ? p.group : from, version: p.version }
       if (same(layers, this.inherited)) { this.inheritedFrom = fromTag; return this.version }
       try {
-        const c = this.commit(this.layers, `pushed by group ${fromTag.group}`, this.applied, 'none', layers)
+        const c = this.commit(this.layers, `pushed by group ${fromTag.group}`, this.applied, 'none', layers, `group ${fromTag.group} v${p.version}`)
         this.inheritedFrom = fromTag
         this.log.info({ from: fromTag.group, parentVersion: p.version, version: c.version }, 'inter-domain policy from the parent group applied')
         for (const w of c.warnings) this.log.warn(`policy: ${w}`)
@@ -277,7 +294,7 @@ export class PolicyControl {
   }
 
   /** Everything that can fail happens before the swap; after it, only effects that cannot. */
-  private commit (nextLayers: PolicyLayers, origin: string, appliedNext: Map<string, string> = this.applied, history: 'forward' | 'back' | 'none' = 'forward', inherited: TaggedPolicy[] = this.inherited): PolicyChange {
+  private commit (nextLayers: PolicyLayers, origin: string, appliedNext: Map<string, string> = this.applied, history: 'forward' | 'back' | 'none' = 'forward', inherited: TaggedPolicy[] = this.inherited, who = origin): PolicyChange {
     const next = nextLayers.stamped(this.version + 1)
     const eff = this.merge(next, inherited)
     const strategy = strategyOf(eff.spec)
@@ -293,11 +310,13 @@ export class PolicyControl {
     if (this.persist !== undefined && !same([...applied], [...this.applied])) this.persist([...applied.values()])
     if (history === 'forward') this.history = [...this.history, { layers: this.layers, applied: this.applied }].slice(-HISTORY)
     else if (history === 'back') this.history = this.history.slice(0, -1)
+    const before = this.eff.spec
     this.applied = applied
     this.inherited = inherited
     this.layers = next
     this.eff = eff
     this.version++
+    this.versions.add({ version: this.version, atMs: Date.now(), who, origin, changes: policyChanges(before, eff.spec), applied: [...applied] })
     // a push from the parent reports what it overrode here (any file), a local change its own file's issues
     const warnings = eff.warnings.filter((w) => w.file === origin || history === 'none').map(warningText)
     if (!same(this.running.strategy, strategy)) { this.effects.setStrategy(strategy); this.running.strategy = strategy }

@@ -77,12 +77,14 @@ export function policyHandlers (control: PolicyControl, nodePolicy?: (node: stri
         subject: subjectOf(req),
         ...(req.policyYaml !== undefined ? { text: req.policyYaml } : {}),
         ...(req.previous === true ? { previous: true } : {}),
+        ...(req.version !== undefined ? { version: req.version } : {}),
         ...(req.dryRun === true ? { dryRun: true } : {}),
         ...(req.force === true ? { force: true } : {})
       })
       return { applied: r.applied, warnings: r.warnings, changes: r.changes, lostRights: r.lostRights }
     }, policy, () => 'policy.apply'),
     GetPolicy: authorized(async (req) => {
+      if (req.history === true) return { policyJson: JSON.stringify({ version: control.changes, history: control.versions.describe() }) }
       if (req.node !== undefined && req.node !== '') {
         if (nodePolicy === undefined) throw new NotFoundError('GetPolicy node: this broker does not track its nodes\' policies')
         return { policyJson: await nodePolicy(req.node, req.subject) }

@@ -48,10 +48,32 @@ export function register (program: Command): void {
     })
 
   brokerOptions(policy.command('rollback')
-    .description('restore the policy in force before the last change (same as apply --previous)')
+    .description('restore the policy in force before the last change (same as apply --previous), or the one of VERSION (see mvm policy history)')
+    .argument('[version]', 'a version number from mvm policy history')
     .option('--dry-run', 'show what the rollback would change; change nothing')
     .option('--force', 'roll back even if it takes your own rights'))
-    .action(async (o: Opts) => { await applyPrevious(o) })
+    .action(async (version: string | undefined, o: Opts) => {
+      if (version === undefined) { await applyPrevious(o); return }
+      if (!/^\d+$/.test(version)) throw new BadRequestError(`mvm policy rollback: VERSION must be a version number from mvm policy history, got ${JSON.stringify(version)}`)
+      const broker = await findBroker(o)
+      const res = await broker.ApplyPolicy({ version: Number(version), ...flags(o) }, { timeoutMs: 30_000 })
+      report(res, broker, `the policy of version ${version}`)
+    })
+
+  brokerOptions(policy.command('history')
+    .description('every kept version of the broker\'s policy, newest first: when, who, from where, what changed')
+    .option('--json', 'the versions as JSON'))
+    .action(async (o: Opts) => {
+      const { policyJson } = await (await findBroker(o)).GetPolicy({ timeoutMs: 10_000 }, { history: true })
+      const h = JSON.parse(policyJson) as { version: number, history: Array<{ version: number, atMs: number, who: string, origin: string, changes: string[], levels: string[] }> }
+      if (o.json === true) { printJson(h); return }
+      const lines = h.history.length === 0 ? ['(no policy change kept)'] : []
+      for (const v of h.history) {
+        lines.push(`v${v.version}  ${new Date(v.atMs).toISOString()}  by ${v.who}  from ${v.origin}${v.levels.length > 0 ? `  (applied: ${v.levels.join(', ')})` : ''}${v.version === h.version ? '  [in force]' : ''}`)
+        lines.push(...(v.changes.length === 0 ? ['    (no effective change)'] : v.changes.map((c) => `    ${c}`)))
+      }
+      process.stdout.write(lines.join('\n') + '\n')
+    })
 
   brokerOptions(policy.command('show')
     .description('print the effective policy of the broker (or, with --node, of one node), with --effective every setting and where it came from')
