@@ -12,6 +12,7 @@ import { waitFor } from './lib/nodes.js'
 
 const BARE = join(ROOT, 'test', 'fixtures', 'policies', 'bare-sleeper.yaml')
 const SLEEPER = join(ROOT, 'test', 'fixtures', 'jobs', 'sleeper.yaml')
+const RESERVED = join(ROOT, 'test', 'fixtures', 'policies', 'reserved-sleeper.yaml')
 const doc = (body: string): string => `apiVersion: mvm/v1\nkind: Policy\nmetadata:\n  name: effects\nspec:\n  level: domain\n${body}`
 const HB = { heartbeatMs: 150, missedHeartbeats: 3 }
 
@@ -60,6 +61,22 @@ t.test('policy sections act on new jobs', async (t) => {
     const { jobId } = await submit(broker, BARE)
     t.equal((await waitJob(broker, jobId)).info.state, 'succeeded', 'an allowed encoding runs')
   })
+  t.test('a reservation keeps its slots from others during its window, runs the jobs naming it, and frees them when it ends', async (t) => {
+    const WINDOW_MS = 4000
+    const to = new Date(Date.now() + WINDOW_MS)
+    await apply(`  scheduling:\n    reservations:\n      - { name: course, slots: 2, subjects: [test], to: "${to.toISOString()}" }\n`)
+    await waitFor('the reservation is active', () => sp.superPeer!.agent.broker.reservations().some((r) => r.name === 'course'))
+    const other = await submit(broker, BARE)
+    const mine = await submit(broker, RESERVED)
+    t.equal((await waitJob(broker, mine.jobId, 20_000)).info.state, 'succeeded', 'the job naming the reservation runs in it')
+    t.equal((await broker.GetJob({ jobId: other.jobId })).state, 'queued', 'the other job does not get the held slots')
+    await t.rejects(submit(broker, RESERVED, {}, 'mallory'), { code: 'E_BAD_REQUEST', message: /reservation course is for test, not mallory/ }, 'only its subjects submit into it')
+    await t.rejects(submit(broker, RESERVED, { res: 'nope' }), { code: 'E_BAD_REQUEST', message: /spec\.reservation nope: no such reservation in the policy \(course\)/ }, 'an unknown reservation is refused')
+    const done = await waitJob(broker, other.jobId, 20_000)
+    t.equal(done.info.state, 'succeeded', 'the other job runs once the window ended')
+    t.ok(Date.now() >= to.getTime(), 'not before')
+  })
+
   t.test('every version is kept (who, when, what changed), survives a restart, and can be rolled back to', async (t) => {
     interface H { version: number, history: Array<{ version: number, atMs: number, who: string, origin: string, changes: string[] }> }
     const history = async (): Promise<H> => JSON.parse((await broker.GetPolicy({ timeoutMs: 10_000 }, { history: true })).policyJson) as H

@@ -368,6 +368,15 @@ export class BrokerAgent implements Startable {
   }
 
   private refresh (): void {
+    // reservations are re-read each round: a window that opened or closed counts at once
+    this.broker.setReservations(this.policy.effective.spec.scheduling.reservations.map((r) => ({
+      name: r.name,
+      ...(r.slots !== undefined ? { slots: r.slots } : {}),
+      ...(r.nodes !== undefined ? { nodes: r.nodes } : {}),
+      ...(r.labels !== undefined ? { labels: r.labels } : {}),
+      ...(r.from !== undefined ? { fromMs: Date.parse(r.from) } : {}),
+      ...(r.to !== undefined ? { toMs: Date.parse(r.to) } : {})
+    })))
     const views: NodeView[] = this.node.membership.view({ includeChildren: false })
       .filter((m) => m.roles.includes('peer'))
       .map((m) => ({

@@ -12,6 +12,7 @@ import type { InstanceTemplate } from '@mvm/wire'
  * @throws BadRequestError when the job breaks a limit
  */
 export function applyJobPolicy (request: JobRequest, written: ReadonlySet<string>, spec: EffectivePolicySpec, profile: string): JobRequest {
+  checkReservation(request, spec, profile)
   const one = (r: JobRequest): JobRequest => {
     const inst = r.instance as InstanceTemplate | undefined
     if (inst === undefined) return r
@@ -40,4 +41,18 @@ export function applyJobPolicy (request: JobRequest, written: ReadonlySet<string
     return out
   }
   return one(request)
+}
+
+/** A job naming a reservation: it must exist, not be over, and admit the job's owner. */
+function checkReservation (r: JobRequest, spec: EffectivePolicySpec, profile: string): void {
+  const name = r.reservation
+  if (typeof name !== 'string') return
+  const res = spec.scheduling.reservations.find((x) => x.name === name)
+  const known = spec.scheduling.reservations.map((x) => x.name)
+  if (res === undefined) throw new BadRequestError(`${profile}: spec.reservation ${name}: no such reservation in the policy (${known.length === 0 ? 'none' : known.join(', ')})`)
+  if (res.to !== undefined && Date.parse(res.to) <= Date.now()) throw new BadRequestError(`${profile}: spec.reservation ${name} ended at ${res.to}`)
+  const owner = r.owner ?? 'anonymous'
+  if (res.subjects !== undefined && !res.subjects.includes(owner) && !res.subjects.includes('*')) {
+    throw new BadRequestError(`${profile}: spec.reservation ${name} is for ${res.subjects.join(', ')}, not ${owner}`)
+  }
 }

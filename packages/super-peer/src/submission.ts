@@ -87,6 +87,7 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
       owner: opts.owner,
       priority: p.spec.priority,
       size: p.spec.processes,
+      ...(p.spec.reservation !== undefined ? { reservation: p.spec.reservation } : {}),
       resources: { memoryMB: p.spec.resources?.memoryMB ?? DEFAULT_RESOURCES.memoryMB, cpu: p.spec.resources?.cpu ?? 1 },
       ...(p.spec.placement !== undefined ? { placement: p.spec.placement } : {}),
       // the written forms: the broker resolves the jobs and normalises them to { jobId, type }

@@ -24,14 +24,20 @@ export const schedulingSchema = z.object({
    * or accepted and held queued with that reason, for groups that nodes may still join (true).
    */
   waitForCapacity: z.boolean().optional(),
+  /**
+   * Slots kept for the jobs that name the reservation (profile `spec.reservation`) from `from`
+   * to `to`: `nodes` holds those nodes whole, `slots` that many slots (on nodes matching
+   * `labels`); others' jobs do not get them during the window. `subjects` may submit into it.
+   */
   reservations: z.array(z.object({
     name: z.string().min(1),
     subjects: z.array(z.string().min(1)).optional(),
     labels: labelsSchema.optional(),
-    slots: positiveInt(),
+    nodes: z.array(z.string().min(1)).min(1).optional(),
+    slots: positiveInt().optional(),
     from: dateString.optional(),
     to: dateString.optional()
-  }).strict()).optional()
+  }).strict().refine((r) => r.slots !== undefined || r.nodes !== undefined, { error: 'a reservation holds `slots`, `nodes`, or both' })).optional()
 }).strict()
 
 export const securitySchema = z.object({
