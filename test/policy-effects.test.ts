@@ -77,6 +77,22 @@ t.test('policy sections act on new jobs', async (t) => {
     t.ok(Date.now() >= to.getTime(), 'not before')
   })
 
+  t.test('mvm reserve holds whole nodes for a while; mvm nodes shows it', async (t) => {
+    const r = await runCli(['reserve', 'lab-hold', '--nodes', peer.node.peerId, '--duration', '6', '--owner', 'test', '--broker', sp.node.soapUrl], 30_000)
+    t.equal(r.code, 0, r.stderr)
+    t.match(r.stdout, /reserved lab-hold .* nodes 12D3KooW.* from .* to /)
+    await t.rejects(broker.Reserve({ name: 'lab-hold', nodes: [], slots: 1, durationSec: 60, owners: [] }), { code: 'E_INVALID_STATE', message: /a reservation named lab-hold exists already/ })
+    await t.rejects(broker.Reserve({ name: 'x', nodes: [], durationSec: 60, owners: [] }), { code: 'E_BAD_REQUEST', message: /give slots or nodes/ })
+    const other = await submit(broker, BARE)
+    const mine = await submit(broker, RESERVED, { res: 'lab-hold' })
+    t.equal((await waitJob(broker, mine.jobId, 20_000)).info.state, 'succeeded', 'the job naming it runs')
+    t.equal((await broker.GetJob({ jobId: other.jobId })).state, 'queued', 'the other job waits')
+    const nodes = await runCli(['nodes', '--broker', sp.node.soapUrl], 30_000)
+    t.equal(nodes.code, 0, nodes.stderr)
+    t.match(nodes.stdout, /RESERVATIONS\n {2}lab-hold {2}active .* for test {2}held \(used\/held\): \S+ 0\/2/, 'mvm nodes lists the reservation and what it holds')
+    t.equal((await waitJob(broker, other.jobId, 20_000)).info.state, 'succeeded', 'the other job runs when it is over')
+  })
+
   t.test('every version is kept (who, when, what changed), survives a restart, and can be rolled back to', async (t) => {
     interface H { version: number, history: Array<{ version: number, atMs: number, who: string, origin: string, changes: string[] }> }
     const history = async (): Promise<H> => JSON.parse((await broker.GetPolicy({ timeoutMs: 10_000 }, { history: true })).policyJson) as H

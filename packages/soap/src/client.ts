@@ -152,6 +152,7 @@ export function createBrokerClient (url: string, options: { subject?: string } =
     PutData: async (req, o) => call('PutData', req, o),
     GetData: async (req, o) => call('GetData', req, o),
     ListData: async (req, o) => call('ListData', req ?? {}, o),
-    RemoveData: async (req, o) => call('RemoveData', req, o)
+    RemoveData: async (req, o) => call('RemoveData', req, o),
+    Reserve: async (req, o) => call('Reserve', req, o)
   }
 }

@@ -212,7 +212,8 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
       output: { id: str, size: long, offset: long, content: bytes }
     },
     ListData: { input: { subject }, output: { files: { kind: DataEntryShape, many: true }, storedBytes: long, maxBytes: long } },
-    RemoveData: { input: { id: str, subject }, output: { removed: bool } }
+    RemoveData: { input: { id: str, subject }, output: { removed: bool } },
+    Reserve: { input: { name: str, nodes: strs, slots: optInt, start: optStr, durationSec: int, owners: strs, subject }, output: { name: str, from: str, to: str } }
   }
 }
 

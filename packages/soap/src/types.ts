@@ -160,6 +160,9 @@ export interface ListDataRequest { subject?: string }
 export interface ListDataResponse { files: DataEntry[], storedBytes: number, maxBytes: number }
 export interface DataIdRequest { id: string, subject?: string }
 export interface RemoveDataResponse { removed: boolean }
+/** Slots held for the jobs naming `name`: `slots` of them, or whole `nodes`; from `start` (default now) for `durationSec`. */
+export interface ReserveRequest { name: string, nodes: string[], slots?: number, start?: string, durationSec: number, owners: string[], subject?: string }
+export interface ReserveResponse { name: string, from: string, to: string }
 export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
 
 /** Several submissions in one call (one transaction: all accepted or none); `submitted[i]` answers `jobs[i]`. */
@@ -336,6 +339,7 @@ export interface BrokerHandlers {
   GetData?: Handler<GetDataRequest, GetDataResponse>
   ListData?: Handler<ListDataRequest, ListDataResponse>
   RemoveData?: Handler<DataIdRequest, RemoveDataResponse>
+  Reserve?: Handler<ReserveRequest, ReserveResponse>
 }
 
 export interface ServiceHandlers {
@@ -388,4 +392,5 @@ export interface BrokerClient {
   GetData: (req: GetDataRequest, options?: CallOptions) => Promise<GetDataResponse>
   ListData: (req?: ListDataRequest, options?: CallOptions) => Promise<ListDataResponse>
   RemoveData: (req: DataIdRequest, options?: CallOptions) => Promise<RemoveDataResponse>
+  Reserve: (req: ReserveRequest, options?: CallOptions) => Promise<ReserveResponse>
 }

@@ -18,6 +18,8 @@ import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
 import { checkCapacity, withHoldReason } from './capacity.js'
 import { matchNodes } from './node-match.js'
 import { applyJobPolicy } from './policy-jobs.js'
+import { RuntimeReservations } from './reservations.js'
+import { authorized } from './policy-soap.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 
@@ -81,6 +83,8 @@ export interface BrokerAgentInit {
 
 /** Where the policies applied at run time (ApplyPolicy) are kept in the job store. */
 const APPLIED_POLICIES_KEY = 'policy.applied'
+/** Where reservations made at run time are kept. */
+const RESERVATIONS_KEY = 'reservations'
 /** Where every policy version (who, when, what changed) is kept. */
 const POLICY_HISTORY_KEY = 'policy.history'
 
@@ -101,6 +105,8 @@ export class BrokerAgent implements Startable {
   /** Job bytes (program bundles) sent to peers in Instantiate messages since start. */
   bytesSent = 0
   readonly policy: PolicyControl
+  /** Reservations made at run time (`mvm reserve`); unset before start. */
+  private reserved: RuntimeReservations | undefined
   /** What each member reported running after the last push (its reply), by peer ID. */
   private readonly nodePolicies = new Map<string, { json: string, atMs: number }>()
   private readonly started = new Map<string, Set<number>>()
@@ -161,6 +167,7 @@ export class BrokerAgent implements Startable {
     }, { stored: this.broker.setting(POLICY_HISTORY_KEY), save: (json) => { this.broker.putSetting(POLICY_HISTORY_KEY, json) } })
     // a push from the parent group's super-peer; a node with the peer role too passes its share on
     this.cleanups.push(this.node.control.handle('policyUpdate', async (b, ctx) => await this.onPolicyPush(b.policyJson, ctx.peerId), { replace: true }))
+    this.reserved = new RuntimeReservations({ get: () => this.broker.setting(RESERVATIONS_KEY), put: (json) => { this.broker.putSetting(RESERVATIONS_KEY, json) } })
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
     // kept for a `restart` recovery; a stale one (earlier attempt, other node) is dropped by the broker
     this.cleanups.push(this.node.control.handle('checkpoint', (b, ctx) => {
@@ -189,7 +196,7 @@ export class BrokerAgent implements Startable {
       cache: this.submissions,
       waiters,
       ...(this.init.data !== undefined ? { data: this.init.data } : {}),
-      shape: (r, written, profile) => applyJobPolicy(r, written, this.policy.effective.spec, profile),
+      shape: (r, written, profile) => applyJobPolicy(r, written, this.specWithReservations(), profile),
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
     })
     this.explainQueued(jobs)
@@ -198,7 +205,7 @@ export class BrokerAgent implements Startable {
     jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
     const submitJobs = jobs.SubmitJobs!
     jobs.SubmitJobs = async (req, ctx) => { this.refresh(); return await submitJobs(req, ctx) }
-    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal)) } })
+    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView() })), Reserve: this.reserveHandler() } })
   }
 
   async stop (): Promise<void> {
@@ -367,9 +374,34 @@ export class BrokerAgent implements Startable {
     return { group: this.node.group ?? '', version: this.policy.changes, adoptedAtMs: Date.now(), policy: this.policy.effective }
   }
 
+  /** The policy in force with the run-time reservations beside its own. */
+  private specWithReservations (): EffectivePolicy['spec'] {
+    const spec = this.policy.effective.spec
+    const extra = this.reserved?.current() ?? []
+    return extra.length === 0 ? spec : { ...spec, scheduling: { ...spec.scheduling, reservations: [...spec.scheduling.reservations, ...extra] } }
+  }
+
+  /** Every reservation (policy and run time) with its window and, while active, the slots it holds per node and uses. */
+  reservationsView (): Array<Record<string, unknown>> {
+    const active = new Map(this.broker.reservations().map((r) => [r.name, r]))
+    const now = Date.now()
+    return this.specWithReservations().scheduling.reservations.filter((r) => r.to === undefined || Date.parse(r.to) > now).map((r) => ({ ...r, active: active.has(r.name), held: active.get(r.name)?.perPeer ?? {}, used: active.get(r.name)?.used ?? {} }))
+  }
+
+  private reserveHandler (): NonNullable<BrokerHandlers['Reserve']> {
+    return authorized(async (req) => {
+      const subject = typeof req.subject === 'string' && req.subject !== '' ? req.subject : 'anonymous'
+      if (this.reserved === undefined) throw new UnavailableError('the broker is not started')
+      const res = this.reserved.add(req, subject, this.policy.effective.spec.scheduling.reservations)
+      this.init.logger.info({ name: res.name, from: res.from, to: res.to, by: subject }, 'reservation made')
+      this.refresh()
+      return res
+    }, () => this.policy.effective, () => 'policy.apply')
+  }
+
   private refresh (): void {
     // reservations are re-read each round: a window that opened or closed counts at once
-    this.broker.setReservations(this.policy.effective.spec.scheduling.reservations.map((r) => ({
+    this.broker.setReservations(this.specWithReservations().scheduling.reservations.map((r) => ({
       name: r.name,
       ...(r.slots !== undefined ? { slots: r.slots } : {}),
       ...(r.nodes !== undefined ? { nodes: r.nodes } : {}),

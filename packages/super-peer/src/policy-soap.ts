@@ -69,7 +69,7 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
 }
 
 /** ApplyPolicy and GetPolicy of the Broker WSDL. */
-export function policyHandlers (control: PolicyControl, nodePolicy?: (node: string, subject: string | undefined) => Promise<string>): BrokerHandlers {
+export function policyHandlers (control: PolicyControl, nodePolicy?: (node: string, subject: string | undefined) => Promise<string>, extra?: () => Record<string, unknown>): BrokerHandlers {
   const policy = (): EffectivePolicy => control.effective
   return {
     ApplyPolicy: authorized(async (req) => {
@@ -89,7 +89,7 @@ export function policyHandlers (control: PolicyControl, nodePolicy?: (node: stri
         if (nodePolicy === undefined) throw new NotFoundError('GetPolicy node: this broker does not track its nodes\' policies')
         return { policyJson: await nodePolicy(req.node, req.subject) }
       }
-      return { policyJson: JSON.stringify(control.describe()) }
+      return { policyJson: JSON.stringify({ ...control.describe(), ...extra?.() }) }
     }, policy, () => 'policy.read')
   }
 }
