@@ -45,7 +45,7 @@ export {
   policySchema, policySpecSchema, schedulingSchema, securitySchema, monitoringSchema, faultToleranceSchema,
   queuesSchema, sandboxSchema, DEFAULT_POLICY, permissions
 } from './schemas/policy.js'
-export type { PolicySpec, PolicyDocument, EffectivePolicySpec } from './schemas/policy.js'
+export type { PolicySpec, PolicyDocument, EffectivePolicySpec, AdaptRule } from './schemas/policy.js'
 export { nodeConfigSchema, nodeConfigSpecSchema } from './schemas/node-config.js'
 export type { NodeConfigSpec, NodeConfigDocument } from './schemas/node-config.js'
 export { topologySchema } from './topology-file.js'

@@ -19,6 +19,7 @@ import { checkCapacity, withHoldReason } from './capacity.js'
 import { matchNodes } from './node-match.js'
 import { applyJobPolicy } from './policy-jobs.js'
 import { RuntimeReservations } from './reservations.js'
+import { SelfConfig } from './self-config.js'
 import { authorized } from './policy-soap.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
@@ -105,6 +106,11 @@ export class BrokerAgent implements Startable {
   /** Job bytes (program bundles) sent to peers in Instantiate messages since start. */
   bytesSent = 0
   readonly policy: PolicyControl
+  /** Monitoring results choosing the strategy (policy `scheduling.rules`). */
+  readonly selfConfig: SelfConfig
+  private roundTimer: NodeJS.Timeout | undefined
+  /** When recent jobs failed (ms), for `failuresPerHour`. */
+  private failures: number[] = []
   /** Reservations made at run time (`mvm reserve`); unset before start. */
   private reserved: RuntimeReservations | undefined
   /** What each member reported running after the last push (its reply), by peer ID. */
@@ -146,8 +152,10 @@ export class BrokerAgent implements Startable {
     this.policy = new PolicyControl({
       setStrategy: (s) => { this.broker.setStrategy(s) },
       setFaultTolerance: (ft) => { this.broker.setFaultTolerance(ft) },
-      broadcast: (json) => { this.broadcast(json) }
+      // a new policy may change the monitoring interval: the next round follows it at once
+      broadcast: (json) => { this.broadcast(json); this.rescheduleRound() }
     }, log, { group: node.group ?? '', target: () => this.scopeTarget() })
+    this.selfConfig = new SelfConfig((st) => { this.broker.setStrategy(st) }, () => this.broker.strategy(), log)
   }
 
   isStarted (): boolean { return this.lifetime !== undefined }
@@ -167,6 +175,10 @@ export class BrokerAgent implements Startable {
     }, { stored: this.broker.setting(POLICY_HISTORY_KEY), save: (json) => { this.broker.putSetting(POLICY_HISTORY_KEY, json) } })
     // a push from the parent group's super-peer; a node with the peer role too passes its share on
     this.cleanups.push(this.node.control.handle('policyUpdate', async (b, ctx) => await this.onPolicyPush(b.policyJson, ctx.peerId), { replace: true }))
+    this.cleanups.push(this.broker.on('job', (e) => {
+      if (e.kind === 'state' && e.state === 'failed') this.failures.push(Date.now())
+    }))
+    this.monitorRound()
     this.reserved = new RuntimeReservations({ get: () => this.broker.setting(RESERVATIONS_KEY), put: (json) => { this.broker.putSetting(RESERVATIONS_KEY, json) } })
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
     // kept for a `restart` recovery; a stale one (earlier attempt, other node) is dropped by the broker
@@ -205,7 +217,7 @@ export class BrokerAgent implements Startable {
     jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
     const submitJobs = jobs.SubmitJobs!
     jobs.SubmitJobs = async (req, ctx) => { this.refresh(); return await submitJobs(req, ctx) }
-    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView() })), Reserve: this.reserveHandler() } })
+    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler() } })
   }
 
   async stop (): Promise<void> {
@@ -213,6 +225,7 @@ export class BrokerAgent implements Startable {
     this.lifetime.abort()
     this.lifetime = undefined
     if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.roundTimer !== undefined) clearTimeout(this.roundTimer)
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
@@ -372,6 +385,34 @@ export class BrokerAgent implements Startable {
   /** This super-peer's own policy state, shaped as a peer reports its own. */
   selfPolicyState (): Record<string, unknown> {
     return { group: this.node.group ?? '', version: this.policy.changes, adoptedAtMs: Date.now(), policy: this.policy.effective }
+  }
+
+  /**
+   * One monitoring round of self-configuration, then the next after the policy's
+   * `monitoring.intervalSec` (read each round, so a policy change counts at once).
+   */
+  private monitorRound (): void {
+    if (this.lifetime === undefined) return
+    const spec = this.policy.effective.spec
+    if (spec.scheduling.rules.length > 0) {
+      const hourAgo = Date.now() - 3_600_000
+      this.failures = this.failures.filter((t) => t > hourAgo)
+      const loads = this.members().filter((m) => m.state === 'up' && m.roles.includes('peer')).map((m) => m.report.load)
+      this.selfConfig.round(spec.scheduling, {
+        queueLength: this.broker.countByState().queued ?? 0,
+        loadSpread: loads.length === 0 ? 0 : Math.max(...loads) - Math.min(...loads),
+        failuresPerHour: this.failures.length
+      })
+    }
+    this.roundTimer = setTimeout(() => { this.monitorRound() }, Math.max(50, spec.monitoring.intervalSec * 1000))
+    this.roundTimer.unref()
+  }
+
+  private rescheduleRound (): void {
+    if (this.roundTimer === undefined || this.lifetime === undefined) return
+    clearTimeout(this.roundTimer)
+    this.roundTimer = setTimeout(() => { this.monitorRound() }, Math.max(50, this.policy.effective.spec.monitoring.intervalSec * 1000))
+    this.roundTimer.unref()
   }
 
   /** The policy in force with the run-time reservations beside its own. */

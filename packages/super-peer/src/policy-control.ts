@@ -304,6 +304,15 @@ export class PolicyControl {
       const at = eff.sources['scheduling.strategy'] ?? { file: origin, line: 1, column: 1 }
       throw new ValidationError([{ ...at, path: 'scheduling.strategy', message: toMvmError(err).message }])
     }
+    // a self-configuration rule must name a strategy that exists, or it would fail when it fires
+    eff.spec.scheduling.rules.forEach((r, i) => {
+      try {
+        schedulingStrategies.resolve({ type: r.use.strategy, options: r.use.options ?? {} })
+      } catch (err) {
+        const at = eff.sources['scheduling.rules'] ?? { file: origin, line: 1, column: 1 }
+        throw new ValidationError([{ ...at, path: `scheduling.rules[${i}].use.strategy`, message: toMvmError(err).message }])
+      }
+    })
     // a file edit displaces the applied policy of its level: only the applied layers left are kept
     const kept = new Set(next.layers.filter((l) => l.origin === APPLIED).map((l) => l.policy.spec.level as string))
     const applied = new Map([...appliedNext].filter(([level]) => kept.has(level)))

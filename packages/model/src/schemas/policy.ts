@@ -15,6 +15,30 @@ const dateString = z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
   error: (iss) => `expected an ISO date-time such as 2025-01-31T09:00:00Z, got ${JSON.stringify(iss.input)}`
 })
 
+/** A threshold on a monitored value: `>100`, `>=0.5`, `<3`, `<=10`. */
+const comparison = z.string().regex(/^\s*(>=|<=|>|<)\s*\d+(\.\d+)?\s*$/, { error: (iss) => `expected a comparison such as '>100' or '<=0.5', got ${JSON.stringify(iss.input)}` })
+
+/**
+ * Self-configuration: on each monitoring round the broker checks every rule's `when` (all its
+ * conditions must hold); the first rule that held for `enterRounds` rounds in a row puts its
+ * `use` strategy in force, until its condition has failed for `exitRounds` rounds in a row
+ * (hysteresis: no flapping around a threshold). Then the policy's own strategy is back.
+ */
+export const adaptRuleSchema = z.object({
+  name: z.string().min(1).optional(),
+  when: z.object({
+    /** Jobs waiting in the broker's queue. */
+    queueLength: comparison.optional(),
+    /** The highest minus the lowest load among the group's up peers (CPUs busy). */
+    loadSpread: comparison.optional(),
+    /** Jobs that failed in the last hour. */
+    failuresPerHour: comparison.optional()
+  }).strict().refine((w) => Object.keys(w).length > 0, { error: 'a rule needs at least one condition: queueLength, loadSpread or failuresPerHour' }),
+  use: z.object({ strategy: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
+  enterRounds: positiveInt().optional(),
+  exitRounds: positiveInt().optional()
+}).strict()
+
 /** Every field is optional in a file: levels override each other field by field, defaults fill the rest. */
 export const schedulingSchema = z.object({
   strategy: z.string().min(1).optional(),
@@ -24,6 +48,8 @@ export const schedulingSchema = z.object({
    * or accepted and held queued with that reason, for groups that nodes may still join (true).
    */
   waitForCapacity: z.boolean().optional(),
+  /** Self-configuration rules (see {@link adaptRuleSchema}), first match wins. */
+  rules: z.array(adaptRuleSchema).optional(),
   /**
    * Slots kept for the jobs that name the reservation (profile `spec.reservation`) from `from`
    * to `to`: `nodes` holds those nodes whole, `slots` that many slots (on nodes matching
@@ -157,11 +183,12 @@ export type PolicySpec = z.infer<typeof policySpecSchema>
 export type PolicyDocument = z.infer<typeof policySchema>
 
 type Reservation = NonNullable<NonNullable<PolicySpec['scheduling']>['reservations']>[number]
+export type AdaptRule = z.infer<typeof adaptRuleSchema>
 type Perm = (typeof permissions)[number]
 
 /** The policy a node acts on: every setting present, after merging levels and filling defaults. */
 export interface EffectivePolicySpec {
-  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, reservations: Reservation[] }
+  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, rules: AdaptRule[], reservations: Reservation[] }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
     admittedPeers: string[]
@@ -183,7 +210,7 @@ export interface EffectivePolicySpec {
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
-  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, reservations: [] },
+  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, rules: [], reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
