@@ -6,6 +6,7 @@ import {
 } from '@mvm/core'
 import { JobStore, type Change } from './store.js'
 import { Cluster } from './cluster.js'
+import type { SlotHold } from './holds.js'
 import { schedulePass } from './pass.js'
 import { toNewJobs, checkNodeView } from './validate.js'
 import { schedulingStrategies } from './strategies/registry.js'
@@ -226,6 +227,15 @@ export class BrokerImpl implements Broker {
     this.currentName = specName(spec, s)
     this.log.info({ strategy: this.currentName }, 'scheduling strategy switched')
     this.kick()
+  }
+
+  setReservations (holds: SlotHold[]): void {
+    this.cluster.setHolds(holds)
+    this.kick()
+  }
+
+  reservations (): Array<{ name: string, perPeer: Record<string, number>, used: Record<string, number> }> {
+    return this.cluster.held().map((h) => ({ name: h.name, perPeer: Object.fromEntries(h.perPeer), used: Object.fromEntries(h.used) }))
   }
 
   updateNodes (views: NodeView[]): void {
@@ -463,7 +473,7 @@ export class BrokerImpl implements Broker {
 
   private dispatch (job: Job, placement: string[], memoryMB: number): void {
     const changes = this.store.transition(job.id, 'scheduled', { placement, reason: null, detail: `placed on ${[...new Set(placement)].join(', ')}` })
-    this.cluster.reserve(job.id, placement, memoryMB)
+    this.cluster.reserve(job.id, placement, memoryMB, typeof job.request.reservation === 'string' ? job.request.reservation : undefined)
     const a: Active = { placement, ctl: new AbortController(), ranksStarted: 0 }
     this.active.set(job.id, a)
     this.emit(changes)

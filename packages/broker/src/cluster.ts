@@ -1,5 +1,6 @@
 import type { Candidate, NodeView, PlacementConstraints } from './types.js'
 import { rankCapacity } from './strategies/capacity.js'
+import { heldSlots, type SlotHold } from './holds.js'
 
 interface Known {
   view: NodeView
@@ -25,6 +26,32 @@ export class Cluster {
   /** peerId → jobId → memory held there by that job. */
   private readonly reservedMemory = new Map<string, Map<string, MemoryHold>>()
   private epoch = 0
+  /** Reservations (policy `scheduling.reservations`): their slots go only to the jobs naming them. */
+  private holds: SlotHold[] = []
+  /** jobId → the reservation it runs in. */
+  private readonly jobHold = new Map<string, string>()
+
+  setHolds (holds: readonly SlotHold[]): void { this.holds = [...holds] }
+
+  /** What each active reservation holds now, per peer, and how much of it its jobs use. */
+  held (now = Date.now()): Array<{ name: string, perPeer: Map<string, number>, used: Map<string, number> }> {
+    const per = heldSlots(this.holds, [...this.nodes.values()].map((k) => k.view), now)
+    return [...per].map(([name, perPeer]) => {
+      const used = new Map<string, number>()
+      for (const [jobId, hold] of this.jobHold) {
+        if (hold !== name) continue
+        for (const [p, n] of this.reservations.get(jobId)?.perPeer ?? []) used.set(p, (used.get(p) ?? 0) + n)
+      }
+      return { name, perPeer, used }
+    })
+  }
+
+  /** Slots on `peerId` held by reservations other than `except` and not used by their jobs. */
+  private heldUnused (peerId: string, held: ReturnType<Cluster['held']>, except?: string): number {
+    let n = 0
+    for (const h of held) if (h.name !== except) n += Math.max(0, (h.perPeer.get(peerId) ?? 0) - (h.used.get(peerId) ?? 0))
+    return n
+  }
 
   update (views: readonly NodeView[]): void {
     const epoch = ++this.epoch
@@ -48,10 +75,16 @@ export class Cluster {
   views (): NodeView[] { return [...this.nodes.values()].map((k) => ({ ...k.view, ...this.free(k) })) }
 
   /** Up nodes that satisfy the constraints, with what they can still take of a job needing `memoryMB` per rank. */
-  candidates (c: PlacementConstraints | undefined, memoryMB: number): Candidate[] {
+  candidates (c: PlacementConstraints | undefined, memoryMB: number, reservation?: string): Candidate[] {
     const out: Candidate[] = []
+    const held = this.holds.length === 0 ? [] : this.held()
+    // a job naming a reservation runs only on its nodes, and only while it is active
+    const mine = reservation === undefined ? undefined : held.find((h) => h.name === reservation)
+    if (reservation !== undefined && mine === undefined) return out
     for (const k of this.eligible(c)) {
-      const f = this.free(k)
+      if (mine !== undefined && !mine.perPeer.has(k.view.peerId)) continue
+      const raw = this.free(k)
+      const f = { ...raw, freeSlots: Math.max(0, raw.freeSlots - this.heldUnused(k.view.peerId, held, reservation)) }
       const capacity = rankCapacity(f.freeSlots, f.freeMemoryMB, memoryMB)
       if (capacity > 0) out.push({ ...k.view, ...f, capacity })
     }
@@ -87,7 +120,8 @@ export class Cluster {
     return n
   }
 
-  reserve (jobId: string, placement: readonly string[], memoryMB: number): void {
+  reserve (jobId: string, placement: readonly string[], memoryMB: number, hold?: string): void {
+    if (hold !== undefined) this.jobHold.set(jobId, hold)
     const perPeer = new Map<string, number>()
     for (const p of placement) perPeer.set(p, (perPeer.get(p) ?? 0) + 1)
     for (const [p, n] of perPeer) {
@@ -111,6 +145,7 @@ export class Cluster {
     const r = this.reservations.get(jobId)
     if (r === undefined) return
     this.reservations.delete(jobId)
+    this.jobHold.delete(jobId)
     for (const [p, n] of r.perPeer) {
       const k = this.nodes.get(p)
       // only what the report counted: a reservation newer than the report is not in it

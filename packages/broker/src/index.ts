@@ -37,6 +37,7 @@ export type {
 } from './types.js'
 export { schedulingStrategies } from './strategies/registry.js'
 export { terminalStates } from './types.js'
+export { holdActive, type SlotHold } from './holds.js'
 export { DEPENDENCY_TYPES, type Dependency, type DependencyType } from './deps.js'
 export { parseBoundedJson, MAX_JSON_DEPTH } from './json-bounds.js'
 

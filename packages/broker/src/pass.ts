@@ -48,11 +48,12 @@ export function schedulePass (d: PassDeps): number {
       if (deps.kind === 'never') { d.dependencyNeverMet(job, deps.reason); continue }
       const memoryMB = job.request.resources?.memoryMB ?? 0
       const { strategy: _s, ...constraints } = job.request.placement ?? {}
-      const shape = JSON.stringify([memoryMB, constraints, job.request.placement?.strategy ?? ''])
+      const reservation = typeof job.request.reservation === 'string' ? job.request.reservation : undefined
+      const shape = JSON.stringify([memoryMB, constraints, job.request.placement?.strategy ?? '', reservation ?? ''])
       const smallestFailed = failedAt.get(shape)
       let placement: string[] | null = null
       if (smallestFailed === undefined || job.size < smallestFailed) {
-        const candidates = d.cluster.candidates(job.request.placement, memoryMB)
+        const candidates = d.cluster.candidates(job.request.placement, memoryMB, reservation)
         placement = decide(d, job, memoryMB, candidates)
         if (placement === null) failedAt.set(shape, Math.min(job.size, smallestFailed ?? Infinity))
         if (placement === null && totalCapacity(candidates) >= job.size) d.note(job.id, `the ${d.strategyFor(job).name} strategy found no placement for its ${job.size} ranks`)

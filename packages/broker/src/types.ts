@@ -1,3 +1,4 @@
+import type { SlotHold } from './holds.js'
 import type { Logger, ComponentSpec, JobState } from '@mvm/core'
 import type { Dependency } from './deps.js'
 
@@ -290,6 +291,13 @@ export interface Broker {
   result: (jobId: string) => JobResult
   bundle: (sha256: string) => Uint8Array | undefined
   updateNodes: (views: NodeView[]) => void
+  /**
+   * The reservations in force (replacing the last list): while one is active its slots go only to
+   * jobs whose request names it (`reservation`), which run only there; when it ends they are free.
+   */
+  setReservations: (holds: SlotHold[]) => void
+  /** The active reservations: slots held per peer and how many of them their jobs use. */
+  reservations: () => Array<{ name: string, perPeer: Record<string, number>, used: Record<string, number> }>
   nodeDown: (peerId: string) => Promise<void>
   nodes: () => NodeView[]
   reportRank: (jobId: string, rank: RankRecord) => void

@@ -25,6 +25,8 @@ export { checkTextBounds, DEFAULT_TEXT_BOUNDS } from './bounds.js'
 export type { TextBounds } from './bounds.js'
 export { expandArray } from './array.js'
 export { mergePolicies } from './merge.js'
+export { writtenJobSettings } from './profile-written.js'
+export { mergeTraced, checkReceivedLayer, inScope, namesNodes, type ScopeTarget, type LayerTag, type TaggedPolicy, type FieldOrigin, type TracedPolicy } from './provenance.js'
 export type {
   LoadOptions, MvmDocument, LoadedTopology, LoadedProfile, LoadedPolicy, LoadedNodeConfig, LoadedWorkflow, WorkflowStep, EffectivePolicy
 } from './types.js'
@@ -43,7 +45,7 @@ export {
   policySchema, policySpecSchema, schedulingSchema, securitySchema, monitoringSchema, faultToleranceSchema,
   queuesSchema, sandboxSchema, DEFAULT_POLICY, permissions
 } from './schemas/policy.js'
-export type { PolicySpec, PolicyDocument, EffectivePolicySpec } from './schemas/policy.js'
+export type { PolicySpec, PolicyDocument, EffectivePolicySpec, AdaptRule } from './schemas/policy.js'
 export { nodeConfigSchema, nodeConfigSpecSchema } from './schemas/node-config.js'
 export type { NodeConfigSpec, NodeConfigDocument } from './schemas/node-config.js'
 export { topologySchema } from './topology-file.js'

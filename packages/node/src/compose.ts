@@ -83,14 +83,27 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
         // until it opens, the heartbeat says so: nothing moved, nothing stored
         if (layer === undefined) node.monitor.setDataProbe(() => ({ ...NO_DATA, maxBytes: dataPolicy(init.policy).cacheMB * MiB }))
         if (peerPkg !== undefined) {
-          peer = peerPkg.createPeerRole(node, { ...opts, ...(init.data !== false ? { data: layer ?? openData } : {}), ...(init.runtime !== undefined ? { runtime: init.runtime } : {}) })
+          peer = peerPkg.createPeerRole(node, {
+            ...opts,
+            group: node.group,
+            labels: node.status().labels,
+            ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
+            // a super-peer node takes policy pushes in its broker and hands them to its peer part
+            policyUpdates: !isSuperPeer,
+            ...(init.data !== false ? { data: layer ?? openData } : {}),
+            ...(init.runtime !== undefined ? { runtime: init.runtime } : {})
+          })
           await peer.start()
           peerMetrics(node, peer)
         }
         if (isSuperPeer) {
           const { createSuperPeerRole } = await import('@mvm/super-peer')
+          const own = peer
           superPeer = createSuperPeerRole(node, {
             ...opts,
+            ...(own !== undefined
+              ? { localPeer: { peerId: () => node.peerId, receive: (json: string) => { const st = own.receivePolicy(json, node.peerId); return st === undefined ? undefined : JSON.stringify(st) } } }
+              : {}),
             ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
             ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB, environments: layer.registry, upstream: () => parentHolder(node) } } : {})
           })

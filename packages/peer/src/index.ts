@@ -20,10 +20,12 @@ import type { GetLogsRequest, GetLogsResponse, Handler } from '@mvm/soap'
 import { PeerAgent, type PeerAgentInit, type PeerNode, type RuntimeFactory } from './peer-agent.js'
 import type { NodeData } from './job-data.js'
 import { nodeLogsHandler } from './logs-node.js'
+import { PeerPolicy, policyFilesOf, type NodePolicyState } from './peer-policy.js'
 
 export { PeerAgent, type PeerAgentInit, type PeerNode, type RuntimeFactory } from './peer-agent.js'
 export type { NodeData } from './job-data.js'
 export { nodeLogsHandler, runtimeLogDir } from './logs-node.js'
+export { PeerPolicy, type NodePolicyState } from './peer-policy.js'
 
 /** What the peer role needs of the node: the agent's needs plus SOAP and the queue streams. */
 export interface PeerHost extends PeerNode {
@@ -36,6 +38,17 @@ export interface PeerRoleInit {
   logger: Logger
   /** The node's own merged policy, if it was started with one: its sandbox section wins over domain updates. */
   policy?: EffectivePolicy
+  /** The files behind `policy` (default: every file that set something in it), traced per setting. */
+  policyFiles?: string[]
+  /** The node's group (what its policy state names before the first push). */
+  group?: string
+  /** The node's labels, which a policy's `scope` may name. */
+  labels?: Record<string, string>
+  /**
+   * Whether this role takes policy pushes from the control protocol itself (default true). A node
+   * that is also a super-peer hands them over from its broker instead (one handler per message type).
+   */
+  policyUpdates?: boolean
   /** The node's data layer, or how to open it at the first job with files (a peer-only node loads no store before). */
   data?: NodeData | (() => Promise<NodeData>)
   /** Replaces the sandboxed runtime (simulated ranks in `mvm sim`). */
@@ -44,6 +57,9 @@ export interface PeerRoleInit {
 
 export interface PeerRole extends Startable {
   readonly agent: PeerAgent
+  readonly policy: PeerPolicy
+  /** A policy push as a super-peer sends it (JSON); returns the node's state, or undefined for an old-style push. */
+  receivePolicy: (policyJson: string, from: string) => NodePolicyState | undefined
 }
 
 export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
@@ -55,18 +71,45 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
     ...(init.runtime !== undefined ? { runtime: init.runtime } : {}),
     ...(spec !== undefined ? { driver: spec.sandbox.driver, poolSize: spec.sandbox.poolSize, poolMemoryMB: spec.sandbox.defaults.memoryMB, reuseForSameOwner: spec.sandbox.reuseForSameOwner } : {})
   })
-  return startableRole(agent, () => {
+  const policy = new PeerPolicy(() => node.peerId, { adopt: (s) => { agent.adoptPolicySandbox(s) } }, init.logger)
+  const receivePolicy = (json: string, from: string): NodePolicyState | undefined => onPolicyUpdate(json, from, agent, policy, init.logger)
+  const role = startableRole(agent, () => {
     node.extendSoap({ Node: { GetLogs: nodeLogsHandler({ dataDir: init.dataDir }) } })
-    return node.control.handle('policyUpdate', (b, ctx) => { onPolicyUpdate(b.policyJson, ctx.peerId, agent, init.logger); return undefined })
+    if (init.policyUpdates === false) return undefined
+    return node.control.handle('policyUpdate', (b, ctx) => {
+      const state = receivePolicy(b.policyJson, ctx.peerId)
+      // the reply tells the super-peer what this node runs (`mvm policy show --effective --node`)
+      return state === undefined ? undefined : { type: 'policyUpdate', policyJson: JSON.stringify(state) }
+    })
+  })
+  const start = role.start.bind(role)
+  let loaded = false
+  return Object.assign(role, {
+    policy,
+    receivePolicy,
+    async start () {
+      if (!loaded) {
+        loaded = true
+        try {
+          await policy.load(init.policyFiles ?? policyFilesOf(init.policy), init.group ?? '', { labels: init.labels ?? {} })
+        } catch (err) { init.logger.warn({ err: (err as Error).message }, 'the node\'s policy files could not be read again for tracing; its policy shows as defaults until the first push') }
+      }
+      await start()
+    }
   })
 }
 
-function onPolicyUpdate (json: string, from: string, agent: PeerAgent, log: Logger): void {
-  let p: { version?: number, spec?: EffectivePolicy['spec'] }
-  try { p = JSON.parse(json) as typeof p } catch { log.warn({ from }, 'policyUpdate: policyJson is not JSON; ignored'); return }
-  if (p === null || typeof p !== 'object') { log.warn({ from }, 'policyUpdate: policyJson is not an object; ignored'); return }
+function onPolicyUpdate (json: string, from: string, agent: PeerAgent, policy: PeerPolicy, log: Logger): NodePolicyState | undefined {
+  let p: { version?: number, group?: string, spec?: EffectivePolicy['spec'], layers?: unknown }
+  try { p = JSON.parse(json) as typeof p } catch { log.warn({ from }, 'policyUpdate: policyJson is not JSON; ignored'); return undefined }
+  if (p === null || typeof p !== 'object') { log.warn({ from }, 'policyUpdate: policyJson is not an object; ignored'); return undefined }
+  if (Array.isArray(p.layers) && typeof p.version === 'number') {
+    return policy.receive({ version: p.version, layers: p.layers, ...(typeof p.group === 'string' ? { group: p.group } : {}) }, from)
+  }
+  // an older super-peer sends only the merged spec: its sandbox part, unless the node has its own policy
   const adopted = agent.adoptSandbox(p.spec?.sandbox)
   log.info({ from, version: p.version, strategy: p.spec?.scheduling?.strategy, driver: p.spec?.sandbox?.driver, adopted }, 'policy update received')
+  return undefined
 }
 
 /**

@@ -136,6 +136,17 @@ export class PeerAgent implements Startable {
     return true
   }
 
+  /**
+   * The sandbox part of the policy this node merged (its own node level over what the super-peer
+   * pushed): driver, pool, reuse and pool memory class of the runtime the next first job loads.
+   */
+  adoptPolicySandbox (s: { driver: string, poolSize: number, reuseForSameOwner: boolean, memoryMB: number }): void {
+    this.init.driver = s.driver
+    this.init.poolSize = s.poolSize
+    this.init.reuseForSameOwner = s.reuseForSameOwner
+    this.init.poolMemoryMB = s.memoryMB
+  }
+
   /** A handler's channel signal joined with the agent's lifetime. */
   private signal (channel: AbortSignal): AbortSignal {
     return this.lifetime === undefined ? channel : combineSignals([channel, this.lifetime.signal])

@@ -144,7 +144,7 @@ export function createBrokerClient (url: string, options: { subject?: string } =
     RequeueJob: async (req, o) => call('RequeueJob', req, o),
     GetJobResult: async (req, o) => call('GetJobResult', req, o),
     ApplyPolicy: async (req, o) => call('ApplyPolicy', req, o),
-    GetPolicy: async (o) => call('GetPolicy', {}, o),
+    GetPolicy: async (o, req) => call('GetPolicy', req ?? {}, o),
     GetJobLogs: async (req, o) => call('GetJobLogs', req, o),
     SubmitJobs: async (req, o) => call('SubmitJobs', req, o),
     WaitJob: async (req, o) => call('WaitJob', req, waitOptions(req.timeoutMs, o)),
@@ -152,6 +152,7 @@ export function createBrokerClient (url: string, options: { subject?: string } =
     PutData: async (req, o) => call('PutData', req, o),
     GetData: async (req, o) => call('GetData', req, o),
     ListData: async (req, o) => call('ListData', req ?? {}, o),
-    RemoveData: async (req, o) => call('RemoveData', req, o)
+    RemoveData: async (req, o) => call('RemoveData', req, o),
+    Reserve: async (req, o) => call('Reserve', req, o)
   }
 }

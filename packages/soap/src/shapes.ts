@@ -218,10 +218,10 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
       }
     },
     ApplyPolicy: {
-      input: { policyYaml: optStr, subject, dryRun: { kind: 'bool', opt: true }, force: { kind: 'bool', opt: true }, previous: { kind: 'bool', opt: true } },
+      input: { policyYaml: optStr, subject, dryRun: { kind: 'bool', opt: true }, force: { kind: 'bool', opt: true }, previous: { kind: 'bool', opt: true }, version: optInt },
       output: { applied: bool, warnings: strs, changes: strs, lostRights: strs }
     },
-    GetPolicy: { input: { subject }, output: { policyJson: str } },
+    GetPolicy: { input: { subject, node: optStr, history: { kind: 'bool', opt: true } }, output: { policyJson: str } },
     GetJobLogs: { input: brokerLogsRequest, output: { logs: { kind: JobRankLogShape, many: true } } },
     SubmitJobs: { input: { jobs: { kind: JobSubmissionShape, many: true } }, output: { submitted: { kind: SubmittedShape, many: true } } },
     WaitJob: { input: { jobId: str, timeoutMs: optInt, subject }, output: JobInfoShape },
@@ -232,7 +232,8 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
       output: { id: str, size: long, offset: long, content: bytes }
     },
     ListData: { input: { subject }, output: { files: { kind: DataEntryShape, many: true }, storedBytes: long, maxBytes: long } },
-    RemoveData: { input: { id: str, subject }, output: { removed: bool } }
+    RemoveData: { input: { id: str, subject }, output: { removed: bool } },
+    Reserve: { input: { name: str, nodes: strs, slots: optInt, start: optStr, durationSec: int, owners: strs, subject }, output: { name: str, from: str, to: str } }
   }
 }
 

@@ -182,6 +182,9 @@ export interface ListDataRequest { subject?: string }
 export interface ListDataResponse { files: DataEntry[], storedBytes: number, maxBytes: number }
 export interface DataIdRequest { id: string, subject?: string }
 export interface RemoveDataResponse { removed: boolean }
+/** Slots held for the jobs naming `name`: `slots` of them, or whole `nodes`; from `start` (default now) for `durationSec`. */
+export interface ReserveRequest { name: string, nodes: string[], slots?: number, start?: string, durationSec: number, owners: string[], subject?: string }
+export interface ReserveResponse { name: string, from: string, to: string }
 export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
 
 /** Several submissions in one call (one transaction: all accepted or none); `submitted[i]` answers `jobs[i]`. */
@@ -288,10 +291,12 @@ export interface GetJobResultResponse {
  * `dryRun` reports the change without making it; `force` applies one that takes the caller's
  * own right to submit, list jobs, read or apply policies (refused otherwise).
  */
-export interface ApplyPolicyRequest { policyYaml?: string, subject?: string, dryRun?: boolean, force?: boolean, previous?: boolean }
+/** `version`: go back to the applied policies of that version (`GetPolicy` with `history` lists them). */
+export interface ApplyPolicyRequest { policyYaml?: string, subject?: string, dryRun?: boolean, force?: boolean, previous?: boolean, version?: number }
 /** `changes`: one line per effective setting that differs (`path: before -> after`); `lostRights`: `subject: perm, perm`. */
 export interface ApplyPolicyResponse { applied: boolean, warnings: string[], changes?: string[], lostRights?: string[] }
-export interface GetPolicyRequest { subject?: string }
+/** `node`: the policy that node runs (peer ID, short ID, unique prefix or name label) instead of the broker's. */
+export interface GetPolicyRequest { subject?: string, node?: string, history?: boolean }
 export interface GetPolicyResponse { policyJson: string }
 
 export interface GetJobLogsRequest extends GetLogsRequest { subject?: string }
@@ -356,6 +361,7 @@ export interface BrokerHandlers {
   GetData?: Handler<GetDataRequest, GetDataResponse>
   ListData?: Handler<ListDataRequest, ListDataResponse>
   RemoveData?: Handler<DataIdRequest, RemoveDataResponse>
+  Reserve?: Handler<ReserveRequest, ReserveResponse>
 }
 
 export interface ServiceHandlers {
@@ -397,7 +403,8 @@ export interface BrokerClient {
   RequeueJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>
-  GetPolicy: (options?: CallOptions) => Promise<GetPolicyResponse>
+  /** `req.node`: the policy that node runs (its group's broker answers; a parent asks its child groups). */
+  GetPolicy: (options?: CallOptions, req?: GetPolicyRequest) => Promise<GetPolicyResponse>
   GetJobLogs: (req: GetJobLogsRequest, options?: CallOptions) => Promise<GetJobLogsResponse>
   SubmitJobs: (req: SubmitJobsRequest, options?: CallOptions) => Promise<SubmitJobsResponse>
   /** Without a `timeoutMs` call option, the call's own timeout is the wait plus a margin. */
@@ -407,4 +414,5 @@ export interface BrokerClient {
   GetData: (req: GetDataRequest, options?: CallOptions) => Promise<GetDataResponse>
   ListData: (req?: ListDataRequest, options?: CallOptions) => Promise<ListDataResponse>
   RemoveData: (req: DataIdRequest, options?: CallOptions) => Promise<RemoveDataResponse>
+  Reserve: (req: ReserveRequest, options?: CallOptions) => Promise<ReserveResponse>
 }

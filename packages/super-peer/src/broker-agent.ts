@@ -1,10 +1,10 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { ErrorCode, UnavailableError, type Logger, type Startable } from '@mvm/core'
+import { BadRequestError, ErrorCode, NotFoundError, UnavailableError, toMvmError, type Logger, type Startable } from '@mvm/core'
 import { createBroker, parseBoundedJson, terminalStates, type Broker, type FaultTolerance, type Job, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { Holder } from '@mvm/data'
 import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
-import type { EffectivePolicy } from '@mvm/model'
+import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
 import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers, JobInfo } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
@@ -16,6 +16,11 @@ import { PolicyControl, ftOf, strategyOf } from './policy-control.js'
 import { rootFiles } from './policy-layers.js'
 import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
 import { checkCapacity, withHoldReason } from './capacity.js'
+import { matchNodes } from './node-match.js'
+import { applyJobPolicy } from './policy-jobs.js'
+import { RuntimeReservations } from './reservations.js'
+import { SelfConfig } from './self-config.js'
+import { authorized } from './policy-soap.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 
@@ -32,8 +37,14 @@ export interface MemberLike {
 }
 
 export interface SuperPeerNode {
+  /** The node's group (a policy pushed down names it). */
+  readonly group?: string
+  /** This node's peer ID, once started. */
+  readonly peerId?: string
+  /** This super-peer's link to its parent group's super-peer, for a child group. */
+  parentLink?: () => { superPeerId?: string } | undefined
   readonly control: {
-    handle: <K extends ControlType>(type: K, handler: (body: Extract<ControlBody, { type: K }>, ctx: { peerId: string }) => ControlBodyInit | undefined | Promise<ControlBodyInit | undefined>) => () => void
+    handle: <K extends ControlType>(type: K, handler: (body: Extract<ControlBody, { type: K }>, ctx: { peerId: string }) => ControlBodyInit | undefined | Promise<ControlBodyInit | undefined>, opts?: { replace?: boolean }) => () => void
     toPeer: (peerId: string) => RpcPeer | undefined
   }
   readonly membership: { view: (opts?: { group?: string, includeChildren?: boolean }) => MemberLike[], get: (peerId: string) => MemberLike | undefined }
@@ -64,10 +75,19 @@ export interface BrokerAgentInit {
   refreshMs?: number
   /** The node's data layer: job inputs are bound to its store, outputs fetched into it. */
   data?: BrokerData
+  /**
+   * The node's own peer part, when it has the peer role too: it gets every policy push as the
+   * group's other peers do, and returns what it runs (JSON of its policy state).
+   */
+  localPeer?: { peerId: () => string, receive: (policyJson: string) => string | undefined }
 }
 
 /** Where the policies applied at run time (ApplyPolicy) are kept in the job store. */
 const APPLIED_POLICIES_KEY = 'policy.applied'
+/** Where reservations made at run time are kept. */
+const RESERVATIONS_KEY = 'reservations'
+/** Where every policy version (who, when, what changed) is kept. */
+const POLICY_HISTORY_KEY = 'policy.history'
 
 function storedPolicies (raw: string | undefined): string[] {
   if (raw === undefined) return []
@@ -86,6 +106,15 @@ export class BrokerAgent implements Startable {
   /** Job bytes (program bundles) sent to peers in Instantiate messages since start. */
   bytesSent = 0
   readonly policy: PolicyControl
+  /** Monitoring results choosing the strategy (policy `scheduling.rules`). */
+  readonly selfConfig: SelfConfig
+  private roundTimer: NodeJS.Timeout | undefined
+  /** When recent jobs failed (ms), for `failuresPerHour`. */
+  private failures: number[] = []
+  /** Reservations made at run time (`mvm reserve`); unset before start. */
+  private reserved: RuntimeReservations | undefined
+  /** What each member reported running after the last push (its reply), by peer ID. */
+  private readonly nodePolicies = new Map<string, { json: string, atMs: number }>()
   private readonly started = new Map<string, Set<number>>()
   /** Kept across stop/start: a validated profile stays valid. */
   private readonly submissions = new SubmissionCache()
@@ -123,8 +152,10 @@ export class BrokerAgent implements Startable {
     this.policy = new PolicyControl({
       setStrategy: (s) => { this.broker.setStrategy(s) },
       setFaultTolerance: (ft) => { this.broker.setFaultTolerance(ft) },
-      broadcast: (json) => { this.broadcast(json) }
-    }, log)
+      // a new policy may change the monitoring interval: the next round follows it at once
+      broadcast: (json) => { this.broadcast(json); this.rescheduleRound() }
+    }, log, { group: node.group ?? '', target: () => this.scopeTarget() })
+    this.selfConfig = new SelfConfig((st) => { this.broker.setStrategy(st) }, () => this.broker.strategy(), log)
   }
 
   isStarted (): boolean { return this.lifetime !== undefined }
@@ -141,7 +172,14 @@ export class BrokerAgent implements Startable {
     await this.broker.start()
     await this.policy.restore(storedPolicies(this.broker.setting(APPLIED_POLICIES_KEY)), (texts) => {
       this.broker.putSetting(APPLIED_POLICIES_KEY, texts.length === 0 ? null : JSON.stringify(texts))
-    })
+    }, { stored: this.broker.setting(POLICY_HISTORY_KEY), save: (json) => { this.broker.putSetting(POLICY_HISTORY_KEY, json) } })
+    // a push from the parent group's super-peer; a node with the peer role too passes its share on
+    this.cleanups.push(this.node.control.handle('policyUpdate', async (b, ctx) => await this.onPolicyPush(b.policyJson, ctx.peerId), { replace: true }))
+    this.cleanups.push(this.broker.on('job', (e) => {
+      if (e.kind === 'state' && e.state === 'failed') this.failures.push(Date.now())
+    }))
+    this.monitorRound()
+    this.reserved = new RuntimeReservations({ get: () => this.broker.setting(RESERVATIONS_KEY), put: (json) => { this.broker.putSetting(RESERVATIONS_KEY, json) } })
     this.cleanups.push(this.node.control.handle('jobReport', (b, ctx) => { this.onReport(b, ctx.peerId); return undefined }))
     // kept for a `restart` recovery; a stale one (earlier attempt, other node) is dropped by the broker
     this.cleanups.push(this.node.control.handle('checkpoint', (b, ctx) => {
@@ -151,8 +189,10 @@ export class BrokerAgent implements Startable {
     // a view that is no longer `up` makes the broker requeue or fail that node's jobs
     this.cleanups.push(this.node.onPeerState((e) => {
       this.refresh()
-      // a peer that (re)joins after a run-time change would otherwise miss it
-      if (e.state === 'up' && this.policy.changes > 0) this.sendPolicy(e.peerId, this.policy.policyJson())
+      // a member that (re)joins gets the current version (and says what it then runs)
+      // (after the join is acknowledged: the member's channel and link are set up once this event is handled)
+      if (e.state === 'up') this.sendPolicySoon(e.peerId)
+      else this.nodePolicies.delete(e.peerId)
     }))
     this.refresh()
     this.timer = setInterval(() => { this.refresh() }, this.init.refreshMs ?? 1000)
@@ -168,6 +208,7 @@ export class BrokerAgent implements Startable {
       cache: this.submissions,
       waiters,
       ...(this.init.data !== undefined ? { data: this.init.data } : {}),
+      shape: (r, written, profile) => applyJobPolicy(r, written, this.specWithReservations(), profile),
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
     })
     this.explainQueued(jobs)
@@ -176,7 +217,7 @@ export class BrokerAgent implements Startable {
     jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
     const submitJobs = jobs.SubmitJobs!
     jobs.SubmitJobs = async (req, ctx) => { this.refresh(); return await submitJobs(req, ctx) }
-    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy) } })
+    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler() } })
   }
 
   async stop (): Promise<void> {
@@ -184,6 +225,7 @@ export class BrokerAgent implements Startable {
     this.lifetime.abort()
     this.lifetime = undefined
     if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.roundTimer !== undefined) clearTimeout(this.roundTimer)
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
@@ -244,8 +286,13 @@ export class BrokerAgent implements Startable {
     if (WaitJobs !== undefined) jobs.WaitJobs = async (r, c) => { const o = await WaitJobs(r, c); return { ...o, jobs: o.jobs.map(explain) } }
   }
 
-  /** policyUpdate to every connected member of the group (not the children's super-peers). */
+  /**
+   * policyUpdate to every connected member of the group: its peers and the super-peers of its
+   * child groups, which push it on to theirs (so a change at the top reaches every node).
+   */
   private broadcast (policyJson: string): void {
+    const local = this.init.localPeer
+    if (local !== undefined) this.recordNodePolicy(local.peerId(), local.receive(policyJson))
     for (const m of this.node.membership.view({ includeChildren: false })) {
       if (m.state === 'up') this.sendPolicy(m.peerId, policyJson)
     }
@@ -254,12 +301,155 @@ export class BrokerAgent implements Startable {
   private sendPolicy (peerId: string, policyJson: string): void {
     const rpc = this.node.control.toPeer(peerId)
     if (rpc === undefined) return
-    rpc.request({ type: 'policyUpdate', policyJson }, { timeoutMs: POLICY_UPDATE_TIMEOUT_MS }).catch((err: unknown) => {
+    rpc.request({ type: 'policyUpdate', policyJson }, { timeoutMs: POLICY_UPDATE_TIMEOUT_MS }).then((reply) => {
+      if (reply.type === 'policyUpdate') this.recordNodePolicy(peerId, reply.policyJson)
+    }, (err: unknown) => {
       this.init.logger.warn({ peer: peerId, err: (err as Error).message }, 'policyUpdate not acknowledged')
     })
   }
 
+  /** The current policy to a member that just joined, once its channel is open (bounded retries). */
+  private sendPolicySoon (peerId: string, attempt = 0): void {
+    const timer = setTimeout(() => {
+      if (this.lifetime === undefined || this.node.membership.get(peerId)?.state !== 'up') return
+      if (this.node.control.toPeer(peerId) === undefined) { if (attempt < 20) this.sendPolicySoon(peerId, attempt + 1); return }
+      this.sendPolicy(peerId, this.policy.policyJson())
+    }, 100)
+    timer.unref()
+  }
+
+  private recordNodePolicy (peerId: string, json: string | undefined): void {
+    if (json !== undefined) this.nodePolicies.set(peerId, { json, atMs: Date.now() })
+  }
+
+  /** What a member of this group reported running (JSON of its policy state), by peer ID. */
+  nodePolicy (peerId: string): string | undefined { return this.nodePolicies.get(peerId)?.json }
+
+  /**
+   * A policyUpdate that reached this super-peer: from its parent group's super-peer it is the
+   * tree's inter-domain policy (merged here, then pushed on); the reply says what this node runs.
+   */
+  private async onPolicyPush (json: string, from: string): Promise<ControlBodyInit | undefined> {
+    const parent = this.node.parentLink?.()?.superPeerId
+    if (parent === undefined || parent !== from) {
+      this.init.logger.warn({ from }, 'policyUpdate from a node that is not this group\'s parent super-peer; ignored')
+      return undefined
+    }
+    let push: unknown
+    try { push = JSON.parse(json) } catch { this.init.logger.warn({ from }, 'policyUpdate: policyJson is not JSON; ignored'); return undefined }
+    await this.policy.inherit(push, from)
+    const self = this.init.localPeer
+    const state = self !== undefined ? this.nodePolicy(self.peerId()) : undefined
+    return { type: 'policyUpdate', policyJson: state ?? JSON.stringify(this.selfPolicyState()) }
+  }
+
+  /**
+   * GetPolicy for one node: what a member of this group reported running, or this super-peer's
+   * own; a node of a child group is asked of the child groups' super-peers (over SOAP, in turn).
+   * @throws NotFoundError when no group below knows the node; BadRequestError when the name is ambiguous
+   */
+  async findNodePolicy (query: string, subject: string | undefined, signal?: AbortSignal): Promise<string> {
+    const members = this.node.membership.view({ includeChildren: false })
+    const own = matchNodes(query, members)
+    if (own.length > 1) throw new BadRequestError(`node ${query}: matches ${own.length} nodes (${own.map((m) => m.peerId).join(', ')}); give more of the peer ID`)
+    const m = own[0]
+    const selfId = this.node.peerId
+    if (m !== undefined) {
+      const reported = this.nodePolicy(m.peerId)
+      if (reported !== undefined) return reported
+      if (m.peerId === selfId) return JSON.stringify({ peerId: m.peerId, ...this.selfPolicyState() })
+      throw new UnavailableError(`node ${m.peerId} has not reported its policy yet (it reports after each push; is it up?)`)
+    }
+    // a node of a child group: its group's broker knows what it runs
+    const children = members.filter((c) => c.peerId !== selfId && c.state === 'up' && c.roles.includes('super-peer') && c.soapUrl !== undefined && c.soapUrl !== '')
+    const { createBrokerClient } = await import('@mvm/soap')
+    for (const c of children) {
+      try {
+        const client = createBrokerClient(c.soapUrl!, subject !== undefined ? { subject } : {})
+        return (await client.GetPolicy({ timeoutMs: 10_000, ...(signal !== undefined ? { signal } : {}) }, { node: query })).policyJson
+      } catch (err) {
+        if (toMvmError(err).code !== ErrorCode.NOT_FOUND) throw err
+      }
+    }
+    throw new NotFoundError(`node ${query}: not in group ${this.node.group ?? ''} nor in its child groups`)
+  }
+
+  /** This super-peer as a policy's `scope` sees it; undefined before the node has started. */
+  private scopeTarget (): ScopeTarget | undefined {
+    let peerId: string | undefined
+    try { peerId = this.node.peerId } catch { return undefined }
+    if (peerId === undefined) return undefined
+    return { group: this.node.group ?? '', peerId, labels: this.node.membership.get(peerId)?.labels ?? {} }
+  }
+
+  /** This super-peer's own policy state, shaped as a peer reports its own. */
+  selfPolicyState (): Record<string, unknown> {
+    return { group: this.node.group ?? '', version: this.policy.changes, adoptedAtMs: Date.now(), policy: this.policy.effective }
+  }
+
+  /**
+   * One monitoring round of self-configuration, then the next after the policy's
+   * `monitoring.intervalSec` (read each round, so a policy change counts at once).
+   */
+  private monitorRound (): void {
+    if (this.lifetime === undefined) return
+    const spec = this.policy.effective.spec
+    if (spec.scheduling.rules.length > 0) {
+      const hourAgo = Date.now() - 3_600_000
+      this.failures = this.failures.filter((t) => t > hourAgo)
+      const loads = this.members().filter((m) => m.state === 'up' && m.roles.includes('peer')).map((m) => m.report.load)
+      this.selfConfig.round(spec.scheduling, {
+        queueLength: this.broker.countByState().queued ?? 0,
+        loadSpread: loads.length === 0 ? 0 : Math.max(...loads) - Math.min(...loads),
+        failuresPerHour: this.failures.length
+      })
+    }
+    this.roundTimer = setTimeout(() => { this.monitorRound() }, Math.max(50, spec.monitoring.intervalSec * 1000))
+    this.roundTimer.unref()
+  }
+
+  private rescheduleRound (): void {
+    if (this.roundTimer === undefined || this.lifetime === undefined) return
+    clearTimeout(this.roundTimer)
+    this.roundTimer = setTimeout(() => { this.monitorRound() }, Math.max(50, this.policy.effective.spec.monitoring.intervalSec * 1000))
+    this.roundTimer.unref()
+  }
+
+  /** The policy in force with the run-time reservations beside its own. */
+  private specWithReservations (): EffectivePolicy['spec'] {
+    const spec = this.policy.effective.spec
+    const extra = this.reserved?.current() ?? []
+    return extra.length === 0 ? spec : { ...spec, scheduling: { ...spec.scheduling, reservations: [...spec.scheduling.reservations, ...extra] } }
+  }
+
+  /** Every reservation (policy and run time) with its window and, while active, the slots it holds per node and uses. */
+  reservationsView (): Array<Record<string, unknown>> {
+    const active = new Map(this.broker.reservations().map((r) => [r.name, r]))
+    const now = Date.now()
+    return this.specWithReservations().scheduling.reservations.filter((r) => r.to === undefined || Date.parse(r.to) > now).map((r) => ({ ...r, active: active.has(r.name), held: active.get(r.name)?.perPeer ?? {}, used: active.get(r.name)?.used ?? {} }))
+  }
+
+  private reserveHandler (): NonNullable<BrokerHandlers['Reserve']> {
+    return authorized(async (req) => {
+      const subject = typeof req.subject === 'string' && req.subject !== '' ? req.subject : 'anonymous'
+      if (this.reserved === undefined) throw new UnavailableError('the broker is not started')
+      const res = this.reserved.add(req, subject, this.policy.effective.spec.scheduling.reservations)
+      this.init.logger.info({ name: res.name, from: res.from, to: res.to, by: subject }, 'reservation made')
+      this.refresh()
+      return res
+    }, () => this.policy.effective, () => 'policy.apply')
+  }
+
   private refresh (): void {
+    // reservations are re-read each round: a window that opened or closed counts at once
+    this.broker.setReservations(this.specWithReservations().scheduling.reservations.map((r) => ({
+      name: r.name,
+      ...(r.slots !== undefined ? { slots: r.slots } : {}),
+      ...(r.nodes !== undefined ? { nodes: r.nodes } : {}),
+      ...(r.labels !== undefined ? { labels: r.labels } : {}),
+      ...(r.from !== undefined ? { fromMs: Date.parse(r.from) } : {}),
+      ...(r.to !== undefined ? { toMs: Date.parse(r.to) } : {})
+    })))
     const views: NodeView[] = this.node.membership.view({ includeChildren: false })
       .filter((m) => m.roles.includes('peer'))
       .map((m) => ({

@@ -78,6 +78,8 @@ export interface JobHandlerOptions {
   admit?: (request: JobRequest) => void
   /** The super-peer's data store: inputs are bound to the files in it. */
   data?: BrokerData
+  /** The policy's part in a new job (defaults for what the profile did not write, limits); throws to refuse it. */
+  shape?: (request: JobRequest, written: ReadonlySet<string>, profile: string) => JobRequest
 }
 
 /**
@@ -92,7 +94,9 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
   // every job id a client sends may be a unique prefix (`j-0mx7s9qv`, or `0lmz` of the random part)
   const id = (jobId: string): string => broker.resolveId(jobId)
   const prepare = async (req: SubmitJobRequest): Promise<Submission> => {
-    const sub = withDependsOn(await prepareSubmission(req, { owner: ownerOf(req.owner), cache }), req.dependsOn)
+    const prepared = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
+    const shaped = options.shape === undefined ? prepared : { ...prepared, request: options.shape(prepared.request, prepared.written ?? new Set(), req.profileName ?? 'profile.yaml') }
+    const sub = withDependsOn(shaped, req.dependsOn)
     const bind = async (r: JobRequest): Promise<JobRequest> => await bindInputs(r, req.inputs, options.data, broker)
     const request = await bind(sub.request)
     if (request.children !== undefined) request.children = await Promise.all(request.children.map(async (c) => await bind(c as JobRequest)))

@@ -15,7 +15,7 @@
  */
 import { componentLogger, startableRole, type Logger, type Startable } from '@mvm/core'
 import type { EffectivePolicy } from '@mvm/model'
-import { BrokerAgent, type SuperPeerNode } from './broker-agent.js'
+import { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 import { brokerLogsHandler, peerSoapUrl } from './logs-broker.js'
 import { authorized } from './policy-soap.js'
 import type { BrokerData } from './job-data.js'
@@ -40,6 +40,8 @@ export interface SuperPeerRoleInit {
   policyFiles?: string[]
   /** The node's data layer (job inputs bound to its store, outputs fetched into it). */
   data?: BrokerData
+  /** The node's own peer part, if it has the peer role too (see {@link BrokerAgentInit.localPeer}). */
+  localPeer?: BrokerAgentInit['localPeer']
 }
 
 export interface SuperPeerRole extends Startable {
@@ -51,7 +53,8 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
     dataDir: init.dataDir, logger: componentLogger(init.logger, 'broker'),
     ...(init.policy !== undefined ? { policy: init.policy } : {}),
     ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
-    ...(init.data !== undefined ? { data: init.data } : {})
+    ...(init.data !== undefined ? { data: init.data } : {}),
+    ...(init.localPeer !== undefined ? { localPeer: init.localPeer } : {})
   })
   return startableRole(agent, () => {
     const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: peerSoapUrl(node) })

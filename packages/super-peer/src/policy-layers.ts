@@ -1,4 +1,4 @@
-import { loadPolicy, mergePolicies, type EffectivePolicy, type LoadedPolicy } from '@mvm/model'
+import { loadPolicy, mergePolicies, type EffectivePolicy, type LoadedPolicy, type TaggedPolicy } from '@mvm/model'
 
 /** Where a layer came from: a policy file the node was started with, or a SOAP ApplyPolicy. */
 export const APPLIED = 'ApplyPolicy'
@@ -7,6 +7,8 @@ export interface PolicyLayer {
   /** The policy file path, or {@link APPLIED}. */
   origin: string
   policy: LoadedPolicy
+  /** The broker's policy version that brought this layer in (set when the change is committed). */
+  version?: number
 }
 
 /**
@@ -31,6 +33,16 @@ export class PolicyLayers {
 
   merge (): EffectivePolicy { return mergePolicies(this.layers.map((l) => l.policy)) }
 
+  /** The same list with every layer that has no version yet given `version` (the change bringing it in). */
+  stamped (version: number): PolicyLayers {
+    return new PolicyLayers(this.layers.map((l) => l.version === undefined ? { ...l, version } : l))
+  }
+
+  /** The layers as merge input with where they came from (this group; `version` for a layer not stamped yet). */
+  tagged (group: string, version: number): TaggedPolicy[] {
+    return this.layers.map((l) => ({ policy: l.policy, tag: { origin: l.origin, group, version: l.version ?? version } }))
+  }
+
   withApplied (p: LoadedPolicy): PolicyLayers {
     return new PolicyLayers([...this.layers.filter((l) => l.policy.spec.level !== p.spec.level), { origin: APPLIED, policy: p }])
   }
@@ -47,8 +59,8 @@ export class PolicyLayers {
     return new Map(this.layers.filter((l) => l.origin !== APPLIED).map((l) => [l.origin, l.policy.extendsFiles]))
   }
 
-  describe (): Array<{ origin: string, level: string, name: string }> {
-    return this.layers.map((l) => ({ origin: l.origin, level: l.policy.spec.level, name: l.policy.metadata.name }))
+  describe (): Array<{ origin: string, level: string, name: string, version?: number }> {
+    return this.layers.map((l) => ({ origin: l.origin, level: l.policy.spec.level, name: l.policy.metadata.name, ...(l.version !== undefined ? { version: l.version } : {}) }))
   }
 }
 

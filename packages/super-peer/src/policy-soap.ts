@@ -1,3 +1,4 @@
+import { NotFoundError } from '@mvm/core'
 import type { Broker } from '@mvm/broker'
 import type { BrokerHandlers, Handler } from '@mvm/soap'
 import type { EffectivePolicy } from '@mvm/model'
@@ -68,7 +69,7 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
 }
 
 /** ApplyPolicy and GetPolicy of the Broker WSDL. */
-export function policyHandlers (control: PolicyControl): BrokerHandlers {
+export function policyHandlers (control: PolicyControl, nodePolicy?: (node: string, subject: string | undefined) => Promise<string>, extra?: () => Record<string, unknown>): BrokerHandlers {
   const policy = (): EffectivePolicy => control.effective
   return {
     ApplyPolicy: authorized(async (req) => {
@@ -76,11 +77,19 @@ export function policyHandlers (control: PolicyControl): BrokerHandlers {
         subject: subjectOf(req),
         ...(req.policyYaml !== undefined ? { text: req.policyYaml } : {}),
         ...(req.previous === true ? { previous: true } : {}),
+        ...(req.version !== undefined ? { version: req.version } : {}),
         ...(req.dryRun === true ? { dryRun: true } : {}),
         ...(req.force === true ? { force: true } : {})
       })
       return { applied: r.applied, warnings: r.warnings, changes: r.changes, lostRights: r.lostRights }
     }, policy, () => 'policy.apply'),
-    GetPolicy: authorized(async () => ({ policyJson: JSON.stringify(control.describe()) }), policy, () => 'policy.read')
+    GetPolicy: authorized(async (req) => {
+      if (req.history === true) return { policyJson: JSON.stringify({ version: control.changes, history: control.versions.describe() }) }
+      if (req.node !== undefined && req.node !== '') {
+        if (nodePolicy === undefined) throw new NotFoundError('GetPolicy node: this broker does not track its nodes\' policies')
+        return { policyJson: await nodePolicy(req.node, req.subject) }
+      }
+      return { policyJson: JSON.stringify({ ...control.describe(), ...extra?.() }) }
+    }, policy, () => 'policy.read')
   }
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, sep } from 'node:path'
 import { BadRequestError, ValidationError, type Issue } from '@mvm/core'
-import { expandArray, loadProfile, type LoadedProfile } from '@mvm/model'
+import { expandArray, loadProfile, writtenJobSettings, type LoadedProfile } from '@mvm/model'
 import type { JobRequest } from '@mvm/broker'
 import type { SubmitJobRequest } from '@mvm/soap'
 import { safeBundlePath, writeBundle, type BundleFile } from '@mvm/soap'
@@ -14,6 +14,8 @@ export interface Submission {
   request: JobRequest
   /** The bundle as stored by the broker (content-addressed): JSON of `{ path, content(base64) }[]`. */
   bundle: Uint8Array
+  /** The queue and resource settings the profile wrote (`queue.capacity`, …): the policy fills the rest. */
+  written?: ReadonlySet<string>
 }
 
 /**
@@ -57,7 +59,7 @@ function withOwner (t: Submission, owner: string): Submission {
   const one = (r: JobRequest): JobRequest => ({ ...r, owner, instance: { ...(r.instance as InstanceTemplate), owner } })
   const request = one(t.request)
   if (t.request.children !== undefined) request.children = t.request.children.map((c) => one(c as JobRequest))
-  return { request, bundle: t.bundle }
+  return { request, bundle: t.bundle, ...(t.written !== undefined ? { written: t.written } : {}) }
 }
 
 const TEMPLATE_OWNER = ''
@@ -85,6 +87,7 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
       owner: opts.owner,
       priority: p.spec.priority,
       size: p.spec.processes,
+      ...(p.spec.reservation !== undefined ? { reservation: p.spec.reservation } : {}),
       resources: { memoryMB: p.spec.resources?.memoryMB ?? DEFAULT_RESOURCES.memoryMB, cpu: p.spec.resources?.cpu ?? 1 },
       ...(p.spec.placement !== undefined ? { placement: p.spec.placement } : {}),
       // the written forms: the broker resolves the jobs and normalises them to { jobId, type }
@@ -96,7 +99,9 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
       ? toRequest(profile)
       : { ...toRequest(profile), children: children.map((c) => ({ ...toRequest(c), arrayParams: arrayParams(profile, c) })) }
     const stored = JSON.stringify(files.map((f) => ({ path: safeBundlePath(f.path), content: Buffer.from(f.content).toString('base64') })))
-    return { request, bundle: new TextEncoder().encode(stored) }
+    const profileFile = files.find((f) => safeBundlePath(f.path) === profileName)
+    const written = writtenJobSettings(profileFile !== undefined ? new TextDecoder().decode(profileFile.content) : req.profileYaml)
+    return { request, bundle: new TextEncoder().encode(stored), written }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

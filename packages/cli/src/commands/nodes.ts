@@ -23,6 +23,9 @@ export function register (program: Command): void {
       const res = await broker.ListNodes(flags.group === undefined ? {} : { group: flags.group }, { timeoutMs: 10_000 })
       if (flags.json === true) { printJson(res.nodes); return }
       process.stdout.write(table(res.nodes))
+      // the reservations in force (best effort: a caller without policy.read just sees the nodes)
+      const held = await broker.GetPolicy({ timeoutMs: 10_000 }).then((r) => (JSON.parse(r.policyJson) as { reservations?: ReservationView[] }).reservations ?? [], () => [])
+      if (held.length > 0) process.stdout.write(reservationLines(held, res.nodes))
     })
 }
 
@@ -46,4 +49,17 @@ export function table (nodes: NodeInfo[]): string {
     n.roles.includes('peer') ? `${n.freeSlots}/${n.totalSlots}` : '-', String(n.freeMemoryMB), ago(n.lastSeen)
   ])
   return formatTable(head, rows) + (nodes.length === 0 ? '(no nodes)\n' : '')
+}
+
+interface ReservationView { name: string, slots?: number, nodes?: string[], subjects?: string[], from?: string, to?: string, active: boolean, held: Record<string, number>, used: Record<string, number> }
+
+/** One line per reservation: its window, for whom, and the slots it holds per node (used/held) while active. */
+export function reservationLines (rs: ReservationView[], nodes: NodeInfo[]): string {
+  const nameOf = (p: string): string => nodes.find((n) => n.peerId === p)?.labels.name ?? shortId(p)
+  const lines = ['RESERVATIONS']
+  for (const r of rs) {
+    const where = Object.entries(r.held).map(([p, n]) => `${nameOf(p)} ${r.used[p] ?? 0}/${n}`).join(', ')
+    lines.push(`  ${r.name}  ${r.active ? 'active' : 'waiting'}  ${r.from ?? 'now'} .. ${r.to ?? 'open'}  for ${(r.subjects ?? ['anyone']).join(',')}  ${r.active ? `held (used/held): ${where === '' ? 'none free' : where}` : `${r.slots ?? 'all'} slot(s)${r.nodes !== undefined ? ` on ${r.nodes.join(',')}` : ''}`}`)
+  }
+  return lines.join('\n') + '\n'
 }

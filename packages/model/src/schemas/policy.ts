@@ -15,6 +15,30 @@ const dateString = z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
   error: (iss) => `expected an ISO date-time such as 2025-01-31T09:00:00Z, got ${JSON.stringify(iss.input)}`
 })
 
+/** A threshold on a monitored value: `>100`, `>=0.5`, `<3`, `<=10`. */
+const comparison = z.string().regex(/^\s*(>=|<=|>|<)\s*\d+(\.\d+)?\s*$/, { error: (iss) => `expected a comparison such as '>100' or '<=0.5', got ${JSON.stringify(iss.input)}` })
+
+/**
+ * Self-configuration: on each monitoring round the broker checks every rule's `when` (all its
+ * conditions must hold); the first rule that held for `enterRounds` rounds in a row puts its
+ * `use` strategy in force, until its condition has failed for `exitRounds` rounds in a row
+ * (hysteresis: no flapping around a threshold). Then the policy's own strategy is back.
+ */
+export const adaptRuleSchema = z.object({
+  name: z.string().min(1).optional(),
+  when: z.object({
+    /** Jobs waiting in the broker's queue. */
+    queueLength: comparison.optional(),
+    /** The highest minus the lowest load among the group's up peers (CPUs busy). */
+    loadSpread: comparison.optional(),
+    /** Jobs that failed in the last hour. */
+    failuresPerHour: comparison.optional()
+  }).strict().refine((w) => Object.keys(w).length > 0, { error: 'a rule needs at least one condition: queueLength, loadSpread or failuresPerHour' }),
+  use: z.object({ strategy: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
+  enterRounds: positiveInt().optional(),
+  exitRounds: positiveInt().optional()
+}).strict()
+
 /** Every field is optional in a file: levels override each other field by field, defaults fill the rest. */
 export const schedulingSchema = z.object({
   strategy: z.string().min(1).optional(),
@@ -24,14 +48,22 @@ export const schedulingSchema = z.object({
    * or accepted and held queued with that reason, for groups that nodes may still join (true).
    */
   waitForCapacity: z.boolean().optional(),
+  /** Self-configuration rules (see {@link adaptRuleSchema}), first match wins. */
+  rules: z.array(adaptRuleSchema).optional(),
+  /**
+   * Slots kept for the jobs that name the reservation (profile `spec.reservation`) from `from`
+   * to `to`: `nodes` holds those nodes whole, `slots` that many slots (on nodes matching
+   * `labels`); others' jobs do not get them during the window. `subjects` may submit into it.
+   */
   reservations: z.array(z.object({
     name: z.string().min(1),
     subjects: z.array(z.string().min(1)).optional(),
     labels: labelsSchema.optional(),
-    slots: positiveInt(),
+    nodes: z.array(z.string().min(1)).min(1).optional(),
+    slots: positiveInt().optional(),
     from: dateString.optional(),
     to: dateString.optional()
-  }).strict()).optional()
+  }).strict().refine((r) => r.slots !== undefined || r.nodes !== undefined, { error: 'a reservation holds `slots`, `nodes`, or both' })).optional()
 }).strict()
 
 export const securitySchema = z.object({
@@ -60,11 +92,16 @@ export const faultToleranceSchema = z.object({
   poisonAfter: nonNegativeInt().optional()
 }).strict()
 
+/**
+ * Queue settings of new jobs: `type`, `capacity` and `encoding` fill what a profile does not
+ * write; `maxCapacity` and `encodings` (an allow-list) refuse a job asking for more or other.
+ */
 export const queuesSchema = z.object({
   type: queueTypeSchema.optional(),
   capacity: positiveInt().optional(),
   encoding: encodingSchema.optional(),
-  maxQueueVmsPerNode: positiveInt().optional()
+  maxCapacity: positiveInt().optional(),
+  encodings: z.array(encodingSchema).min(1).optional()
 }).strict()
 
 export const sandboxSchema = z.object({
@@ -119,10 +156,17 @@ export const enforceablePaths: string[] = (() => {
 
 export const policySpecSchema = z.object({
   level: z.enum(['inter-domain', 'domain', 'node']),
+  /**
+   * Whom the policy applies to: every condition given must hold (groups and nodes: any one of
+   * those named; labels: all of them). `domain` names the virtual community and is informational.
+   */
   scope: z.object({
     domain: z.string().min(1).optional(),
     group: z.string().min(1).optional(),
-    node: z.string().min(1).optional()
+    groups: z.array(z.string().min(1)).min(1).optional(),
+    node: z.string().min(1).optional(),
+    nodes: z.array(z.string().min(1)).min(1).optional(),
+    labels: labelsSchema.optional()
   }).strict().optional(),
   enforced: z.array(z.enum(enforceablePaths as [string, ...string[]])).default([]),
   extends: z.string().min(1).optional(),
@@ -141,11 +185,12 @@ export type PolicySpec = z.infer<typeof policySpecSchema>
 export type PolicyDocument = z.infer<typeof policySchema>
 
 type Reservation = NonNullable<NonNullable<PolicySpec['scheduling']>['reservations']>[number]
+export type AdaptRule = z.infer<typeof adaptRuleSchema>
 type Perm = (typeof permissions)[number]
 
 /** The policy a node acts on: every setting present, after merging levels and filling defaults. */
 export interface EffectivePolicySpec {
-  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, reservations: Reservation[] }
+  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, rules: AdaptRule[], reservations: Reservation[] }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
     admittedPeers: string[]
@@ -155,7 +200,7 @@ export interface EffectivePolicySpec {
   }
   monitoring: { intervalSec: number, missedHeartbeats: number, maxChildGroups: number, metrics: Array<(typeof metricNames)[number]> }
   faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
-  queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxQueueVmsPerNode: number }
+  queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxCapacity?: number, encodings?: Array<'json' | 'protobuf' | 'raw'> }
   sandbox: {
     driver: 'process' | 'namespace'
     poolSize: number
@@ -167,12 +212,12 @@ export interface EffectivePolicySpec {
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
-  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, reservations: [] },
+  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, rules: [], reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, maxChildGroups: 16, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
-  queues: { type: 'fifo', capacity: 64, encoding: 'json', maxQueueVmsPerNode: 16 },
-  sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 600 } },
+  queues: { type: 'fifo', capacity: 64, encoding: 'json' },
+  sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 3600 } },
   accounting: { retentionDays: 30 },
   data: { cacheMB: 4096, prefetchMaxMB: 64 }
 }

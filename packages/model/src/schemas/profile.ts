@@ -114,6 +114,8 @@ export const jobProfileSpecSchema = z.object({
   queue: queueSchema.prefault({}),
   placement: placementSchema.optional(),
   priority: z.int().default(0),
+  /** Run in this reservation's held slots (policy `scheduling.reservations`): only there, only during its window. */
+  reservation: z.string().min(1).optional(),
   checkpoint: z.object({ intervalSec: positiveNumber() }).strict().optional(),
   array: arraySchema.optional(),
   dependsOn: z.array(dependencySchema).optional(),
