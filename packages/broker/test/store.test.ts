@@ -116,7 +116,7 @@ t.test('bundles are stored once per content and the schema is versioned', async 
   t.teardown(() => { db.close() })
   t.equal(db.prepare('SELECT COUNT(*) FROM bundles').pluck().get(), 1)
   t.equal(db.pragma('user_version', { simple: true }), schemaVersion)
-  t.equal(schemaVersion, 7, 'seven migrations: base schema, rank timings, checkpoints, poison counts + settings, job dependencies, rank accounting + end-time index, rank outputs')
+  t.equal(schemaVersion, 8, 'eight migrations: base schema, rank timings, checkpoints, poison counts + settings, job dependencies, rank accounting + end-time index, rank outputs, coordinated cuts')
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   const plan = db.prepare("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state = 'queued' AND is_array = 0 ORDER BY priority DESC, seq LIMIT 10").all() as Array<{ detail: string }>
   t.match(plan.map((p) => p.detail).join('\n'), /USING INDEX jobs_queue/, 'queue order comes from the index, not a sort or scan')

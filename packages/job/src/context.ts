@@ -1,11 +1,20 @@
 import { createFiles } from './files.js'
 import { BadRequestError } from '@mvm/core'
 import { Collectives } from './collectives.js'
+import { CoordinatedCuts, isCutEnvelope } from './cut.js'
 import type { ContextInit, JobContext, RecvFn, Transport } from './types.js'
 
 /** Binds a rank's identity and ports to a transport; validates every port name a program uses. */
-export function createContext (init: ContextInit, transport: Transport): JobContext {
+export function createContext (init: ContextInit, base: Transport): JobContext {
   const signal = init.signal ?? new AbortController().signal
+  let transport = base
+  let restored = init.restored
+  if (init.checkpoint?.mode === 'coordinated') {
+    const env = isCutEnvelope(init.restored) ? init.restored : undefined
+    const cuts = new CoordinatedCuts({ rank: init.rank, size: init.size, ports: init.ports, intervalSec: init.checkpoint.intervalSec, signal, ...(env === undefined ? {} : { restored: env }) }, base)
+    transport = cuts.transport()
+    restored = env?.state
+  }
   const ports = [...init.ports]
   const portSet = new Set(ports)
   const groups = init.groups ?? {}
@@ -34,7 +43,7 @@ export function createContext (init: ContextInit, transport: Transport): JobCont
     ports: Object.freeze(ports),
     groups: Object.freeze(Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, Object.freeze([...v])]))),
     signal,
-    restored: init.restored,
+    restored,
     async send (port, value) {
       const group = typeof port === 'string' && !portSet.has(port) ? groups[port] : undefined
       if (group !== undefined) {

@@ -30,7 +30,11 @@ export interface JobContext {
   /** `values[r]` to rank r; `values` is read only at `root` and must have `size` entries. */
   scatter: <T>(values: T[] | undefined, root?: number) => Promise<T>
   log: (...args: unknown[]) => void
-  /** Stores state (JSON) through the runtime; best effort. */
+  /**
+   * Stores state (JSON) through the runtime; best effort. With `checkpoint.mode: coordinated`
+   * every rank must call it the same number of times (a point the ranks pass in step); at some
+   * points the state is stored as part of a consistent cut with the messages in flight.
+   */
   checkpoint: (state: unknown) => Promise<void>
   /** The job's inputs (the profile's `inputs`), read-only. */
   readonly files: JobFiles
@@ -101,6 +105,14 @@ export interface ContextInit {
   files?: InputInfo[]
   /** Where prefetched inputs are (the rank's work dir; default the current directory). */
   workDir?: string
+  /** `coordinated`: `checkpoint()` is a point every rank passes in step, and cuts include the messages in flight. */
+  checkpoint?: CheckpointSettings
+}
+
+/** The profile's `checkpoint` as a rank needs it. */
+export interface CheckpointSettings {
+  mode: 'rank' | 'coordinated'
+  intervalSec: number
 }
 
 export type JobFunction = (ctx: JobContext) => unknown

@@ -201,6 +201,7 @@ export class PeerAgent implements Startable {
     const job = await rt.instantiate({
       jobId: inst.jobId, owner: inst.owner, program: inst.program, graph: inst.graph, placement: inst.placement, self,
       params: inst.params, resources: inst.resources, queue: inst.queue,
+      ...(inst.checkpoint !== undefined ? { checkpoint: inst.checkpoint } : {}),
       ...(inst.resume && inst.restored !== undefined ? { restored: inst.restored } : {})
     }, link, { signal, ...(files === undefined ? {} : { files }) })
     if (files !== undefined) void job.done.then(() => { this.jobData?.release(inst) })

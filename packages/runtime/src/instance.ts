@@ -233,6 +233,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       direct: wiring.peersOf(rank),
       ...(deps.files === undefined ? {} : { files: inputList(deps.files) }),
       ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
+      ...(spec.checkpoint === undefined ? {} : { checkpoint: spec.checkpoint }),
       ...(reuse ? { reuse: true } : {})
     }
     lr.open(sb, { init })

@@ -22,6 +22,8 @@ export interface InstanceSpec {
   queue: QueueSettings
   /** Last checkpointed state per rank, for a restart (`ctx.restored`). */
   restored?: Record<number, unknown>
+  /** The profile's `checkpoint`; `coordinated` makes the ranks' checkpoints consistent cuts. */
+  checkpoint?: { mode: 'rank' | 'coordinated', intervalSec: number }
 }
 
 /** How one local rank ended, as this node's runtime saw it (the peer reports it to the broker). */

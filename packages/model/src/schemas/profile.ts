@@ -103,7 +103,9 @@ export const jobProfileSpecSchema = z.object({
   queue: queueSchema.prefault({}),
   placement: placementSchema.optional(),
   priority: z.int().default(0),
-  checkpoint: z.object({ intervalSec: positiveNumber() }).strict().optional(),
+  // coordinated: ctx.checkpoint() is a point every rank passes in step and stored states are
+  // consistent cuts with the messages in flight; rank: each rank's own latest state
+  checkpoint: z.object({ intervalSec: positiveNumber(), mode: z.enum(['rank', 'coordinated']).default('rank') }).strict().optional(),
   array: arraySchema.optional(),
   dependsOn: z.array(dependencySchema).optional(),
   inputs: z.array(inputSchema).max(256).optional(),
