@@ -138,9 +138,9 @@ t.test('a store of schema 4 (before job dependencies) opens and is migrated; its
   const { jobId } = store.submit(toNewJobs({ name: 'old', size: 1 }).parent, [])
   store.close()
   // what a broker of schema 4 left behind: no job_deps table, no name index, and none of
-  // the accounting of schema 6 or the outputs of schema 7 either
+  // the accounting of schema 6, the outputs of schema 7 or the cuts of schema 8 either
   const db = new Database(join(dir, 'broker.db'))
-  db.exec(`DROP TABLE job_deps; DROP INDEX jobs_name; DROP INDEX jobs_ended;
+  db.exec(`DROP TABLE cuts; DROP TABLE job_deps; DROP INDEX jobs_name; DROP INDEX jobs_ended;
     ALTER TABLE rank_results DROP COLUMN outputs;
     ALTER TABLE rank_results DROP COLUMN cpu_sec;
     ALTER TABLE rank_results DROP COLUMN max_rss_mb;
