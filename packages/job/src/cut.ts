@@ -55,6 +55,7 @@ export class CoordinatedCuts {
 
   constructor (private readonly init: CutInit, private readonly t: Transport) {
     for (const p of init.ports) this.kept.set(p, [])
+    t.cutRequests?.(() => { this.request() })
     const r = init.restored
     if (r !== undefined) {
       this.point = r.point

@@ -83,6 +83,8 @@ export interface Transport {
   recvRank: (rank: number, tag: number, signal: AbortSignal) => Promise<unknown>
   log: (line: string) => void
   checkpoint: (state: unknown) => Promise<void>
+  /** Registers what to call when someone asks for a coordinated cut (`mvm checkpoint`). */
+  cutRequests?: (fn: () => void) => void
   /** A byte range of an on-demand input, fetched through the node. */
   readInput?: (name: string, offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
 }

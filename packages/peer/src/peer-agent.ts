@@ -105,6 +105,11 @@ export class PeerAgent implements Startable {
       if (ranks !== undefined) await this.reportTerminated(b.jobId, ranks, b.reason)
       return undefined
     }))
+    this.unhandle.push(node.control.handle('cutRequest', (b) => {
+      const a = this.active.get(b.jobId)
+      if (a === undefined || !a.job.requestCut()) throw new InvalidStateError(`job ${b.jobId}: rank 0 is not running on this node`)
+      return undefined
+    }))
     node.monitor.setProbe(() => {
       let slots = 0; let mem = 0
       for (const a of this.active.values()) { slots += a.ranks.length; mem += a.ranks.length * a.memoryMB }

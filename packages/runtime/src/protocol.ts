@@ -70,6 +70,8 @@ export type ToHost =
   | { uplink: true }
   /** The answer to `{ readInput }` number `req`. */
   | { inputData: { req: number, bytes?: Uint8Array, error?: SerializedError } }
+  /** `mvm checkpoint`: take a coordinated cut soon (sent to rank 0). */
+  | { cut: true }
 
 /** Rank host → runtime. */
 export type FromHost =
