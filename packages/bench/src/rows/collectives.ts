@@ -49,6 +49,30 @@ function mibRow (p: number): RowSpec {
   }
 }
 
+/**
+ * A coordinated checkpoint point (markers on every port, a cut of the state and channel state
+ * about every 4th point) against the same state saved by each rank alone (no coordination).
+ */
+function checkpointRow (kib: number): RowSpec {
+  return {
+    id: `checkpoint.coordinated-${kib}k`,
+    figure: `coordinated ctx.checkpoint, ${kib} KiB state, 4 ranks on 2 nodes (a cut every 4th point)`,
+    baseline: 'ctx.checkpoint of the same state per rank (mode rank, no coordination)',
+    unit: 'µs',
+    better: 'lower',
+    make: (c: BenchContext) => ({
+      a: jobFigure(c, 'checkpoint', { kib, mode: 'coordinated', times: c.profile.quick ? 20 : 100 }),
+      b: jobFigure(c, 'checkpoint', { kib, mode: 'rank', times: c.profile.quick ? 20 : 100 })
+    })
+  }
+}
+
+export const checkpoints: RowGroup = {
+  name: 'checkpoint',
+  title: 'Checkpoints: coordinated cuts (state + messages in flight) against per-rank saves',
+  rows: [checkpointRow(1), checkpointRow(256)]
+}
+
 /** The lab has 2 peers of 4 slots: 8 ranks is the most it runs at once. */
 export const collectives: RowGroup = {
   name: 'collectives',
