@@ -87,3 +87,16 @@ export function tokenRingHashes (size: number, n: number, w: number): number[] {
   }
   return acc
 }
+
+/** The histogram of profiles/histogram.ts computed serially: the same LCG per rank, bucket = high 16 bits mod `buckets`. */
+export function histogramSerial (size: number, n: number, buckets: number): number[] {
+  const counts = new Array<number>(buckets).fill(0)
+  for (let r = 0; r < size; r++) {
+    let x = (r + 1) * 2654435761 >>> 0
+    for (let i = 0; i < n; i++) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0
+      counts[(x >>> 16) % buckets]!++
+    }
+  }
+  return counts
+}

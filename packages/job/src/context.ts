@@ -2,6 +2,7 @@ import { createFiles } from './files.js'
 import { BadRequestError } from '@mvm/core'
 import { Collectives } from './collectives.js'
 import { CoordinatedCuts, isCutEnvelope } from './cut.js'
+import { SharedStore } from './shared.js'
 import type { ContextInit, JobContext, RecvFn, Transport } from './types.js'
 
 /** Binds a rank's identity and ports to a transport; validates every port name a program uses. */
@@ -15,6 +16,9 @@ export function createContext (init: ContextInit, base: Transport): JobContext {
     transport = cuts.transport()
     restored = env?.state
   }
+  const shared = new SharedStore(init.rank, init.size, transport, signal)
+  // served from the start: a rank's keys answer even before its program touches ctx.shared
+  if (init.size > 1) shared.serve()
   const ports = [...init.ports]
   const portSet = new Set(ports)
   const groups = init.groups ?? {}
@@ -61,6 +65,7 @@ export function createContext (init: ContextInit, base: Transport): JobContext {
     scatter: async (v, root) => await coll.scatter(v, root),
     log: (...args) => transport.log(args.map((a) => typeof a === 'string' ? a : safeJson(a)).join(' ')),
     checkpoint: async (state) => await transport.checkpoint(state),
+    shared: shared.space(),
     files: createFiles(init.files ?? [], transport, signal, () => init.workDir ?? process.cwd())
   }
 }

@@ -38,6 +38,26 @@ export interface JobContext {
   checkpoint: (state: unknown) => Promise<void>
   /** The job's inputs (the profile's `inputs`), read-only. */
   readonly files: JobFiles
+  /** A job-scoped key-value space hosted by the ranks (see `SharedSpace`). */
+  readonly shared: SharedSpace
+}
+
+/**
+ * A key-value space shared by a job's ranks. Each key has one home rank (a hash of the key) that
+ * applies the operations on it one at a time in the order they arrive: every key is
+ * linearizable, and a rank's own operations take effect in the order it made them. No
+ * replicas; no ordering across keys. Values are what the job's encoding carries (JSON values;
+ * typed arrays with the json encoding). A rank serves its keys while its program runs, so ranks
+ * that use `shared` should meet at a barrier before they return.
+ */
+export interface SharedSpace {
+  /** The value, or undefined when the key was never put. */
+  get: (key: string) => Promise<unknown>
+  put: (key: string, value: unknown) => Promise<void>
+  /** Sets `value` only if the current value equals `expected` (undefined: never put); true when set. */
+  compareAndSet: (key: string, expected: unknown, value: unknown) => Promise<boolean>
+  /** The rank that holds `key`. */
+  home: (key: string) => number
 }
 
 /** One of the job's inputs as the rank sees it. */
