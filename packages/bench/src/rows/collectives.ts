@@ -85,6 +85,26 @@ export const checkpoints: RowGroup = {
   ]
 }
 
+const shTimes = (c: BenchContext): number => c.profile.quick ? 50 : 300
+const QUEUE_RTT = 'one small queue message to the other rank and its echo back'
+
+/** ctx.shared at a remote home (one request and its answer) against the same round trip through ports. */
+export const shared: RowGroup = {
+  name: 'shared',
+  title: 'ctx.shared: a key whose home is the rank on the other node, against a queue round trip',
+  rows: (['get', 'put'] as const).map((op): RowSpec => ({
+    id: `shared.${op}-remote`,
+    figure: `ctx.shared.${op} at a remote home, 2 ranks on 2 nodes`,
+    baseline: QUEUE_RTT,
+    unit: 'µs',
+    better: 'lower',
+    make: (c: BenchContext) => ({
+      a: jobFigure(c, 'shared', { mode: 'shared', op, times: shTimes(c) }),
+      b: jobFigure(c, 'shared', { mode: 'queue', op, times: shTimes(c) })
+    })
+  }))
+}
+
 /** The lab has 2 peers of 4 slots: 8 ranks is the most it runs at once. */
 export const collectives: RowGroup = {
   name: 'collectives',

@@ -8,7 +8,7 @@ import {
   arrayRate, brokerCalls, idlePeerRss, jobFigure, jobRate, launchCold, launchWarm, nodeWithJobRss
 } from '../toolkit/contenders.js'
 import type { RowGroup, RowSpec } from '../types.js'
-import { checkpoints, collectives } from './collectives.js'
+import { checkpoints, collectives, shared } from './collectives.js'
 import { batchSoapRows, decisionRows, inflightRows } from './submit.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
@@ -98,5 +98,5 @@ export const groups: RowGroup[] = [
   launch, throughput,
   { name: 'local', title: 'Local messages: two ranks on one node', rows: messageRows('local') },
   { name: 'remote', title: 'Remote messages: ranks on two nodes', rows: messageRows('remote') },
-  collectives, checkpoints, science, footprint, soap
+  collectives, checkpoints, shared, science, footprint, soap
 ]
