@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { ROOT, startLab, submit, waitJob, type TestLab } from './lib/lab.js'
-import { dft, heatSerial, maxDiff, pipelineCounts, primeCount } from './lib/oracles.js'
+import { dft, heatSerial, maxDiff, pipelineCounts, primeCount, tokenRingHashes, histogramSerial } from './lib/oracles.js'
 
 const profile = (name: string): string => join(ROOT, 'profiles', name)
 
@@ -59,6 +59,19 @@ t.test('pipeline: word counts equal the ones computed here', async (t) => {
 
 t.test('ring: the token is laps * n(n-1)/2', async (t) => {
   t.same(await run(t, 'ring.yaml', { laps: '5' }), { token: 5 * 4 * 3 / 2, laps: 5, size: 4 })
+})
+
+t.test('tokens: coordinated checkpoints leave every rank\'s hash equal to a serial run\'s', async (t) => {
+  t.same(await run(t, 'tokens.yaml', { n: '120' }), { steps: 120, inFlight: 3, hashes: tokenRingHashes(4, 120, 3) })
+  t.same(tokenRingHashes(4, 200, 3), [1286650564, 1493194728, 1503732938, 52165043], 'the profile\'s expect is the serial answer')
+})
+
+t.test('histogram: ctx.shared compare-and-set counts equal a serial histogram', async (t) => {
+  const r = await run(t, 'histogram.yaml', { n: '150', buckets: '6' }) as { counts: number[], total: number, retries: number }
+  t.same(r.counts, histogramSerial(4, 150, 6), 'every bucket')
+  t.equal(r.total, 600, 'no increment lost or doubled')
+  t.ok(Number.isInteger(r.retries) && r.retries >= 0, `compare-and-set retries under contention: ${r.retries}`)
+  t.same(histogramSerial(4, 200, 8), [101, 90, 109, 100, 113, 79, 99, 109], 'the profile\'s expect is the serial answer')
 })
 
 t.test('primes-sweep: one child per value set, each right', async (t) => {

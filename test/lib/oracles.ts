@@ -64,3 +64,39 @@ export function maxDiff (a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!))
   return m
 }
+
+/**
+ * The token ring of profiles/tokens.ts run serially: each rank starts with `w` tokens from its
+ * predecessor, takes `n`, folds each into `acc = (acc * 31 + v) mod 2^31-1` and passes it on plus
+ * one (except its last `w`). Each rank's hash depends on the exact order of what it received.
+ */
+export function tokenRingHashes (size: number, n: number, w: number): number[] {
+  const inbox = Array.from({ length: size }, (_, r) => Array.from({ length: w }, (_, k) => ((r + size - 1) % size) * 1000 + k))
+  const acc = new Array<number>(size).fill(0)
+  const taken = new Array<number>(size).fill(0)
+  for (let moved = true; moved;) {
+    moved = false
+    for (let r = 0; r < size; r++) {
+      if (taken[r]! >= n || inbox[r]!.length === 0) continue
+      const v = inbox[r]!.shift()!
+      acc[r] = (acc[r]! * 31 + v) % 2147483647
+      taken[r]!++
+      if (taken[r]! <= n - w) inbox[(r + 1) % size]!.push(v + 1)
+      moved = true
+    }
+  }
+  return acc
+}
+
+/** The histogram of profiles/histogram.ts computed serially: the same LCG per rank, bucket = high 16 bits mod `buckets`. */
+export function histogramSerial (size: number, n: number, buckets: number): number[] {
+  const counts = new Array<number>(buckets).fill(0)
+  for (let r = 0; r < size; r++) {
+    let x = (r + 1) * 2654435761 >>> 0
+    for (let i = 0; i < n; i++) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0
+      counts[(x >>> 16) % buckets]!++
+    }
+  }
+  return counts
+}

@@ -199,7 +199,12 @@ export class BrokerImpl implements Broker {
   }
   bundle (sha256: string): Uint8Array | undefined { return this.store.bundle(sha256) }
   nodes (): NodeView[] { return this.cluster.views() }
-  checkpoints (jobId: string): CheckpointRecord[] { this.store.mustGet(jobId); return this.store.checkpoints(jobId) }
+  checkpoints (jobId: string): CheckpointRecord[] {
+    const job = this.store.mustGet(jobId)
+    // a job with coordinated cuts resumes only from one every rank completed, never from a mix
+    const cut = this.store.lastCut(jobId, job.size)
+    return cut.length > 0 ? cut : this.store.checkpoints(jobId)
+  }
   saveCheckpoint (jobId: string, rank: number, stateJson: string, options?: { seq?: number, peerId?: string }): boolean {
     return saveCheckpoint(this.store, jobId, rank, stateJson, options)
   }

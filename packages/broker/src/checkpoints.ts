@@ -24,5 +24,14 @@ export function saveCheckpoint (store: JobStore, jobId: string, rank: number, st
   if (!Number.isSafeInteger(seq) || seq < 0) throw new BadRequestError(`${where}: seq must be an integer >= 0 (got ${String(seq)})`)
   if (job.state !== 'scheduled' && job.state !== 'running') return false
   if (options.peerId !== undefined && job.placement?.[rank] !== options.peerId) return false
+  const cut = cutNumber(stateJson)
+  if (cut !== undefined) return store.putCut(jobId, job.size, { rank, attempt: job.restarts, cut, stateJson, peerId: options.peerId ?? null })
   return store.putCheckpoint(jobId, { rank, attempt: job.restarts, seq, stateJson, peerId: options.peerId ?? null })
+}
+
+/** The cut number of a coordinated checkpoint's envelope (`{ "$mvmCut": n, ... }`), else undefined. */
+function cutNumber (stateJson: string): number | undefined {
+  if (!stateJson.startsWith('{"$mvmCut":')) return undefined
+  const n = (JSON.parse(stateJson) as { $mvmCut?: unknown }).$mvmCut
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined
 }

@@ -98,7 +98,19 @@ const migrations: string[] = [
    ALTER TABLE rank_results ADD COLUMN exit_reason TEXT;
    CREATE INDEX jobs_ended ON jobs(ended_at) WHERE ended_at IS NOT NULL;`,
   // 7: the files a rank's outputs were stored as (JSON [{ name, id, size }], content ids)
-  'ALTER TABLE rank_results ADD COLUMN outputs TEXT;'
+  'ALTER TABLE rank_results ADD COLUMN outputs TEXT;',
+  // 8: coordinated checkpoints: every rank's share of each cut (state and channel state), by
+  // attempt and cut number; a restart reads the newest cut every rank has stored
+  `CREATE TABLE cuts (
+     job_id TEXT NOT NULL REFERENCES jobs(id),
+     attempt INTEGER NOT NULL,
+     cut INTEGER NOT NULL,
+     rank INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     peer_id TEXT,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (job_id, attempt, cut, rank)
+   ) STRICT, WITHOUT ROWID;`
 ]
 
 export const schemaVersion = migrations.length

@@ -125,6 +125,13 @@ export class JobStore {
         WHERE excluded.attempt > checkpoints.attempt OR (excluded.attempt = checkpoints.attempt AND excluded.seq > checkpoints.seq)`),
       checkpoints: db.prepare('SELECT rank, attempt, seq, state AS stateJson, peer_id AS peerId, at FROM checkpoints WHERE job_id = ? ORDER BY rank'),
       clearCheckpoints: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
+      putCut: db.prepare(`INSERT OR IGNORE INTO cuts (job_id, attempt, cut, rank, state, peer_id, at) VALUES (@job_id, @attempt, @cut, @rank, @state, @peer_id, @at)`),
+      // the newest (attempt, cut) every rank stored: a later attempt's cuts follow the cut it resumed from
+      completeCut: db.prepare(`SELECT attempt, cut FROM cuts WHERE job_id = ? GROUP BY attempt, cut HAVING COUNT(*) = ?
+        ORDER BY attempt DESC, cut DESC LIMIT 1`),
+      cutRows: db.prepare('SELECT rank, attempt, cut AS seq, state AS stateJson, peer_id AS peerId, at FROM cuts WHERE job_id = ? AND attempt = ? AND cut = ? ORDER BY rank'),
+      dropOlderCuts: db.prepare('DELETE FROM cuts WHERE job_id = ? AND (attempt < ? OR (attempt = ? AND cut < ?))'),
+      clearCuts: db.prepare('DELETE FROM cuts WHERE job_id = ?'),
       insertDep: db.prepare('INSERT OR IGNORE INTO job_deps (job_id, dep_id, type) VALUES (?, ?, ?)'),
       latestByName: db.prepare('SELECT id FROM jobs WHERE name = ? ORDER BY seq DESC LIMIT 1').pluck(),
       dependents: db.prepare('SELECT DISTINCT job_id FROM job_deps WHERE dep_id = ?').pluck(),
@@ -321,7 +328,7 @@ export class JobStore {
     for (const id of top) {
       const ids = [...(this.q.children.all(id) as string[]), id]
       for (const j of ids) {
-        this.q.deleteDeps.run(j, j); this.q.deleteEvents.run(j); this.q.clearRanks.run(j); this.q.clearCheckpoints.run(j); this.q.deleteJob.run(j)
+        this.q.deleteDeps.run(j, j); this.q.deleteEvents.run(j); this.q.clearRanks.run(j); this.q.clearCheckpoints.run(j); this.q.clearCuts.run(j); this.q.deleteJob.run(j)
         this.counts.delete(j)
       }
       n += ids.length
@@ -378,7 +385,7 @@ export class JobStore {
         ...faultCols(next)
       })
       if (to === 'queued') this.q.clearRanks.run(id)
-      if (isTerminal(to)) this.q.clearCheckpoints.run(id)
+      if (isTerminal(to)) { this.q.clearCheckpoints.run(id); this.q.clearCuts.run(id) }
       this.q.insertEvent.run(id, now, from, to, detail)
     })
     this.setLive(next)
@@ -465,6 +472,27 @@ export class JobStore {
   }
 
   checkpoints (id: string): CheckpointRecord[] { this.drain(); return this.q.checkpoints.all(id) as CheckpointRecord[] }
+
+  /**
+   * Keeps one rank's share of a coordinated cut; once a cut is complete (all `size` ranks),
+   * older cuts are dropped. True when kept (a repeated share is ignored).
+   */
+  putCut (id: string, size: number, c: { rank: number, attempt: number, cut: number, stateJson: string, peerId: string | null }): boolean {
+    this.begin()
+    this.drain()
+    this.inBatch()
+    const kept = this.q.putCut.run({ job_id: id, attempt: c.attempt, cut: c.cut, rank: c.rank, state: c.stateJson, peer_id: c.peerId, at: this.now() }).changes > 0
+    const done = this.q.completeCut.get(id, size) as { attempt: number, cut: number } | undefined
+    if (done !== undefined) this.q.dropOlderCuts.run(id, done.attempt, done.attempt, done.cut)
+    return kept
+  }
+
+  /** Every rank's share of the newest complete cut (seq = the cut number), or [] when there is none. */
+  lastCut (id: string, size: number): CheckpointRecord[] {
+    this.drain()
+    const done = this.q.completeCut.get(id, size) as { attempt: number, cut: number } | undefined
+    return done === undefined ? [] : this.q.cutRows.all(id, done.attempt, done.cut) as CheckpointRecord[]
+  }
 
   /** A broker setting kept with the jobs (the policy applied at run time); undefined when never set. */
   setting (key: string): string | undefined {

@@ -242,6 +242,29 @@ t.test('checkpoints: latest per rank, stale and foreign saves refused, gone when
   t.same(broker.checkpoints(jobId), [], 'deleted with the job\'s end')
 })
 
+t.test('coordinated cuts: a restart reads the newest cut every rank stored, never a mix', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 2, freeSlots: 2 })])
+  const { jobId } = broker.submit({ name: 'cut', size: 2 })
+  await waitFor(() => dispatcher.starts.length === 1, 'dispatched')
+  await waitFor(() => broker.get(jobId).state === 'running', 'running')
+  const env = (cut: number, rank: number): string => JSON.stringify({ $mvmCut: cut, point: cut * 2, state: { rank, cut }, channels: {} })
+  const restored = (): unknown[] => broker.checkpoints(jobId).map((c) => [c.rank, c.seq, (JSON.parse(c.stateJson) as { state: unknown }).state])
+  t.ok(broker.saveCheckpoint(jobId, 0, env(1, 0), { peerId: 'a' }))
+  t.same(restored(), [], 'one rank of cut 1 is not a cut')
+  t.ok(broker.saveCheckpoint(jobId, 1, env(1, 1), { peerId: 'a' }))
+  t.same(restored(), [[0, 1, { rank: 0, cut: 1 }], [1, 1, { rank: 1, cut: 1 }]], 'cut 1 complete')
+  t.ok(broker.saveCheckpoint(jobId, 0, env(2, 0), { peerId: 'a' }))
+  t.ok(broker.saveCheckpoint(jobId, 0, env(3, 0), { peerId: 'a' }))
+  t.same(restored().map((r) => (r as number[])[1]), [1, 1], 'rank 0 ahead alone: still cut 1')
+  t.ok(broker.saveCheckpoint(jobId, 1, env(2, 1), { peerId: 'a' }))
+  t.same(restored().map((r) => (r as number[])[1]), [2, 2], 'cut 2 complete, cut 3 still partial')
+  finish(broker, jobId)
+  await waitFor(() => broker.get(jobId).state === 'succeeded', 'succeeded')
+  t.same(broker.checkpoints(jobId), [], 'cuts deleted with the job\'s end')
+})
+
 t.test('a failed rank fails the job at once, unless fault tolerance retries failed ranks', async (t) => {
   const fail = (broker: Broker, jobId: string): void => { broker.reportRank(jobId, { rank: 1, exitCode: 1, error: 'boom' }) }
   t.test('default: no retry', async (t) => {

@@ -116,7 +116,7 @@ t.test('bundles are stored once per content and the schema is versioned', async 
   t.teardown(() => { db.close() })
   t.equal(db.prepare('SELECT COUNT(*) FROM bundles').pluck().get(), 1)
   t.equal(db.pragma('user_version', { simple: true }), schemaVersion)
-  t.equal(schemaVersion, 7, 'seven migrations: base schema, rank timings, checkpoints, poison counts + settings, job dependencies, rank accounting + end-time index, rank outputs')
+  t.equal(schemaVersion, 8, 'eight migrations: base schema, rank timings, checkpoints, poison counts + settings, job dependencies, rank accounting + end-time index, rank outputs, coordinated cuts')
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   const plan = db.prepare("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state = 'queued' AND is_array = 0 ORDER BY priority DESC, seq LIMIT 10").all() as Array<{ detail: string }>
   t.match(plan.map((p) => p.detail).join('\n'), /USING INDEX jobs_queue/, 'queue order comes from the index, not a sort or scan')
@@ -138,9 +138,9 @@ t.test('a store of schema 4 (before job dependencies) opens and is migrated; its
   const { jobId } = store.submit(toNewJobs({ name: 'old', size: 1 }).parent, [])
   store.close()
   // what a broker of schema 4 left behind: no job_deps table, no name index, and none of
-  // the accounting of schema 6 or the outputs of schema 7 either
+  // the accounting of schema 6, the outputs of schema 7 or the cuts of schema 8 either
   const db = new Database(join(dir, 'broker.db'))
-  db.exec(`DROP TABLE job_deps; DROP INDEX jobs_name; DROP INDEX jobs_ended;
+  db.exec(`DROP TABLE cuts; DROP TABLE job_deps; DROP INDEX jobs_name; DROP INDEX jobs_ended;
     ALTER TABLE rank_results DROP COLUMN outputs;
     ALTER TABLE rank_results DROP COLUMN cpu_sec;
     ALTER TABLE rank_results DROP COLUMN max_rss_mb;

@@ -1,11 +1,24 @@
 import { createFiles } from './files.js'
 import { BadRequestError } from '@mvm/core'
 import { Collectives } from './collectives.js'
+import { CoordinatedCuts, isCutEnvelope } from './cut.js'
+import { SharedStore } from './shared.js'
 import type { ContextInit, JobContext, RecvFn, Transport } from './types.js'
 
 /** Binds a rank's identity and ports to a transport; validates every port name a program uses. */
-export function createContext (init: ContextInit, transport: Transport): JobContext {
+export function createContext (init: ContextInit, base: Transport): JobContext {
   const signal = init.signal ?? new AbortController().signal
+  let transport = base
+  let restored = init.restored
+  if (init.checkpoint?.mode === 'coordinated') {
+    const env = isCutEnvelope(init.restored) ? init.restored : undefined
+    const cuts = new CoordinatedCuts({ rank: init.rank, size: init.size, ports: init.ports, intervalSec: init.checkpoint.intervalSec, signal, ...(env === undefined ? {} : { restored: env }) }, base)
+    transport = cuts.transport()
+    restored = env?.state
+  }
+  const shared = new SharedStore(init.rank, init.size, transport, signal)
+  // served from the start: a rank's keys answer even before its program touches ctx.shared
+  if (init.size > 1) shared.serve()
   const ports = [...init.ports]
   const portSet = new Set(ports)
   const groups = init.groups ?? {}
@@ -34,7 +47,7 @@ export function createContext (init: ContextInit, transport: Transport): JobCont
     ports: Object.freeze(ports),
     groups: Object.freeze(Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, Object.freeze([...v])]))),
     signal,
-    restored: init.restored,
+    restored,
     async send (port, value) {
       const group = typeof port === 'string' && !portSet.has(port) ? groups[port] : undefined
       if (group !== undefined) {
@@ -52,6 +65,7 @@ export function createContext (init: ContextInit, transport: Transport): JobCont
     scatter: async (v, root) => await coll.scatter(v, root),
     log: (...args) => transport.log(args.map((a) => typeof a === 'string' ? a : safeJson(a)).join(' ')),
     checkpoint: async (state) => await transport.checkpoint(state),
+    shared: shared.space(),
     files: createFiles(init.files ?? [], transport, signal, () => init.workDir ?? process.cwd())
   }
 }

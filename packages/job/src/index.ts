@@ -16,7 +16,8 @@
  */
 import type { JobFunction, JobProgram } from './types.js'
 
-export type { JobContext, ReduceOp, RecvFn, Transport, ContextInit, JobFunction, JobProgram, JobFiles, InputFile, InputInfo } from './types.js'
+export type { JobContext, ReduceOp, RecvFn, Transport, ContextInit, JobFunction, JobProgram, JobFiles, InputFile, InputInfo, CheckpointSettings, SharedSpace } from './types.js'
+export { CUT_KEY, isCutEnvelope, type CutEnvelope } from './cut.js'
 export { createContext } from './context.js'
 
 /** Marks a function as a job program: `export default job(async (ctx) => result)`. */

@@ -30,10 +30,34 @@ export interface JobContext {
   /** `values[r]` to rank r; `values` is read only at `root` and must have `size` entries. */
   scatter: <T>(values: T[] | undefined, root?: number) => Promise<T>
   log: (...args: unknown[]) => void
-  /** Stores state (JSON) through the runtime; best effort. */
+  /**
+   * Stores state (JSON) through the runtime; best effort. With `checkpoint.mode: coordinated`
+   * every rank must call it the same number of times (a point the ranks pass in step); at some
+   * points the state is stored as part of a consistent cut with the messages in flight.
+   */
   checkpoint: (state: unknown) => Promise<void>
   /** The job's inputs (the profile's `inputs`), read-only. */
   readonly files: JobFiles
+  /** A job-scoped key-value space hosted by the ranks (see `SharedSpace`). */
+  readonly shared: SharedSpace
+}
+
+/**
+ * A key-value space shared by a job's ranks. Each key has one home rank (a hash of the key) that
+ * applies the operations on it one at a time in the order they arrive: every key is
+ * linearizable, and a rank's own operations take effect in the order it made them. No
+ * replicas; no ordering across keys. Values are what the job's encoding carries (JSON values;
+ * typed arrays with the json encoding). A rank serves its keys while its program runs, so ranks
+ * that use `shared` should meet at a barrier before they return.
+ */
+export interface SharedSpace {
+  /** The value, or undefined when the key was never put. */
+  get: (key: string) => Promise<unknown>
+  put: (key: string, value: unknown) => Promise<void>
+  /** Sets `value` only if the current value equals `expected` (undefined: never put); true when set. */
+  compareAndSet: (key: string, expected: unknown, value: unknown) => Promise<boolean>
+  /** The rank that holds `key`. */
+  home: (key: string) => number
 }
 
 /** One of the job's inputs as the rank sees it. */
@@ -79,6 +103,8 @@ export interface Transport {
   recvRank: (rank: number, tag: number, signal: AbortSignal) => Promise<unknown>
   log: (line: string) => void
   checkpoint: (state: unknown) => Promise<void>
+  /** Registers what to call when someone asks for a coordinated cut (`mvm checkpoint`). */
+  cutRequests?: (fn: () => void) => void
   /** A byte range of an on-demand input, fetched through the node. */
   readInput?: (name: string, offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
 }
@@ -101,6 +127,14 @@ export interface ContextInit {
   files?: InputInfo[]
   /** Where prefetched inputs are (the rank's work dir; default the current directory). */
   workDir?: string
+  /** `coordinated`: `checkpoint()` is a point every rank passes in step, and cuts include the messages in flight. */
+  checkpoint?: CheckpointSettings
+}
+
+/** The profile's `checkpoint` as a rank needs it. */
+export interface CheckpointSettings {
+  mode: 'rank' | 'coordinated'
+  intervalSec: number
 }
 
 export type JobFunction = (ctx: JobContext) => unknown

@@ -1,7 +1,15 @@
-import { createContext, type JobContext, type Transport } from '@mvm/job'
+import { createContext, type CheckpointSettings, type JobContext, type Transport } from '@mvm/job'
+
+export interface MemoryJobOptions {
+  checkpoint?: CheckpointSettings
+  /** Per rank: what `ctx.restored` is built from (a cut envelope in coordinated mode). */
+  restored?: unknown[]
+  /** Sees every state a rank checkpoints (as JSON text, the way the runtime ships it). */
+  onCheckpoint?: (rank: number, json: string) => void
+}
 
 /** N contexts in one process joined by unbounded in-memory mailboxes: exercises the SDK's logic only. */
-export function memoryJob (links: Array<Record<string, { peer: number, peerPort: string }>>, groups: Array<Record<string, string[]>> = []): JobContext[] {
+export function memoryJob (links: Array<Record<string, { peer: number, peerPort: string }>>, groups: Array<Record<string, string[]>> = [], o: MemoryJobOptions = {}): JobContext[] {
   const n = links.length
   const boxes = new Map<string, { items: unknown[], waiters: Array<(v: unknown) => void> }>()
   const box = (k: string): { items: unknown[], waiters: Array<(v: unknown) => void> } => {
@@ -33,9 +41,13 @@ export function memoryJob (links: Array<Record<string, { peer: number, peerPort:
       sendRank: async (to, tag, value) => { put(`c:${to}:${rank}:${tag}`, structuredClone(value)) },
       recvRank: async (from, tag) => await take(`c:${rank}:${from}:${tag}`),
       log: () => {},
-      checkpoint: async () => {}
+      checkpoint: async (state) => { o.onCheckpoint?.(rank, JSON.stringify(state)) }
     }
-    return createContext({ rank, size: n, ports: Object.keys(ports), groups: groups[rank] ?? {} }, t)
+    return createContext({
+      rank, size: n, ports: Object.keys(ports), groups: groups[rank] ?? {},
+      ...(o.checkpoint === undefined ? {} : { checkpoint: o.checkpoint }),
+      ...(o.restored?.[rank] === undefined ? {} : { restored: o.restored[rank] })
+    }, t)
   })
 }
 

@@ -68,6 +68,10 @@ export async function finishProfile (doc: ParsedDocument, ref: FileRef, o: Inter
   if (size !== undefined && spec.processes !== undefined && spec.processes !== size) {
     issues.push(doc.source.issueAt(['spec', 'processes'], `processes is ${spec.processes} but the topology has ${size} ranks`))
   }
+  // a cut stores the messages in flight as JSON and its markers travel as JSON values
+  if (spec.checkpoint?.mode === 'coordinated' && spec.queue.encoding !== 'json') {
+    issues.push(doc.source.issueAt(['spec', 'checkpoint', 'mode'], `checkpoint mode coordinated needs queue.encoding json (it is ${spec.queue.encoding}): cuts keep the messages in flight as JSON`))
+  }
   if (issues.length > 0 || program.result === undefined || topology.result === undefined) return { issues }
   const result: LoadedProfile = {
     kind: 'JobProfile',

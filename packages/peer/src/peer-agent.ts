@@ -113,6 +113,11 @@ export class PeerAgent implements Startable {
       if (ranks !== undefined) await this.reportTerminated(b.jobId, ranks, b.reason)
       return undefined
     }))
+    this.unhandle.push(node.control.handle('cutRequest', (b) => {
+      const a = this.active.get(b.jobId)
+      if (a === undefined || !a.job.requestCut()) throw new InvalidStateError(`job ${b.jobId}: rank 0 is not running on this node`)
+      return undefined
+    }))
     node.monitor.setProbe(() => {
       let slots = 0; let mem = 0
       for (const a of this.active.values()) { slots += a.ranks.length; mem += a.ranks.length * a.memoryMB }
@@ -220,6 +225,7 @@ export class PeerAgent implements Startable {
     const job = await rt.instantiate({
       jobId: inst.jobId, owner: inst.owner, program: inst.program, graph: inst.graph, placement: inst.placement, self,
       params: inst.params, resources: inst.resources, queue: inst.queue,
+      ...(inst.checkpoint !== undefined ? { checkpoint: inst.checkpoint } : {}),
       ...(inst.resume && inst.restored !== undefined ? { restored: inst.restored } : {})
     }, link, { signal, ...(files === undefined ? {} : { files }) })
     if (files !== undefined) void job.done.then(() => { this.jobData?.release(inst) })

@@ -27,6 +27,8 @@ export class HostChannels {
   private readonly links = new Map<number, FrameSocket>()
   private readonly out = new Map<string, { link: FrameSocket, index: number } | undefined>()
   private readonly uplink: FrameSocket | undefined
+  /** The SDK's hook for `{ cut }` (coordinated checkpoints only). */
+  private onCut: (() => void) | undefined
   private rr = 0
   /** Sends over direct sockets per port, `[items, bytes]`: the runtime cannot see them. */
   private readonly directSent = new Map<string, [number, number]>()
@@ -78,6 +80,7 @@ export class HostChannels {
   /** Applies one message from the runtime; `handle` is the socket a `{ direct }` or `{ uplink }` message carries. */
   handle (m: ToHost, handle?: unknown): void {
     if ('inputData' in m) { this.inputAnswer(m.inputData); return }
+    if ('cut' in m) { this.onCut?.(); return }
     if ('data' in m) this.deliver(m.data.port, m.data.bytes)
     else if ('credit' in m) this.gates.get(m.credit.port)?.grant(m.credit.n)
     else if ('coll' in m) this.deliverColl(m.coll.from, m.coll.tag, m.coll.bytes)
@@ -236,6 +239,7 @@ export class HostChannels {
         return slot.value
       },
       log: (line) => { process.stdout.write(`[rank ${this.init.rank}] ${line}\n`) },
+      cutRequests: (fn) => { this.onCut = fn },
       checkpoint: async (state) => {
         const json = JSON.stringify(state ?? null)
         this.post({ checkpoint: { json } })

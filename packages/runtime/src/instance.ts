@@ -233,6 +233,7 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       direct: wiring.peersOf(rank),
       ...(deps.files === undefined ? {} : { files: inputList(deps.files) }),
       ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
+      ...(spec.checkpoint === undefined ? {} : { checkpoint: spec.checkpoint }),
       ...(reuse ? { reuse: true } : {})
     }
     lr.open(sb, { init })
@@ -246,6 +247,12 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     done,
     onRank: (cb) => { listeners.push(cb) },
     onCheckpoint: (cb) => { checkpointListeners.push(cb) },
+    requestCut: () => {
+      const lr = router.locals.get(0)
+      if (lr === undefined || lr.finished) return false
+      lr.deliver({ cut: true })
+      return true
+    },
     portStats: () => counters.list(),
     // a finished rank's process may already serve another job
     pids: () => Object.fromEntries([...router.locals].flatMap(([r, lr]) => lr.sandbox === undefined || lr.finished ? [] : [[r, lr.sandbox.pid]])),

@@ -30,6 +30,8 @@ export interface HostInit {
   restored?: unknown
   /** For each rank of the job, a small integer naming its node (same number = same node). */
   locality?: number[]
+  /** The profile's `checkpoint` (mode and interval) when it has one. */
+  checkpoint?: { mode: 'rank' | 'coordinated', intervalSec: number }
   /**
    * Port and collective traffic with the runtime goes over a socket (binary frames: port index,
    * bytes) that arrives as `{ uplink }`, not over IPC.
@@ -68,6 +70,8 @@ export type ToHost =
   | { uplink: true }
   /** The answer to `{ readInput }` number `req`. */
   | { inputData: { req: number, bytes?: Uint8Array, error?: SerializedError } }
+  /** `mvm checkpoint`: take a coordinated cut soon (sent to rank 0). */
+  | { cut: true }
 
 /** Rank host → runtime. */
 export type FromHost =

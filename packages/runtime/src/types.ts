@@ -22,6 +22,8 @@ export interface InstanceSpec {
   queue: QueueSettings
   /** Last checkpointed state per rank, for a restart (`ctx.restored`). */
   restored?: Record<number, unknown>
+  /** The profile's `checkpoint`; `coordinated` makes the ranks' checkpoints consistent cuts. */
+  checkpoint?: { mode: 'rank' | 'coordinated', intervalSec: number }
 }
 
 /** How one local rank ended, as this node's runtime saw it (the peer reports it to the broker). */
@@ -73,6 +75,8 @@ export interface RunningJob {
    * in the order the rank made them (so a node can ship it off before the node itself dies).
    */
   onCheckpoint: (cb: (rank: number, json: string) => void) => void
+  /** Asks rank 0 for a coordinated cut at its next checkpoint point; false when rank 0 does not run here. */
+  requestCut: () => boolean
   /** Items and bytes each local rank sent per port so far (direct-socket sends as last reported). */
   portStats: () => PortStats[]
   /** OS process id of each local rank whose sandbox is running (for Node.ListProcesses). */

@@ -61,6 +61,8 @@ class SimJob implements RunningJob {
 
   onRank (cb: (r: RankOutcome) => void): void { this.listeners.push(cb) }
   onCheckpoint (): void {}
+  /** Simulated ranks keep no state to cut. */
+  requestCut (): boolean { return false }
   portStats (): [] { return [] }
   pids (): Record<number, number> { return Object.fromEntries(this.ranks.map((r) => [r, 0])) }
 

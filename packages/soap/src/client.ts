@@ -141,6 +141,7 @@ export function createBrokerClient (url: string, options: { subject?: string } =
     CancelJob: async (req, o) => call('CancelJob', req, o),
     ReleaseJob: async (req, o) => call('ReleaseJob', req, o),
     HoldJob: async (req, o) => call('HoldJob', req, o),
+    CheckpointJob: async (req, o) => call('CheckpointJob', req, o),
     RequeueJob: async (req, o) => call('RequeueJob', req, o),
     GetJobResult: async (req, o) => call('GetJobResult', req, o),
     ApplyPolicy: async (req, o) => call('ApplyPolicy', req, o),

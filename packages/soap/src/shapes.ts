@@ -204,6 +204,7 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     CancelJob: { input: brokerJob, output: JobInfoShape },
     ReleaseJob: { input: brokerJob, output: JobInfoShape },
     HoldJob: { input: brokerJob, output: JobInfoShape },
+    CheckpointJob: { input: brokerJob, output: JobInfoShape },
     RequeueJob: { input: brokerJob, output: JobInfoShape },
     GetJobResult: {
       input: brokerJob,

@@ -348,6 +348,8 @@ export interface BrokerHandlers {
   ReleaseJob?: Handler<JobIdRequest, JobInfo>
   /** A queued job to held until released; E_INVALID_STATE unless queued (or already held). */
   HoldJob?: Handler<JobIdRequest, JobInfo>
+  /** A consistent cut of a running job with `checkpoint.mode: coordinated`, at its next checkpoint point. */
+  CheckpointJob?: Handler<JobIdRequest, JobInfo>
   /** A scheduled/running job stopped and queued again, an ended one queued again; E_INVALID_STATE for queued or held. */
   RequeueJob?: Handler<JobIdRequest, JobInfo>
   GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
@@ -400,6 +402,7 @@ export interface BrokerClient {
   CancelJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   ReleaseJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   HoldJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  CheckpointJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   RequeueJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>

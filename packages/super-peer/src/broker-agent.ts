@@ -5,7 +5,7 @@ import { createBroker, parseBoundedJson, terminalStates, type Broker, type Fault
 import type { Holder } from '@mvm/data'
 import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
 import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
-import type { ControlBody, ControlBodyInit, ControlType, RpcPeer } from '@mvm/wire'
+import { expectBody, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers, JobInfo } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers } from './broker-soap.js'
@@ -209,6 +209,11 @@ export class BrokerAgent implements Startable {
       waiters,
       ...(this.init.data !== undefined ? { data: this.init.data } : {}),
       shape: (r, written, profile) => applyJobPolicy(r, written, this.specWithReservations(), profile),
+      requestCut: async (jobId, peerId) => {
+        const rpc = this.node.control.toPeer(peerId)
+        if (rpc === undefined) throw new UnavailableError(`CheckpointJob(${jobId}): node ${peerId} (rank 0) is not connected`)
+        expectBody(await rpc.request({ type: 'cutRequest', jobId }, { timeoutMs: 10_000 }), 'ack')
+      },
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
     })
     this.explainQueued(jobs)

@@ -1,6 +1,7 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
 import type { BrokerHandlers, JobInfo, JobOutput, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
-import { BadRequestError } from '@mvm/core'
+import { BadRequestError, InvalidStateError } from '@mvm/core'
+import type { InstanceTemplate } from '@mvm/wire'
 import { prepareSubmission, type Submission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
 import { JobWaiters } from './job-waiters.js'
@@ -80,6 +81,8 @@ export interface JobHandlerOptions {
   data?: BrokerData
   /** The policy's part in a new job (defaults for what the profile did not write, limits); throws to refuse it. */
   shape?: (request: JobRequest, written: ReadonlySet<string>, profile: string) => JobRequest
+  /** Asks the node running rank 0 of a job for a coordinated cut (`CheckpointJob`). */
+  requestCut?: (jobId: string, peerId: string) => Promise<void>
 }
 
 /**
@@ -167,6 +170,15 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
     async HoldJob ({ jobId, subject }, ctx) {
       const job = await broker.hold(id(jobId), { by: by(subject, ctx.remoteAddress) })
       await broker.flush()
+      return jobInfo(broker, job, progress)
+    },
+    async CheckpointJob ({ jobId }) {
+      const job = broker.get(id(jobId))
+      const mode = (job.request.instance as InstanceTemplate | undefined)?.checkpoint?.mode
+      if (mode !== 'coordinated') throw new InvalidStateError(`CheckpointJob(${job.id}): the job's profile has no checkpoint.mode coordinated`)
+      if (job.state !== 'running' || job.placement === null) throw new InvalidStateError(`CheckpointJob(${job.id}): the job is ${job.state}, not running`)
+      if (options.requestCut === undefined) throw new InvalidStateError(`CheckpointJob(${job.id}): this broker cannot reach the job's nodes`)
+      await options.requestCut(job.id, job.placement[0]!)
       return jobInfo(broker, job, progress)
     },
     async RequeueJob ({ jobId, subject }, ctx) {

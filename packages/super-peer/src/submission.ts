@@ -137,6 +137,7 @@ function template (p: LoadedProfile, owner: string, dir: string): InstanceTempla
       ...(r?.cpuTimeSec !== undefined ? { cpuTimeSec: r.cpuTimeSec } : {})
     },
     queue: p.spec.queue,
+    ...(p.spec.checkpoint !== undefined ? { checkpoint: { mode: p.spec.checkpoint.mode, intervalSec: p.spec.checkpoint.intervalSec } } : {}),
     ...(p.outputs.length > 0 ? { outputs: p.outputs } : {}),
     ...(p.spec.environment === undefined ? {} : { environment: { kind: 'npm' in p.spec.environment ? 'npm' as const : 'folder' as const } })
   }

@@ -135,7 +135,8 @@ export const ControlSpecs: Record<ControlType, MessageSpec> = {
     rank: u32(),
     stateJson: str(Limits.checkpointStateBytes, { required: true, json: true }),
     seq: u64()
-  }
+  },
+  cutRequest: { jobId: id(true) }
 }
 
 export const CONTROL_TYPES = Object.keys(ControlSpecs) as ControlType[]

@@ -26,6 +26,11 @@ export interface InstantiateSpec {
    * receiving peer, to keep Instantiate small), handed to each rank as `ctx.restored`.
    */
   restored?: Record<number, unknown>
+  /**
+   * The profile's `checkpoint`: `coordinated` makes `ctx.checkpoint()` a point the ranks pass in
+   * step, and stored states consistent cuts that include the messages in flight on the ports.
+   */
+  checkpoint?: { mode: 'rank' | 'coordinated', intervalSec: number }
   /** Files placed read-only in every rank's work dir, by content id in the data store. */
   inputs?: InstanceInput[]
   /** Earlier jobs' outputs to place as inputs; the super-peer turns them into `inputs` at dispatch. */

@@ -157,6 +157,11 @@ export interface Checkpoint {
   seq: number
 }
 
+/** Asks for a coordinated cut of a job at its next checkpoint point. */
+export interface CutRequest {
+  jobId: string
+}
+
 export type Ack = Record<never, never>
 
 /** Every control body, by its `type` (the oneof field name in camelCase). */
@@ -176,6 +181,7 @@ export interface ControlBodyMap {
   error: ErrorBody
   ack: Ack
   checkpoint: Checkpoint
+  cutRequest: CutRequest
 }
 
 export type ControlType = keyof ControlBodyMap

@@ -40,7 +40,8 @@ export const controlSamples: { [K in ControlType]: ControlBodyMap[K] } = {
   },
   error: { code: 'E_CAPACITY', message: 'no free slots', dataJson: '{"need":4}', retryable: true },
   ack: {},
-  checkpoint: { jobId: 'job-42', rank: 1, stateJson: '{"i":7}', seq: 7 }
+  checkpoint: { jobId: 'job-42', rank: 1, stateJson: '{"i":7}', seq: 7 },
+  cutRequest: { jobId: 'job-42' }
 }
 
 export const queueHelloSample: QueueHello = { version: 1, jobId: 'job-42' }

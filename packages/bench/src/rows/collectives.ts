@@ -49,6 +49,62 @@ function mibRow (p: number): RowSpec {
   }
 }
 
+const ckTimes = (c: BenchContext): number => c.profile.quick ? 20 : 100
+
+/**
+ * Checkpoints: a coordinated point (a marker sent and read on every port; about every 4th point
+ * a cut ships the state and the channel state) against the same messages sent as plain values,
+ * and a cut of a large state against each rank saving it alone (no coordination).
+ */
+export const checkpoints: RowGroup = {
+  name: 'checkpoint',
+  title: 'Checkpoints: coordinated cuts (state + messages in flight) on 4 ranks over 2 nodes',
+  rows: [
+    {
+      id: 'checkpoint.point',
+      figure: 'coordinated ctx.checkpoint, 1 KiB state (a cut every 4th point)',
+      baseline: 'one plain value sent and received on every port (the messages of a point)',
+      unit: 'µs',
+      better: 'lower',
+      make: (c: BenchContext) => ({
+        a: jobFigure(c, 'checkpoint', { kib: 1, mode: 'coordinated', times: ckTimes(c) }),
+        b: jobFigure(c, 'checkpoint', { kib: 1, mode: 'coordinated', times: ckTimes(c), exchange: 1 })
+      })
+    },
+    {
+      id: 'checkpoint.cut-256k',
+      figure: 'coordinated ctx.checkpoint, 256 KiB state (a cut every 4th point)',
+      baseline: 'ctx.checkpoint of the same state per rank (mode rank, no coordination)',
+      unit: 'µs',
+      better: 'lower',
+      make: (c: BenchContext) => ({
+        a: jobFigure(c, 'checkpoint', { kib: 256, mode: 'coordinated', times: ckTimes(c) }),
+        b: jobFigure(c, 'checkpoint', { kib: 256, mode: 'rank', times: ckTimes(c) })
+      })
+    }
+  ]
+}
+
+const shTimes = (c: BenchContext): number => c.profile.quick ? 50 : 300
+const QUEUE_RTT = 'one small queue message to the other rank and its echo back'
+
+/** ctx.shared at a remote home (one request and its answer) against the same round trip through ports. */
+export const shared: RowGroup = {
+  name: 'shared',
+  title: 'ctx.shared: a key whose home is the rank on the other node, against a queue round trip',
+  rows: (['get', 'put'] as const).map((op): RowSpec => ({
+    id: `shared.${op}-remote`,
+    figure: `ctx.shared.${op} at a remote home, 2 ranks on 2 nodes`,
+    baseline: QUEUE_RTT,
+    unit: 'µs',
+    better: 'lower',
+    make: (c: BenchContext) => ({
+      a: jobFigure(c, 'shared', { mode: 'shared', op, times: shTimes(c) }),
+      b: jobFigure(c, 'shared', { mode: 'queue', op, times: shTimes(c) })
+    })
+  }))
+}
+
 /** The lab has 2 peers of 4 slots: 8 ranks is the most it runs at once. */
 export const collectives: RowGroup = {
   name: 'collectives',

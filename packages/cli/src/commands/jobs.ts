@@ -129,6 +129,14 @@ export function register (program: Command): void {
       await changeState(async () => await broker.HoldJob({ jobId }))
     })
 
+  brokerOptions(program.command('checkpoint')
+    .description('take a consistent cut of a running job whose profile says checkpoint.mode: coordinated (every rank\'s state and the messages in flight), at its next checkpoint point; any other job exits 1')
+    .argument('<job>', JOB_ARG))
+    .action(async (jobId: string, o: Opts) => {
+      const broker = await findBroker(o)
+      await changeState(async () => await broker.CheckpointJob({ jobId }))
+    })
+
   brokerOptions(program.command('requeue')
     .description('run a job again from the start: a scheduled or running job is stopped first; a succeeded, failed or cancelled one is queued again (a queued or held job exits 1)')
     .argument('<job>', JOB_ARG))

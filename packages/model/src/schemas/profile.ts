@@ -116,7 +116,9 @@ export const jobProfileSpecSchema = z.object({
   priority: z.int().default(0),
   /** Run in this reservation's held slots (policy `scheduling.reservations`): only there, only during its window. */
   reservation: z.string().min(1).optional(),
-  checkpoint: z.object({ intervalSec: positiveNumber() }).strict().optional(),
+  // coordinated: ctx.checkpoint() is a point every rank passes in step and stored states are
+  // consistent cuts with the messages in flight; rank: each rank's own latest state
+  checkpoint: z.object({ intervalSec: positiveNumber(), mode: z.enum(['rank', 'coordinated']).default('rank') }).strict().optional(),
   array: arraySchema.optional(),
   dependsOn: z.array(dependencySchema).optional(),
   inputs: z.array(inputSchema).max(256).optional(),
