@@ -80,13 +80,22 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
     t = Date.now()
     const t0 = t
     const step = Math.max(100, Math.ceil(o.peers / 10))
+    // peers come in waves, the next once most of the last one joined: thousands of nodes starting
+    // in one process at once would starve the bootstrap's answers and the joins would time out
     for (let added = 0; added < o.peers; added += step) {
       await c.addPeers(Math.min(step, o.peers - added))
+      const target = Math.floor(0.9 * sum(c.expectedByGroup()))
+      await waitFor(() => up(c) >= target, Math.min(o.timeoutMs, 120_000), 'a wave of peers to join', o.signal).catch(() => {})
       log(`  ${Math.min(o.peers, added + step)} peers started (${Math.round((Date.now() - t0) / 1000)} s, ${up(c)} joined)`)
     }
     const peersMs = Date.now() - t
     const want = sum(c.expectedByGroup())
-    await waitFor(() => up(c) >= want, o.timeoutMs, `all ${want} members to be up in their groups`, o.signal)
+    let said = Date.now()
+    await waitFor(() => {
+      const n = up(c)
+      if (Date.now() - said > 10_000) { said = Date.now(); log(`  ${n} of ${want} members up (${Math.round((Date.now() - t0) / 1000)} s)`) }
+      return n >= want
+    }, o.timeoutMs, `all ${want} members to be up in their groups`, o.signal)
     const convergenceMs = Date.now() - t0
     log(`membership converged in ${convergenceMs} ms`)
     const everyone = o.peers + o.groups - 1

@@ -47,7 +47,7 @@ export function register (program: Command): void {
           ...(o.window !== undefined ? { windowMs: int(o.window, '--window', 100) } : {}),
           timeoutMs: int(o.timeout, '--timeout', 1) * 1000,
           signal: ac.signal,
-          log: o.json === true ? undefined : (l) => { process.stderr.write(`${l}\n`) }
+          log: (l) => { process.stderr.write(`${l}\n`) }
         })
         process.stdout.write(o.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${sim.formatReport(report).join('\n')}\n`)
         if (report.jobs !== undefined && report.jobs.succeeded !== report.jobs.submitted) process.exitCode = 2
