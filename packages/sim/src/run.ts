@@ -57,6 +57,9 @@ export interface SimReport {
     succeeded: number
     failed: number
     other: number
+    /** Not terminal when the wait (`timeoutMs`) ran out, by broker state. */
+    unfinished: number
+    unfinishedStates: Record<string, number>
     starts: number
     wallMs: number
     latencyMs: { p50: number, p90: number, p99: number, max: number }
@@ -153,6 +156,7 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
         })
         report.jobs = {
           submitted: tally.submitted, succeeded: tally.succeeded, failed: tally.failed, other: tally.other, starts: tally.starts,
+          unfinished: tally.unfinished, unfinishedStates: tally.unfinishedStates,
           wallMs: tally.wallMs, latencyMs: latencySummary(tally.latencies), jobsPerSec: tally.submitted / (tally.wallMs / 1000)
         }
       } finally {
