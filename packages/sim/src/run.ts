@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ControlTraffic } from '@mvm/node'
+import type { EffectivePolicy } from '@mvm/model'
 import { Community, waitFor, type SimNode } from './community.js'
 import { latencySummary, runJobs, type JobKind } from './jobs.js'
 import { spread, type Spread } from './stats.js'
@@ -24,6 +25,8 @@ export interface SimOptions {
   /** Bound on the whole run's waiting steps (convergence, jobs). */
   timeoutMs: number
   dataDir?: string
+  /** The super-peers' policy (e.g. `faultTolerance.poisonAfter: 0` under deliberate churn). */
+  policy?: EffectivePolicy
   signal?: AbortSignal
   log?: (line: string) => void
 }
@@ -74,7 +77,7 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
   const log = o.log ?? (() => {})
   const dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'mvm-sim-'))
   const rss0 = process.memoryUsage().rss
-  const c = new Community({ dataDir, peers: o.peers, groups: o.groups, fanout: o.fanout, heartbeatMs: o.heartbeatMs, missedHeartbeats: o.missedHeartbeats, slots: o.slots })
+  const c = new Community({ ...(o.policy !== undefined ? { policy: o.policy } : {}), dataDir, peers: o.peers, groups: o.groups, fanout: o.fanout, heartbeatMs: o.heartbeatMs, missedHeartbeats: o.missedHeartbeats, slots: o.slots })
   try {
     let t = Date.now()
     await c.startServices()
