@@ -94,8 +94,9 @@ export async function runJobs (c: Community, count: number, mix: JobKind[], opts
         opts.signal?.throwIfAborted()
         const n = Math.min(batch, left)
         const jobs = Array.from({ length: n }, () => requests[(i++) % requests.length]!)
-        // one retry for a reset keep-alive socket (the server closed it idle just as it was reused):
-        // such a request never reached the broker, so it cannot be stored twice
+        // one retry for a reset keep-alive socket (the server closed it idle just as it was reused),
+        // which almost always means the request never reached the broker; were it stored twice,
+        // the extra jobs would still be run and counted by the broker events, not hidden
         await client.SubmitJobs({ jobs }, { timeoutMs: 120_000 }).catch(async (err: unknown) => {
           if (!/ECONNRESET|socket hang up/.test((err as Error).message)) throw err
           await client.SubmitJobs({ jobs }, { timeoutMs: 120_000 })
