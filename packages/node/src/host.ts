@@ -15,7 +15,7 @@ export type Host = Libp2p<{ identify: unknown, ping: unknown }>
 export type TransportKind = 'tcp' | 'memory'
 
 /**
- * The libp2p host: TCP + Noise + Yamux, with Identify and Ping; nothing else loaded. The
+ * The libp2p host: TCP + Noise + Yamux, with Identify and Ping (unless `services` is false); nothing else loaded. The
  * memory transport keeps everything above it (Noise, Yamux, the protocols) as on TCP.
  */
 export async function createHost (privateKey: PrivateKey, listen: string[], transport: TransportKind = 'tcp', services = true): Promise<Host> {

@@ -100,7 +100,8 @@ export class Member {
         this.setStatus({ state: refused ? LinkState.refused : LinkState.disconnected, group: this.init.group, reason: err.message })
         this.init.log[refused ? 'error' : 'warn']({ code: err.code, retryInMs: backoff }, `group ${this.init.group}: ${err.message}`)
       }
-      try { await sleep(backoff, signal) } catch { break }
+      // jittered: members that lost the same super-peer (or a whole lab booting) must not retry in step
+      try { await sleep(Math.round(backoff * (0.5 + Math.random())), signal) } catch { break }
       backoff = Math.min(BACKOFF_MAX_MS, backoff * 2)
     }
   }

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { silentLogger, type Logger } from '@mvm/core'
 import { createBootstrapClient } from '@mvm/soap'
+import type { EffectivePolicy } from '@mvm/model'
 import { createMvmHost, type ControlTraffic, type MvmHost } from '@mvm/node'
 import { simRuntime } from './sim-runtime.js'
 import { groupTree, type GroupTree } from './tree.js'
@@ -19,6 +20,8 @@ export interface CommunityInit {
   slots: number
   /** The super-peers' policy bound on child super-peers (`monitoring.maxChildGroups`); default `fanout`. */
   maxChildGroups?: number
+  /** The super-peers' merged policy (scheduling, fault tolerance, …), as `mvm node --policy` gives it. */
+  policy?: EffectivePolicy
   /** How many nodes start at once. */
   startConcurrency?: number
   logger?: Logger
@@ -64,7 +67,10 @@ export class Community {
     // peers that asked before their super-peer registered would back off for seconds
     const client = createBootstrapClient(this.bootstrapUrl)
     await waitFor(async () => {
-      const { brokers } = await client.GetBrokers({ group: '' }, { timeoutMs: 5000 })
+      // a busy process may answer late: that is one more try, not a failure
+      const res = await client.GetBrokers({ group: '' }, { timeoutMs: 10_000 }).catch(() => undefined)
+      if (res === undefined) return false
+      const { brokers } = res
       const have = new Set(brokers.map((x) => x.group))
       return this.tree.names.every((g) => have.has(g))
     }, 60_000, 'every super-peer registered with the bootstrap')
@@ -162,6 +168,7 @@ export class Community {
       capacity: { slots: kind === 'peer' ? this.init.slots : 1 },
       monitoring: { heartbeatMs: this.init.heartbeatMs, missedHeartbeats: this.init.missedHeartbeats, maxChildGroups: this.init.maxChildGroups ?? this.init.fanout },
       ...(kind === 'peer' ? { runtime: simRuntime, data: false as const } : {}),
+      ...(kind === 'super-peer' && this.init.policy !== undefined ? { policy: this.init.policy } : {}),
       logger: this.init.logger ?? silentLogger()
     })
     return { host, kind, group, index }

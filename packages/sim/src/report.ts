@@ -22,6 +22,7 @@ export function formatReport (r: SimReport): string[] {
   if (r.jobs !== undefined) {
     const j = r.jobs
     out.push(`jobs: ${n0(j.submitted)} submitted, ${n0(j.succeeded)} succeeded, ${n0(j.failed)} failed, ${n0(j.other)} cancelled; ${n0(j.starts)} starts in ${n0(j.wallMs)} ms (${n0(j.jobsPerSec)} jobs/s)`)
+    if (j.unfinished > 0) out.push(`  NOT FINISHED within the timeout: ${n0(j.unfinished)} jobs (${Object.entries(j.unfinishedStates).map(([k, v]) => `${k} ${n0(v)}`).join(', ')})`)
     out.push(`scheduling latency (queued → running): p50 ${n0(j.latencyMs.p50)} ms, p90 ${n0(j.latencyMs.p90)} ms, p99 ${n0(j.latencyMs.p99)} ms, max ${n0(j.latencyMs.max)} ms`)
   }
   if (r.churn !== undefined) {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ControlTraffic } from '@mvm/node'
+import type { EffectivePolicy } from '@mvm/model'
 import { Community, waitFor, type SimNode } from './community.js'
 import { latencySummary, runJobs, type JobKind } from './jobs.js'
 import { spread, type Spread } from './stats.js'
@@ -24,6 +25,8 @@ export interface SimOptions {
   /** Bound on the whole run's waiting steps (convergence, jobs). */
   timeoutMs: number
   dataDir?: string
+  /** The super-peers' policy (e.g. `faultTolerance.poisonAfter: 0` under deliberate churn). */
+  policy?: EffectivePolicy
   signal?: AbortSignal
   log?: (line: string) => void
 }
@@ -57,6 +60,9 @@ export interface SimReport {
     succeeded: number
     failed: number
     other: number
+    /** Not terminal when the wait (`timeoutMs`) ran out, by broker state. */
+    unfinished: number
+    unfinishedStates: Record<string, number>
     starts: number
     wallMs: number
     latencyMs: { p50: number, p90: number, p99: number, max: number }
@@ -71,7 +77,7 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
   const log = o.log ?? (() => {})
   const dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'mvm-sim-'))
   const rss0 = process.memoryUsage().rss
-  const c = new Community({ dataDir, peers: o.peers, groups: o.groups, fanout: o.fanout, heartbeatMs: o.heartbeatMs, missedHeartbeats: o.missedHeartbeats, slots: o.slots })
+  const c = new Community({ ...(o.policy !== undefined ? { policy: o.policy } : {}), dataDir, peers: o.peers, groups: o.groups, fanout: o.fanout, heartbeatMs: o.heartbeatMs, missedHeartbeats: o.missedHeartbeats, slots: o.slots })
   try {
     let t = Date.now()
     await c.startServices()
@@ -80,13 +86,22 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
     t = Date.now()
     const t0 = t
     const step = Math.max(100, Math.ceil(o.peers / 10))
+    // peers come in waves, the next once most of the last one joined: thousands of nodes starting
+    // in one process at once would starve the bootstrap's answers and the joins would time out
     for (let added = 0; added < o.peers; added += step) {
       await c.addPeers(Math.min(step, o.peers - added))
+      const target = Math.floor(0.9 * sum(c.expectedByGroup()))
+      await waitFor(() => up(c) >= target, Math.min(o.timeoutMs, 120_000), 'a wave of peers to join', o.signal).catch(() => {})
       log(`  ${Math.min(o.peers, added + step)} peers started (${Math.round((Date.now() - t0) / 1000)} s, ${up(c)} joined)`)
     }
     const peersMs = Date.now() - t
     const want = sum(c.expectedByGroup())
-    await waitFor(() => up(c) >= want, o.timeoutMs, `all ${want} members to be up in their groups`, o.signal)
+    let said = Date.now()
+    await waitFor(() => {
+      const n = up(c)
+      if (Date.now() - said > 10_000) { said = Date.now(); log(`  ${n} of ${want} members up (${Math.round((Date.now() - t0) / 1000)} s)`) }
+      return n >= want
+    }, o.timeoutMs, `all ${want} members to be up in their groups`, o.signal)
     const convergenceMs = Date.now() - t0
     log(`membership converged in ${convergenceMs} ms`)
     const everyone = o.peers + o.groups - 1
@@ -144,6 +159,7 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
         })
         report.jobs = {
           submitted: tally.submitted, succeeded: tally.succeeded, failed: tally.failed, other: tally.other, starts: tally.starts,
+          unfinished: tally.unfinished, unfinishedStates: tally.unfinishedStates,
           wallMs: tally.wallMs, latencyMs: latencySummary(tally.latencies), jobsPerSec: tally.submitted / (tally.wallMs / 1000)
         }
       } finally {

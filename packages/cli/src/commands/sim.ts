@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
+import { resolve } from 'node:path'
 import { BadRequestError } from '@mvm/core'
 
 interface SimFlags {
   peers: string, groups: string, jobs: string, fanout?: string, depth?: string, heartbeatMs: string, missed: string,
-  slots: string, churn: string, mix: string, window?: string, timeout: string, json?: boolean
+  slots: string, churn: string, mix: string, window?: string, timeout: string, json?: boolean, policy?: string[]
 }
 
 function int (v: string, flag: string, min: number): number {
@@ -27,6 +28,7 @@ export function register (program: Command): void {
     .option('--mix <ranks:ms,…>', 'job mix, submitted round-robin: ranks and milliseconds per rank', '1:100,2:200,4:500')
     .option('--window <ms>', 'how long the traffic at rest is measured (default three heartbeats)')
     .option('--timeout <s>', 'bound on each waiting step', '600')
+    .option('--policy <file...>', 'Policy YAML files for the super-peers (later levels override earlier), as mvm node --policy')
     .option('--json', 'print the report as JSON')
     .action(async (o: SimFlags) => {
       const sim = await import('@mvm/sim')
@@ -35,6 +37,7 @@ export function register (program: Command): void {
       const fanout = o.depth !== undefined ? sim.fanoutForDepth(groups, int(o.depth, '--depth', 1)) : int(o.fanout ?? '10', '--fanout', 1)
       let mix
       try { mix = sim.parseMix(o.mix) } catch (e) { throw new BadRequestError((e as Error).message) }
+      const policy = o.policy === undefined ? undefined : (await (await import('@mvm/node')).loadNodeSettings(undefined, o.policy.map((f) => resolve(f)))).policy
       const ac = new AbortController()
       const onSignal = (): void => { ac.abort() }
       process.once('SIGINT', onSignal)
@@ -47,7 +50,8 @@ export function register (program: Command): void {
           ...(o.window !== undefined ? { windowMs: int(o.window, '--window', 100) } : {}),
           timeoutMs: int(o.timeout, '--timeout', 1) * 1000,
           signal: ac.signal,
-          log: o.json === true ? undefined : (l) => { process.stderr.write(`${l}\n`) }
+          ...(policy !== undefined ? { policy } : {}),
+          log: (l) => { process.stderr.write(`${l}\n`) }
         })
         process.stdout.write(o.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${sim.formatReport(report).join('\n')}\n`)
         if (report.jobs !== undefined && report.jobs.succeeded !== report.jobs.submitted) process.exitCode = 2
