@@ -74,6 +74,9 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
             ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB } } : {})
           })
           await superPeer.start()
+          const sp = superPeer
+          // the policy in force decides, so `mvm policy apply` can turn authentication on or off
+          node.setClientAuthentication(() => sp.agent.policy.effective.spec.security.clientAuthentication === 'required')
           brokerMetrics(node, superPeer)
           closeWebView = await mountWebView(node, superPeer, logger ?? silentLogger())
           if (layer !== undefined) await mountData(node, layer, logger ?? silentLogger())

@@ -24,7 +24,13 @@ export interface MvmNodeInit {
   /** A super-peer's heartbeat interval and tolerance (sent to members in JoinAck). */
   monitoring?: { heartbeatMs?: number, missedHeartbeats?: number }
   /** Admission (super-peer) and the domain key (member proof). */
-  security?: { authentication?: AuthMode, admittedPeers?: string[], domainKeyFile?: string }
+  security?: {
+    authentication?: AuthMode
+    admittedPeers?: string[]
+    domainKeyFile?: string
+    /** SOAP callers of a super-peer: `required` refuses calls without valid credentials (users file `<dataDir>/users.json`). */
+    clientAuthentication?: 'none' | 'required'
+  }
   /** How long a bootstrap keeps a super-peer registration without renewal. Default 30 s. */
   bootstrapLeaseSec?: number
   logger?: Logger
@@ -41,7 +47,7 @@ export interface ResolvedInit {
   capacity: { slots: number, memoryMB: number }
   soap: { host: string, port: number }
   monitoring: { heartbeatMs: number, missedHeartbeats: number }
-  security: { authentication: AuthMode, admittedPeers: string[], domainKeyFile?: string }
+  security: { authentication: AuthMode, admittedPeers: string[], domainKeyFile?: string, clientAuthentication: 'none' | 'required' }
   bootstrapLeaseSec: number
 }
 
@@ -95,7 +101,7 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
       heartbeatMs: posInt(i.monitoring?.heartbeatMs, 'monitoring.heartbeatMs', DEFAULTS.heartbeatMs, 10),
       missedHeartbeats: posInt(i.monitoring?.missedHeartbeats, 'monitoring.missedHeartbeats', DEFAULTS.missedHeartbeats)
     },
-    security: { authentication: auth, admittedPeers: i.security?.admittedPeers ?? [] },
+    security: { authentication: auth, admittedPeers: i.security?.admittedPeers ?? [], clientAuthentication: i.security?.clientAuthentication ?? 'none' },
     bootstrapLeaseSec: posInt(i.bootstrapLeaseSec, 'bootstrapLeaseSec', DEFAULTS.bootstrapLeaseSec)
   }
   if (i.parentGroup !== undefined) out.parentGroup = i.parentGroup

@@ -6,7 +6,8 @@ import { DEFAULT_MAX_DRAIN_BYTES, DEFAULT_MAX_REQUEST_BYTES, Rejection, discardR
 import { mountService, type MountedService, type SoapCallObserver } from './service.js'
 import { namespaces } from './shapes.js'
 import { ServiceName, type ServiceHandlers } from './types.js'
-import { servicePath, wsdlText } from './wsdl.js'
+import { servicePath, wsdlText, type SecurityDeclaration } from './wsdl.js'
+import type { Authenticate } from './auth/authenticate.js'
 
 /**
  * A plain HTTP handler served next to the SOAP services (a web view, `/metrics`). It answers the
@@ -31,6 +32,13 @@ export interface SoapServerInit {
   logger?: Logger
   /** Told of every call that reached an operation, once it is answered (metrics). */
   onCall?: SoapCallObserver
+  /**
+   * Establishes who calls (WS-Security UsernameToken or bearer token, see createAuthenticator);
+   * throws to refuse the call with a fault. Without it every caller is unauthenticated.
+   */
+  authenticate?: Authenticate
+  /** What the served WSDLs declare about credentials (default none). */
+  security?: SecurityDeclaration
   signal?: AbortSignal
 }
 
@@ -94,7 +102,7 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     const ns = namespaces[svc.name]
     try {
       const text = screen(await readBody(req, maxBytes))
-      const out = await svc.handle(text, soapActionOf(req), req.socket.remoteAddress ?? '')
+      const out = await svc.handle(text, soapActionOf(req), req.socket.remoteAddress ?? '', req.headers.authorization)
       reply(res, out.status, XML_TYPE, out.body)
     } catch (err) {
       if (!(err instanceof Rejection)) throw err
@@ -141,7 +149,7 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     for (const name of Object.values(ServiceName)) {
       const handlers = init.services[name]
       if (handlers === undefined) continue
-      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name)), log, init.onCall))
+      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name), { security: init.security ?? 'none' }), log, init.onCall, init.authenticate))
     }
     if (mounted.size === 0) throw new ConfigError('startSoapServer: no service given (expected one of Bootstrap, Node, Broker)')
     throwIfAborted(init.signal)

@@ -1,26 +1,46 @@
 import type { Broker } from '@mvm/broker'
-import type { BrokerHandlers, Handler } from '@mvm/soap'
+import type { BrokerHandlers, Handler, RequestContext } from '@mvm/soap'
 import type { EffectivePolicy } from '@mvm/model'
 import { ANONYMOUS, authorize, type Permission } from './policy-auth.js'
 import type { PolicyControl } from './policy-control.js'
 
-/**
- * Who is asking: SubmitJob names it as the job's `owner`, the other Broker operations in their
- * optional `subject`; a request with neither acts as {@link ANONYMOUS}.
- */
-function subjectOf (req: unknown): string {
+/** The identity a request names: SubmitJob as the job's `owner`, the other Broker operations in their optional `subject`. */
+function claimOf (req: unknown): string | undefined {
   const r = req as { owner?: unknown, subject?: unknown } | undefined
   for (const v of [r?.subject, r?.owner]) if (typeof v === 'string' && v !== '') return v
-  return ANONYMOUS
+  return undefined
+}
+
+/**
+ * Who is asking. An authenticated caller is who its credentials prove, and may name another
+ * identity only with `subject.assume`; an unauthenticated one (allowed while
+ * `security.clientAuthentication` is none) is what the request names, else {@link ANONYMOUS}.
+ * @throws ForbiddenError when an authenticated caller claims another identity without the right
+ */
+export function subjectOf (req: unknown, ctx: RequestContext | undefined, policy: EffectivePolicy): string {
+  const claim = claimOf(req)
+  const user = ctx?.caller?.user
+  if (user === undefined) return claim ?? ANONYMOUS
+  if (claim === undefined || claim === user) return user
+  authorize(policy, user, 'subject.assume', ` to act as "${claim}"`)
+  return claim
 }
 
 /** A SOAP handler that first checks the caller's permission against the policy in force at the call. */
 export function authorized<Req, Res> (h: Handler<Req, Res>, policy: () => EffectivePolicy, permission: (req: Req, subject: string) => Permission): Handler<Req, Res> {
   return async (req, ctx) => {
-    const subject = subjectOf(req)
-    authorize(policy(), subject, permission(req, subject))
-    return await h(req, ctx)
+    const p = policy()
+    const subject = subjectOf(req, ctx, p)
+    authorize(p, subject, permission(req, subject))
+    return await h(withSubject(req, ctx, subject), ctx)
   }
+}
+
+/** The request as the handler must see it: an authenticated caller's job is owned by the identity it proved (or assumed). */
+function withSubject<Req> (req: Req, ctx: RequestContext | undefined, subject: string): Req {
+  if (ctx?.caller?.user === undefined || typeof req !== 'object' || req === null) return req
+  const r = req as Record<string, unknown>
+  return ('owner' in r || (r.subject === undefined && r.owner === undefined)) ? { ...r, owner: subject, subject } as Req : { ...r, subject } as Req
 }
 
 function guarded<Req, Res> (h: Handler<Req, Res> | undefined, policy: () => EffectivePolicy, permission: (req: Req, subject: string) => Permission): Handler<Req, Res> | undefined {
@@ -45,8 +65,13 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
   const many = h.SubmitJobs
   if (many !== undefined) {
     out.SubmitJobs = async (req, ctx) => {
-      for (const j of req.jobs) authorize(policy(), j.owner !== undefined && j.owner !== '' ? j.owner : ANONYMOUS, 'job.submit')
-      return await many(req, ctx)
+      const p = policy()
+      const jobs = req.jobs.map((j) => {
+        const owner = subjectOf(j, ctx, p)
+        authorize(p, owner, 'job.submit')
+        return ctx?.caller?.user === undefined ? j : { ...j, owner }
+      })
+      return await many({ ...req, jobs }, ctx)
     }
   }
   // a job the broker does not know falls through to the handler, which answers E_NOT_FOUND
@@ -73,7 +98,7 @@ export function policyHandlers (control: PolicyControl): BrokerHandlers {
   return {
     ApplyPolicy: authorized(async (req) => {
       const r = await control.change({
-        subject: subjectOf(req),
+        subject: req.subject ?? ANONYMOUS,
         ...(req.policyYaml !== undefined ? { text: req.policyYaml } : {}),
         ...(req.previous === true ? { previous: true } : {}),
         ...(req.dryRun === true ? { dryRun: true } : {}),

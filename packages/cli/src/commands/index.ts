@@ -13,8 +13,9 @@ import { register as history } from './history.js'
 import { register as help } from './help.js'
 import { register as completion } from './completion.js'
 import { register as data } from './data.js'
+import { register as user } from './user.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, policy, logs, data, completion, help]
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, policy, logs, data, user, completion, help]
