@@ -7,11 +7,11 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { MVM_BIN, profileRequest } from '@mvm/cli'
-import { addUser, createBrokerClient, createToken, readUsers, writeUsers, type BrokerClient } from '@mvm/soap'
+import { addUser, createBootstrapClient, createBrokerClient, createNodeClient, createToken, readUsers, writeUsers, type BrokerClient, type Credentials, wsdlFile } from '@mvm/soap'
 import { ROOT, runCli, startLab, waitJob, type TestLab } from './lib/lab.js'
 
 const PRIMES = join(ROOT, 'profiles', 'primes.yaml')
-const PW = { alice: 'alice-secret-1', bob: 'bob-secret-22', ops: 'ops-secret-333' }
+const PW = { alice: 'alice-secret-1', bob: 'bob-secret-22', ops: 'ops-secret-333', carol: 'carol-secret-4', mallory: 'mallory-secret-5' }
 const POLICY = `apiVersion: mvm/v1
 kind: Policy
 metadata:
@@ -22,10 +22,12 @@ spec:
     clientAuthentication: required
     roles:
       user: [job.submit, job.status, job.result, job.list, job.cancel.own, policy.read, node.list]
+      viewer: [job.status, job.list, node.list, policy.read]
       operator: ['*']
     subjects:
       alice: [user]
       bob: [user]
+      carol: [viewer]
       ops: [operator]
 `
 
@@ -157,7 +159,7 @@ t.test('the CLI sends credentials from flags, env and the credentials file', asy
   })
   t.equal(viaFile.code, 0, `the credentials file: ${viaFile.stderr}`)
   const list = await runCli(['user', 'list', '--users-file', usersFile, '--json'])
-  t.same((JSON.parse(list.stdout) as Array<{ name: string }>).map((u) => u.name), ['alice', 'bob', 'ops'], 'user list')
+  t.same((JSON.parse(list.stdout) as Array<{ name: string }>).map((u) => u.name), ['alice', 'bob', 'carol', 'mallory', 'ops'], 'user list')
   t.notMatch(list.stdout + (await import('node:fs')).readFileSync(usersFile, 'utf8'), PW.alice, 'no password is ever stored or printed')
 })
 
@@ -181,4 +183,95 @@ t.test('refused calls are logged by the super-peer', async (t) => {
   t.match(superLog, /authentication refused[\s\S]{0,400}wrong password digest for \\?"alice/, 'the real reason of a refusal is in the node\'s log')
   t.match(superLog, /replayed nonce/, 'a replay too')
   t.match(superLog, /SOAP call refused[\s\S]{0,600}job\.cancel\.any/, 'and a forbidden call')
+})
+
+/** Role x operation over real SOAP: every operation of the three WSDLs, for each kind of subject. */
+const ROLE_PERMS: Record<string, string[]> = {
+  alice: ['job.submit', 'job.status', 'job.result', 'job.list', 'job.cancel.own', 'policy.read', 'node.list'],
+  carol: ['job.status', 'job.list', 'node.list', 'policy.read'],
+  ops: ['*'],
+  mallory: [] // signed in, but no rule of the policy names her
+}
+type Call = (c: Credentials) => Promise<unknown>
+const BAD_PROFILE = { profileYaml: 'apiVersion: mvm/v1\nkind: JobProfile\n', params: [], owner: '', bundle: [] }
+const OPS: Array<[string, string, Call]> = [
+  ['Bootstrap.GetBrokers', 'open', async (c) => await createBootstrapClient(lab.bootstrap, { credentials: c }).GetBrokers({})],
+  ['Bootstrap.RegisterSuperPeer', 'open', async (c) => await createBootstrapClient(lab.bootstrap, { credentials: c }).RegisterSuperPeer({ group: '', peerId: '', multiaddrs: [], soapUrl: '' } as never)],
+  ['Bootstrap.GetResources', 'node.list', async (c) => await createBootstrapClient(lab.bootstrap, { credentials: c }).GetResources({})],
+  ['Node.GetStatus', 'node.list', async (c) => await createNodeClient(lab.bootstrap, { credentials: c }).GetStatus()],
+  ['Node.ListProcesses', 'node.list', async (c) => await createNodeClient(lab.bootstrap, { credentials: c }).ListProcesses()],
+  ['Node.Awaken', 'node.awaken', async (c) => await createNodeClient(lab.bootstrap, { credentials: c }).Awaken({ jobId: 'no-such-job' })],
+  ['Node.Terminate', 'node.terminate', async (c) => await createNodeClient(lab.bootstrap, { credentials: c }).Terminate({ jobId: 'no-such-job' })],
+  ['Node.GetLogs', 'job.result', async (c) => await createNodeClient(lab.bootstrap, { credentials: c }).GetLogs({ jobId: 'no-such-job' })],
+  ['Broker.ListNodes', 'node.list', async (c) => await broker(c).ListNodes({})],
+  ['Broker.GetNode', 'node.list', async (c) => await broker(c).GetNode({ peerId: 'no-such-peer' })],
+  ['Broker.SubmitJob', 'job.submit', async (c) => await broker(c).SubmitJob(BAD_PROFILE)],
+  ['Broker.SubmitJobs', 'job.submit', async (c) => await broker(c).SubmitJobs({ jobs: [BAD_PROFILE] })],
+  ['Broker.GetJob', 'job.status', async (c) => await broker(c).GetJob({ jobId: 'no-such-job' })],
+  ['Broker.ListJobs', 'job.list', async (c) => await broker(c).ListJobs({ limit: 1 })],
+  ['Broker.ListHistory', 'job.list', async (c) => await broker(c).ListHistory({ limit: 1 })],
+  ['Broker.WaitJob', 'job.status', async (c) => await broker(c).WaitJob({ jobId: 'no-such-job', timeoutMs: 0 })],
+  ['Broker.WaitJobs', 'job.status', async (c) => await broker(c).WaitJobs({ jobIds: ['no-such-job'], timeoutMs: 0 })],
+  ['Broker.GetJobResult', 'job.result', async (c) => await broker(c).GetJobResult({ jobId: 'no-such-job' })],
+  ['Broker.GetJobLogs', 'job.result', async (c) => await broker(c).GetJobLogs({ jobId: 'no-such-job' })],
+  ['Broker.CancelJob', 'job.cancel.own', async (c) => await broker(c).CancelJob({ jobId: 'no-such-job' })],
+  ['Broker.HoldJob', 'job.cancel.own', async (c) => await broker(c).HoldJob({ jobId: 'no-such-job' })],
+  ['Broker.ReleaseJob', 'job.cancel.own', async (c) => await broker(c).ReleaseJob({ jobId: 'no-such-job' })],
+  ['Broker.RequeueJob', 'job.cancel.own', async (c) => await broker(c).RequeueJob({ jobId: 'no-such-job' })],
+  ['Broker.ApplyPolicy', 'policy.apply', async (c) => await broker(c).ApplyPolicy({ policyYaml: POLICY, dryRun: true })],
+  ['Broker.GetPolicy', 'policy.read', async (c) => await broker(c).GetPolicy()],
+  ['Broker.PutData', 'job.submit', async (c) => await broker(c).PutData({ name: 'table.txt', content: Buffer.from('x') })],
+  ['Broker.GetData', 'job.result', async (c) => await broker(c).GetData({ id: '0'.repeat(64) })],
+  ['Broker.ListData', 'job.result', async (c) => await broker(c).ListData({})],
+  ['Broker.RemoveData', 'job.submit', async (c) => await broker(c).RemoveData({ id: '0'.repeat(64) })]
+]
+function broker (c: Credentials): BrokerClient { return createBrokerClient(lab.bootstrap, { credentials: c }) }
+
+t.test('every SOAP operation checks the caller\'s role', async (t) => {
+  // the operations as the contracts list them (each appears in portType and binding)
+  const all = [...new Set((['Bootstrap', 'Node', 'Broker'] as const).flatMap((svc) => [...wsdlFile(svc).matchAll(/<wsdl:operation name="(\w+)"/g)].map((m) => `${svc}.${m[1]!}`)))].sort()
+  t.same(OPS.map(([name]) => name).sort(), all, 'the table covers every operation of the three WSDLs')
+  const { OPERATION_ACCESS } = await import('@mvm/super-peer')
+  t.same(Object.entries(OPERATION_ACCESS).flatMap(([svc, ops]) => Object.keys(ops).map((op) => `${svc}.${op}`)).sort(), all, 'and so does the super-peer\'s access table')
+  for (const [user, perms] of Object.entries(ROLE_PERMS)) {
+    const c = { user, password: PW[user as keyof typeof PW] }
+    for (const [name, need, call] of OPS) {
+      const want = need === 'open' || perms.includes('*') || perms.includes(need)
+      let got: string
+      try { await call(c); got = 'ok' } catch (err) { got = (err as { code?: string }).code ?? String(err) }
+      t.equal(got === 'E_FORBIDDEN' ? 'refused' : 'allowed', want ? 'allowed' : 'refused', `${user} ${name} (${need}): ${got}`)
+    }
+  }
+})
+
+t.test('the HTTP /data and /ui routes take the same credentials and roles', async (t) => {
+  const basic = (u: string, p: string): string => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64')
+  const get = async (path: string, auth?: string): Promise<number> => (await fetch(lab.bootstrap + path, auth === undefined ? {} : { headers: { authorization: auth } })).status
+  t.equal(await get('/ui'), 401, '/ui without credentials: 401')
+  t.equal(await get('/ui', basic('alice', 'wrong-one-1')), 401, 'a wrong password: 401')
+  t.equal(await get('/ui', basic('alice', PW.alice)), 200, 'alice may list jobs: the web view')
+  t.equal(await get('/ui', basic('mallory', PW.mallory)), 403, 'mallory holds no role: 403')
+  const id = '0'.repeat(64)
+  t.equal(await get(`/data/files/${id}/manifest`), 401, '/data without credentials: 401')
+  t.equal(await get(`/data/files/${id}/manifest`, basic('carol', PW.carol)), 403, 'reading data needs job.result: the viewer is refused')
+  t.equal(await get(`/data/files/${id}/manifest`, basic('alice', PW.alice)), 404, 'alice gets past the guard (the file does not exist)')
+  const put = await fetch(lab.bootstrap + '/data/has', { method: 'POST', headers: { authorization: basic('carol', PW.carol), 'content-type': 'application/json' }, body: '{"hashes":[]}' })
+  t.equal(put.status, 403, 'writing data needs job.submit')
+})
+
+t.test('the audit log records who changed what, and every refused call', async (t) => {
+  const r = await runCli(['audit', '--data-dir', join(lab.dir, 'super'), '--json', '--limit', '100000'])
+  t.equal(r.code, 0, r.stderr)
+  const entries = JSON.parse(r.stdout) as Array<{ at: string, who: string, how: string, what: string, jobId?: string, from: string, result: string }>
+  const submit = entries.find((e) => e.what === 'Broker.SubmitJob' && e.who === 'alice' && e.result === 'ok')
+  t.ok(submit !== undefined && /^j-/.test(submit.jobId ?? '') && submit.how === 'username-token' && submit.from === '127.0.0.1' && !Number.isNaN(Date.parse(submit.at)), `alice's submit, with its job id: ${JSON.stringify(submit)}`)
+  t.ok(entries.some((e) => e.what === 'Broker.CancelJob' && e.who === 'bob' && e.result === 'E_FORBIDDEN'), 'bob\'s refused cancel')
+  t.ok(entries.some((e) => e.what === 'Broker.CancelJob' && e.who === 'ops' && e.result === 'ok'), 'the operator\'s cancel')
+  t.ok(entries.some((e) => e.what === 'Broker.ListJobs' && e.who === 'anonymous' && e.result === 'E_UNAUTHENTICATED'), 'an unauthenticated read is logged because it was refused')
+  t.ok(entries.some((e) => e.what === 'Broker.ApplyPolicy' && e.who === 'alice' && e.result === 'E_FORBIDDEN'), 'a refused policy apply')
+  t.ok(entries.some((e) => e.what.startsWith('HTTP GET /ui') && e.who === 'mallory' && e.result === 'E_FORBIDDEN'), 'a refused web view')
+  t.notOk(entries.some((e) => e.what === 'Broker.GetJob' && e.result === 'ok'), 'reads that went through are not logged')
+  const refused = await runCli(['audit', '--data-dir', join(lab.dir, 'super'), '--refused', '--user', 'bob'])
+  t.match(refused.stdout, /Broker\.CancelJob.*E_FORBIDDEN/, 'the table, filtered')
+  t.notMatch(refused.stdout, /\bok\b/, 'only refusals')
 })

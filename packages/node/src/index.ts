@@ -20,7 +20,7 @@
  * ```
  */
 import type { Startable } from '@mvm/core'
-import type { Authenticate, HttpRouteHandler, NodeStatus, ServiceHandlers, SoapCallObserver } from '@mvm/soap'
+import type { Authenticate, HttpRouteHandler, NodeStatus, ServiceHandlers, SoapAuthorize, SoapCallObserver } from '@mvm/soap'
 import type { ControlType, RpcPeer } from '@mvm/wire'
 import type { ControlHandler } from './control-router.js'
 import type { MvmNodeInit } from './init.js'
@@ -84,6 +84,8 @@ export interface MvmNode extends Startable {
   addHttpRoute: (prefix: string, handler: HttpRouteHandler) => void
   /** Whether SOAP calls must carry credentials, read at every call (a super-peer passes its live policy). */
   setClientAuthentication: (required: () => boolean) => void
+  /** The role check run before every SOAP operation (a super-peer's policy). */
+  setSoapAuthorizer: (authorize: SoapAuthorize) => void
   /** The super-peer's check of credentials (users file), for HTTP routes beside SOAP; undefined on other roles. */
   readonly authenticate: Authenticate | undefined
   /** Told of every SOAP call once answered or refused (the audit log). */
@@ -123,6 +125,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     extendSoap: (h) => { rt.extendSoap(h) },
     addHttpRoute: (prefix, h) => { rt.addHttpRoute(prefix, h) },
     setClientAuthentication: (r) => { rt.setClientAuthentication(r) },
+    setSoapAuthorizer: (a) => { rt.setSoapAuthorizer(a) },
     authenticate: rt.authenticate,
     onSoapCall: (cb) => rt.onSoapCall(cb),
     metrics: rt.metrics,

@@ -2,7 +2,7 @@ import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Log
 import { join } from 'node:path'
 import {
   DATA_REQUEST_MAX_BYTES, USERS_FILE, createAuthenticator, startSoapServer, usersSource,
-  type Authenticate, type HttpRouteHandler, type NodeStatus, type ServiceHandlers, type SoapCallObserver, type SoapServer
+  type Authenticate, type HttpRouteHandler, type SoapAuthorize, type NodeStatus, type ServiceHandlers, type SoapCallObserver, type SoapServer
 } from '@mvm/soap'
 import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
 import { createNodeMetrics, type NodeMetrics } from '@mvm/metrics'
@@ -52,6 +52,7 @@ export class NodeRuntime {
   private unlock: (() => Promise<void>) | undefined
   private authRequired: () => boolean
   private readonly callObservers = new Set<SoapCallObserver>()
+  private authorizer: SoapAuthorize | undefined
   /** Present on a super-peer: it holds the users file. */
   readonly authenticate: Authenticate | undefined
 
@@ -77,8 +78,14 @@ export class NodeRuntime {
       required: () => this.authRequired(),
       onRefused: (reason, input, user) => { log.warn({ remote: input.remoteAddress, op: `${input.service}.${input.operation}`, user, reason }, 'authentication refused') }
     })
-    return (input) => input.service === 'Bootstrap' ? { method: 'none' } : check(input)
+    // credentials sent to it are still checked, so GetResources can answer by the caller's roles
+    const signed = (input: Parameters<Authenticate>[0]): boolean =>
+      (input.authorization ?? '') !== '' || (input.header as { Security?: unknown } | undefined)?.Security !== undefined
+    return (input) => input.service === 'Bootstrap' && !signed(input) ? { method: 'none' } : check(input)
   }
+
+  /** The role check run before every SOAP operation (a super-peer's policy); none: every call goes through. */
+  setSoapAuthorizer (authorize: SoapAuthorize): void { this.authorizer = authorize }
 
   /** Whether SOAP calls must carry credentials, read at every call (a super-peer passes its live policy). */
   setClientAuthentication (required: () => boolean): void { this.authRequired = required }
@@ -156,6 +163,7 @@ export class NodeRuntime {
       for (const name of mounted) services[name] = handlers[name] as never
       // a super-peer takes PutData calls of up to 16 MiB (base64 in an envelope)
       this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, ...(cfg.roles.includes('super-peer') ? { maxRequestBytes: DATA_REQUEST_MAX_BYTES } : {}), logger: componentLogger(this.log, 'soap'),
+        authorize: (c) => { this.authorizer?.(c) },
         ...(this.authenticate !== undefined ? { authenticate: this.authenticate, security: this.authRequired() ? 'required' as const : 'none' as const } : {}),
         onCall: (c) => {
           this.metrics.soapCall(c)

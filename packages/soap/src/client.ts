@@ -158,8 +158,11 @@ function waitOptions (timeoutMs: number | undefined, o: CallOptions | undefined)
 export function createBrokerClient (url: string, options: { subject?: string } & ClientOptions = {}): BrokerClient {
   const u = serviceUrl('Broker', url)
   const call = makeCaller('Broker', u, options.subject, options.credentials)
+  const c = options.credentials
   return {
     url: u,
+    // Basic carries the password (checked as a UsernameToken's PasswordText is): loopback or HTTPS only
+    ...(c === undefined ? {} : { httpAuthorization: 'token' in c ? `Bearer ${c.token}` : `Basic ${Buffer.from(`${c.user}:${'key' in c ? c.key : c.password}`).toString('base64')}` }),
     ListNodes: async (req, o) => call('ListNodes', req, o),
     GetNode: async (req, o) => call('GetNode', req, o),
     SubmitJob: async (req, o) => call('SubmitJob', req, o),

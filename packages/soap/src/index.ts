@@ -19,7 +19,7 @@
  */
 export * from './types.js'
 export { startSoapServer, type SoapServer, type SoapServerInit, type HttpRouteHandler } from './server.js'
-export type { SoapCallObservation, SoapCallObserver } from './service.js'
+export type { SoapCallObservation, SoapCallObserver, SoapCallAccess, SoapAuthorize } from './service.js'
 export { createBootstrapClient, createNodeClient, createBrokerClient, serviceUrl, WAIT_DEFAULT_MS, WAIT_MAX_MS } from './client.js'
 export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST, POLICY_ID, type SecurityDeclaration } from './wsdl.js'
 export { createAuthenticator, type Authenticate, type AuthenticatorInit, type AuthInput } from './auth/authenticate.js'

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { BadRequestError, ConfigError, silentLogger, throwIfAborted, toMvmError, type Logger } from '@mvm/core'
 import { faultEnvelope } from './faults.js'
 import { DEFAULT_MAX_DRAIN_BYTES, DEFAULT_MAX_REQUEST_BYTES, Rejection, discardRest, readBody, screen, soapActionOf } from './guard.js'
-import { mountService, type MountedService, type SoapCallObserver } from './service.js'
+import { mountService, type MountedService, type SoapAuthorize, type SoapCallObserver } from './service.js'
 import { namespaces } from './shapes.js'
 import { ServiceName, type ServiceHandlers } from './types.js'
 import { servicePath, wsdlText, type SecurityDeclaration } from './wsdl.js'
@@ -37,6 +37,8 @@ export interface SoapServerInit {
    * throws to refuse the call with a fault. Without it every caller is unauthenticated.
    */
   authenticate?: Authenticate
+  /** Checked before every operation's handler (roles and permissions); throws to refuse. */
+  authorize?: SoapAuthorize
   /** What the served WSDLs declare about credentials (default none). */
   security?: SecurityDeclaration
   signal?: AbortSignal
@@ -149,7 +151,7 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     for (const name of Object.values(ServiceName)) {
       const handlers = init.services[name]
       if (handlers === undefined) continue
-      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name), { security: init.security ?? 'none' }), log, init.onCall, init.authenticate))
+      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name), { security: init.security ?? 'none' }), log, init.onCall, init.authenticate, init.authorize))
     }
     if (mounted.size === 0) throw new ConfigError('startSoapServer: no service given (expected one of Bootstrap, Node, Broker)')
     throwIfAborted(init.signal)

@@ -26,8 +26,10 @@ export interface SoapCallObservation {
   /** Who called, as authentication established it (absent: refused before that was known). */
   caller?: Caller
   remoteAddress: string
-  /** The job the call named, if any (for the audit log). */
+  /** The job the call named or created, if any (for the audit log). */
   jobId?: string
+  /** The identity the request named (`subject`, else `owner`), signed or not. */
+  subject?: string
 }
 export type SoapCallObserver = (call: SoapCallObservation) => void
 
@@ -40,7 +42,18 @@ function jobIdOf (args: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined
 }
 
-export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger, onCall?: SoapCallObserver, authenticate?: Authenticate): Promise<MountedService> {
+function claimOf (args: unknown): string | undefined {
+  const r = args as { subject?: unknown, owner?: unknown } | undefined
+  for (const v of [r?.subject, r?.owner]) if (typeof v === 'string' && v !== '') return v
+  return undefined
+}
+
+/** One call as the access check sees it, after its request was decoded and before its handler runs. */
+export interface SoapCallAccess { service: ServiceName, operation: string, request: unknown, caller: Caller, remoteAddress: string }
+/** Throws (E_FORBIDDEN) to refuse a call; runs before every operation's handler. */
+export type SoapAuthorize = (call: SoapCallAccess) => void
+
+export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger, onCall?: SoapCallObserver, authenticate?: Authenticate, authorize?: SoapAuthorize): Promise<MountedService> {
   const ns = namespaces[name]
   const ops = operations[name]
   const methods: Record<string, (args: unknown, cb: unknown, headers: unknown, req: CallRequest) => Promise<unknown>> = {}
@@ -56,17 +69,21 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
       const started = process.hrtime.bigint()
       const remoteAddress = req.connection?.remoteAddress ?? ''
       const caller = req.connection?.caller ?? { method: 'none' as const }
-      const jobId = jobIdOf(args)
+      let jobId = jobIdOf(args)
+      const subject = claimOf(args)
       const observe = (result: string): void => {
-        notify({ service: name, operation: op, result, seconds: Number(process.hrtime.bigint() - started) / 1e9, caller, remoteAddress, ...(jobId !== undefined ? { jobId } : {}) })
+        notify({ service: name, operation: op, result, seconds: Number(process.hrtime.bigint() - started) / 1e9, caller, remoteAddress, ...(jobId !== undefined ? { jobId } : {}), ...(subject !== undefined ? { subject } : {}) })
       }
       try {
+        const input = decode(shape.input, args, { where, fail: (m) => new BadRequestError(m) })
+        // refused before anything else is said about the operation, even that this node lacks it
+        authorize?.({ service: name, operation: op, request: input, caller, remoteAddress })
         const h = handlers[op]
         if (h === undefined) throw new UnavailableError(`operation ${op} is not served by this node`)
-        const input = decode(shape.input, args, { where, fail: (m) => new BadRequestError(m) })
         const output = await h(input, { remoteAddress, caller })
         // a handler returning a malformed result is our bug: report it as internal, naming the field
         const encoded = encode(shape.output, output, { where: `${where} result`, fail: (m) => new MvmError('E_INTERNAL', m) })
+        jobId ??= jobIdOf(output)
         observe('ok')
         return encoded
       } catch (err) {

@@ -14,8 +14,9 @@ import { register as help } from './help.js'
 import { register as completion } from './completion.js'
 import { register as data } from './data.js'
 import { register as user } from './user.js'
+import { register as audit } from './audit.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, policy, logs, data, user, completion, help]
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, policy, logs, data, user, audit, completion, help]

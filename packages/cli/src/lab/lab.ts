@@ -98,7 +98,7 @@ async function runProfiles (broker: BrokerClient, o: LabOptions): Promise<boolea
   for (const file of o.profiles) {
     try {
       const { request, profile } = await profileRequest(file, { owner: 'lab' })
-      const inputs = await uploadInputs(profile, broker.url, { quiet: true, ...(o.signal !== undefined ? { signal: o.signal } : {}) })
+      const inputs = await uploadInputs(profile, broker.url, { quiet: true, authorization: broker.httpAuthorization, ...(o.signal !== undefined ? { signal: o.signal } : {}) })
       if (inputs.length > 0) request.inputs = inputs
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000, signal: o.signal })
       const ids = res.childJobIds.length > 0 ? res.childJobIds : [res.jobId]

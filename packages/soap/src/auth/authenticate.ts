@@ -131,8 +131,16 @@ export function createAuthenticator (init: AuthenticatorInit): Authenticate {
   return (input) => {
     const auth = input.authorization?.trim()
     if (auth !== undefined && auth !== '') {
+      const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(auth)
+      if (basic !== null) {
+        // HTTP Basic (browsers ask for it on the web view): the password is checked as PasswordText is
+        const text = Buffer.from(basic[1]!, 'base64').toString('utf8')
+        const colon = text.indexOf(':')
+        if (colon <= 0) return refuse('malformed Basic credentials', input)
+        return viaUsernameToken({ username: text.slice(0, colon), password: text.slice(colon + 1), digest: false }, input)
+      }
       const m = /^Bearer\s+(\S+)$/i.exec(auth)
-      if (m === null) return refuse('Authorization header is not "Bearer <token>"', input, undefined, 'the Authorization header must be "Bearer <token>"')
+      if (m === null) return refuse('Authorization header is neither Bearer nor Basic', input, undefined, 'the Authorization header must be "Bearer <token>" or "Basic …"')
       return viaToken(m[1]!, input)
     }
     const t = usernameToken(input.header)
