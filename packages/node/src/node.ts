@@ -1,5 +1,6 @@
 import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
 import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import {
   DATA_REQUEST_MAX_BYTES, USERS_FILE, createAuthenticator, startSoapServer, usersSource,
   type Authenticate, type HttpRouteHandler, type SoapAuthorize, type NodeStatus, type ServiceHandlers, type SoapCallObserver, type SoapServer
@@ -24,6 +25,13 @@ import { PeerState, Role, type LoadReport, type MemberInfo, type PeerStateListen
 import { resolveInit, type MvmNodeInit, type ResolvedInit } from './init.js'
 
 type Services = ReturnType<typeof buildSoapServices>
+
+async function readTls (files: { certFile: string, keyFile: string }): Promise<{ cert: Buffer, key: Buffer }> {
+  const read = async (f: string, what: string): Promise<Buffer> => {
+    try { return await readFile(f) } catch (err) { throw new ConfigError(`soap.tls: cannot read the ${what} ${f}: ${(err as Error).message}`) }
+  }
+  return { cert: await read(files.certFile, 'certificate'), key: await read(files.keyFile, 'key') }
+}
 
 /** The composition root: builds the parts the roles need, starts them in order, stops them in reverse. */
 export class NodeRuntime {
@@ -162,7 +170,8 @@ export class NodeRuntime {
       const services: ServiceHandlers = {}
       for (const name of mounted) services[name] = handlers[name] as never
       // a super-peer takes PutData calls of up to 16 MiB (base64 in an envelope)
-      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, ...(cfg.roles.includes('super-peer') ? { maxRequestBytes: DATA_REQUEST_MAX_BYTES } : {}), logger: componentLogger(this.log, 'soap'),
+      const tls = cfg.soap.tls === undefined ? undefined : await readTls(cfg.soap.tls)
+      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, ...(tls !== undefined ? { tls } : {}), ...(cfg.roles.includes('super-peer') ? { maxRequestBytes: DATA_REQUEST_MAX_BYTES } : {}), logger: componentLogger(this.log, 'soap'),
         authorize: (c) => { this.authorizer?.(c) },
         ...(this.authenticate !== undefined ? { authenticate: this.authenticate, security: this.authRequired() ? 'required' as const : 'none' as const } : {}),
         onCall: (c) => {

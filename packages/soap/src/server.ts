@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { BadRequestError, ConfigError, silentLogger, throwIfAborted, toMvmError, type Logger } from '@mvm/core'
 import { faultEnvelope } from './faults.js'
@@ -16,6 +17,8 @@ import type { Authenticate } from './auth/authenticate.js'
 export type HttpRouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
 
 export interface SoapServerInit {
+  /** HTTPS with this certificate (PEM, chain first) and key; plain HTTP without. */
+  tls?: { cert: string | Buffer, key: string | Buffer }
   /** Interface to bind; 127.0.0.1 unless the node is meant to be reached from other hosts. */
   host?: string
   port?: number
@@ -77,13 +80,15 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     }
     return best === undefined ? undefined : routes.get(best)
   }
-  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     serve(req, res).catch((err) => {
       log.error({ err }, 'SOAP request failed outside any operation')
       if (!res.headersSent) reply(res, 500, XML_TYPE, faultEnvelope(err, namespaces.Node))
       else res.destroy()
     })
-  })
+  }
+  const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000 }
+  const http = init.tls === undefined ? createServer(timeouts, onRequest) : createHttpsServer({ ...timeouts, cert: init.tls.cert, key: init.tls.key }, onRequest)
 
   async function serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://placeholder')
@@ -127,7 +132,8 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
   })
   http.on('clientError', (_err, socket) => { socket.destroy() })
   const port = (http.address() as AddressInfo).port
-  const baseUrl = (init.publicBaseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
+  const scheme = init.tls === undefined ? 'http' : 'https'
+  const baseUrl = (init.publicBaseUrl ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
   const urlOf = (service: ServiceName): string => {
     if (!Object.hasOwn(ServiceName, service)) throw new BadRequestError(`unknown SOAP service "${String(service)}"`)
     return baseUrl + servicePath(service)
