@@ -35,8 +35,21 @@ let lab: TestLab
 let usersFile: string
 let alice: BrokerClient, bob: BrokerClient, ops: BrokerClient
 let superLog = ''
+let envProfile = ''
+// the nodes inherit this from the test process: a rank must never see it
+const SECRET = 'mvm-test-secret-' + randomBytes(6).toString('hex')
+process.env.MVM_TEST_SECRET = SECRET
+const ENV_PROFILE = [
+  'apiVersion: mvm/v1', 'kind: JobProfile', 'metadata:', '  name: env-probe', 'spec:',
+  '  program:', '    language: ts', '    inline: |',
+  '      import { job } from \'@mvm/job\'',
+  '      export default job(async (ctx) => ctx.rank === 0 ? { secret: process.env.MVM_TEST_SECRET ?? null, keys: Object.keys(process.env).sort(), home: process.env.HOME ?? null } : undefined)',
+  '  topology: { shape: ring, size: 2 }', '  processes: 2', ''
+].join('\n')
+
 t.before(async () => {
-  const dir = t.testdir({ 'secure.yaml': POLICY })
+  const dir = t.testdir({ 'secure.yaml': POLICY, 'env-probe.yaml': ENV_PROFILE })
+  envProfile = join(dir, 'env-probe.yaml')
   lab = await startLab({
     peers: 1,
     slots: 2,
@@ -136,6 +149,15 @@ t.test('the authenticated user owns the job; roles decide the rest', async (t) =
   const done = await waitJob(alice, mine)
   t.equal(done.info.state, 'succeeded', 'alice\'s job ran under her identity')
   t.equal(done.result.resultJson, '168')
+  // tenants apart: bob reads only his own jobs
+  await t.rejects(bob.GetJob({ jobId: mine }), { code: 'E_FORBIDDEN', message: /job\.read\.any to read job/ }, 'bob cannot read alice\'s job')
+  await t.rejects(bob.GetJobResult({ jobId: mine }), { code: 'E_FORBIDDEN' }, 'nor its result')
+  await t.rejects(bob.GetJobLogs({ jobId: mine }), { code: 'E_FORBIDDEN' }, 'nor its logs')
+  await t.rejects(bob.WaitJob({ jobId: mine, timeoutMs: 0 }), { code: 'E_FORBIDDEN' }, 'nor wait on it')
+  t.notOk((await bob.ListJobs({})).jobs.some((j) => j.owner === 'alice'), 'bob\'s job list holds none of alice\'s')
+  t.ok((await bob.ListJobs({})).jobs.some((j) => j.owner === 'bob'), 'but his own')
+  t.ok((await alice.GetJobLogs({ jobId: mine })).logs.length > 0, 'alice reads her own logs')
+  t.equal((await ops.GetJobResult({ jobId: mine })).resultJson, '168', 'an operator (job.read.any) reads anyone\'s')
   await waitJob(ops, asOps)
 })
 
@@ -274,4 +296,16 @@ t.test('the audit log records who changed what, and every refused call', async (
   const refused = await runCli(['audit', '--data-dir', join(lab.dir, 'super'), '--refused', '--user', 'bob'])
   t.match(refused.stdout, /Broker\.CancelJob.*E_FORBIDDEN/, 'the table, filtered')
   t.notMatch(refused.stdout, /\bok\b/, 'only refusals')
+})
+
+t.test('a rank never sees the node\'s environment', async (t) => {
+  const { request } = await profileRequest(envProfile, { owner: 'alice' })
+  const { jobId } = await alice.SubmitJob(request)
+  const { info, result } = await waitJob(alice, jobId)
+  t.equal(info.state, 'succeeded', info.reason ?? '')
+  const out = JSON.parse(result.resultJson ?? '{}') as { secret: string | null, keys: string[], home: string | null }
+  t.equal(out.secret, null, 'the secret the node was started with is not in the rank\'s environment')
+  t.notOk(JSON.stringify(out).includes(SECRET), 'nowhere in what the rank could see')
+  t.ok(out.keys.every((k) => ['HOME', 'LANG', 'PATH', 'TMPDIR', 'TZ'].includes(k)), `only the sandbox's own variables: ${out.keys.join(' ')}`)
+  t.not(out.home, process.env.HOME, 'HOME is the sandbox\'s, not the node\'s')
 })

@@ -40,7 +40,40 @@ export function authorized<Req, Res> (h: Handler<Req, Res>, policy: () => Effect
 function withSubject<Req> (req: Req, ctx: RequestContext | undefined, subject: string): Req {
   if (ctx?.caller?.user === undefined || typeof req !== 'object' || req === null) return req
   const r = req as Record<string, unknown>
-  return ('owner' in r || (r.subject === undefined && r.owner === undefined)) ? { ...r, owner: subject, subject } as Req : { ...r, subject } as Req
+  // `owner` is the job's owner only in a submission (ListHistory's `owner` is a filter)
+  return typeof r.profileYaml === 'string' ? { ...r, owner: subject, subject } as Req : { ...r, subject } as Req
+}
+
+/**
+ * Tenants apart: a signed-in caller reads another user's job (status, result, logs, waits)
+ * only with `job.read.any`. Unsigned callers (authentication not required) are not tenants.
+ */
+export function readGuard<Req, Res> (h: Handler<Req, Res>, broker: Broker, policy: () => EffectivePolicy, ids: (req: Req) => string[]): Handler<Req, Res> {
+  return async (req, ctx) => {
+    const user = ctx?.caller?.user
+    if (user !== undefined) {
+      const p = policy()
+      const subject = subjectOf(req, ctx, p)
+      for (const id of ids(req)) {
+        let owner: string | null | undefined
+        try { owner = broker.get(broker.resolveId(id)).owner } catch { continue }
+        if ((owner ?? ANONYMOUS) !== subject) authorize(p, subject, 'job.read.any', ` to read job ${id} of "${owner ?? ANONYMOUS}"`)
+      }
+    }
+    return await h(req, ctx)
+  }
+}
+
+/** Lists cut to the caller's own jobs for a signed-in caller without `job.read.any`. */
+function ownOnly<Req, Res extends { jobs: Array<{ owner: string }> }> (h: Handler<Req, Res>, policy: () => EffectivePolicy): Handler<Req, Res> {
+  return async (req, ctx) => {
+    const res = await h(req, ctx)
+    const user = ctx?.caller?.user
+    if (user === undefined) return res
+    const p = policy()
+    const subject = subjectOf(req, ctx, p)
+    try { authorize(p, subject, 'job.read.any'); return res } catch { return { ...res, jobs: res.jobs.filter((j) => j.owner === subject) } }
+  }
 }
 
 function guarded<Req, Res> (h: Handler<Req, Res> | undefined, policy: () => EffectivePolicy, permission: (req: Req, subject: string) => Permission): Handler<Req, Res> | undefined {
@@ -55,12 +88,13 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
   const out: BrokerHandlers = {}
   const set = <K extends keyof BrokerHandlers>(k: K, v: BrokerHandlers[K] | undefined): void => { if (v !== undefined) out[k] = v }
   set('SubmitJob', guarded(h.SubmitJob, policy, () => 'job.submit'))
-  set('GetJob', guarded(h.GetJob, policy, () => 'job.status'))
-  set('ListJobs', guarded(h.ListJobs, policy, () => 'job.list'))
-  set('ListHistory', guarded(h.ListHistory, policy, () => 'job.list'))
-  set('GetJobResult', guarded(h.GetJobResult, policy, () => 'job.result'))
-  set('WaitJob', guarded(h.WaitJob, policy, () => 'job.status'))
-  set('WaitJobs', guarded(h.WaitJobs, policy, () => 'job.status'))
+  const one = (r: { jobId: string }): string[] => [r.jobId]
+  set('GetJob', guarded(h.GetJob && readGuard(h.GetJob, broker, policy, one), policy, () => 'job.status'))
+  set('ListJobs', guarded(h.ListJobs && ownOnly(h.ListJobs, policy), policy, () => 'job.list'))
+  set('ListHistory', guarded(h.ListHistory && ownOnly(h.ListHistory, policy), policy, () => 'job.list'))
+  set('GetJobResult', guarded(h.GetJobResult && readGuard(h.GetJobResult, broker, policy, one), policy, () => 'job.result'))
+  set('WaitJob', guarded(h.WaitJob && readGuard(h.WaitJob, broker, policy, one), policy, () => 'job.status'))
+  set('WaitJobs', guarded(h.WaitJobs && readGuard(h.WaitJobs, broker, policy, (r) => r.jobIds), policy, () => 'job.status'))
   // each submission names its own owner: every one must be allowed to submit
   const many = h.SubmitJobs
   if (many !== undefined) {

@@ -7,6 +7,8 @@ export type PolicyLevel = (typeof PolicyLevel)[keyof typeof PolicyLevel]
 /** Permissions the broker and nodes check; `*` grants everything. */
 export const permissions = [
   '*', 'job.submit', 'job.status', 'job.result', 'job.list', 'job.cancel.own', 'job.cancel.any',
+  /** Read another user's jobs, results and logs (checked for signed-in callers: tenants apart). */
+  'job.read.any',
   'policy.apply', 'policy.read', 'node.list', 'node.awaken', 'node.terminate',
   /** Act for another subject: submit as another owner, name another `subject` (operators' tools). */
   'subject.assume'
