@@ -36,9 +36,22 @@ let usersFile: string
 let alice: BrokerClient, bob: BrokerClient, ops: BrokerClient
 let superLog = ''
 let envProfile = ''
+let netProfile = ''
 // the nodes inherit this from the test process: a rank must never see it
 const SECRET = 'mvm-test-secret-' + randomBytes(6).toString('hex')
 process.env.MVM_TEST_SECRET = SECRET
+const NET_PROFILE = [
+  'apiVersion: mvm/v1', 'kind: JobProfile', 'metadata:', '  name: net-probe',
+  'params:', '  port: { default: 1, type: integer }', 'spec:',
+  '  program:', '    language: ts', '    inline: |',
+  '      import { job } from \'@mvm/job\'',
+  '      import { connect } from \'node:net\'',
+  '      export default job(async (ctx) => ctx.rank !== 0 ? undefined : await new Promise((resolve) => {',
+  '        const s = connect(Number(ctx.params.port), \'127.0.0.1\', () => { s.destroy(); resolve(\'connected\') })',
+  '        s.on(\'error\', (e: NodeJS.ErrnoException) => { resolve(e.code ?? e.message) })',
+  '      }))',
+  '  topology: { shape: ring, size: 2 }', '  processes: 2', '  params: { port: "${port}" }', ''
+].join('\n')
 const ENV_PROFILE = [
   'apiVersion: mvm/v1', 'kind: JobProfile', 'metadata:', '  name: env-probe', 'spec:',
   '  program:', '    language: ts', '    inline: |',
@@ -48,7 +61,8 @@ const ENV_PROFILE = [
 ].join('\n')
 
 t.before(async () => {
-  const dir = t.testdir({ 'secure.yaml': POLICY, 'env-probe.yaml': ENV_PROFILE })
+  const dir = t.testdir({ 'secure.yaml': POLICY, 'env-probe.yaml': ENV_PROFILE, 'net-probe.yaml': NET_PROFILE })
+  netProfile = join(dir, 'net-probe.yaml')
   envProfile = join(dir, 'env-probe.yaml')
   lab = await startLab({
     peers: 1,
@@ -308,4 +322,13 @@ t.test('a rank never sees the node\'s environment', async (t) => {
   t.notOk(JSON.stringify(out).includes(SECRET), 'nowhere in what the rank could see')
   t.ok(out.keys.every((k) => ['HOME', 'LANG', 'PATH', 'TMPDIR', 'TZ'].includes(k)), `only the sandbox's own variables: ${out.keys.join(' ')}`)
   t.not(out.home, process.env.HOME, 'HOME is the sandbox\'s, not the node\'s')
+})
+
+t.test('process driver: a rank can reach the node\'s loopback ports (documented), which then ask for credentials', async (t) => {
+  const port = new URL(lab.bootstrap).port
+  const { request } = await profileRequest(netProfile, { owner: 'alice', params: { port } })
+  const { jobId } = await alice.SubmitJob(request)
+  const { info, result } = await waitJob(alice, jobId)
+  t.equal(info.state, 'succeeded', info.reason ?? '')
+  t.equal(result.resultJson, '"connected"', 'the process driver shares the node\'s network: the README says so (Hostile ranks)')
 })
