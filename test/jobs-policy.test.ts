@@ -153,18 +153,18 @@ t.test('policies at run time: strategy switch mid-run, file watch, validation, a
     force: true
   })
   t.ok(secure.applied)
-  await t.rejects(submit(broker, PRIMES, SMALL, 'mallory'), { code: 'E_UNAUTHORIZED', message: /subject "mallory" is not defined/ })
-  await t.rejects(submit(broker, PRIMES, SMALL, 'bob'), { code: 'E_UNAUTHORIZED', message: /lacks permission job\.submit/ })
+  await t.rejects(submit(broker, PRIMES, SMALL, 'mallory'), { code: 'E_FORBIDDEN', message: /subject "mallory" is not defined/ })
+  await t.rejects(submit(broker, PRIMES, SMALL, 'bob'), { code: 'E_FORBIDDEN', message: /lacks permission job\.submit/ })
   const asOwner = async (owner: string): Promise<Awaited<ReturnType<typeof profileRequest>>['request']> => (await profileRequest(PRIMES, { params: SMALL, owner })).request
   const listed = (await broker.ListJobs({ limit: 10_000 })).jobs.length
-  await t.rejects(broker.SubmitJobs({ jobs: [await asOwner('alice'), await asOwner('bob')] }), { code: 'E_UNAUTHORIZED', message: /subject "bob".*job\.submit/ }, 'SubmitJobs checks the owner of every profile')
+  await t.rejects(broker.SubmitJobs({ jobs: [await asOwner('alice'), await asOwner('bob')] }), { code: 'E_FORBIDDEN', message: /subject "bob".*job\.submit/ }, 'SubmitJobs checks the owner of every profile')
   t.equal((await broker.ListJobs({ limit: 10_000 })).jobs.length, listed, 'and stores none of a refused batch')
   const { jobId } = await submit(broker, PRIMES, { ...SMALL, n: '200000000' }, 'alice')
-  await t.rejects(broker.CancelJob({ jobId }), { code: 'E_UNAUTHORIZED', message: /job\.cancel\.any/ }, 'another owner\'s job needs job.cancel.any')
+  await t.rejects(broker.CancelJob({ jobId }), { code: 'E_FORBIDDEN', message: /job\.cancel\.any/ }, 'another owner\'s job needs job.cancel.any')
   await broker.ApplyPolicy({ policyYaml: policy('node', '  security:\n    roles:\n      ops: [job.status, job.list, job.result, job.cancel.any, policy.read]\n'), force: true })
   t.equal((await broker.CancelJob({ jobId })).jobId, jobId, 'with job.cancel.any the cancel goes through')
   await waitFor(async () => (await broker.GetJob({ jobId })).state === 'cancelled', 20_000, 'the cancel')
-  await t.rejects(broker.ApplyPolicy({ policyYaml: policy('node', '') }), { code: 'E_UNAUTHORIZED', message: /policy\.apply/ }, 'the ops role no longer holds policy.apply')
+  await t.rejects(broker.ApplyPolicy({ policyYaml: policy('node', '') }), { code: 'E_FORBIDDEN', message: /policy\.apply/ }, 'the ops role no longer holds policy.apply')
 
   // the CLI reads the same policy
   const show = await run(process.execPath, [MVM_BIN, 'policy', 'show', '--broker', lab.bootstrap, '--user', 'anonymous'], { timeout: 20_000 })

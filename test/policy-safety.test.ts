@@ -94,8 +94,8 @@ t.test('policy safety on a real lab', { timeout: 600_000 }, async (t) => {
     t.match(forced.stdout, /rights lost:/)
     const jobs = await mvm(lab, ['jobs'])
     t.not(jobs.code, 0, 'now locked out, as forced')
-    t.match(jobs.stderr, new RegExp(`E_UNAUTHORIZED: subject "${ME}"`), 'jobs sends the same subject as submit (not "anonymous")')
-    t.match((await mvm(lab, ['policy', 'rollback'])).stderr, /E_UNAUTHORIZED/, 'the locked-out user cannot roll back')
+    t.match(jobs.stderr, new RegExp(`E_FORBIDDEN: subject "${ME}"`), 'jobs sends the same subject as submit (not "anonymous")')
+    t.match((await mvm(lab, ['policy', 'rollback'])).stderr, /E_FORBIDDEN/, 'the locked-out user cannot roll back')
     const back = await mvm(lab, ['policy', 'apply', '--previous'], 'lab-admin')
     ok(t, back, 'lab-admin (via $MVM_USER) rolls back with apply --previous')
     t.match((await mvm(lab, ['policy', 'show'])).stdout, /no subjects: every operation is allowed/, 'the previous (open) policy is back')
@@ -116,7 +116,7 @@ t.test('policy safety on a real lab', { timeout: 600_000 }, async (t) => {
     ok(t, await mvm(lab, ['policy', 'show', '--user', 'alice']), 'policy show as alice')
     for (const args of [['jobs'], ['status', id], ['policy', 'show'], ['submit', ...PRIMES]]) {
       const r = await mvm(lab, [...args, '--user', 'mallory'])
-      t.match(r.stderr, /E_UNAUTHORIZED: subject "mallory" is not defined/, `mvm ${args[0]!} --user mallory is refused as mallory`)
+      t.match(r.stderr, /E_FORBIDDEN: subject "mallory" is not defined/, `mvm ${args[0]!} --user mallory is refused as mallory`)
     }
     const asAlice = await mvm(lab, ['policy', 'apply', locking, '--user', 'alice'])
     t.match(asAlice.stderr, /subject "alice" \(roles: user\) lacks permission policy\.apply/, 'apply checks the caller\'s own right first')

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { spawn } from 'node:child_process'
 import { MVM_BIN, profileRequest, startNodeProcess, type NodeProcess } from '@mvm/cli'
-import { createBrokerClient, type BrokerClient, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
+import { createBrokerClient, type BrokerClient, type Credentials, type GetJobResultResponse, type JobInfo } from '@mvm/soap'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 
@@ -18,16 +18,28 @@ export interface TestLab {
   stop: () => Promise<void>
 }
 
-export interface LabInit { peers?: number, slots?: number, heartbeatMs?: number, superArgs?: string[], peerArgs?: string[] }
+export interface LabInit {
+  peers?: number
+  slots?: number
+  heartbeatMs?: number
+  superArgs?: string[]
+  peerArgs?: string[]
+  /** Runs on the lab's folder before any node starts (e.g. writes the super-peer's users file). */
+  prepare?: (dir: string) => Promise<void> | void
+  /** What `lab.broker` signs its calls with, for a lab that requires authentication. */
+  credentials?: Credentials
+}
 
 /** A real lab: a bootstrap+super-peer and peers, each an `mvm node` process on 127.0.0.1. */
 export async function startLab (o: LabInit = {}): Promise<TestLab> {
   const dir = await mkdtemp(join(tmpdir(), 'mvm-test-lab-'))
   const hb = String(o.heartbeatMs ?? 300)
   const onLog = process.env.MVM_TEST_LOGS !== undefined ? (l: string) => { process.stderr.write(l + '\n') } : undefined
+  await o.prepare?.(dir)
   const superArgs = (port: string): string[] => ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', port, '--data-dir', join(dir, 'super'), '--heartbeat-ms', hb, ...(o.superArgs ?? [])]
   let superPeer = await startNodeProcess('super', superArgs('0'), { onLog })
   const bootstrap = superPeer.ready.soapUrl
+  const early: NodeProcess[] = [superPeer]
   const port = new URL(bootstrap).port
   const peers: NodeProcess[] = []
   let n = 0
@@ -35,12 +47,12 @@ export async function startLab (o: LabInit = {}): Promise<TestLab> {
     const i = ++n
     const p = await startNodeProcess(`peer${i}`, ['--roles', 'peer', '--group', 'lab', '--bootstrap', bootstrap, '--soap-port', '0', '--data-dir', join(dir, `peer${i}`), '--slots', String(o.slots ?? 2), '--heartbeat-ms', hb, ...(o.peerArgs ?? []), ...extra], { onLog })
     peers.push(p)
+    early.push(p)
     return p
   }
-  await Promise.all(Array.from({ length: o.peers ?? 2 }, async () => await addPeer()))
   const lab: TestLab = {
     dir, superPeer, peers, bootstrap, addPeer,
-    broker: createBrokerClient(bootstrap),
+    broker: createBrokerClient(bootstrap, { credentials: o.credentials }),
     async restartSuperPeer (signal: NodeJS.Signals = 'SIGKILL') {
       superPeer.child.kill(signal)
       await new Promise((r) => superPeer.child.once('exit', r))
@@ -52,7 +64,15 @@ export async function startLab (o: LabInit = {}): Promise<TestLab> {
       await rm(dir, { recursive: true, force: true })
     }
   }
-  await waitFor(async () => (await lab.broker.ListNodes({})).nodes.filter((x) => x.state === 'up' && x.roles.includes('peer')).length >= (o.peers ?? 2), 30_000, 'peers to join')
+  try {
+    await Promise.all(Array.from({ length: o.peers ?? 2 }, async () => await addPeer()))
+    await waitFor(async () => (await lab.broker.ListNodes({})).nodes.filter((x) => x.state === 'up' && x.roles.includes('peer')).length >= (o.peers ?? 2), 30_000, 'peers to join')
+  } catch (err) {
+    // a lab that never came up must not leave its nodes running
+    await Promise.all(early.map(async (p) => await p.stop(3000).catch(() => {})))
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
   return lab
 }
 

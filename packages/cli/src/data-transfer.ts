@@ -40,13 +40,13 @@ export function transferProgress (label: string, total: number, o: { quiet?: boo
  * Uploads the profile's local inputs to the broker's store: only chunks it lacks cross the
  * network, zero chunks never. Returns the SubmitJob `inputs` naming each by content id.
  */
-export async function uploadInputs (profile: LoadedProfile, brokerUrl: string, o: { quiet?: boolean, signal?: AbortSignal } = {}): Promise<DataInput[]> {
+export async function uploadInputs (profile: LoadedProfile, brokerUrl: string, o: { quiet?: boolean, signal?: AbortSignal, authorization?: string | undefined } = {}): Promise<DataInput[]> {
   const base = dataBase(brokerUrl)
   const out: DataInput[] = []
   for (const input of profile.inputs) {
     if (input.source.kind !== 'local') continue
     const p = transferProgress(`input ${input.as}`, input.source.size, o)
-    const r = await uploadFile(base, input.source.path, { name: input.as, onProgress: p.onProgress, ...(o.signal === undefined ? {} : { signal: o.signal }) })
+    const r = await uploadFile(base, input.source.path, { name: input.as, onProgress: p.onProgress, authorization: o.authorization, ...(o.signal === undefined ? {} : { signal: o.signal }) })
     p.done(r.sentBytes)
     out.push({ name: input.as, id: r.id })
   }
@@ -64,14 +64,14 @@ export function outputPath (dir: string, name: string): string {
 }
 
 /** Downloads a job's outputs into `dir` (verified against their content ids); returns the files written. */
-export async function downloadOutputs (outputs: JobOutput[], brokerUrl: string, dir: string, o: { quiet?: boolean, signal?: AbortSignal } = {}): Promise<string[]> {
+export async function downloadOutputs (outputs: JobOutput[], brokerUrl: string, dir: string, o: { quiet?: boolean, signal?: AbortSignal, authorization?: string | undefined } = {}): Promise<string[]> {
   const base = dataBase(brokerUrl)
   const written: string[] = []
   for (const f of outputs) {
     const dest = outputPath(dir, f.name)
     await mkdir(dirname(dest), { recursive: true })
     const p = transferProgress(`output ${f.name}`, f.size, o)
-    await downloadFile(base, f.id, dest, { onProgress: p.onProgress, ...(o.signal === undefined ? {} : { signal: o.signal }) })
+    await downloadFile(base, f.id, dest, { onProgress: p.onProgress, authorization: o.authorization, ...(o.signal === undefined ? {} : { signal: o.signal }) })
     p.done(f.size)
     written.push(dest)
   }

@@ -114,7 +114,7 @@ export async function runWorkflow (wf: LoadedWorkflow, run: WorkflowRun): Promis
         const params = { ...s.params }
         for (const [p, src] of Object.entries(s.resultParams)) params[p] = resultParam(steps[src.step]!.resultJson, src.path, `step ${s.name}: resultParams.${p}`)
         const { request, profile } = await profileRequest(s.profileFile, { params, owner: run.owner })
-        const inputs = [...await uploadInputs(profile, run.broker.url, { quiet: true }), ...await stepOutputs(run.broker, s, steps)]
+        const inputs = [...await uploadInputs(profile, run.broker.url, { quiet: true, authorization: run.broker.httpAuthorization }), ...await stepOutputs(run.broker, s, steps)]
         if (inputs.length > 0) request.inputs = inputs
         jobId = (await run.broker.SubmitJob(request, { timeoutMs: 60_000 })).jobId
         await change(s.name, { state: 'running', jobId, attempts: rec.attempts + 1 })

@@ -13,6 +13,10 @@ export const ErrorCode = {
   UNSUPPORTED_VERSION: 'E_UNSUPPORTED_VERSION',
   NOT_ADMITTED: 'E_NOT_ADMITTED',
   UNAUTHORIZED: 'E_UNAUTHORIZED',
+  /** A SOAP call without valid credentials where they are required, or with wrong ones (bad password, replayed nonce, expired token). */
+  UNAUTHENTICATED: 'E_UNAUTHENTICATED',
+  /** The caller is known but its roles do not grant the operation (or the identity it claims). */
+  FORBIDDEN: 'E_FORBIDDEN',
   CAPACITY: 'E_CAPACITY',
   TIMEOUT: 'E_TIMEOUT',
   ABORTED: 'E_ABORTED',
@@ -107,6 +111,12 @@ export class NotAdmittedError extends MvmError {
 export class UnauthorizedError extends MvmError {
   constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.UNAUTHORIZED, message, options); this.name = 'UnauthorizedError' }
 }
+export class UnauthenticatedError extends MvmError {
+  constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.UNAUTHENTICATED, message, options); this.name = 'UnauthenticatedError' }
+}
+export class ForbiddenError extends MvmError {
+  constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.FORBIDDEN, message, options); this.name = 'ForbiddenError' }
+}
 export class CapacityError extends MvmError {
   constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.CAPACITY, message, { retryable: true, ...options }); this.name = 'CapacityError' }
 }
@@ -160,6 +170,8 @@ const byCode: Record<string, new (message: string, options?: MvmErrorOptions) =>
   [ErrorCode.UNSUPPORTED_VERSION]: UnsupportedVersionError,
   [ErrorCode.NOT_ADMITTED]: NotAdmittedError,
   [ErrorCode.UNAUTHORIZED]: UnauthorizedError,
+  [ErrorCode.UNAUTHENTICATED]: UnauthenticatedError,
+  [ErrorCode.FORBIDDEN]: ForbiddenError,
   [ErrorCode.CAPACITY]: CapacityError,
   [ErrorCode.TIMEOUT]: TimeoutError,
   [ErrorCode.ABORTED]: AbortError,

@@ -14,13 +14,21 @@ export interface UploadOptions {
   onProgress?: (sentBytes: number, totalBytes: number) => void
   /** Chunk size to cut the file with (default CHUNK_SIZE); at most the server's. */
   chunkSize?: number
+  /** The HTTP `Authorization` header for a server that requires authentication. */
+  authorization?: string | undefined
 }
 
 export interface UploadResult { id: string, size: number, sentBytes: number }
 
 export interface DownloadOptions {
   signal?: AbortSignal
+  /** The HTTP `Authorization` header for a server that requires authentication. */
+  authorization?: string | undefined
   onProgress?: (doneBytes: number, totalBytes: number) => void
+}
+
+function auth (authorization: string | undefined): Record<string, string> {
+  return authorization === undefined ? {} : { authorization }
 }
 
 export interface DownloadResult { id: string, size: number }
@@ -72,7 +80,7 @@ export async function uploadFile (baseUrl: string, path: string, opts: UploadOpt
   const missing: string[] = []
   const distinct = [...first.keys()]
   for (let i = 0; i < distinct.length; i += HAS_BATCH) {
-    const res = await fetch(endpoint(baseUrl, '/data/has'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hashes: distinct.slice(i, i + HAS_BATCH) }), ...(signal === undefined ? {} : { signal }) })
+    const res = await fetch(endpoint(baseUrl, '/data/has'), { method: 'POST', headers: { 'content-type': 'application/json', ...auth(opts.authorization) }, body: JSON.stringify({ hashes: distinct.slice(i, i + HAS_BATCH) }), ...(signal === undefined ? {} : { signal }) })
     if (!res.ok) await failed(res, 'POST /data/has')
     missing.push(...((await res.json()) as { missing: string[] }).missing)
   }
@@ -90,7 +98,7 @@ export async function uploadFile (baseUrl: string, path: string, opts: UploadOpt
           const h = hashes[k]!
           const bytes = await readAt(fh, first.get(h)!, chunkSize, size)
           if (sha256Hex(bytes) !== h) throw new DataError(ErrorCode.DATA_CORRUPT, `${path} changed while it was uploaded (chunk ${first.get(h)!})`)
-          const res = await fetch(endpoint(baseUrl, `/data/chunks/${h}`), { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes, ...(signal === undefined ? {} : { signal }) })
+          const res = await fetch(endpoint(baseUrl, `/data/chunks/${h}`), { method: 'PUT', headers: { 'content-type': 'application/octet-stream', ...auth(opts.authorization) }, body: bytes, ...(signal === undefined ? {} : { signal }) })
           if (!res.ok) await failed(res, `PUT /data/chunks/${h}`)
           await res.arrayBuffer()
           sentBytes += bytes.byteLength
@@ -107,7 +115,7 @@ export async function uploadFile (baseUrl: string, path: string, opts: UploadOpt
     const bytes = encodeManifest(manifest)
     // a chunk evicted on the server between our PUT and the manifest's is sent once more
     for (let attempt = 0; ; attempt++) {
-      const res = await fetch(endpoint(baseUrl, `/data/files${q.toString() !== '' ? '?' + q.toString() : ''}`), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: bytes, ...(signal === undefined ? {} : { signal }) })
+      const res = await fetch(endpoint(baseUrl, `/data/files${q.toString() !== '' ? '?' + q.toString() : ''}`), { method: 'PUT', headers: { 'content-type': 'application/json', ...auth(opts.authorization) }, body: bytes, ...(signal === undefined ? {} : { signal }) })
       if (res.ok) {
         const r = await res.json() as { id: string, size: number }
         if (r.id !== manifestId(bytes)) throw new DataError(ErrorCode.DATA_CORRUPT, `the server named the file ${r.id}, not ${manifestId(bytes)}`)
@@ -130,7 +138,7 @@ export async function uploadFile (baseUrl: string, path: string, opts: UploadOpt
  */
 export async function downloadFile (baseUrl: string, id: string, destPath: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
   const signal = opts.signal
-  const init = signal === undefined ? {} : { signal }
+  const init = { headers: auth(opts.authorization), ...(signal === undefined ? {} : { signal }) }
   const mres = await fetch(endpoint(baseUrl, `/data/files/${id}/manifest`), init)
   if (!mres.ok) await failed(mres, `GET /data/files/${id}/manifest`)
   const mbytes = new Uint8Array(await mres.arrayBuffer())

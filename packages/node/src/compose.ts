@@ -4,7 +4,7 @@ import type { DataService, DataStore, EnvironmentCache, EnvironmentCounters, Env
 import type { DataCounters } from '@mvm/wire'
 import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
 import type { PeerRole, RuntimeFactory } from '@mvm/peer'
-import type { SuperPeerRole } from '@mvm/super-peer'
+import type { HttpGuard, SuperPeerRole } from '@mvm/super-peer'
 import type { MvmNodeInit } from './init.js'
 import type { MvmNode } from './index.js'
 
@@ -43,11 +43,13 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
   const dataDir = init.dataDir
   const logger = init.logger
   let closeWebView: (() => void) | undefined
+  let closeAudit: (() => void) | undefined
   let data: NodeDataLayer | undefined
   let opening: Promise<NodeDataLayer> | undefined
   const stopRoles = async (): Promise<void> => {
     // open event streams would hold the HTTP server's close
     closeWebView?.(); closeWebView = undefined
+    closeAudit?.(); closeAudit = undefined
     const sp = superPeer; const p = peer; const o = opening
     superPeer = undefined; peer = undefined; opening = undefined
     await p?.stop()
@@ -108,9 +110,18 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
             ...(layer !== undefined ? { data: { ...layer, self: () => ({ peerId: node.peerId, addrs: node.multiaddrs }), prefetchMaxBytes: dataPolicy(init.policy).prefetchMaxMB * MiB, environments: layer.registry, upstream: () => parentHolder(node) } } : {})
           })
           await superPeer.start()
+          const sp = superPeer
+          // the policy in force decides, so `mvm policy apply` can turn authentication on or off
+          node.setClientAuthentication(() => sp.agent.policy.effective.spec.security.clientAuthentication === 'required')
+          const { operationAuthorizer, httpGuard, openAuditLog } = await import('@mvm/super-peer')
+          node.setSoapAuthorizer(operationAuthorizer(() => sp.agent.policy.effective))
+          const audit = openAuditLog(dataDir, componentLogger(logger ?? silentLogger(), 'audit'))
+          const stopAudit = node.onSoapCall(audit.observe)
+          closeAudit = () => { stopAudit(); audit.close() }
+          const guard = httpGuard(node.authenticate, () => sp.agent.policy.effective, audit)
           brokerMetrics(node, superPeer)
-          closeWebView = await mountWebView(node, superPeer, logger ?? silentLogger())
-          if (layer !== undefined) await mountData(node, layer, logger ?? silentLogger())
+          closeWebView = await mountWebView(node, superPeer, logger ?? silentLogger(), guard)
+          if (layer !== undefined) await mountData(node, layer, logger ?? silentLogger(), guard)
         }
       } catch (err) {
         // a half-started node (listener, SOAP server) would keep the process alive after the error
@@ -196,20 +207,23 @@ function dataCounters (store: DataStore, service: DataService, env: EnvironmentC
 }
 
 /** Uploads and downloads for clients at /data on the SOAP server (bound where SOAP is: loopback by default). */
-async function mountData (node: MvmNode, layer: NodeDataLayer, logger: Logger): Promise<void> {
+async function mountData (node: MvmNode, layer: NodeDataLayer, logger: Logger, guard: HttpGuard): Promise<void> {
   const { createDataHttp } = await import('@mvm/data')
   const http = createDataHttp({ store: layer.store, log: componentLogger(logger, 'data') })
   node.addHttpRoute('/data', async (req, res, url) => {
+    // reading data is reading results; writing it is part of submitting work (as GetData / PutData)
+    if (!guard(req, res, req.method === 'GET' || req.method === 'HEAD' ? 'job.result' : 'job.submit')) return
     if (await http.handle(req, res, url)) return
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'E_NOT_FOUND', message: `no data route ${url.pathname}` }))
   })
 }
 
 /** The live web view at /ui, on the SOAP server (so it binds where SOAP does: loopback by default). */
-async function mountWebView (node: MvmNode, role: SuperPeerRole, logger: Logger): Promise<() => void> {
+async function mountWebView (node: MvmNode, role: SuperPeerRole, logger: Logger, guard: HttpGuard): Promise<() => void> {
   const [{ createWebView }, { webSource }] = await Promise.all([import('@mvm/web'), import('@mvm/super-peer')])
   const view = createWebView({ source: webSource(node, role.agent), log: logger })
-  node.addHttpRoute('/ui', async (req, res, url) => { await view.handle(req, res, url) })
+  // the view shows every job, its logs and the policy: listing jobs is the least it takes
+  node.addHttpRoute('/ui', async (req, res, url) => { if (guard(req, res, 'job.list')) await view.handle(req, res, url) })
   return () => { view.close() }
 }
 

@@ -60,7 +60,7 @@ export async function loadNodeSettings (configFile: string | undefined, policyFi
   if (set('monitoring.maxChildGroups')) monitoring.maxChildGroups = mon.maxChildGroups
   out.init.monitoring = monitoring
   const sec = eff.spec.security
-  const security: NonNullable<MvmNodeInit['security']> = { authentication: sec.authentication, admittedPeers: sec.admittedPeers }
+  const security: NonNullable<MvmNodeInit['security']> = { authentication: sec.authentication, admittedPeers: sec.admittedPeers, clientAuthentication: sec.clientAuthentication }
   if (sec.domainKeyFile !== undefined) {
     // a relative key path is relative to the policy file that names it
     const from = eff.sources['security.domainKeyFile']?.file

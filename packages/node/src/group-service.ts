@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface'
-import { NotAdmittedError, ProtocolError, toMvmError, type Logger } from '@mvm/core'
+import { ForbiddenError, NotAdmittedError, ProtocolError, toMvmError, type Logger } from '@mvm/core'
 import { CONTROL_PROTOCOL, controlChannel, createRpcPeer, type ControlBody, type ControlBodyInit, type RpcPeer, type TrafficCounter } from '@mvm/wire'
 import type { Admission } from './admission.js'
 import type { ControlRouter } from './control-router.js'
@@ -20,6 +20,8 @@ export interface GroupServiceInit {
   maxChildGroups?: number
 }
 
+/** Messages a super-peer sends its members; a member sending one up is refused (it would run work on the super-peer's node). */
+export const BROKER_ORDERS: ReadonlySet<string> = new Set(['awaken', 'instantiate', 'terminate', 'policyUpdate'])
 /** How long a member may take to finish its side after the super-peer closes a control stream. */
 const CLOSE_GRACE_MS = 2000
 
@@ -120,6 +122,11 @@ export class GroupService {
         } satisfies MemberInfo)))
         return undefined
       default:
+        // a member may report to its broker, never command: orders go from the super-peer down
+        if (BROKER_ORDERS.has(body.type)) {
+          this.init.log.warn({ remote: s.remote, type: body.type }, 'control message refused: only a super-peer sends it')
+          throw new ForbiddenError(`${body.type} is sent by a super-peer to its members, not by a member (${s.remote})`)
+        }
         return await this.init.router.dispatch(body, ctx)
     }
   }

@@ -20,7 +20,7 @@
  * ```
  */
 import type { Startable } from '@mvm/core'
-import type { HttpRouteHandler, NodeStatus, ServiceHandlers } from '@mvm/soap'
+import type { Authenticate, HttpRouteHandler, NodeStatus, ServiceHandlers, SoapAuthorize, SoapCallObserver } from '@mvm/soap'
 import type { ControlType, DataCounters, RpcPeer } from '@mvm/wire'
 import type { ControlHandler } from './control-router.js'
 import type { MvmNodeInit } from './init.js'
@@ -84,6 +84,14 @@ export interface MvmNode extends Startable {
   extendSoap: (handlers: ServiceHandlers) => void
   /** Serves a plain HTTP path (and below) on this node's SOAP server, e.g. `/metrics` or a web view. */
   addHttpRoute: (prefix: string, handler: HttpRouteHandler) => void
+  /** Whether SOAP calls must carry credentials, read at every call (a super-peer passes its live policy). */
+  setClientAuthentication: (required: () => boolean) => void
+  /** The role check run before every SOAP operation (a super-peer's policy). */
+  setSoapAuthorizer: (authorize: SoapAuthorize) => void
+  /** The super-peer's check of credentials (users file), for HTTP routes beside SOAP; undefined on other roles. */
+  readonly authenticate: Authenticate | undefined
+  /** Told of every SOAP call once answered or refused (the audit log). */
+  onSoapCall: (cb: SoapCallObserver) => () => void
   /** This node's Prometheus registry, served at `/metrics`; roles add their sources to it. */
   readonly metrics: NodeMetrics
   /** libp2p streams for job data (the queue protocol); valid once started. */
@@ -122,6 +130,10 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     processes: rt.processes,
     extendSoap: (h) => { rt.extendSoap(h) },
     addHttpRoute: (prefix, h) => { rt.addHttpRoute(prefix, h) },
+    setClientAuthentication: (r) => { rt.setClientAuthentication(r) },
+    setSoapAuthorizer: (a) => { rt.setSoapAuthorizer(a) },
+    authenticate: rt.authenticate,
+    onSoapCall: (cb) => rt.onSoapCall(cb),
     metrics: rt.metrics,
     streams: rt.streams,
     controlTraffic: () => rt.traffic.snapshot(),

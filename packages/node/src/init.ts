@@ -32,14 +32,27 @@ export interface MvmNodeInit {
   labels?: Record<string, string>
   capacity?: { slots?: number, memoryMB?: number }
   /** SOAP endpoint; port 0 (default) picks a free one. */
-  soap?: { host?: string, port?: number }
+  soap?: {
+    host?: string
+    port?: number
+    /** HTTPS: PEM files of the certificate (chain) and its key (`mvm cert` makes a self-signed pair). */
+    tls?: { certFile: string, keyFile: string }
+    /** Listen on a non-loopback address although callers are not authenticated (a deliberate choice). */
+    allowInsecure?: boolean
+  }
   /**
    * A super-peer's heartbeat interval and tolerance (sent to members in JoinAck), and how many
    * child super-peers it admits (policy `monitoring.maxChildGroups`, default 16).
    */
   monitoring?: { heartbeatMs?: number, missedHeartbeats?: number, maxChildGroups?: number }
   /** Admission (super-peer) and the domain key (member proof). */
-  security?: { authentication?: AuthMode, admittedPeers?: string[], domainKeyFile?: string }
+  security?: {
+    authentication?: AuthMode
+    admittedPeers?: string[]
+    domainKeyFile?: string
+    /** SOAP callers of a super-peer: `required` refuses calls without valid credentials (users file `<dataDir>/users.json`). */
+    clientAuthentication?: 'none' | 'required'
+  }
   /** How long a bootstrap keeps a super-peer registration without renewal. Default 30 s. */
   bootstrapLeaseSec?: number
   logger?: Logger
@@ -56,9 +69,9 @@ export interface ResolvedInit {
   parentGroup?: string
   labels: Record<string, string>
   capacity: { slots: number, memoryMB: number }
-  soap: { host: string, port: number }
+  soap: { host: string, port: number, tls?: { certFile: string, keyFile: string }, allowInsecure: boolean }
   monitoring: { heartbeatMs: number, missedHeartbeats: number, maxChildGroups: number }
-  security: { authentication: AuthMode, admittedPeers: string[], domainKeyFile?: string }
+  security: { authentication: AuthMode, admittedPeers: string[], domainKeyFile?: string, clientAuthentication: 'none' | 'required' }
   bootstrapLeaseSec: number
 }
 
@@ -72,6 +85,11 @@ export const DEFAULTS = {
   maxChildGroups: 16,
   bootstrapLeaseSec: 30
 } as const
+
+/** 127.0.0.0/8, ::1 and localhost: only this host can reach a listener there. */
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
 
 function posInt (v: number | undefined, field: string, dflt: number, min = 1): number {
   if (v === undefined) return dflt
@@ -112,14 +130,20 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
     group,
     labels: { ...(i.labels ?? {}) },
     capacity: { slots: posInt(i.capacity?.slots, 'capacity.slots', DEFAULTS.slots), memoryMB: posInt(i.capacity?.memoryMB, 'capacity.memoryMB', DEFAULTS.memoryMB) },
-    soap: { host: i.soap?.host ?? '127.0.0.1', port },
+    soap: { host: i.soap?.host ?? '127.0.0.1', port, allowInsecure: i.soap?.allowInsecure === true },
     monitoring: {
       heartbeatMs: posInt(i.monitoring?.heartbeatMs, 'monitoring.heartbeatMs', DEFAULTS.heartbeatMs, 10),
       missedHeartbeats: posInt(i.monitoring?.missedHeartbeats, 'monitoring.missedHeartbeats', DEFAULTS.missedHeartbeats),
       maxChildGroups: posInt(i.monitoring?.maxChildGroups, 'monitoring.maxChildGroups', DEFAULTS.maxChildGroups)
     },
-    security: { authentication: auth, admittedPeers: i.security?.admittedPeers ?? [] },
+    security: { authentication: auth, admittedPeers: i.security?.admittedPeers ?? [], clientAuthentication: i.security?.clientAuthentication ?? 'none' },
     bootstrapLeaseSec: posInt(i.bootstrapLeaseSec, 'bootstrapLeaseSec', DEFAULTS.bootstrapLeaseSec)
+  }
+  if (i.soap?.tls !== undefined) out.soap.tls = { certFile: resolve(i.soap.tls.certFile), keyFile: resolve(i.soap.tls.keyFile) }
+  const authenticated = roles.includes('super-peer') && out.security.clientAuthentication === 'required'
+  if (!isLoopback(out.soap.host) && !authenticated && !out.soap.allowInsecure) {
+    throw new ConfigError(`soap.host ${out.soap.host} is not a loopback address, and SOAP callers of this node are not authenticated: anyone who reaches it could act as anyone. ` +
+      'Give the super-peer a policy with security.clientAuthentication: required (and a certificate: --tls-cert/--tls-key), or pass --allow-insecure to listen anyway')
   }
   if (i.parentGroup !== undefined) out.parentGroup = i.parentGroup
   if (i.security?.domainKeyFile !== undefined) out.security.domainKeyFile = resolve(i.security.domainKeyFile)

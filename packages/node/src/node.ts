@@ -1,5 +1,10 @@
 import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
-import { DATA_REQUEST_MAX_BYTES, startSoapServer, type HttpRouteHandler, type NodeStatus, type ServiceHandlers, type SoapServer } from '@mvm/soap'
+import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import {
+  DATA_REQUEST_MAX_BYTES, USERS_FILE, createAuthenticator, startSoapServer, usersSource,
+  type Authenticate, type HttpRouteHandler, type SoapAuthorize, type NodeStatus, type ServiceHandlers, type SoapCallObserver, type SoapServer
+} from '@mvm/soap'
 import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
 import { createNodeMetrics, type NodeMetrics } from '@mvm/metrics'
 import { createAdmission, readDomainKey, type AdmissionPolicy } from './admission.js'
@@ -21,6 +26,13 @@ import { PeerState, Role, type LoadReport, type MemberInfo, type PeerStateListen
 import { resolveInit, type MvmNodeInit, type ResolvedInit } from './init.js'
 
 type Services = ReturnType<typeof buildSoapServices>
+
+async function readTls (files: { certFile: string, keyFile: string }): Promise<{ cert: Buffer, key: Buffer }> {
+  const read = async (f: string, what: string): Promise<Buffer> => {
+    try { return await readFile(f) } catch (err) { throw new ConfigError(`soap.tls: cannot read the ${what} ${f}: ${(err as Error).message}`) }
+  }
+  return { cert: await read(files.certFile, 'certificate'), key: await read(files.keyFile, 'key') }
+}
 
 /** The composition root: builds the parts the roles need, starts them in order, stops them in reverse. */
 export class NodeRuntime {
@@ -48,6 +60,11 @@ export class NodeRuntime {
   private readonly pendingSoap: ServiceHandlers[] = []
   private readonly pendingRoutes: Array<[string, HttpRouteHandler]> = []
   private unlock: (() => Promise<void>) | undefined
+  private authRequired: () => boolean
+  private readonly callObservers = new Set<SoapCallObserver>()
+  private authorizer: SoapAuthorize | undefined
+  /** Present on a super-peer: it holds the users file. */
+  readonly authenticate: Authenticate | undefined
 
   constructor (init: MvmNodeInit) {
     this.cfg = resolveInit(init)
@@ -55,6 +72,38 @@ export class NodeRuntime {
     this.monitor = new Monitor(this.cfg.capacity)
     this.metrics = createNodeMetrics({ labels: { group: this.cfg.group } })
     this.addHttpRoute('/metrics', async (req, res) => { await this.metrics.serve(req, res) })
+    this.authRequired = () => this.cfg.security.clientAuthentication === 'required'
+    this.authenticate = this.cfg.roles.includes('super-peer') ? this.makeAuthenticator() : undefined
+  }
+
+  /**
+   * A super-peer checks SOAP callers against `<dataDir>/users.json`. The Bootstrap service stays
+   * open: clients locate their broker through it, and remote super-peers register there.
+   */
+  private makeAuthenticator (): Authenticate {
+    const log = componentLogger(this.log, 'auth')
+    const users = usersSource(join(this.cfg.dataDir, USERS_FILE), (err) => { log.error({ err }, 'users file unreadable; the last good copy stays in force') })
+    const check = createAuthenticator({
+      users,
+      required: () => this.authRequired(),
+      onRefused: (reason, input, user) => { log.warn({ remote: input.remoteAddress, op: `${input.service}.${input.operation}`, user, reason }, 'authentication refused') }
+    })
+    // credentials sent to it are still checked, so GetResources can answer by the caller's roles
+    const signed = (input: Parameters<Authenticate>[0]): boolean =>
+      (input.authorization ?? '') !== '' || (input.header as { Security?: unknown } | undefined)?.Security !== undefined
+    return (input) => input.service === 'Bootstrap' && !signed(input) ? { method: 'none' } : check(input)
+  }
+
+  /** The role check run before every SOAP operation (a super-peer's policy); none: every call goes through. */
+  setSoapAuthorizer (authorize: SoapAuthorize): void { this.authorizer = authorize }
+
+  /** Whether SOAP calls must carry credentials, read at every call (a super-peer passes its live policy). */
+  setClientAuthentication (required: () => boolean): void { this.authRequired = required }
+
+  /** Told of every SOAP call once answered or refused (metrics, the audit log). */
+  onSoapCall (cb: SoapCallObserver): () => void {
+    this.callObservers.add(cb)
+    return () => { this.callObservers.delete(cb) }
   }
 
   isStarted (): boolean { return this.started }
@@ -125,7 +174,15 @@ export class NodeRuntime {
       const services: ServiceHandlers = {}
       for (const name of mounted) services[name] = handlers[name] as never
       // a super-peer takes PutData calls of up to 16 MiB (base64 in an envelope)
-      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, ...(cfg.roles.includes('super-peer') ? { maxRequestBytes: DATA_REQUEST_MAX_BYTES } : {}), logger: componentLogger(this.log, 'soap'), onCall: (c) => { this.metrics.soapCall(c) } })
+      const tls = cfg.soap.tls === undefined ? undefined : await readTls(cfg.soap.tls)
+      this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, ...(tls !== undefined ? { tls } : {}), ...(cfg.roles.includes('super-peer') ? { maxRequestBytes: DATA_REQUEST_MAX_BYTES } : {}), logger: componentLogger(this.log, 'soap'),
+        authorize: (c) => { this.authorizer?.(c) },
+        ...(this.authenticate !== undefined ? { authenticate: this.authenticate, security: this.authRequired() ? 'required' as const : 'none' as const } : {}),
+        onCall: (c) => {
+          this.metrics.soapCall(c)
+          for (const cb of this.callObservers) cb(c)
+        }
+      })
       for (const [prefix, h] of this.pendingRoutes.splice(0)) this.soap.route(prefix, h)
       this.startedAt = Date.now()
 

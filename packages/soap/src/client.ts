@@ -7,6 +7,28 @@ import { errorFromFault } from './faults.js'
 import { operations } from './shapes.js'
 import type { BootstrapClient, BrokerClient, CallOptions, NodeClient, ServiceName } from './types.js'
 import { servicePath, wsdlText } from './wsdl.js'
+import { deriveKey } from './auth/users.js'
+
+/**
+ * What a client proves itself with: a user's password (sent as a WS-Security UsernameToken
+ * PasswordDigest of the scrypt-derived key; the password itself never travels), the derived
+ * `key` itself (what `mvm user add` prints for other clients), or a bearer token.
+ */
+export type Credentials = { user: string, password: string } | { user: string, key: string } | { token: string }
+
+const keys = new Map<string, string>()
+function securityOf (c: Credentials): soap.ISecurity {
+  if ('token' in c) return new soap.BearerSecurity(c.token)
+  let key: string
+  if ('key' in c) key = c.key
+  else {
+    // scrypt costs ~50 ms: once per user and password in a process
+    const memo = `${c.user}\0${c.password}`
+    key = keys.get(memo) ?? deriveKey(c.user, c.password)
+    keys.set(memo, key)
+  }
+  return new soap.WSSecurity(c.user, key, { passwordType: 'PasswordDigest', hasTimeStamp: false, hasNonce: true, hasTokenCreated: true })
+}
 
 /** Replies larger than this are refused: a broken or hostile peer must not exhaust our memory. */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -44,7 +66,7 @@ function contract (service: ServiceName): Promise<soap.WSDL> {
 
 type Caller = (op: string, req: unknown, options?: CallOptions) => Promise<any>
 
-function makeCaller (service: ServiceName, url: string, subject?: string): Caller {
+function makeCaller (service: ServiceName, url: string, subject?: string, credentials?: Credentials): Caller {
   let client: Promise<soap.Client> | undefined
   const ops = operations[service]
   return async (op, req, options = {}) => {
@@ -60,7 +82,11 @@ function makeCaller (service: ServiceName, url: string, subject?: string): Calle
       : combineSignals([options.signal], options.timeoutMs)
     // node-soap trims every string it parses unless told not to: log text (GetLogs) and any
     // other string must arrive exactly as sent. The flag lives on the shared WSDL: every client sets it.
-    client ??= contract(service).then((w) => new soap.Client(w, url, { preserveWhitespace: true }))
+    client ??= contract(service).then((w) => {
+      const c = new soap.Client(w, url, { preserveWhitespace: true })
+      if (credentials !== undefined) c.setSecurity(securityOf(credentials))
+      return c
+    })
     let result: unknown
     try {
       const c = await client
@@ -91,9 +117,11 @@ function callError (err: unknown, signal: AbortSignal | undefined, where: string
   return new ProtocolError(`${where}: unexpected reply from ${url}: ${msg}`, { cause: err })
 }
 
-export function createBootstrapClient (url: string): BootstrapClient {
+export interface ClientOptions { credentials?: Credentials | undefined }
+
+export function createBootstrapClient (url: string, options: ClientOptions = {}): BootstrapClient {
   const u = serviceUrl('Bootstrap', url)
-  const call = makeCaller('Bootstrap', u)
+  const call = makeCaller('Bootstrap', u, undefined, options.credentials)
   return {
     url: u,
     GetBrokers: async (req, o) => call('GetBrokers', req, o),
@@ -102,9 +130,9 @@ export function createBootstrapClient (url: string): BootstrapClient {
   }
 }
 
-export function createNodeClient (url: string): NodeClient {
+export function createNodeClient (url: string, options: ClientOptions = {}): NodeClient {
   const u = serviceUrl('Node', url)
-  const call = makeCaller('Node', u)
+  const call = makeCaller('Node', u, undefined, options.credentials)
   return {
     url: u,
     GetStatus: async (o) => call('GetStatus', {}, o),
@@ -127,11 +155,14 @@ function waitOptions (timeoutMs: number | undefined, o: CallOptions | undefined)
 }
 
 /** `subject`: who the client acts for, sent on every request but SubmitJob (whose `owner` says it). */
-export function createBrokerClient (url: string, options: { subject?: string } = {}): BrokerClient {
+export function createBrokerClient (url: string, options: { subject?: string } & ClientOptions = {}): BrokerClient {
   const u = serviceUrl('Broker', url)
-  const call = makeCaller('Broker', u, options.subject)
+  const call = makeCaller('Broker', u, options.subject, options.credentials)
+  const c = options.credentials
   return {
     url: u,
+    // Basic carries the password (checked as a UsernameToken's PasswordText is): loopback or HTTPS only
+    ...(c === undefined ? {} : { httpAuthorization: 'token' in c ? `Bearer ${c.token}` : `Basic ${Buffer.from(`${c.user}:${'key' in c ? c.key : c.password}`).toString('base64')}` }),
     ListNodes: async (req, o) => call('ListNodes', req, o),
     GetNode: async (req, o) => call('GetNode', req, o),
     SubmitJob: async (req, o) => call('SubmitJob', req, o),

@@ -2,7 +2,7 @@ import { ErrorCode, type MvmError, ProtocolError, errorFromJSON, toMvmError, typ
 
 /** Codes that mean "the request was wrong": SOAP 1.1 puts the blame on the Client for these. */
 const CLIENT_CODES: ReadonlySet<string> = new Set([
-  ErrorCode.VALIDATION, ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.UNAUTHORIZED,
+  ErrorCode.VALIDATION, ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.UNAUTHORIZED, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN,
   ErrorCode.NOT_ADMITTED, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.FRAME_TOO_LARGE,
   ErrorCode.INVALID_STATE, ErrorCode.UNKNOWN_COMPONENT, ErrorCode.CONFIG
 ])

@@ -19,9 +19,15 @@
  */
 export * from './types.js'
 export { startSoapServer, type SoapServer, type SoapServerInit, type HttpRouteHandler } from './server.js'
-export type { SoapCallObservation, SoapCallObserver } from './service.js'
+export type { SoapCallObservation, SoapCallObserver, SoapCallAccess, SoapAuthorize } from './service.js'
 export { createBootstrapClient, createNodeClient, createBrokerClient, serviceUrl, WAIT_DEFAULT_MS, WAIT_MAX_MS } from './client.js'
-export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST } from './wsdl.js'
+export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST, POLICY_ID, type SecurityDeclaration } from './wsdl.js'
+export { createAuthenticator, type Authenticate, type AuthenticatorInit, type AuthInput } from './auth/authenticate.js'
+export {
+  USERS_FILE, SCRYPT, deriveKey, readUsers, writeUsers, parseUsers, addUser, removeUser, createToken, usersSource,
+  checkUserName, emptyUsers, type UsersData, type UserRecord, type TokenRecord
+} from './auth/users.js'
+export { type Credentials, type ClientOptions } from './client.js'
 export { readBundle, writeBundle, safeBundlePath } from './bundle.js'
 export { LOG_LIMITS, checkLogsRequest, perStreamBudget, xmlSafe } from './logs-request.js'
 export { DATA_CALL_MAX_BYTES, DATA_REQUEST_MAX_BYTES } from './data-limits.js'

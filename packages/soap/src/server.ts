@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { BadRequestError, ConfigError, silentLogger, throwIfAborted, toMvmError, type Logger } from '@mvm/core'
 import { faultEnvelope } from './faults.js'
 import { DEFAULT_MAX_DRAIN_BYTES, DEFAULT_MAX_REQUEST_BYTES, Rejection, discardRest, readBody, screen, soapActionOf } from './guard.js'
-import { mountService, type MountedService, type SoapCallObserver } from './service.js'
+import { mountService, type MountedService, type SoapAuthorize, type SoapCallObserver } from './service.js'
 import { namespaces } from './shapes.js'
 import { ServiceName, type ServiceHandlers } from './types.js'
-import { servicePath, wsdlText } from './wsdl.js'
+import { servicePath, wsdlText, type SecurityDeclaration } from './wsdl.js'
+import type { Authenticate } from './auth/authenticate.js'
 
 /**
  * A plain HTTP handler served next to the SOAP services (a web view, `/metrics`). It answers the
@@ -15,6 +17,8 @@ import { servicePath, wsdlText } from './wsdl.js'
 export type HttpRouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
 
 export interface SoapServerInit {
+  /** HTTPS with this certificate (PEM, chain first) and key; plain HTTP without. */
+  tls?: { cert: string | Buffer, key: string | Buffer }
   /** Interface to bind; 127.0.0.1 unless the node is meant to be reached from other hosts. */
   host?: string
   port?: number
@@ -31,6 +35,15 @@ export interface SoapServerInit {
   logger?: Logger
   /** Told of every call that reached an operation, once it is answered (metrics). */
   onCall?: SoapCallObserver
+  /**
+   * Establishes who calls (WS-Security UsernameToken or bearer token, see createAuthenticator);
+   * throws to refuse the call with a fault. Without it every caller is unauthenticated.
+   */
+  authenticate?: Authenticate
+  /** Checked before every operation's handler (roles and permissions); throws to refuse. */
+  authorize?: SoapAuthorize
+  /** What the served WSDLs declare about credentials (default none). */
+  security?: SecurityDeclaration
   signal?: AbortSignal
 }
 
@@ -67,13 +80,15 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     }
     return best === undefined ? undefined : routes.get(best)
   }
-  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     serve(req, res).catch((err) => {
       log.error({ err }, 'SOAP request failed outside any operation')
       if (!res.headersSent) reply(res, 500, XML_TYPE, faultEnvelope(err, namespaces.Node))
       else res.destroy()
     })
-  })
+  }
+  const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000 }
+  const http = init.tls === undefined ? createServer(timeouts, onRequest) : createHttpsServer({ ...timeouts, cert: init.tls.cert, key: init.tls.key }, onRequest)
 
   async function serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://placeholder')
@@ -94,7 +109,7 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     const ns = namespaces[svc.name]
     try {
       const text = screen(await readBody(req, maxBytes))
-      const out = await svc.handle(text, soapActionOf(req), req.socket.remoteAddress ?? '')
+      const out = await svc.handle(text, soapActionOf(req), req.socket.remoteAddress ?? '', req.headers.authorization)
       reply(res, out.status, XML_TYPE, out.body)
     } catch (err) {
       if (!(err instanceof Rejection)) throw err
@@ -117,7 +132,8 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
   })
   http.on('clientError', (_err, socket) => { socket.destroy() })
   const port = (http.address() as AddressInfo).port
-  const baseUrl = (init.publicBaseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
+  const scheme = init.tls === undefined ? 'http' : 'https'
+  const baseUrl = (init.publicBaseUrl ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
   const urlOf = (service: ServiceName): string => {
     if (!Object.hasOwn(ServiceName, service)) throw new BadRequestError(`unknown SOAP service "${String(service)}"`)
     return baseUrl + servicePath(service)
@@ -141,7 +157,7 @@ export async function startSoapServer (init: SoapServerInit): Promise<SoapServer
     for (const name of Object.values(ServiceName)) {
       const handlers = init.services[name]
       if (handlers === undefined) continue
-      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name)), log, init.onCall))
+      mounted.set(servicePath(name), await mountService(name, handlers as Record<string, never>, wsdlText(name, urlOf(name), { security: init.security ?? 'none' }), log, init.onCall, init.authenticate, init.authorize))
     }
     if (mounted.size === 0) throw new ConfigError('startSoapServer: no service given (expected one of Bootstrap, Node, Broker)')
     throwIfAborted(init.signal)

@@ -393,6 +393,8 @@ export interface NodeClient {
 
 export interface BrokerClient {
   readonly url: string
+  /** The HTTP `Authorization` header matching the client's credentials, for the node's /data routes. */
+  readonly httpAuthorization?: string
   ListNodes: (req?: ListNodesRequest, options?: CallOptions) => Promise<ListNodesResponse>
   GetNode: (req: GetNodeRequest, options?: CallOptions) => Promise<NodeInfo>
   SubmitJob: (req: SubmitJobRequest, options?: CallOptions) => Promise<SubmitJobResponse>

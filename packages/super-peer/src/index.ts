@@ -17,13 +17,16 @@ import { componentLogger, startableRole, type Logger, type Startable } from '@mv
 import type { EffectivePolicy } from '@mvm/model'
 import { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 import { brokerLogsHandler, peerSoapUrl } from './logs-broker.js'
-import { authorized } from './policy-soap.js'
+import { authorized, readGuard } from './policy-soap.js'
 import type { BrokerData } from './job-data.js'
 import { brokerDataHandlers } from './data-soap.js'
 
 export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
 export { webSource } from './web-source.js'
+export { httpGuard, type HttpGuard } from './http-access.js'
+export { openAuditLog, readAuditLog, AUDIT_FILE, AUDITED, type AuditEntry, type AuditLog } from './audit.js'
+export { OPERATION_ACCESS, operationAuthorizer, type Access } from './operation-access.js'
 export { outputPin, inputPin, type BrokerData } from './job-data.js'
 export { brokerDataHandlers, USER_PIN, type DataHandlerOptions } from './data-soap.js'
 
@@ -59,10 +62,10 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
   return startableRole(agent, () => {
     const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: peerSoapUrl(node) })
     // a job's output is part of its result: the same permission guards both
-    node.extendSoap({ Broker: { GetJobLogs: authorized(getJobLogs, () => agent.policy.effective, () => 'job.result') } })
+    const policy = (): EffectivePolicy => agent.policy.effective
+    node.extendSoap({ Broker: { GetJobLogs: authorized(readGuard(getJobLogs, agent.broker, policy, (r) => [r.jobId]), policy, () => 'job.result') } })
     if (init.data !== undefined) {
       const data = brokerDataHandlers(init.data.store)
-      const policy = (): EffectivePolicy => agent.policy.effective
       // uploading and removing data is part of submitting work; reading it, of reading results
       node.extendSoap({
         Broker: {

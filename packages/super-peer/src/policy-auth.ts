@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os'
-import { UnauthorizedError } from '@mvm/core'
+import { ForbiddenError } from '@mvm/core'
 import type { EffectivePolicy, EffectivePolicySpec } from '@mvm/model'
 
 export type Permission = EffectivePolicySpec['security']['roles'][string][number]
@@ -56,19 +56,23 @@ export function permissionsOf (security: EffectivePolicySpec['security'], subjec
  * Role-based access from the effective policy: `security.subjects` names each subject's roles,
  * `security.roles` each role's permissions (`*` grants all). The error names the subject, the
  * permission and the policy file that defines the subjects, so an operator knows what to edit.
- * @throws UnauthorizedError
+ * @throws ForbiddenError
  */
-export function authorize (policy: EffectivePolicy, subject: string, permission: Permission): void {
+export function authorize (policy: EffectivePolicy, subject: string, permission: Permission, purpose = ''): void {
   const sec = policy.spec.security
-  if (isOpen(sec)) return
+  // an open policy lets anyone do anything, but a proven identity is only set aside by an explicit grant
+  if (isOpen(sec) && permission !== 'subject.assume') return
   const perms = permissionsOf(sec, subject)
   const src = policy.sources['security.subjects'] ?? Object.entries(policy.sources).find(([k]) => k.startsWith('security.subjects'))?.[1]
   const where = src === undefined ? '' : ` (security.subjects at ${src.file}:${src.line})`
+  if (perms === undefined && isOpen(sec)) {
+    throw new ForbiddenError(`subject "${subject}" lacks permission ${permission}${purpose} (no policy grants it: security.subjects is empty)`, { data: { subject, permission } })
+  }
   if (perms === undefined) {
-    throw new UnauthorizedError(`subject "${subject}" is not defined in the policy${where}; ${permission} refused`, { data: { subject, permission } })
+    throw new ForbiddenError(`subject "${subject}" is not defined in the policy${where}; ${permission}${purpose} refused`, { data: { subject, permission } })
   }
   if (!perms.has('*') && !perms.has(permission)) {
     const roles = [...new Set(rulesFor(sec, subject).flatMap((r) => sec.subjects[r] ?? []))].join(', ') || 'none'
-    throw new UnauthorizedError(`subject "${subject}" (roles: ${roles}) lacks permission ${permission}${where}`, { data: { subject, permission } })
+    throw new ForbiddenError(`subject "${subject}" (roles: ${roles}) lacks permission ${permission}${purpose}${where}`, { data: { subject, permission } })
   }
 }

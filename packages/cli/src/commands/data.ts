@@ -42,7 +42,7 @@ export function register (program: Command): void {
       if (!s.isFile()) throw new BadRequestError(`${file} is not a regular file`)
       const broker = await findBroker(o)
       const p = transferProgress(`put ${basename(file)}`, s.size, { quiet: o.json === true })
-      const r = await uploadFile(dataBase(broker.url), resolve(file), { name: o.name ?? basename(file), pin: 'user', onProgress: p.onProgress })
+      const r = await uploadFile(dataBase(broker.url), resolve(file), { name: o.name ?? basename(file), pin: 'user', onProgress: p.onProgress, authorization: broker.httpAuthorization })
       p.done(r.sentBytes)
       if (o.json === true) printJson(r); else process.stdout.write(r.id + '\n')
     })
@@ -60,7 +60,7 @@ export function register (program: Command): void {
       const f = hits[0]!
       const to = dest ?? basename(f.name === '' ? f.id : f.name)
       const p = transferProgress(`get ${f.name || f.id.slice(0, 16)}`, f.size)
-      await downloadFile(dataBase(broker.url), f.id, to, { onProgress: p.onProgress })
+      await downloadFile(dataBase(broker.url), f.id, to, { onProgress: p.onProgress, authorization: broker.httpAuthorization })
       p.done(f.size)
       process.stderr.write(`wrote ${to}\n`)
     })

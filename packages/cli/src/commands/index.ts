@@ -15,8 +15,11 @@ import { register as completion } from './completion.js'
 import { register as data } from './data.js'
 import { register as sim } from './sim.js'
 import { register as reserve } from './reserve.js'
+import { register as user } from './user.js'
+import { register as audit } from './audit.js'
+import { register as cert } from './cert.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, sim, policy, reserve, logs, data, completion, help]
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, sim, policy, reserve, logs, data, user, audit, cert, completion, help]

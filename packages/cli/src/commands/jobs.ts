@@ -83,7 +83,7 @@ export function register (program: Command): void {
         if (o.output === undefined) return
         const outputs = (await broker.GetJobResult({ jobId })).outputs ?? []
         if (outputs.length === 0) { process.stderr.write(`job ${jobId} has no output files (its profile lists no outputs)\n`); return }
-        const files = await downloadOutputs(outputs, broker.url, o.output, { quiet: o.json === true })
+        const files = await downloadOutputs(outputs, broker.url, o.output, { quiet: o.json === true, authorization: broker.httpAuthorization })
         if (o.json !== true) process.stderr.write(`${files.length} output file${files.length === 1 ? '' : 's'} in ${o.output}: ${outputs.map((f) => f.name).join(', ')}\n`)
       }
       if (o.wait === true) {

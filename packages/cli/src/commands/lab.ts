@@ -22,7 +22,8 @@ export function register (program: Command): void {
     .option('--data <dir>', 'keep the lab here: node keys, the job store and logs survive a restart (default: a fresh temporary folder, removed on exit)')
     .option('--data-dir <dir>', 'same as --data')
     .option('--verbose', 'show the nodes\' logs')
-    .action(async (o: { peers: string, slots: string, port: string, profile?: string[], samples?: boolean, data?: string, dataDir?: string, verbose?: boolean }) => {
+    .option('--secure', 'require authentication: user "lab" with a fresh password (in <data>/credentials.json, for MVM_CREDENTIALS); every call is signed')
+    .action(async (o: { peers: string, slots: string, port: string, profile?: string[], samples?: boolean, data?: string, dataDir?: string, verbose?: boolean, secure?: boolean }) => {
       let profiles = o.profile?.map((p) => resolve(p)) ?? []
       if (o.samples === true) {
         const names = (await readdir(SAMPLES_DIR)).filter((f) => f.endsWith('.yaml')).sort()
@@ -41,7 +42,7 @@ export function register (program: Command): void {
       process.once('SIGTERM', onSignal)
       const opts: LabOptions = {
         peers: Number(o.peers), slots: Number(o.slots), port, dataDir, temporary: temp, profiles,
-        verbose: o.verbose === true, signal: ac.signal, brokerClient: createBrokerClient
+        verbose: o.verbose === true, signal: ac.signal, brokerClient: createBrokerClient, secure: o.secure === true
       }
       try {
         const ok = await runLab(opts)

@@ -17,6 +17,9 @@ interface NodeFlags {
   dataDir?: string
   soapHost?: string
   soapPort?: string
+  tlsCert?: string
+  tlsKey?: string
+  allowInsecure?: boolean
   policy?: string[]
   heartbeatMs?: string
   missedHeartbeats?: string
@@ -25,6 +28,10 @@ interface NodeFlags {
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
+function tlsFlags (f: { tlsCert?: string, tlsKey?: string }): { certFile: string, keyFile: string } {
+  if (f.tlsCert === undefined || f.tlsKey === undefined) throw new BadRequestError('--tls-cert and --tls-key go together')
+  return { certFile: f.tlsCert, keyFile: f.tlsKey }
+}
 function collectLabel (v: string, prev: Record<string, string> = {}): Record<string, string> {
   const eq = v.indexOf('=')
   if (eq <= 0) throw new BadRequestError(`--label expects key=value, got "${v}"`)
@@ -58,6 +65,9 @@ export function register (program: Command): void {
     .option('--data-dir <dir>', 'where the node key lives (default .mvm/node-<soap-port>, or .mvm/node-N)')
     .option('--soap-host <host>', 'SOAP bind address (default 127.0.0.1)')
     .option('--soap-port <port>', 'SOAP port (default 0: any free port, printed)')
+    .option('--tls-cert <file>', 'serve SOAP (and /ui, /data, /metrics) over HTTPS with this PEM certificate (mvm cert makes one)')
+    .option('--tls-key <file>', 'the certificate\'s PEM key')
+    .option('--allow-insecure', 'listen on a non-loopback --soap-host although SOAP callers are not authenticated')
     .option('--policy <file>', 'Policy YAML file (repeatable; later levels override earlier)', collect)
     .option('--heartbeat-ms <n>', 'super-peer: heartbeat interval in ms (overrides policy monitoring.intervalSec)')
     .option('--missed-heartbeats <n>', 'super-peer: silent intervals before a peer is down (default 3)')
@@ -102,7 +112,12 @@ async function runNode (flags: NodeFlags): Promise<void> {
     parentGroup: flags.parentGroup ?? f.parentGroup,
     labels,
     capacity: { slots: int(flags.slots, '--slots', 1) ?? f.capacity?.slots, memoryMB: int(flags.memoryMb, '--memory-mb', 1) ?? f.capacity?.memoryMB },
-    soap: { host: flags.soapHost ?? f.soap?.host, port: soapPort },
+    soap: {
+      host: flags.soapHost ?? f.soap?.host,
+      port: soapPort,
+      ...(flags.tlsCert !== undefined || flags.tlsKey !== undefined ? { tls: tlsFlags(flags) } : {}),
+      ...(flags.allowInsecure === true ? { allowInsecure: true } : {})
+    },
     monitoring: { heartbeatMs, missedHeartbeats: missed },
     logger,
     ...(files.policy !== undefined ? { policy: files.policy } : {}),

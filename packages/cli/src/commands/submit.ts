@@ -35,7 +35,7 @@ export function register (program: Command): void {
       const { request, profile } = await profileRequest(file, { params, owner: currentUser(who), ...(o.inputDir !== undefined ? { allowDirs: o.inputDir } : {}) })
       if (o.dependsOn !== undefined) request.dependsOn = o.dependsOn
       const broker = await findBroker(who)
-      const inputs = await uploadInputs(profile, broker.url, { quiet: o.json === true })
+      const inputs = await uploadInputs(profile, broker.url, { quiet: o.json === true, authorization: broker.httpAuthorization })
       if (inputs.length > 0) request.inputs = inputs
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000 })
       if (o.wait !== true) {

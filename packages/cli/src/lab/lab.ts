@@ -3,7 +3,8 @@ import { sleep, TimeoutError, toMvmError } from '@mvm/core'
 import { profileRequest } from '../profile-request.js'
 import { uploadInputs } from '../data-transfer.js'
 import { formatTable } from '../output.js'
-import type { BrokerClient } from '@mvm/soap'
+import type { BrokerClient, Credentials } from '@mvm/soap'
+import { secureLab } from './secure.js'
 import { startNodeProcess, type NodeProcess } from './processes.js'
 import { waitForJob, formatResult } from '../wait.js'
 import { verify, type Verdict } from './verify.js'
@@ -20,7 +21,9 @@ export interface LabOptions {
   profiles: string[]
   verbose: boolean
   signal: AbortSignal
-  brokerClient: (url: string) => BrokerClient
+  brokerClient: (url: string, options?: { credentials?: Credentials }) => BrokerClient
+  /** Authentication required: a policy and a users file with one user, `lab`, whose credentials the lab uses. */
+  secure?: boolean
 }
 
 const HEARTBEAT_MS = 500
@@ -31,9 +34,11 @@ export async function runLab (o: LabOptions): Promise<boolean> {
   const log = o.verbose ? (l: string) => { process.stderr.write(l + '\n') } : undefined
   const started = Date.now()
   try {
+    const superDir = join(o.dataDir, 'super-peer')
+    const secure = o.secure === true ? secureLab(o.dataDir, superDir) : undefined
     const superPeer = await startNodeProcess('super-peer', [
       '--name', 'super-peer', '--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', String(o.port),
-      '--data-dir', join(o.dataDir, 'super-peer'), '--heartbeat-ms', String(HEARTBEAT_MS)
+      '--data-dir', superDir, '--heartbeat-ms', String(HEARTBEAT_MS), ...(secure !== undefined ? ['--policy', secure.policyFile] : [])
     ], { onLog: log, signal: o.signal })
     nodes.push(superPeer)
     const bootstrap = superPeer.ready.soapUrl
@@ -42,8 +47,12 @@ export async function runLab (o: LabOptions): Promise<boolean> {
       '--data-dir', join(o.dataDir, `peer-${i + 1}`), '--slots', String(o.slots), '--heartbeat-ms', String(HEARTBEAT_MS)
     ], { onLog: log, signal: o.signal })))
     nodes.push(...peers)
-    const broker = o.brokerClient(bootstrap)
+    const broker = o.brokerClient(bootstrap, secure !== undefined ? { credentials: secure.credentials } : {})
     await waitForPeers(broker, o.peers, o.signal)
+    if (secure !== undefined) {
+      process.stderr.write(`authentication required: every call signs in as user "lab" (role admin); other commands: export MVM_CREDENTIALS=${secure.credentialsFile}\n` +
+        `  add users with: mvm user add <name> --data-dir ${superDir}, and give them roles in ${secure.policyFile}\n`)
+    }
     process.stderr.write(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: bootstrap and broker ${bootstrap}, ${o.peers} peers × ${o.slots} slots, data in ${o.dataDir}${o.temporary === true ? ' (temporary: removed on exit; --data DIR keeps jobs across restarts)' : ''}\n`)
     // before any job is submitted, so the page can be open while the samples run
     process.stderr.write(`web view: ${webViewUrl(bootstrap)}   (nodes, jobs, a job's topology, traffic and live logs)\n`)
@@ -89,7 +98,7 @@ async function runProfiles (broker: BrokerClient, o: LabOptions): Promise<boolea
   for (const file of o.profiles) {
     try {
       const { request, profile } = await profileRequest(file, { owner: 'lab' })
-      const inputs = await uploadInputs(profile, broker.url, { quiet: true, ...(o.signal !== undefined ? { signal: o.signal } : {}) })
+      const inputs = await uploadInputs(profile, broker.url, { quiet: true, authorization: broker.httpAuthorization, ...(o.signal !== undefined ? { signal: o.signal } : {}) })
       if (inputs.length > 0) request.inputs = inputs
       const res = await broker.SubmitJob(request, { timeoutMs: 60_000, signal: o.signal })
       const ids = res.childJobIds.length > 0 ? res.childJobIds : [res.jobId]

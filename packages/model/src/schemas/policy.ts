@@ -7,7 +7,11 @@ export type PolicyLevel = (typeof PolicyLevel)[keyof typeof PolicyLevel]
 /** Permissions the broker and nodes check; `*` grants everything. */
 export const permissions = [
   '*', 'job.submit', 'job.status', 'job.result', 'job.list', 'job.cancel.own', 'job.cancel.any',
-  'policy.apply', 'policy.read', 'node.list', 'node.terminate'
+  /** Read another user's jobs, results and logs (checked for signed-in callers: tenants apart). */
+  'job.read.any',
+  'policy.apply', 'policy.read', 'node.list', 'node.awaken', 'node.terminate',
+  /** Act for another subject: submit as another owner, name another `subject` (operators' tools). */
+  'subject.assume'
 ] as const
 export const metricNames = ['load', 'freeSlots', 'memory', 'processes', 'queueDepth'] as const
 
@@ -68,6 +72,12 @@ export const schedulingSchema = z.object({
 
 export const securitySchema = z.object({
   authentication: z.enum(['none', 'peer-list', 'domain-key']).optional(),
+  /**
+   * SOAP callers: `required` refuses every Broker and Node call without valid credentials
+   * (WS-Security UsernameToken or bearer token from the super-peer's users file); with `none`
+   * credentials are still checked when sent, and bind the caller's identity.
+   */
+  clientAuthentication: z.enum(['none', 'required']).optional(),
   admittedPeers: z.array(peerIdSchema).optional(),
   domainKeyFile: z.string().min(1).optional(),
   roles: z.record(z.string(), z.array(z.enum(permissions))).optional(),
@@ -193,6 +203,7 @@ export interface EffectivePolicySpec {
   scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, rules: AdaptRule[], reservations: Reservation[] }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
+    clientAuthentication: 'none' | 'required'
     admittedPeers: string[]
     domainKeyFile?: string
     roles: Record<string, Perm[]>
@@ -213,7 +224,7 @@ export interface EffectivePolicySpec {
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
   scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, rules: [], reservations: [] },
-  security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
+  security: { authentication: 'none', clientAuthentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, maxChildGroups: 16, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
   queues: { type: 'fifo', capacity: 64, encoding: 'json' },
