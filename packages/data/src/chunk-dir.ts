@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, unlinkSync } from 'node:fs'
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 
@@ -23,7 +24,11 @@ export class ChunkDir {
 
   pathOf (hash: string): string { return join(this.chunksDir, hash.slice(0, 2), hash) }
 
-  async write (hash: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * Writes the chunk; returns the identity of the file now under its name (see `identity`),
+   * taken after the rename, which itself changes the file's ctime.
+   */
+  async write (hash: string, bytes: Uint8Array): Promise<string> {
     const sub = hash.slice(0, 2)
     if (!this.made.has(sub)) { await mkdir(join(this.chunksDir, sub), { recursive: true }); this.made.add(sub) }
     const tmp = join(this.tmpDir, `${hash}.${randomBytes(6).toString('hex')}`)
@@ -33,6 +38,31 @@ export class ChunkDir {
     } catch (err) {
       await unlink(tmp).catch(() => {})
       throw err
+    }
+    return identity(await stat(this.pathOf(hash)))
+  }
+
+  /** The file's bytes and identity (one open, one fstat, one read), or undefined when it is not there. */
+  async readWithIdentity (hash: string): Promise<{ bytes: Uint8Array, identity: string } | undefined> {
+    let fh
+    try {
+      fh = await open(this.pathOf(hash), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    try {
+      const st = await fh.stat()
+      const bytes = Buffer.allocUnsafe(st.size)
+      let at = 0
+      while (at < st.size) {
+        const { bytesRead } = await fh.read(bytes, at, st.size - at, at)
+        if (bytesRead === 0) break
+        at += bytesRead
+      }
+      return { bytes: bytes.subarray(0, at), identity: identity(st) }
+    } finally {
+      await fh.close()
     }
   }
 
@@ -55,4 +85,13 @@ export class ChunkDir {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
   }
+}
+
+/**
+ * What changes whenever a file's bytes are written through the file system: its inode, size,
+ * mtime and ctime (ctime cannot be set back by a user, so an overwrite that restores the mtime
+ * still shows).
+ */
+function identity (st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import protobuf from 'protobufjs'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError } from '@mvm/core'
 
 /**
@@ -73,6 +74,33 @@ export function encodeResponse (r: DataResponse): Uint8Array {
   if (inner === undefined) { inner = t.lookupType(type.charAt(0).toUpperCase() + type.slice(1)); caseTypes.set(type, inner) }
   // create() takes bytes fields as they are (fromObject would copy a chunk)
   return t.encode(t.create({ [type]: inner.create(fields) })).finish()
+}
+
+/**
+ * A Response{chunk} frame without copying the chunk: the message's header (its field tags and
+ * lengths, written by protobufjs's wire writer) followed by the bytes as they are, which is
+ * byte-for-byte what `encodeResponse` gives (a test holds the two equal).
+ */
+export function encodeChunkResponse (hash: string, bytes: Uint8Array): Uint8ArrayList {
+  const hashLen = Buffer.byteLength(hash)
+  const inner = 1 + varintLen(hashLen) + hashLen + 1 + varintLen(bytes.byteLength) + bytes.byteLength
+  const head = protobuf.Writer.create()
+    .uint32(RESPONSE_CHUNK_TAG).uint32(inner)
+    .uint32(CHUNK_HASH_TAG).string(hash)
+    .uint32(CHUNK_BYTES_TAG).uint32(bytes.byteLength)
+    .finish()
+  return new Uint8ArrayList(head, bytes)
+}
+
+/** Wire tags (field number << 3 | 2, length-delimited) of Response.chunk = 3, Chunk.hash = 1, Chunk.bytes = 2 in data.proto. */
+const RESPONSE_CHUNK_TAG = (3 << 3) | 2
+const CHUNK_HASH_TAG = (1 << 3) | 2
+const CHUNK_BYTES_TAG = (2 << 3) | 2
+
+function varintLen (n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
 }
 
 export function decodeResponse (bytes: Uint8Array): DataResponse {

@@ -68,6 +68,11 @@ export interface DataStore {
   putChunk: (hash: string, bytes: Uint8Array) => Promise<void>
   /** A verified chunk, or undefined when absent or found corrupt (a corrupt one is deleted). */
   getChunk: (hash: string) => Promise<Uint8Array | undefined>
+  /**
+   * A chunk for a peer (who verifies it on receipt): hashed here unless its file is unchanged
+   * since its bytes were last hashed; otherwise as getChunk.
+   */
+  getChunkToSend: (hash: string) => Promise<Uint8Array | undefined>
   hasChunks: (hashes: string[]) => Promise<boolean[]>
   putManifest: (bytes: Uint8Array, opts?: Omit<ImportOptions, 'signal'>) => Promise<FileEntry>
   getManifest: (id: string) => Promise<FileManifest | undefined>

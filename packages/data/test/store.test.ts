@@ -148,3 +148,35 @@ t.test('reopen keeps the index', async (t) => {
   await fh.close()
   t.same(await s2.gc(), { chunks: 1, bytes: 5 })
 })
+
+t.test('getChunkToSend: unchanged files are sent as stored; a file written since is hashed and discarded when corrupt', async (t) => {
+  const dir = t.testdir()
+  const store = await createDataStore({ dir, maxBytes: 2 ** 20, chunkSize: 4 * KiB })
+  t.teardown(() => store.close())
+  const bytes = randomBytes(8 * KiB)
+  const e = await store.importBytes(bytes)
+  const [h0, h1] = (await store.getManifest(e.id))!.chunks as [string, string]
+  t.same(Buffer.from((await store.getChunkToSend(h0))!), bytes.subarray(0, 4 * KiB))
+  // an overwrite that puts the mtime back is still seen (ctime moves)
+  const p = join(dir, 'chunks', h1.slice(0, 2), h1)
+  const before = await stat(p)
+  await corruptChunk(dir, h1)
+  const { utimes } = await import('node:fs/promises')
+  await utimes(p, before.atime, before.mtime)
+  t.equal(await store.getChunkToSend(h1), undefined, 'the corrupt chunk is not sent')
+  t.equal(store.stats().corrupt, 1, 'it was hashed and found corrupt')
+  t.same(await store.missing(e.id), [h1], 'and is gone, to be fetched again')
+  t.equal(await store.getChunkToSend('f'.repeat(64)), undefined, 'an absent chunk')
+})
+
+t.test('a chunk frame written without copying is the protobuf encoding of the same Response', async (t) => {
+  const { encodeChunkResponse, encodeResponse, decodeResponse } = await import('../src/protocol.js')
+  for (const n of [1, 127, 128, 16_383, 16_384, 1 << 20]) {
+    const bytes = randomBytes(n)
+    const hash = 'ab'.repeat(32)
+    const fast = encodeChunkResponse(hash, bytes).subarray()
+    t.same(Buffer.from(fast), Buffer.from(encodeResponse({ type: 'chunk', hash, bytes })), `${n} bytes`)
+    const r = decodeResponse(fast)
+    t.ok(r.type === 'chunk' && r.hash === hash && Buffer.from(r.bytes).equals(bytes))
+  }
+})
