@@ -4,7 +4,7 @@ import { BadRequestError, DataError, ErrorCode, silentLogger, type Logger } from
 import { ChunkDir } from './chunk-dir.js'
 import { chunkFile } from './chunker.js'
 import { maxManifestBytes } from './constants.js'
-import { isAllZero, isHash, sha256Hex } from './digest.js'
+import { isAllZero, isHash, sha256Hex, sha256Parts } from './digest.js'
 import { decodeManifest, distinctChunks, encodeManifest, manifestId } from './manifest.js'
 import { materializeFile, readFileRange } from './reader.js'
 import { StoreIndex, type FileRow } from './store-index.js'
@@ -64,21 +64,22 @@ class ChunkStore implements DataStore {
     return this.clock
   }
 
-  async putChunk (hash: string, bytes: Uint8Array): Promise<void> {
+  async putChunk (hash: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = bytes instanceof Uint8Array ? [bytes] : bytes
     if (!isHash(hash)) throw new DataError(ErrorCode.DATA_CORRUPT, `"${String(hash).slice(0, 80)}" is not a chunk name (64 lowercase hex digits)`)
-    if (bytes.byteLength > this.chunkSize) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk ${hash} has ${bytes.byteLength} bytes, over the ${this.chunkSize}-byte chunk size`)
-    if (sha256Hex(bytes) !== hash) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk bytes do not hash to ${hash}`, { data: { hash } })
-    if (isAllZero(bytes)) { this.counts.zeroChunks++; return } // recorded as "" in manifests: never stored
-    await this.storeVerified(hash, bytes)
+    const size = parts.reduce((n, p) => n + p.byteLength, 0)
+    if (size > this.chunkSize) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk ${hash} has ${size} bytes, over the ${this.chunkSize}-byte chunk size`)
+    if (sha256Parts(parts) !== hash) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk bytes do not hash to ${hash}`, { data: { hash } })
+    if (parts.every(isAllZero)) { this.counts.zeroChunks++; return } // recorded as "" in manifests: never stored
+    await this.storeVerified(hash, parts, size)
   }
 
   /** Stores bytes already known to hash to `hash`; one write per chunk however many ask. */
-  private async storeVerified (hash: string, bytes: Uint8Array): Promise<void> {
+  private async storeVerified (hash: string, bytes: Uint8Array | readonly Uint8Array[], size = byteLengthOf(bytes)): Promise<void> {
     this.assertOpen()
     const pending = this.writes.get(hash)
     if (pending !== undefined) { this.counts.dedupChunks++; await pending; return }
     if (this.index.hasChunk(hash)) { this.counts.dedupChunks++; this.index.touchChunk(hash, this.tick()); return }
-    const size = bytes.byteLength
     this.reserve(hash, size) // synchronous: evicts or throws E_DATA_FULL before any byte is written
     const write = (async () => {
       try {
@@ -352,4 +353,8 @@ class ChunkStore implements DataStore {
   private assertOpen (): void {
     if (this.closed) throw new DataError(ErrorCode.DATA_UNAVAILABLE, 'the data store is closed', { retryable: false })
   }
+}
+
+function byteLengthOf (bytes: Uint8Array | readonly Uint8Array[]): number {
+  return bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, p) => n + p.byteLength, 0)
 }
