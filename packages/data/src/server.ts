@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { BadRequestError, combineSignals, toMvmError, type Logger } from '@mvm/core'
@@ -30,6 +31,9 @@ export async function serveStream (stream: Stream, remotePeer: string, ctx: Serv
   // listen at once: the request (and the dialer's half-close) may already be on its way
   const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
   const signal = combineSignals([ctx.signal], ctx.timeoutMs)
+  // libp2p's writes and close under backpressure each leave an abort listener on the signal
+  // until the request ends: up to one per frame, so more than Node's default warning bound of 10
+  setMaxListeners(MAX_HASHES_PER_REQUEST + 8, signal)
   const onAbort = (): void => { stream.abort(toMvmError(signal.reason)) }
   signal.addEventListener('abort', onAbort, { once: true })
   const send = async (r: DataResponse): Promise<void> => { await lp.write(encodeResponse(r), { signal }) }
