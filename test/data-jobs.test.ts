@@ -271,4 +271,31 @@ spec:
   const bad = await runCli(['submit', join(dir, 'bad.yaml'), '--broker', url])
   t.not(bad.code, 0)
   t.match(bad.stderr, /bad\.yaml:\d+:\d+: spec\.environment\.npm: npm environment nolock has no package-lock\.json/)
+
+  // the same package given as a list: npm install once (keyed by the sorted list), then reused
+  const listed = (await readFile(join(dir, 'job.yaml'), 'utf8')).replace('environment: { npm: env }', `environment:
+    npm:
+      packages: { mvm-greet: "file:env/mvm-greet-1.0.0.tgz" }`)
+  await writeFile(join(dir, 'list.yaml'), listed)
+  const runList = async (): Promise<string> => {
+    const r = await runCli(['submit', join(dir, 'list.yaml'), '--wait', '--json', '--broker', url])
+    t.equal(r.code, 0, r.stderr)
+    return (JSON.parse((JSON.parse(r.stdout) as { result: { resultJson: string } }).result.resultJson) as { msg: string }).msg
+  }
+  t.equal(await runList(), 'hello, rank 0, from mvm-greet 1.0.0', 'a rank imports a package of a listed environment')
+  const l1 = await nodesJson()
+  t.equal(sum(l1, 'envBuilds', true) - sum(after, 'envBuilds', true), 1, 'the super-peer installed the list once')
+  t.equal(await runList(), 'hello, rank 0, from mvm-greet 1.0.0')
+  const l2 = await nodesJson()
+  t.equal(sum(l2, 'envBuilds', true), sum(l1, 'envBuilds', true), 'the same list again installs nothing')
+  t.equal(sum(l2, 'envReused', true) - sum(l1, 'envReused', true), 1, 'found by the list\'s hash')
+  // bad lists fail at submit naming file, line and field
+  await writeFile(join(dir, 'badname.yaml'), listed.replace('mvm-greet: "file:', 'Not_A_Name: "file:'))
+  const bn = await runCli(['submit', join(dir, 'badname.yaml'), '--broker', url])
+  t.not(bn.code, 0)
+  t.match(bn.stderr, /badname\.yaml:\d+:\d+: spec\.environment\.npm\.packages.*not an npm package name/)
+  await writeFile(join(dir, 'badfile.yaml'), listed.replace('file:env/mvm-greet-1.0.0.tgz', 'file:env/nope.tgz'))
+  const bf = await runCli(['submit', join(dir, 'badfile.yaml'), '--broker', url])
+  t.not(bf.code, 0)
+  t.match(bf.stderr, /badfile\.yaml:\d+:\d+: spec\.environment\.npm\.packages\.mvm-greet: input file not found: env\/nope\.tgz/)
 })

@@ -5,6 +5,13 @@ export function sha256Hex (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
+/** sha256Hex of the parts joined, without joining them. */
+export function sha256Parts (parts: readonly Uint8Array[]): string {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  return h.digest('hex')
+}
+
 let zeros = new Uint8Array(0)
 
 /** True when every byte is 0 (such a chunk is recorded as "" and never stored nor sent). */

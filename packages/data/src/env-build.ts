@@ -30,8 +30,21 @@ export interface EnvironmentRegistry {
    * npm, the file list for a folder), else built once (concurrent callers share the build)
    * and its tree stored, pinned, under `env:<key>`.
    */
-  resolve: (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts?: { signal?: AbortSignal }) => Promise<{ id: string, key: string, built: boolean }>
+  resolve: (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts?: ResolveOptions) => Promise<{ id: string, key: string, built: boolean }>
 }
+
+export interface ResolveOptions {
+  signal?: AbortSignal
+  /**
+   * An npm environment given as packages (name → version or range, or `file:<path>` of a
+   * tarball among `files`): a package.json naming them is written and `npm install` runs; the
+   * key is the hash of the sorted list, a `file:` tarball counted by its content id.
+   */
+  packages?: Record<string, string>
+}
+
+/** npm's rule for a package name (scoped or not), kept short. */
+const NPM_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/
 
 export interface EnvironmentRegistryInit {
   store: DataStore
@@ -66,10 +79,12 @@ class Registry implements EnvironmentRegistry {
     return this.index
   }
 
-  async resolve (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts: { signal?: AbortSignal } = {}): Promise<{ id: string, key: string, built: boolean }> {
+  async resolve (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts: ResolveOptions = {}): Promise<{ id: string, key: string, built: boolean }> {
     for (const f of files) if (!safeRelative(f.path)) throw new BadRequestError(`environment file ${JSON.stringify(f.path)} leaves the environment's folder`)
     let key: string
-    if (kind === 'npm') {
+    if (kind === 'npm' && opts.packages !== undefined) {
+      key = keyOf('npm-packages', JSON.stringify(packageKey(opts.packages, files)))
+    } else if (kind === 'npm') {
       const lock = files.find((f) => f.path === 'package-lock.json')
       if (lock === undefined || !files.some((f) => f.path === 'package.json')) throw new BadRequestError('an npm environment needs package.json and package-lock.json')
       key = keyOf('npm', lock.id)
@@ -84,7 +99,7 @@ class Registry implements EnvironmentRegistry {
     }
     let p = this.building.get(key)
     if (p === undefined) {
-      p = this.build(kind, key, files, opts.signal)
+      p = this.build(kind, key, files, opts.signal, opts.packages)
       this.building.set(key, p)
       void p.catch(() => {}).finally(() => { this.building.delete(key) })
     }
@@ -101,11 +116,11 @@ class Registry implements EnvironmentRegistry {
     } catch { return false }
   }
 
-  private async build (kind: EnvironmentTree['kind'], key: string, files: EnvironmentSource[], signal: AbortSignal | undefined): Promise<string> {
+  private async build (kind: EnvironmentTree['kind'], key: string, files: EnvironmentSource[], signal: AbortSignal | undefined, packages: Record<string, string> | undefined): Promise<string> {
     const pin = `env:${key}`
     const t0 = Date.now()
     const tree = kind === 'npm'
-      ? await this.npmTree(key, files, pin, signal)
+      ? await this.npmTree(key, files, pin, signal, packages)
       : { v: 1 as const, kind, files: await Promise.all(files.map(async (f) => await this.fileOf(f, pin))), links: [] }
     const e = await this.init.store.importBytes(encodeTree(tree), { name: pin, pin })
     const index = await this.known()
@@ -126,8 +141,11 @@ class Registry implements EnvironmentRegistry {
     return { path: f.path, id: f.id, size: e.size, exec: false }
   }
 
-  /** Writes the sources out, runs `npm ci` there once, and stores what it installed. */
-  private async npmTree (key: string, files: EnvironmentSource[], pin: string, signal: AbortSignal | undefined): Promise<EnvironmentTree> {
+  /**
+   * Writes the sources out, runs `npm ci` there once (or, for a package list, writes the
+   * package.json naming them and runs `npm install`), and stores what it installed.
+   */
+  private async npmTree (key: string, files: EnvironmentSource[], pin: string, signal: AbortSignal | undefined, packages: Record<string, string> | undefined): Promise<EnvironmentTree> {
     const work = join(this.init.dir, 'builds', `${key.slice(0, 16)}-${randomBytes(4).toString('hex')}`)
     try {
       for (const f of files) {
@@ -135,7 +153,12 @@ class Registry implements EnvironmentRegistry {
         await mkdir(dirname(to), { recursive: true })
         await this.init.store.materialize(f.id, to, signal === undefined ? {} : { signal })
       }
-      await this.npmCi(work, signal)
+      if (packages !== undefined) {
+        const dependencies = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+        await mkdir(work, { recursive: true })
+        await writeFile(join(work, 'package.json'), JSON.stringify({ name: 'mvm-environment', version: '0.0.0', private: true, dependencies }, null, 2))
+      }
+      await this.npm(work, packages === undefined ? 'ci' : 'install', signal)
       const out: TreeFile[] = []
       const links: TreeLink[] = []
       await this.collect(join(work, 'node_modules'), 'node_modules', out, links, pin, signal)
@@ -145,17 +168,17 @@ class Registry implements EnvironmentRegistry {
     }
   }
 
-  private async npmCi (cwd: string, signal: AbortSignal | undefined): Promise<void> {
+  private async npm (cwd: string, command: 'ci' | 'install', signal: AbortSignal | undefined): Promise<void> {
     throwIfAborted(signal)
     const cache = join(this.init.dir, 'npm-cache')
     // no lifecycle scripts (a build must not run code of the job's packages on the super-peer);
     // the cache is the node's own, so a lockfile built before installs without the network
-    const args = ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-bin-links', '--cache', cache]
+    const args = [command, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-bin-links', '--cache', cache]
     await new Promise<void>((resolve, reject) => {
       execFile(this.init.npm ?? 'npm', args, { cwd, timeout: NPM_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024, ...(signal === undefined ? {} : { signal }) }, (err, _out, stderr) => {
         if (err === null) { resolve(); return }
         if (signal?.aborted === true) { reject(new AbortError('the environment build was aborted')); return }
-        reject(new BadRequestError(`npm ci of the environment failed: ${String(stderr).trim().split('\n').slice(-5).join(' | ') || err.message}`))
+        reject(new BadRequestError(`npm ${command} of the environment failed: ${String(stderr).trim().split('\n').slice(-5).join(' | ') || err.message}`))
       })
     })
   }
@@ -180,4 +203,26 @@ class Registry implements EnvironmentRegistry {
       }
     }
   }
+}
+
+/**
+ * The build key's list: [name, spec] sorted by name, a `file:` spec by the content id of the
+ * tarball it names (so a changed tarball is another environment). Checks names and specs.
+ */
+function packageKey (packages: Record<string, string>, files: EnvironmentSource[]): Array<[string, string]> {
+  const entries = Object.entries(packages)
+  if (entries.length === 0) throw new BadRequestError('an npm environment given as packages names none')
+  const out: Array<[string, string]> = []
+  for (const [name, spec] of entries) {
+    if (!NPM_NAME.test(name) || name.length > 214) throw new BadRequestError(`environment package name ${JSON.stringify(name)} is not an npm package name`)
+    if (typeof spec !== 'string' || spec.trim() === '' || spec.length > 256) throw new BadRequestError(`environment package ${name}: the version must be a non-empty string`)
+    if (spec.startsWith('file:')) {
+      const f = files.find((x) => x.path === spec.slice(5))
+      if (f === undefined) throw new BadRequestError(`environment package ${name}: ${spec} did not come with the submission`)
+      out.push([name, `file:${f.id}`])
+    } else {
+      out.push([name, spec])
+    }
+  }
+  return out.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
 }

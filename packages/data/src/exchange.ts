@@ -2,7 +2,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { AbortError, errorFromJSON, MvmError, ProtocolError, TimeoutError, UnavailableError } from '@mvm/core'
 import { READ_BUFFER_BYTES } from './constants.js'
-import { decodeResponse, encodeRequest, type DataRequest, type DataResponse } from './protocol.js'
+import { decodeResponseFrame, encodeRequest, type DataRequest, type ReceivedResponse } from './protocol.js'
 import { DATA_PROTOCOL, type DataTransport, type Holder } from './types.js'
 
 export interface CallOptions {
@@ -28,7 +28,7 @@ export function callError (err: unknown, signal: AbortSignal, holder: Holder): M
  * One request on one new stream: sends it, half-closes, and hands each response frame to
  * `onFrame` until it returns true. The stream is reset on any failure.
  */
-export async function call (transport: DataTransport, holder: Holder, req: DataRequest, opts: CallOptions, onFrame: (r: DataResponse) => Promise<boolean> | boolean): Promise<void> {
+export async function call (transport: DataTransport, holder: Holder, req: DataRequest, opts: CallOptions, onFrame: (r: ReceivedResponse) => Promise<boolean> | boolean): Promise<void> {
   const { signal } = opts
   let stream: Stream | undefined
   const onAbort = (): void => { stream?.abort(new AbortError('data request aborted')) }
@@ -42,7 +42,7 @@ export async function call (transport: DataTransport, holder: Holder, req: DataR
     await stream.close({ signal })
     for (let n = 0; ; n++) {
       if (n >= opts.maxFrames) throw new ProtocolError(`data protocol: ${holder.peerId} sent more than ${opts.maxFrames} frames`)
-      const r = decodeResponse((await lp.read({ signal })).subarray())
+      const r = decodeResponseFrame(await lp.read({ signal }))
       if (r.type === 'error') throw errorFromJSON({ code: r.code, message: `${holder.peerId}: ${r.message}` })
       if (await onFrame(r)) break
     }

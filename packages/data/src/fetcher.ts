@@ -141,7 +141,7 @@ export class Fetcher {
           if ((r.type !== 'chunk' && r.type !== 'missing') || r.hash !== want) throw new DataError(ErrorCode.DATA_CORRUPT, `unexpected ${r.type} frame for chunk ${String(want)}`)
           if (r.type === 'missing') return false
           try {
-            await this.ctx.store.putChunk(r.hash, r.bytes)
+            await this.ctx.store.putChunk(r.hash, r.parts)
           } catch (err) {
             if (err instanceof MvmError && err.code === ErrorCode.DATA_CORRUPT) {
               this.ctx.counters.corruptReceived++
@@ -153,9 +153,9 @@ export class Fetcher {
           }
           left.delete(r.hash)
           settle(r.hash)
-          this.ctx.counters.bytesIn += r.bytes.byteLength
+          this.ctx.counters.bytesIn += r.size
           this.ctx.counters.chunksIn++
-          opts.onChunk?.(r.hash, r.bytes.byteLength, holder)
+          opts.onChunk?.(r.hash, r.size, holder)
           return false
         })
       } catch (err) {

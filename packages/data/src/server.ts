@@ -1,10 +1,11 @@
+import { setMaxListeners } from 'node:events'
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { BadRequestError, combineSignals, toMvmError, type Logger } from '@mvm/core'
 import { MAX_HAS_HASHES, MAX_HASHES_PER_REQUEST, MAX_REQUEST_BYTES } from './constants.js'
 import { isHash } from './digest.js'
 import { encodeManifest } from './manifest.js'
-import { decodeRequest, encodeResponse, toBitmap, type DataRequest, type DataResponse } from './protocol.js'
+import { decodeRequest, encodeChunkResponse, encodeResponse, toBitmap, type DataRequest, type DataResponse } from './protocol.js'
 import type { DataStore, TransferCounters } from './types.js'
 
 export interface ServeContext {
@@ -30,13 +31,19 @@ export async function serveStream (stream: Stream, remotePeer: string, ctx: Serv
   // listen at once: the request (and the dialer's half-close) may already be on its way
   const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
   const signal = combineSignals([ctx.signal], ctx.timeoutMs)
+  // libp2p's writes and close under backpressure each leave an abort listener on the signal
+  // until the request ends: up to one per frame, so more than Node's default warning bound of 10
+  setMaxListeners(MAX_HASHES_PER_REQUEST + 8, signal)
   const onAbort = (): void => { stream.abort(toMvmError(signal.reason)) }
   signal.addEventListener('abort', onAbort, { once: true })
   const send = async (r: DataResponse): Promise<void> => { await lp.write(encodeResponse(r), { signal }) }
+  // uint8arraylist 2 and 3 (libp2p's) differ only in their types: both are marked by the same
+  // Symbol.for, so libp2p takes ours as a list and sends its parts without joining them
+  const sendChunk = async (hash: string, bytes: Uint8Array): Promise<void> => { await lp.write(encodeChunkResponse(hash, bytes) as unknown as Parameters<typeof lp.write>[0], { signal }) }
   let req: DataRequest | undefined
   try {
     req = decodeRequest((await lp.read({ signal })).subarray())
-    await answer(req, ctx, send, signal)
+    await answer(req, ctx, send, sendChunk, signal)
     await stream.close({ signal })
     ctx.counters.requestsServed++
   } catch (err) {
@@ -52,7 +59,7 @@ export async function serveStream (stream: Stream, remotePeer: string, ctx: Serv
   }
 }
 
-async function answer (req: DataRequest, ctx: ServeContext, send: (r: DataResponse) => Promise<void>, signal: AbortSignal): Promise<void> {
+async function answer (req: DataRequest, ctx: ServeContext, send: (r: DataResponse) => Promise<void>, sendChunk: (hash: string, bytes: Uint8Array) => Promise<void>, signal: AbortSignal): Promise<void> {
   const { store } = ctx
   if (req.type === 'getManifest') {
     if (!isHash(req.id)) throw new BadRequestError(`"${String(req.id).slice(0, 80)}" is not a file id`)
@@ -75,9 +82,9 @@ async function answer (req: DataRequest, ctx: ServeContext, send: (r: DataRespon
     }
   }
   for (const hash of req.hashes) {
-    const bytes = await store.getChunk(hash)
+    const bytes = await store.getChunkToSend(hash)
     if (bytes === undefined) { await send({ type: 'missing', hash }); continue }
-    await send({ type: 'chunk', hash, bytes })
+    await sendChunk(hash, bytes)
     ctx.counters.bytesOut += bytes.byteLength
     ctx.counters.chunksOut++
   }

@@ -4,7 +4,7 @@ import { BadRequestError, DataError, ErrorCode, silentLogger, type Logger } from
 import { ChunkDir } from './chunk-dir.js'
 import { chunkFile } from './chunker.js'
 import { maxManifestBytes } from './constants.js'
-import { isAllZero, isHash, sha256Hex } from './digest.js'
+import { isAllZero, isHash, sha256Hex, sha256Parts } from './digest.js'
 import { decodeManifest, distinctChunks, encodeManifest, manifestId } from './manifest.js'
 import { materializeFile, readFileRange } from './reader.js'
 import { StoreIndex, type FileRow } from './store-index.js'
@@ -16,6 +16,8 @@ import { CHUNK_SIZE, type DataStore, type DataStoreInit, type FileEntry, type Fi
  * this long before eviction prefers them over files; after it they count as garbage.
  */
 const ORPHAN_GRACE_MS = 10 * 60_000
+/** Chunk files whose identity was recorded when verified (see getChunkToSend): at most this many. */
+const VERIFIED_AT_REST = 65_536
 /** Parsed manifests kept in memory (the index holds them all as bytes). */
 const MANIFEST_CACHE = 64
 
@@ -38,6 +40,8 @@ class ChunkStore implements DataStore {
   /** Chunks of imports under way (not yet named by a file entry): never evicted. */
   private readonly busy = new Map<string, number>()
   private readonly manifests = new Map<string, FileManifest>()
+  /** hash → identity of its chunk file when its bytes were last hashed (written or read verified). */
+  private readonly verified = new Map<string, string>()
   private readonly counts = { hits: 0, misses: 0, corrupt: 0, evictions: 0, dedupChunks: 0, zeroChunks: 0 }
   private clock = 0
   private closed = false
@@ -60,25 +64,26 @@ class ChunkStore implements DataStore {
     return this.clock
   }
 
-  async putChunk (hash: string, bytes: Uint8Array): Promise<void> {
+  async putChunk (hash: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = bytes instanceof Uint8Array ? [bytes] : bytes
     if (!isHash(hash)) throw new DataError(ErrorCode.DATA_CORRUPT, `"${String(hash).slice(0, 80)}" is not a chunk name (64 lowercase hex digits)`)
-    if (bytes.byteLength > this.chunkSize) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk ${hash} has ${bytes.byteLength} bytes, over the ${this.chunkSize}-byte chunk size`)
-    if (sha256Hex(bytes) !== hash) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk bytes do not hash to ${hash}`, { data: { hash } })
-    if (isAllZero(bytes)) { this.counts.zeroChunks++; return } // recorded as "" in manifests: never stored
-    await this.storeVerified(hash, bytes)
+    const size = parts.reduce((n, p) => n + p.byteLength, 0)
+    if (size > this.chunkSize) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk ${hash} has ${size} bytes, over the ${this.chunkSize}-byte chunk size`)
+    if (sha256Parts(parts) !== hash) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk bytes do not hash to ${hash}`, { data: { hash } })
+    if (parts.every(isAllZero)) { this.counts.zeroChunks++; return } // recorded as "" in manifests: never stored
+    await this.storeVerified(hash, parts, size)
   }
 
   /** Stores bytes already known to hash to `hash`; one write per chunk however many ask. */
-  private async storeVerified (hash: string, bytes: Uint8Array): Promise<void> {
+  private async storeVerified (hash: string, bytes: Uint8Array | readonly Uint8Array[], size = byteLengthOf(bytes)): Promise<void> {
     this.assertOpen()
     const pending = this.writes.get(hash)
     if (pending !== undefined) { this.counts.dedupChunks++; await pending; return }
     if (this.index.hasChunk(hash)) { this.counts.dedupChunks++; this.index.touchChunk(hash, this.tick()); return }
-    const size = bytes.byteLength
     this.reserve(hash, size) // synchronous: evicts or throws E_DATA_FULL before any byte is written
     const write = (async () => {
       try {
-        await this.disk.write(hash, bytes)
+        this.noteVerified(hash, await this.disk.write(hash, bytes))
         this.index.addChunk(hash, size, this.tick())
         this.bytes += size
       } finally {
@@ -109,7 +114,7 @@ class ChunkStore implements DataStore {
       for (const c of list) {
         if (this.busy.has(c.hash) || this.writes.has(c.hash)) continue
         if (this.index.deleteChunk(c.hash)) { this.bytes -= c.size; n++ }
-        this.disk.removeSync(c.hash)
+        this.removeFile(c.hash)
       }
       return n
     }
@@ -134,8 +139,10 @@ class ChunkStore implements DataStore {
     this.assertOpen()
     const size = isHash(hash) ? this.index.chunkSize(hash) : undefined
     if (size === undefined) { this.counts.misses++; return undefined }
-    const bytes = await this.disk.read(hash)
-    if (bytes !== undefined && bytes.byteLength === size && sha256Hex(bytes) === hash) return bytes
+    const got = await this.disk.readWithIdentity(hash)
+    const bytes = got?.bytes
+    if (bytes !== undefined && bytes.byteLength === size && sha256Hex(bytes) === hash) { this.noteVerified(hash, got!.identity); return bytes }
+    this.verified.delete(hash)
     if (this.writes.has(hash)) return undefined // being rewritten right now: not ours to delete
     if (this.index.deleteChunk(hash)) this.bytes -= size
     if (bytes === undefined) {
@@ -143,10 +150,40 @@ class ChunkStore implements DataStore {
       this.log.warn({ hash }, 'data store: an indexed chunk file was gone')
       return undefined
     }
-    this.disk.removeSync(hash)
+    this.removeFile(hash)
     this.counts.corrupt++
     this.log.warn({ hash, size: bytes.byteLength }, 'data store: a chunk file was corrupt; discarded')
     return undefined
+  }
+
+  /**
+   * A chunk to send to a peer, which hashes it again on receipt (every transfer is verified
+   * there, and a corrupt one is fetched from another holder). Here the bytes are hashed only
+   * when the file is not the one hashed when it was written or last verified: a chunk file
+   * written to (by anything: its ctime moves) is hashed before it leaves, and discarded when
+   * corrupt, as on every read by getChunk.
+   */
+  async getChunkToSend (hash: string): Promise<Uint8Array | undefined> {
+    this.assertOpen()
+    const known = isHash(hash) ? this.verified.get(hash) : undefined
+    if (known === undefined) return await this.getChunk(hash)
+    const size = this.index.chunkSize(hash)
+    if (size === undefined) { this.verified.delete(hash); this.counts.misses++; return undefined }
+    const got = await this.disk.readWithIdentity(hash)
+    if (got !== undefined && got.identity === known && got.bytes.byteLength === size) return got.bytes
+    this.verified.delete(hash)
+    return await this.getChunk(hash)
+  }
+
+  private removeFile (hash: string): void {
+    this.verified.delete(hash)
+    this.disk.removeSync(hash)
+  }
+
+  private noteVerified (hash: string, identity: string): void {
+    this.verified.delete(hash)
+    this.verified.set(hash, identity)
+    if (this.verified.size > VERIFIED_AT_REST) this.verified.delete(this.verified.keys().next().value!)
   }
 
   async hasChunks (hashes: string[]): Promise<boolean[]> {
@@ -291,7 +328,7 @@ class ChunkStore implements DataStore {
       if (list.length === 0) break
       for (const c of list) {
         if (this.index.deleteChunk(c.hash)) { this.bytes -= c.size; chunks++; bytes += c.size }
-        this.disk.removeSync(c.hash)
+        this.removeFile(c.hash)
       }
     }
     // chunk files the index does not know (a crash between a rename and its index row)
@@ -316,4 +353,8 @@ class ChunkStore implements DataStore {
   private assertOpen (): void {
     if (this.closed) throw new DataError(ErrorCode.DATA_UNAVAILABLE, 'the data store is closed', { retryable: false })
   }
+}
+
+function byteLengthOf (bytes: Uint8Array | readonly Uint8Array[]): number {
+  return bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, p) => n + p.byteLength, 0)
 }

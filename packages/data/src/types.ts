@@ -64,10 +64,18 @@ export interface DataStore {
   readonly chunkSize: number
   importFile: (path: string, opts?: ImportOptions) => Promise<FileEntry>
   importBytes: (bytes: Uint8Array, opts?: Omit<ImportOptions, 'signal'>) => Promise<FileEntry>
-  /** Stores a chunk after checking that its bytes hash to `hash` (E_DATA_CORRUPT otherwise). */
-  putChunk: (hash: string, bytes: Uint8Array) => Promise<void>
+  /**
+   * Stores a chunk after checking that its bytes hash to `hash` (E_DATA_CORRUPT otherwise);
+   * the bytes may come as the parts they were received in.
+   */
+  putChunk: (hash: string, bytes: Uint8Array | readonly Uint8Array[]) => Promise<void>
   /** A verified chunk, or undefined when absent or found corrupt (a corrupt one is deleted). */
   getChunk: (hash: string) => Promise<Uint8Array | undefined>
+  /**
+   * A chunk for a peer (who verifies it on receipt): hashed here unless its file is unchanged
+   * since its bytes were last hashed; otherwise as getChunk.
+   */
+  getChunkToSend: (hash: string) => Promise<Uint8Array | undefined>
   hasChunks: (hashes: string[]) => Promise<boolean[]>
   putManifest: (bytes: Uint8Array, opts?: Omit<ImportOptions, 'signal'>) => Promise<FileEntry>
   getManifest: (id: string) => Promise<FileManifest | undefined>

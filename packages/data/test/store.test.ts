@@ -148,3 +148,58 @@ t.test('reopen keeps the index', async (t) => {
   await fh.close()
   t.same(await s2.gc(), { chunks: 1, bytes: 5 })
 })
+
+t.test('getChunkToSend: unchanged files are sent as stored; a file written since is hashed and discarded when corrupt', async (t) => {
+  const dir = t.testdir()
+  const store = await createDataStore({ dir, maxBytes: 2 ** 20, chunkSize: 4 * KiB })
+  t.teardown(() => store.close())
+  const bytes = randomBytes(8 * KiB)
+  const e = await store.importBytes(bytes)
+  const [h0, h1] = (await store.getManifest(e.id))!.chunks as [string, string]
+  t.same(Buffer.from((await store.getChunkToSend(h0))!), bytes.subarray(0, 4 * KiB))
+  // an overwrite that puts the mtime back is still seen (ctime moves)
+  const p = join(dir, 'chunks', h1.slice(0, 2), h1)
+  const before = await stat(p)
+  await corruptChunk(dir, h1)
+  const { utimes } = await import('node:fs/promises')
+  await utimes(p, before.atime, before.mtime)
+  t.equal(await store.getChunkToSend(h1), undefined, 'the corrupt chunk is not sent')
+  t.equal(store.stats().corrupt, 1, 'it was hashed and found corrupt')
+  t.same(await store.missing(e.id), [h1], 'and is gone, to be fetched again')
+  t.equal(await store.getChunkToSend('f'.repeat(64)), undefined, 'an absent chunk')
+})
+
+t.test('a chunk frame written without copying is the protobuf encoding of the same Response', async (t) => {
+  const { encodeChunkResponse, encodeResponse, decodeResponse, decodeResponseFrame } = await import('../src/protocol.js')
+  const { Uint8ArrayList } = await import('uint8arraylist')
+  for (const n of [1, 127, 128, 16_383, 16_384, 1 << 20]) {
+    const bytes = randomBytes(n)
+    const hash = 'ab'.repeat(32)
+    const fast = encodeChunkResponse(hash, bytes).subarray()
+    t.same(Buffer.from(fast), Buffer.from(encodeResponse({ type: 'chunk', hash, bytes })), `${n} bytes`)
+    const r = decodeResponse(fast)
+    t.ok(r.type === 'chunk' && r.hash === hash && Buffer.from(r.bytes).equals(bytes))
+    // as a receiver gets it: the frame in pieces, read in place
+    const pieces = new Uint8ArrayList()
+    for (let at = 0; at < fast.byteLength; at += 65_519) pieces.append(fast.subarray(at, at + 65_519))
+    const got = decodeResponseFrame(pieces)
+    t.ok(got.type === 'chunk' && got.hash === hash && got.size === n && Buffer.concat(got.parts).equals(bytes), `${n} bytes in ${[...pieces].length} pieces`)
+  }
+  const other = decodeResponseFrame(new Uint8ArrayList(encodeResponse({ type: 'missing', hash: 'cd'.repeat(32) })))
+  t.same(other, { type: 'missing', hash: 'cd'.repeat(32) }, 'other frames decode as before')
+  await t.rejects(async () => decodeResponseFrame(new Uint8ArrayList(Buffer.from([0x1a, 0x7f, 0x0a]), randomBytes(300))), { code: ErrorCode.PROTOCOL }, 'a broken chunk header is a protocol error')
+})
+
+t.test('putChunk takes a chunk in the parts it arrived in', async (t) => {
+  const dir = t.testdir()
+  const store = await createDataStore({ dir, maxBytes: 2 ** 20, chunkSize: 4 * KiB })
+  t.teardown(() => store.close())
+  const bytes = randomBytes(4 * KiB)
+  const { createHash } = await import('node:crypto')
+  const hash = createHash('sha256').update(bytes).digest('hex')
+  await t.rejects(store.putChunk(hash, [bytes.subarray(0, 100), randomBytes(4 * KiB - 100)]), { code: ErrorCode.DATA_CORRUPT })
+  await store.putChunk(hash, [bytes.subarray(0, 100), bytes.subarray(100, 3000), bytes.subarray(3000)])
+  t.same(Buffer.from((await store.getChunk(hash))!), bytes, 'stored whole')
+  await store.putChunk('01d448afd928065458cf670b60f5a594d735af0172c8d67f22a81680132681ca', [new Uint8Array(10), new Uint8Array(0)])
+  t.equal(store.stats().zeroChunks, 1, 'zero parts are a zero chunk, not stored')
+})

@@ -169,8 +169,9 @@ export const ENV_INPUT = '@environment'
 export async function resolveEnvironment (doc: ParsedDocument, ref: FileRef, env: EnvironmentSpec | undefined, check: InputCheck): Promise<{ inputs: ResolvedInput[], issues: Issue[] }> {
   if (env === undefined) return { inputs: [], issues: [] }
   const c: Ctx = { doc, ref, check, issues: [], roots: undefined }
+  if ('npm' in env && typeof env.npm !== 'string') return await packageTarballs(c, env.npm.packages)
   const kind = 'npm' in env ? 'npm' : 'folder'
-  const written = 'npm' in env ? env.npm : env.folder
+  const written = 'npm' in env ? env.npm as string : env.folder
   const field = ['spec', 'environment', kind]
   const inputs = await localInput(c, written, -1, written, ENV_INPUT, 'prefetch', field)
   if (check.local && kind === 'npm' && c.issues.length === 0) {
@@ -179,6 +180,28 @@ export async function resolveEnvironment (doc: ParsedDocument, ref: FileRef, env
     }
   }
   if (check.local && inputs.length === 1 && inputs[0]!.as === ENV_INPUT) c.issues.push(doc.source.issueAt(field, `environment ${written} must be a folder`))
+  return { inputs, issues: c.issues }
+}
+
+/**
+ * An npm environment given as packages: each `file:` version names a tarball under the
+ * profile's folder, uploaded as `@environment/<that path>` so the super-peer's package.json
+ * resolves it the same way. Registry versions need nothing uploaded.
+ */
+async function packageTarballs (c: Ctx, packages: Record<string, string>): Promise<{ inputs: ResolvedInput[], issues: Issue[] }> {
+  const inputs: ResolvedInput[] = []
+  for (const [name, spec] of Object.entries(packages)) {
+    if (!spec.startsWith('file:')) continue
+    const field = ['spec', 'environment', 'npm', 'packages', name]
+    const p = workDirPath(spec.slice(5))
+    if ('error' in p) { c.issues.push(c.doc.source.issueAt(field, `package ${name}: ${spec} must name a tarball inside the profile's folder (${p.error})`)); continue }
+    const got = await localInput(c, p.ok, -1, p.ok, `${ENV_INPUT}/${p.ok}`, 'prefetch', field)
+    if (c.check.local && got.length !== 1) {
+      if (got.length > 1) c.issues.push(c.doc.source.issueAt(field, `package ${name}: ${spec} must be a tarball file, not a folder`))
+      continue
+    }
+    inputs.push(...got)
+  }
   return { inputs, issues: c.issues }
 }
 

@@ -125,6 +125,10 @@ async function bindEnvironment (tpl: InstanceTemplate, inputs: InstanceInput[], 
   }
   if (env.id !== undefined) return env // bound before (a resubmitted template)
   if (data.environments === undefined) throw new UnavailableError('this super-peer builds no environments')
+  if (env.packages !== undefined) {
+    const r = await data.environments.resolve('npm', files, { packages: env.packages })
+    return { kind: 'npm', id: r.id, key: r.key, packages: env.packages }
+  }
   if (files.length === 0) throw new BadRequestError(`the profile's environment did not come with the submission; \`mvm submit\` uploads it as inputs ${ENV_INPUT}/…`)
   const r = await data.environments.resolve(env.kind, files)
   return { kind: env.kind, id: r.id, key: r.key }

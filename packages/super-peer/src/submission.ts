@@ -139,8 +139,13 @@ function template (p: LoadedProfile, owner: string, dir: string): InstanceTempla
     queue: p.spec.queue,
     ...(p.spec.checkpoint !== undefined ? { checkpoint: { mode: p.spec.checkpoint.mode, intervalSec: p.spec.checkpoint.intervalSec } } : {}),
     ...(p.outputs.length > 0 ? { outputs: p.outputs } : {}),
-    ...(p.spec.environment === undefined ? {} : { environment: { kind: 'npm' in p.spec.environment ? 'npm' as const : 'folder' as const } })
+    ...(p.spec.environment === undefined ? {} : { environment: environmentOf(p.spec.environment) })
   }
+}
+
+function environmentOf (e: NonNullable<LoadedProfile['spec']['environment']>): NonNullable<InstanceTemplate['environment']> {
+  if (!('npm' in e)) return { kind: 'folder' }
+  return typeof e.npm === 'string' ? { kind: 'npm' } : { kind: 'npm', packages: { ...e.npm.packages } }
 }
 
 function stripDir (p: string, dir: string): string {

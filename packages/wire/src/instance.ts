@@ -53,6 +53,8 @@ export interface JobEnvironment {
   id?: string
   /** The build key: the lockfile's content id for npm, the folder's file list for a folder. */
   key?: string
+  /** An npm environment given as packages (name → version, or `file:<path>` of an uploaded tarball). */
+  packages?: Record<string, string>
 }
 
 export interface InstanceInput {

@@ -97,11 +97,24 @@ export const outputSchema = z.union([
 /**
  * A golden environment, built once per group and hard-linked into every rank's work dir:
  * `npm`: a folder with package.json and package-lock.json (`npm ci` runs once, keyed by the
- * lockfile's hash; local `file:` tarballs beside them are taken along); `folder`: a folder
+ * lockfile's hash; local `file:` tarballs beside them are taken along), or `{ packages: { name:
+ * version } }` (`npm install` of that list runs once, keyed by the sorted list's hash; a
+ * `file:` version names a tarball relative to the profile); `folder`: a folder
  * (e.g. a prepared node_modules) taken as it is.
  */
+const NPM_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/
+
+export const npmPackagesSchema = z.record(z.string(), z.string().trim().min(1, 'a version, a range or file:<tarball>').max(256))
+  .superRefine((r, ctx) => {
+    const names = Object.keys(r)
+    if (names.length < 1 || names.length > 256) ctx.addIssue({ code: 'custom', message: `name 1 to 256 packages, not ${names.length}` })
+    for (const n of names) {
+      if (n.length > 214 || !NPM_NAME.test(n)) ctx.addIssue({ code: 'custom', path: [n], message: `"${n}" is not an npm package name (lowercase, optionally @scope/name)` })
+    }
+  })
+
 export const environmentSchema = z.union([
-  z.object({ npm: z.string().min(1) }).strict(),
+  z.object({ npm: z.union([z.string().min(1), z.object({ packages: npmPackagesSchema }).strict()]) }).strict(),
   z.object({ folder: z.string().min(1) }).strict()
 ])
 
