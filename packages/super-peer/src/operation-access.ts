@@ -31,13 +31,16 @@ export const OPERATION_ACCESS: Record<ServiceName, Record<string, Access>> = {
     CancelJob: 'handler',
     ReleaseJob: 'handler',
     HoldJob: 'handler',
+    CheckpointJob: 'handler',
     RequeueJob: 'handler',
     ApplyPolicy: 'handler',
     GetPolicy: 'handler',
     PutData: 'handler',
     GetData: 'handler',
     ListData: 'handler',
-    RemoveData: 'handler'
+    RemoveData: 'handler',
+    // policy.apply, checked by its handler (a reservation takes slots from everyone else)
+    Reserve: 'handler'
   }
 }
 
