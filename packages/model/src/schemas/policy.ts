@@ -48,6 +48,11 @@ export const schedulingSchema = z.object({
    * or accepted and held queued with that reason, for groups that nodes may still join (true).
    */
   waitForCapacity: z.boolean().optional(),
+  /**
+   * A job the group refuses for capacity (too big, or no peer matching its placement) is passed
+   * to another group of the tree that takes it (`allow`), or refused here (`forbid`).
+   */
+  crossGroup: z.enum(['allow', 'forbid']).optional(),
   /** Self-configuration rules (see {@link adaptRuleSchema}), first match wins. */
   rules: z.array(adaptRuleSchema).optional(),
   /**
@@ -188,7 +193,7 @@ type Perm = (typeof permissions)[number]
 
 /** The policy a node acts on: every setting present, after merging levels and filling defaults. */
 export interface EffectivePolicySpec {
-  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, rules: AdaptRule[], reservations: Reservation[] }
+  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, crossGroup: 'allow' | 'forbid', rules: AdaptRule[], reservations: Reservation[] }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
     admittedPeers: string[]
@@ -210,7 +215,7 @@ export interface EffectivePolicySpec {
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
-  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, rules: [], reservations: [] },
+  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, crossGroup: 'allow', rules: [], reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
