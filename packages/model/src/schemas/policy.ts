@@ -79,14 +79,21 @@ export const securitySchema = z.object({
   subjects: z.record(z.string(), z.array(z.string().min(1))).optional()
 }).strict()
 
+/**
+ * Settings a policy once accepted but nothing acted on: refused by name, with why, rather than
+ * parsed and ignored. Nodes report every metric (scheduling needs them all); a rank checkpoints
+ * when its program calls `ctx.checkpoint()`, so there is no interval to default.
+ */
+const unsupported = (why: string): z.ZodOptional<z.ZodNever> => z.never({ error: why }).optional()
+
 export const monitoringSchema = z.object({
   intervalSec: positiveNumber().optional(),
   missedHeartbeats: positiveInt().optional(),
-  metrics: z.array(z.enum(metricNames)).optional()
+  metrics: unsupported(`monitoring.metrics is not supported: every node reports all of ${metricNames.join(', ')}, which scheduling and self-configuration need; remove the field`)
 }).strict()
 
 export const faultToleranceSchema = z.object({
-  checkpointIntervalSec: positiveNumber().optional(),
+  checkpointIntervalSec: unsupported('faultTolerance.checkpointIntervalSec is not supported: a rank checkpoints when its program calls ctx.checkpoint(state) (kept for recovery: restart); remove the field'),
   recovery: z.enum(['requeue', 'fail', 'restart']).optional(),
   maxRestarts: nonNegativeInt().optional(),
   /** Also retry a job whose rank failed (threw, exited non-zero, broke a limit), not only one whose node went down. */
@@ -151,7 +158,7 @@ export const enforceablePaths: string[] = (() => {
   const out: string[] = []
   for (const [section, schema] of Object.entries(shapes)) {
     out.push(section)
-    for (const f of Object.keys(schema.shape)) out.push(`${section}.${f}`)
+    for (const [f, field] of Object.entries(schema.shape)) if (!(field instanceof z.ZodOptional && field.unwrap() instanceof z.ZodNever)) out.push(`${section}.${f}`)
   }
   out.push('sandbox.defaults.memoryMB', 'sandbox.defaults.cpu', 'sandbox.defaults.wallTimeSec')
   return out
@@ -201,8 +208,8 @@ export interface EffectivePolicySpec {
     roles: Record<string, Perm[]>
     subjects: Record<string, string[]>
   }
-  monitoring: { intervalSec: number, missedHeartbeats: number, metrics: Array<(typeof metricNames)[number]> }
-  faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
+  monitoring: { intervalSec: number, missedHeartbeats: number }
+  faultTolerance: { recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
   queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxCapacity?: number, encodings?: Array<'json' | 'protobuf' | 'raw'> }
   sandbox: {
     driver: 'process' | 'namespace'
@@ -217,7 +224,7 @@ export interface EffectivePolicySpec {
 export const DEFAULT_POLICY: EffectivePolicySpec = {
   scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, crossGroup: 'allow', rules: [], reservations: [] },
   security: { authentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
-  monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
+  monitoring: { intervalSec: 5, missedHeartbeats: 3 },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
   queues: { type: 'fifo', capacity: 64, encoding: 'json' },
   sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 3600 } },
