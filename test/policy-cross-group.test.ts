@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { silentLogger } from '@mvm/core'
 import { createMvmHost, type MvmHost, type MvmHostInit } from '@mvm/node'
 import { createBrokerClient } from '@mvm/soap'
-import { ROOT, submit, waitJob } from './lib/lab.js'
+import { ROOT, runCli, submit, waitJob } from './lib/lab.js'
 import { waitFor } from './lib/nodes.js'
 
 // Jobs between groups on a three-level lab: a top super-peer (group campus, no peers of its
@@ -53,6 +53,10 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     t.equal(there.state, 'succeeded', 'lab-b\'s broker ran it as its own job')
     t.equal(there.group, undefined)
     t.throws(() => childA.superPeer!.agent.broker.get(jobId), 'lab-a\'s broker stored no job of its own for it')
+    const cli = await runCli(['status', jobId.slice(0, 12), '--broker', childA.node.soapUrl], 30_000)
+    t.equal(cli.code, 0, cli.stderr)
+    t.match(cli.stdout, /group\s+lab-b \(passed on/, 'mvm status at lab-a, by a prefix, names the group')
+    t.match(cli.stdout, /state\s+succeeded/)
   })
 
   t.test('submitted at the top, which has no peers: runs in a child group', async (t) => {
