@@ -120,7 +120,8 @@ export class CrossGroup {
         tried.push(`${b.group}: ${(err as Error).message}`)
       }
     }
-    throw keep(tried.length === 0 ? 'no other group of the tree is known to take it' : `no other group took it (${tried.join('; ')})`)
+    // a lone group (no other broker registered) refuses as it always did
+    throw tried.length === 0 ? refused : keep(`no other group took it (${tried.join('; ')})`)
   }
 
   private trim (): void {
