@@ -18,7 +18,12 @@ const doc = (body: string): string => `apiVersion: mvm/v1\nkind: Policy\nmetadat
 const token = (n: number, laps: number): number => laps * n * (n - 1) / 2
 
 t.test('a job its group cannot place runs in another group', async (t) => {
-  const dir = t.testdir()
+  const dir = t.testdir({
+    // two ranks that must run where gpu=yes: only lab-b's peer is labelled so
+    'gpu.ts': `import { job } from '@mvm/job'\nexport default job(async (ctx) => await ctx.gather(ctx.rank * 10, 0))\n`,
+    'gpu.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: gpu }\nspec:\n  program: gpu.ts\n  topology: { shape: line, size: 2 }\n' +
+      '  placement: { labels: { gpu: "yes" } }\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n'
+  })
   const hosts: MvmHost[] = []
   t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
   const start = async (name: string, init: Omit<MvmHostInit, 'dataDir'>): Promise<MvmHost> => {
@@ -32,7 +37,7 @@ t.test('a job its group cannot place runs in another group', async (t) => {
   const childA = await start('child-a', { roles: ['super-peer'], group: 'lab-a', parentGroup: 'campus', bootstrap: boot })
   const childB = await start('child-b', { roles: ['super-peer'], group: 'lab-b', parentGroup: 'campus', bootstrap: boot })
   const peerA = await start('peer-a', { roles: ['peer'], group: 'lab-a', bootstrap: boot, capacity: { slots: 2 } })
-  const peerB = await start('peer-b', { roles: ['peer'], group: 'lab-b', bootstrap: boot, capacity: { slots: 4 } })
+  const peerB = await start('peer-b', { roles: ['peer'], group: 'lab-b', bootstrap: boot, capacity: { slots: 4 }, labels: { gpu: 'yes' } })
   await waitFor('both child super-peers joined the top', () => childA.node.parentLink()?.state === 'joined' && childB.node.parentLink()?.state === 'joined')
   await waitFor('both peers joined their groups', () => peerA.node.link()?.superPeerId === childA.node.peerId && peerB.node.link()?.superPeerId === childB.node.peerId)
   const brokerA = createBrokerClient(childA.node.soapUrl)
@@ -57,6 +62,14 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     t.equal(cli.code, 0, cli.stderr)
     t.match(cli.stdout, /group\s+lab-b \(passed on/, 'mvm status at lab-a, by a prefix, names the group')
     t.match(cli.stdout, /state\s+succeeded/)
+  })
+
+  t.test('no peer of lab-a matches the placement labels: runs in lab-b, whose peer does', async (t) => {
+    const { jobId } = await submit(brokerA, join(dir, 'gpu.yaml'))
+    const { info, result } = await waitJob(brokerA, jobId, 30_000)
+    t.equal(info.state, 'succeeded')
+    t.equal(info.group, 'lab-b')
+    t.same(JSON.parse(result.resultJson ?? 'null'), [0, 10], 'both ranks\' answers gathered')
   })
 
   t.test('submitted at the top, which has no peers: runs in a child group', async (t) => {
