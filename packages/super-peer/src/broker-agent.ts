@@ -113,6 +113,8 @@ export class BrokerAgent implements Startable {
   readonly policy: PolicyControl
   /** Monitoring results choosing the strategy (policy `scheduling.rules`). */
   readonly selfConfig: SelfConfig
+  /** Jobs passed on to other groups (set once started): calls on their ids follow them. */
+  crossGroup: CrossGroup | undefined
   private roundTimer: NodeJS.Timeout | undefined
   /** When recent jobs failed (ms), for `failuresPerHour`. */
   private failures: number[] = []
@@ -223,14 +225,15 @@ export class BrokerAgent implements Startable {
     const submitJobs = jobs.SubmitJobs!
     jobs.SubmitJobs = async (req, ctx) => { this.refresh(); return await submitJobs(req, ctx) }
     const brokers = this.node.brokers
-    new CrossGroup({
+    this.crossGroup = new CrossGroup({
       group: () => this.node.group ?? this.groupName(),
       allowed: () => this.policy.effective.spec.scheduling.crossGroup !== 'forbid',
       brokers: async () => brokers === undefined ? [] : await brokers.call(this.node),
       load: () => this.broker.setting(CROSS_GROUP_KEY) ?? null,
       save: (json) => { this.broker.putSetting(CROSS_GROUP_KEY, json) },
       log: this.init.logger
-    }).wrap(jobs)
+    })
+    this.crossGroup.wrap(jobs)
     this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler() } })
   }
 

@@ -47,6 +47,25 @@ export class CrossGroup {
   /** The group a job passed on runs in, if this broker passed it on. */
   groupOf (jobId: string): string | undefined { return this.route(jobId)?.group }
 
+  /**
+   * A handler taking a job id that follows a job passed on to where it runs (`remote`), and
+   * calls `local` for this broker's own jobs. An id this broker does not know is looked up
+   * among the routes (full id or unique prefix) before the not-found error is let through.
+   */
+  follow<Req extends { jobId: string }, Res> (local: (req: Req, ctx: never) => Promise<Res>, remote: (c: BrokerClient, req: Req, route: { group: string }) => Promise<Res>): (req: Req, ctx: never) => Promise<Res> {
+    return async (req, ctx) => {
+      const exact = this.routes.get(req.jobId)
+      if (exact !== undefined) return await remote(createBrokerClient(exact.url), req, exact)
+      try {
+        return await local(req, ctx)
+      } catch (err) {
+        const r = (err as { code?: string }).code === ErrorCode.NOT_FOUND ? this.route(req.jobId) : undefined
+        if (r === undefined) throw err
+        return await remote(createBrokerClient(r.url), { ...req, jobId: this.fullId(req.jobId) }, r)
+      }
+    }
+  }
+
   /** Wraps the job handlers: submissions this group refuses are offered on, and calls on their ids follow them. */
   wrap (jobs: BrokerHandlers): void {
     const submit = jobs.SubmitJob
@@ -60,38 +79,18 @@ export class CrossGroup {
         }
       }
     }
-    const follow = <K extends 'GetJob' | 'WaitJob' | 'CancelJob' | 'HoldJob' | 'ReleaseJob'>(name: K, remote: (c: BrokerClient, req: Parameters<NonNullable<BrokerHandlers[K]>>[0]) => Promise<JobInfo>): void => {
-      const local = jobs[name] as ((req: { jobId: string }, ctx: unknown) => Promise<JobInfo>) | undefined
+    const info = <K extends 'GetJob' | 'WaitJob' | 'CancelJob' | 'HoldJob' | 'ReleaseJob'>(name: K, remote: (c: BrokerClient, req: { jobId: string, timeoutMs?: number }) => Promise<JobInfo>): void => {
+      const local = jobs[name] as ((req: { jobId: string }, ctx: never) => Promise<JobInfo>) | undefined
       if (local === undefined) return
-      jobs[name] = (async (req: { jobId: string }, ctx: unknown) => {
-        const r = this.routes.get(req.jobId) ?? await local(req, ctx).then(() => undefined, (err: unknown) => {
-          const route = (err as { code?: string }).code === ErrorCode.NOT_FOUND ? this.route(req.jobId) : undefined
-          if (route === undefined) throw err
-          return route
-        })
-        if (r === undefined) return await local(req, ctx)
-        return { ...await remote(createBrokerClient(r.url), { ...req, jobId: this.fullId(req.jobId) } as never), group: r.group }
-      }) as never
+      jobs[name] = this.follow(local, async (c, req, r) => ({ ...await remote(c, req), group: r.group })) as never
     }
-    follow('GetJob', async (c, req) => await c.GetJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
-    follow('WaitJob', async (c, req) => await c.WaitJob(req, { timeoutMs: (req.timeoutMs ?? 0) + PROXY_TIMEOUT_MS }))
-    follow('CancelJob', async (c, req) => await c.CancelJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
-    follow('HoldJob', async (c, req) => await c.HoldJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
-    follow('ReleaseJob', async (c, req) => await c.ReleaseJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
+    info('GetJob', async (c, req) => await c.GetJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
+    info('WaitJob', async (c, req) => await c.WaitJob(req as never, { timeoutMs: (req.timeoutMs ?? 0) + PROXY_TIMEOUT_MS }))
+    info('CancelJob', async (c, req) => await c.CancelJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
+    info('HoldJob', async (c, req) => await c.HoldJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
+    info('ReleaseJob', async (c, req) => await c.ReleaseJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
     const result = jobs.GetJobResult
-    if (result !== undefined) {
-      jobs.GetJobResult = async (req, ctx) => {
-        const exact = this.routes.get(req.jobId)
-        if (exact !== undefined) return await createBrokerClient(exact.url).GetJobResult(req, { timeoutMs: PROXY_TIMEOUT_MS })
-        try {
-          return await result(req, ctx)
-        } catch (err) {
-          const r = (err as { code?: string }).code === ErrorCode.NOT_FOUND ? this.route(req.jobId) : undefined
-          if (r === undefined) throw err
-          return await createBrokerClient(r.url).GetJobResult({ ...req, jobId: this.fullId(req.jobId) }, { timeoutMs: PROXY_TIMEOUT_MS })
-        }
-      }
-    }
+    if (result !== undefined) jobs.GetJobResult = this.follow(result as never, async (c, req) => await c.GetJobResult(req as never, { timeoutMs: PROXY_TIMEOUT_MS })) as never
   }
 
   /** Offers a refused submission to the other groups; the first that accepts runs it. */
