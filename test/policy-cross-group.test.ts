@@ -50,7 +50,7 @@ t.test('a job its group cannot place runs in another group', async (t) => {
 
   t.test('too big for lab-a (2 slots): runs in lab-b, followed from lab-a, with the right answer', async (t) => {
     const { jobId } = await submit(brokerA, RING, { processes: '3', laps: '2' })
-    const { info, result } = await waitJob(brokerA, jobId, 30_000)
+    const { info, result } = await waitJob(brokerA, jobId, 90_000)
     t.equal(info.state, 'succeeded', `GetJob at lab-a follows the job to its end (${info.reason ?? ''})`)
     t.equal(info.group, 'lab-b', 'the record at lab-a says where it went')
     t.same(new Set(info.placement.map((p) => p.peerId)), new Set([peerB.node.peerId]), 'every rank ran on lab-b\'s peer')
@@ -70,7 +70,7 @@ t.test('a job its group cannot place runs in another group', async (t) => {
 
   t.test('no peer of lab-a matches the placement labels: runs in lab-b, whose peer does', async (t) => {
     const { jobId } = await submit(brokerA, join(dir, 'gpu.yaml'))
-    const { info, result } = await waitJob(brokerA, jobId, 30_000)
+    const { info, result } = await waitJob(brokerA, jobId, 90_000)
     t.equal(info.state, 'succeeded')
     t.equal(info.group, 'lab-b')
     t.same(JSON.parse(result.resultJson ?? 'null'), [0, 10], 'both ranks\' answers gathered')
@@ -78,7 +78,7 @@ t.test('a job its group cannot place runs in another group', async (t) => {
 
   t.test('submitted at the top, which has no peers: runs in a child group', async (t) => {
     const { jobId } = await submit(brokerTop, RING, { processes: '4', laps: '1' })
-    const { info, result } = await waitJob(brokerTop, jobId, 30_000)
+    const { info, result } = await waitJob(brokerTop, jobId, 90_000)
     t.equal(info.state, 'succeeded')
     t.equal(info.group, 'lab-b', 'the only child group with 4 slots')
     t.same(JSON.parse(result.resultJson ?? 'null'), { token: token(4, 1), laps: 1, size: 4 })
@@ -96,6 +96,6 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     t.equal((await brokerB.ListJobs({})).jobs.length, before, 'lab-b got no job')
     await brokerA.ApplyPolicy({ policyYaml: doc('  scheduling: { crossGroup: allow }\n') }, { timeoutMs: 10_000 })
     const { jobId } = await submit(brokerA, RING, { processes: '3', laps: '1' })
-    t.equal((await waitJob(brokerA, jobId, 30_000)).info.group, 'lab-b', 'allowed again: passed on')
+    t.equal((await waitJob(brokerA, jobId, 90_000)).info.group, 'lab-b', 'allowed again: passed on')
   })
 })
