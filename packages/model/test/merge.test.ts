@@ -119,3 +119,12 @@ t.test('the sample policies merge with no warnings and exercise every section', 
     t.ok(Object.keys(eff.sources).some((k) => k.startsWith(s + '.')), `${s} set by a sample`)
   }
 })
+
+t.test('settings nothing acts on are refused by name, with why, not parsed and ignored', async (t) => {
+  const dir = t.testdir({})
+  await t.rejects(loadPolicy(policy(dir, 'metrics', '  level: domain\n  monitoring:\n    intervalSec: 2\n    metrics: [load]\n')),
+    { code: 'E_VALIDATION', message: /metrics\.yaml:8.*monitoring\.metrics is not supported: every node reports all of load, freeSlots/s })
+  await t.rejects(loadPolicy(policy(dir, 'ckpt', '  level: domain\n  faultTolerance: { checkpointIntervalSec: 60 }\n')),
+    { code: 'E_VALIDATION', message: /faultTolerance\.checkpointIntervalSec is not supported: a rank checkpoints when its program calls ctx\.checkpoint/ })
+  await t.rejects(loadPolicy(policy(dir, 'enf', '  level: domain\n  enforced: [monitoring.metrics]\n')), { code: 'E_VALIDATION' }, 'nor can they be enforced')
+})

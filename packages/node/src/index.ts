@@ -78,6 +78,8 @@ export interface MvmNode extends Startable {
   /** State of this node's link to its super-peer (peer role) and to its parent group (child super-peer). */
   link: () => LinkStatus | undefined
   parentLink: () => LinkStatus | undefined
+  /** Every super-peer of the tree as the bootstrap registry lists them (a job its group refuses may go to another). */
+  brokers: () => Promise<Array<{ group: string, soapUrl: string, parentGroup?: string }>>
   readonly monitor: { setProbe: (probe: UsageProbe) => void, setDataProbe: (probe: (() => DataCounters) | undefined) => void, report: () => LoadReport }
   readonly processes: ProcessTable
   /** Adds SOAP operations (e.g. Broker.SubmitJob), looked up per call. */
@@ -126,6 +128,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     onPeerState: (cb) => rt.onPeerState(cb),
     link: () => rt.link(),
     parentLink: () => rt.parentLink(),
+    brokers: async () => await rt.brokers(),
     monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, setDataProbe: (p) => { rt.monitor.setDataProbe(p) }, report: () => rt.monitor.report() },
     processes: rt.processes,
     extendSoap: (h) => { rt.extendSoap(h) },

@@ -2,7 +2,7 @@ import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Log
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import {
-  DATA_REQUEST_MAX_BYTES, USERS_FILE, createAuthenticator, startSoapServer, usersSource,
+  DATA_REQUEST_MAX_BYTES, USERS_FILE, createAuthenticator, createBootstrapClient, startSoapServer, usersSource,
   type Authenticate, type HttpRouteHandler, type SoapAuthorize, type NodeStatus, type ServiceHandlers, type SoapCallObserver, type SoapServer
 } from '@mvm/soap'
 import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
@@ -273,6 +273,18 @@ export class NodeRuntime {
   }
 
   link (): LinkStatus | undefined { return this.member?.link }
+
+  /**
+   * Every super-peer (broker) of the tree as the bootstrap registry lists them: this node's own
+   * registry when it is a bootstrap, else the first bootstrap that answers. Empty if none does.
+   */
+  async brokers (): Promise<Array<{ group: string, soapUrl: string, parentGroup?: string }>> {
+    if (this.bootstrap !== undefined) return this.bootstrap.brokers()
+    for (const url of this.cfg.bootstrap) {
+      try { return (await createBootstrapClient(url).GetBrokers({}, { timeoutMs: 5000 })).brokers } catch {}
+    }
+    return []
+  }
   parentLink (): LinkStatus | undefined { return this.parentMember?.link }
   toPeer (peerId: string): RpcPeer | undefined { return this.group?.peer(peerId) }
   toSuperPeer (): RpcPeer | undefined { return this.member?.superPeer }

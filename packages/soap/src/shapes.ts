@@ -100,7 +100,8 @@ const JobInfoShape: Shape = {
   ranksFinished: int,
   params: { kind: { name: str, value: str }, many: true },
   childJobIds: strs,
-  waitReason: optStr
+  waitReason: optStr,
+  group: optStr
 }
 
 const optDbl: Field = { kind: 'double', opt: true }
@@ -151,7 +152,8 @@ const JobSubmissionShape: Shape = {
   bundle: { kind: { path: str, content: bytes }, many: true },
   owner: optStr,
   dependsOn: strs,
-  inputs: { kind: { name: str, id: str }, many: true }
+  inputs: { kind: { name: str, id: str }, many: true },
+  viaGroups: strs
 }
 const JobOutputShape: Shape = { name: str, id: str, size: long, rank: int }
 const DataEntryShape: Shape = {

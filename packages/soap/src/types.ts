@@ -150,6 +150,11 @@ export interface SubmitJobRequest {
    * an earlier step's outputs).
    */
   inputs?: DataInput[]
+  /**
+   * Groups a job was offered to before this one (a super-peer that could not place it passes
+   * it on): set by brokers, not users; a job that came this way is not passed on again.
+   */
+  viaGroups?: string[]
 }
 
 /** A stored file given to a job under a work-dir relative name. */
@@ -220,6 +225,8 @@ export interface JobInfo {
   childJobIds?: string[]
   /** Why a queued or held job is not running, in words; absent for other states. */
   waitReason?: string
+  /** The group whose super-peer runs the job, when this broker passed it on to another group. */
+  group?: string
 }
 
 /**

@@ -21,8 +21,11 @@ import { applyJobPolicy } from './policy-jobs.js'
 import { RuntimeReservations } from './reservations.js'
 import { SelfConfig } from './self-config.js'
 import { authorized } from './policy-soap.js'
+import { CrossGroup } from './cross-group.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
+/** Broker setting: where the jobs this broker passed to other groups run. */
+const CROSS_GROUP_KEY = 'cross-group-routes'
 
 /** A member as the super-peer's membership view gives it (structural: see @mvm/node MemberInfo). */
 export interface MemberLike {
@@ -43,6 +46,8 @@ export interface SuperPeerNode {
   readonly peerId?: string
   /** This super-peer's link to its parent group's super-peer, for a child group. */
   parentLink?: () => { superPeerId?: string } | undefined
+  /** Every broker of the tree (the bootstrap registry): where a job this group refuses may go. */
+  brokers?: () => Promise<Array<{ group: string, soapUrl: string }>>
   readonly control: {
     handle: <K extends ControlType>(type: K, handler: (body: Extract<ControlBody, { type: K }>, ctx: { peerId: string }) => ControlBodyInit | undefined | Promise<ControlBodyInit | undefined>, opts?: { replace?: boolean }) => () => void
     toPeer: (peerId: string) => RpcPeer | undefined
@@ -108,6 +113,8 @@ export class BrokerAgent implements Startable {
   readonly policy: PolicyControl
   /** Monitoring results choosing the strategy (policy `scheduling.rules`). */
   readonly selfConfig: SelfConfig
+  /** Jobs passed on to other groups (set once started): calls on their ids follow them. */
+  crossGroup: CrossGroup | undefined
   private roundTimer: NodeJS.Timeout | undefined
   /** When recent jobs failed (ms), for `failuresPerHour`. */
   private failures: number[] = []
@@ -222,6 +229,16 @@ export class BrokerAgent implements Startable {
     jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
     const submitJobs = jobs.SubmitJobs!
     jobs.SubmitJobs = async (req, ctx) => { this.refresh(); return await submitJobs(req, ctx) }
+    const brokers = this.node.brokers
+    this.crossGroup = new CrossGroup({
+      group: () => this.node.group ?? this.groupName(),
+      allowed: () => this.policy.effective.spec.scheduling.crossGroup !== 'forbid',
+      brokers: async () => brokers === undefined ? [] : await brokers.call(this.node),
+      load: () => this.broker.setting(CROSS_GROUP_KEY) ?? null,
+      save: (json) => { this.broker.putSetting(CROSS_GROUP_KEY, json) },
+      log: this.init.logger
+    })
+    this.crossGroup.wrap(jobs)
     this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler() } })
   }
 

@@ -60,7 +60,13 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
     ...(init.localPeer !== undefined ? { localPeer: init.localPeer } : {})
   })
   return startableRole(agent, () => {
-    const getJobLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: peerSoapUrl(node) })
+    const ownLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: peerSoapUrl(node) })
+    // a job this broker passed on to another group: its logs are read where it runs
+    const getJobLogs: typeof ownLogs = async (req, ctx) => {
+      const cross = agent.crossGroup
+      if (cross === undefined) return await ownLogs(req, ctx)
+      return await cross.follow(ownLogs as never, async (c, r: typeof req) => await c.GetJobLogs(r, { timeoutMs: 30_000 }))(req, ctx as never)
+    }
     // a job's output is part of its result: the same permission guards both
     const policy = (): EffectivePolicy => agent.policy.effective
     node.extendSoap({ Broker: { GetJobLogs: authorized(readGuard(getJobLogs, agent.broker, policy, (r) => [r.jobId]), policy, () => 'job.result') } })

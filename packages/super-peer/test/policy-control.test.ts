@@ -100,6 +100,9 @@ t.test('ApplyPolicy switching scheduling.strategy: setStrategy with the new one,
   t.equal(fx.strategies.length, 2, 'an unchanged strategy is not set again')
   t.equal(fx.broadcasts.length, 3)
   t.same(sent(fx.broadcasts[2]).version, 3)
+  t.same(c3.warnings, ['monitoring.intervalSec 5 -> 9: heartbeats and failure detection follow when each node next starts; the broker\'s monitoring rounds (self-configuration) follow now'],
+    'a heartbeat timing change says when it takes hold')
+  t.same(c2.warnings, [], 'no such warning when the timing stays')
 })
 
 t.test('an unknown strategy is a ValidationError at scheduling.strategy; nothing changes', async (t) => {

@@ -57,6 +57,8 @@ export function register (program: Command): void {
       const lines = [
         `job        ${info.jobId}${info.parentId !== undefined ? ` (element of ${info.parentId})` : ''}`,
         `name       ${info.name}`,
+        // a job this broker passed on to another group runs there
+        ...(info.group !== undefined ? [`group      ${info.group} (passed on: this group could not run it)`] : []),
         `state      ${info.state}${info.reason !== undefined ? ` — ${info.reason}` : ''}`,
         // a held job's wait reason is its reason, already on the state line
         ...(info.waitReason !== undefined && info.waitReason !== info.reason ? [`waiting    ${info.waitReason}`] : []),

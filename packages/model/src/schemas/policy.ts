@@ -52,6 +52,11 @@ export const schedulingSchema = z.object({
    * or accepted and held queued with that reason, for groups that nodes may still join (true).
    */
   waitForCapacity: z.boolean().optional(),
+  /**
+   * A job the group refuses for capacity (too big, or no peer matching its placement) is passed
+   * to another group of the tree that takes it (`allow`), or refused here (`forbid`).
+   */
+  crossGroup: z.enum(['allow', 'forbid']).optional(),
   /** Self-configuration rules (see {@link adaptRuleSchema}), first match wins. */
   rules: z.array(adaptRuleSchema).optional(),
   /**
@@ -84,16 +89,23 @@ export const securitySchema = z.object({
   subjects: z.record(z.string(), z.array(z.string().min(1))).optional()
 }).strict()
 
+/**
+ * Settings a policy once accepted but nothing acted on: refused by name, with why, rather than
+ * parsed and ignored. Nodes report every metric (scheduling needs them all); a rank checkpoints
+ * when its program calls `ctx.checkpoint()`, so there is no interval to default.
+ */
+const unsupported = (why: string): z.ZodOptional<z.ZodNever> => z.never({ error: why }).optional()
+
 export const monitoringSchema = z.object({
   intervalSec: positiveNumber().optional(),
   missedHeartbeats: positiveInt().optional(),
   /** Most child super-peers (child groups) one super-peer admits: keeps the tree's fan-in bounded. */
   maxChildGroups: positiveInt().optional(),
-  metrics: z.array(z.enum(metricNames)).optional()
+  metrics: unsupported(`monitoring.metrics is not supported: every node reports all of ${metricNames.join(', ')}, which scheduling and self-configuration need; remove the field`)
 }).strict()
 
 export const faultToleranceSchema = z.object({
-  checkpointIntervalSec: positiveNumber().optional(),
+  checkpointIntervalSec: unsupported('faultTolerance.checkpointIntervalSec is not supported: a rank checkpoints when its program calls ctx.checkpoint(state) (kept for recovery: restart); remove the field'),
   recovery: z.enum(['requeue', 'fail', 'restart']).optional(),
   maxRestarts: nonNegativeInt().optional(),
   /** Also retry a job whose rank failed (threw, exited non-zero, broke a limit), not only one whose node went down. */
@@ -158,7 +170,7 @@ export const enforceablePaths: string[] = (() => {
   const out: string[] = []
   for (const [section, schema] of Object.entries(shapes)) {
     out.push(section)
-    for (const f of Object.keys(schema.shape)) out.push(`${section}.${f}`)
+    for (const [f, field] of Object.entries(schema.shape)) if (!(field instanceof z.ZodOptional && field.unwrap() instanceof z.ZodNever)) out.push(`${section}.${f}`)
   }
   out.push('sandbox.defaults.memoryMB', 'sandbox.defaults.cpu', 'sandbox.defaults.wallTimeSec')
   return out
@@ -200,7 +212,7 @@ type Perm = (typeof permissions)[number]
 
 /** The policy a node acts on: every setting present, after merging levels and filling defaults. */
 export interface EffectivePolicySpec {
-  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, rules: AdaptRule[], reservations: Reservation[] }
+  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, crossGroup: 'allow' | 'forbid', rules: AdaptRule[], reservations: Reservation[] }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
     clientAuthentication: 'none' | 'required'
@@ -209,8 +221,8 @@ export interface EffectivePolicySpec {
     roles: Record<string, Perm[]>
     subjects: Record<string, string[]>
   }
-  monitoring: { intervalSec: number, missedHeartbeats: number, maxChildGroups: number, metrics: Array<(typeof metricNames)[number]> }
-  faultTolerance: { checkpointIntervalSec?: number, recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
+  monitoring: { intervalSec: number, missedHeartbeats: number, maxChildGroups: number }
+  faultTolerance: { recovery: 'requeue' | 'fail' | 'restart', maxRestarts: number, retryFailedRanks: boolean, poisonAfter: number }
   queues: { type: 'fifo' | 'priority', capacity: number, encoding: 'json' | 'protobuf' | 'raw', maxCapacity?: number, encodings?: Array<'json' | 'protobuf' | 'raw'> }
   sandbox: {
     driver: 'process' | 'namespace'
@@ -223,9 +235,9 @@ export interface EffectivePolicySpec {
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
-  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, rules: [], reservations: [] },
+  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, crossGroup: 'allow', rules: [], reservations: [] },
   security: { authentication: 'none', clientAuthentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
-  monitoring: { intervalSec: 5, missedHeartbeats: 3, maxChildGroups: 16, metrics: [...metricNames] },
+  monitoring: { intervalSec: 5, missedHeartbeats: 3, maxChildGroups: 16 },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
   queues: { type: 'fifo', capacity: 64, encoding: 'json' },
   sandbox: { driver: 'process', poolSize: 2, reuseForSameOwner: true, defaults: { memoryMB: 256, cpu: 1, wallTimeSec: 3600 } },

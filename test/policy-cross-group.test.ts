@@ -1,0 +1,101 @@
+import '@mvm/core/polyfill'
+import t from 'tap'
+import { join } from 'node:path'
+import { silentLogger } from '@mvm/core'
+import { createMvmHost, type MvmHost, type MvmHostInit } from '@mvm/node'
+import { createBrokerClient } from '@mvm/soap'
+import { ROOT, runCli, submit, waitJob } from './lib/lab.js'
+import { waitFor } from './lib/nodes.js'
+
+// Jobs between groups on a three-level lab: a top super-peer (group campus, no peers of its
+// own) with two child groups, lab-a (one peer, 2 slots) and lab-b (one peer, 4 slots). A job
+// a group refuses for capacity runs in a group that can take it, unless the policy forbids it.
+
+const RING = join(ROOT, 'profiles', 'ring.yaml')
+// no failure detection is tested here: a slow, loaded machine must not mark a peer down
+const HB = { heartbeatMs: 200, missedHeartbeats: 10 }
+const doc = (body: string): string => `apiVersion: mvm/v1\nkind: Policy\nmetadata:\n  name: lab-a\nspec:\n  level: domain\n${body}`
+/** The ring's answer: each of `laps` laps adds 0 + 1 + … + (n - 1). */
+const token = (n: number, laps: number): number => laps * n * (n - 1) / 2
+
+t.test('a job its group cannot place runs in another group', async (t) => {
+  const dir = t.testdir({
+    // two ranks that must run where gpu=yes: only lab-b's peer is labelled so
+    'gpu.ts': `import { job } from '@mvm/job'\nexport default job(async (ctx) => await ctx.gather(ctx.rank * 10, 0))\n`,
+    'gpu.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: gpu }\nspec:\n  program: gpu.ts\n  topology: { shape: line, size: 2 }\n' +
+      '  placement: { labels: { gpu: "yes" } }\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n'
+  })
+  const hosts: MvmHost[] = []
+  t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
+  const start = async (name: string, init: Omit<MvmHostInit, 'dataDir'>): Promise<MvmHost> => {
+    const h = createMvmHost({ dataDir: join(dir, name), soap: { port: 0 }, monitoring: HB, logger: silentLogger(), ...init })
+    await h.start()
+    hosts.push(h)
+    return h
+  }
+  const top = await start('top', { roles: ['bootstrap', 'super-peer'], group: 'campus' })
+  const boot = [top.node.soapUrl]
+  const childA = await start('child-a', { roles: ['super-peer'], group: 'lab-a', parentGroup: 'campus', bootstrap: boot })
+  const childB = await start('child-b', { roles: ['super-peer'], group: 'lab-b', parentGroup: 'campus', bootstrap: boot })
+  const peerA = await start('peer-a', { roles: ['peer'], group: 'lab-a', bootstrap: boot, capacity: { slots: 2 } })
+  const peerB = await start('peer-b', { roles: ['peer'], group: 'lab-b', bootstrap: boot, capacity: { slots: 4 }, labels: { gpu: 'yes' } })
+  await waitFor('both child super-peers joined the top', () => childA.node.parentLink()?.state === 'joined' && childB.node.parentLink()?.state === 'joined')
+  await waitFor('both peers joined their groups', () => peerA.node.link()?.superPeerId === childA.node.peerId && peerB.node.link()?.superPeerId === childB.node.peerId)
+  const brokerA = createBrokerClient(childA.node.soapUrl)
+  const brokerB = createBrokerClient(childB.node.soapUrl)
+  const brokerTop = createBrokerClient(top.node.soapUrl)
+  await waitFor('both peers are up in their brokers\' views', async () =>
+    (await brokerA.ListNodes({})).nodes.some((n) => n.peerId === peerA.node.peerId && n.state === 'up') &&
+    (await brokerB.ListNodes({})).nodes.some((n) => n.peerId === peerB.node.peerId && n.state === 'up'))
+
+  t.test('too big for lab-a (2 slots): runs in lab-b, followed from lab-a, with the right answer', async (t) => {
+    const { jobId } = await submit(brokerA, RING, { processes: '3', laps: '2' })
+    const { info, result } = await waitJob(brokerA, jobId, 90_000)
+    t.equal(info.state, 'succeeded', `GetJob at lab-a follows the job to its end (${info.reason ?? ''})`)
+    t.equal(info.group, 'lab-b', 'the record at lab-a says where it went')
+    t.same(new Set(info.placement.map((p) => p.peerId)), new Set([peerB.node.peerId]), 'every rank ran on lab-b\'s peer')
+    t.same(JSON.parse(result.resultJson ?? 'null'), { token: token(3, 2), laps: 2, size: 3 }, 'the result, fetched at lab-a')
+    const there = await brokerB.GetJob({ jobId })
+    t.equal(there.state, 'succeeded', 'lab-b\'s broker ran it as its own job')
+    t.equal(there.group, undefined)
+    t.throws(() => childA.superPeer!.agent.broker.get(jobId), 'lab-a\'s broker stored no job of its own for it')
+    const cli = await runCli(['status', jobId.slice(0, 12), '--broker', childA.node.soapUrl], 30_000)
+    t.equal(cli.code, 0, cli.stderr)
+    t.match(cli.stdout, /group\s+lab-b \(passed on/, 'mvm status at lab-a, by a prefix, names the group')
+    t.match(cli.stdout, /state\s+succeeded/)
+    const logs = await brokerA.GetJobLogs({ jobId })
+    t.same(logs.logs.map((l) => l.rank).sort(), [0, 1, 2], 'GetJobLogs at lab-a reads every rank\'s log where it ran')
+    t.ok(logs.logs.every((l) => l.peerId === peerB.node.peerId && l.error === undefined), 'from lab-b\'s peer')
+  })
+
+  t.test('no peer of lab-a matches the placement labels: runs in lab-b, whose peer does', async (t) => {
+    const { jobId } = await submit(brokerA, join(dir, 'gpu.yaml'))
+    const { info, result } = await waitJob(brokerA, jobId, 90_000)
+    t.equal(info.state, 'succeeded')
+    t.equal(info.group, 'lab-b')
+    t.same(JSON.parse(result.resultJson ?? 'null'), [0, 10], 'both ranks\' answers gathered')
+  })
+
+  t.test('submitted at the top, which has no peers: runs in a child group', async (t) => {
+    const { jobId } = await submit(brokerTop, RING, { processes: '4', laps: '1' })
+    const { info, result } = await waitJob(brokerTop, jobId, 90_000)
+    t.equal(info.state, 'succeeded')
+    t.equal(info.group, 'lab-b', 'the only child group with 4 slots')
+    t.same(JSON.parse(result.resultJson ?? 'null'), { token: token(4, 1), laps: 1, size: 4 })
+  })
+
+  t.test('too big for every group: refused, naming what each group said', async (t) => {
+    await t.rejects(submit(brokerA, RING, { processes: '9', laps: '1' }), { code: 'E_CAPACITY', message: /needs 9 slots; group 'lab-a' has 2 slots.*no other group took it \(.*lab-b: .*needs 9 slots/ })
+  })
+
+  t.test('scheduling.crossGroup: forbid keeps the job in its group: refused as before', async (t) => {
+    const applied = await brokerA.ApplyPolicy({ policyYaml: doc('  scheduling: { crossGroup: forbid }\n') }, { timeoutMs: 10_000 })
+    t.equal(applied.applied, true)
+    const before = (await brokerB.ListJobs({})).jobs.length
+    await t.rejects(submit(brokerA, RING, { processes: '3', laps: '1' }), { code: 'E_CAPACITY', message: /needs 3 slots.*scheduling\.crossGroup: forbid keeps it in group 'lab-a'/ })
+    t.equal((await brokerB.ListJobs({})).jobs.length, before, 'lab-b got no job')
+    await brokerA.ApplyPolicy({ policyYaml: doc('  scheduling: { crossGroup: allow }\n') }, { timeoutMs: 10_000 })
+    const { jobId } = await submit(brokerA, RING, { processes: '3', laps: '1' })
+    t.equal((await waitJob(brokerA, jobId, 90_000)).info.group, 'lab-b', 'allowed again: passed on')
+  })
+})
