@@ -1,10 +1,11 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
 import type { BrokerHandlers, JobInfo, JobOutput, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
-import { BadRequestError } from '@mvm/core'
+import { BadRequestError, type Logger } from '@mvm/core'
 import { prepareSubmission, type Submission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
 import { JobWaiters } from './job-waiters.js'
 import { listHistory, rankResult } from './history-soap.js'
+import { gateBuilds } from './env-gate.js'
 import { bindInputs, inputIds, inputPin, type BrokerData } from './job-data.js'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
@@ -78,6 +79,7 @@ export interface JobHandlerOptions {
   admit?: (request: JobRequest) => void
   /** The super-peer's data store: inputs are bound to the files in it. */
   data?: BrokerData
+  log?: Logger
 }
 
 /**
@@ -112,6 +114,8 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       options.admit?.(sub.request)
       // concurrent submits share one commit; none is answered before it is durable
       const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
+      // before the broker's next pass (on a later turn): a job whose environment is not built waits for it
+      if (options.data !== undefined) gateBuilds(broker, options.data, [res!.jobId, ...res!.childJobIds], options.log)
       await broker.flush()
       await pinInputs([res!.jobId, ...res!.childJobIds])
       return { jobId: res!.jobId, childJobIds: res!.childJobIds }
@@ -129,6 +133,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
         }
       }
       const res = broker.submitMany(subs.map((s) => ({ request: s.request, bundle: s.bundle })), { commit: 'batch' })
+      if (options.data !== undefined) gateBuilds(broker, options.data, res.flatMap((r) => [r.jobId, ...r.childJobIds]), options.log)
       await broker.flush()
       await pinInputs(res.flatMap((r) => [r.jobId, ...r.childJobIds]))
       return { submitted: res.map((r) => ({ jobId: r.jobId, childJobIds: r.childJobIds })) }
