@@ -342,4 +342,16 @@ spec:
   t.equal(failed.info.state, 'failed')
   t.match(failed.info.reason, /^environment [0-9a-f]{64} could not be built: npm install of the environment failed: \S/, 'the reason carries npm\'s error')
   t.equal(sum(await nodesJson(), 'envBuilds', true), sum(l3, 'envBuilds', true), 'a failed build is not counted as built')
+
+  // the super-peer killed while it builds: the restarted broker builds again before the job runs
+  await writeFile(join(pkg, 'package.json'), '{ "name": "mvm-greet", "version": "3.0.0", "main": "index.js", "license": "MIT" }')
+  await writeFile(join(pkg, 'index.js'), "'use strict'\nmodule.exports = function greet (who) { return `hello, ${who}, from mvm-greet 3.0.0` }\n")
+  await execFileP('tar', ['czf', join(dir, 'env', 'mvm-greet-3.0.0.tgz'), '-C', join(dir, 'greet2'), 'package'])
+  await writeFile(join(dir, 'list4.yaml'), listed.replace('mvm-greet-1.0.0.tgz', 'mvm-greet-3.0.0.tgz'))
+  const k = await runCli(['submit', join(dir, 'list4.yaml'), '--json', '--broker', url])
+  t.equal(k.code, 0, k.stderr)
+  await lab.restartSuperPeer('SIGKILL')
+  const after3 = await waitJob(lab.broker, (JSON.parse(k.stdout) as { jobId: string }).jobId, 90_000)
+  t.equal(after3.info.state, 'succeeded', after3.info.reason ?? 'succeeded')
+  t.equal((JSON.parse(after3.result.resultJson ?? 'null') as { msg: string }).msg, 'hello, rank 0, from mvm-greet 3.0.0', 'built after the restart, before the job ran')
 })
