@@ -6,7 +6,11 @@ import t from 'tap'
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { ROOT, runCli, startLab, type TestLab } from './lib/lab.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { ROOT, runCli, startLab, waitJob, type TestLab } from './lib/lab.js'
+
+const execFileP = promisify(execFile)
 
 let lab: TestLab
 let url: string
@@ -298,4 +302,56 @@ spec:
   const bf = await runCli(['submit', join(dir, 'badfile.yaml'), '--broker', url])
   t.not(bf.code, 0)
   t.match(bf.stderr, /badfile\.yaml:\d+:\d+: spec\.environment\.npm\.packages\.mvm-greet: input file not found: env\/nope\.tgz/)
+
+  // a list not built yet: the jobs are accepted at once and wait, "building environment <key>",
+  // while the super-peer builds it once for both; then they run
+  const pkg = join(dir, 'greet2', 'package')
+  await mkdir(pkg, { recursive: true })
+  await writeFile(join(pkg, 'package.json'), '{ "name": "mvm-greet", "version": "2.0.0", "main": "index.js", "license": "MIT" }')
+  await writeFile(join(pkg, 'index.js'), "'use strict'\nmodule.exports = function greet (who) { return `hello, ${who}, from mvm-greet 2.0.0` }\n")
+  await execFileP('tar', ['czf', join(dir, 'env', 'mvm-greet-2.0.0.tgz'), '-C', join(dir, 'greet2'), 'package'])
+  await writeFile(join(dir, 'list2.yaml'), listed.replace('mvm-greet-1.0.0.tgz', 'mvm-greet-2.0.0.tgz'))
+  const reasons = new Set<string>()
+  let watching = true
+  const watcher = (async () => {
+    while (watching) {
+      for (const j of (await lab.broker.ListJobs({ state: 'queued' })).jobs) if (j.waitReason !== undefined) reasons.add(j.waitReason)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  })()
+  watcher.catch(() => {}) // awaited below; this only keeps an early failure from being unhandled
+  const subs = await Promise.all([0, 1].map(async () => await runCli(['submit', join(dir, 'list2.yaml'), '--json', '--broker', url])))
+  const ids = subs.map((r) => { t.equal(r.code, 0, r.stderr); return (JSON.parse(r.stdout) as { jobId: string }).jobId })
+  const done = await Promise.all(ids.map(async (id) => await waitJob(lab.broker, id)))
+  watching = false
+  await watcher
+  for (const d of done) {
+    t.equal(d.info.state, 'succeeded', d.info.reason ?? 'succeeded')
+    t.equal((JSON.parse(d.result.resultJson ?? 'null') as { msg: string }).msg, 'hello, rank 0, from mvm-greet 2.0.0', 'the rank imports the package built after submission')
+  }
+  t.ok([...reasons].some((r) => /^building environment [0-9a-f]{64}$/.test(r)), `a job waited with the build as its reason (seen: ${[...reasons].join('; ') || 'none'})`)
+  const l3 = await nodesJson()
+  t.equal(sum(l3, 'envBuilds', true) - sum(l2, 'envBuilds', true), 1, 'two jobs submitted together: one build')
+
+  // a build that fails fails its job with npm's message (a tarball that is not one)
+  await writeFile(join(dir, 'env', 'broken.tgz'), randomBytes(4096))
+  await writeFile(join(dir, 'list3.yaml'), listed.replace('mvm-greet-1.0.0.tgz', 'broken.tgz'))
+  const br = await runCli(['submit', join(dir, 'list3.yaml'), '--json', '--broker', url])
+  t.equal(br.code, 0, `accepted before it is built: ${br.stderr}`)
+  const failed = await waitJob(lab.broker, (JSON.parse(br.stdout) as { jobId: string }).jobId)
+  t.equal(failed.info.state, 'failed')
+  t.match(failed.info.reason, /^environment [0-9a-f]{64} could not be built: npm install of the environment failed: \S/, 'the reason carries npm\'s error')
+  t.equal(sum(await nodesJson(), 'envBuilds', true), sum(l3, 'envBuilds', true), 'a failed build is not counted as built')
+
+  // the super-peer killed while it builds: the restarted broker builds again before the job runs
+  await writeFile(join(pkg, 'package.json'), '{ "name": "mvm-greet", "version": "3.0.0", "main": "index.js", "license": "MIT" }')
+  await writeFile(join(pkg, 'index.js'), "'use strict'\nmodule.exports = function greet (who) { return `hello, ${who}, from mvm-greet 3.0.0` }\n")
+  await execFileP('tar', ['czf', join(dir, 'env', 'mvm-greet-3.0.0.tgz'), '-C', join(dir, 'greet2'), 'package'])
+  await writeFile(join(dir, 'list4.yaml'), listed.replace('mvm-greet-1.0.0.tgz', 'mvm-greet-3.0.0.tgz'))
+  const k = await runCli(['submit', join(dir, 'list4.yaml'), '--json', '--broker', url])
+  t.equal(k.code, 0, k.stderr)
+  await lab.restartSuperPeer('SIGKILL')
+  const after3 = await waitJob(lab.broker, (JSON.parse(k.stdout) as { jobId: string }).jobId, 90_000)
+  t.equal(after3.info.state, 'succeeded', after3.info.reason ?? 'succeeded')
+  t.equal((JSON.parse(after3.result.resultJson ?? 'null') as { msg: string }).msg, 'hello, rank 0, from mvm-greet 3.0.0', 'built after the restart, before the job ran')
 })

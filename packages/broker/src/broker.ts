@@ -44,6 +44,8 @@ export class BrokerImpl implements Broker {
   private kickPending = false
   /** What the last pass learnt about a job it left queued (see explainWait); dropped when the job leaves the queue. */
   private readonly notes = new Map<string, string>()
+  /** Queued jobs kept from scheduling until something outside the broker is ready (see gate()). */
+  private readonly gates = new Map<string, string>()
   /** Priorities of the queued jobs free to run, highest first; rebuilt after any change. */
   private queuedPriorities: number[] | null = null
 
@@ -172,6 +174,8 @@ export class BrokerImpl implements Broker {
   }
 
   private dependencies (job: Job): DependencyStatus {
+    const gate = this.gates.get(job.id)
+    if (gate !== undefined) return { kind: 'wait', reason: gate }
     const deps = dependenciesOf(job)
     return deps.length === 0 ? { kind: 'met' } : dependencyStatus(deps, (id) => this.store.get(id))
   }
@@ -353,6 +357,32 @@ export class BrokerImpl implements Broker {
     this.settleDependencies(jobId)
     this.kick()
     return this.store.mustGet(jobId)
+  }
+
+  gate (jobId: string, reason: string): void {
+    const job = this.store.mustGet(jobId)
+    if (job.state !== 'queued' || job.childIds !== undefined) return
+    this.gates.set(jobId, reason)
+    this.queuedPriorities = null
+  }
+
+  openGate (jobId: string): void {
+    if (!this.gates.delete(jobId)) return
+    this.queuedPriorities = null
+    const job = this.store.get(jobId)
+    if (job === undefined || job.state !== 'queued') return
+    // the pass dropped it while gated: back in the queue when nothing else holds it
+    const st = this.dependencies(job)
+    if (st.kind === 'never') this.dependencyNeverMet(job, st.reason)
+    else if (st.kind === 'met') { this.store.queue.push(job); this.kick() }
+  }
+
+  failQueued (jobId: string, reason: string): void {
+    this.gates.delete(jobId)
+    const job = this.store.get(jobId)
+    if (job === undefined || job.state !== 'queued' || job.childIds !== undefined) return
+    this.log.info({ jobId, reason }, 'queued job failed')
+    this.emit(this.store.transition(jobId, 'failed', { reason }))
   }
 
   waitReason (jobId: string): string | null {
@@ -584,6 +614,7 @@ export class BrokerImpl implements Broker {
     if (e.kind === 'state') {
       this.queuedPriorities = null
       if (e.state !== 'queued') this.notes.delete(e.jobId)
+      if (isTerminal(e.state)) this.gates.delete(e.jobId)
     }
     for (const cb of this.listeners) {
       try { cb(e) } catch (err) { this.log.warn({ err }, 'job listener threw') }

@@ -2,8 +2,9 @@ import { InvalidStateError, type JobState } from '@mvm/core'
 import { terminalStates } from './types.js'
 
 const allowed: Record<JobState, readonly JobState[]> = {
-  // held: by a user (`mvm hold`) until released
-  queued: ['scheduled', 'cancelled', 'held'],
+  // held: by a user (`mvm hold`) until released; failed: what it needs before it can run
+  // (its environment) could not be made
+  queued: ['scheduled', 'cancelled', 'held', 'failed'],
   // a poison job or a user hold: parked until released (back to queued) or cancelled
   held: ['queued', 'cancelled'],
   // back to queued when dispatch fails or a node/broker dies before the job ran

@@ -284,6 +284,16 @@ export interface Broker {
    * (running) to succeed", "held by alice"); null unless it is queued or held.
    */
   waitReason: (jobId: string) => string | null
+  /**
+   * Keeps a queued job from being scheduled until `openGate`, `reason` showing as its wait
+   * reason (e.g. "building environment <key>"). Gates live in memory: a restarted broker has
+   * none, so whoever set one checks again after a restart.
+   */
+  gate: (jobId: string, reason: string) => void
+  /** Lets a gated job be scheduled (a no-op for a job with no gate). */
+  openGate: (jobId: string) => void
+  /** A queued job to failed with this reason (e.g. its environment could not be built); a no-op once it left the queue. */
+  failQueued: (jobId: string, reason: string) => void
   /** A setting kept in the job store (e.g. the policy applied at run time), undefined when unset. */
   setting: (key: string) => string | undefined
   /** Stores a setting durably before it returns; null removes it. */

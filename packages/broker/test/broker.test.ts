@@ -439,3 +439,30 @@ t.test('requeue of a running job stops its ranks before it is queued again; hold
   t.equal((await broker.requeue(id)).state, 'queued', 'a succeeded job runs again')
   t.equal(broker.result(id).ranks.length, 0, 'without the old run\'s ranks')
 })
+
+t.test('a gated job waits with the gate\'s reason until opened; failQueued fails a queued job', async (t) => {
+  const { broker, dispatcher } = await startBroker(t.testdir())
+  t.teardown(() => broker.stop())
+  broker.updateNodes([node('a', { totalSlots: 2, freeSlots: 2 })])
+  const g = broker.submit({ name: 'gated', size: 1 }).jobId
+  broker.gate(g, 'building environment abc')
+  const free = broker.submit({ name: 'free', size: 1 }).jobId
+  await waitFor(() => broker.get(free).state === 'running', 'the ungated job runs')
+  broker.schedule()
+  t.equal(broker.get(g).state, 'queued', 'a free slot is there, but the gated job waits')
+  t.equal(broker.waitReason(g), 'building environment abc')
+  broker.openGate(g)
+  await waitFor(() => broker.get(g).state === 'running', 'the opened job runs')
+  t.equal(dispatcher.starts.filter((s) => s.job.id === g).length, 1, 'started once')
+  finish(broker, g)
+  finish(broker, free)
+  const f = broker.submit({ name: 'doomed', size: 1 }).jobId
+  broker.gate(f, 'building environment def')
+  broker.failQueued(f, 'environment def could not be built: npm ERR! bad tarball')
+  t.equal(broker.get(f).state, 'failed')
+  t.equal(broker.get(f).reason, 'environment def could not be built: npm ERR! bad tarball')
+  broker.openGate(f)
+  broker.failQueued(f, 'again')
+  t.equal(broker.get(f).reason, 'environment def could not be built: npm ERR! bad tarball', 'no-ops once it left the queue')
+  t.notOk(dispatcher.starts.some((s) => s.job.id === f), 'a failed queued job never starts')
+})

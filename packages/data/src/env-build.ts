@@ -31,6 +31,11 @@ export interface EnvironmentRegistry {
    * and its tree stored, pinned, under `env:<key>`.
    */
   resolve: (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts?: ResolveOptions) => Promise<{ id: string, key: string, built: boolean }>
+  /**
+   * The key these sources build under and, when it is built (tree and files all in the
+   * store), its tree's id; never builds. Checks the sources as `resolve` does.
+   */
+  lookup: (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts?: Pick<ResolveOptions, 'packages'>) => Promise<{ key: string, id?: string }>
 }
 
 export interface ResolveOptions {
@@ -79,18 +84,25 @@ class Registry implements EnvironmentRegistry {
     return this.index
   }
 
-  async resolve (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts: ResolveOptions = {}): Promise<{ id: string, key: string, built: boolean }> {
+  async lookup (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts: Pick<ResolveOptions, 'packages'> = {}): Promise<{ key: string, id?: string }> {
+    const key = this.keyFor(kind, files, opts.packages)
+    const have = (await this.known())[key]
+    return have !== undefined && await this.complete(have) ? { key, id: have } : { key }
+  }
+
+  private keyFor (kind: EnvironmentTree['kind'], files: EnvironmentSource[], packages: Record<string, string> | undefined): string {
     for (const f of files) if (!safeRelative(f.path)) throw new BadRequestError(`environment file ${JSON.stringify(f.path)} leaves the environment's folder`)
-    let key: string
-    if (kind === 'npm' && opts.packages !== undefined) {
-      key = keyOf('npm-packages', JSON.stringify(packageKey(opts.packages, files)))
-    } else if (kind === 'npm') {
+    if (kind === 'npm' && packages !== undefined) return keyOf('npm-packages', JSON.stringify(packageKey(packages, files)))
+    if (kind === 'npm') {
       const lock = files.find((f) => f.path === 'package-lock.json')
       if (lock === undefined || !files.some((f) => f.path === 'package.json')) throw new BadRequestError('an npm environment needs package.json and package-lock.json')
-      key = keyOf('npm', lock.id)
-    } else {
-      key = keyOf('folder', JSON.stringify([...files].sort((a, b) => a.path < b.path ? -1 : 1).map((f) => [f.path, f.id])))
+      return keyOf('npm', lock.id)
     }
+    return keyOf('folder', JSON.stringify([...files].sort((a, b) => a.path < b.path ? -1 : 1).map((f) => [f.path, f.id])))
+  }
+
+  async resolve (kind: EnvironmentTree['kind'], files: EnvironmentSource[], opts: ResolveOptions = {}): Promise<{ id: string, key: string, built: boolean }> {
+    const key = this.keyFor(kind, files, opts.packages)
     const index = await this.known()
     const have = index[key]
     if (have !== undefined && await this.complete(have)) {

@@ -52,8 +52,10 @@ async function settledWithin (p: Promise<void> | undefined, ms: number): Promise
 /** One job's local ranks on this node: spawn, wire, watch, clean up. */
 export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: RemoteLink): RunningJob {
   const log = deps.log.child({ job: spec.jobId })
-  // no owner named: nobody to keep a process for
-  const reuse = deps.reuse && typeof spec.owner === 'string' && spec.owner !== ''
+  // no owner named: nobody to keep a process for. Nor for a job with an environment: a reused
+  // process keeps Node's module cache, keyed by paths in its work dir, so the owner's next job
+  // with another environment (the same package, another version) would get the modules of this one
+  const reuse = deps.reuse && typeof spec.owner === 'string' && spec.owner !== '' && deps.files?.environment === undefined
   const workDir = join(deps.dataDir, 'jobs', spec.jobId)
   const localRanks = spec.placement.flatMap((n, r) => n === spec.self ? [r] : [])
   const wiring = new DirectWiring(spec.graph, localRanks, log)

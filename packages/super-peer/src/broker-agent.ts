@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { BadRequestError, ErrorCode, NotFoundError, UnavailableError, toMvmError, type Logger, type Startable } from '@mvm/core'
 import { createBroker, parseBoundedJson, terminalStates, type Broker, type FaultTolerance, type Job, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { Holder } from '@mvm/data'
+import { dispatchEnvironment, gateBuilds } from './env-gate.js'
 import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
 import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
 import { expectBody, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
@@ -147,6 +148,7 @@ export class BrokerAgent implements Startable {
         bundle: (job) => job.bundleSha === null ? [] : decodeStoredBundle(this.broker.bundle(job.bundleSha)),
         checkpoints: (id) => this.broker.checkpoints(id),
         sent: (n) => { this.bytesSent += n },
+        environment: async (job) => await dispatchEnvironment(job, init.data),
         files: (job) => ({
           inputs: dispatchInputs(job, this.broker),
           // this node first (it has every bound input), then the job's other nodes as they fetch
@@ -177,6 +179,8 @@ export class BrokerAgent implements Startable {
     const files = this.init.policyFiles ?? (this.init.policy !== undefined ? await rootFiles(this.init.policy) : [])
     await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
     await this.broker.start()
+    // before the broker's first pass: a build a restart interrupted runs again before dispatch
+    if (this.init.data !== undefined) gateBuilds(this.broker, this.init.data, this.broker.list({ state: 'queued', limit: 10_000 }).map((j) => j.id), this.init.logger)
     await this.policy.restore(storedPolicies(this.broker.setting(APPLIED_POLICIES_KEY)), (texts) => {
       this.broker.putSetting(APPLIED_POLICIES_KEY, texts.length === 0 ? null : JSON.stringify(texts))
     }, { stored: this.broker.setting(POLICY_HISTORY_KEY), save: (json) => { this.broker.putSetting(POLICY_HISTORY_KEY, json) } })
@@ -221,6 +225,7 @@ export class BrokerAgent implements Startable {
         if (rpc === undefined) throw new UnavailableError(`CheckpointJob(${jobId}): node ${peerId} (rank 0) is not connected`)
         expectBody(await rpc.request({ type: 'cutRequest', jobId }, { timeoutMs: 10_000 }), 'ack')
       },
+      log: this.init.logger,
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
     })
     this.explainQueued(jobs)

@@ -1,11 +1,12 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
 import type { BrokerHandlers, JobInfo, JobOutput, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
-import { BadRequestError, InvalidStateError } from '@mvm/core'
+import { BadRequestError, InvalidStateError, type Logger } from '@mvm/core'
 import type { InstanceTemplate } from '@mvm/wire'
 import { prepareSubmission, type Submission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
 import { JobWaiters } from './job-waiters.js'
 import { listHistory, rankResult } from './history-soap.js'
+import { gateBuilds } from './env-gate.js'
 import { bindInputs, inputIds, inputPin, type BrokerData } from './job-data.js'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
@@ -83,6 +84,7 @@ export interface JobHandlerOptions {
   shape?: (request: JobRequest, written: ReadonlySet<string>, profile: string) => JobRequest
   /** Asks the node running rank 0 of a job for a coordinated cut (`CheckpointJob`). */
   requestCut?: (jobId: string, peerId: string) => Promise<void>
+  log?: Logger
 }
 
 /**
@@ -119,6 +121,8 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       options.admit?.(sub.request)
       // concurrent submits share one commit; none is answered before it is durable
       const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
+      // before the broker's next pass (on a later turn): a job whose environment is not built waits for it
+      if (options.data !== undefined) gateBuilds(broker, options.data, [res!.jobId, ...res!.childJobIds], options.log)
       await broker.flush()
       await pinInputs([res!.jobId, ...res!.childJobIds])
       return { jobId: res!.jobId, childJobIds: res!.childJobIds }
@@ -136,6 +140,7 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
         }
       }
       const res = broker.submitMany(subs.map((s) => ({ request: s.request, bundle: s.bundle })), { commit: 'batch' })
+      if (options.data !== undefined) gateBuilds(broker, options.data, res.flatMap((r) => [r.jobId, ...r.childJobIds]), options.log)
       await broker.flush()
       await pinInputs(res.flatMap((r) => [r.jobId, ...r.childJobIds]))
       return { submitted: res.map((r) => ({ jobId: r.jobId, childJobIds: r.childJobIds })) }

@@ -1,7 +1,7 @@
 import { UnavailableError, type Logger } from '@mvm/core'
 import type { CheckpointRecord, Dispatcher, Job } from '@mvm/broker'
 import { expectBody, type RpcPeer } from '@mvm/wire'
-import { encodeInstance, type InstanceTemplate, type InstantiateSpec } from '@mvm/wire'
+import { encodeInstance, type InstanceTemplate, type InstantiateSpec, type JobEnvironment } from '@mvm/wire'
 import type { BundleFile } from '@mvm/soap'
 
 export interface DispatchTarget {
@@ -15,6 +15,8 @@ export interface DispatchTarget {
   sent?: (bytes: number) => void
   /** The job's inputs as they are now (earlier jobs' outputs resolved) and who holds them. */
   files?: (job: Job) => Pick<InstantiateSpec, 'inputs' | 'dataHolders'>
+  /** The job's environment with its tree id, when it was accepted before it was built. */
+  environment?: (job: Job) => Promise<JobEnvironment | undefined>
 }
 
 const INSTANTIATE_TIMEOUT_MS = 120_000
@@ -38,8 +40,10 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
   return {
     async start (job, placement, { signal, resume }) {
       const peers = [...new Set(placement)]
-      const tpl = job.request.instance as InstanceTemplate | undefined
-      if (tpl === undefined) throw new UnavailableError(`job ${job.id} has no instance template (submitted by an older broker?)`)
+      const stored = job.request.instance as InstanceTemplate | undefined
+      if (stored === undefined) throw new UnavailableError(`job ${job.id} has no instance template (submitted by an older broker?)`)
+      const env = stored.environment?.id === undefined && stored.environment?.sources !== undefined ? await target.environment?.(job) : undefined
+      const tpl = env === undefined ? stored : { ...stored, environment: env }
       const hasData = (tpl.inputs ?? []).length > 0 || (tpl.inputsFrom ?? []).length > 0 || tpl.environment?.id !== undefined
       const instance: InstantiateSpec = {
         ...tpl, jobId: job.id, placement, resume, addresses: Object.fromEntries(peers.map((p) => [p, target.addresses(p)])),

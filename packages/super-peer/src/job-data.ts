@@ -112,9 +112,12 @@ async function fromUpstream (data: BrokerData, id: string): Promise<FileManifest
 const isEnvFile = (name: string): boolean => name.startsWith(`${ENV_INPUT}/`)
 
 /**
- * The profile's environment, from the files that came as `@environment/…` inputs: found by its
- * key or built once here (the submission waits for a first build), so every peer of the group
- * fetches the same tree and none installs anything.
+ * The profile's environment, from the files that came as `@environment/…` inputs, so every
+ * peer of the group fetches the same tree and none installs anything. One already built (by
+ * its key) or a folder (recorded at once) is bound now; an npm one not built yet comes back
+ * with its key and sources and no id: the job is accepted at once and waits, gated, while
+ * this super-peer builds it (see env-gate.ts), since a first `npm install` can outlast a
+ * client's SOAP timeout.
  */
 async function bindEnvironment (tpl: InstanceTemplate, inputs: InstanceInput[], data: BrokerData): Promise<InstanceTemplate['environment']> {
   const env = tpl.environment
@@ -123,15 +126,17 @@ async function bindEnvironment (tpl: InstanceTemplate, inputs: InstanceInput[], 
     if (files.length > 0) throw new BadRequestError(`SubmitJob inputs: names under ${ENV_INPUT}/ are the profile's environment, and this profile has none`)
     return undefined
   }
-  if (env.id !== undefined) return env // bound before (a resubmitted template)
+  if (env.id !== undefined || env.sources !== undefined) return env // bound before (a resubmitted template)
   if (data.environments === undefined) throw new UnavailableError('this super-peer builds no environments')
-  if (env.packages !== undefined) {
-    const r = await data.environments.resolve('npm', files, { packages: env.packages })
-    return { kind: 'npm', id: r.id, key: r.key, packages: env.packages }
+  if (env.packages === undefined && files.length === 0) throw new BadRequestError(`the profile's environment did not come with the submission; \`mvm submit\` uploads it as inputs ${ENV_INPUT}/…`)
+  const opts = env.packages === undefined ? {} : { packages: env.packages }
+  const base = { kind: env.kind, ...opts }
+  if (env.kind === 'npm') {
+    const found = await data.environments.lookup('npm', files, opts)
+    if (found.id === undefined) return { ...base, key: found.key, sources: files }
   }
-  if (files.length === 0) throw new BadRequestError(`the profile's environment did not come with the submission; \`mvm submit\` uploads it as inputs ${ENV_INPUT}/…`)
-  const r = await data.environments.resolve(env.kind, files)
-  return { kind: env.kind, id: r.id, key: r.key }
+  const r = await data.environments.resolve(env.kind, files, opts)
+  return { ...base, id: r.id, key: r.key }
 }
 
 /** An output of a finished job by its stored name; E_NOT_FOUND listing the outputs it has. */
@@ -152,10 +157,11 @@ export function dispatchInputs (job: Job, broker: Pick<Broker, 'result'>): Insta
   return [...(tpl.inputs ?? []), ...from]
 }
 
-/** Every content id a job's inputs use (to pin them while it may run). */
+/** Every content id a job's inputs use (to pin them while it may run), an unbuilt environment's sources included. */
 export function inputIds (job: Job): string[] {
   const tpl = job.request.instance as InstanceTemplate | undefined
-  return [...new Set([...(tpl?.inputs ?? []).map((i) => i.id), ...(tpl?.environment?.id === undefined ? [] : [tpl.environment.id])])]
+  const env = tpl?.environment
+  return [...new Set([...(tpl?.inputs ?? []).map((i) => i.id), ...(env?.id === undefined ? [] : [env.id]), ...(env?.sources ?? []).map((f) => f.id)])]
 }
 
 /**

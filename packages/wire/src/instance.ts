@@ -55,6 +55,12 @@ export interface JobEnvironment {
   key?: string
   /** An npm environment given as packages (name → version, or `file:<path>` of an uploaded tarball). */
   packages?: Record<string, string>
+  /**
+   * The files it is built from (path under the environment's folder, content id) while it is
+   * not built yet (`id` unset): the super-peer builds it after accepting the job; peers never
+   * see this.
+   */
+  sources?: Array<{ path: string, id: string }>
 }
 
 export interface InstanceInput {
