@@ -26,7 +26,8 @@ t.test('dependencies: afterok, afternotok, afterany, never met, unknown, across 
   const get = async (jobId: string): ReturnType<typeof lab.broker.GetJob> => await lab.broker.GetJob({ jobId })
 
   await t.test('afterok: B runs only once A succeeded (mvm submit --depends-on)', async (t) => {
-    const a = await sub(WAITER, { ms: '1500' })
+    // long enough that A is still running when the CLI (a cold process) has submitted B
+    const a = await sub(WAITER, { ms: '3000' })
     const r = await runCli(['submit', WAITER, '--param', 'ms=100', '--depends-on', `afterok:${a}`, '--bootstrap', lab.bootstrap])
     t.equal(r.code, 0, r.stderr)
     const b = r.stdout.trim()

@@ -36,7 +36,10 @@ export async function startLab (o: LabInit = {}): Promise<TestLab> {
   const hb = String(o.heartbeatMs ?? 300)
   const onLog = process.env.MVM_TEST_LOGS !== undefined ? (l: string) => { process.stderr.write(l + '\n') } : undefined
   await o.prepare?.(dir)
-  const superArgs = (port: string): string[] => ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', port, '--data-dir', join(dir, 'super'), '--heartbeat-ms', hb, ...(o.superArgs ?? [])]
+  // 8 silent intervals (2.4 s at 300 ms) before a peer is down: a peer starved of CPU for a
+  // second on a busy test machine is not a dead one (a killed peer's connection closes at once)
+  const missed = (o.superArgs ?? []).includes('--missed-heartbeats') ? [] : ['--missed-heartbeats', '8']
+  const superArgs = (port: string): string[] => ['--roles', 'bootstrap,super-peer', '--group', 'lab', '--soap-port', port, '--data-dir', join(dir, 'super'), '--heartbeat-ms', hb, ...missed, ...(o.superArgs ?? [])]
   let superPeer = await startNodeProcess('super', superArgs('0'), { onLog })
   const bootstrap = superPeer.ready.soapUrl
   const early: NodeProcess[] = [superPeer]

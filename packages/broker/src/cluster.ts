@@ -91,6 +91,29 @@ export class Cluster {
     return out
   }
 
+  /**
+   * Slots held (and not used) on each peer by active reservations other than `except`, and the
+   * names of those reservations: what keeps a job's free slots below what the nodes report.
+   */
+  heldFrom (except?: string): { perPeer: Map<string, number>, names: string[] } {
+    const perPeer = new Map<string, number>()
+    const names: string[] = []
+    if (this.holds.length === 0) return { perPeer, names }
+    const held = this.held()
+    for (const k of this.nodes.values()) {
+      const n = this.heldUnused(k.view.peerId, held, except)
+      if (n > 0) perPeer.set(k.view.peerId, n)
+    }
+    for (const h of held) {
+      if (h.name === except) continue
+      for (const [p, n] of h.perPeer) if (n > (h.used.get(p) ?? 0)) { names.push(h.name); break }
+    }
+    return { perPeer, names }
+  }
+
+  /** Whether the reservation of that name is active now (its window open). */
+  isHeld (name: string): boolean { return this.holds.length > 0 && this.held().some((h) => h.name === name) }
+
   /** Up nodes that satisfy the constraints, whatever they have free (to say why a job waits). */
   matching (c: PlacementConstraints | undefined): NodeView[] {
     return this.eligible(c).map((k) => ({ ...k.view, ...this.free(k) }))

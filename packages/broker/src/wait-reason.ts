@@ -23,6 +23,8 @@ function describeConstraints (job: Job): string {
  * that found no placement, the head of a queue without backfill).
  */
 export function explainWait (job: Job, cluster: Cluster, ahead: number, note?: string): string {
+  const reservation = typeof job.request.reservation === 'string' ? job.request.reservation : undefined
+  if (reservation !== undefined && !cluster.isHeld(reservation)) return `waiting for reservation ${reservation} to be active (its window is not open)`
   const nodes = cluster.matching(job.request.placement)
   const behind = ahead > 0 ? `behind ${plural(ahead, 'higher-priority job')}` : ''
   const withBehind = (s: string): string => behind === '' ? s : `${s}; ${behind}`
@@ -47,6 +49,19 @@ export function explainWait (job: Job, cluster: Cluster, ahead: number, note?: s
   if (capacity < job.size) {
     const mem = capacity < free ? ` (memory for ${plural(capacity, 'rank')})` : ''
     return withBehind(`needs ${plural(job.size, 'slot')}, ${where} ${free} free of ${total}${mem}`)
+  }
+  // free by the nodes' reports, but held for a reservation this job is not in
+  const { perPeer, names } = cluster.heldFrom(reservation)
+  if (names.length > 0) {
+    let open = 0; let held = 0
+    for (const n of nodes) {
+      const h = Math.min(n.freeSlots, perPeer.get(n.peerId) ?? 0)
+      held += h
+      open += rankCapacity(n.freeSlots - h, n.freeMemoryMB, memoryMB)
+    }
+    if (open < job.size) {
+      return withBehind(`needs ${plural(job.size, 'slot')}, ${where} ${free} free of ${total}, ${held} of them held by reservation ${names.join(', ')}`)
+    }
   }
   if (behind !== '') return behind
   return note ?? 'waiting for the next scheduling pass'

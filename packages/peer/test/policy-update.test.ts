@@ -143,7 +143,7 @@ t.test('start() twice registers each handler once; stop() unregisters all and is
   await peer.start()
   await peer.start()
   t.ok(peer.isStarted())
-  const expected: ControlType[] = ['awaken', 'instantiate', 'terminate', 'policyUpdate']
+  const expected: ControlType[] = ['awaken', 'instantiate', 'terminate', 'policyUpdate', 'cutRequest']
   t.same([...host.registered].sort(), [...expected].sort(), 'each handler registered exactly once')
   t.equal(host.soapExtensions, 1, 'Node.GetLogs added once')
   t.same(host.streamCalls, [], 'no queue protocol before the first job (nothing loaded yet)')
