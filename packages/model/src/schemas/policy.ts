@@ -28,6 +28,21 @@ export const schedulingSchema = z.object({
    * or accepted and held queued with that reason, for groups that nodes may still join (true).
    */
   waitForCapacity: z.boolean().optional(),
+  /**
+   * Per-user limits: ranks running at once and jobs queued at once. A submit over
+   * `maxQueuedJobs`, or of a job larger than `maxRunningRanks`, is refused (E_QUOTA); a job that
+   * would take its owner over `maxRunningRanks` waits, and the scheduler passes over it.
+   */
+  quotas: z.object({
+    maxRunningRanks: positiveInt().optional(),
+    maxQueuedJobs: positiveInt().optional(),
+    users: z.record(z.string().min(1), z.object({
+      maxRunningRanks: positiveInt().optional(),
+      maxQueuedJobs: positiveInt().optional()
+    }).strict()).optional()
+  }).strict().optional(),
+  /** Among jobs of equal priority, the owner with the fewest running ranks goes first (default true). */
+  fairShare: z.boolean().optional(),
   reservations: z.array(z.object({
     name: z.string().min(1),
     subjects: z.array(z.string().min(1)).optional(),
@@ -153,7 +168,14 @@ type Perm = (typeof permissions)[number]
 
 /** The policy a node acts on: every setting present, after merging levels and filling defaults. */
 export interface EffectivePolicySpec {
-  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, reservations: Reservation[] }
+  scheduling: {
+    strategy: string
+    options: Record<string, unknown>
+    waitForCapacity: boolean
+    quotas: { maxRunningRanks?: number, maxQueuedJobs?: number, users: Record<string, { maxRunningRanks?: number, maxQueuedJobs?: number }> }
+    fairShare: boolean
+    reservations: Reservation[]
+  }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
     clientAuthentication: 'none' | 'required'
@@ -176,7 +198,7 @@ export interface EffectivePolicySpec {
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
-  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, reservations: [] },
+  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, quotas: { users: {} }, fairShare: true, reservations: [] },
   security: { authentication: 'none', clientAuthentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, metrics: [...metricNames] },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
