@@ -4,7 +4,7 @@
 // and a user with a run of queued jobs does not keep another user's single job waiting.
 import t from 'tap'
 import { join } from 'node:path'
-import { ROOT, startLab, submit, waitFor, type TestLab } from './lib/lab.js'
+import { ROOT, runCli, startLab, submit, waitFor, type TestLab } from './lib/lab.js'
 
 const WAITER = join(ROOT, 'test', 'fixtures', 'jobs', 'waiter.yaml')
 
@@ -38,6 +38,8 @@ t.test('quotas and fair share', async (t) => {
     await waitFor(async () => (await lab.broker.ListNodes({})).nodes.filter((n) => n.roles.includes('peer')).every((n) => n.freeSlots === n.totalSlots), 30_000, 'the peer to be idle')
   }
   t.equal((await lab.broker.ApplyPolicy({ policyYaml: POLICY })).applied, true, 'the quota policy applies')
+  const show = await runCli(['policy', 'show', '--bootstrap', lab.bootstrap])
+  t.match(show.stdout, /^quotas {5}alice: 2 running ranks, 3 queued jobs; fair share on$/m, `mvm policy show lists the quotas\n${show.stderr}`)
 
   t.test('over quota: refused at submit, or waits and is passed over', async (t) => {
     await t.rejects(sub('alice', { processes: '3' }), { code: 'E_QUOTA', message: /3 ranks, over the quota of 2 running ranks for alice \(scheduling\.quotas\.maxRunningRanks\)/ },
