@@ -15,6 +15,7 @@ import { DEFAULT_POISON_AFTER } from './types.js'
 import { saveCheckpoint } from './checkpoints.js'
 import { dependenciesOf, dependencyStatus, normaliseDependsOn, type DependencyStatus } from './deps.js'
 import { explainWait } from './wait-reason.js'
+import { checkSubmitQuotas, overRunning, ownerOf } from './quotas.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
@@ -115,6 +116,17 @@ export class BrokerImpl implements Broker {
       const b = it.bundle
       return { ...jobs, bundle: typeof b === 'string' ? new TextEncoder().encode(b) : b }
     })
+    const quotas = this.init.quotas?.()
+    if (quotas !== undefined) {
+      let queued: Map<string, number> | undefined
+      checkSubmitQuotas(quotas, subs, (owner) => {
+        if (queued === undefined) {
+          queued = new Map()
+          for (const j of this.store.queuedJobs()) queued.set(ownerOf(j), (queued.get(ownerOf(j)) ?? 0) + 1)
+        }
+        return queued.get(owner) ?? 0
+      })
+    }
     const out = this.store.submitMany(subs, options)
     const at = this.now()
     for (const r of out) {
@@ -399,6 +411,11 @@ export class BrokerImpl implements Broker {
     if (job.state !== 'queued') return null
     const deps = this.dependencies(job)
     if (deps.kind !== 'met') return deps.reason
+    const quotas = this.init.quotas?.()
+    if (quotas !== undefined) {
+      const over = overRunning(quotas, job, this.runningByOwner().get(ownerOf(job)) ?? 0)
+      if (over !== null) return over
+    }
     return explainWait(job, this.cluster, this.higherPriorityAhead(job.priority), this.notes.get(jobId))
   }
 
@@ -489,8 +506,20 @@ export class BrokerImpl implements Broker {
       dispatch: (job, placement, memoryMB) => { this.dispatch(job, placement, memoryMB) },
       dependencies: (job) => this.dependencies(job),
       dependencyNeverMet: (job, reason) => { this.dependencyNeverMet(job, reason) },
-      note: (jobId, text) => { this.notes.set(jobId, text) }
+      note: (jobId, text) => { this.notes.set(jobId, text) },
+      quotas: this.init.quotas?.(),
+      running: this.runningByOwner()
     })
+  }
+
+  /** Ranks of dispatched jobs per owner: what quotas and fair share count. */
+  private runningByOwner (): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const [id, a] of this.active) {
+      const owner = ownerOf(this.store.mustGet(id))
+      out.set(owner, (out.get(owner) ?? 0) + a.placement.length)
+    }
+    return out
   }
 
   on (_event: 'job', cb: (e: JobChangeEvent) => void): () => void {

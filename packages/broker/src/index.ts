@@ -33,7 +33,7 @@ import type { Broker, BrokerInit, SchedulingStrategy } from './types.js'
 
 export type {
   Broker, BrokerInit, Candidate, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
-  NodeView, PlacementInput, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
+  NodeView, PlacementInput, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult, UserLimits, UserQuotas
 } from './types.js'
 export { schedulingStrategies } from './strategies/registry.js'
 export { terminalStates } from './types.js'

@@ -2,7 +2,8 @@ import type { Logger } from '@mvm/core'
 import type { Cluster } from './cluster.js'
 import type { JobStore } from './store.js'
 import type { QueueKey } from './queue-index.js'
-import type { Candidate, Job, SchedulingStrategy } from './types.js'
+import type { Candidate, Job, SchedulingStrategy, UserQuotas } from './types.js'
+import { overRunning, ownerOf } from './quotas.js'
 import type { DependencyStatus } from './deps.js'
 import { totalCapacity } from './strategies/capacity.js'
 
@@ -19,6 +20,10 @@ export interface PassDeps {
   dependencyNeverMet: (job: Job, reason: string) => void
   /** What the pass learnt about a job it left queued that its shape alone does not explain. */
   note: (jobId: string, text: string) => void
+  /** Per-user limits and fair share, if any. */
+  quotas: UserQuotas | undefined
+  /** Running ranks per owner now; the pass adds what it dispatches. */
+  running: Map<string, number>
 }
 
 /**
@@ -32,20 +37,24 @@ export interface PassDeps {
  * queue length. Jobs looked at and left queued are put back when the pass ends. The pass ends
  * as soon as the cluster has no free slot, and a job whose shape (constraints and memory)
  * already failed at a smaller or equal size in this pass is skipped without asking the strategy.
+ *
+ * Per-user quotas: a job that would take its owner over `maxRunningRanks` is passed over (with
+ * that wait reason), whatever backfill says, so one user at their limit never blocks another.
+ * Fair share: see {@link FairWindow}.
  */
 export function schedulePass (d: PassDeps): number {
   let dispatched = 0
   const failedAt = new Map<string, number>()
   const skipped: QueueKey[] = []
+  const fair = new FairWindow(d)
   try {
     while (d.cluster.totalFreeSlots() > 0) {
-      const key = d.store.queue.pop()
-      if (key === undefined) break
-      const job = d.store.mustGet(key.id)
-      const deps = d.dependencies(job)
-      // not put back: the broker queues it again when one of its dependencies ends
-      if (deps.kind === 'wait') continue
-      if (deps.kind === 'never') { d.dependencyNeverMet(job, deps.reason); continue }
+      const next = fair.next()
+      if (next === undefined) break
+      const { key, job } = next
+      const over = overRunning(d.quotas, job, d.running.get(ownerOf(job)) ?? 0)
+      // skipped, never a block: the next user's jobs still start
+      if (over !== null) { d.note(job.id, over); skipped.push(key); continue }
       const memoryMB = job.request.resources?.memoryMB ?? 0
       const { strategy: _s, ...constraints } = job.request.placement ?? {}
       const reservation = typeof job.request.reservation === 'string' ? job.request.reservation : undefined
@@ -60,16 +69,90 @@ export function schedulePass (d: PassDeps): number {
       }
       if (placement === null) {
         skipped.push(key)
-        if (!d.backfill) { notBackfilled(d, job); break }
+        if (!d.backfill) { skipped.push(...fair.drain()); notBackfilled(d, job); break }
         continue
       }
       d.dispatch(job, placement, memoryMB)
+      d.running.set(ownerOf(job), (d.running.get(ownerOf(job)) ?? 0) + job.size)
       dispatched++
     }
   } finally {
-    for (const k of skipped) d.store.queue.push(k)
+    for (const k of [...skipped, ...fair.drain()]) d.store.queue.push(k)
   }
   return dispatched
+}
+
+/** How far one pass looks down a run of equal-priority jobs for other users' jobs. */
+const FAIR_LOOKAHEAD = 1024
+
+interface Entry { key: QueueKey, job: Job }
+
+/**
+ * The jobs a pass considers, in queue order, except that among jobs of equal priority the
+ * owner with the fewest running ranks goes first (ties: queue order). It takes up to
+ * {@link FAIR_LOOKAHEAD} equal-priority jobs off the heap at a time, so a user with a long run
+ * of queued jobs does not keep another user's job behind them; without fair share it takes one.
+ * Jobs whose dependencies are not met are dropped as before (the broker queues them again).
+ */
+class FairWindow {
+  /** Per owner, their jobs taken off the heap and not yet handed out, in queue order. */
+  private readonly byOwner = new Map<string, Entry[]>()
+  private held: QueueKey | undefined
+
+  constructor (private readonly d: PassDeps) {}
+
+  next (): Entry | undefined {
+    for (;;) {
+      const e = this.pick()
+      // a job taken off the heap earlier in this pass may have ended since (a dependency failed)
+      if (e === undefined || this.d.store.mustGet(e.key.id).state === 'queued') return e
+    }
+  }
+
+  private pick (): Entry | undefined {
+    if (this.byOwner.size === 0) this.fill()
+    let best: Entry[] | undefined
+    let bestRunning = Infinity
+    for (const [owner, list] of this.byOwner) {
+      const r = this.d.running.get(owner) ?? 0
+      if (r < bestRunning || (r === bestRunning && best !== undefined && list[0]!.key.seq < best[0]!.key.seq)) { best = list; bestRunning = r }
+    }
+    if (best === undefined) return undefined
+    const e = best.shift()!
+    if (best.length === 0) this.byOwner.delete(ownerOf(e.job))
+    return e
+  }
+
+  /** Everything taken off the heap and not handed out, to be put back. */
+  drain (): QueueKey[] {
+    const out = [...this.byOwner.values()].flat().map((e) => e.key)
+    if (this.held !== undefined) out.push(this.held)
+    this.byOwner.clear()
+    this.held = undefined
+    return out
+  }
+
+  private fill (): void {
+    const limit = this.d.quotas?.fairShare === true ? FAIR_LOOKAHEAD : 1
+    let priority: number | undefined
+    let taken = 0
+    while (taken < limit) {
+      const key = this.held ?? this.d.store.queue.pop()
+      this.held = undefined
+      if (key === undefined) return
+      if (priority !== undefined && key.priority !== priority) { this.held = key; return }
+      const job = this.d.store.mustGet(key.id)
+      const deps = this.d.dependencies(job)
+      if (deps.kind === 'wait') continue
+      if (deps.kind === 'never') { this.d.dependencyNeverMet(job, deps.reason); continue }
+      priority = key.priority
+      taken++
+      const owner = ownerOf(job)
+      const list = this.byOwner.get(owner)
+      if (list === undefined) this.byOwner.set(owner, [{ key, job }])
+      else list.push({ key, job })
+    }
+  }
 }
 
 function decide (d: PassDeps, job: Job, memoryMB: number, candidates: Candidate[]): string[] | null {

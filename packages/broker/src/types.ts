@@ -208,8 +208,22 @@ export interface FaultTolerance {
   poisonAfter?: number
 }
 
+/** A user's limits; absent fields are no limit. */
+export interface UserLimits { maxRunningRanks?: number, maxQueuedJobs?: number }
+
+/** Per-user scheduling rules, read from the policy at each use (so a policy change applies at once). */
+export interface UserQuotas {
+  /** Limits for a user named in `users` replace these field by field. */
+  defaults: UserLimits
+  users: Record<string, UserLimits>
+  /** Among jobs of equal priority, the owner with the fewest running ranks goes first. */
+  fairShare: boolean
+}
+
 export interface BrokerInit {
   dataDir: string
+  /** Per-user quotas and fair share; none by default (one queue, in order). */
+  quotas?: () => UserQuotas
   dispatcher: Dispatcher
   strategy?: StrategySpec
   /** When the head of the queue cannot fit, later jobs that fit may start (default true). */

@@ -18,6 +18,8 @@ export const ErrorCode = {
   /** The caller is known but its roles do not grant the operation (or the identity it claims). */
   FORBIDDEN: 'E_FORBIDDEN',
   CAPACITY: 'E_CAPACITY',
+  /** The submitter is at a per-user limit of the policy (`scheduling.quotas`): the message names it. */
+  QUOTA: 'E_QUOTA',
   TIMEOUT: 'E_TIMEOUT',
   ABORTED: 'E_ABORTED',
   SANDBOX: 'E_SANDBOX',
@@ -119,6 +121,9 @@ export class ForbiddenError extends MvmError {
 }
 export class CapacityError extends MvmError {
   constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.CAPACITY, message, { retryable: true, ...options }); this.name = 'CapacityError' }
+}
+export class QuotaError extends MvmError {
+  constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.QUOTA, message, { retryable: true, ...options }); this.name = 'QuotaError' }
 }
 export class TimeoutError extends MvmError {
   constructor (message = 'the operation timed out', options?: MvmErrorOptions) { super(ErrorCode.TIMEOUT, message, { retryable: true, ...options }); this.name = 'TimeoutError' }

@@ -14,7 +14,7 @@
  */
 export {
   ErrorCode, MvmError, formatIssue, ValidationError, ConfigError, NotFoundError, UnknownComponentError, ProtocolError,
-  FrameTooLargeError, UnsupportedVersionError, NotAdmittedError, UnauthorizedError, UnauthenticatedError, ForbiddenError, CapacityError, TimeoutError,
+  FrameTooLargeError, UnsupportedVersionError, NotAdmittedError, UnauthorizedError, UnauthenticatedError, ForbiddenError, CapacityError, QuotaError, TimeoutError,
   AbortError, SandboxError, JobFailedError, ProgramError, InvalidStateError, UnavailableError, BadRequestError, DataError, errorFromJSON, toMvmError,
   type MvmErrorOptions, type Issue, type SerializedError
 } from './errors.js'

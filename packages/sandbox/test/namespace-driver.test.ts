@@ -1,5 +1,6 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { namespaceDriver, type Sandbox } from '@mvm/sandbox'
 import { alive, ask, specFor, within } from './fixtures.js'
 import type { Test } from 'tap'
@@ -44,6 +45,27 @@ if (!availability.ok) {
       t.equal(link.trim().split('\n').length, 1, 'one interface')
       t.match(link, /^1: lo: <LOOPBACK>/, 'lo without the UP flag')
     }
+  })
+
+  // issue 11 item 7: the node's SOAP and libp2p ports listen on the host's loopback, which is
+  // another network namespace: a rank cannot reach them
+  t.test('a rank cannot connect to a port listening on the host\'s loopback', async (t) => {
+    let accepted = 0
+    const server = createServer((s) => { accepted++; s.destroy() })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => { server.close() })
+    const { port } = server.address() as AddressInfo
+    const sb = await start(t, 'ns-connect')
+    const { connect } = await ask(sb, { cmd: 'connect', port })
+    t.not(connect, 'ok', `the connection fails inside the rank (${String(connect)})`)
+    t.match(connect, /^(ENETUNREACH|ECONNREFUSED|EHOSTUNREACH|EADDRNOTAVAIL)$/, 'with a network error, not a timeout')
+    t.equal(accepted, 0, 'the host listener saw no connection')
+  })
+
+  t.test('a fork loop makes no process inside either', async (t) => {
+    const sb = await start(t, 'ns-fork')
+    const r = await ask(sb, { cmd: 'fork-loop' })
+    t.same(r, { made: 0, stop: 'ERR_ACCESS_DENIED', threads: 'ERR_ACCESS_DENIED', fork: 'ERR_ACCESS_DENIED' }, 'the permission model refuses each (and pids.max bounds the cgroup)')
   })
 
   t.test('the permission model still applies inside', async (t) => {

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
 import { processDriver, type Sandbox } from '@mvm/sandbox'
 import { alive, ask, specFor, within } from './fixtures.js'
 
@@ -50,6 +51,23 @@ t.test('permission model: no reads or writes outside, no child processes', async
   t.equal((await ask(sb, { cmd: 'write', path: join(sb.workDir, 'inside.txt') })).write, 'ok')
   t.equal((await ask(sb, { cmd: 'read', path: join(sb.workDir, 'inside.txt') })).read, 'ok')
   t.equal((await ask(sb, { cmd: 'spawn' })).spawn, 'ERR_ACCESS_DENIED')
+})
+
+// issue 11 item 7: the escapes the permission model contains, and the one it cannot (network)
+t.test('a fork loop makes no process: children, fork and worker threads are all refused', async (t) => {
+  const { sb } = await start(t, 'fork1')
+  const r = await ask(sb, { cmd: 'fork-loop' })
+  t.same(r, { made: 0, stop: 'ERR_ACCESS_DENIED', threads: 'ERR_ACCESS_DENIED', fork: 'ERR_ACCESS_DENIED' }, 'nothing started')
+  t.ok(alive(sb.pid), 'the rank itself goes on')
+})
+
+t.test('not contained (documented): a rank can open TCP connections to the host\'s loopback ports', async (t) => {
+  const server = createServer((s) => { s.destroy() })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const { port } = server.address() as AddressInfo
+  const { sb } = await start(t, 'net1')
+  t.equal((await ask(sb, { cmd: 'connect', port })).connect, 'ok', 'the process driver has no network isolation: the namespace driver does')
 })
 
 t.test('stdout and stderr go to log files', async (t) => {

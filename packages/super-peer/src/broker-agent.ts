@@ -13,7 +13,7 @@ import { brokerJobHandlers } from './broker-soap.js'
 import { JobWaiters } from './job-waiters.js'
 import { SubmissionCache } from './submission-cache.js'
 import { decodeStoredBundle } from './submission.js'
-import { PolicyControl, ftOf, strategyOf } from './policy-control.js'
+import { PolicyControl, ftOf, quotasOf, strategyOf } from './policy-control.js'
 import { rootFiles } from './policy-layers.js'
 import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
 import { checkCapacity, withHoldReason } from './capacity.js'
@@ -156,7 +156,9 @@ export class BrokerAgent implements Startable {
         })
       }, log),
       strategy: this.strategy,
-      faultTolerance: this.faultTolerance
+      faultTolerance: this.faultTolerance,
+      // read at each use: a policy change applies to the next pass and submit
+      quotas: () => quotasOf(this.policy.effective.spec)
     })
     this.policy = new PolicyControl({
       setStrategy: (s) => { this.broker.setStrategy(s) },

@@ -1,6 +1,6 @@
 import { BadRequestError, InvalidStateError, NotFoundError, ValidationError, formatIssue, toMvmError, type Logger } from '@mvm/core'
 import { checkReceivedLayer, inScope, loadText, mergeTraced, namesNodes, type EffectivePolicySpec, type ScopeTarget, type TaggedPolicy, type TracedPolicy } from '@mvm/model'
-import { schedulingStrategies, type FaultTolerance, type StrategySpec } from '@mvm/broker'
+import { schedulingStrategies, type FaultTolerance, type StrategySpec, type UserQuotas } from '@mvm/broker'
 import { APPLIED, PolicyLayers } from './policy-layers.js'
 import { PolicyWatcher } from './policy-watch.js'
 import { SELF_RIGHTS, lostRights, lostText, policyChanges } from './policy-diff.js'
@@ -61,6 +61,10 @@ const EXTENDS_KEY = [/^[\t ]*["']?extends["']?[\t ]*:/m, /[{,][\t ]*["']?extends
 const specs = (l: PolicyLayers): unknown => l.layers.map((x) => [x.origin, x.policy.spec])
 export const strategyOf = (s: EffectivePolicySpec): { type: string, options: Record<string, unknown> } => ({ type: s.scheduling.strategy, options: s.scheduling.options })
 export const ftOf = (s: EffectivePolicySpec): FaultTolerance => ({ recovery: s.faultTolerance.recovery, maxRestarts: s.faultTolerance.maxRestarts, retryFailedRanks: s.faultTolerance.retryFailedRanks, poisonAfter: s.faultTolerance.poisonAfter })
+export const quotasOf = (s: EffectivePolicySpec): UserQuotas => {
+  const { users, ...defaults } = s.scheduling.quotas
+  return { defaults, users, fairShare: s.scheduling.fairShare }
+}
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 const warningText = (w: TracedPolicy['warnings'][number]): string => `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`
 

@@ -123,6 +123,13 @@ function flattened (p: LoadedPolicy): string {
   return JSON.stringify({ apiVersion: p.apiVersion, kind: 'Policy', metadata: p.metadata, spec }, null, 2)
 }
 
+function quotaText (q: EffectivePolicySpec['scheduling']['quotas']): string {
+  const one = (l: { maxRunningRanks?: number, maxQueuedJobs?: number }): string =>
+    [l.maxRunningRanks !== undefined ? `${l.maxRunningRanks} running ranks` : '', l.maxQueuedJobs !== undefined ? `${l.maxQueuedJobs} queued jobs` : ''].filter((x) => x !== '').join(', ')
+  const parts = [one(q), ...Object.entries(q.users ?? {}).map(([u, l]) => `${u}: ${one(l) === '' ? 'no limit' : one(l)}`)].filter((x) => x !== '')
+  return parts.length === 0 ? 'none' : parts.join('; ')
+}
+
 function summary (p: { version: number, layers: Array<{ origin: string, level: string, name: string }>, spec: EffectivePolicySpec }): string {
   const s = p.spec
   const subjects = Object.entries(s.security.subjects)
@@ -130,6 +137,7 @@ function summary (p: { version: number, layers: Array<{ origin: string, level: s
     `changes    ${p.version} since start`,
     `layers     ${p.layers.length === 0 ? '(defaults only)' : p.layers.map((l) => `${l.level}:${l.name} (${l.origin})`).join(', ')}`,
     `scheduling ${s.scheduling.strategy}${Object.keys(s.scheduling.options).length > 0 ? ' ' + JSON.stringify(s.scheduling.options) : ''}`,
+    `quotas     ${quotaText(s.scheduling.quotas)}; fair share ${s.scheduling.fairShare ? 'on' : 'off'}`,
     `security   ${subjects.length === 0 ? 'no subjects: every operation is allowed' : subjects.map(([k, r]) => `${k}=${r.join('+')}`).join(' ')}`,
     `faults     recovery ${s.faultTolerance.recovery}, max restarts ${s.faultTolerance.maxRestarts}`,
     `queues     ${s.queues.type}, capacity ${s.queues.capacity}, ${s.queues.encoding}`,

@@ -60,6 +60,21 @@ export const schedulingSchema = z.object({
   /** Self-configuration rules (see {@link adaptRuleSchema}), first match wins. */
   rules: z.array(adaptRuleSchema).optional(),
   /**
+   * Per-user limits: ranks running at once and jobs queued at once. A submit over
+   * `maxQueuedJobs`, or of a job larger than `maxRunningRanks`, is refused (E_QUOTA); a job that
+   * would take its owner over `maxRunningRanks` waits, and the scheduler passes over it.
+   */
+  quotas: z.object({
+    maxRunningRanks: positiveInt().optional(),
+    maxQueuedJobs: positiveInt().optional(),
+    users: z.record(z.string().min(1), z.object({
+      maxRunningRanks: positiveInt().optional(),
+      maxQueuedJobs: positiveInt().optional()
+    }).strict()).optional()
+  }).strict().optional(),
+  /** Among jobs of equal priority, the owner with the fewest running ranks goes first (default true). */
+  fairShare: z.boolean().optional(),
+  /**
    * Slots kept for the jobs that name the reservation (profile `spec.reservation`) from `from`
    * to `to`: `nodes` holds those nodes whole, `slots` that many slots (on nodes matching
    * `labels`); others' jobs do not get them during the window. `subjects` may submit into it.
@@ -212,7 +227,16 @@ type Perm = (typeof permissions)[number]
 
 /** The policy a node acts on: every setting present, after merging levels and filling defaults. */
 export interface EffectivePolicySpec {
-  scheduling: { strategy: string, options: Record<string, unknown>, waitForCapacity: boolean, crossGroup: 'allow' | 'forbid', rules: AdaptRule[], reservations: Reservation[] }
+  scheduling: {
+    strategy: string
+    options: Record<string, unknown>
+    waitForCapacity: boolean
+    crossGroup: 'allow' | 'forbid'
+    rules: AdaptRule[]
+    quotas: { maxRunningRanks?: number, maxQueuedJobs?: number, users: Record<string, { maxRunningRanks?: number, maxQueuedJobs?: number }> }
+    fairShare: boolean
+    reservations: Reservation[]
+  }
   security: {
     authentication: 'none' | 'peer-list' | 'domain-key'
     clientAuthentication: 'none' | 'required'
@@ -235,7 +259,7 @@ export interface EffectivePolicySpec {
 }
 
 export const DEFAULT_POLICY: EffectivePolicySpec = {
-  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, crossGroup: 'allow', rules: [], reservations: [] },
+  scheduling: { strategy: 'least-loaded', options: {}, waitForCapacity: false, crossGroup: 'allow', rules: [], quotas: { users: {} }, fairShare: true, reservations: [] },
   security: { authentication: 'none', clientAuthentication: 'none', admittedPeers: [], roles: {}, subjects: {} },
   monitoring: { intervalSec: 5, missedHeartbeats: 3, maxChildGroups: 16 },
   faultTolerance: { recovery: 'requeue', maxRestarts: 3, retryFailedRanks: false, poisonAfter: 2 },
