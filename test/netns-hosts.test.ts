@@ -110,9 +110,9 @@ t.test('a lab across four network namespaces survives a cut link', { skip: skip 
   })
 
   // each poll below is a CLI process (the hosts are reachable only inside their namespaces): ~0.5 s
-  // of CPU each, so they poll at human speed
+  // of CPU each, so they poll at human speed; the job runs 10 s so a slow poll still sees it running
   await t.test('a host whose link goes down mid-job: the job finishes on the others; the host rejoins', async (t) => {
-    const sub = await mvmIn(h0!.ns, ['submit', 'packages/sim/profiles/sleep.yaml', '-p', 'processes=4', '-p', 'ms=3000', '--json', '--bootstrap', BOOT])
+    const sub = await mvmIn(h0!.ns, ['submit', 'packages/sim/profiles/sleep.yaml', '-p', 'processes=4', '-p', 'ms=10000', '--json', '--bootstrap', BOOT])
     t.equal(sub.code, 0, sub.stderr.slice(-500))
     const jobId = (JSON.parse(sub.stdout) as { jobId: string }).jobId
     const status = async (): Promise<{ state: string, placement: Array<{ peerId: string }> }> => JSON.parse((await mvmIn(h0!.ns, ['status', jobId, '--json', '--bootstrap', BOOT], 20_000)).stdout)
