@@ -1,11 +1,9 @@
 import '@mvm/core/polyfill'
 import t from 'tap'
 import { join } from 'node:path'
-import { silentLogger } from '@mvm/core'
-import { createMvmHost, type MvmHost, type MvmHostInit } from '@mvm/node'
 import { createBrokerClient } from '@mvm/soap'
 import { ROOT, runCli, submit, waitJob } from './lib/lab.js'
-import { waitFor } from './lib/nodes.js'
+import { hostStarter, waitFor } from './lib/nodes.js'
 
 // Jobs between groups on a three-level lab: a top super-peer (group campus, no peers of its
 // own) with two child groups, lab-a (one peer, 2 slots) and lab-b (one peer, 4 slots). A job
@@ -25,14 +23,7 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     'gpu.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: gpu }\nspec:\n  program: gpu.ts\n  topology: { shape: line, size: 2 }\n' +
       '  placement: { labels: { gpu: "yes" } }\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n'
   })
-  const hosts: MvmHost[] = []
-  t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
-  const start = async (name: string, init: Omit<MvmHostInit, 'dataDir'>): Promise<MvmHost> => {
-    const h = createMvmHost({ dataDir: join(dir, name), soap: { port: 0 }, monitoring: HB, logger: silentLogger(), ...init })
-    await h.start()
-    hosts.push(h)
-    return h
-  }
+  const start = hostStarter(t, dir, HB)
   const top = await start('top', { roles: ['bootstrap', 'super-peer'], group: 'campus' })
   const boot = [top.node.soapUrl]
   const childA = await start('child-a', { roles: ['super-peer'], group: 'lab-a', parentGroup: 'campus', bootstrap: boot })

@@ -1,11 +1,9 @@
 import '@mvm/core/polyfill'
 import t from 'tap'
 import { join } from 'node:path'
-import { silentLogger } from '@mvm/core'
-import { createMvmHost, type MvmHost, type MvmHostInit } from '@mvm/node'
 import { createBrokerClient, type BrokerClient } from '@mvm/soap'
 import { runCli } from './lib/lab.js'
-import { waitFor } from './lib/nodes.js'
+import { hostStarter, waitFor } from './lib/nodes.js'
 
 // A three-level lab: a top super-peer (group campus) with two child groups (lab-a, lab-b), each
 // with a super-peer and one peer. A policy applied at the top must reach every node, with its
@@ -25,14 +23,7 @@ t.test('a policy applied at the top reaches every node of both child groups, enf
     'lab-a.yaml': doc('lab-a', 'domain', '  scheduling: { strategy: spread }\n  queues: { capacity: 32 }\n'),
     'peer-a.yaml': doc('peer-a', 'node', '  sandbox: { poolSize: 1 }\n  queues: { capacity: 16 }\n')
   })
-  const hosts: MvmHost[] = []
-  t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
-  const start = async (name: string, init: Omit<MvmHostInit, 'dataDir'>): Promise<MvmHost> => {
-    const h = createMvmHost({ dataDir: join(dir, name), soap: { port: 0 }, monitoring: HB, logger: silentLogger(), ...init })
-    await h.start()
-    hosts.push(h)
-    return h
-  }
+  const start = hostStarter(t, dir, HB)
   const top = await start('top', { roles: ['bootstrap', 'super-peer'], group: 'campus' })
   const boot = [top.node.soapUrl]
   const childA = await start('child-a', { roles: ['super-peer'], group: 'lab-a', parentGroup: 'campus', bootstrap: boot, policyFiles: [join(dir, 'lab-a.yaml')] })
@@ -92,7 +83,6 @@ t.test('a policy applied at the top reaches every node of both child groups, enf
 
   // a node that was down gets the current version when it rejoins
   await peerB.stop()
-  hosts.splice(hosts.indexOf(peerB), 1)
   await broker.ApplyPolicy({ policyYaml: v1.replace('capacity: 8', 'capacity: 4') }, { timeoutMs: 10_000 })
   const version2 = await topVersion()
   t.ok(version2 > version1)

@@ -3,7 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import type { Test } from 'tap'
 import { MVM_BIN } from '@mvm/cli'
-import { createMvmNode, type MvmNode, type MvmNodeInit } from '@mvm/node'
+import { join } from 'node:path'
+import { silentLogger } from '@mvm/core'
+import { createMvmHost, createMvmNode, type MvmHost, type MvmHostInit, type MvmNode, type MvmNodeInit } from '@mvm/node'
 
 /** Polls `pred` every `intervalMs` until it is truthy; fails after `timeoutMs` (bounded). */
 export async function waitFor<T> (what: string, pred: () => T | Promise<T>, opts: { timeoutMs?: number, intervalMs?: number } = {}): Promise<NonNullable<T>> {
@@ -20,6 +22,22 @@ export async function waitFor<T> (what: string, pred: () => T | Promise<T>, opts
     await new Promise((resolve) => setTimeout(resolve, interval))
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+}
+
+/**
+ * A starter of in-process hosts (full node + roles) under `dir/<name>`, quiet, SOAP on a free
+ * port, with the given heartbeat settings; every host it started is stopped, newest first, in
+ * `t`'s teardown (a multi-group lab: top super-peer, child super-peers, peers).
+ */
+export function hostStarter (t: Test, dir: string, monitoring: MvmHostInit['monitoring']): (name: string, init: Omit<MvmHostInit, 'dataDir'>) => Promise<MvmHost> {
+  const hosts: MvmHost[] = []
+  t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
+  return async (name, init) => {
+    const h = createMvmHost({ dataDir: join(dir, name), soap: { port: 0 }, monitoring, logger: silentLogger(), ...init })
+    await h.start()
+    hosts.push(h)
+    return h
+  }
 }
 
 /** Starts an in-process node on a t.testdir() data dir; stopped in teardown. */
