@@ -34,7 +34,10 @@ t.test('separate processes: SIGKILL → down, restart → same peer id and up, S
   const exited = new Promise<number | null>((resolve) => p2.child.once('exit', resolve))
   p2.child.kill('SIGTERM')
   t.equal(await exited, 0, 'SIGTERM exits 0')
-  t.equal(await stateOf(p2.ready.peerId), 'left', 'a stopped peer sent Leave')
+  // the Leave was acknowledged before exit; a `down` here would mean it was lost
+  let last: string | undefined
+  await waitFor('p2 left', async () => { last = await stateOf(p2.ready.peerId); return last !== 'up' }, { timeoutMs: 10_000 })
+  t.equal(last, 'left', 'a stopped peer sent Leave')
 })
 
 t.test('mvm nodes without an address asks the default bootstrap, and says so when nobody answers', async (t) => {

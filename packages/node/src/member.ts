@@ -71,7 +71,8 @@ export class Member {
     const rpc = this.rpc
     if (rpc !== undefined && this.status.state === LinkState.joined) {
       try {
-        await rpc.request({ type: 'leave', reason: 'node stopping' }, { timeoutMs: 2000 })
+        // a loaded super-peer can take seconds to answer; without the ack the group sees `down`, not `left`
+        await rpc.request({ type: 'leave', reason: 'node stopping' }, { timeoutMs: 8000 })
       } catch (e) {
         this.init.log.debug({ err: toMvmError(e).message }, 'leave not acknowledged')
       }
