@@ -105,6 +105,8 @@ export class SocketPairs {
   /** rank will never take its ends: close them so its peers see eof. */
   drop (rank: number): void {
     for (const [, s] of this.take(rank)) s.destroy()
+    // the runtime's end of its uplink too, unless an uplink reader already took it
+    this.runtimeEnd(rank)?.destroy()
   }
 
   close (): void {

@@ -25,6 +25,7 @@ export class DirectWiring {
   readonly isDirect: (a: number, b: number) => boolean
   private pairs: SocketPairs | undefined
   private readonly dropped = new Set<number>()
+  private closed = false
 
   constructor (graph: RankGraph, local: number[], private readonly log: Logger) {
     this.plan = planDirect(graph, local)
@@ -34,8 +35,12 @@ export class DirectWiring {
   peersOf (rank: number): DirectPeer[] { return this.plan.get(rank) ?? [] }
 
   async open (signal?: AbortSignal): Promise<void> {
-    this.pairs = await SocketPairs.create(this.plan, signal)
-    for (const r of this.dropped) this.pairs.drop(r)
+    const pairs = await SocketPairs.create(this.plan, signal)
+    this.pairs = pairs
+    // the job may have ended (every rank terminated) while the pairs were being made: a
+    // leftover end never reads, so it would never see eof and would hold the process open
+    if (this.closed) { pairs.close(); return }
+    for (const r of this.dropped) pairs.drop(r)
   }
 
   /** The runtime's side of rank's uplink, reading into `sink` (undefined: no sockets were made). */
@@ -63,7 +68,7 @@ export class DirectWiring {
     this.pairs?.drop(rank)
   }
 
-  close (): void { this.pairs?.close() }
+  close (): void { this.closed = true; this.pairs?.close() }
 }
 
 /** Turns a rank's uplink frames back into the messages the router takes. */

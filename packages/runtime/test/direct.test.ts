@@ -123,3 +123,32 @@ t.test('plan and locality', async (t) => {
   t.same(plan.get(1), [{ peer: 0, edges: [['hub', 'spoke0']] }, { peer: 3, edges: [] }], 'every local pair, edges or not')
   t.same(localityOf(['x', 'y', 'x', 'z']), [0, 1, 0, 2])
 })
+
+t.test('a job that ends while its socket pairs are being made leaves no socket open', async (t) => {
+  const { DirectWiring } = await import('../src/direct-wiring.js')
+  const { silentLogger } = await import('@mvm/core')
+  const sockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'PipeWrap').length
+  const before = sockets()
+  // a destroyed socket's handle closes a few ticks later
+  const settle = async (): Promise<number> => {
+    for (let i = 0; i < 100 && sockets() !== before; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    return sockets()
+  }
+  const w = new DirectWiring(expandTopology({ shape: 'ring', size: 3 } as never), [0, 1, 2], silentLogger())
+  // every rank terminated before it started: the job closes its wiring while open() is under way
+  const opening = w.open()
+  for (const r of [0, 1, 2]) w.drop(r)
+  w.close()
+  await opening
+  t.equal(await settle(), before, 'every end made after the job closed is destroyed')
+  t.equal(w.uplink(0, { frame () {}, closed () {} }), undefined, 'a closed wiring hands out no uplink')
+
+  // ranks that never start: their ends, and the runtime's end of their uplinks, go at once
+  const w2 = new DirectWiring(expandTopology({ shape: 'ring', size: 2 } as never), [0, 1], silentLogger())
+  await w2.open()
+  t.ok(sockets() > before, 'pairs hold sockets while open')
+  w2.drop(0)
+  w2.drop(1)
+  t.equal(await settle(), before, 'no end is left behind by dropped ranks')
+  w2.close()
+})
