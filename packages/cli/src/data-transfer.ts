@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import { dirname, relative, resolve, isAbsolute } from 'node:path'
-import cliProgress from 'cli-progress'
+import { cliProgress } from './progress-bar.js'
 import { BadRequestError } from '@mvm/core'
-import { downloadFile, uploadFile } from '@mvm/data'
+import { downloadFile, uploadFile } from '@mvm/data/client'
 import { workDirPath, type LoadedProfile } from '@mvm/model'
 import type { DataInput, JobOutput } from '@mvm/soap'
 
@@ -20,9 +20,9 @@ export function transferProgress (label: string, total: number, o: { quiet?: boo
   const tty = o.quiet !== true && process.env.MVM_PROGRESS !== '0' && (forced || process.stderr.isTTY) && total >= 8 * 1048576
   const t0 = Date.now()
   const bar = tty
-    ? new cliProgress.SingleBar({
+    ? new (cliProgress().SingleBar)({
       format: `${label} |{bar}| {got} / {all} · {rate}/s · ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, noTTYOutput: forced, notTTYSchedule: 500, etaBuffer: 20
-    }, cliProgress.Presets.shades_classic)
+    }, cliProgress().Presets.shades_classic)
     : undefined
   bar?.start(total, 0, { got: mib(0), all: mib(total), rate: mib(0) })
   return {

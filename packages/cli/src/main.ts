@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { printError } from './output.js'
-import { commands } from './commands/index.js'
+import { commandsFor } from './commands/index.js'
 
 const program = new Command()
 program
@@ -10,7 +10,7 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
 
-for (const register of commands) register(program)
+for (const register of await commandsFor(process.argv.slice(2))) register(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress'
+import { cliProgress } from './progress-bar.js'
 import { TimeoutError, sleep } from '@mvm/core'
 import { WAIT_MAX_MS, type BrokerClient, type GetJobResultResponse, type JobInfo, type RankResult } from '@mvm/soap'
 import { printJson } from './output.js'
@@ -23,7 +23,7 @@ export async function waitForJob (broker: BrokerClient, jobId: string, o: { time
   const forced = process.env.MVM_PROGRESS === '1'
   const tty = o.progress && process.env.MVM_PROGRESS !== '0' && (forced || process.stderr.isTTY)
   // the bar fills as ranks start and again as they finish: it moves from the first rank on
-  const bar = tty ? new cliProgress.SingleBar({ format: `${jobId} |{bar}| {line}`, stream: process.stderr, hideCursor: true, noTTYOutput: forced, notTTYSchedule: 200 }, cliProgress.Presets.shades_classic) : undefined
+  const bar = tty ? new (cliProgress().SingleBar)({ format: `${jobId} |{bar}| {line}`, stream: process.stderr, hideCursor: true, noTTYOutput: forced, notTTYSchedule: 200 }, cliProgress().Presets.shades_classic) : undefined
   const t0 = Date.now()
   let last = ''
   let lastLine = ''

@@ -1,25 +1,46 @@
 import type { Command } from 'commander'
-import { register as validate } from './validate.js'
-import { register as topology } from './topology.js'
-import { register as node } from './node.js'
-import { register as nodes } from './nodes.js'
-import { register as wsdl } from './wsdl.js'
-import { register as submit } from './submit.js'
-import { register as jobs } from './jobs.js'
-import { register as lab } from './lab.js'
-import { register as logs } from './logs.js'
-import { register as policy } from './policy.js'
-import { register as history } from './history.js'
-import { register as help } from './help.js'
-import { register as completion } from './completion.js'
-import { register as data } from './data.js'
-import { register as sim } from './sim.js'
-import { register as reserve } from './reserve.js'
-import { register as user } from './user.js'
-import { register as audit } from './audit.js'
-import { register as cert } from './cert.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, sim, policy, reserve, logs, data, user, audit, cert, completion, help]
+type Load = () => Promise<{ register: RegisterCommand }>
+
+/**
+ * Every command module, in help order, with the top-level command words it registers.
+ * A run names one command, so only that module (and what it imports) is loaded: a CLI call
+ * then skips libp2p, SQLite, zod schemas and the like unless it needs them. A word missing
+ * here only costs speed (everything loads); test/cli-commands checks the table is complete.
+ */
+export const COMMAND_MODULES: ReadonlyArray<readonly [readonly string[], Load]> = [
+  [['validate'], async () => await import('./validate.js')],
+  [['topology'], async () => await import('./topology.js')],
+  [['node'], async () => await import('./node.js')],
+  [['nodes'], async () => await import('./nodes.js')],
+  [['wsdl'], async () => await import('./wsdl.js')],
+  [['submit'], async () => await import('./submit.js')],
+  [['jobs', 'status', 'result', 'cancel', 'release', 'hold', 'checkpoint', 'requeue'], async () => await import('./jobs.js')],
+  [['history'], async () => await import('./history.js')],
+  [['lab'], async () => await import('./lab.js')],
+  [['sim'], async () => await import('./sim.js')],
+  [['policy'], async () => await import('./policy.js')],
+  [['reserve'], async () => await import('./reserve.js')],
+  [['logs'], async () => await import('./logs.js')],
+  [['data'], async () => await import('./data.js')],
+  [['user', 'token'], async () => await import('./user.js')],
+  [['audit'], async () => await import('./audit.js')],
+  [['cert'], async () => await import('./cert.js')],
+  [['completion'], async () => await import('./completion.js')],
+  [['help'], async () => await import('./help.js')]
+]
+
+/**
+ * The registrations a run needs: the module of the command word in `args[0]`, or all of them
+ * (help, completion, a typo that deserves a suggestion, no command at all).
+ */
+export async function commandsFor (args: readonly string[]): Promise<RegisterCommand[]> {
+  const word = args[0]
+  const needsAll = word === undefined || word === 'help' || word === 'completion' || word.startsWith('-')
+  const one = needsAll ? undefined : COMMAND_MODULES.find(([words]) => words.includes(word))
+  const chosen = one === undefined ? COMMAND_MODULES : [one]
+  return (await Promise.all(chosen.map(async ([, load]) => await load()))).map((m) => m.register)
+}
