@@ -1,5 +1,6 @@
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino'
 import { createRequire } from 'node:module'
+import type PinoPretty from 'pino-pretty'
 
 export type LogLevel = LevelWithSilent
 export type LogFormat = 'json' | 'pretty'
@@ -21,7 +22,7 @@ export function createLogger (init: LoggerInit = {}): Logger {
   const opts = { level, name: init.name ?? 'mvm', base: { pid: process.pid } }
   if (format === 'json') return pino(opts, dest as pino.DestinationStream)
   // loaded on first use: a CLI call that never logs does not pay for it
-  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty
   return pino(opts, pretty({ destination: dest as unknown as number, sync: true, colorize: false, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }))
 }
 
