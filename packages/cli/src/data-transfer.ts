@@ -4,7 +4,7 @@ import { cliProgress } from './progress-bar.js'
 import { BadRequestError } from '@mvm/core'
 import { downloadFile, uploadFile } from '@mvm/data/client'
 import { workDirPath, type LoadedProfile } from '@mvm/model'
-import type { DataInput, JobOutput } from '@mvm/soap'
+import type { DataInput, JobOutput } from '@mvm/soap/client'
 
 /** The node's base URL (where /data is served) from a SOAP service URL. */
 export function dataBase (serviceUrl: string): string { return new URL(serviceUrl).origin }

@@ -1,5 +1,5 @@
 import { BadRequestError, UnavailableError, sleep } from '@mvm/core'
-import { LOG_LIMITS, type BrokerClient, type JobInfo, type JobRankLog } from '@mvm/soap'
+import { LOG_LIMITS, type BrokerClient, type JobInfo, type JobRankLog } from '@mvm/soap/client'
 
 export type Stream = 'out' | 'err'
 

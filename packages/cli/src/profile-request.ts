@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { loadProfile, type LoadedProfile } from '@mvm/model'
-import { readBundle, type SubmitJobRequest } from '@mvm/soap'
+import { readBundle, type SubmitJobRequest } from '@mvm/soap/client'
 import { ValidationError, type Issue } from '@mvm/core'
 
 /**

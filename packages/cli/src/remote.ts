@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { createBootstrapClient, createBrokerClient, type BrokerClient, type Credentials } from '@mvm/soap'
+import { createBootstrapClient, createBrokerClient, type BrokerClient, type Credentials } from '@mvm/soap/client'
 import { BadRequestError, ConfigError, NotFoundError } from '@mvm/core'
 
 /** Where a lab started by `mvm lab` serves its bootstrap, so `mvm submit` works with no flags. */

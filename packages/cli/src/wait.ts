@@ -1,6 +1,6 @@
 import { cliProgress } from './progress-bar.js'
 import { TimeoutError, sleep } from '@mvm/core'
-import { WAIT_MAX_MS, type BrokerClient, type GetJobResultResponse, type JobInfo, type RankResult } from '@mvm/soap'
+import { WAIT_MAX_MS, type BrokerClient, type GetJobResultResponse, type JobInfo, type RankResult } from '@mvm/soap/client'
 import { printJson } from './output.js'
 import { formatResult } from './result-text.js'
 

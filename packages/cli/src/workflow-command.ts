@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises'
 import { BadRequestError } from '@mvm/core'
 import { loadWorkflow } from '@mvm/model'
-import type { BrokerClient } from '@mvm/soap'
+import type { BrokerClient } from '@mvm/soap/client'
 import { formatTable, printJson } from './output.js'
 import { readRescue, runWorkflow, type StepRecord } from './workflow.js'
 

@@ -1,7 +1,7 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { BadRequestError, InvalidStateError, NotFoundError } from '@mvm/core'
 import type { LoadedWorkflow, WorkflowStep } from '@mvm/model'
-import type { BrokerClient, DataInput } from '@mvm/soap'
+import type { BrokerClient, DataInput } from '@mvm/soap/client'
 import { profileRequest } from './profile-request.js'
 import { uploadInputs } from './data-transfer.js'
 import { waitForJob, type Outcome } from './wait.js'

@@ -1,4 +1,3 @@
-import soap from 'soap'
 import {
   BadRequestError, MvmError, ProtocolError, UnavailableError, combineSignals, throwIfAborted
 } from '@mvm/core'
@@ -6,8 +5,11 @@ import { decode, encode } from './codec.js'
 import { errorFromFault } from './faults.js'
 import { operations } from './shapes.js'
 import type { BootstrapClient, BrokerClient, CallOptions, NodeClient, ServiceName } from './types.js'
-import { servicePath, wsdlText } from './wsdl.js'
+import { servicePath } from './wsdl.js'
+import { parseXml, requestEnvelope, serviceNamespace, usernameTokenXml } from './envelope.js'
 import { deriveKey } from './auth/users.js'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 
 /**
  * What a client proves itself with: a user's password (sent as a WS-Security UsernameToken
@@ -17,22 +19,17 @@ import { deriveKey } from './auth/users.js'
 export type Credentials = { user: string, password: string } | { user: string, key: string } | { token: string }
 
 const keys = new Map<string, string>()
-function securityOf (c: Credentials): soap.ISecurity {
-  if ('token' in c) return new soap.BearerSecurity(c.token)
-  let key: string
-  if ('key' in c) key = c.key
-  else {
-    // scrypt costs ~50 ms: once per user and password in a process
-    const memo = `${c.user}\0${c.password}`
-    key = keys.get(memo) ?? deriveKey(c.user, c.password)
-    keys.set(memo, key)
-  }
-  return new soap.WSSecurity(c.user, key, { passwordType: 'PasswordDigest', hasTimeStamp: false, hasNonce: true, hasTokenCreated: true })
+/** The key a UsernameToken digest is made with: scrypt costs ~50 ms, so once per user and password in a process. */
+function keyOf (c: { user: string, password: string } | { user: string, key: string }): string {
+  if ('key' in c) return c.key
+  const memo = `${c.user}\0${c.password}`
+  const key = keys.get(memo) ?? deriveKey(c.user, c.password)
+  keys.set(memo, key)
+  return key
 }
 
 /** Replies larger than this are refused: a broken or hostile peer must not exhaust our memory. */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED', 'ERR_BAD_RESPONSE'])
 
 /**
  * Accepts a service endpoint (`http://h:p/mvm/Node`) or a node's base URL (`http://h:p`),
@@ -50,25 +47,15 @@ export function serviceUrl (service: ServiceName, url: string): string {
   return u.href
 }
 
-/** The contract is in the package: clients never need to fetch `?wsdl` before a call. */
-const parsed = new Map<ServiceName, Promise<soap.WSDL>>()
-function contract (service: ServiceName): Promise<soap.WSDL> {
-  let p = parsed.get(service)
-  if (p === undefined) {
-    p = new Promise<soap.WSDL>((resolve, reject) => {
-      const w = new soap.WSDL(wsdlText(service, 'http://localhost/'), '', {})
-      w.onReady((err) => { if (err !== undefined && err !== null) reject(err); else resolve(w) })
-    })
-    parsed.set(service, p)
-  }
-  return p
-}
-
 type Caller = (op: string, req: unknown, options?: CallOptions) => Promise<any>
 
+/**
+ * One call is one HTTP POST of an envelope built from the contract's shapes (envelope.ts) and
+ * one parse of the reply: no WSDL engine, so a CLI call loads little and starts fast.
+ */
 function makeCaller (service: ServiceName, url: string, subject?: string, credentials?: Credentials): Caller {
-  let client: Promise<soap.Client> | undefined
   const ops = operations[service]
+  const ns = serviceNamespace(service)
   return async (op, req, options = {}) => {
     const shape = ops[op]!
     const where = `${service}.${op}`
@@ -80,23 +67,62 @@ function makeCaller (service: ServiceName, url: string, subject?: string, creden
     const signal = options.signal === undefined && options.timeoutMs === undefined
       ? undefined
       : combineSignals([options.signal], options.timeoutMs)
-    // node-soap trims every string it parses unless told not to: log text (GetLogs) and any
-    // other string must arrive exactly as sent. The flag lives on the shared WSDL: every client sets it.
-    client ??= contract(service).then((w) => {
-      const c = new soap.Client(w, url, { preserveWhitespace: true })
-      if (credentials !== undefined) c.setSecurity(securityOf(credentials))
-      return c
-    })
-    let result: unknown
+    const headers: Record<string, string> = { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${ns}#${op}"` }
+    let header = ''
+    if (credentials !== undefined) {
+      if ('token' in credentials) headers.authorization = `Bearer ${credentials.token}`
+      else header = usernameTokenXml(credentials.user, keyOf(credentials))
+    }
+    let status: number
+    let text: string
     try {
-      const c = await client
-      const fn = (c as unknown as Record<string, (a: unknown, o: unknown) => Promise<unknown[]>>)[`${op}Async`]!
-      ;[result] = await fn.call(c, wire, { signal, maxContentLength: MAX_RESPONSE_BYTES, maxBodyLength: MAX_RESPONSE_BYTES })
+      ({ status, text } = await post(url, headers, requestEnvelope(service, op, wire, header), signal, where))
     } catch (err) {
       throw callError(err, signal, where, url)
     }
+    let body: Record<string, unknown> | undefined
+    try {
+      body = (parseXml(text).Envelope as Record<string, unknown> | undefined)?.Body as Record<string, unknown> | undefined
+    } catch { body = undefined }
+    const fault = body?.Fault
+    if (fault !== undefined) throw errorFromFault(fault) ?? new ProtocolError(`${where}: unreadable fault from ${url}`)
+    if (status === 404 || status === 503) throw new UnavailableError(`${where}: ${url} answered HTTP ${status}: no such SOAP service there`)
+    const result = body?.[`${op}Response`]
+    if (status !== 200 || body === undefined || result === undefined) {
+      throw new ProtocolError(`${where}: unexpected reply from ${url}: HTTP ${status}${body === undefined ? ', not a SOAP envelope' : `, no ${op}Response`}`)
+    }
     return decode(shape.output, result, { where: `${where} reply`, fail: (m) => new ProtocolError(`${url}: ${m}`) })
   }
+}
+
+/**
+ * One POST with node:http(s) (fetch refuses ports such as 6000 or 10080, which a lab may use);
+ * the reply is read up to MAX_RESPONSE_BYTES. Idle keep-alive sockets do not hold the process.
+ */
+async function post (url: string, headers: Record<string, string>, body: string, signal: AbortSignal | undefined, where: string): Promise<{ status: number, text: string }> {
+  const u = new URL(url)
+  const payload = Buffer.from(body, 'utf8')
+  return await new Promise((resolve, reject) => {
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(payload.byteLength) },
+      ...(signal === undefined ? {} : { signal })
+    }, (res) => {
+      const tooBig = (): ProtocolError => new ProtocolError(`${where}: the reply from ${url} is over the ${MAX_RESPONSE_BYTES}-byte limit`)
+      if (Number(res.headers['content-length'] ?? 0) > MAX_RESPONSE_BYTES) { res.destroy(); reject(tooBig()); return }
+      const parts: Buffer[] = []
+      let size = 0
+      res.on('data', (c: Buffer) => {
+        size += c.byteLength
+        if (size > MAX_RESPONSE_BYTES) { res.destroy(); reject(tooBig()); return }
+        parts.push(c)
+      })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }) })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
 }
 
 function callError (err: unknown, signal: AbortSignal | undefined, where: string, url: string): MvmError {
@@ -104,17 +130,10 @@ function callError (err: unknown, signal: AbortSignal | undefined, where: string
   if (signal?.aborted === true) {
     try { throwIfAborted(signal) } catch (e) { if (e instanceof MvmError) return e }
   }
-  const e = err as { root?: any, code?: string, message?: string, response?: { status?: number } }
-  const fault = e.root?.Envelope?.Body?.Fault
-  if (fault !== undefined) return errorFromFault(fault) ?? new ProtocolError(`${where}: unreadable fault from ${url}`)
-  const msg = e.message ?? String(err)
-  if (e.response === undefined || (e.code !== undefined && UNREACHABLE.has(e.code))) {
-    return new UnavailableError(`${where}: cannot reach ${url}: ${msg}`, { cause: err })
-  }
-  if (e.response.status === 404 || e.response.status === 503) {
-    return new UnavailableError(`${where}: ${url} answered HTTP ${e.response.status}: no such SOAP service there`, { cause: err })
-  }
-  return new ProtocolError(`${where}: unexpected reply from ${url}: ${msg}`, { cause: err })
+  // a socket or TLS error: its message, with its code when the message lacks it
+  const e = err as { code?: string, message?: string }
+  const msg = e.message === undefined || e.message === '' ? (e.code ?? String(err)) : e.code !== undefined && !e.message.includes(e.code) ? `${e.message} (${e.code})` : e.message
+  return new UnavailableError(`${where}: cannot reach ${url}: ${msg}`, { cause: err })
 }
 
 export interface ClientOptions { credentials?: Credentials | undefined }

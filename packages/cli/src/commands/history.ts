@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { BadRequestError, JobState, nodeLabel } from '@mvm/core'
-import type { BrokerClient, JobAccounting, ListHistoryRequest } from '@mvm/soap'
+import type { BrokerClient, JobAccounting, ListHistoryRequest } from '@mvm/soap/client'
 import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, currentUser, findBroker, type BrokerLocation } from '../remote.js'
 

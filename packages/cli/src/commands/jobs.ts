@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { BadRequestError, ErrorCode, InvalidStateError, JobState, nodeLabel, sleep, toMvmError } from '@mvm/core'
-import type { BrokerClient, GetJobResultResponse, JobInfo } from '@mvm/soap'
+import type { BrokerClient, GetJobResultResponse, JobInfo } from '@mvm/soap/client'
 import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { formatValue } from '../result-text.js'

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { BadRequestError } from '@mvm/core'
-import type { JobRankLog } from '@mvm/soap'
+import type { JobRankLog } from '@mvm/soap/client'
 import { printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { followLogs } from '../follow-logs.js'

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { NodeInfo } from '@mvm/soap'
+import type { NodeInfo } from '@mvm/soap/client'
 import { DEFAULT_BOOTSTRAP, USER_HELP, findBroker } from '../remote.js'
 import { formatTable, printJson } from '../output.js'
 

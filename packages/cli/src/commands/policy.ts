@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { readFile } from 'node:fs/promises'
 import { BadRequestError, ValidationError } from '@mvm/core'
 import { loadPolicy, type EffectivePolicySpec, type LoadedPolicy } from '@mvm/model'
-import type { ApplyPolicyRequest, ApplyPolicyResponse, BrokerClient } from '@mvm/soap'
+import type { ApplyPolicyRequest, ApplyPolicyResponse, BrokerClient } from '@mvm/soap/client'
 import { printJson } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 
