@@ -1,3 +1,4 @@
+/// <reference path="./sax.d.ts" />
 import { createHash, randomBytes } from 'node:crypto'
 import sax from 'sax'
 import type { ServiceName } from './types.js'
