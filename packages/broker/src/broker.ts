@@ -457,9 +457,8 @@ export class BrokerImpl implements Broker {
     if (this.storeOrNull === null) return job
     // shares of a cut the stopped run left half done must not mix with the next run's
     this.store.dropIncompleteCuts(jobId, job.size)
-    this.gates.delete(jobId)
     const fresh = this.store.mustGet(jobId)
-    if (fresh.state !== 'queued') { this.cluster.release(jobId); this.kick(); return fresh }
+    if (fresh.state !== 'queued') { this.gates.delete(jobId); this.cluster.release(jobId); this.kick(); return fresh }
     this.resumeNext.add(jobId)
     // placed now, while the stopped run's slots are still reserved for it, so nothing else takes them
     const placement = this.placeAgain(fresh, a.placement, options.pins)
@@ -467,9 +466,10 @@ export class BrokerImpl implements Broker {
     if (placement === null) {
       // a pinned node went away meanwhile: the next pass places it as any queued job (from the cut)
       this.log.warn({ jobId }, 'the relocated job could not be placed as asked; it waits in the queue')
-      this.kick()
-      return fresh
+      this.openGate(jobId)
+      return this.store.mustGet(jobId)
     }
+    this.gates.delete(jobId)
     this.dispatch(fresh, placement, fresh.request.resources?.memoryMB ?? 0)
     return this.store.mustGet(jobId)
   }

@@ -36,6 +36,8 @@ const RETRY_AFTER_MS = 30_000
 export class Drains {
   private readonly nodes = new Set<string>()
   private readonly failedAt = new Map<string, number>()
+  /** Jobs being moved off a drained node, by job: while one is, that node is still draining. */
+  private readonly inFlight = new Map<string, string>()
 
   constructor (private readonly init: DrainsInit) {}
 
@@ -52,7 +54,8 @@ export class Drains {
 
   state (peerId: string): DrainState | undefined {
     if (!this.nodes.has(peerId)) return undefined
-    return this.init.broker.jobsOn(peerId).length > 0 ? 'draining' : 'drained'
+    const busy = this.init.broker.jobsOn(peerId).length > 0 || [...this.inFlight.values()].includes(peerId)
+    return busy ? 'draining' : 'drained'
   }
 
   list (): string[] { return [...this.nodes] }
@@ -68,7 +71,7 @@ export class Drains {
     const moving: string[] = []
     const staying: string[] = []
     for (const id of this.init.broker.jobsOn(m.peerId)) {
-      if (this.init.migrations.moving(id) || this.start1(id, m.peerId)) moving.push(id)
+      if (this.init.migrations.moving(id) || this.tryMove(id, m.peerId)) moving.push(id)
       else staying.push(id)
     }
     return { peerId: m.peerId, state: this.state(m.peerId) ?? 'drained', moving, staying }
@@ -90,19 +93,20 @@ export class Drains {
     for (const peerId of this.nodes) {
       for (const id of this.init.broker.jobsOn(peerId)) {
         if ((this.failedAt.get(id) ?? 0) + RETRY_AFTER_MS > now) continue
-        this.start1(id, peerId)
+        this.tryMove(id, peerId)
       }
     }
   }
 
   /** Starts moving one job's ranks off `peerId` in the background; false when it cannot move now. */
-  private start1 (jobId: string, peerId: string): boolean {
+  private tryMove (jobId: string, peerId: string): boolean {
     if (this.init.migrations.evacuation(jobId, peerId) === null) return false
     this.failedAt.delete(jobId)
+    this.inFlight.set(jobId, peerId)
     this.init.migrations.evacuate(jobId, peerId).catch((err: unknown) => {
       this.failedAt.set(jobId, Date.now())
       this.init.log.warn({ jobId, node: nodeLabel(peerId), err: (err as Error).message }, 'moving ranks off a draining node failed; tried again later')
-    })
+    }).finally(() => { this.inFlight.delete(jobId) })
     return true
   }
 
