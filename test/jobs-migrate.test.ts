@@ -12,7 +12,7 @@ import { ROOT, runCli, startLab, submit, waitFor, waitJob, type TestLab } from '
 const FIX = join(ROOT, 'test', 'fixtures', 'cut')
 const TOKENS = join(FIX, 'tokens.yaml')
 const R = 4
-const N = 60
+const N = 40
 const W = 3
 
 interface Outcome { acc: number, count: number, resumedFrom: number }
@@ -92,12 +92,52 @@ t.test('the serial oracle moves every token', async (t) => {
   t.same(expected.map((e) => e.count), Array(R).fill(N), 'each rank takes n tokens')
 })
 
-t.test('MigrateRank moves rank 1 of a running ring to another node; the answer is exact', async (t) => {
-  const { jobId, tag } = await ring(t, 10)
+/** A job without coordinated checkpoints, kept queued behind `after` (so it takes no slot), for the refusal that names it. */
+async function plainProfile (after: string): Promise<string> {
+  const file = join(lab.dir, 'plain.yaml')
+  await writeFile(file, [
+    'apiVersion: mvm/v1', 'kind: JobProfile', 'metadata: { name: plain }', 'spec:',
+    '  program:', '    language: js',
+    "    inline: \"import { job } from '@mvm/job'; export default job(async () => { await new Promise((r) => setTimeout(r, 600000)); return 1 })\"",
+    '  topology: { shape: line, size: 1 }', '  processes: 1', `  dependsOn: [afterok:${after}]`, '  resources: { memoryMB: 64, cpu: 0.5, wallTimeSec: 900 }', ''
+  ].join('\n'))
+  return file
+}
+
+t.test('MigrateRank refuses what it cannot do with a stable code, then moves rank 1 of a running ring; the answer is exact', async (t) => {
+  const started = Date.now()
+  const { jobId, tag } = await ring(t, 6)
+  t.comment(`the ring ran to step 6 in ${Date.now() - started} ms`)
   const before = (await lab.broker.GetJob({ jobId })).placement.map((p) => p.peerId)
   const target = roomFor(before, 1)
+
+  // refusals, while the ring runs: none of them may disturb it
+  t.equal(await codeOf(lab.broker.MigrateRank({ jobId: 'j-no-such-job', rank: 0, node: target })), 'E_NOT_FOUND', 'an unknown job: E_NOT_FOUND')
+  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: R, node: target })), 'E_NOT_FOUND', 'a rank the job does not have: E_NOT_FOUND')
+  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: 1, node: 'no-such-node' })), 'E_NOT_FOUND', 'an unknown node: E_NOT_FOUND')
+  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: 1, node: lab.superPeer.ready.peerId })), 'E_BAD_REQUEST', 'a node without the peer role: E_BAD_REQUEST')
+  // 4 ranks on 3 nodes of 2 slots: some node runs 2 of them and is full
+  const full = peerIds().find((p) => before.filter((x) => x === p).length >= 2)!
+  const mover = before.findIndex((p) => p !== full)
+  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: mover, node: full })), 'E_CAPACITY', 'a node without a free slot: E_CAPACITY')
+  const { jobId: plain } = await submit(lab.broker, await plainProfile(jobId))
+  try {
+    await lab.broker.MigrateRank({ jobId: plain, rank: 0, node: target })
+    t.fail('a job without coordinated checkpoints moved')
+  } catch (err) {
+    t.equal((err as { code?: string }).code, 'E_INVALID_STATE', 'a job without coordinated checkpoints: E_INVALID_STATE')
+    t.match((err as Error).message, /coordinated/, 'and the message says why')
+  }
+  await lab.broker.CancelJob({ jobId: plain })
+  const cli = await runCli(['migrate', 'j-no-such-job', '--rank', '0', '--to', target, '--broker', lab.superPeer.ready.soapUrl])
+  t.not(cli.code, 0, 'mvm migrate of an unknown job fails')
+  t.match(cli.stderr, /j-no-such-job/, 'and names the job')
+  t.equal((await lab.broker.GetJob({ jobId })).state, 'running', 'the refused moves left the ring running')
+  t.same((await lab.broker.GetJob({ jobId })).placement.map((p) => p.peerId), before, 'where it was')
+
   const asked = await stepOf(tag, 0)
   const t0 = Date.now()
+  t.comment(`the refusals took ${t0 - started} ms since submit`)
   const moved = await lab.broker.MigrateRank({ jobId, rank: 1, node: target }, { timeoutMs: 90_000 })
   t.comment(`MigrateRank took ${Date.now() - t0} ms`)
   t.equal(moved.placement.find((p) => p.rank === 1)?.peerId, target, 'the answer places rank 1 on the node asked for')
@@ -105,45 +145,11 @@ t.test('MigrateRank moves rank 1 of a running ring to another node; the answer i
   t.ok(moved.state === 'scheduled' || moved.state === 'running', `and the job goes on (${moved.state})`)
   const t1 = Date.now()
   const { from, peers } = await exact(t, jobId)
-  t.comment(`the rest of the run took ${Date.now() - t1} ms`)
+  t.comment(`the moved ring ended ${Date.now() - t1} ms later`)
   t.equal(peers[1], target, 'rank 1 finished on its new node')
   t.ok(from >= asked && from < N, `the ranks went on from the cut taken for the move (step ${from}, asked at ${asked}), not from scratch`)
-  // a finished job cannot move
   t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: 1, node: before[1]! })), 'E_INVALID_STATE', 'a finished job: E_INVALID_STATE')
-})
-
-t.test('MigrateRank refuses what it cannot do with a stable code', async (t) => {
-  const plainDir = join(lab.dir, 'plain')
-  await import('node:fs/promises').then(async (fs) => { await fs.mkdir(plainDir, { recursive: true }) })
-  await writeFile(join(plainDir, 'plain.yaml'), [
-    'apiVersion: mvm/v1', 'kind: JobProfile', 'metadata: { name: plain }', 'spec:',
-    '  program:', '    language: js',
-    "    inline: \"import { job } from '@mvm/job'; export default job(async () => { await new Promise((r) => setTimeout(r, 600000)); return 1 })\"",
-    '  topology: { shape: line, size: 1 }', '  processes: 1', '  resources: { memoryMB: 64, cpu: 0.5, wallTimeSec: 900 }', ''
-  ].join('\n'))
-  const { jobId: plain } = await submit(lab.broker, join(plainDir, 'plain.yaml'))
-  t.teardown(async () => { await lab.broker.CancelJob({ jobId: plain }).catch(() => {}) })
-  await waitFor(async () => (await lab.broker.GetJob({ jobId: plain })).state === 'running', 30_000, 'the plain job to run')
-  const { jobId } = await ring(t, 3)
-  const at = (await lab.broker.GetJob({ jobId })).placement
-  const other = peerIds().find((p) => p !== at[0]!.peerId)!
-  // 5 ranks on 3 nodes of 2 slots: some node is full
-  const used = new Map<string, number>()
-  for (const p of [...at.map((x) => x.peerId), ...(await lab.broker.GetJob({ jobId: plain })).placement.map((x) => x.peerId)]) used.set(p, (used.get(p) ?? 0) + 1)
-  const full = [...used].find(([, n]) => n >= 2)![0]
-  const mover = at.find((x) => x.peerId !== full)!.rank
-  t.equal(await codeOf(lab.broker.MigrateRank({ jobId: 'j-no-such-job', rank: 0, node: other })), 'E_NOT_FOUND', 'an unknown job: E_NOT_FOUND')
-  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: R, node: other })), 'E_NOT_FOUND', 'a rank the job does not have: E_NOT_FOUND')
-  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: 0, node: 'no-such-node' })), 'E_NOT_FOUND', 'an unknown node: E_NOT_FOUND')
-  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: 0, node: lab.superPeer.ready.peerId })), 'E_BAD_REQUEST', 'a node without the peer role: E_BAD_REQUEST')
-  t.equal(await codeOf(lab.broker.MigrateRank({ jobId: plain, rank: 0, node: other })), 'E_INVALID_STATE', 'a job without coordinated checkpoints: E_INVALID_STATE')
-  t.equal(await codeOf(lab.broker.MigrateRank({ jobId, rank: mover, node: full })), 'E_CAPACITY', 'a node without a free slot: E_CAPACITY')
-  t.equal((await lab.broker.GetJob({ jobId })).state, 'running', 'a refused move leaves the job running')
   t.equal(await codeOf(lab.broker.DrainNode({ node: 'no-such-node' })), 'E_NOT_FOUND', 'DrainNode of an unknown node: E_NOT_FOUND')
-  const cli = await runCli(['migrate', 'j-no-such-job', '--rank', '0', '--to', other, '--broker', lab.superPeer.ready.soapUrl])
-  t.not(cli.code, 0, 'mvm migrate of an unknown job fails')
-  t.match(cli.stderr, /no job|not found|E_NOT_FOUND/i, 'and says why')
-  await lab.broker.CancelJob({ jobId })
 })
 
 t.test('DrainNode: the ranks there move, the answer is exact, the node shows drained and takes no new ranks', async (t) => {
