@@ -84,6 +84,8 @@ if (zeep?.code !== 0) {
     for (const id of [o.SubmitJob.jobId, ...o.SubmitJobs]) t.ok(o.ListJobs.includes(id), `ListJobs lists ${id as string}`)
     t.match(o.DependsOnWait, new RegExp(`^waiting on job ${o.SubmitJobs[0] as string} \\((queued|scheduled|running)\\) to succeed`), 'GetJob: waitReason of a job waiting on a dependency')
     t.equal(o.HoldJob, 'held')
+    t.equal(o.MigrateRankFault, 'E_INVALID_STATE', 'MigrateRank of a job without coordinated checkpoints: E_INVALID_STATE')
+    t.same([o.DrainNodeFault, o.ResumeNodeFault], ['E_NOT_FOUND', 'E_NOT_FOUND'], 'DrainNode and ResumeNode of an unknown node: E_NOT_FOUND')
     t.equal(o.HoldWait, 'held by zeep', 'a held job says who held it')
     t.equal(o.ReleaseJob, 'queued', 'ReleaseJob releases a user hold')
     t.equal(o.RequeueJobFault, 'E_INVALID_STATE', 'RequeueJob of a queued job is refused')

@@ -1,7 +1,7 @@
 import { jobValue } from './result.js'
 import { resolveJobId } from './ids.js'
 import {
-  BadRequestError, ConfigError, InvalidStateError, MvmError, UnavailableError, silentLogger, componentLogger, toMvmError, nodeLabel,
+  BadRequestError, CapacityError, ConfigError, InvalidStateError, MvmError, UnavailableError, silentLogger, componentLogger, toMvmError, nodeLabel,
   type JobState, type Logger, type Registry
 } from '@mvm/core'
 import { JobStore, type Change } from './store.js'
@@ -16,6 +16,8 @@ import { saveCheckpoint } from './checkpoints.js'
 import { dependenciesOf, dependencyStatus, normaliseDependsOn, type DependencyStatus } from './deps.js'
 import { explainWait } from './wait-reason.js'
 import { checkSubmitQuotas, overRunning, ownerOf } from './quotas.js'
+import { placeWithPins, type RankPins } from './pins.js'
+import { withDrainNote } from './drain-note.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
@@ -49,6 +51,8 @@ export class BrokerImpl implements Broker {
   private readonly gates = new Map<string, string>()
   /** Priorities of the queued jobs free to run, highest first; rebuilt after any change. */
   private queuedPriorities: number[] | null = null
+  /** Jobs whose next dispatch resumes from their last cut whatever the recovery policy says (placed again by relocate()). */
+  private readonly resumeNext = new Set<string>()
 
   constructor (private readonly init: BrokerInit, private readonly registry: Registry<SchedulingStrategy> = schedulingStrategies) {
     this.dispatcher = init.dispatcher
@@ -416,7 +420,68 @@ export class BrokerImpl implements Broker {
       const over = overRunning(quotas, job, this.runningByOwner().get(ownerOf(job)) ?? 0)
       if (over !== null) return over
     }
-    return explainWait(job, this.cluster, this.higherPriorityAhead(job.priority), this.notes.get(jobId))
+    return withDrainNote(explainWait(job, this.cluster, this.higherPriorityAhead(job.priority), this.notes.get(jobId)), job, this.cluster)
+  }
+
+  setDrained (peerIds: readonly string[]): void {
+    this.cluster.setDrained(peerIds)
+    this.kick()
+  }
+
+  jobsOn (peerId: string): string[] {
+    return [...this.active].filter(([, a]) => a.placement.includes(peerId)).map(([id]) => id)
+  }
+
+  planRelocation (jobId: string, pins: RankPins): string[] {
+    const job = this.store.mustGet(jobId)
+    const a = this.active.get(jobId)
+    if (a === undefined || job.state !== 'running') throw new InvalidStateError(`job ${jobId} is ${job.state}, not running; only a running job can be placed again`, { data: { jobId, state: job.state } })
+    const placement = this.placeAgain(job, a.placement, pins)
+    if (placement === null) {
+      const want = [...pins].map(([r, p]) => `rank ${r} on ${nodeLabel(p, this.cluster.labelsOf(p))}`).join(', ')
+      throw new CapacityError(`job ${jobId}: no room to place it again${want === '' ? '' : ` with ${want}`} (each rank needs a free slot${(job.request.resources?.memoryMB ?? 0) > 0 ? ` and ${job.request.resources!.memoryMB} MB` : ''} on an up node that is not draining)`, { data: { jobId } })
+    }
+    return placement
+  }
+
+  async relocate (jobId: string, options: { pins: RankPins, reason: string }): Promise<Job> {
+    const job = this.store.mustGet(jobId)
+    this.planRelocation(jobId, options.pins)
+    const a = this.active.get(jobId)!
+    const { reason } = options
+    this.forget(jobId, a, reason)
+    // queued but gated: no pass may place it while its ranks are being stopped
+    this.gates.set(jobId, reason)
+    this.emit(this.store.transition(jobId, 'queued', { reason, detail: reason }))
+    await this.stopQuietly(job, a.placement, reason)
+    if (this.storeOrNull === null) return job
+    // shares of a cut the stopped run left half done must not mix with the next run's
+    this.store.dropIncompleteCuts(jobId, job.size)
+    const fresh = this.store.mustGet(jobId)
+    if (fresh.state !== 'queued') { this.gates.delete(jobId); this.cluster.release(jobId); this.kick(); return fresh }
+    this.resumeNext.add(jobId)
+    // placed now, while the stopped run's slots are still reserved for it, so nothing else takes them
+    const placement = this.placeAgain(fresh, a.placement, options.pins)
+    this.cluster.release(jobId)
+    if (placement === null) {
+      // a pinned node went away meanwhile: the next pass places it as any queued job (from the cut)
+      this.log.warn({ jobId }, 'the relocated job could not be placed as asked; it waits in the queue')
+      this.openGate(jobId)
+      return this.store.mustGet(jobId)
+    }
+    this.gates.delete(jobId)
+    this.dispatch(fresh, placement, fresh.request.resources?.memoryMB ?? 0)
+    return this.store.mustGet(jobId)
+  }
+
+  /** A placement for a job placed again (its current slots count as free for it), or null. */
+  private placeAgain (job: Job, current: readonly string[], pins: RankPins): string[] | null {
+    const memoryMB = job.request.resources?.memoryMB ?? 0
+    const own = new Map<string, number>()
+    for (const p of current) own.set(p, (own.get(p) ?? 0) + 1)
+    const reservation = typeof job.request.reservation === 'string' ? job.request.reservation : undefined
+    const candidates = this.cluster.candidates(job.request.placement, memoryMB, reservation, own)
+    return placeWithPins(this.strategyFor(job), { jobId: job.id, size: job.size, memoryMB }, candidates, pins)
   }
 
   /** Queued jobs free to run (dependencies met) with a priority above `priority`. */
@@ -541,7 +606,7 @@ export class BrokerImpl implements Broker {
     const a: Active = { placement, ctl: new AbortController(), ranksStarted: 0 }
     this.active.set(job.id, a)
     this.emit(changes)
-    const resume = this.ft.recovery === 'restart' && job.restarts > 0
+    const resume = this.resumeNext.delete(job.id) || (this.ft.recovery === 'restart' && job.restarts > 0)
     let started: Promise<void>
     try {
       started = this.dispatcher.start(changes[0]!.job, placement, { signal: a.ctl.signal, resume })

@@ -33,6 +33,15 @@ export class Cluster {
 
   setHolds (holds: readonly SlotHold[]): void { this.holds = [...holds] }
 
+  /** Nodes being drained: up, but given no new ranks (see {@link Cluster.isDrained}). */
+  private drained: ReadonlySet<string> = new Set()
+  setDrained (peerIds: Iterable<string>): void { this.drained = new Set(peerIds) }
+  isDrained (peerId: string): boolean { return this.drained.has(peerId) }
+  /** The drained nodes that pass the constraints (to say why a job waits). */
+  drainedMatching (c: PlacementConstraints | undefined): NodeView[] {
+    return this.eligible(c, true).filter((k) => this.drained.has(k.view.peerId)).map((k) => k.view)
+  }
+
   /** What each active reservation holds now, per peer, and how much of it its jobs use. */
   held (now = Date.now()): Array<{ name: string, perPeer: Map<string, number>, used: Map<string, number> }> {
     const per = heldSlots(this.holds, [...this.nodes.values()].map((k) => k.view), now)
@@ -74,8 +83,12 @@ export class Cluster {
 
   views (): NodeView[] { return [...this.nodes.values()].map((k) => ({ ...k.view, ...this.free(k) })) }
 
-  /** Up nodes that satisfy the constraints, with what they can still take of a job needing `memoryMB` per rank. */
-  candidates (c: PlacementConstraints | undefined, memoryMB: number, reservation?: string): Candidate[] {
+  /**
+   * Up nodes that satisfy the constraints, with what they can still take of a job needing
+   * `memoryMB` per rank. `own`: slots a job being placed again holds now, per node, counted as
+   * free for it (its ranks there stop first).
+   */
+  candidates (c: PlacementConstraints | undefined, memoryMB: number, reservation?: string, own?: ReadonlyMap<string, number>): Candidate[] {
     const out: Candidate[] = []
     const held = this.holds.length === 0 ? [] : this.held()
     // a job naming a reservation runs only on its nodes, and only while it is active
@@ -83,7 +96,8 @@ export class Cluster {
     if (reservation !== undefined && mine === undefined) return out
     for (const k of this.eligible(c)) {
       if (mine !== undefined && !mine.perPeer.has(k.view.peerId)) continue
-      const raw = this.free(k)
+      const ownHere = own?.get(k.view.peerId) ?? 0
+      const raw = this.free(k, ownHere, ownHere * memoryMB)
       const f = { ...raw, freeSlots: Math.max(0, raw.freeSlots - this.heldUnused(k.view.peerId, held, reservation)) }
       const capacity = rankCapacity(f.freeSlots, f.freeMemoryMB, memoryMB)
       if (capacity > 0) out.push({ ...k.view, ...f, capacity })
@@ -120,10 +134,10 @@ export class Cluster {
   }
 
   /** Up nodes that pass the constraints: placing a job and explaining its wait must agree on them. */
-  private eligible (c: PlacementConstraints | undefined): Known[] {
+  private eligible (c: PlacementConstraints | undefined, withDrained = false): Known[] {
     const allowed = c?.nodes !== undefined ? new Set(c.nodes) : undefined
     return [...this.nodes.values()].filter(({ view: v }) =>
-      v.state === 'up' &&
+      v.state === 'up' && (withDrained || !this.drained.has(v.peerId)) &&
       (c?.group === undefined || v.group === c.group) &&
       (allowed === undefined || allowed.has(v.peerId)) &&
       (c?.labels === undefined || labelsMatch(v.labels, c.labels)))
@@ -139,7 +153,7 @@ export class Cluster {
   /** Free slots over all up nodes: 0 means no queued job can start, whatever its shape. */
   totalFreeSlots (): number {
     let n = 0
-    for (const k of this.nodes.values()) if (k.view.state === 'up') n += this.free(k).freeSlots
+    for (const k of this.nodes.values()) if (k.view.state === 'up' && !this.drained.has(k.view.peerId)) n += this.free(k).freeSlots
     return n
   }
 
@@ -185,10 +199,10 @@ export class Cluster {
     }
   }
 
-  private free (k: Known): { freeSlots: number, freeMemoryMB: number } {
+  private free (k: Known, ownSlots = 0, ownMemoryMB = 0): { freeSlots: number, freeMemoryMB: number } {
     const v = k.view
-    const slots = Math.min(v.freeSlots + k.creditSlots, v.totalSlots - (this.reservedSlots.get(v.peerId) ?? 0))
-    let mem = v.freeMemoryMB + k.creditMemoryMB
+    const slots = Math.min(v.freeSlots + k.creditSlots + ownSlots, v.totalSlots - (this.reservedSlots.get(v.peerId) ?? 0) + ownSlots)
+    let mem = v.freeMemoryMB + k.creditMemoryMB + ownMemoryMB
     for (const h of this.reservedMemory.get(v.peerId)?.values() ?? []) {
       // a report newer than the reservation already counts the job's memory as used
       if (h.epoch >= k.epoch) mem -= h.mb

@@ -40,6 +40,7 @@ export { terminalStates } from './types.js'
 export { holdActive, type SlotHold } from './holds.js'
 export { DEPENDENCY_TYPES, type Dependency, type DependencyType } from './deps.js'
 export { parseBoundedJson, MAX_JSON_DEPTH } from './json-bounds.js'
+export { placeWithPins, type RankPins } from './pins.js'
 
 /**
  * Builds a broker; nothing is opened until `start()`. `strategies` defaults to the shared

@@ -132,6 +132,7 @@ export class JobStore {
       cutRows: db.prepare('SELECT rank, attempt, cut AS seq, state AS stateJson, peer_id AS peerId, at FROM cuts WHERE job_id = ? AND attempt = ? AND cut = ? ORDER BY rank'),
       dropOlderCuts: db.prepare('DELETE FROM cuts WHERE job_id = ? AND (attempt < ? OR (attempt = ? AND cut < ?))'),
       clearCuts: db.prepare('DELETE FROM cuts WHERE job_id = ?'),
+      dropNewerCuts: db.prepare('DELETE FROM cuts WHERE job_id = ? AND (attempt > ? OR (attempt = ? AND cut > ?))'),
       insertDep: db.prepare('INSERT OR IGNORE INTO job_deps (job_id, dep_id, type) VALUES (?, ?, ?)'),
       latestByName: db.prepare('SELECT id FROM jobs WHERE name = ? ORDER BY seq DESC LIMIT 1').pluck(),
       dependents: db.prepare('SELECT DISTINCT job_id FROM job_deps WHERE dep_id = ?').pluck(),
@@ -485,6 +486,20 @@ export class JobStore {
     const done = this.q.completeCut.get(id, size) as { attempt: number, cut: number } | undefined
     if (done !== undefined) this.q.dropOlderCuts.run(id, done.attempt, done.attempt, done.cut)
     return kept
+  }
+
+  /**
+   * Forgets the shares of cuts newer than the newest complete one (all of them when none is
+   * complete): a run stopped to be placed again (a migration) resumes from that cut under the
+   * same attempt, and its next cuts must not meet shares its previous run left half done.
+   */
+  dropIncompleteCuts (id: string, size: number): void {
+    this.begin()
+    this.drain()
+    this.inBatch()
+    const done = this.q.completeCut.get(id, size) as { attempt: number, cut: number } | undefined
+    if (done === undefined) this.q.clearCuts.run(id)
+    else this.q.dropNewerCuts.run(id, done.attempt, done.attempt, done.cut)
   }
 
   /** Every rank's share of the newest complete cut (seq = the cut number), or [] when there is none. */

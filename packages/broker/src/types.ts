@@ -340,4 +340,24 @@ export interface Broker {
   /** Runs one scheduling pass now; returns how many jobs were dispatched. */
   schedule: () => number
   on: (event: 'job', cb: (e: JobChangeEvent) => void) => () => void
+  /**
+   * The nodes being drained (replacing the last list): they stay up but get no new ranks; a
+   * waiting job's reason names them. What runs there is moved by whoever drains (see relocate).
+   */
+  setDrained: (peerIds: readonly string[]) => void
+  /** The dispatched jobs with a rank placed on that node. */
+  jobsOn: (peerId: string) => string[]
+  /**
+   * Where a running job would run if placed again now with `pins` (rank → node) and the other
+   * ranks placed by its strategy, its own slots counting as free. CapacityError when there is
+   * no room; InvalidStateError unless it is running.
+   */
+  planRelocation: (jobId: string, pins: ReadonlyMap<number, string>) => string[]
+  /**
+   * Places a running job again (a migration): its ranks are stopped, then it is dispatched at
+   * once with `pins` and resumes from its last complete cut (the caller makes sure there is a
+   * fresh one). The job passes through `queued` (reason `reason`) and does not count a restart.
+   * If a pinned node went away meanwhile it waits in the queue and is placed as any job.
+   */
+  relocate: (jobId: string, options: { pins: ReadonlyMap<number, string>, reason: string }) => Promise<Job>
 }

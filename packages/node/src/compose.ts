@@ -7,6 +7,7 @@ import type { PeerRole, RuntimeFactory } from '@mvm/peer'
 import type { HttpGuard, SuperPeerRole } from '@mvm/super-peer'
 import type { MvmNodeInit } from './init.js'
 import type { MvmNode } from './index.js'
+import { drainAwareNodeOps } from './soap-services.js'
 
 export interface MvmHostInit extends MvmNodeInit {
   /** The node's merged policy (node level over domain and inter-domain). */
@@ -111,6 +112,8 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           })
           await superPeer.start()
           const sp = superPeer
+          // ListNodes/GetNode show the broker's drains
+          node.extendSoap({ Broker: drainAwareNodeOps(node.membership, (p) => sp.agent.drainState(p)) })
           // the policy in force decides, so `mvm policy apply` can turn authentication on or off
           node.setClientAuthentication(() => sp.agent.policy.effective.spec.security.clientAuthentication === 'required')
           const { operationAuthorizer, httpGuard, openAuditLog } = await import('@mvm/super-peer')

@@ -66,6 +66,26 @@ export function buildSoapServices (init: SoapServicesInit): Required<ServiceHand
   return { Node, Bootstrap, Broker, mounted }
 }
 
+/**
+ * ListNodes and GetNode with each node's drain state (`draining`/`drained`), which the broker of
+ * a super-peer knows and the membership view does not.
+ */
+export function drainAwareNodeOps (m: { view: (o?: { group?: string }) => MemberInfo[], get: (peerId: string) => MemberInfo | undefined }, drainOf: (peerId: string) => NodeInfo['drain']): Pick<BrokerHandlers, 'ListNodes' | 'GetNode'> {
+  const info = (n: MemberInfo): NodeInfo => {
+    const out = toNodeInfo(n)
+    const d = drainOf(n.peerId)
+    return d === undefined ? out : { ...out, drain: d }
+  }
+  return {
+    ListNodes: async ({ group }) => ({ nodes: m.view({ group }).map(info) }),
+    GetNode: async ({ peerId }) => {
+      const n = m.get(peerId)
+      if (n === undefined) throw new NotFoundError(`no node ${peerId} in this super-peer's view`)
+      return info(n)
+    }
+  }
+}
+
 export function toNodeInfo (n: MemberInfo): NodeInfo {
   const out: NodeInfo = {
     peerId: n.peerId,

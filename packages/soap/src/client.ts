@@ -204,6 +204,9 @@ export function createBrokerClient (url: string, options: { subject?: string } &
     GetData: async (req, o) => call('GetData', req, o),
     ListData: async (req, o) => call('ListData', req ?? {}, o),
     RemoveData: async (req, o) => call('RemoveData', req, o),
-    Reserve: async (req, o) => call('Reserve', req, o)
+    Reserve: async (req, o) => call('Reserve', req, o),
+    MigrateRank: async (req, o) => call('MigrateRank', req, o),
+    DrainNode: async (req, o) => call('DrainNode', req, o),
+    ResumeNode: async (req, o) => call('ResumeNode', req, o)
   }
 }

@@ -57,6 +57,7 @@ export const NodeInfoShape: Shape = {
   lastSeen: date,
   labels,
   soapUrl: optStr,
+  drain: { kind: 'string', opt: true, values: ['draining', 'drained'] },
   data: { kind: DataCountersShape, opt: true }
 }
 
@@ -160,6 +161,7 @@ const DataEntryShape: Shape = {
   id: str, name: str, size: long, storedBytes: long, hits: int, pins: strs, createdAt: date, lastUsedAt: date
 }
 const SubmittedShape: Shape = { jobId: str, childJobIds: strs }
+const DrainShape: Shape = { peerId: str, state: { kind: 'string', values: ['draining', 'drained', 'up'] }, moving: strs, staying: strs }
 
 export interface OperationShape { input: Shape, output: Shape }
 
@@ -236,7 +238,10 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     },
     ListData: { input: { subject }, output: { files: { kind: DataEntryShape, many: true }, storedBytes: long, maxBytes: long } },
     RemoveData: { input: { id: str, subject }, output: { removed: bool } },
-    Reserve: { input: { name: str, nodes: strs, slots: optInt, start: optStr, durationSec: int, owners: strs, subject }, output: { name: str, from: str, to: str } }
+    Reserve: { input: { name: str, nodes: strs, slots: optInt, start: optStr, durationSec: int, owners: strs, subject }, output: { name: str, from: str, to: str } },
+    MigrateRank: { input: { jobId: str, rank: int, node: str, subject }, output: JobInfoShape },
+    DrainNode: { input: { node: str, subject }, output: DrainShape },
+    ResumeNode: { input: { node: str, subject }, output: DrainShape }
   }
 }
 

@@ -104,6 +104,8 @@ export interface NodeInfo {
   lastSeen: string
   labels: Labels
   soapUrl?: string
+  /** Set while the node is drained: `draining` while ranks still run there, then `drained`. */
+  drain?: 'draining' | 'drained'
   /** The node's data layer: bytes and chunks moved, store hits/misses, dedup and zero-skipped chunks, store size. */
   data?: NodeDataCounters
 }
@@ -190,6 +192,11 @@ export interface RemoveDataResponse { removed: boolean }
 /** Slots held for the jobs naming `name`: `slots` of them, or whole `nodes`; from `start` (default now) for `durationSec`. */
 export interface ReserveRequest { name: string, nodes: string[], slots?: number, start?: string, durationSec: number, owners: string[], subject?: string }
 export interface ReserveResponse { name: string, from: string, to: string }
+/** Moves rank `rank` of a running job to `node` (peer ID, short ID, unique prefix or name label of a node of the group). */
+export interface MigrateRankRequest { jobId: string, rank: number, node: string, subject?: string }
+export interface NodeRequest { node: string, subject?: string }
+/** A node's drain: `moving` jobs have ranks there being moved, `staying` ones finish there. */
+export interface DrainNodeResponse { peerId: string, state: 'draining' | 'drained' | 'up', moving: string[], staying: string[] }
 export interface SubmitJobResponse { jobId: string, childJobIds: string[] }
 
 /** Several submissions in one call (one transaction: all accepted or none); `submitted[i]` answers `jobs[i]`. */
@@ -371,6 +378,12 @@ export interface BrokerHandlers {
   ListData?: Handler<ListDataRequest, ListDataResponse>
   RemoveData?: Handler<DataIdRequest, RemoveDataResponse>
   Reserve?: Handler<ReserveRequest, ReserveResponse>
+  /** A rank of a running job (checkpoint.mode: coordinated) moved to another node of the group, from a fresh cut. */
+  MigrateRank?: Handler<MigrateRankRequest, JobInfo>
+  /** A node takes no new ranks; the ranks running there move elsewhere when they can. */
+  DrainNode?: Handler<NodeRequest, DrainNodeResponse>
+  /** A drained node takes ranks again. */
+  ResumeNode?: Handler<NodeRequest, DrainNodeResponse>
 }
 
 export interface ServiceHandlers {
@@ -427,4 +440,7 @@ export interface BrokerClient {
   ListData: (req?: ListDataRequest, options?: CallOptions) => Promise<ListDataResponse>
   RemoveData: (req: DataIdRequest, options?: CallOptions) => Promise<RemoveDataResponse>
   Reserve: (req: ReserveRequest, options?: CallOptions) => Promise<ReserveResponse>
+  MigrateRank: (req: MigrateRankRequest, options?: CallOptions) => Promise<JobInfo>
+  DrainNode: (req: NodeRequest, options?: CallOptions) => Promise<DrainNodeResponse>
+  ResumeNode: (req: NodeRequest, options?: CallOptions) => Promise<DrainNodeResponse>
 }

@@ -13,7 +13,7 @@ t.test('each WSDL declares every operation with request/response elements', asyn
   const ops = {
     Bootstrap: ['GetBrokers', 'RegisterSuperPeer', 'GetResources'],
     Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses', 'GetLogs'],
-    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'CheckpointJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs', 'PutData', 'GetData', 'ListData', 'RemoveData', 'Reserve']
+    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'CheckpointJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs', 'PutData', 'GetData', 'ListData', 'RemoveData', 'Reserve', 'MigrateRank', 'DrainNode', 'ResumeNode']
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)
@@ -35,7 +35,7 @@ t.test('shared types stay identical across WSDLs', async (t) => {
   const b = wsdlFile('Bootstrap')
   const k = wsdlFile('Broker')
   t.same(sequence(b, 'NodeInfo'), sequence(k, 'NodeInfo'))
-  t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl', 'data'])
+  t.same(sequence(k, 'NodeInfo'), ['peerId', 'group', 'roles', 'state', 'load', 'totalSlots', 'freeSlots', 'freeMemoryMB', 'processes', 'queueDepth', 'lastSeen', 'labels', 'soapUrl', 'drain', 'data'])
   t.same(sequence(k, 'DataCounters'), ['bytesIn', 'bytesOut', 'chunksIn', 'chunksOut', 'hits', 'misses', 'dedupChunks', 'zeroChunks', 'corrupt', 'evictions', 'storedBytes', 'maxBytes', 'envBuilds', 'envReused', 'envWritten'])
   t.same(sequence(wsdlFile('Node'), 'RankLog'), ['rank', 'stdout', 'stderr', 'truncated', 'outEnd', 'errEnd'])
   t.same(sequence(k, 'RankLog'), ['rank', 'peerId', 'stdout', 'stderr', 'truncated', 'error', 'outEnd', 'errEnd'])

@@ -9,7 +9,7 @@ import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
 import { expectBody, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers, JobInfo } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
-import { brokerJobHandlers } from './broker-soap.js'
+import { brokerJobHandlers, jobInfo } from './broker-soap.js'
 import { JobWaiters } from './job-waiters.js'
 import { SubmissionCache } from './submission-cache.js'
 import { decodeStoredBundle } from './submission.js'
@@ -23,6 +23,7 @@ import { RuntimeReservations } from './reservations.js'
 import { SelfConfig } from './self-config.js'
 import { authorized } from './policy-soap.js'
 import { CrossGroup } from './cross-group.js'
+import { startMoving, type Moving } from './migrate-soap.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 /** Broker setting: where the jobs this broker passed to other groups run. */
@@ -127,6 +128,8 @@ export class BrokerAgent implements Startable {
   /** Kept across stop/start: a validated profile stays valid. */
   private readonly submissions = new SubmissionCache()
   private readonly cleanups: Array<() => void> = []
+  /** Migration and drains (set once started). */
+  private moving: Moving | undefined
   private timer: NodeJS.Timeout | undefined
   /** One lifetime: aborted by stop(). */
   private lifetime: AbortController | undefined
@@ -222,11 +225,7 @@ export class BrokerAgent implements Startable {
       waiters,
       ...(this.init.data !== undefined ? { data: this.init.data } : {}),
       shape: (r, written, profile) => applyJobPolicy(r, written, this.specWithReservations(), profile),
-      requestCut: async (jobId, peerId) => {
-        const rpc = this.node.control.toPeer(peerId)
-        if (rpc === undefined) throw new UnavailableError(`CheckpointJob(${jobId}): node ${peerId} (rank 0) is not connected`)
-        expectBody(await rpc.request({ type: 'cutRequest', jobId }, { timeoutMs: 10_000 }), 'ack')
-      },
+      requestCut: async (jobId, peerId) => { await this.requestCut(jobId, peerId) },
       log: this.init.logger,
       admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
     })
@@ -246,7 +245,27 @@ export class BrokerAgent implements Startable {
       log: this.init.logger
     })
     this.crossGroup.wrap(jobs)
-    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler() } })
+    this.moving = startMoving({
+      broker: this.broker,
+      requestCut: async (jobId, peerId) => { await this.requestCut(jobId, peerId) },
+      members: (all) => this.node.membership.view({ includeChildren: all === true }),
+      group: () => this.node.group ?? this.groupName(),
+      info: (j) => jobInfo(this.broker, j, { ranksStarted: (id) => this.ranksStarted(id) }),
+      log: this.init.logger
+    })
+    jobs.MigrateRank = this.moving.handlers.MigrateRank
+    const admin = (): 'policy.apply' => 'policy.apply'
+    this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler(), DrainNode: authorized(this.moving.handlers.DrainNode, () => this.policy.effective, admin), ResumeNode: authorized(this.moving.handlers.ResumeNode, () => this.policy.effective, admin) } })
+  }
+
+  /** A node's drain (see Drains), undefined when it is not drained. */
+  drainState (peerId: string): 'draining' | 'drained' | undefined { return this.moving?.drains.state(peerId) }
+
+  /** Asks the node running rank 0 of a coordinated job for a cut at its next checkpoint point. */
+  private async requestCut (jobId: string, peerId: string): Promise<void> {
+    const rpc = this.node.control.toPeer(peerId)
+    if (rpc === undefined) throw new UnavailableError(`job ${jobId}: node ${peerId} (rank 0) is not connected; no cut can be asked for`)
+    expectBody(await rpc.request({ type: 'cutRequest', jobId }, { timeoutMs: 10_000 }), 'ack')
   }
 
   async stop (): Promise<void> {
@@ -486,6 +505,8 @@ export class BrokerAgent implements Startable {
         totalSlots: m.report.totalSlots, freeSlots: m.report.freeSlots, freeMemoryMB: m.report.freeMemoryMb, load: m.report.load
       }))
     this.broker.updateNodes(views)
+    // room may have freed up for the ranks still on drained nodes
+    this.moving?.drains.tick()
   }
 
   private onReport (b: Extract<ControlBody, { type: 'jobReport' }>, peerId: string): void {

@@ -32,6 +32,11 @@ export const OPERATION_ACCESS: Record<ServiceName, Record<string, Access>> = {
     ReleaseJob: 'handler',
     HoldJob: 'handler',
     CheckpointJob: 'handler',
+    // the owner's call (job.cancel.own/any), as checkpointing is
+    MigrateRank: 'handler',
+    // policy.apply, checked by their handlers: a drain moves everyone's ranks
+    DrainNode: 'handler',
+    ResumeNode: 'handler',
     RequeueJob: 'handler',
     ApplyPolicy: 'handler',
     GetPolicy: 'handler',

@@ -1,3 +1,4 @@
+import { migrationPause } from '../toolkit/migrate.js'
 import { rawTransport } from '../baselines/net.js'
 import { jobFigure } from '../toolkit/contenders.js'
 import type { BenchContext, Contender, RowGroup, RowSpec } from '../types.js'
@@ -83,6 +84,25 @@ export const checkpoints: RowGroup = {
       })
     }
   ]
+}
+
+/**
+ * Migration pause: the gap a running ring sees at the point where a rank was moved to another
+ * node (a fresh cut, the ranks stopped and started again from it, the work since the cut redone),
+ * against a plain checkpoint point of the same ring left alone.
+ */
+export const migration: RowGroup = {
+  name: 'migrate',
+  title: 'Migration: the pause a running 2-rank ring sees when rank 1 moves to the other node',
+  rows: [{
+    id: 'migrate.pause',
+    figure: 'pause of a 2-rank ring (2 nodes) when MigrateRank moves rank 1',
+    baseline: 'one coordinated checkpoint point of the same ring (median gap)',
+    unit: 'ms',
+    better: 'lower',
+    rounds: (p) => Math.min(p.rounds, 5),
+    make: (c: BenchContext) => ({ a: migrationPause(c, 'move'), b: migrationPause(c, 'point') })
+  }]
 }
 
 const shTimes = (c: BenchContext): number => c.profile.quick ? 50 : 300

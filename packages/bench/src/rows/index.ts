@@ -8,7 +8,7 @@ import {
   arrayRate, brokerCalls, idlePeerRss, jobFigure, jobRate, launchCold, launchWarm, nodeWithJobRss
 } from '../toolkit/contenders.js'
 import type { RowGroup, RowSpec } from '../types.js'
-import { checkpoints, collectives, shared } from './collectives.js'
+import { checkpoints, collectives, migration, shared } from './collectives.js'
 import { batchSoapRows, decisionRows, inflightRows } from './submit.js'
 import { dataRows } from './data.js'
 
@@ -99,5 +99,5 @@ export const groups: RowGroup[] = [
   launch, throughput,
   { name: 'local', title: 'Local messages: two ranks on one node', rows: messageRows('local') },
   { name: 'remote', title: 'Remote messages: ranks on two nodes', rows: messageRows('remote') },
-  collectives, checkpoints, shared, science, footprint, soap, dataRows
+  collectives, checkpoints, migration, shared, science, footprint, soap, dataRows
 ]

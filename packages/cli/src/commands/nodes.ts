@@ -45,7 +45,7 @@ function ago (iso: string): string {
 export function table (nodes: NodeInfo[]): string {
   const head = ['NAME', 'PEER', 'GROUP', 'ROLES', 'STATE', 'LOAD', 'SLOTS', 'MEM MB', 'LAST SEEN']
   const rows = nodes.map((n) => [
-    n.labels.name ?? '-', shortId(n.peerId), n.group, n.roles.join(','), n.state, `${n.load.toFixed(2)} cpu`,
+    n.labels.name ?? '-', shortId(n.peerId), n.group, n.roles.join(','), n.drain !== undefined ? `${n.state} (${n.drain})` : n.state, `${n.load.toFixed(2)} cpu`,
     n.roles.includes('peer') ? `${n.freeSlots}/${n.totalSlots}` : '-', String(n.freeMemoryMB), ago(n.lastSeen)
   ])
   return formatTable(head, rows) + (nodes.length === 0 ? '(no nodes)\n' : '')
