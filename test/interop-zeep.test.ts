@@ -84,6 +84,7 @@ if (zeep?.code !== 0) {
     for (const id of [o.SubmitJob.jobId, ...o.SubmitJobs]) t.ok(o.ListJobs.includes(id), `ListJobs lists ${id as string}`)
     t.match(o.DependsOnWait, new RegExp(`^waiting on job ${o.SubmitJobs[0] as string} \\((queued|scheduled|running)\\) to succeed`), 'GetJob: waitReason of a job waiting on a dependency')
     t.equal(o.HoldJob, 'held')
+    t.equal(o.ResizeJobFault, 'E_NOT_MALLEABLE', 'ResizeJob of a job that is not malleable is refused with its code')
     t.equal(o.HoldWait, 'held by zeep', 'a held job says who held it')
     t.equal(o.ReleaseJob, 'queued', 'ReleaseJob releases a user hold')
     t.equal(o.RequeueJobFault, 'E_INVALID_STATE', 'RequeueJob of a queued job is refused')

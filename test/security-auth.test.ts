@@ -255,6 +255,7 @@ const OPS: Array<[string, string, Call]> = [
   ['Broker.ReleaseJob', 'job.cancel.own', async (c) => await broker(c).ReleaseJob({ jobId: 'no-such-job' })],
   ['Broker.RequeueJob', 'job.cancel.own', async (c) => await broker(c).RequeueJob({ jobId: 'no-such-job' })],
   ['Broker.CheckpointJob', 'job.cancel.own', async (c) => await broker(c).CheckpointJob({ jobId: 'no-such-job' })],
+  ['Broker.ResizeJob', 'job.cancel.own', async (c) => await broker(c).ResizeJob({ jobId: 'no-such-job', size: 2 })],
   ['Broker.Reserve', 'policy.apply', async (c) => await broker(c).Reserve({ name: 'x', nodes: [], slots: 1, durationSec: 0, owners: [] })],
   ['Broker.ApplyPolicy', 'policy.apply', async (c) => await broker(c).ApplyPolicy({ policyYaml: POLICY, dryRun: true })],
   ['Broker.GetPolicy', 'policy.read', async (c) => await broker(c).GetPolicy()],

@@ -32,6 +32,7 @@ export const OPERATION_ACCESS: Record<ServiceName, Record<string, Access>> = {
     ReleaseJob: 'handler',
     HoldJob: 'handler',
     CheckpointJob: 'handler',
+    ResizeJob: 'handler',
     RequeueJob: 'handler',
     ApplyPolicy: 'handler',
     GetPolicy: 'handler',

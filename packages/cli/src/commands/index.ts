@@ -18,8 +18,9 @@ import { register as reserve } from './reserve.js'
 import { register as user } from './user.js'
 import { register as audit } from './audit.js'
 import { register as cert } from './cert.js'
+import { register as resize } from './resize.js'
 
 /** Each command lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, history, lab, sim, policy, reserve, logs, data, user, audit, cert, completion, help]
+export const commands: RegisterCommand[] = [validate, topology, node, nodes, wsdl, submit, jobs, resize, history, lab, sim, policy, reserve, logs, data, user, audit, cert, completion, help]
