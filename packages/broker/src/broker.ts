@@ -16,7 +16,7 @@ import { saveCheckpoint } from './checkpoints.js'
 import { dependenciesOf, dependencyStatus, normaliseDependsOn, type DependencyStatus } from './deps.js'
 import { explainWait } from './wait-reason.js'
 import { checkSubmitQuotas, overRunning, ownerOf } from './quotas.js'
-import { boundsOf, checkResize, extraRanks, noRoom, notRunning, resizedFromOf, resizedRequest, restartsUsed, waitForCut, type CutKey } from './resize.js'
+import { askUntil, boundsOf, checkResize, extraRanks, noRoom, notRunning, resizedFromOf, resizedRequest, restartsUsed, waitForCut, type CutKey } from './resize.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
@@ -587,8 +587,10 @@ export class BrokerImpl implements Broker {
       const t0 = this.now()
       const key = (): CutKey | undefined => { const c = this.store.lastCut(id, job.size)[0]; return c === undefined ? undefined : { attempt: c.attempt, cut: c.seq } }
       const before = key()
-      await requestCut(job)
-      await waitForCut(key, before, { timeoutMs: options.timeoutMs ?? 30_000, what: `ResizeJob(${id}, ${n})`, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+      const wait = { timeoutMs: options.timeoutMs ?? 30_000, what: `ResizeJob(${id}, ${n})`, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
+      // rank 0 of a layout just dispatched (a resize right after another) may not run yet: ask again
+      await askUntil(async () => { await requestCut(this.store.mustGet(id)) }, wait)
+      await waitForCut(key, before, wait)
       const a = this.active.get(id)
       if (a === undefined) throw notRunning(this.store.mustGet(id), n)
       // the old layout stops; the new one resumes from the newest cut every old rank completed

@@ -80,3 +80,14 @@ export async function waitForCut (read: () => CutKey | undefined, before: CutKey
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/** Calls `ask` until it resolves, every 200 ms; its last error after `timeoutMs`. */
+export async function askUntil (ask: () => Promise<void>, o: { signal?: AbortSignal, timeoutMs: number, what: string }): Promise<void> {
+  const deadline = Date.now() + o.timeoutMs
+  for (;;) {
+    try { await ask(); return } catch (err) {
+      if (Date.now() > deadline || o.signal?.aborted === true) throw err
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
