@@ -567,8 +567,8 @@ export class BrokerImpl implements Broker {
     if (job.state !== 'running' || !this.active.has(id) || job.placement === null) throw notRunning(job, n)
     if (n === job.size) return job
     if (this.resizing.has(id)) throw new InvalidStateError(`ResizeJob(${id}, ${n}): a resize of this job is under way`, { data: { jobId: id } })
-    const requestCut = this.dispatcher.requestCut
-    if (requestCut === undefined) throw new UnavailableError(`ResizeJob(${id}, ${n}): this broker cannot reach the job's nodes`)
+    const dispatcher = this.dispatcher
+    if (dispatcher.requestCut === undefined) throw new UnavailableError(`ResizeJob(${id}, ${n}): this broker cannot reach the job's nodes`)
     const memoryMB = job.request.resources?.memoryMB ?? 0
     const hold = typeof job.request.reservation === 'string' ? job.request.reservation : undefined
     const growKey = `${id}#resize`
@@ -589,8 +589,9 @@ export class BrokerImpl implements Broker {
       const before = key()
       const wait = { timeoutMs: options.timeoutMs ?? 30_000, what: `ResizeJob(${id}, ${n})`, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
       // rank 0 of a layout just dispatched (a resize right after another) may not run yet: ask again
-      await askUntil(async () => { await requestCut(this.store.mustGet(id)) }, wait)
-      await waitForCut(key, before, wait)
+      await askUntil(async () => { await dispatcher.requestCut?.(this.store.mustGet(id)) }, wait)
+      const a0 = this.active.get(id)
+      await waitForCut(key, before, { ...wait, alive: () => this.active.get(id) === a0 && a0 !== undefined })
       const a = this.active.get(id)
       if (a === undefined) throw notRunning(this.store.mustGet(id), n)
       // the old layout stops; the new one resumes from the newest cut every old rank completed
@@ -670,6 +671,8 @@ export class BrokerImpl implements Broker {
     if (this.active.get(id) !== a || this.storeOrNull === null) return
     try {
       if (this.store.mustGet(id).state === 'scheduled') this.emit(this.store.transition(id, 'running', { detail: 'all ranks instantiated' }))
+      // a malleable job may grow into slots that are free now
+      if (boundsOf(this.store.mustGet(id)) !== undefined) this.kick()
     } catch (err) {
       this.log.error({ err, jobId: id }, 'could not mark job running')
     }

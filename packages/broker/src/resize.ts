@@ -70,11 +70,12 @@ export function notRunning (job: Job, n: number): InvalidStateError {
 }
 
 /** Waits (polling the store) until `read` gives a cut other than `before`; TimeoutError after `timeoutMs`. */
-export async function waitForCut (read: () => CutKey | undefined, before: CutKey | undefined, o: { signal?: AbortSignal, timeoutMs: number, what: string }): Promise<CutKey> {
+export async function waitForCut (read: () => CutKey | undefined, before: CutKey | undefined, o: { signal?: AbortSignal, timeoutMs: number, what: string, alive?: () => boolean }): Promise<CutKey> {
   const deadline = Date.now() + o.timeoutMs
   for (;;) {
     const k = read()
     if (k !== undefined && (before === undefined || k.attempt !== before.attempt || k.cut > before.cut)) return k
+    if (o.alive?.() === false) throw new InvalidStateError(`${o.what}: the job stopped running before the cut (it ended, failed or lost a node)`)
     if (o.signal?.aborted === true) throw new AbortError(`${o.what}: aborted while waiting for a cut`)
     if (Date.now() > deadline) throw new TimeoutError(`${o.what}: no coordinated cut within ${Math.round(o.timeoutMs / 1000)} s; does the program call ctx.checkpoint() in its loop?`)
     await new Promise((resolve) => setTimeout(resolve, 20))
