@@ -594,6 +594,7 @@ export class BrokerImpl implements Broker {
       await waitForCut(key, before, { ...wait, alive: () => this.active.get(id) === a0 && a0 !== undefined })
       const a = this.active.get(id)
       if (a === undefined) throw notRunning(this.store.mustGet(id), n)
+      const t1 = this.now()
       // the old layout stops; the new one resumes from the newest cut every old rank completed
       this.forget(id, a, `resizing to ${n} ranks`)
       await this.stopQuietly(job, a.placement, `resizing to ${n} ranks`)
@@ -601,7 +602,7 @@ export class BrokerImpl implements Broker {
       const fresh = this.store.mustGet(id)
       const from = key()
       if (fresh.state !== 'running' || from === undefined) return fresh
-      const detail = `resized from ${job.size} to ${n} ranks by ${by} (from cut ${from.cut}, ${this.now() - t0} ms to the cut)`
+      const detail = `resized from ${job.size} to ${n} ranks by ${by} (from cut ${from.cut}; the cut took ${t1 - t0} ms, stopping the old ranks ${this.now() - t1} ms)`
       const next = this.store.reshape(id, { size: n, request: resizedRequest(fresh, n, from), placement, from, detail })
       this.log.info({ jobId: id, from: job.size, to: n, cut: from.cut, by }, 'job resized')
       this.redispatch(next, placement, memoryMB, hold)
