@@ -16,7 +16,7 @@ import { saveCheckpoint } from './checkpoints.js'
 import { dependenciesOf, dependencyStatus, normaliseDependsOn, type DependencyStatus } from './deps.js'
 import { explainWait } from './wait-reason.js'
 import { checkSubmitQuotas, overRunning, ownerOf } from './quotas.js'
-import { askUntil, boundsOf, checkResize, extraRanks, noRoom, notRunning, resizedFromOf, resizedRequest, restartsUsed, waitForCut, type CutKey } from './resize.js'
+import { askUntil, boundsOf, checkResize, extraRanks, firstRequest, noRoom, notRunning, resizedFromOf, resizedRequest, restartsUsed, waitForCut, type CutKey } from './resize.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
@@ -375,6 +375,9 @@ export class BrokerImpl implements Broker {
       detail: `${why} (was ${fresh.state}${fresh.reason !== null ? `: ${fresh.reason}` : ''})`
     }))
     this.log.info({ jobId, by: options.by, was: fresh.state }, 'job requeued')
+    // a malleable job runs again from the start at its first size, with no resize behind it
+    const b = boundsOf(fresh)
+    if (b !== undefined && (fresh.size !== b.min || resizedFromOf(fresh) !== undefined)) this.store.reshape(jobId, { size: b.min, request: firstRequest(fresh, b), placement: null })
     this.settleDependencies(jobId)
     this.kick()
     return this.store.mustGet(jobId)

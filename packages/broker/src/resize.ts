@@ -28,13 +28,19 @@ export function checkResize (job: Job, n: unknown): Bounds {
 /** Resizes the job would count as restarts: a resize starts a new attempt but is not a failure. */
 export function restartsUsed (job: Job): number {
   const r = job.request.resizes
-  return job.restarts - (typeof r === 'number' && Number.isInteger(r) ? r : 0)
+  return Math.max(0, job.restarts - (typeof r === 'number' && Number.isInteger(r) ? r : 0))
 }
 
 /** The request of the job at `n` ranks, resuming from `from`. */
 export function resizedRequest (job: Job, n: number, from: CutKey): JobRequest {
   const r = job.request.resizes
   return { ...job.request, size: n, resizedFrom: { size: job.size, ...from }, resizes: (typeof r === 'number' ? r : 0) + 1 }
+}
+
+/** The request of a resized job run again from the start (`requeue`): its first size, no resize behind it. */
+export function firstRequest (job: Job, b: Bounds): JobRequest {
+  const { resizedFrom: _from, resizes: _n, ...rest } = job.request
+  return { ...rest, size: b.min }
 }
 
 /** The cut a resized job resumes from until its new size has a complete cut of its own. */

@@ -496,21 +496,23 @@ export class JobStore {
   }
 
   /**
-   * A running job restarted at another size (a resize): its size, request and placement change
-   * and a new attempt begins (its cuts apart from the old ones); every cut except `from`, the
-   * one it resumes from, is dropped, so no share of the old layout can pass for a cut of the new.
+   * A job restarted at another size (a resize): its size, request and placement change and, with
+   * `from`, a new attempt begins (its cuts apart from the old ones) and every cut except `from`,
+   * the one it resumes from, is dropped, so no share of the old layout can pass for a cut of the
+   * new. Without `from` (a rerun from the start at its first size) every cut is dropped.
    */
-  reshape (id: string, r: { size: number, request: JobRequest, placement: string[], from: { attempt: number, cut: number }, detail: string }): Job {
+  reshape (id: string, r: { size: number, request: JobRequest, placement: string[] | null, from?: { attempt: number, cut: number }, detail?: string }): Job {
     this.begin()
     const prev = this.mustGet(id)
     const now = this.now()
-    const next: Job = { ...prev, size: r.size, request: r.request, placement: r.placement, restarts: prev.restarts + 1, updatedAt: now }
+    const next: Job = { ...prev, size: r.size, request: r.request, placement: r.placement, restarts: prev.restarts + (r.from === undefined ? 0 : 1), updatedAt: now }
     this.drain()
     this.inBatch()
-    this.q.dropCutsExcept.run(id, r.from.attempt, r.from.cut)
+    if (r.from === undefined) this.q.clearCuts.run(id)
+    else this.q.dropCutsExcept.run(id, r.from.attempt, r.from.cut)
     this.deferred.push(() => {
       this.q.reshape.run({ id, size: r.size, request: JSON.stringify(r.request), placement: col(r.placement), restarts: next.restarts, now })
-      this.q.insertEvent.run(id, now, prev.state, next.state, r.detail)
+      if (r.detail !== undefined) this.q.insertEvent.run(id, now, prev.state, next.state, r.detail)
     })
     this.setLive(next)
     return next

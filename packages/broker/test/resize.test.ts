@@ -67,7 +67,7 @@ t.test('by hand: refusals, then 2 → 4 → 2 from cuts, each new layout resumed
 })
 
 t.test('a grow without free slots is E_CAPACITY; a resize does not count against maxRestarts', async (t) => {
-  const { broker } = await lab(t, { faultTolerance: { recovery: 'requeue', maxRestarts: 0, retryFailedRanks: true } })
+  const { broker, d } = await lab(t, { faultTolerance: { recovery: 'requeue', maxRestarts: 0, retryFailedRanks: true } })
   broker.updateNodes([node('a', { totalSlots: 3, freeSlots: 3 })])
   const { jobId } = broker.submit({ size: 2, ...malleable(2, 4) })
   await waitFor(() => broker.get(jobId).state === 'running', 'running')
@@ -77,6 +77,11 @@ t.test('a grow without free slots is E_CAPACITY; a resize does not count against
   broker.reportRank(jobId, { rank: 1, exitCode: 1, error: 'boom' })
   await waitFor(() => broker.get(jobId).state === 'failed', 'failed')
   t.match(broker.get(jobId).reason, /restarts exhausted: 0 of 0/, 'the resize was not counted as a restart')
+  const again = await broker.requeue(jobId)
+  t.equal(again.size, 2, 'a rerun starts again at min')
+  t.equal(again.request.resizedFrom, undefined, 'with no resize behind it')
+  await waitFor(() => broker.get(jobId).state === 'running', 'rerun running')
+  t.same([d.startsOf(jobId).at(-1)!.placement.length, d.startsOf(jobId).at(-1)!.resume], [2, false], 'from scratch, at 2 ranks')
 })
 
 t.test('automatic: grows into free slots, shrinks for a queued job of higher priority', async (t) => {
