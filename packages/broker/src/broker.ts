@@ -16,7 +16,7 @@ import { saveCheckpoint } from './checkpoints.js'
 import { dependenciesOf, dependencyStatus, normaliseDependsOn, type DependencyStatus } from './deps.js'
 import { explainWait } from './wait-reason.js'
 import { checkSubmitQuotas, overRunning, ownerOf } from './quotas.js'
-import { askUntil, boundsOf, checkResize, extraRanks, firstRequest, noRoom, notRunning, resizedFromOf, resizedRequest, restartsUsed, waitForCut, type CutKey } from './resize.js'
+import { askUntil, autoDecision, boundsOf, checkResize, extraRanks, firstRequest, noRoom, notRunning, resizedFromOf, resizedRequest, restartsUsed, waitForCut, type CutKey } from './resize.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
@@ -648,27 +648,12 @@ export class BrokerImpl implements Broker {
       return b !== undefined && b.auto && j.state === 'running' && now - (this.lastResizeAt.get(j.id) ?? j.startedAt ?? now) >= cooldown
     })
     if (malleable.length === 0) return
-    const waiting = this.store.queuedJobs().filter((j) => j.childIds === undefined && this.dependencies(j).kind === 'met').sort((a, b) => b.priority - a.priority || a.seq - b.seq)
-    const free = this.cluster.totalFreeSlots()
-    const head = waiting[0]
-    const start = (j: Job, n: number, why: string): void => {
-      this.log.info({ jobId: j.id, from: j.size, to: n, why }, 'automatic resize')
-      this.resize(j.id, n, { by: `policy (${why})` }).catch((err: unknown) => { this.log.warn({ err, jobId: j.id }, 'automatic resize not done') })
-    }
-    if (head !== undefined) {
-      const need = head.size - free
-      // the lowest-priority malleable job below the head that can give back enough
-      const victim = malleable.filter((j) => j.priority < head.priority && j.size - boundsOf(j)!.min >= need).sort((a, b) => a.priority - b.priority)[0]
-      if (need > 0 && victim !== undefined) start(victim, victim.size - need, `job ${head.id} of priority ${head.priority} waits for ${need} slots`)
-      return
-    }
-    if (free <= 0) return
-    const grow = malleable.filter((j) => j.size < boundsOf(j)!.max).sort((a, b) => b.priority - a.priority || a.seq - b.seq)[0]
-    if (grow === undefined) return
-    const hold = typeof grow.request.reservation === 'string' ? grow.request.reservation : undefined
-    const room = this.cluster.candidates(grow.request.placement, grow.request.resources?.memoryMB ?? 0, hold).reduce((k, c) => k + c.capacity, 0)
-    const n = Math.min(boundsOf(grow)!.max, grow.size + room)
-    if (n > grow.size) start(grow, n, `${room} free slots`)
+    const waiting = this.store.queuedJobs().filter((j) => j.childIds === undefined && this.dependencies(j).kind === 'met')
+    const room = (j: Job): number => this.cluster.candidates(j.request.placement, j.request.resources?.memoryMB ?? 0, typeof j.request.reservation === 'string' ? j.request.reservation : undefined).reduce((k, c) => k + c.capacity, 0)
+    const d = autoDecision(malleable, waiting, this.cluster.totalFreeSlots(), room)
+    if (d === undefined) return
+    this.log.info({ jobId: d.job.id, from: d.job.size, to: d.size, why: d.why }, 'automatic resize')
+    this.resize(d.job.id, d.size, { by: `policy (${d.why})` }).catch((err: unknown) => { this.log.warn({ err, jobId: d.job.id }, 'automatic resize not done') })
   }
 
   private onStarted (id: string, a: Active): void {

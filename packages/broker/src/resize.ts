@@ -98,3 +98,25 @@ export async function askUntil (ask: () => Promise<void>, o: { signal?: AbortSig
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
+
+/**
+ * The automatic policy's next step, if any. A queued job free to run that does not fit shrinks the
+ * lowest-priority malleable job of lower priority that can give back enough slots (down to its
+ * min); with nothing queued, the malleable job of highest priority grows into the free slots where
+ * it may run (`room`), up to its max. `malleable`: running auto-resized jobs past their cooldown.
+ */
+export function autoDecision (malleable: readonly Job[], waiting: readonly Job[], free: number, room: (job: Job) => number): { job: Job, size: number, why: string } | undefined {
+  const head = [...waiting].sort((a, b) => b.priority - a.priority || a.seq - b.seq)[0]
+  if (head !== undefined) {
+    const need = head.size - free
+    if (need <= 0) return undefined
+    const victim = malleable.filter((j) => j.priority < head.priority && j.size - boundsOf(j)!.min >= need).sort((a, b) => a.priority - b.priority || b.seq - a.seq)[0]
+    return victim === undefined ? undefined : { job: victim, size: victim.size - need, why: `job ${head.id} of priority ${head.priority} waits for ${need} slots` }
+  }
+  if (free <= 0) return undefined
+  const grow = malleable.filter((j) => j.size < boundsOf(j)!.max).sort((a, b) => b.priority - a.priority || a.seq - b.seq)[0]
+  if (grow === undefined) return undefined
+  const r = room(grow)
+  const n = Math.min(boundsOf(grow)!.max, grow.size + r)
+  return n > grow.size ? { job: grow, size: n, why: `${r} free slots` } : undefined
+}
