@@ -54,7 +54,7 @@ if (missing.length > 0) {
     const flat = port.replace(/\s+/g, ' ')
     t.match(flat, /public GetJobResponse getJob\( @WebParam\([^)]*\) GetJobRequest parameters\)/, 'GetJobResponse getJob(GetJobRequest')
     t.notMatch(port, /Holder</, 'no Holder<> arguments anywhere')
-    for (const op of ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'CheckpointJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs', 'PutData', 'GetData', 'ListData', 'RemoveData', 'Reserve', 'MigrateRank', 'DrainNode', 'ResumeNode']) {
+    for (const op of ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'CheckpointJob', 'ResizeJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs', 'PutData', 'GetData', 'ListData', 'RemoveData', 'Reserve', 'MigrateRank', 'DrainNode', 'ResumeNode']) {
       const m = op[0]!.toLowerCase() + op.slice(1)
       t.match(flat, new RegExp(`public ${op}Response ${m}\\( @WebParam\\([^)]*\\) ${op}Request parameters\\) throws MvmFault_Exception`), `${op}Response ${m}(${op}Request)`)
     }

@@ -86,6 +86,7 @@ if (zeep?.code !== 0) {
     t.equal(o.HoldJob, 'held')
     t.equal(o.MigrateRankFault, 'E_INVALID_STATE', 'MigrateRank of a job without coordinated checkpoints: E_INVALID_STATE')
     t.same([o.DrainNodeFault, o.ResumeNodeFault], ['E_NOT_FOUND', 'E_NOT_FOUND'], 'DrainNode and ResumeNode of an unknown node: E_NOT_FOUND')
+    t.equal(o.ResizeJobFault, 'E_NOT_MALLEABLE', 'ResizeJob of a job that is not malleable is refused with its code')
     t.equal(o.HoldWait, 'held by zeep', 'a held job says who held it')
     t.equal(o.ReleaseJob, 'queued', 'ReleaseJob releases a user hold')
     t.equal(o.RequeueJobFault, 'E_INVALID_STATE', 'RequeueJob of a queued job is refused')

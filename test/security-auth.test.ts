@@ -258,6 +258,7 @@ const OPS: Array<[string, string, Call]> = [
   ['Broker.MigrateRank', 'job.cancel.own', async (c) => await broker(c).MigrateRank({ jobId: 'no-such-job', rank: 0, node: 'no-such-node' })],
   ['Broker.DrainNode', 'policy.apply', async (c) => await broker(c).DrainNode({ node: 'no-such-node' })],
   ['Broker.ResumeNode', 'policy.apply', async (c) => await broker(c).ResumeNode({ node: 'no-such-node' })],
+  ['Broker.ResizeJob', 'job.cancel.own', async (c) => await broker(c).ResizeJob({ jobId: 'no-such-job', size: 2 })],
   ['Broker.Reserve', 'policy.apply', async (c) => await broker(c).Reserve({ name: 'x', nodes: [], slots: 1, durationSec: 0, owners: [] })],
   ['Broker.ApplyPolicy', 'policy.apply', async (c) => await broker(c).ApplyPolicy({ policyYaml: POLICY, dryRun: true })],
   ['Broker.GetPolicy', 'policy.read', async (c) => await broker(c).GetPolicy()],

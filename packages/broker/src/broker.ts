@@ -18,6 +18,7 @@ import { explainWait } from './wait-reason.js'
 import { checkSubmitQuotas, overRunning, ownerOf } from './quotas.js'
 import { placeWithPins, type RankPins } from './pins.js'
 import { withDrainNote } from './drain-note.js'
+import { askUntil, autoDecision, boundsOf, checkResize, extraRanks, firstRequest, noRoom, notRunning, resizedFromOf, resizedRequest, restartsUsed, waitForCut, type CutKey } from './resize.js'
 import type {
   Broker, BrokerInit, CheckpointRecord, Dispatcher, FaultTolerance, HistoryEntry, HistoryQuery, Job, JobChangeEvent, JobEvent, JobRequest, JobResult,
   NodeView, RankRecord, SchedulingStrategy, StrategySpec, SubmitResult
@@ -49,6 +50,10 @@ export class BrokerImpl implements Broker {
   private readonly notes = new Map<string, string>()
   /** Queued jobs kept from scheduling until something outside the broker is ready (see gate()). */
   private readonly gates = new Map<string, string>()
+  /** Jobs being resized now (one resize at a time per job). */
+  private readonly resizing = new Set<string>()
+  /** When each malleable job last started or was resized: automatic resizes wait a cooldown. */
+  private readonly lastResizeAt = new Map<string, number>()
   /** Priorities of the queued jobs free to run, highest first; rebuilt after any change. */
   private queuedPriorities: number[] | null = null
   /** Jobs whose next dispatch resumes from their last cut whatever the recovery policy says (placed again by relocate()). */
@@ -223,7 +228,11 @@ export class BrokerImpl implements Broker {
     const job = this.store.mustGet(jobId)
     // a job with coordinated cuts resumes only from one every rank completed, never from a mix
     const cut = this.store.lastCut(jobId, job.size)
-    return cut.length > 0 ? cut : this.store.checkpoints(jobId)
+    if (cut.length > 0) return cut
+    // resized and no cut at the new size yet: the cut of the old layout it started from
+    const from = resizedFromOf(job)
+    const old = from === undefined ? [] : this.store.cutShares(jobId, from.attempt, from.cut)
+    return old.length > 0 ? old : this.store.checkpoints(jobId)
   }
   saveCheckpoint (jobId: string, rank: number, stateJson: string, options?: { seq?: number, peerId?: string }): boolean {
     return saveCheckpoint(this.store, jobId, rank, stateJson, options)
@@ -370,6 +379,9 @@ export class BrokerImpl implements Broker {
       detail: `${why} (was ${fresh.state}${fresh.reason !== null ? `: ${fresh.reason}` : ''})`
     }))
     this.log.info({ jobId, by: options.by, was: fresh.state }, 'job requeued')
+    // a malleable job runs again from the start at its first size, with no resize behind it
+    const b = boundsOf(fresh)
+    if (b !== undefined && (fresh.size !== b.min || resizedFromOf(fresh) !== undefined)) this.store.reshape(jobId, { size: b.min, request: firstRequest(fresh, b), placement: null })
     this.settleDependencies(jobId)
     this.kick()
     return this.store.mustGet(jobId)
@@ -521,14 +533,14 @@ export class BrokerImpl implements Broker {
     // a rank killed from outside (OOM killer, kill -9) lost its slot like a lost node: retried
     // per maxRestarts; its own exception or exit code is retried only with retryFailedRanks
     const retriable = r.exitCode !== 0 && (this.ft.retryFailedRanks === true || isLostSlot(r)) && this.ft.recovery !== 'fail'
-    const retry = retriable && job.restarts < this.ft.maxRestarts
+    const retry = retriable && restartsUsed(job) < this.ft.maxRestarts
     const changes = this.store.atomic((): Change[] => {
       this.store.putRank(jobId, r)
       const out: Change[] = []
       const toRunning = (): void => { if (job.state === 'scheduled') out.push(...this.store.transition(jobId, 'running')) }
       if (r.exitCode !== 0) {
         ended = `rank ${r.rank}${r.peerId !== undefined ? ` on ${nodeLabel(r.peerId, this.cluster.labelsOf(r.peerId))}` : ''} failed: ${r.error ?? `exit code ${r.exitCode}`}`
-        if (!retry && retriable) ended += ` (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
+        if (!retry && retriable) ended += ` (restarts exhausted: ${restartsUsed(job)} of ${this.ft.maxRestarts})`
         // retried: abandon() below stops the other ranks and requeues the job
         if (!retry) out.push(...this.store.transition(jobId, 'failed', { reason: ended }))
         return out
@@ -616,10 +628,105 @@ export class BrokerImpl implements Broker {
     started.then(() => { this.onStarted(job.id, a) }, (err) => { void this.onStartFailed(job.id, a, err) })
   }
 
+  async resize (jobId: string, n: number, options: { by?: string, signal?: AbortSignal, timeoutMs?: number } = {}): Promise<Job> {
+    const job = this.store.mustGet(this.resolveId(jobId))
+    const id = job.id
+    checkResize(job, n)
+    if (job.state !== 'running' || !this.active.has(id) || job.placement === null) throw notRunning(job, n)
+    if (n === job.size) return job
+    if (this.resizing.has(id)) throw new InvalidStateError(`ResizeJob(${id}, ${n}): a resize of this job is under way`, { data: { jobId: id } })
+    const dispatcher = this.dispatcher
+    if (dispatcher.requestCut === undefined) throw new UnavailableError(`ResizeJob(${id}, ${n}): this broker cannot reach the job's nodes`)
+    const memoryMB = job.request.resources?.memoryMB ?? 0
+    const hold = typeof job.request.reservation === 'string' ? job.request.reservation : undefined
+    const growKey = `${id}#resize`
+    let placement = job.placement.slice(0, n)
+    if (n > job.size) {
+      const candidates = this.cluster.candidates(job.request.placement, memoryMB, hold)
+      const extra = extraRanks(job, n, candidates)
+      if (extra === null) throw noRoom(job, n, candidates.reduce((k, c) => k + c.capacity, 0))
+      placement = [...job.placement, ...extra]
+      // held while the cut is taken, so no other job takes them meanwhile
+      this.cluster.reserve(growKey, extra, memoryMB, hold)
+    }
+    this.resizing.add(id)
+    const by = options.by ?? 'user'
+    try {
+      const t0 = this.now()
+      const key = (): CutKey | undefined => { const c = this.store.lastCut(id, job.size)[0]; return c === undefined ? undefined : { attempt: c.attempt, cut: c.seq } }
+      const before = key()
+      const wait = { timeoutMs: options.timeoutMs ?? 30_000, what: `ResizeJob(${id}, ${n})`, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
+      // rank 0 of a layout just dispatched (a resize right after another) may not run yet: ask again
+      await askUntil(async () => { await dispatcher.requestCut?.(this.store.mustGet(id)) }, wait)
+      const a0 = this.active.get(id)
+      await waitForCut(key, before, { ...wait, alive: () => this.active.get(id) === a0 && a0 !== undefined })
+      const a = this.active.get(id)
+      if (a === undefined) throw notRunning(this.store.mustGet(id), n)
+      const t1 = this.now()
+      // the old layout stops; the new one resumes from the newest cut every old rank completed
+      this.forget(id, a, `resizing to ${n} ranks`)
+      await this.stopQuietly(job, a.placement, `resizing to ${n} ranks`)
+      this.cluster.release(id, { ended: true })
+      const fresh = this.store.mustGet(id)
+      const from = key()
+      if (fresh.state !== 'running' || from === undefined) return fresh
+      const detail = `resized from ${job.size} to ${n} ranks by ${by} (from cut ${from.cut}; the cut took ${t1 - t0} ms, stopping the old ranks ${this.now() - t1} ms)`
+      const next = this.store.reshape(id, { size: n, request: resizedRequest(fresh, n, from), placement, from, detail })
+      this.log.info({ jobId: id, from: job.size, to: n, cut: from.cut, by }, 'job resized')
+      this.redispatch(next, placement, memoryMB, hold)
+      return next
+    } finally {
+      this.cluster.release(growKey)
+      this.resizing.delete(id)
+      this.lastResizeAt.set(id, this.now())
+      this.kick()
+    }
+  }
+
+  /** Starts a resized job's new layout; a failed start requeues or fails it like any dispatch. */
+  private redispatch (job: Job, placement: string[], memoryMB: number, hold: string | undefined): void {
+    this.cluster.reserve(job.id, placement, memoryMB, hold)
+    const a: Active = { placement, ctl: new AbortController(), ranksStarted: 0 }
+    this.active.set(job.id, a)
+    this.emitOne({ kind: 'progress', jobId: job.id, parentId: job.parentId, state: job.state, at: this.now(), ranksStarted: 0, size: job.size })
+    let started: Promise<void>
+    try {
+      started = this.dispatcher.start(job, placement, { signal: a.ctl.signal, resume: true })
+    } catch (err) {
+      started = Promise.reject(err)
+    }
+    started.then(() => {}, (err) => { void this.onStartFailed(job.id, a, err) })
+  }
+
+  /**
+   * The automatic policy (BrokerInit.autoResize, a profile's processes.auto): a queued job of
+   * higher priority that does not fit shrinks a running malleable job toward its min; with no
+   * queued job free to run, a malleable job grows into the free slots up to its max. One resize
+   * at a time, each job at most once per cooldown.
+   */
+  private autoResize (): void {
+    if (this.init.autoResize === false || this.resizing.size > 0 || this.storeOrNull === null || this.dispatcher.requestCut === undefined) return
+    const now = this.now()
+    const cooldown = this.init.resizeCooldownMs ?? 2000
+    const malleable = [...this.active.keys()].map((id) => this.store.mustGet(id)).filter((j) => {
+      const b = boundsOf(j)
+      return b !== undefined && b.auto && j.state === 'running' && now - (this.lastResizeAt.get(j.id) ?? j.startedAt ?? now) >= cooldown
+    })
+    if (malleable.length === 0) return
+    const waiting = this.store.queuedJobs().filter((j) => j.childIds === undefined && this.dependencies(j).kind === 'met')
+    const room = (j: Job): number => this.cluster.candidates(j.request.placement, j.request.resources?.memoryMB ?? 0, typeof j.request.reservation === 'string' ? j.request.reservation : undefined).reduce((k, c) => k + c.capacity, 0)
+    const d = autoDecision(malleable, waiting, this.cluster.totalFreeSlots(), room)
+    if (d === undefined) return
+    this.log.info({ jobId: d.job.id, from: d.job.size, to: d.size, why: d.why }, 'automatic resize')
+    this.resize(d.job.id, d.size, { by: `policy (${d.why})` }).catch((err: unknown) => { this.log.warn({ err, jobId: d.job.id }, 'automatic resize not done') })
+  }
+
   private onStarted (id: string, a: Active): void {
     if (this.active.get(id) !== a || this.storeOrNull === null) return
     try {
       if (this.store.mustGet(id).state === 'scheduled') this.emit(this.store.transition(id, 'running', { detail: 'all ranks instantiated' }))
+      // a malleable job may grow into slots that are free now
+      if (boundsOf(this.store.mustGet(id)) !== undefined) this.kick()
     } catch (err) {
       this.log.error({ err, jobId: id }, 'could not mark job running')
     }
@@ -654,7 +761,7 @@ export class BrokerImpl implements Broker {
     const faults = nextFaults(job, fault)
     const after = this.ft.poisonAfter ?? DEFAULT_POISON_AFTER
     // restarts exhausted: failed is final and says so; holding only replaces a retry
-    const retries = this.ft.recovery !== 'fail' && job.restarts < this.ft.maxRestarts
+    const retries = this.ft.recovery !== 'fail' && restartsUsed(job) < this.ft.maxRestarts
     if (retries && after > 0 && (faults.nodeDeaths >= after || faults.failureStreak >= after)) {
       const why = faults.nodeDeaths >= after
         ? `held: ${faults.nodeDeaths} nodes went down while it ran (last: ${reason}); \`mvm release ${job.id}\` queues it again`
@@ -663,9 +770,9 @@ export class BrokerImpl implements Broker {
       return this.store.transition(job.id, 'held', { reason: why, faults })
     }
     if (retries) {
-      return this.store.transition(job.id, 'queued', { reason, countRestart: true, faults, detail: `${reason}; requeued (restart ${job.restarts + 1} of ${this.ft.maxRestarts})` })
+      return this.store.transition(job.id, 'queued', { reason, countRestart: true, faults, detail: `${reason}; requeued (restart ${restartsUsed(job) + 1} of ${this.ft.maxRestarts})` })
     }
-    const why = this.ft.recovery === 'fail' ? reason : `${reason} (restarts exhausted: ${job.restarts} of ${this.ft.maxRestarts})`
+    const why = this.ft.recovery === 'fail' ? reason : `${reason} (restarts exhausted: ${restartsUsed(job)} of ${this.ft.maxRestarts})`
     return this.store.transition(job.id, 'failed', { reason: why })
   }
 
@@ -690,6 +797,7 @@ export class BrokerImpl implements Broker {
     setImmediate(() => {
       this.kickPending = false
       try { this.schedule() } catch (err) { this.log.error({ err }, 'scheduling pass failed') }
+      try { this.autoResize() } catch (err) { this.log.error({ err }, 'automatic resize failed') }
     })
   }
 
@@ -708,7 +816,7 @@ export class BrokerImpl implements Broker {
     if (e.kind === 'state') {
       this.queuedPriorities = null
       if (e.state !== 'queued') this.notes.delete(e.jobId)
-      if (isTerminal(e.state)) this.gates.delete(e.jobId)
+      if (isTerminal(e.state)) { this.gates.delete(e.jobId); this.lastResizeAt.delete(e.jobId) }
     }
     for (const cb of this.listeners) {
       try { cb(e) } catch (err) { this.log.warn({ err }, 'job listener threw') }

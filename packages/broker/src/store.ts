@@ -133,6 +133,8 @@ export class JobStore {
       dropOlderCuts: db.prepare('DELETE FROM cuts WHERE job_id = ? AND (attempt < ? OR (attempt = ? AND cut < ?))'),
       clearCuts: db.prepare('DELETE FROM cuts WHERE job_id = ?'),
       dropNewerCuts: db.prepare('DELETE FROM cuts WHERE job_id = ? AND (attempt > ? OR (attempt = ? AND cut > ?))'),
+      dropCutsExcept: db.prepare('DELETE FROM cuts WHERE job_id = ? AND NOT (attempt = ? AND cut = ?)'),
+      reshape: db.prepare('UPDATE jobs SET size = @size, request = @request, placement = @placement, restarts = @restarts, updated_at = @now WHERE id = @id'),
       insertDep: db.prepare('INSERT OR IGNORE INTO job_deps (job_id, dep_id, type) VALUES (?, ?, ?)'),
       latestByName: db.prepare('SELECT id FROM jobs WHERE name = ? ORDER BY seq DESC LIMIT 1').pluck(),
       dependents: db.prepare('SELECT DISTINCT job_id FROM job_deps WHERE dep_id = ?').pluck(),
@@ -500,6 +502,35 @@ export class JobStore {
     const done = this.q.completeCut.get(id, size) as { attempt: number, cut: number } | undefined
     if (done === undefined) this.q.clearCuts.run(id)
     else this.q.dropNewerCuts.run(id, done.attempt, done.attempt, done.cut)
+  }
+
+  /** Every share of one cut (attempt, cut), complete or not. */
+  cutShares (id: string, attempt: number, cut: number): CheckpointRecord[] {
+    this.drain()
+    return this.q.cutRows.all(id, attempt, cut) as CheckpointRecord[]
+  }
+
+  /**
+   * A job restarted at another size (a resize): its size, request and placement change and, with
+   * `from`, a new attempt begins (its cuts apart from the old ones) and every cut except `from`,
+   * the one it resumes from, is dropped, so no share of the old layout can pass for a cut of the
+   * new. Without `from` (a rerun from the start at its first size) every cut is dropped.
+   */
+  reshape (id: string, r: { size: number, request: JobRequest, placement: string[] | null, from?: { attempt: number, cut: number }, detail?: string }): Job {
+    this.begin()
+    const prev = this.mustGet(id)
+    const now = this.now()
+    const next: Job = { ...prev, size: r.size, request: r.request, placement: r.placement, restarts: prev.restarts + (r.from === undefined ? 0 : 1), updatedAt: now }
+    this.drain()
+    this.inBatch()
+    if (r.from === undefined) this.q.clearCuts.run(id)
+    else this.q.dropCutsExcept.run(id, r.from.attempt, r.from.cut)
+    this.deferred.push(() => {
+      this.q.reshape.run({ id, size: r.size, request: JSON.stringify(r.request), placement: col(r.placement), restarts: next.restarts, now })
+      if (r.detail !== undefined) this.q.insertEvent.run(id, now, prev.state, next.state, r.detail)
+    })
+    this.setLive(next)
+    return next
   }
 
   /** Every rank's share of the newest complete cut (seq = the cut number), or [] when there is none. */

@@ -182,6 +182,8 @@ export interface Dispatcher {
   start: (job: Job, placement: string[], options: { signal: AbortSignal, resume: boolean }) => Promise<void>
   /** Terminates whatever is left of the job on its peers and frees their resources. */
   stop: (job: Job, placement: string[], reason: string) => Promise<void>
+  /** Asks the job's rank 0 for a coordinated cut at its next checkpoint point (a resize needs one). */
+  requestCut?: (job: Job) => Promise<void>
 }
 
 export const Recovery = { requeue: 'requeue', fail: 'fail', restart: 'restart' } as const
@@ -225,6 +227,14 @@ export interface BrokerInit {
   /** Per-user quotas and fair share; none by default (one queue, in order). */
   quotas?: () => UserQuotas
   dispatcher: Dispatcher
+  /**
+   * Malleable jobs whose profile leaves `processes.auto` on are grown into free slots (when no
+   * queued job can use them) and shrunk toward `min` for a queued job of higher priority that
+   * does not fit. Default true; false: only `resize()` changes a job's size.
+   */
+  autoResize?: boolean
+  /** A malleable job runs at least this long between two automatic resizes (default 2000 ms). */
+  resizeCooldownMs?: number
   strategy?: StrategySpec
   /** When the head of the queue cannot fit, later jobs that fit may start (default true). */
   backfill?: boolean
@@ -283,6 +293,14 @@ export interface Broker {
   /** Jobs in the store by state, zeros included; array parents are not counted (their children are). */
   countByState: () => Record<JobState, number>
   cancel: (jobId: string, options?: { by?: string }) => Promise<Job>
+  /**
+   * Restarts a running malleable job (`processes: { min, max }`) at `size` ranks from a
+   * coordinated cut taken now: its ranks keep their nodes (a grow adds ranks on free slots), every
+   * new rank gets the old layout (`ctx.resized`). E_NOT_MALLEABLE for another job, E_BAD_REQUEST
+   * for a size out of bounds, E_CAPACITY when a grow finds no room, E_TIMEOUT when no cut comes.
+   * Resolves once the new layout was dispatched.
+   */
+  resize: (jobId: string, size: number, options?: { by?: string, signal?: AbortSignal, timeoutMs?: number }) => Promise<Job>
   /** A held job (by the broker as poison, or by a user) back to the queue with fresh poison counts; InvalidStateError unless it is held. */
   release: (jobId: string, options?: { by?: string }) => Promise<Job>
   /** A queued job to held (reason "held by <by>") until released; InvalidStateError unless it is queued (held again: no-op). */

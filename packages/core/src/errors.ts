@@ -20,6 +20,8 @@ export const ErrorCode = {
   CAPACITY: 'E_CAPACITY',
   /** The submitter is at a per-user limit of the policy (`scheduling.quotas`): the message names it. */
   QUOTA: 'E_QUOTA',
+  /** A resize (`mvm resize`, SOAP ResizeJob) of a job that was not submitted malleable (`processes: { min, max }`). */
+  NOT_MALLEABLE: 'E_NOT_MALLEABLE',
   TIMEOUT: 'E_TIMEOUT',
   ABORTED: 'E_ABORTED',
   SANDBOX: 'E_SANDBOX',
@@ -125,6 +127,9 @@ export class CapacityError extends MvmError {
 export class QuotaError extends MvmError {
   constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.QUOTA, message, { retryable: true, ...options }); this.name = 'QuotaError' }
 }
+export class NotMalleableError extends MvmError {
+  constructor (message: string, options?: MvmErrorOptions) { super(ErrorCode.NOT_MALLEABLE, message, options); this.name = 'NotMalleableError' }
+}
 export class TimeoutError extends MvmError {
   constructor (message = 'the operation timed out', options?: MvmErrorOptions) { super(ErrorCode.TIMEOUT, message, { retryable: true, ...options }); this.name = 'TimeoutError' }
 }
@@ -179,6 +184,7 @@ const byCode: Record<string, new (message: string, options?: MvmErrorOptions) =>
   [ErrorCode.FORBIDDEN]: ForbiddenError,
   [ErrorCode.CAPACITY]: CapacityError,
   [ErrorCode.TIMEOUT]: TimeoutError,
+  [ErrorCode.NOT_MALLEABLE]: NotMalleableError,
   [ErrorCode.ABORTED]: AbortError,
   [ErrorCode.SANDBOX]: SandboxError,
   [ErrorCode.JOB_FAILED]: JobFailedError,

@@ -14,7 +14,7 @@
  */
 export {
   ErrorCode, MvmError, formatIssue, ValidationError, ConfigError, NotFoundError, UnknownComponentError, ProtocolError,
-  FrameTooLargeError, UnsupportedVersionError, NotAdmittedError, UnauthorizedError, UnauthenticatedError, ForbiddenError, CapacityError, QuotaError, TimeoutError,
+  FrameTooLargeError, UnsupportedVersionError, NotAdmittedError, UnauthorizedError, UnauthenticatedError, ForbiddenError, CapacityError, QuotaError, NotMalleableError, TimeoutError,
   AbortError, SandboxError, JobFailedError, ProgramError, InvalidStateError, UnavailableError, BadRequestError, DataError, errorFromJSON, toMvmError,
   type MvmErrorOptions, type Issue, type SerializedError
 } from './errors.js'

@@ -3,6 +3,7 @@ import { BadRequestError } from '@mvm/core'
 import { Collectives } from './collectives.js'
 import { CoordinatedCuts, isCutEnvelope } from './cut.js'
 import { SharedStore } from './shared.js'
+import { isResizeEnvelope, openResize, type ResizeInfo } from './resize.js'
 import type { ContextInit, JobContext, RecvFn, Transport } from './types.js'
 
 /** Binds a rank's identity and ports to a transport; validates every port name a program uses. */
@@ -10,8 +11,14 @@ export function createContext (init: ContextInit, base: Transport): JobContext {
   const signal = init.signal ?? new AbortController().signal
   let transport = base
   let restored = init.restored
+  let resized: ResizeInfo | undefined
   if (init.checkpoint?.mode === 'coordinated') {
-    const env = isCutEnvelope(init.restored) ? init.restored : undefined
+    let env = isCutEnvelope(init.restored) ? init.restored : undefined
+    if (isResizeEnvelope(init.restored)) {
+      const opened = openResize(init.restored, init.size)
+      env = opened.cut
+      resized = opened.info
+    }
     const cuts = new CoordinatedCuts({ rank: init.rank, size: init.size, ports: init.ports, intervalSec: init.checkpoint.intervalSec, signal, ...(env === undefined ? {} : { restored: env }) }, base)
     transport = cuts.transport()
     restored = env?.state
@@ -48,6 +55,10 @@ export function createContext (init: ContextInit, base: Transport): JobContext {
     groups: Object.freeze(Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, Object.freeze([...v])]))),
     signal,
     restored,
+    resized,
+    onResize: async (fn) => {
+      return resized === undefined ? undefined : await fn(resized)
+    },
     async send (port, value) {
       const group = typeof port === 'string' && !portSet.has(port) ? groups[port] : undefined
       if (group !== undefined) {

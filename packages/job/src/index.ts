@@ -19,6 +19,7 @@ import type { JobFunction, JobProgram } from './types.js'
 export type { JobContext, ReduceOp, RecvFn, Transport, ContextInit, JobFunction, JobProgram, JobFiles, InputFile, InputInfo, CheckpointSettings, SharedSpace } from './types.js'
 export { CUT_KEY, isCutEnvelope, type CutEnvelope } from './cut.js'
 export { createContext } from './context.js'
+export { blockRange, redistribute, resizeEnvelope, isResizeEnvelope, RESIZE_KEY, type ResizeInfo, type ResizeEnvelope, type ResizePart } from './resize.js'
 
 /** Marks a function as a job program: `export default job(async (ctx) => result)`. */
 export function job (fn: JobFunction): JobProgram {

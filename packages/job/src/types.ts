@@ -1,3 +1,4 @@
+import type { ResizeInfo } from './resize.js'
 /**
  * A reduction: a built-in name (numbers, bigints, arrays and typed arrays element-wise; a typed
  * array stays its type), or a function combining two values (folded in rank order).
@@ -17,6 +18,18 @@ export interface JobContext {
   readonly signal: AbortSignal
   /** The last state given to `checkpoint` before a restart, or undefined on a first run. */
   readonly restored: unknown
+  /**
+   * Set when this run started from a resize (a malleable job, `processes: { min, max }`): every
+   * old rank's state at the cut, in old rank order, for the program to redistribute over the
+   * new `rank`/`size` and `ports` (see `blockRange`, `redistribute`). `restored` is then undefined.
+   */
+  readonly resized: ResizeInfo | undefined
+  /**
+   * Runs `fn` with {@link resized} when this run started from a resize (and returns what it
+   * returns), else nothing: the place a program turns the old layout into its new block. A
+   * malleable job's resize points are its `checkpoint()` points.
+   */
+  onResize: <T>(fn: (info: ResizeInfo) => T | Promise<T>) => Promise<T | undefined>
   /** Waits while the peer's queue is full (backpressure). A group name sends to each of its ports. */
   send: (port: string, value?: unknown) => Promise<void>
   recv: RecvFn

@@ -11,6 +11,7 @@ import { resolveEnvironment, resolveInputs, resolveOutputs } from './data-files.
 import type { RankGraph } from './topology/types.js'
 import type { TopologySpec } from './topology/index.js'
 import type { LoadedProfile, ProgramSource } from './types.js'
+import { checkMalleable } from './malleable.js'
 
 const languages: Record<string, 'ts' | 'js'> = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js' }
 
@@ -43,7 +44,7 @@ async function loadTopology (doc: ParsedDocument, ref: FileRef, spec: JobProfile
     stack: [...o.stack, ref],
     params: given,
     // a topology that declares `size` gets the profile's process count unless told otherwise
-    implicitParams: spec.processes === undefined ? {} : { size: spec.processes },
+    implicitParams: spec.processes === undefined ? {} : { size: typeof spec.processes === 'number' ? spec.processes : spec.processes.min },
     origin: (name, message) => doc.source.issueAt(typeof t === 'string' ? ['spec', 'topology'] : ['spec', 'topology', 'params', name], message)
   })
   if (sub.missing !== undefined) return at(`topology ${sub.missing}`)
@@ -63,11 +64,15 @@ export async function finishProfile (doc: ParsedDocument, ref: FileRef, o: Inter
   const env = await resolveEnvironment(doc, ref, spec.environment, o.inputs ?? { local: true })
   issues.push(...program.issues, ...topology.issues, ...inputs.issues, ...env.issues)
   const size = topology.result?.graph.size
-  const outputs = resolveOutputs(doc, spec.outputs, size ?? spec.processes)
+  const malleable = typeof spec.processes === 'object' ? spec.processes : undefined
+  const processes = malleable?.min ?? spec.processes as number | undefined
+  // a malleable job's outputs may come from any rank it has at the end: name them for max
+  const outputs = resolveOutputs(doc, spec.outputs, malleable?.max ?? size ?? processes)
   issues.push(...outputs.issues)
-  if (size !== undefined && spec.processes !== undefined && spec.processes !== size) {
-    issues.push(doc.source.issueAt(['spec', 'processes'], `processes is ${spec.processes} but the topology has ${size} ranks`))
+  if (size !== undefined && processes !== undefined && processes !== size) {
+    issues.push(doc.source.issueAt(malleable === undefined ? ['spec', 'processes'] : ['spec', 'processes', 'min'], `processes is ${processes} but the topology has ${size} ranks`))
   }
+  if (malleable !== undefined) issues.push(...checkMalleable(doc, malleable, topology.result?.spec, spec.checkpoint?.mode))
   // a cut stores the messages in flight as JSON and its markers travel as JSON values
   if (spec.checkpoint?.mode === 'coordinated' && spec.queue.encoding !== 'json') {
     issues.push(doc.source.issueAt(['spec', 'checkpoint', 'mode'], `checkpoint mode coordinated needs queue.encoding json (it is ${spec.queue.encoding}): cuts keep the messages in flight as JSON`))
@@ -79,7 +84,8 @@ export async function finishProfile (doc: ParsedDocument, ref: FileRef, o: Inter
     apiVersion,
     metadata,
     params: doc.params,
-    spec: { ...spec, processes: spec.processes ?? topology.result.graph.size },
+    spec: { ...spec, processes: processes ?? topology.result.graph.size },
+    ...(malleable === undefined ? {} : { malleable }),
     program: program.result,
     topology: topology.result,
     inputs: [...inputs.inputs, ...env.inputs],

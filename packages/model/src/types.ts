@@ -1,3 +1,4 @@
+import type { Malleable } from './malleable.js'
 import type { InputCheck, ResolvedInput, ResolvedOutput } from './data-files.js'
 import type { RankGraph } from './topology/types.js'
 import type { Metadata } from './schemas/common.js'
@@ -55,6 +56,8 @@ export interface LoadedProfile extends Common {
   program: ProgramSource
   /** The expanded topology; `file` is absent when the topology was written inline. */
   topology: { graph: RankGraph, file?: string, spec: TopologySpec }
+  /** Set for a malleable job (`processes: { min, max }`); `spec.processes` is then `min`. */
+  malleable?: Malleable
 }
 
 export interface LoadedPolicy extends Common {

@@ -192,6 +192,7 @@ export function createBrokerClient (url: string, options: { subject?: string } &
     ReleaseJob: async (req, o) => call('ReleaseJob', req, o),
     HoldJob: async (req, o) => call('HoldJob', req, o),
     CheckpointJob: async (req, o) => call('CheckpointJob', req, o),
+    ResizeJob: async (req, o) => call('ResizeJob', req, o),
     RequeueJob: async (req, o) => call('RequeueJob', req, o),
     GetJobResult: async (req, o) => call('GetJobResult', req, o),
     ApplyPolicy: async (req, o) => call('ApplyPolicy', req, o),

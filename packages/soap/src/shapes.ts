@@ -209,6 +209,7 @@ export const operations: Record<ServiceName, Record<string, OperationShape>> = {
     ReleaseJob: { input: brokerJob, output: JobInfoShape },
     HoldJob: { input: brokerJob, output: JobInfoShape },
     CheckpointJob: { input: brokerJob, output: JobInfoShape },
+    ResizeJob: { input: { jobId: str, size: int, subject }, output: JobInfoShape },
     RequeueJob: { input: brokerJob, output: JobInfoShape },
     GetJobResult: {
       input: brokerJob,

@@ -241,6 +241,8 @@ export interface JobInfo {
  * A client made with `createBrokerClient(url, { subject })` fills it in on every call.
  */
 export interface JobIdRequest { jobId: string, subject?: string }
+/** `ResizeJob`: the job's new number of ranks, within its profile's processes: { min, max }. */
+export interface ResizeJobRequest { jobId: string, size: number, subject?: string }
 export interface ListJobsRequest { state?: JobState, limit?: number, subject?: string }
 export interface ListJobsResponse { jobs: JobInfo[] }
 
@@ -364,6 +366,7 @@ export interface BrokerHandlers {
   HoldJob?: Handler<JobIdRequest, JobInfo>
   /** A consistent cut of a running job with `checkpoint.mode: coordinated`, at its next checkpoint point. */
   CheckpointJob?: Handler<JobIdRequest, JobInfo>
+  ResizeJob?: Handler<ResizeJobRequest, JobInfo>
   /** A scheduled/running job stopped and queued again, an ended one queued again; E_INVALID_STATE for queued or held. */
   RequeueJob?: Handler<JobIdRequest, JobInfo>
   GetJobResult?: Handler<JobIdRequest, GetJobResultResponse>
@@ -425,6 +428,7 @@ export interface BrokerClient {
   ReleaseJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   HoldJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   CheckpointJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
+  ResizeJob: (req: ResizeJobRequest, options?: CallOptions) => Promise<JobInfo>
   RequeueJob: (req: JobIdRequest, options?: CallOptions) => Promise<JobInfo>
   GetJobResult: (req: JobIdRequest, options?: CallOptions) => Promise<GetJobResultResponse>
   ApplyPolicy: (req: ApplyPolicyRequest, options?: CallOptions) => Promise<ApplyPolicyResponse>

@@ -13,7 +13,7 @@ t.test('each WSDL declares every operation with request/response elements', asyn
   const ops = {
     Bootstrap: ['GetBrokers', 'RegisterSuperPeer', 'GetResources'],
     Node: ['GetStatus', 'Awaken', 'Terminate', 'ListProcesses', 'GetLogs'],
-    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'CheckpointJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs', 'PutData', 'GetData', 'ListData', 'RemoveData', 'Reserve', 'MigrateRank', 'DrainNode', 'ResumeNode']
+    Broker: ['ListNodes', 'GetNode', 'SubmitJob', 'GetJob', 'ListJobs', 'ReleaseJob', 'HoldJob', 'CheckpointJob', 'ResizeJob', 'RequeueJob', 'ListHistory', 'CancelJob', 'GetJobResult', 'ApplyPolicy', 'GetPolicy', 'GetJobLogs', 'SubmitJobs', 'WaitJob', 'WaitJobs', 'PutData', 'GetData', 'ListData', 'RemoveData', 'Reserve', 'MigrateRank', 'DrainNode', 'ResumeNode']
   } as const
   for (const [svc, names] of Object.entries(ops) as Array<[keyof typeof ops, readonly string[]]>) {
     const w = wsdlFile(svc)

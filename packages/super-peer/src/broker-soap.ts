@@ -186,6 +186,11 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       await options.requestCut(job.id, job.placement[0]!)
       return jobInfo(broker, job, progress)
     },
+    async ResizeJob ({ jobId, size, subject }, ctx) {
+      const job = await broker.resize(id(jobId), size, { by: by(subject, ctx.remoteAddress) })
+      await broker.flush()
+      return jobInfo(broker, job, progress)
+    },
     async RequeueJob ({ jobId, subject }, ctx) {
       const job = await broker.requeue(id(jobId), { by: by(subject, ctx.remoteAddress) })
       await broker.flush()

@@ -3,6 +3,8 @@ import type { CheckpointRecord, Dispatcher, Job } from '@mvm/broker'
 import { expectBody, type RpcPeer } from '@mvm/wire'
 import { encodeInstance, type InstanceTemplate, type InstantiateSpec, type JobEnvironment } from '@mvm/wire'
 import type { BundleFile } from '@mvm/soap'
+import { resizedGraph, type TopologySpec } from '@mvm/model'
+import { isCutEnvelope, resizeEnvelope, type ResizeEnvelope } from '@mvm/job'
 
 export interface DispatchTarget {
   /** The member's control channel, if it is connected. */
@@ -43,15 +45,18 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
       const stored = job.request.instance as InstanceTemplate | undefined
       if (stored === undefined) throw new UnavailableError(`job ${job.id} has no instance template (submitted by an older broker?)`)
       const env = stored.environment?.id === undefined && stored.environment?.sources !== undefined ? await target.environment?.(job) : undefined
-      const tpl = env === undefined ? stored : { ...stored, environment: env }
+      const tpl = reshaped(job, env === undefined ? stored : { ...stored, environment: env })
       const hasData = (tpl.inputs ?? []).length > 0 || (tpl.inputsFrom ?? []).length > 0 || tpl.environment?.id !== undefined
       const instance: InstantiateSpec = {
         ...tpl, jobId: job.id, placement, resume, addresses: Object.fromEntries(peers.map((p) => [p, target.addresses(p)])),
         ...(hasData && target.files !== undefined ? target.files(job) : {})
       }
       const saved = resume ? target.checkpoints?.(job.id) ?? [] : []
+      // restarted at another size: every new rank starts from the whole cut (the old layout)
+      const resized = resizeFrom(job, saved)
       // each peer gets only its own ranks' states: all of them could outgrow one Instantiate frame
       const specFor = (p: string): Uint8Array => {
+        if (resized !== undefined) return encodeInstance({ ...instance, restored: Object.fromEntries(placement.flatMap((q, r) => q === p ? [[r, resized]] : [])) })
         const mine = saved.filter((c) => placement[c.rank] === p)
         return encodeInstance(mine.length === 0 ? instance : { ...instance, restored: Object.fromEntries(mine.map((c) => [c.rank, JSON.parse(c.stateJson) as unknown])) })
       }
@@ -82,8 +87,37 @@ export function controlDispatcher (target: DispatchTarget, log: Logger): Dispatc
     },
     async stop (job, placement, reason) {
       await terminateAll(target, job.id, [...new Set(placement)], reason, log)
+    },
+    async requestCut (job) {
+      const peer = job.placement?.[0]
+      const rpc = peer === undefined ? undefined : target.channel(peer)
+      if (rpc === undefined) throw new UnavailableError(`job ${job.id}: the node of its rank 0 is not connected to this super-peer`)
+      expectBody(await rpc.request({ type: 'cutRequest', jobId: job.id }, { timeoutMs: TERMINATE_TIMEOUT_MS }), 'ack')
     }
   }
+}
+
+/** The instance template at the job's current size: a resized malleable job's topology expanded again. */
+function reshaped (job: Job, tpl: InstanceTemplate): InstanceTemplate {
+  const m = malleableOf(job)
+  if (m === undefined || tpl.graph.size === job.size) return tpl
+  return { ...tpl, graph: resizedGraph(m.topology, job.size) }
+}
+
+/**
+ * The envelope every new rank starts from when the job resumes from a cut taken at another size
+ * (a resize, or a restart after one before the new size's first cut), else undefined.
+ */
+function resizeFrom (job: Job, saved: CheckpointRecord[]): ResizeEnvelope | undefined {
+  if (malleableOf(job) === undefined || saved.length === 0 || saved.length === job.size) return undefined
+  const shares = saved.map((c) => JSON.parse(c.stateJson) as unknown)
+  if (!shares.every(isCutEnvelope)) return undefined
+  return resizeEnvelope(shares)
+}
+
+function malleableOf (job: Job): { topology: TopologySpec } | undefined {
+  const m = job.request.malleable as { topology?: TopologySpec } | undefined
+  return m?.topology === undefined ? undefined : { topology: m.topology }
 }
 
 /** Like Promise.all, but rejects (with the first failure) only after every promise settled. */

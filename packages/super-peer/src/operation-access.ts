@@ -37,6 +37,7 @@ export const OPERATION_ACCESS: Record<ServiceName, Record<string, Access>> = {
     // policy.apply, checked by their handlers: a drain moves everyone's ranks
     DrainNode: 'handler',
     ResumeNode: 'handler',
+    ResizeJob: 'handler',
     RequeueJob: 'handler',
     ApplyPolicy: 'handler',
     GetPolicy: 'handler',

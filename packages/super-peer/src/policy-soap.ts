@@ -125,6 +125,7 @@ export function authorizedJobHandlers (h: BrokerHandlers, broker: Broker, policy
   set('HoldJob', guarded(h.HoldJob, policy, ownerCall))
   set('CheckpointJob', guarded(h.CheckpointJob, policy, ownerCall))
   set('MigrateRank', guarded(h.MigrateRank, policy, ownerCall))
+  set('ResizeJob', guarded(h.ResizeJob, policy, ownerCall))
   set('RequeueJob', guarded(h.RequeueJob, policy, ownerCall))
   return out
 }

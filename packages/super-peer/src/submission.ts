@@ -93,6 +93,8 @@ async function prepareTemplate (req: SubmitJobRequest, signal: AbortSignal | und
       // the written forms: the broker resolves the jobs and normalises them to { jobId, type }
       ...(p.spec.dependsOn !== undefined ? { dependsOn: p.spec.dependsOn as unknown as JobRequest['dependsOn'] } : {}),
       ...(p.inputs.length > 0 ? { declaredInputs: p.inputs } : {}),
+      // the broker resizes within the bounds; the dispatcher expands the topology at the new size
+      ...(p.malleable === undefined ? {} : { malleable: { ...p.malleable, topology: p.topology.spec } }),
       instance: template(p, opts.owner, dir)
     })
     const request: JobRequest = profile.spec.array === undefined

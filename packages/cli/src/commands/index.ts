@@ -19,6 +19,7 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [readonly string[], Load]> 
   [['wsdl'], async () => await import('./wsdl.js')],
   [['submit'], async () => await import('./submit.js')],
   [['jobs', 'status', 'result', 'cancel', 'release', 'hold', 'checkpoint', 'requeue'], async () => await import('./jobs.js')],
+  [['resize'], async () => await import('./resize.js')],
   [['migrate', 'drain', 'undrain'], async () => await import('./moving.js')],
   [['history'], async () => await import('./history.js')],
   [['lab'], async () => await import('./lab.js')],

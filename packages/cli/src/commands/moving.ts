@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { ErrorCode, toMvmError } from '@mvm/core'
-import type { DrainNodeResponse } from '@mvm/soap'
+import type { DrainNodeResponse } from '@mvm/soap/client'
 import { printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 

@@ -121,7 +121,11 @@ export const environmentSchema = z.union([
 export const jobProfileSpecSchema = z.object({
   program: programSchema,
   topology: topologyRefSchema,
-  processes: positiveInt().optional(),
+  // a number, or the bounds of a malleable job (see malleable.ts)
+  processes: z.union([
+    positiveInt(),
+    z.object({ min: positiveInt(), max: positiveInt(), auto: z.boolean().default(true) }).strict()
+  ]).optional(),
   params: z.record(z.string(), z.unknown()).default({}),
   resources: resourcesSchema.optional(),
   queue: queueSchema.prefault({}),
