@@ -97,6 +97,9 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           })
           await peer.start()
           peerMetrics(node, peer)
+          // a peer-only node follows the policy its super-peer pushes (a super-peer node, its own below)
+          const own = peer
+          if (!isSuperPeer) node.setClientAuthentication(() => own.policy.effective.spec.security.clientAuthentication === 'required')
         }
         if (isSuperPeer) {
           const { createSuperPeerRole } = await import('@mvm/super-peer')

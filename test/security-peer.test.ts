@@ -1,0 +1,132 @@
+// A peer-only node's Node service under a policy that requires authentication: every operation
+// without, with wrong and with right credentials over real SOAP/HTTP, checked by the peer with
+// its super-peer (one replay cache for the group), and refusals in the super-peer's audit log.
+import t from 'tap'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { addUser, createNodeClient, createToken, readUsers, writeUsers, type Credentials } from '@mvm/soap'
+import { startLab, waitFor, type TestLab } from './lib/lab.js'
+
+const PW = { alice: 'alice-secret-1', bob: 'bob-secret-22', ops: 'ops-secret-333' }
+const POLICY = `apiVersion: mvm/v1
+kind: Policy
+metadata:
+  name: secure
+spec:
+  level: domain
+  security:
+    clientAuthentication: required
+    roles:
+      user: [job.submit, job.status, job.result, job.list, job.cancel.own, policy.read, node.list]
+      operator: ['*']
+    subjects:
+      alice: [user]
+      bob: [user]
+      ops: [operator]
+`
+
+let lab: TestLab
+let peerUrl = ''
+let peerId = ''
+let aliceToken = ''
+let keys: Record<string, string> = {}
+
+t.before(async () => {
+  const dir = t.testdir({ 'secure.yaml': POLICY })
+  lab = await startLab({
+    peers: 1,
+    slots: 2,
+    superArgs: ['--policy', join(dir, 'secure.yaml')],
+    credentials: { user: 'ops', password: PW.ops },
+    prepare: (labDir) => {
+      const file = join(labDir, 'super', 'users.json')
+      const data = readUsers(file)
+      for (const [u, p] of Object.entries(PW)) keys[u] = addUser(data, u, p)
+      aliceToken = createToken(data, 'alice', 3600).token
+      writeUsers(file, data)
+    }
+  })
+  peerUrl = lab.peers[0]!.ready.soapUrl
+  peerId = lab.peers[0]!.ready.peerId
+  // the peer follows the policy its super-peer pushes: wait until it requires credentials
+  await waitFor(async () => {
+    try { await createNodeClient(peerUrl).GetStatus(); return false } catch (err) { return (err as { code?: string }).code === 'E_UNAUTHENTICATED' }
+  }, 30_000, 'the peer to adopt clientAuthentication: required')
+})
+t.teardown(async () => { await lab?.stop() })
+
+type Call = (c: Credentials | undefined) => Promise<unknown>
+const node = (c: Credentials | undefined): ReturnType<typeof createNodeClient> => createNodeClient(peerUrl, { credentials: c })
+const OPS: Array<[string, string, Call]> = [
+  ['GetStatus', 'node.list', async (c) => await node(c).GetStatus()],
+  ['ListProcesses', 'node.list', async (c) => await node(c).ListProcesses()],
+  ['Awaken', 'node.awaken', async (c) => await node(c).Awaken({ jobId: 'no-such-job' })],
+  ['Terminate', 'node.terminate', async (c) => await node(c).Terminate({ jobId: 'no-such-job' })],
+  ['GetLogs', 'job.result', async (c) => await node(c).GetLogs({ jobId: 'no-such-job' })]
+]
+
+async function outcome (call: () => Promise<unknown>): Promise<string> {
+  try { await call(); return 'ok' } catch (err) { return (err as { code?: string }).code ?? String(err) }
+}
+
+t.test('every operation of the peer\'s Node service: no, wrong and right credentials', async (t) => {
+  const { wsdlFile } = await import('@mvm/soap')
+  t.same(OPS.map(([op]) => op).sort(), [...wsdlFile('Node').matchAll(/<wsdl:portType[\s\S]*?<\/wsdl:portType>/g)].flatMap((m) => [...m[0].matchAll(/<wsdl:operation name="(\w+)"/g)].map((x) => x[1]!)).sort(), 'the table covers every Node operation')
+  const users: Array<[string, Credentials | undefined, string[] | 'unauthenticated']> = [
+    ['nobody', undefined, 'unauthenticated'],
+    ['alice, wrong password', { user: 'alice', password: 'not-her-password' }, 'unauthenticated'],
+    ['an unknown user', { user: 'mallory', password: 'whatever-it-is' }, 'unauthenticated'],
+    ['a made-up token', { token: 'mvm_0123456789abcdef_' + 'A'.repeat(43) }, 'unauthenticated'],
+    ['alice', { user: 'alice', password: PW.alice }, ['node.list', 'job.result']],
+    ['alice by token', { token: aliceToken }, ['node.list', 'job.result']],
+    ['ops', { user: 'ops', password: PW.ops }, ['*']]
+  ]
+  for (const [who, c, perms] of users) {
+    for (const [op, need, call] of OPS) {
+      const got = await outcome(async () => await call(c))
+      const want = perms === 'unauthenticated' ? 'E_UNAUTHENTICATED' : perms.includes('*') || perms.includes(need) ? 'allowed' : 'E_FORBIDDEN'
+      t.equal(got === 'E_UNAUTHENTICATED' || got === 'E_FORBIDDEN' ? got : 'allowed', want, `${who}: Node.${op} (${need}) -> ${got}`)
+    }
+  }
+  const st = await node({ user: 'alice', password: PW.alice }).GetStatus()
+  t.equal(st.peerId, peerId, 'the answer comes from the peer itself')
+})
+
+/** A hand-made envelope, so the test controls the nonce. */
+function envelope (user: string, key: string, nonce: Buffer, created: string): string {
+  const digest = createHash('sha1').update(nonce).update(created).update(key).digest('base64')
+  return '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header>' +
+    '<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">' +
+    `<wsse:UsernameToken><wsse:Username>${user}</wsse:Username>` +
+    `<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">${digest}</wsse:Password>` +
+    `<wsse:Nonce>${nonce.toString('base64')}</wsse:Nonce><wsu:Created>${created}</wsu:Created></wsse:UsernameToken></wsse:Security>` +
+    '</soap:Header><soap:Body><tns:GetStatusRequest xmlns:tns="urn:mvm:node:v1"/></soap:Body></soap:Envelope>'
+}
+async function post (base: string, xml: string): Promise<string> {
+  const res = await fetch(`${base}/mvm/Node`, { method: 'POST', body: xml, headers: { 'content-type': 'text/xml; charset=utf-8' } })
+  const body = await res.text()
+  return res.ok ? 'ok' : /<code>([^<]*)<\/code>/.exec(body)?.[1] ?? `HTTP ${res.status}`
+}
+
+t.test('a nonce spent at the peer is spent at the super-peer too (one replay cache per group)', async (t) => {
+  const xml = envelope('alice', keys.alice!, randomBytes(16), new Date().toISOString())
+  t.equal(await post(peerUrl, xml), 'ok', 'a digest with a fresh nonce, sent to the peer: accepted')
+  t.equal(await post(peerUrl, xml), 'E_UNAUTHENTICATED', 'the same envelope again at the peer: replay refused')
+  t.equal(await post(lab.bootstrap, xml), 'E_UNAUTHENTICATED', 'and at the super-peer')
+  const old = envelope('alice', keys.alice!, randomBytes(16), new Date(Date.now() - 3_600_000).toISOString())
+  t.equal(await post(peerUrl, old), 'E_UNAUTHENTICATED', 'a Created an hour old: refused')
+  t.equal(await post(peerUrl, envelope('alice', keys.alice!, randomBytes(16), new Date().toISOString())), 'ok', 'and the peer keeps serving')
+})
+
+t.test('refusals at the peer are in the super-peer\'s audit log, with the caller\'s address', async (t) => {
+  await outcome(async () => await node({ user: 'bob', password: PW.bob }).Terminate({ jobId: 'audit-probe' }))
+  const file = join(lab.dir, 'super', 'broker', 'audit.log')
+  let line: Record<string, unknown> | undefined
+  await waitFor(async () => {
+    const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+    line = lines.find((l) => l.what === 'Node.Terminate' && l.who === 'bob')
+    return line !== undefined
+  }, 15_000, 'the audit line of bob\'s refused Terminate')
+  t.match(line, { who: 'bob', what: 'Node.Terminate', result: 'E_FORBIDDEN', from: new RegExp(`via ${peerId}`) }, 'who, what, the result, and which member passed it on')
+})
