@@ -1,12 +1,17 @@
-// A peer-only node's Node service under a policy that requires authentication: every operation
-// without, with wrong and with right credentials over real SOAP/HTTP, checked by the peer with
-// its super-peer (one replay cache for the group), and refusals in the super-peer's audit log.
+// A lab whose policy requires authentication. The peer-only node's Node service: every
+// operation without, with wrong and with right credentials over real SOAP/HTTP, checked by the
+// peer with its super-peer (one replay cache for the group), refusals in the super-peer's audit
+// log. Tenants' data: alice's job output cannot be read by bob (by job id, by content id over
+// SOAP and HTTP, as an input of his own job, over libp2p from outside the group), can by alice
+// and an admin, and the ranks still stage their inputs and return their outputs.
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { addUser, createNodeClient, createToken, readUsers, writeUsers, type Credentials } from '@mvm/soap'
-import { startLab, waitFor, type TestLab } from './lib/lab.js'
+import { createDataService, createDataStore } from '@mvm/data'
+import { createMvmNode } from '@mvm/node'
+import { addUser, createBrokerClient, createNodeClient, createToken, readUsers, writeUsers, type Credentials } from '@mvm/soap'
+import { startLab, waitFor, waitJob, type TestLab } from './lib/lab.js'
 
 const PW = { alice: 'alice-secret-1', bob: 'bob-secret-22', ops: 'ops-secret-333' }
 const POLICY = `apiVersion: mvm/v1
@@ -129,4 +134,78 @@ t.test('refusals at the peer are in the super-peer\'s audit log, with the caller
     return line !== undefined
   }, 15_000, 'the audit line of bob\'s refused Terminate')
   t.match(line, { who: 'bob', what: 'Node.Terminate', result: 'E_FORBIDDEN', from: new RegExp(`via ${peerId}`) }, 'who, what, the result, and which member passed it on')
+})
+
+const TENANT_PROFILE = [
+  'apiVersion: mvm/v1', 'kind: JobProfile', 'metadata:', '  name: tenant-data', 'spec:',
+  '  program:', '    language: ts', '    inline: |',
+  '      import { writeFile } from \'node:fs/promises\'',
+  '      import { job } from \'@mvm/job\'',
+  '      export default job(async (ctx) => {',
+  '        const text = await (await ctx.files.open(\'in.txt\')).text()',
+  '        await writeFile(\'out.txt\', \'rank \' + ctx.rank + \' saw \' + text)',
+  '        return ctx.rank === 0 ? text : undefined',
+  '      })',
+  '  topology: { shape: ring, size: 2 }', '  processes: 2', '  outputs: [out.txt]', ''
+].join('\n')
+
+t.test('tenants\' data: alice\'s output is hers and an admin\'s, not bob\'s', async (t) => {
+  const as = (user: keyof typeof PW): ReturnType<typeof createBrokerClient> => createBrokerClient(lab.bootstrap, { credentials: { user, password: PW[user] } })
+  const alice = as('alice'); const bob = as('bob'); const ops = as('ops')
+  const secret = `alice's input ${randomBytes(4).toString('hex')}`
+  const put = await alice.PutData({ name: 'in.txt', content: Buffer.from(secret) })
+  t.equal((await bob.GetData({ id: put.id }).catch((e: { code?: string }) => e.code)), 'E_FORBIDDEN', 'bob cannot read alice\'s upload by its content id')
+  const { jobId } = await alice.SubmitJob({ profileYaml: TENANT_PROFILE, params: [], bundle: [], inputs: [{ name: 'in.txt', id: put.id }] })
+  const { info, result } = await waitJob(alice, jobId, 60_000)
+  t.equal(info.state, 'succeeded', `the ranks staged alice's input and ran: ${JSON.stringify(result).slice(0, 300)}`)
+  t.equal(JSON.parse(result.resultJson ?? 'null'), secret, 'rank 0 read the input')
+  const rank0 = (result.outputs ?? []).find((o) => o.name === 'out.txt' && o.rank === 0)
+  t.ok(rank0 !== undefined, `rank 0's output came back to the super-peer: ${JSON.stringify(result.outputs)}`)
+  if (rank0 === undefined) return
+  const expect = Buffer.from(`rank 0 saw ${secret}`)
+
+  // by job id
+  t.equal(await outcome(async () => await bob.GetJobResult({ jobId })), 'E_FORBIDDEN', 'bob: GetJobResult of alice\'s job')
+  // by content id, over SOAP
+  t.equal(await outcome(async () => await bob.GetData({ id: rank0.id })), 'E_FORBIDDEN', 'bob: GetData of her output')
+  t.equal(await outcome(async () => await bob.RemoveData({ id: rank0.id })), 'E_FORBIDDEN', 'bob: RemoveData of her output')
+  t.notOk((await bob.ListData({})).files.some((f) => f.id === rank0.id || f.id === put.id), 'bob: ListData does not show her files')
+  t.same(Buffer.from((await alice.GetData({ id: rank0.id })).content), expect, 'alice reads her output')
+  t.ok((await alice.ListData({})).files.some((f) => f.id === rank0.id), 'and lists it')
+  t.same(Buffer.from((await ops.GetData({ id: rank0.id })).content), expect, 'the admin (job.read.any) reads it')
+  // by content id, over HTTP
+  const basic = (u: keyof typeof PW): string => 'Basic ' + Buffer.from(`${u}:${PW[u]}`).toString('base64')
+  const get = async (path: string, u: keyof typeof PW): Promise<{ status: number, body: Buffer }> => {
+    const r = await fetch(lab.bootstrap + path, { headers: { authorization: basic(u) } })
+    return { status: r.status, body: Buffer.from(await r.arrayBuffer()) }
+  }
+  t.equal((await get(`/data/files/${rank0.id}`, 'bob')).status, 403, 'bob: GET /data/files/<id>: 403')
+  t.equal((await get(`/data/files/${rank0.id}/manifest`, 'bob')).status, 403, 'bob: its manifest: 403')
+  const listed = JSON.parse((await get('/data/files', 'bob')).body.toString()) as Array<{ id: string }>
+  t.notOk(listed.some((f) => f.id === rank0.id), 'bob: GET /data/files does not list it')
+  const del = await fetch(`${lab.bootstrap}/data/files/${rank0.id}`, { method: 'DELETE', headers: { authorization: basic('bob') } })
+  t.equal(del.status, 403, 'bob: DELETE: 403')
+  const mine = await get(`/data/files/${rank0.id}`, 'alice')
+  t.same([mine.status, mine.body], [200, expect], 'alice: GET /data/files/<id> returns her bytes')
+  t.equal((await get(`/data/files/${rank0.id}`, 'ops')).status, 200, 'the admin: 200')
+  // as an input of bob's own job: by content id, and as alice's job's output
+  t.equal(await outcome(async () => await bob.SubmitJob({ profileYaml: TENANT_PROFILE, params: [], bundle: [], inputs: [{ name: 'in.txt', id: rank0.id }] })), 'E_FORBIDDEN', 'bob: her output\'s id as his input')
+  const fromJob = TENANT_PROFILE.replace('  outputs: [out.txt]', `  inputs: [{ from: { job: ${jobId}, output: out.txt }, as: in.txt }]\n  outputs: [out.txt]`)
+  t.equal(await outcome(async () => await bob.SubmitJob({ profileYaml: fromJob, params: [], bundle: [] })), 'E_FORBIDDEN', 'bob: her job\'s output as his input')
+  const again = await alice.SubmitJob({ profileYaml: fromJob, params: [], bundle: [] })
+  t.equal((await waitJob(alice, again.jobId, 60_000)).info.state, 'succeeded', 'alice takes her own job\'s output as the next job\'s input')
+
+  // over libp2p, from a node outside the group that knows the content id
+  const dir = t.testdir({})
+  const outsider = createMvmNode({ dataDir: join(dir, 'node'), roles: ['bootstrap'], group: 'outside', soap: { port: 0 } })
+  await outsider.start()
+  const store = await createDataStore({ dir: join(dir, 'store'), maxBytes: 64 * 1024 * 1024 })
+  const svc = createDataService({ store, transport: outsider.streams, requestTimeoutMs: 10_000 })
+  await svc.start()
+  t.teardown(async () => { await svc.stop(); await store.close(); await outsider.stop() })
+  const sp = lab.superPeer.ready
+  const peer = lab.peers[0]!.ready
+  await t.rejects(svc.fetch(rank0.id, [{ peerId: sp.peerId, addrs: sp.multiaddrs }]), { message: /admitted members/ }, 'the super-peer does not serve a node outside its group')
+  await t.rejects(svc.fetch(rank0.id, [{ peerId: peer.peerId, addrs: peer.multiaddrs }]), { message: /admitted members/ }, 'nor does a peer (its super-peer does not vouch for the outsider)')
+  t.equal(store.get(rank0.id), undefined, 'the outsider got nothing')
 })

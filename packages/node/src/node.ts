@@ -22,7 +22,7 @@ import { Monitor } from './monitor.js'
 import { ProcessTable } from './process-table.js'
 import { Registrar } from './registrar.js'
 import { buildSoapServices } from './soap-services.js'
-import { remoteAuthenticator, serveAuth } from './remote-auth.js'
+import { remoteAuthenticator, remoteMemberCheck, serveAuth } from './remote-auth.js'
 import { PeerState, Role, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
 import { resolveInit, type MvmNodeInit, type ResolvedInit } from './init.js'
 
@@ -62,6 +62,7 @@ export class NodeRuntime {
   private readonly pendingRoutes: Array<[string, HttpRouteHandler]> = []
   private unlock: (() => Promise<void>) | undefined
   private stopAuthService: (() => Promise<void>) | undefined
+  private memberCheck: ((peerId: string) => Promise<boolean>) | undefined
   private authRequired: () => boolean
   private readonly callObservers = new Set<SoapCallObserver>()
   private authorizer: SoapAuthorize | undefined
@@ -116,6 +117,19 @@ export class NodeRuntime {
       for (const cb of this.callObservers) { try { cb(seen) } catch {} }
       throw err
     }
+  }
+
+  /**
+   * Whether `peerId` belongs with this node's group, so may fetch its data: a super-peer's
+   * admitted members and its parent's super-peer; a peer's own super-peer and the members that
+   * super-peer vouches for (asked over /mvm/auth, remembered a minute).
+   */
+  async isGroupPeer (peerId: string): Promise<boolean> {
+    if (this.host !== undefined && peerId === this.peerId) return true
+    if (this.membership !== undefined) return this.membership.isMember(peerId) || this.parentMember?.link.superPeerId === peerId
+    const link = this.member?.link
+    if (link?.superPeerId === peerId) return true
+    return await (this.memberCheck?.(peerId) ?? Promise.resolve(false))
   }
 
   /** The role check run before every SOAP operation (a super-peer's policy); none: every call goes through. */
@@ -177,20 +191,17 @@ export class NodeRuntime {
         const membership = this.membership
         this.stopAuthService = await serveAuth({
           streams: this.streams,
-          isMember: (peerId) => membership.view({ includeChildren: false }).some((m) => m.peerId === peerId && m.state !== PeerState.left && m.peerId !== this.peerId),
+          isMember: (peerId) => membership.isMember(peerId),
           check: (input) => this.checkMemberCall(input),
           log: componentLogger(this.log, 'auth')
         })
       }
       // a peer-only node has no users file: its super-peer checks what its callers send
+      const joinedTo = (): string | undefined => { const l = this.member?.link; return l?.state === 'joined' ? l.superPeerId : undefined }
       const authenticate = this.authenticate ?? (has(Role.peer)
-        ? remoteAuthenticator({
-          streams: this.streams,
-          superPeer: () => { const l = this.member?.link; return l?.state === 'joined' ? l.superPeerId : undefined },
-          required: () => this.authRequired(),
-          log: componentLogger(this.log, 'auth')
-        })
+        ? remoteAuthenticator({ streams: this.streams, superPeer: joinedTo, required: () => this.authRequired(), log: componentLogger(this.log, 'auth') })
         : undefined)
+      this.memberCheck = remoteMemberCheck({ streams: this.streams, superPeer: joinedTo, log: componentLogger(this.log, 'auth') })
       this.membership?.start()
       const membership = this.membership
       if (membership !== undefined) {

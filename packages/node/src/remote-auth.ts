@@ -28,6 +28,9 @@ interface AuthAsk {
   security?: unknown
 }
 type AuthAnswer = { user?: string, method: Caller['method'] } | { code: string, message: string }
+/** The other question a member asks: is this peer one of us (may it fetch my data)? */
+interface MemberAsk { member: string }
+interface MemberAnswer { member: boolean }
 
 const enc = new TextEncoder()
 const dec = new TextDecoder('utf-8', { fatal: true })
@@ -37,8 +40,9 @@ export function isSigned (input: Pick<AuthInput, 'authorization' | 'header'>): b
   return (input.authorization ?? '').trim() !== '' || (input.header as { Security?: unknown } | undefined)?.Security !== undefined
 }
 
-function parseAsk (bytes: Uint8Array): AuthAsk {
-  const v = JSON.parse(dec.decode(bytes)) as Partial<AuthAsk> | null
+function parseAsk (bytes: Uint8Array): AuthAsk | MemberAsk {
+  const v = JSON.parse(dec.decode(bytes)) as Partial<AuthAsk & MemberAsk> | null
+  if (typeof v === 'object' && v !== null && typeof v.member === 'string') return { member: v.member }
   if (typeof v !== 'object' || v === null || typeof v.service !== 'string' || typeof v.operation !== 'string') throw new Error('expected { service, operation, … }')
   const out: AuthAsk = { service: v.service, operation: v.operation, from: typeof v.from === 'string' ? v.from.slice(0, 200) : '' }
   if (typeof v.authorization === 'string') out.authorization = v.authorization
@@ -61,12 +65,14 @@ export async function serveAuth (init: AuthServiceInit): Promise<() => Promise<v
     void (async () => {
       const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
       const signal = AbortSignal.timeout(10_000)
-      let answer: AuthAnswer
+      let answer: AuthAnswer | MemberAnswer
       try {
         const ask = parseAsk((await lp.read({ signal })).subarray())
         if (!init.isMember(remotePeer)) {
-          init.log.warn({ peer: remotePeer, op: `${ask.service}.${ask.operation}` }, 'credentials check asked by a node that is not a member; refused')
-          answer = { code: ErrorCode.FORBIDDEN, message: 'only members of this group may ask their super-peer to check credentials' }
+          init.log.warn({ peer: remotePeer, ask: 'member' in ask ? 'member' : `${ask.service}.${ask.operation}` }, 'a node that is not a member asked; refused')
+          answer = { code: ErrorCode.FORBIDDEN, message: 'only members of this group may ask their super-peer' }
+        } else if ('member' in ask) {
+          answer = { member: init.isMember(ask.member) }
         } else {
           const caller = init.check({
             header: ask.security === undefined ? undefined : { Security: ask.security },
@@ -135,5 +141,42 @@ export function remoteAuthenticator (init: RemoteAuthInit): (input: AuthInput) =
     }
     if (!CALLER_METHODS.has(answer.method)) throw new UnavailableError('the super-peer answered the credentials check with nonsense')
     return answer.user === undefined ? { method: answer.method } : { user: answer.user, method: answer.method }
+  }
+}
+
+export interface MemberCheckInit {
+  streams: StreamAccess
+  superPeer: () => string | undefined
+  log: Logger
+  /** How long a yes is remembered (default 60 s); a no is asked again next time. */
+  ttlMs?: number
+}
+
+/** A peer's question to its super-peer: is `peerId` an admitted member of our group? */
+export function remoteMemberCheck (init: MemberCheckInit): (peerId: string) => Promise<boolean> {
+  const ttl = init.ttlMs ?? 60_000
+  const known = new Map<string, number>()
+  return async (peerId) => {
+    const now = Date.now()
+    const until = known.get(peerId)
+    if (until !== undefined && until > now) return true
+    known.delete(peerId)
+    const sp = init.superPeer()
+    if (sp === undefined) return false
+    const signal = AbortSignal.timeout(10_000)
+    try {
+      const stream = await init.streams.dial(sp, [], AUTH_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+      await lp.write(enc.encode(JSON.stringify({ member: peerId } satisfies MemberAsk)), { signal })
+      const answer = JSON.parse(dec.decode((await lp.read({ signal })).subarray())) as Partial<MemberAnswer>
+      await stream.close({ signal }).catch(() => {})
+      if (answer.member !== true) return false
+      if (known.size >= 10_000) known.clear()
+      known.set(peerId, now + ttl)
+      return true
+    } catch (err) {
+      init.log.warn({ superPeer: sp, peer: peerId, err: (err as Error).message }, 'could not ask the super-peer whether a peer is a member; refusing it for now')
+      return false
+    }
   }
 }
