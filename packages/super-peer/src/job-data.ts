@@ -68,9 +68,9 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
   const deps: Array<{ job: string, type: 'afterok' }> = []
   const used = new Set<string>()
   const stored = async (name: string, id: string, mode: ResolvedInput['mode'], what: string): Promise<void> => {
-    check?.file(id, what)
     const m = await data.store.getManifest(id) ?? await fromUpstream(data, id)
     if (m === undefined) throw new NotFoundError(`${what}: content id ${id} is not in this lab's store (upload it with \`mvm data put\` or PutData)`)
+    check?.file(id, what)
     inputs.push({ name, id, size: m.size, mode: mode ?? (m.size <= data.prefetchMaxBytes ? 'prefetch' : 'onDemand') })
   }
   for (const d of declared) {
