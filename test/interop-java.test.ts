@@ -2,16 +2,20 @@
 // javac compiles test/fixtures/interop/BrokerInterop.java against the generated classes, and the
 // client submits a job with a bundle, waits, fetches the result and checks a fault, then uses the
 // data operations and reads GetJobResult outputs (test/lib/data-side.ts says where those run).
+// Then the lab turns authentication on and SecureInterop.java signs its calls with a
+// WS-Security UsernameToken added by a SOAPHandler: right, wrong and missing credentials.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { addUser, readUsers, writeUsers } from '@mvm/soap'
 import { ROOT, startLab, type TestLab } from './lib/lab.js'
 import { SIDE_OUTPUTS, startDataSide, type DataSide } from './lib/data-side.js'
 
 const CLIENT = join(ROOT, 'test', 'fixtures', 'interop', 'BrokerInterop.java')
+const SECURE_CLIENT = join(ROOT, 'test', 'fixtures', 'interop', 'SecureInterop.java')
 // Debian's jaxws package: the runtime jar's manifest names the rest of its class path
 const JAXWS_RT = '/usr/share/java/jaxws-rt.jar'
 const TOOLS = ['/usr/bin/wsimport', '/usr/bin/javac', '/usr/bin/java', JAXWS_RT]
@@ -60,7 +64,7 @@ if (missing.length > 0) {
     }
 
     const cp = `${join(dir, 'classes')}:${JAXWS_RT}`
-    const javac = await run('/usr/bin/javac', ['-nowarn', '-cp', JAXWS_RT, '-d', join(dir, 'classes'), CLIENT, ...await javaSources(join(dir, 'src'))], 60_000)
+    const javac = await run('/usr/bin/javac', ['-nowarn', '-cp', JAXWS_RT, '-d', join(dir, 'classes'), CLIENT, SECURE_CLIENT, ...await javaSources(join(dir, 'src'))], 60_000)
     t.equal(javac.code, 0, `javac: ${javac.stderr.slice(-3000)}`)
     if (javac.code !== 0) return
     if (!side.servedByLab) t.comment('the lab\'s super-peer does not serve the data operations yet: the client calls them on brokerDataHandlers over a real store beside it')
@@ -85,6 +89,24 @@ if (missing.length > 0) {
     t.equal(d.gone, 'E_NOT_FOUND')
     t.same(d.outputs, SIDE_OUTPUTS, 'GetJobResult outputs: JobOutput with an xs:long size')
     t.equal(d.resultOutputs, 0, 'a job without outputs has none')
+  })
+
+  t.test('a SOAPHandler signs JAX-WS calls with a UsernameToken once the lab requires authentication', async (t) => {
+    if (!existsSync(join(dir, 'classes', 'SecureInterop.class'))) { t.fail('SecureInterop was not compiled (see the first test)'); return }
+    const file = join(lab.dir, 'super', 'users.json')
+    const users = readUsers(file)
+    const key = addUser(users, 'jay', 'jay-password-1')
+    writeUsers(file, users)
+    const policy = 'apiVersion: mvm/v1\nkind: Policy\nmetadata: { name: java-secure }\nspec:\n  level: domain\n  security:\n    clientAuthentication: required\n' +
+      '    roles: { user: [job.submit, job.status, job.list, job.cancel.own] }\n    subjects: { jay: [user] }\n'
+    // the lab's policy is open: an unsigned caller may still change it (for the last time)
+    await lab.broker.ApplyPolicy({ policyYaml: policy, force: true })
+    const java = await run('/usr/bin/java', ['-cp', `${join(dir, 'classes')}:${JAXWS_RT}`, 'SecureInterop', lab.broker.url, 'jay', key], 90_000)
+    t.equal(java.code, 0, `java SecureInterop: ${java.stderr.slice(-3000)}`)
+    if (java.code !== 0) return
+    const o = JSON.parse(java.stdout.trim().split('\n').pop() ?? '') as Record<string, string>
+    t.same(o, { listJobs: 'ok', owner: 'jay', cancel: 'ok', applyPolicy: 'E_FORBIDDEN', wrongKey: 'E_UNAUTHENTICATED', noToken: 'E_UNAUTHENTICATED' },
+      'signed calls work and the job is the signed-in user\'s; a user cannot apply a policy; a wrong key or no token is refused')
   })
 }
 

@@ -1,15 +1,19 @@
 // A foreign SOAP stack against a real lab: Python zeep, reading only the WSDLs the lab serves,
-// calls every operation of Bootstrap, Node and Broker (test/fixtures/interop/zeep_all_ops.py).
+// calls every operation of Bootstrap, Node and Broker (test/fixtures/interop/zeep_all_ops.py);
+// then the lab turns authentication on and zeep signs its calls with a WS-Security
+// UsernameToken, to the super-peer's Broker and to a peer's Node service (zeep_secure.py).
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT, startLab, type TestLab } from './lib/lab.js'
+import { addUser, createNodeClient, readUsers, writeUsers } from '@mvm/soap'
+import { ROOT, startLab, waitFor, type TestLab } from './lib/lab.js'
 import { SIDE_OUTPUTS, startDataSide, type DataSide } from './lib/data-side.js'
 
 // Debian's interpreter, where python3-zeep is installed (CI: .ci/run), not whatever python3 is first on PATH
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = join(ROOT, 'test', 'fixtures', 'interop', 'zeep_all_ops.py')
+const SECURE_SCRIPT = join(ROOT, 'test', 'fixtures', 'interop', 'zeep_secure.py')
 
 async function run (file: string, args: string[], ms: number): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return await new Promise((resolve) => {
@@ -119,5 +123,35 @@ if (zeep?.code !== 0) {
     t.same(o.ApplyPolicy, { applied: true })
     t.equal(o.GetPolicy, 'spread', 'GetPolicy shows the applied policy')
     t.equal(o.ApplyPolicyFault, 'E_VALIDATION')
+  })
+
+  t.test('zeep signs its calls with a UsernameToken once the lab requires authentication', async (t) => {
+    const peer = lab.peers[0]!.ready
+    const file = join(lab.dir, 'super', 'users.json')
+    const users = readUsers(file)
+    const key = addUser(users, 'zed', 'zed-password-1')
+    const adminKey = addUser(users, 'root', 'root-password-1')
+    writeUsers(file, users)
+    const policy = 'apiVersion: mvm/v1\nkind: Policy\nmetadata: { name: zeep-secure }\nspec:\n  level: domain\n  security:\n    clientAuthentication: required\n' +
+      '    roles: { user: [job.list, job.status, node.list], admin: [\'*\'] }\n    subjects: { zed: [user], root: [admin] }\n'
+    // the lab's policy is open: an unsigned caller may still change it (for the last time)
+    await lab.broker.ApplyPolicy({ policyYaml: policy, force: true })
+    await waitFor(async () => { try { await createNodeClient(peer.soapUrl).GetStatus(); return false } catch (err) { return (err as { code?: string }).code === 'E_UNAUTHENTICATED' } }, 30_000, 'the peer to adopt the policy')
+    const r = await run(PYTHON, [SECURE_SCRIPT, lab.bootstrap, new URL(peer.soapUrl).origin, 'zed', key, 'root', adminKey], 60_000)
+    t.equal(r.code, 0, `the zeep script ran: ${r.stderr.slice(-3000)}`)
+    if (r.code !== 0) return
+    const o = JSON.parse(r.stdout) as Record<string, string>
+    t.same(o, {
+      BrokerListJobs: 'ok',
+      BrokerApplyPolicy: 'E_FORBIDDEN',
+      BrokerWrongKey: 'E_UNAUTHENTICATED',
+      BrokerNoToken: 'E_UNAUTHENTICATED',
+      NodeGetStatus: peer.peerId,
+      NodeListProcesses: 'ok',
+      NodeTerminate: 'E_FORBIDDEN',
+      NodeWrongKey: 'E_UNAUTHENTICATED',
+      NodeNoToken: 'E_UNAUTHENTICATED',
+      NodeAdminTerminate: 'ok'
+    }, 'right credentials work, a user cannot administer, wrong and missing ones are refused: at the broker and at the peer')
   })
 }

@@ -40,5 +40,11 @@ t.test('a non-loopback SOAP address without authentication is refused unless ask
   t.not(r.code, 0, 'the node does not start')
   t.match(r.stderr, /E_CONFIG: soap\.host 0\.0\.0\.0 is not a loopback address.*--allow-insecure/s, 'the error says why and what to do')
   const peer = await mvm(['node', '--roles', 'peer', '--bootstrap', 'http://127.0.0.1:9', '--soap-host', '10.1.2.3', '--soap-port', '0', '--data-dir', join(dir, 'p')])
-  t.match(peer.stderr, /not a loopback address/, 'a peer too (its Node service has no authentication)')
+  t.match(peer.stderr, /not a loopback address/, 'a peer too, while its policy lets callers in unsigned')
+  // with a policy that requires credentials it gets past the check (its super-peer checks them) and
+  // fails only to bind the address, which this host does not have
+  const policy = join(t.testdir({ 'p.yaml': 'apiVersion: mvm/v1\nkind: Policy\nmetadata: { name: p }\nspec:\n  level: node\n  security: { clientAuthentication: required }\n' }), 'p.yaml')
+  const signed = await mvm(['node', '--roles', 'peer', '--bootstrap', 'http://127.0.0.1:9', '--policy', policy, '--soap-host', '10.1.2.3', '--soap-port', '0', '--data-dir', join(dir, 'q')])
+  t.not(signed.code, 0)
+  t.notMatch(signed.stderr, /not a loopback address/, `a peer whose policy requires authentication is not refused for it: ${signed.stderr.trim().split('\n').pop() ?? ''}`)
 })

@@ -40,6 +40,7 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.VALIDATION]: 400,
   [ErrorCode.DATA_MISSING]: 409,
   [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.DATA_FULL]: 507,
   [ErrorCode.DATA_UNAVAILABLE]: 503,
   [ErrorCode.UNAVAILABLE]: 503,

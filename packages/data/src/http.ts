@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { BadRequestError, DataError, ErrorCode, NotFoundError, silentLogger, type Logger } from '@mvm/core'
+import { BadRequestError, DataError, ErrorCode, ForbiddenError, NotFoundError, silentLogger, type Logger } from '@mvm/core'
+import type { DataReader } from './access.js'
 import { maxFrameBytes, maxManifestBytes } from './constants.js'
 import { isHash } from './digest.js'
 import { drained, MethodNotAllowedError, readBody, sendError, sendJson } from './http-io.js'
@@ -15,8 +16,11 @@ export interface DataHttpInit {
 }
 
 export interface DataHttp {
-  /** Serves a request under /data/; false when the path is not one of its own. */
-  handle: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
+  /**
+   * Serves a request under /data/; false when the path is not one of its own. With `reader`,
+   * files are listed, read and removed only where it allows, and its uploads are told to it.
+   */
+  handle: (req: IncomingMessage, res: ServerResponse, url: URL, reader?: DataReader) => Promise<boolean>
 }
 
 /** Hashes one POST /data/has may name. */
@@ -35,7 +39,10 @@ export function createDataHttp (init: DataHttpInit): DataHttp {
   const log = init.log ?? silentLogger()
   const maxBody = init.maxUploadBytes ?? maxFrameBytes(store.chunkSize)
 
-  const routes = async (req: IncomingMessage, res: ServerResponse, url: URL, parts: string[]): Promise<void> => {
+  const routes = async (req: IncomingMessage, res: ServerResponse, url: URL, parts: string[], reader: DataReader | undefined): Promise<void> => {
+    const readable = (id: string): void => {
+      if (reader !== undefined && store.get(id) !== undefined && !reader.mayRead(id)) throw new ForbiddenError(`file ${id} is not yours: it belongs to no job of yours and you did not upload it`, { data: { id } })
+    }
     const method = req.method ?? 'GET'
     const [top, arg, sub] = parts
     if (top === 'has' && parts.length === 1) {
@@ -58,7 +65,7 @@ export function createDataHttp (init: DataHttpInit): DataHttp {
     }
     if (top === 'files' && arg === undefined) {
       allow(method, ['GET', 'PUT'])
-      if (method === 'GET') { sendJson(res, 200, store.list()); return }
+      if (method === 'GET') { sendJson(res, 200, reader === undefined ? store.list() : store.list().filter((e) => reader.mayRead(e.id))); return }
       const bytes = await readBody(req, Math.min(maxBody, maxManifestBytes(store.chunkSize)))
       const m = decodeManifest(bytes)
       const hashes = [...distinctChunks(m).keys()]
@@ -71,11 +78,13 @@ export function createDataHttp (init: DataHttpInit): DataHttp {
       const name = url.searchParams.get('name') ?? undefined
       const pin = url.searchParams.get('pin') ?? undefined
       const e = await store.putManifest(bytes, { ...(name === undefined ? {} : { name }), ...(pin === undefined ? {} : { pin }) })
+      reader?.stored(e.id)
       sendJson(res, 200, { id: e.id, size: e.size })
       return
     }
     if (top === 'files' && arg !== undefined && (parts.length === 2 || (parts.length === 3 && sub === 'manifest'))) {
       if (!isHash(arg)) throw new NotFoundError(`no file ${String(arg).slice(0, 80)}`)
+      readable(arg)
       if (sub === 'manifest') {
         allow(method, ['GET'])
         const m = await manifestOf(arg)
@@ -133,12 +142,12 @@ export function createDataHttp (init: DataHttpInit): DataHttp {
   }
 
   return {
-    async handle (req, res, url) {
+    async handle (req, res, url, reader) {
       const path = url.pathname
       if (path !== PREFIX && !path.startsWith(PREFIX + '/')) return false
       const parts = path.slice(PREFIX.length).split('/').filter((p) => p !== '').map(decodeURIComponentSafe)
       try {
-        await routes(req, res, url, parts)
+        await routes(req, res, url, parts, reader)
       } catch (err) {
         log.debug({ method: req.method, path, err: (err as Error).message }, 'data http: request failed')
         sendError(req, res, err)

@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events'
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
-import { BadRequestError, combineSignals, toMvmError, type Logger } from '@mvm/core'
+import { BadRequestError, ForbiddenError, combineSignals, toMvmError, type Logger } from '@mvm/core'
+import type { PeerFilter } from './access.js'
 import { MAX_HAS_HASHES, MAX_HASHES_PER_REQUEST, MAX_REQUEST_BYTES } from './constants.js'
 import { isHash } from './digest.js'
 import { encodeManifest } from './manifest.js'
@@ -19,6 +20,8 @@ export interface ServeContext {
   chunkSize: number
   /** Set when this node is a second-level cache: makes the file's manifest and these chunks local from upstream. */
   fill: ((fileId: string, hashes: string[], signal: AbortSignal) => Promise<void>) | undefined
+  /** Which peers are served (access.ts); absent: all. */
+  mayServe?: PeerFilter | undefined
 }
 
 function checkHashes (hashes: string[], max: number): void {
@@ -43,6 +46,7 @@ export async function serveStream (stream: Stream, remotePeer: string, ctx: Serv
   let req: DataRequest | undefined
   try {
     req = decodeRequest((await lp.read({ signal })).subarray())
+    if (ctx.mayServe !== undefined && !await ctx.mayServe(remotePeer)) throw new ForbiddenError(`this node serves its data only to its group's admitted members; ${remotePeer} is not one`)
     await answer(req, ctx, send, sendChunk, signal)
     await stream.close({ signal })
     ctx.counters.requestsServed++

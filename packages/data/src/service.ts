@@ -46,6 +46,7 @@ class TransferService implements DataService {
         // serving may wait for an upstream fetch, which has its own deadline
         timeoutMs: 2 * this.timeoutMs,
         chunkSize: this.init.store.chunkSize,
+        mayServe: this.init.mayServe,
         fill: this.init.upstream === undefined ? undefined : async (fileId, hashes, signal) => { await this.fill(fileId, hashes, signal) }
       })
     })

@@ -1,5 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import type { Logger } from '@mvm/core'
+import type { PeerFilter } from './access.js'
 
 /** Files are cut into chunks of this size (the last one may be shorter). */
 export const CHUNK_SIZE = 1024 * 1024
@@ -157,6 +158,8 @@ export interface DataService {
   counters: () => TransferCounters
 }
 
+export type { PeerFilter } from './access.js'
+
 export interface DataServiceInit {
   store: DataStore
   transport: DataTransport
@@ -170,4 +173,9 @@ export interface DataServiceInit {
    * (default 30 s). A holder that misses it is treated as failed and the next one is asked.
    */
   requestTimeoutMs?: number
+  /**
+   * Which peers this node serves (default: any that dials it). A node holding several users'
+   * files serves only its group's admitted members; what is refused gets E_FORBIDDEN.
+   */
+  mayServe?: PeerFilter
 }

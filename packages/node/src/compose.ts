@@ -4,7 +4,7 @@ import type { DataService, DataStore, EnvironmentCache, EnvironmentCounters, Env
 import type { DataCounters } from '@mvm/wire'
 import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
 import type { PeerRole, RuntimeFactory } from '@mvm/peer'
-import type { HttpGuard, SuperPeerRole } from '@mvm/super-peer'
+import type { DataAccess, HttpGuard, SuperPeerRole } from '@mvm/super-peer'
 import type { MvmNodeInit } from './init.js'
 import type { MvmNode } from './index.js'
 import { drainAwareNodeOps } from './soap-services.js'
@@ -98,6 +98,9 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           })
           await peer.start()
           peerMetrics(node, peer)
+          // a peer-only node follows the policy its super-peer pushes (a super-peer node, its own below)
+          const own = peer
+          if (!isSuperPeer) node.setClientAuthentication(() => own.policy.effective.spec.security.clientAuthentication === 'required')
         }
         if (isSuperPeer) {
           const { createSuperPeerRole } = await import('@mvm/super-peer')
@@ -124,7 +127,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
           const guard = httpGuard(node.authenticate, () => sp.agent.policy.effective, audit)
           brokerMetrics(node, superPeer)
           closeWebView = await mountWebView(node, superPeer, logger ?? silentLogger(), guard)
-          if (layer !== undefined) await mountData(node, layer, logger ?? silentLogger(), guard)
+          if (layer !== undefined) await mountData(node, layer, logger ?? silentLogger(), guard, sp.agent.dataAccess)
         }
       } catch (err) {
         // a half-started node (listener, SOAP server) would keep the process alive after the error
@@ -166,7 +169,8 @@ async function startData (node: MvmNode, dataDir: string, policy: EffectivePolic
   const { createDataStore, createDataService, createEnvironmentCache, createEnvironmentRegistry, newEnvironmentCounters } = await import('@mvm/data')
   const log = componentLogger(logger, 'data')
   const store = await createDataStore({ dir: join(dataDir, 'data', 'store'), maxBytes: dataPolicy(policy).cacheMB * MiB, log })
-  const service = createDataService({ store, transport: node.streams, log, upstream: () => parentHolder(node) })
+  // a store holds several users' files: only the group's admitted members fetch from it
+  const service = createDataService({ store, transport: node.streams, log, upstream: () => parentHolder(node), mayServe: async (peer) => await node.isGroupPeer(peer) })
   try { await service.start() } catch (err) { await store.close(); throw err }
   node.metrics.addDataSource(() => { const c = service.counters(); return { in: c.bytesIn, out: c.bytesOut } })
   const env = newEnvironmentCounters()
@@ -210,13 +214,15 @@ function dataCounters (store: DataStore, service: DataService, env: EnvironmentC
 }
 
 /** Uploads and downloads for clients at /data on the SOAP server (bound where SOAP is: loopback by default). */
-async function mountData (node: MvmNode, layer: NodeDataLayer, logger: Logger, guard: HttpGuard): Promise<void> {
+async function mountData (node: MvmNode, layer: NodeDataLayer, logger: Logger, guard: HttpGuard, access: DataAccess | undefined): Promise<void> {
   const { createDataHttp } = await import('@mvm/data')
   const http = createDataHttp({ store: layer.store, log: componentLogger(logger, 'data') })
   node.addHttpRoute('/data', async (req, res, url) => {
     // reading data is reading results; writing it is part of submitting work (as GetData / PutData)
-    if (!guard(req, res, req.method === 'GET' || req.method === 'HEAD' ? 'job.result' : 'job.submit')) return
-    if (await http.handle(req, res, url)) return
+    const caller = guard(req, res, req.method === 'GET' || req.method === 'HEAD' ? 'job.result' : 'job.submit')
+    if (caller === undefined) return
+    // a signed-in user's own files only (their jobs' and uploads), unless their roles read any
+    if (await http.handle(req, res, url, caller.user === undefined ? undefined : access?.readerFor(caller.user))) return
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'E_NOT_FOUND', message: `no data route ${url.pathname}` }))
   })
 }
@@ -226,7 +232,7 @@ async function mountWebView (node: MvmNode, role: SuperPeerRole, logger: Logger,
   const [{ createWebView }, { webSource }] = await Promise.all([import('@mvm/web'), import('@mvm/super-peer')])
   const view = createWebView({ source: webSource(node, role.agent), log: logger })
   // the view shows every job, its logs and the policy: listing jobs is the least it takes
-  node.addHttpRoute('/ui', async (req, res, url) => { if (guard(req, res, 'job.list')) await view.handle(req, res, url) })
+  node.addHttpRoute('/ui', async (req, res, url) => { if (guard(req, res, 'job.list') !== undefined) await view.handle(req, res, url) })
   return () => { view.close() }
 }
 

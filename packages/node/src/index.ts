@@ -80,6 +80,8 @@ export interface MvmNode extends Startable {
   parentLink: () => LinkStatus | undefined
   /** Every super-peer of the tree as the bootstrap registry lists them (a job its group refuses may go to another). */
   brokers: () => Promise<Array<{ group: string, soapUrl: string, parentGroup?: string }>>
+  /** Whether a peer belongs with this node's group (may fetch its data): admitted members, its super-peers. */
+  isGroupPeer: (peerId: string) => Promise<boolean>
   readonly monitor: { setProbe: (probe: UsageProbe) => void, setDataProbe: (probe: (() => DataCounters) | undefined) => void, report: () => LoadReport }
   readonly processes: ProcessTable
   /** Adds SOAP operations (e.g. Broker.SubmitJob), looked up per call. */
@@ -129,6 +131,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     link: () => rt.link(),
     parentLink: () => rt.parentLink(),
     brokers: async () => await rt.brokers(),
+    isGroupPeer: async (id) => await rt.isGroupPeer(id),
     monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, setDataProbe: (p) => { rt.monitor.setDataProbe(p) }, report: () => rt.monitor.report() },
     processes: rt.processes,
     extendSoap: (h) => { rt.extendSoap(h) },

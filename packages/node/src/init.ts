@@ -140,10 +140,11 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
     bootstrapLeaseSec: posInt(i.bootstrapLeaseSec, 'bootstrapLeaseSec', DEFAULTS.bootstrapLeaseSec)
   }
   if (i.soap?.tls !== undefined) out.soap.tls = { certFile: resolve(i.soap.tls.certFile), keyFile: resolve(i.soap.tls.keyFile) }
-  const authenticated = roles.includes('super-peer') && out.security.clientAuthentication === 'required'
+  // a peer checks its callers' credentials with its super-peer (remote-auth.ts); a bootstrap-only node checks none
+  const authenticated = (roles.includes('super-peer') || roles.includes('peer')) && out.security.clientAuthentication === 'required'
   if (!isLoopback(out.soap.host) && !authenticated && !out.soap.allowInsecure) {
     throw new ConfigError(`soap.host ${out.soap.host} is not a loopback address, and SOAP callers of this node are not authenticated: anyone who reaches it could act as anyone. ` +
-      'Give the super-peer a policy with security.clientAuthentication: required (and a certificate: --tls-cert/--tls-key), or pass --allow-insecure to listen anyway')
+      'Give the node a policy with security.clientAuthentication: required (and a certificate: --tls-cert/--tls-key), or pass --allow-insecure to listen anyway')
   }
   if (i.parentGroup !== undefined) out.parentGroup = i.parentGroup
   if (i.security?.domainKeyFile !== undefined) out.security.domainKeyFile = resolve(i.security.domainKeyFile)

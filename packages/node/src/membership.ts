@@ -88,6 +88,12 @@ export class Membership {
     this.children.set(group, { group, superPeerId, nodes })
   }
 
+  /** An admitted member of this group that has not left (down ones may come back). */
+  isMember (peerId: string): boolean {
+    const e = this.entries.get(peerId)
+    return e !== undefined && e.info.state !== PeerState.left
+  }
+
   get (peerId: string): MemberInfo | undefined {
     return this.view({ includeChildren: true }).find((m) => m.peerId === peerId)
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import {
   DATA_REQUEST_MAX_BYTES, USERS_FILE, createAuthenticator, createBootstrapClient, startSoapServer, usersSource,
-  type Authenticate, type HttpRouteHandler, type SoapAuthorize, type NodeStatus, type ServiceHandlers, type SoapCallObserver, type SoapServer
+  type Authenticate, type AuthInput, type Caller, type HttpRouteHandler, type SoapAuthorize, type NodeStatus, type ServiceHandlers, type SoapCallObserver, type SoapServer
 } from '@mvm/soap'
 import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
 import { createNodeMetrics, type NodeMetrics } from '@mvm/metrics'
@@ -22,6 +22,7 @@ import { Monitor } from './monitor.js'
 import { ProcessTable } from './process-table.js'
 import { Registrar } from './registrar.js'
 import { buildSoapServices } from './soap-services.js'
+import { remoteAuthenticator, remoteMemberCheck, serveAuth } from './remote-auth.js'
 import { PeerState, Role, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
 import { resolveInit, type MvmNodeInit, type ResolvedInit } from './init.js'
 
@@ -60,6 +61,8 @@ export class NodeRuntime {
   private readonly pendingSoap: ServiceHandlers[] = []
   private readonly pendingRoutes: Array<[string, HttpRouteHandler]> = []
   private unlock: (() => Promise<void>) | undefined
+  private stopAuthService: (() => Promise<void>) | undefined
+  private memberCheck: ((peerId: string) => Promise<boolean>) | undefined
   private authRequired: () => boolean
   private readonly callObservers = new Set<SoapCallObserver>()
   private authorizer: SoapAuthorize | undefined
@@ -92,6 +95,41 @@ export class NodeRuntime {
     const signed = (input: Parameters<Authenticate>[0]): boolean =>
       (input.authorization ?? '') !== '' || (input.header as { Security?: unknown } | undefined)?.Security !== undefined
     return (input) => input.service === 'Bootstrap' && !signed(input) ? { method: 'none' } : check(input)
+  }
+
+  /**
+   * A call a member of this super-peer's group received, checked as if it had come here: the
+   * credentials by this node's authenticator, the operation by its access rules. A refusal is
+   * told to the SOAP call observers (the audit log) with the member's caller's address.
+   */
+  private checkMemberCall (input: AuthInput): Caller {
+    const authenticate = this.need(this.authenticate, 'member credentials')
+    let caller: Caller | undefined
+    try {
+      if (!['Node', 'Broker', 'Bootstrap'].includes(input.service)) throw new ConfigError(`unknown SOAP service "${input.service.slice(0, 40)}"`)
+      caller = authenticate(input)
+      this.authorizer?.({ service: input.service as 'Node', operation: input.operation, request: {}, caller, remoteAddress: input.remoteAddress })
+      return caller
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      componentLogger(this.log, 'auth').warn({ remote: input.remoteAddress, op: `${input.service}.${input.operation}`, code, reason: (err as Error).message }, 'a call to a member refused')
+      const seen = { service: input.service as 'Node', operation: input.operation, result: typeof code === 'string' ? code : 'E_INTERNAL', seconds: 0, remoteAddress: input.remoteAddress, ...(caller !== undefined ? { caller } : {}) }
+      for (const cb of this.callObservers) { try { cb(seen) } catch {} }
+      throw err
+    }
+  }
+
+  /**
+   * Whether `peerId` belongs with this node's group, so may fetch its data: a super-peer's
+   * admitted members and its parent's super-peer; a peer's own super-peer and the members that
+   * super-peer vouches for (asked over /mvm/auth, remembered a minute).
+   */
+  async isGroupPeer (peerId: string): Promise<boolean> {
+    if (this.host !== undefined && peerId === this.peerId) return true
+    if (this.membership !== undefined) return this.membership.isMember(peerId) || this.parentMember?.link.superPeerId === peerId
+    const link = this.member?.link
+    if (link?.superPeerId === peerId) return true
+    return await (this.memberCheck?.(peerId) ?? Promise.resolve(false))
   }
 
   /** The role check run before every SOAP operation (a super-peer's policy); none: every call goes through. */
@@ -149,6 +187,21 @@ export class NodeRuntime {
 
       await this.host.start()
       await this.group?.start()
+      if (this.membership !== undefined && this.authenticate !== undefined) {
+        const membership = this.membership
+        this.stopAuthService = await serveAuth({
+          streams: this.streams,
+          isMember: (peerId) => membership.isMember(peerId),
+          check: (input) => this.checkMemberCall(input),
+          log: componentLogger(this.log, 'auth')
+        })
+      }
+      // a peer-only node has no users file: its super-peer checks what its callers send
+      const joinedTo = (): string | undefined => { const l = this.member?.link; return l?.state === 'joined' ? l.superPeerId : undefined }
+      const authenticate = this.authenticate ?? (has(Role.peer)
+        ? remoteAuthenticator({ streams: this.streams, superPeer: joinedTo, required: () => this.authRequired(), log: componentLogger(this.log, 'auth') })
+        : undefined)
+      this.memberCheck = remoteMemberCheck({ streams: this.streams, superPeer: joinedTo, log: componentLogger(this.log, 'auth') })
       this.membership?.start()
       const membership = this.membership
       if (membership !== undefined) {
@@ -177,7 +230,7 @@ export class NodeRuntime {
       const tls = cfg.soap.tls === undefined ? undefined : await readTls(cfg.soap.tls)
       this.soap = await startSoapServer({ host: cfg.soap.host, port: cfg.soap.port, services, ...(tls !== undefined ? { tls } : {}), ...(cfg.roles.includes('super-peer') ? { maxRequestBytes: DATA_REQUEST_MAX_BYTES } : {}), logger: componentLogger(this.log, 'soap'),
         authorize: (c) => { this.authorizer?.(c) },
-        ...(this.authenticate !== undefined ? { authenticate: this.authenticate, security: this.authRequired() ? 'required' as const : 'none' as const } : {}),
+        ...(authenticate !== undefined ? { authenticate, security: this.authRequired() ? 'required' as const : 'none' as const } : {}),
         onCall: (c) => {
           this.metrics.soapCall(c)
           for (const cb of this.callObservers) cb(c)
@@ -232,6 +285,8 @@ export class NodeRuntime {
     await Promise.allSettled([this.member?.stop(), this.parentMember?.stop()])
     await this.registrar?.stop()
     this.membership?.stop()
+    await this.stopAuthService?.()
+    this.stopAuthService = undefined
     await (this.group?.stop() ?? Promise.resolve()).catch(() => {})
     await this.soap?.close().catch(() => {})
     try { await this.host?.stop() } catch {}

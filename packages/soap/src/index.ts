@@ -22,7 +22,7 @@ export { startSoapServer, type SoapServer, type SoapServerInit, type HttpRouteHa
 export type { SoapCallObservation, SoapCallObserver, SoapCallAccess, SoapAuthorize } from './service.js'
 export { createBootstrapClient, createNodeClient, createBrokerClient, serviceUrl, WAIT_DEFAULT_MS, WAIT_MAX_MS } from './client.js'
 export { wsdlText, wsdlFile, isServiceName, servicePath, PLACEHOLDER_HOST, POLICY_ID, type SecurityDeclaration } from './wsdl.js'
-export { createAuthenticator, type Authenticate, type AuthenticatorInit, type AuthInput } from './auth/authenticate.js'
+export { createAuthenticator, type Authenticate, type AuthenticateAsync, type AuthenticatorInit, type AuthInput } from './auth/authenticate.js'
 export {
   USERS_FILE, SCRYPT, deriveKey, readUsers, writeUsers, parseUsers, addUser, removeUser, createToken, usersSource,
   checkUserName, emptyUsers, type UsersData, type UserRecord, type TokenRecord

@@ -8,7 +8,7 @@ import { mountService, type MountedService, type SoapAuthorize, type SoapCallObs
 import { namespaces } from './shapes.js'
 import { ServiceName, type ServiceHandlers } from './types.js'
 import { servicePath, wsdlText, type SecurityDeclaration } from './wsdl.js'
-import type { Authenticate } from './auth/authenticate.js'
+import type { AuthenticateAsync } from './auth/authenticate.js'
 
 /**
  * A plain HTTP handler served next to the SOAP services (a web view, `/metrics`). It answers the
@@ -39,7 +39,7 @@ export interface SoapServerInit {
    * Establishes who calls (WS-Security UsernameToken or bearer token, see createAuthenticator);
    * throws to refuse the call with a fault. Without it every caller is unauthenticated.
    */
-  authenticate?: Authenticate
+  authenticate?: AuthenticateAsync
   /** Checked before every operation's handler (roles and permissions); throws to refuse. */
   authorize?: SoapAuthorize
   /** What the served WSDLs declare about credentials (default none). */

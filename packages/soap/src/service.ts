@@ -5,7 +5,7 @@ import { faultEnvelope, soapFault } from './faults.js'
 import { Rejection } from './guard.js'
 import { namespaces, operationOfElement, operations, requestElement } from './shapes.js'
 import type { Caller, Handler, ServiceName } from './types.js'
-import type { Authenticate } from './auth/authenticate.js'
+import type { AuthenticateAsync } from './auth/authenticate.js'
 import { servicePath } from './wsdl.js'
 
 /** One mounted service: node-soap in serverless mode, fed only envelopes the guard let through. */
@@ -53,7 +53,7 @@ export interface SoapCallAccess { service: ServiceName, operation: string, reque
 /** Throws (E_FORBIDDEN) to refuse a call; runs before every operation's handler. */
 export type SoapAuthorize = (call: SoapCallAccess) => void
 
-export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger, onCall?: SoapCallObserver, authenticate?: Authenticate, authorize?: SoapAuthorize): Promise<MountedService> {
+export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger, onCall?: SoapCallObserver, authenticate?: AuthenticateAsync, authorize?: SoapAuthorize): Promise<MountedService> {
   const ns = namespaces[name]
   const ops = operations[name]
   const methods: Record<string, (args: unknown, cb: unknown, headers: unknown, req: CallRequest) => Promise<unknown>> = {}
@@ -153,7 +153,7 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
       let caller: Caller = { method: 'none' }
       if (authenticate !== undefined) {
         try {
-          caller = authenticate({ header, authorization, remoteAddress, service: name, operation: op })
+          caller = await authenticate({ header, authorization, remoteAddress, service: name, operation: op })
         } catch (err) {
           const e = err instanceof MvmError ? err : new MvmError('E_INTERNAL', String(err))
           log.warn({ op: `${name}.${op}`, remote: remoteAddress, code: e.code, reason: e.message }, 'SOAP call not authenticated')

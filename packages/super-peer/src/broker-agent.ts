@@ -10,6 +10,7 @@ import { expectBody, type ControlBody, type ControlBodyInit, type ControlType, t
 import type { BrokerHandlers, JobInfo } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers, jobInfo } from './broker-soap.js'
+import { createDataAccess, type DataAccess } from './data-access.js'
 import { JobWaiters } from './job-waiters.js'
 import { SubmissionCache } from './submission-cache.js'
 import { decodeStoredBundle } from './submission.js'
@@ -115,6 +116,8 @@ export class BrokerAgent implements Startable {
   readonly policy: PolicyControl
   /** Monitoring results choosing the strategy (policy `scheduling.rules`). */
   readonly selfConfig: SelfConfig
+  /** Who may read which files of the store (set when the node has a data store). */
+  readonly dataAccess: DataAccess | undefined
   /** Jobs passed on to other groups (set once started): calls on their ids follow them. */
   crossGroup: CrossGroup | undefined
   private roundTimer: NodeJS.Timeout | undefined
@@ -170,6 +173,7 @@ export class BrokerAgent implements Startable {
       broadcast: (json) => { this.broadcast(json); this.rescheduleRound() }
     }, log, { group: node.group ?? '', target: () => this.scopeTarget() })
     this.selfConfig = new SelfConfig((st) => { this.broker.setStrategy(st) }, () => this.broker.strategy(), log)
+    this.dataAccess = init.data === undefined ? undefined : createDataAccess({ store: init.data.store, broker: this.broker, policy: () => this.policy.effective, dataDir: init.dataDir, log })
   }
 
   isStarted (): boolean { return this.lifetime !== undefined }
@@ -224,6 +228,7 @@ export class BrokerAgent implements Startable {
       cache: this.submissions,
       waiters,
       ...(this.init.data !== undefined ? { data: this.init.data } : {}),
+      ...(this.dataAccess !== undefined ? { dataAccess: this.dataAccess } : {}),
       shape: (r, written, profile) => applyJobPolicy(r, written, this.specWithReservations(), profile),
       requestCut: async (jobId, peerId) => { await this.requestCut(jobId, peerId) },
       log: this.init.logger,

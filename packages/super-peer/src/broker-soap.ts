@@ -1,5 +1,5 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
-import type { BrokerHandlers, JobInfo, JobOutput, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
+import type { BrokerHandlers, RequestContext, JobInfo, JobOutput, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
 import { BadRequestError, InvalidStateError, type Logger } from '@mvm/core'
 import type { InstanceTemplate } from '@mvm/wire'
 import { prepareSubmission, type Submission } from './submission.js'
@@ -7,7 +7,8 @@ import { SubmissionCache } from './submission-cache.js'
 import { JobWaiters } from './job-waiters.js'
 import { listHistory, rankResult } from './history-soap.js'
 import { gateBuilds } from './env-gate.js'
-import { bindInputs, inputIds, inputPin, type BrokerData } from './job-data.js'
+import { bindInputs, inputIds, inputPin, type BrokerData, type InputCheck } from './job-data.js'
+import type { DataAccess } from './data-access.js'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
 
@@ -80,6 +81,8 @@ export interface JobHandlerOptions {
   admit?: (request: JobRequest) => void
   /** The super-peer's data store: inputs are bound to the files in it. */
   data?: BrokerData
+  /** Who may name which files and jobs as inputs (signed-in submitters only). */
+  dataAccess?: DataAccess
   /** The policy's part in a new job (defaults for what the profile did not write, limits); throws to refuse it. */
   shape?: (request: JobRequest, written: ReadonlySet<string>, profile: string) => JobRequest
   /** Asks the node running rank 0 of a job for a coordinated cut (`CheckpointJob`). */
@@ -98,11 +101,17 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
   const ownerOf = (o: string | undefined): string => o !== undefined && o !== '' ? o : 'anonymous'
   // every job id a client sends may be a unique prefix (`j-0mx7s9qv`, or `0lmz` of the random part)
   const id = (jobId: string): string => broker.resolveId(jobId)
-  const prepare = async (req: SubmitJobRequest): Promise<Submission> => {
+  const prepare = async (req: SubmitJobRequest, ctx: RequestContext | undefined): Promise<Submission> => {
     const prepared = await prepareSubmission(req, { owner: ownerOf(req.owner), cache })
     const shaped = options.shape === undefined ? prepared : { ...prepared, request: options.shape(prepared.request, prepared.written ?? new Set(), req.profileName ?? 'profile.yaml') }
     const sub = withDependsOn(shaped, req.dependsOn)
-    const bind = async (r: JobRequest): Promise<JobRequest> => await bindInputs(r, req.inputs, options.data, broker)
+    // a signed-in submitter is the job's owner (policy-soap.ts set it): their files and jobs only
+    const user = ctx?.caller?.user === undefined ? undefined : ownerOf(req.owner)
+    const access = options.dataAccess
+    const check: InputCheck | undefined = user === undefined || access === undefined
+      ? undefined
+      : { file: (id, what) => { access.checkRead(user, id, what) }, job: (jobId, what) => { access.checkJob(user, jobId, what) } }
+    const bind = async (r: JobRequest): Promise<JobRequest> => await bindInputs(r, req.inputs, options.data, broker, check)
     const request = await bind(sub.request)
     if (request.children !== undefined) request.children = await Promise.all(request.children.map(async (c) => await bind(c as JobRequest)))
     return { ...sub, request }
@@ -116,8 +125,8 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
     return jobInfo(broker, broker.get(id(jobId)), progress)
   }
   return {
-    async SubmitJob (req) {
-      const sub = await prepare(req)
+    async SubmitJob (req, ctx) {
+      const sub = await prepare(req, ctx)
       options.admit?.(sub.request)
       // concurrent submits share one commit; none is answered before it is durable
       const [res] = broker.submitMany([{ request: sub.request, bundle: sub.bundle }], { commit: 'batch' })
@@ -127,12 +136,12 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
       await pinInputs([res!.jobId, ...res!.childJobIds])
       return { jobId: res!.jobId, childJobIds: res!.childJobIds }
     },
-    async SubmitJobs ({ jobs }) {
+    async SubmitJobs ({ jobs }, ctx) {
       if (jobs.length > MAX_BATCH) throw new BadRequestError(`SubmitJobs: at most ${MAX_BATCH} jobs per call (got ${jobs.length})`)
       const subs = []
       for (const [i, req] of jobs.entries()) {
         try {
-          const sub = await prepare(req)
+          const sub = await prepare(req, ctx)
           options.admit?.(sub.request)
           subs.push(sub)
         } catch (err) {

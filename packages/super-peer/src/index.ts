@@ -20,6 +20,7 @@ import { brokerLogsHandler, peerSoapUrl } from './logs-broker.js'
 import { authorized, readGuard } from './policy-soap.js'
 import type { BrokerData } from './job-data.js'
 import { brokerDataHandlers } from './data-soap.js'
+import { tenantData } from './data-tenants.js'
 
 export { BrokerAgent, type BrokerAgentInit, type SuperPeerNode } from './broker-agent.js'
 export { PolicyControl, type PolicyEffects, type PolicyChange } from './policy-control.js'
@@ -29,6 +30,7 @@ export { openAuditLog, readAuditLog, AUDIT_FILE, AUDITED, type AuditEntry, type 
 export { OPERATION_ACCESS, operationAuthorizer, type Access } from './operation-access.js'
 export { outputPin, inputPin, type BrokerData } from './job-data.js'
 export { brokerDataHandlers, USER_PIN, type DataHandlerOptions } from './data-soap.js'
+export { createDataAccess, DATA_OWNERS_FILE, type DataAccess } from './data-access.js'
 
 /** What the role needs of the node beyond the agent's needs: its own SOAP address. */
 export interface SuperPeerHost extends SuperPeerNode {
@@ -71,7 +73,7 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
     const policy = (): EffectivePolicy => agent.policy.effective
     node.extendSoap({ Broker: { GetJobLogs: authorized(readGuard(getJobLogs, agent.broker, policy, (r) => [r.jobId]), policy, () => 'job.result') } })
     if (init.data !== undefined) {
-      const data = brokerDataHandlers(init.data.store)
+      const data = tenantData(brokerDataHandlers(init.data.store), agent.dataAccess, init.data.store)
       // uploading and removing data is part of submitting work; reading it, of reading results
       node.extendSoap({
         Broker: {

@@ -29,6 +29,12 @@ const CONTENT_ID = /^[0-9a-f]{64}$/
 export const inputPin = (jobId: string): string => `job:${jobId}`
 export const outputPin = (jobId: string): string => `output:${jobId}`
 
+/** The submitter's right to each file and job a submission names as input (see data-access.ts); throws to refuse. */
+export interface InputCheck {
+  file: (id: string, what: string) => void
+  job: (jobId: string, what: string) => void
+}
+
 /** What the broker keeps of a profile's `inputs` between submission and binding (in the request). */
 export type DeclaredInput = ResolvedInput
 
@@ -51,7 +57,7 @@ function checkGiven (given: DataInput[]): Map<string, string> {
  * earlier jobs' outputs to those jobs (which become afterok dependencies). Extra uploaded names
  * are added as inputs. The request comes back with `instance.inputs`/`inputsFrom` set.
  */
-export async function bindInputs (request: JobRequest, given: DataInput[] | undefined, data: BrokerData | undefined, broker: Pick<Broker, 'resolveJobRef' | 'result' | 'get'>): Promise<JobRequest> {
+export async function bindInputs (request: JobRequest, given: DataInput[] | undefined, data: BrokerData | undefined, broker: Pick<Broker, 'resolveJobRef' | 'result' | 'get'>, check?: InputCheck): Promise<JobRequest> {
   const declared = (request.declaredInputs ?? []) as DeclaredInput[]
   const names = checkGiven(given ?? [])
   const tpl = request.instance as InstanceTemplate
@@ -64,6 +70,7 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
   const stored = async (name: string, id: string, mode: ResolvedInput['mode'], what: string): Promise<void> => {
     const m = await data.store.getManifest(id) ?? await fromUpstream(data, id)
     if (m === undefined) throw new NotFoundError(`${what}: content id ${id} is not in this lab's store (upload it with \`mvm data put\` or PutData)`)
+    check?.file(id, what)
     inputs.push({ name, id, size: m.size, mode: mode ?? (m.size <= data.prefetchMaxBytes ? 'prefetch' : 'onDemand') })
   }
   for (const d of declared) {
@@ -79,6 +86,7 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
       try { jobId = broker.resolveJobRef(d.source.job) } catch (err) {
         throw new NotFoundError(`${what}: no job "${d.source.job}" to take output ${d.source.output} from: ${(err as Error).message}`, { cause: err })
       }
+      check?.job(jobId, what)
       const done = broker.get(jobId)
       // a job that already succeeded must have the output now; one still to come is checked at dispatch
       if (done.state === 'succeeded') outputOf(broker, jobId, d.source.output, what)

@@ -16,6 +16,9 @@ export interface AuthInput {
 /** Answers who the caller is; throws UnauthenticatedError for wrong or missing-but-required credentials. */
 export type Authenticate = (input: AuthInput) => Caller
 
+/** The same, for a server that asks elsewhere (a peer asks its super-peer). */
+export type AuthenticateAsync = (input: AuthInput) => Caller | Promise<Caller>
+
 export interface AuthenticatorInit {
   users: () => UsersData
   /** Read at every call: a policy change turns it on or off without a restart. */
