@@ -5,6 +5,7 @@
 // bootstrap, retrying idempotent calls when its broker is unreachable).
 import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
+import Database from 'better-sqlite3'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findBroker, startNodeProcess, type NodeProcess } from '@mvm/cli'
@@ -22,13 +23,24 @@ t.teardown(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
 
+/** Job states in a copy of the broker's store (undefined where the job is missing or the file unreadable). */
+function copiedStates (file: string, ids: string[]): Array<string | undefined> {
+  let db: Database.Database | undefined
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true })
+    const q = db.prepare('SELECT state FROM jobs WHERE id = ?').pluck()
+    return ids.map((id) => q.get(id) as string | undefined)
+  } catch { return ids.map(() => undefined) } finally { db?.close() }
+}
+
 const t0 = Date.now()
 const mark = (t: { comment: (m: string) => void }, what: string): void => { t.comment(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`) }
 
 t.test('the standby takes over when the active super-peer is killed; no job is lost', async (t) => {
   dir = await mkdtemp(join(tmpdir(), 'mvm-test-standby-'))
   const start = async (name: string, args: string[]): Promise<NodeProcess> => {
-    const n = await startNodeProcess(name, ['--soap-port', '0', '--data-dir', join(dir, name), ...args])
+    // generous: on a loaded CI machine a node process takes seconds to start
+    const n = await startNodeProcess(name, ['--soap-port', '0', '--data-dir', join(dir, name), ...args], { timeoutMs: 90_000 })
     nodes.push(n)
     return n
   }
@@ -59,7 +71,7 @@ t.test('the standby takes over when the active super-peer is killed; no job is l
   // 4 slots: two jobs run, two wait in the queue
   const jobs: Array<{ name: string, file: string, params: Record<string, string>, check: (r: unknown) => boolean }> = [
     { name: 'primes 10^7', file: 'primes.yaml', params: { processes: '2' }, check: (r: unknown) => r === primeCount(10_000_000) },
-    { name: 'primes 4e6', file: 'primes.yaml', params: { processes: '2', n: '4000000' }, check: (r: unknown) => r === primeCount(4_000_000) },
+    { name: 'primes 2e6', file: 'primes.yaml', params: { processes: '2', n: '2000000' }, check: (r: unknown) => r === primeCount(2_000_000) },
     { name: 'ring', file: 'ring.yaml', params: { processes: '2', laps: '40' }, check: (r: unknown) => JSON.stringify(r) === JSON.stringify({ token: 40, laps: 40, size: 2 }) },
     {
       name: 'heat', file: 'heat.yaml', params: { processes: '2', cells: '600', steps: '200' },
@@ -69,6 +81,9 @@ t.test('the standby takes over when the active super-peer is killed; no job is l
   const ids: string[] = []
   for (const j of jobs) { ids.push((await submit(broker, profile(j.file), j.params)).jobId); mark(t, `submitted ${j.name}`) }
   await waitFor(async () => (await broker.GetJob({ jobId: ids[0]! })).state === 'running', 60_000, 'the first job to run')
+  // the standby's copy of the store, read as a file: it has every job, the first one running
+  await waitFor(() => copiedStates(join(dir, 'standby', 'broker', 'broker.db'), ids)[0] === 'running', 30_000, 'the standby\'s copy to show the first job running')
+  t.equal(copiedStates(join(dir, 'standby', 'broker', 'broker.db'), ids).filter((s) => s !== undefined).length, 4, 'the standby holds every submitted job')
   const states = await Promise.all(ids.map(async (jobId) => (await broker.GetJob({ jobId })).state))
   t.ok(states.filter((s) => s === 'queued').length >= 1, `some jobs still queued at the kill: ${states.join(', ')}`)
 
