@@ -23,6 +23,8 @@ export interface MvmHostInit extends MvmNodeInit {
   data?: false
   /** A standby super-peer (`standby: true`): told once it has taken its group over, with the node it now runs as. */
   onTakeover?: (node: MvmNode) => void
+  /** A standby whose takeover failed (e.g. its SOAP port was taken meanwhile): it no longer runs any node. */
+  onTakeoverError?: (err: unknown) => void
 }
 
 /** A whole MVM node: the overlay plus the job machinery of each role it holds. */

@@ -57,12 +57,15 @@ export function composeStandby (init: MvmHostInit, create: (init: MvmNodeInit) =
     async start () {
       if (life !== undefined) return
       await host.start()
+      // a standby runs no ranks and no broker yet: policy pushes to the group are acknowledged
+      // and dropped (the policies applied at run time come with the store it copies)
+      host.node.control.handle('policyUpdate', () => undefined)
       const l = new AbortController()
       life = l
       following = takeOver(l.signal).catch((err: unknown) => {
         if (l.signal.aborted) return
-        // a node that cannot take over says so loudly and stays what it is: a member
         log.error({ err }, 'standby takeover failed')
+        init.onTakeoverError?.(err)
       })
     },
     async stop () {

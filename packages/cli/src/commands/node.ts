@@ -114,6 +114,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     parentGroup: flags.parentGroup ?? f.parentGroup,
     ...(flags.standby === true || f.standby === true ? { standby: true } : {}),
     // one more line on stdout when a standby has taken its group over
+    onTakeoverError: (err) => { logger.error({ err }, 'standby takeover failed: exiting'); process.exit(1) },
     onTakeover: (n) => { process.stdout.write(JSON.stringify({ event: 'takeover', peerId: n.peerId, soapUrl: n.soapUrl, multiaddrs: n.multiaddrs, roles: n.roles, group: n.group, name, dataDir }) + '\n') },
     labels,
     capacity: { slots: int(flags.slots, '--slots', 1) ?? f.capacity?.slots, memoryMB: int(flags.memoryMb, '--memory-mb', 1) ?? f.capacity?.memoryMB },
