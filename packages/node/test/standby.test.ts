@@ -2,11 +2,18 @@ import '@mvm/core/polyfill'
 import t from 'tap'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { ConfigError, silentLogger } from '@mvm/core'
-import { createBootstrapClient } from '@mvm/soap'
-import { createMvmHost, STANDBY_ROLE, type MvmHost, type MvmNode } from '@mvm/node'
+import { createBootstrapClient, createBrokerClient } from '@mvm/soap'
+import { profileRequest } from '@mvm/cli'
+import { createMvmHost, loadNodeSettings, STANDBY_ROLE, type MvmHost, type MvmNode } from '@mvm/node'
 
-const monitoring = { heartbeatMs: 100, missedHeartbeats: 6 }
+// a submission waits up to 2 × 6 × 500 ms for the standby's copy: generous on a busy machine
+const monitoring = { heartbeatMs: 500, missedHeartbeats: 6 }
+const SLEEPER = fileURLToPath(new URL('../../../test/fixtures/jobs/sleeper.yaml', import.meta.url))
+// no peers here: the job is kept queued rather than refused for want of capacity
+const POLICY = 'apiVersion: mvm/v1\nkind: Policy\nmetadata:\n  name: standby-test\nspec:\n  level: domain\n  scheduling:\n    waitForCapacity: true\n'
 
 async function waitFor<T> (what: string, f: () => T | Promise<T>, ms = 20_000): Promise<NonNullable<T>> {
   const end = Date.now() + ms
@@ -19,6 +26,14 @@ async function waitFor<T> (what: string, f: () => T | Promise<T>, ms = 20_000): 
 }
 
 /** The standby's copy of the store, read as SQLite reads it (undefined while it has none). */
+function jobState (file: string, id: string): string | undefined {
+  let db: Database.Database | undefined
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true })
+    return db.prepare('SELECT state FROM jobs WHERE id = ?').pluck().get(id) as string | undefined
+  } catch { return undefined } finally { db?.close() }
+}
+
 function copied (file: string, key: string): string | undefined {
   let db: Database.Database | undefined
   try {
@@ -39,7 +54,9 @@ t.test('a standby follows the active broker\'s store and takes the group over wh
   }
   const boot = await host('boot', { roles: ['bootstrap'] })
   const bootstrap = [boot.node.soapUrl]
-  const active = await host('active', { roles: ['super-peer'], bootstrap, monitoring })
+  await writeFile(join(dir, 'policy.yaml'), POLICY)
+  const settings = await loadNodeSettings(undefined, [join(dir, 'policy.yaml')])
+  const active = await host('active', { roles: ['super-peer'], bootstrap, monitoring, policy: settings.policy!, policyFiles: settings.policyFiles })
   let tookOver: MvmNode | undefined
   const standby = await host('standby', { roles: ['super-peer'], standby: true, bootstrap, monitoring, onTakeover: (n) => { tookOver = n } })
   const standbyId = standby.node.peerId
@@ -54,6 +71,10 @@ t.test('a standby follows the active broker\'s store and takes the group over wh
   await waitFor('the standby to hold the change', () => copied(file, 'standby-probe') === 'first')
   broker.putSetting('standby-probe', 'second')
   await waitFor('the standby to hold the next change', () => copied(file, 'standby-probe') === 'second')
+  // a submission is answered once the standby holds it: read at once, no waiting
+  const { request } = await profileRequest(SLEEPER, { params: {}, owner: 'test' })
+  const { jobId } = await createBrokerClient(active.node.soapUrl).SubmitJob(request)
+  t.equal(jobState(file, jobId), 'queued', 'the standby\'s copy has the job when SubmitJob answers')
 
   // a crash: connections reset, no Leave; the bootstrap keeps the dead one's lease for 30 s
   await active.node.crash()
@@ -62,6 +83,7 @@ t.test('a standby follows the active broker\'s store and takes the group over wh
   t.equal(standby.node.peerId, standbyId)
   t.ok(standby.node.roles.includes('super-peer'), 'now the super-peer')
   t.equal(standby.superPeer!.agent.broker.setting('standby-probe'), 'second', 'its broker opened the copied store')
+  t.equal(standby.superPeer!.agent.broker.get(jobId).state, 'queued', 'with the job submitted to the dead one, queued')
   const brokers = (await createBootstrapClient(boot.node.soapUrl).GetBrokers({ group: 'g' })).brokers
   t.equal(brokers[0]?.peerId, standbyId, 'the bootstrap names the new super-peer first (the old lease has not run out)')
 })
