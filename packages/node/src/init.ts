@@ -120,7 +120,7 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
   if (standby) {
     if (!roles.includes('super-peer')) throw new ConfigError('standby: only a super-peer stands by; give the roles super-peer (e.g. --roles super-peer --standby)')
     if (i.parentGroup !== undefined) throw new ConfigError('standby: a child group\'s super-peer (parentGroup) cannot stand by')
-    if (bootstrap.length === 0 || !bootstrap.some((b) => /^https?:\/\//i.test(b))) throw new ConfigError('bootstrap: a standby super-peer finds the active one through a bootstrap SOAP URL, e.g. --bootstrap http://127.0.0.1:7700')
+    if (!roles.includes('bootstrap') && !bootstrap.some((b) => /^https?:\/\//i.test(b))) throw new ConfigError('bootstrap: a standby super-peer finds the active one through a bootstrap SOAP URL, e.g. --bootstrap http://127.0.0.1:7700 (or holds the bootstrap role itself)')
   }
   const needsBootstrap = (roles.includes('peer') && !roles.includes('super-peer')) || i.parentGroup !== undefined
   if (needsBootstrap && bootstrap.length === 0 && !roles.includes('bootstrap')) {

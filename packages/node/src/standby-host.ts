@@ -28,7 +28,8 @@ export function composeStandby (init: MvmHostInit, create: (init: MvmNodeInit) =
     const member = host.node
     const followed = await followReplica({
       streams: member.streams,
-      locate: async (s) => await locateSuperPeer(member.group, init.bootstrap ?? [], undefined, log, { signal: s }),
+      // a standby holding the bootstrap role itself asks its own service (the active one registers there)
+      locate: async (s) => await locateSuperPeer(member.group, member.roles.includes('bootstrap') ? [member.soapUrl] : init.bootstrap ?? [], undefined, log, { signal: s }),
       file: join(resolve(init.dataDir), 'broker', 'broker.db'),
       heartbeatMs,
       missedHeartbeats,

@@ -88,6 +88,29 @@ t.test('a standby follows the active broker\'s store and takes the group over wh
   t.equal(brokers[0]?.peerId, standbyId, 'the bootstrap names the new super-peer first (the old lease has not run out)')
 })
 
+t.test('a standby that is the bootstrap too: the active one registers there, and it names itself after the takeover', { timeout: 90_000 }, async (t) => {
+  const dir = t.testdir()
+  const hosts: MvmHost[] = []
+  t.teardown(async () => { for (const h of hosts.reverse()) await h.stop().catch(() => {}) })
+  let tookOver: MvmNode | undefined
+  const standby = createMvmHost({ dataDir: join(dir, 'standby'), soap: { port: 0 }, logger: silentLogger(), group: 'g', roles: ['bootstrap', 'super-peer'], standby: true, monitoring: { heartbeatMs: 100, missedHeartbeats: 6 }, onTakeover: (n) => { tookOver = n } })
+  hosts.push(standby)
+  await standby.start()
+  const url = standby.node.soapUrl
+  const active = createMvmHost({ dataDir: join(dir, 'active'), soap: { port: 0 }, logger: silentLogger(), group: 'g', roles: ['super-peer'], bootstrap: [url], monitoring: { heartbeatMs: 100, missedHeartbeats: 6 } })
+  hosts.push(active)
+  await active.start()
+  await waitFor('the standby to join the active super-peer', () => active.node.membership.get(standby.node.peerId))
+  active.superPeer!.agent.broker.putSetting('standby-probe', 'kept')
+  await waitFor('the standby to hold the change', () => copied(join(dir, 'standby', 'broker', 'broker.db'), 'standby-probe') === 'kept')
+  await active.node.crash()
+  await waitFor('the standby to take over', () => tookOver, 30_000)
+  t.equal(standby.node.soapUrl, url, 'the same SOAP URL: the bootstrap address members hold still works')
+  t.equal(standby.superPeer!.agent.broker.setting('standby-probe'), 'kept', 'its broker opened the copied store')
+  const brokers = (await createBootstrapClient(url).GetBrokers({ group: 'g' })).brokers
+  t.same(brokers.map((b) => b.peerId), [standby.node.peerId], 'its bootstrap names only itself (the dead one\'s record went with the restart)')
+})
+
 t.test('a standby needs the super-peer role and a bootstrap URL', async (t) => {
   const dir = t.testdir()
   t.throws(() => createMvmHost({ dataDir: join(dir, 'a'), roles: ['peer'], standby: true, bootstrap: ['http://127.0.0.1:1'] }), ConfigError)
