@@ -155,7 +155,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     peerId: node.peerId,
     soapUrl: node.soapUrl,
     multiaddrs: node.multiaddrs,
-    roles: node.roles,
+    roles: node.status().roles,
     ...(node.status().roles.includes('standby-super-peer') ? { standby: true } : {}),
     group: node.group,
     name,
