@@ -207,6 +207,8 @@ export class BrokerImpl implements Broker {
   }
 
   async flush (): Promise<void> { if (this.storeOrNull !== null) await this.storeOrNull.flush() }
+  changeCount (): number { return this.store.changeCount() }
+  snapshot (): Uint8Array { return this.store.snapshot() }
 
   get (jobId: string): Job { return this.store.mustGet(jobId) }
   /** The full id of the job `idOrPrefix` names: itself, or the one job it is a unique prefix of. */

@@ -143,7 +143,8 @@ export class JobStore {
       deleteEvents: db.prepare('DELETE FROM job_events WHERE job_id = ?'),
       deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
       deleteOrphanBundles: db.prepare('DELETE FROM bundles WHERE sha256 NOT IN (SELECT bundle_sha FROM jobs WHERE bundle_sha IS NOT NULL)'),
-      maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck()
+      maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM jobs').pluck(),
+      totalChanges: db.prepare('SELECT total_changes()').pluck()
     }
     this.anyDependency = db.prepare('SELECT EXISTS (SELECT 1 FROM job_deps)').pluck().get() === 1
     this.seq = this.q.maxSeq.get() as number
@@ -155,6 +156,23 @@ export class JobStore {
     if (!this.db.open) return
     this.commit()
     this.db.close()
+  }
+
+  /**
+   * Rows changed through this store since it opened (SQLite's total_changes): a standby compares
+   * it to decide whether a new snapshot is due (writes still pending count once they run).
+   */
+  changeCount (): number {
+    return this.q.totalChanges.get() as number
+  }
+
+  /**
+   * The whole database as one SQLite file image, committed state only (pending writes are
+   * committed first): what a standby super-peer stores as its copy of the broker.
+   */
+  snapshot (): Buffer {
+    this.commit()
+    return this.db.serialize()
   }
 
   /** Resolves once every change made so far is committed (at once when none is pending). */

@@ -276,6 +276,10 @@ export interface Broker {
    * (one transaction per event-loop turn); await this before telling a client about one.
    */
   flush: () => Promise<void>
+  /** Rows the job store changed since it opened: a replica compares it to know a snapshot is due. */
+  changeCount: () => number
+  /** The job store as one SQLite file image (committed state): a standby super-peer's copy. */
+  snapshot: () => Uint8Array
   get: (jobId: string) => Job
   /**
    * The full id of the job named by `idOrPrefix`: the id itself, or a unique prefix of one (also of

@@ -3,6 +3,7 @@ import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { createBootstrapClient, createBrokerClient, type BrokerClient, type Credentials } from '@mvm/soap/client'
 import { BadRequestError, ConfigError, NotFoundError } from '@mvm/core'
+import { followingBroker } from './failover.js'
 
 /** Where a lab started by `mvm lab` serves its bootstrap, so `mvm submit` works with no flags. */
 export const DEFAULT_BOOTSTRAP = 'http://127.0.0.1:7700'
@@ -94,10 +95,13 @@ export async function findBroker (o: BrokerLocation, signal?: AbortSignal): Prom
   if (direct !== undefined) return createBrokerClient(direct, options)
   const boot = createBootstrapClient(bootstrapUrl(o), { credentials })
   const req = o.group === undefined ? {} : { group: o.group }
-  const { brokers } = await boot.GetBrokers(req, { signal, timeoutMs: 10_000 })
-  const b = brokers.find((x) => o.group === undefined || x.group === o.group)
-  if (b === undefined) throw new NotFoundError(`bootstrap ${boot.url} knows no broker${o.group === undefined ? '' : ` for group "${o.group}"`}`)
-  return createBrokerClient(b.soapUrl, options)
+  const locate = async (): Promise<BrokerClient> => {
+    const { brokers } = await boot.GetBrokers(req, { signal, timeoutMs: 10_000 })
+    const b = brokers.find((x) => o.group === undefined || x.group === o.group)
+    if (b === undefined) throw new NotFoundError(`bootstrap ${boot.url} knows no broker${o.group === undefined ? '' : ` for group "${o.group}"`}`)
+    return createBrokerClient(b.soapUrl, options)
+  }
+  return followingBroker(await locate(), locate)
 }
 
 export const USER_HELP = 'act as this subject (default $MVM_USER or the OS account); the policy\'s security.subjects grants rights by this name'

@@ -40,6 +40,11 @@ export class BootstrapService {
       if (r.expiresAt < now) { this.records.delete(k); continue }
       if (group === undefined || group === '' || r.group === group) out.push(r)
     }
-    return out.sort((a, b) => a.registeredAt.localeCompare(b.registeredAt))
+    out.sort((a, b) => a.registeredAt.localeCompare(b.registeredAt))
+    // within a group, the newest registration first: a second super-peer registering for a group
+    // is one that took it over (a standby), and the older record only a lease not yet run out
+    const first = new Map<string, number>()
+    out.forEach((r, i) => { if (!first.has(r.group)) first.set(r.group, i) })
+    return out.sort((a, b) => (first.get(a.group)! - first.get(b.group)!) || b.registeredAt.localeCompare(a.registeredAt))
   }
 }

@@ -5,7 +5,8 @@ import type { DataCounters } from '@mvm/wire'
 import { DEFAULT_POLICY, type EffectivePolicy } from '@mvm/model'
 import type { PeerRole, RuntimeFactory } from '@mvm/peer'
 import type { DataAccess, HttpGuard, SuperPeerRole } from '@mvm/super-peer'
-import type { MvmNodeInit } from './init.js'
+import { DEFAULTS, type MvmNodeInit } from './init.js'
+import { ReplicaServer } from './replica.js'
 import type { MvmNode } from './index.js'
 import { drainAwareNodeOps } from './soap-services.js'
 
@@ -21,6 +22,10 @@ export interface MvmHostInit extends MvmNodeInit {
    * are then refused by the peer. `mvm sim` peers run this way: thousands of stores would not fit.
    */
   data?: false
+  /** A standby super-peer (`standby: true`): told once it has taken its group over, with the node it now runs as. */
+  onTakeover?: (node: MvmNode) => void
+  /** A standby whose takeover failed (e.g. its SOAP port was taken meanwhile): it no longer runs any node. */
+  onTakeoverError?: (err: unknown) => void
 }
 
 /** A whole MVM node: the overlay plus the job machinery of each role it holds. */
@@ -45,6 +50,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
   const logger = init.logger
   let closeWebView: (() => void) | undefined
   let closeAudit: (() => void) | undefined
+  let replica: ReplicaServer | undefined
   let data: NodeDataLayer | undefined
   let opening: Promise<NodeDataLayer> | undefined
   const stopRoles = async (): Promise<void> => {
@@ -53,6 +59,7 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
     closeAudit?.(); closeAudit = undefined
     const sp = superPeer; const p = peer; const o = opening
     superPeer = undefined; peer = undefined; opening = undefined
+    await replica?.stop(); replica = undefined
     await p?.stop()
     await sp?.stop()
     // a store still opening is closed once open
@@ -105,8 +112,15 @@ export function composeHost (init: MvmHostInit, create: (init: MvmNodeInit) => M
         if (isSuperPeer) {
           const { createSuperPeerRole } = await import('@mvm/super-peer')
           const own = peer
+          // a standby super-peer follows the broker's store over libp2p (see replica.ts)
+          const hb = init.monitoring?.heartbeatMs ?? DEFAULTS.heartbeatMs
+          const rs = new ReplicaServer({ streams: node.streams, source: () => superPeer?.agent.broker, heartbeatMs: hb, log: componentLogger(logger ?? silentLogger(), 'replica') })
+          replica = rs
+          await rs.start()
+          const replicaWaitMs = Math.max(2000, 2 * hb * (init.monitoring?.missedHeartbeats ?? DEFAULTS.missedHeartbeats))
           superPeer = createSuperPeerRole(node, {
             ...opts,
+            replicated: async () => { await rs.replicated(replicaWaitMs) },
             ...(own !== undefined
               ? { localPeer: { peerId: () => node.peerId, receive: (json: string) => { const st = own.receivePolicy(json, node.peerId); return st === undefined ? undefined : JSON.stringify(st) } } }
               : {}),

@@ -42,6 +42,7 @@ export async function loadNodeSettings (configFile: string | undefined, policyFi
       soap: { host: s.soap.host, port: s.soap.port }
     }
     if (s.parentGroup !== undefined) out.init.parentGroup = s.parentGroup
+    if (s.standby !== undefined) out.init.standby = s.standby
     out.log = { level: s.log.level, format: s.log.format }
     if (s.policy !== undefined) policies.push(resolve(s.policy))
   }

@@ -31,6 +31,7 @@ import type { ControlTraffic } from './traffic.js'
 import type { NodeMetrics } from '@mvm/metrics'
 import { NodeRuntime } from './node.js'
 import { composeHost, type MvmHost, type MvmHostInit } from './compose.js'
+import { composeStandby } from './standby-host.js'
 import type { ProcessTable } from './process-table.js'
 import type { LoadReport, MemberInfo, PeerStateListener, Role } from './types.js'
 export type { NodeMetrics } from '@mvm/metrics'
@@ -41,7 +42,8 @@ export type { LinkStatus } from './member.js'
 export type { Usage, UsageProbe } from './monitor.js'
 export type { ProcessTable } from './process-table.js'
 export { domainProof } from './admission.js'
-export { Role, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
+export { REPLICA_PROTOCOL, type FollowerInfo } from './replica.js'
+export { Role, STANDBY_ROLE, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
 export { loadOrCreateKey } from './keys.js'
 export type { StreamAccess } from './streams.js'
 export type { ControlTraffic } from './traffic.js'
@@ -51,7 +53,9 @@ export { lockDataDir, firstFreeDataDir } from './data-dir.js'
 export type { MvmHost, MvmHostInit } from './compose.js'
 
 /** A whole node: the overlay and the job machinery of its roles (see {@link MvmHost}). */
-export function createMvmHost (init: MvmHostInit): MvmHost { return composeHost(init, createMvmNode) }
+export function createMvmHost (init: MvmHostInit): MvmHost {
+  return init.standby === true ? composeStandby(init, createMvmNode) : composeHost(init, createMvmNode)
+}
 
 export interface MvmNode extends Startable {
   /** Valid once started. */

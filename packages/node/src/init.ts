@@ -55,6 +55,12 @@ export interface MvmNodeInit {
   }
   /** How long a bootstrap keeps a super-peer registration without renewal. Default 30 s. */
   bootstrapLeaseSec?: number
+  /**
+   * A super-peer that stands by: it follows the group's active broker (a copy of its job store)
+   * and takes the group over when the active one stops answering. Until then the node is a plain
+   * member of the group, shown with the role `standby-super-peer`, and runs no broker.
+   */
+  standby?: boolean
   logger?: Logger
 }
 
@@ -73,6 +79,8 @@ export interface ResolvedInit {
   monitoring: { heartbeatMs: number, missedHeartbeats: number, maxChildGroups: number }
   security: { authentication: AuthMode, admittedPeers: string[], domainKeyFile?: string, clientAuthentication: 'none' | 'required' }
   bootstrapLeaseSec: number
+  /** Standing by: `roles` then lacks super-peer, which the node takes up when it takes over. */
+  standby: boolean
 }
 
 export const DEFAULTS = {
@@ -108,6 +116,12 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
   if (i.parentGroup !== undefined && !roles.includes('super-peer')) throw new ConfigError('parentGroup: only a super-peer has a parent group')
   if (i.parentGroup === group) throw new ConfigError(`parentGroup: must differ from group (${group})`)
   const bootstrap = i.bootstrap ?? []
+  const standby = i.standby === true
+  if (standby) {
+    if (!roles.includes('super-peer')) throw new ConfigError('standby: only a super-peer stands by; give the roles super-peer (e.g. --roles super-peer --standby)')
+    if (i.parentGroup !== undefined) throw new ConfigError('standby: a child group\'s super-peer (parentGroup) cannot stand by')
+    if (!roles.includes('bootstrap') && !bootstrap.some((b) => /^https?:\/\//i.test(b))) throw new ConfigError('bootstrap: a standby super-peer finds the active one through a bootstrap SOAP URL, e.g. --bootstrap http://127.0.0.1:7700 (or holds the bootstrap role itself)')
+  }
   const needsBootstrap = (roles.includes('peer') && !roles.includes('super-peer')) || i.parentGroup !== undefined
   if (needsBootstrap && bootstrap.length === 0 && !roles.includes('bootstrap')) {
     throw new ConfigError('bootstrap: a peer (or a super-peer with a parent group) needs a bootstrap address, e.g. --bootstrap http://127.0.0.1:7700')
@@ -122,7 +136,9 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
   const out: ResolvedInit = {
     // a relative dir would reach the sandboxes (which refuse it) and move with the cwd
     dataDir: resolve(i.dataDir),
-    roles,
+    // standing by, the node holds no broker: it is a member of the group until it takes over
+    roles: standby ? roles.filter((r) => r !== 'super-peer') : roles,
+    standby,
     listen: i.listen !== undefined && i.listen.length > 0 ? i.listen : [transport === 'memory' ? `/memory/${randomUUID()}` : DEFAULTS.listen],
     transport,
     identify: i.identify ?? true,

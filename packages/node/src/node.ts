@@ -23,7 +23,7 @@ import { ProcessTable } from './process-table.js'
 import { Registrar } from './registrar.js'
 import { buildSoapServices } from './soap-services.js'
 import { remoteAuthenticator, remoteMemberCheck, serveAuth } from './remote-auth.js'
-import { PeerState, Role, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
+import { PeerState, Role, STANDBY_ROLE, type LoadReport, type MemberInfo, type PeerStateListener } from './types.js'
 import { resolveInit, type MvmNodeInit, type ResolvedInit } from './init.js'
 
 type Services = ReturnType<typeof buildSoapServices>
@@ -248,7 +248,7 @@ export class NodeRuntime {
         })
         this.registrar.start()
         if (cfg.parentGroup !== undefined) this.parentMember = this.newMember(cfg.parentGroup, domainKey, overlay, () => this.childReport())
-      } else if (has(Role.peer)) {
+      } else if (has(Role.peer) || cfg.standby) {
         this.member = this.newMember(cfg.group, domainKey, overlay)
       }
       this.member?.start()
@@ -297,7 +297,7 @@ export class NodeRuntime {
   }
 
   private newMember (group: string, domainKey: Uint8Array | undefined, log: Logger, childReport?: () => MessageInit<ChildReport>): Member {
-    const roles = group === this.cfg.group ? this.cfg.roles : [Role.superPeer]
+    const roles = group === this.cfg.group ? this.shownRoles() : [Role.superPeer]
     return new Member({
       host: this.need(this.host, 'member'),
       group,
@@ -316,6 +316,11 @@ export class NodeRuntime {
       traffic: this.traffic,
       ...(childReport === undefined ? {} : { childReport })
     })
+  }
+
+  /** The roles members and `mvm nodes` see: a standby shows as one (and is never given ranks unless it is a peer too). */
+  private shownRoles (): string[] {
+    return this.cfg.standby ? [...this.cfg.roles, STANDBY_ROLE] : [...this.cfg.roles]
   }
 
   onPeerState (cb: PeerStateListener): () => void {
@@ -372,7 +377,7 @@ export class NodeRuntime {
     const r = this.monitor.report()
     return {
       peerId: this.host?.peerId.toString() ?? '',
-      roles: [...this.cfg.roles],
+      roles: this.shownRoles(),
       group: this.cfg.group,
       state: this.started ? 'up' : 'starting',
       load: r.load,

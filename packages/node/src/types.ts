@@ -5,6 +5,8 @@ import type { MonitoringReport } from '@mvm/wire'
 export const Role = { bootstrap: 'bootstrap', superPeer: 'super-peer', peer: 'peer' } as const
 export type Role = (typeof Role)[keyof typeof Role]
 export const ROLES: readonly Role[] = [Role.bootstrap, Role.superPeer, Role.peer]
+/** How a standby super-peer shows in its group (not a role a node is started with: see MvmNodeInit.standby). */
+export const STANDBY_ROLE = 'standby-super-peer'
 
 export const PeerState = { up: 'up', down: 'down', left: 'left' } as const
 export type PeerState = (typeof PeerState)[keyof typeof PeerState]

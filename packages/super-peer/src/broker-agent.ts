@@ -88,6 +88,11 @@ export interface BrokerAgentInit {
    * group's other peers do, and returns what it runs (JSON of its policy state).
    */
   localPeer?: { peerId: () => string, receive: (policyJson: string) => string | undefined }
+  /**
+   * Resolves once a standby super-peer holds the store as it is now (or could not in time):
+   * awaited before a submission is answered, so a job id a client holds outlives this node.
+   */
+  replicated?: () => Promise<void>
 }
 
 /** Where the policies applied at run time (ApplyPolicy) are kept in the job store. */
@@ -237,9 +242,10 @@ export class BrokerAgent implements Startable {
     this.explainQueued(jobs)
     const submitJob = jobs.SubmitJob!
     // decide from the latest reports, not from the last timer tick (up to refreshMs old)
-    jobs.SubmitJob = async (req, ctx) => { this.refresh(); return await submitJob(req, ctx) }
+    const replicated = this.init.replicated ?? (async () => {})
+    jobs.SubmitJob = async (req, ctx) => { this.refresh(); const r = await submitJob(req, ctx); await replicated(); return r }
     const submitJobs = jobs.SubmitJobs!
-    jobs.SubmitJobs = async (req, ctx) => { this.refresh(); return await submitJobs(req, ctx) }
+    jobs.SubmitJobs = async (req, ctx) => { this.refresh(); const r = await submitJobs(req, ctx); await replicated(); return r }
     const brokers = this.node.brokers
     this.crossGroup = new CrossGroup({
       group: () => this.node.group ?? this.groupName(),

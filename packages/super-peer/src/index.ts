@@ -47,6 +47,8 @@ export interface SuperPeerRoleInit {
   data?: BrokerData
   /** The node's own peer part, if it has the peer role too (see {@link BrokerAgentInit.localPeer}). */
   localPeer?: BrokerAgentInit['localPeer']
+  /** See {@link BrokerAgentInit.replicated}: a standby's copy, awaited before a submission is answered. */
+  replicated?: BrokerAgentInit['replicated']
 }
 
 export interface SuperPeerRole extends Startable {
@@ -59,7 +61,8 @@ export function createSuperPeerRole (node: SuperPeerHost, init: SuperPeerRoleIni
     ...(init.policy !== undefined ? { policy: init.policy } : {}),
     ...(init.policyFiles !== undefined ? { policyFiles: init.policyFiles } : {}),
     ...(init.data !== undefined ? { data: init.data } : {}),
-    ...(init.localPeer !== undefined ? { localPeer: init.localPeer } : {})
+    ...(init.localPeer !== undefined ? { localPeer: init.localPeer } : {}),
+    ...(init.replicated !== undefined ? { replicated: init.replicated } : {})
   })
   return startableRole(agent, () => {
     const ownLogs = brokerLogsHandler({ jobs: agent.broker, soapUrlOf: peerSoapUrl(node) })

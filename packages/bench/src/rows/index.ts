@@ -12,6 +12,7 @@ import { checkpoints, collectives, migration, shared } from './collectives.js'
 import { batchSoapRows, decisionRows, inflightRows } from './submit.js'
 import { dataRows } from './data.js'
 import { resize } from './resize.js'
+import { failover } from './failover.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
 const KiB64 = 64 * 1024
@@ -100,5 +101,5 @@ export const groups: RowGroup[] = [
   launch, throughput,
   { name: 'local', title: 'Local messages: two ranks on one node', rows: messageRows('local') },
   { name: 'remote', title: 'Remote messages: ranks on two nodes', rows: messageRows('remote') },
-  collectives, checkpoints, migration, resize, shared, science, footprint, soap, dataRows
+  collectives, checkpoints, migration, resize, shared, science, footprint, soap, dataRows, failover
 ]

@@ -10,6 +10,7 @@ interface NodeFlags {
   bootstrap?: string[]
   group?: string
   parentGroup?: string
+  standby?: boolean
   name?: string
   label: Record<string, string>
   slots?: string
@@ -58,6 +59,7 @@ export function register (program: Command): void {
     .option('--bootstrap <url>', 'bootstrap SOAP URL, e.g. http://127.0.0.1:7700, or a super-peer multiaddr (repeatable)', collect)
     .option('--group <name>', 'peer group (default "default")')
     .option('--parent-group <name>', 'for a super-peer: the parent group to report to')
+    .option('--standby', 'with --roles super-peer: stand by for the group\'s active super-peer (follow its job store, take over when it stops answering)')
     .option('--name <name>', 'the node\'s name in messages, mvm nodes and mvm status (default: the config\'s metadata.name, else the data dir\'s basename)')
     .option('--label <k=v>', 'node label (repeatable)', collectLabel, {})
     .option('--slots <n>', 'process slots offered (default 4)')
@@ -110,6 +112,10 @@ async function runNode (flags: NodeFlags): Promise<void> {
     bootstrap: flags.bootstrap ?? f.bootstrap,
     group: flags.group ?? f.group,
     parentGroup: flags.parentGroup ?? f.parentGroup,
+    ...(flags.standby === true || f.standby === true ? { standby: true } : {}),
+    // one more line on stdout when a standby has taken its group over
+    onTakeoverError: (err) => { logger.error({ err }, 'standby takeover failed: exiting'); process.exit(1) },
+    onTakeover: (n) => { process.stdout.write(JSON.stringify({ event: 'takeover', peerId: n.peerId, soapUrl: n.soapUrl, multiaddrs: n.multiaddrs, roles: n.roles, group: n.group, name, dataDir }) + '\n') },
     labels,
     capacity: { slots: int(flags.slots, '--slots', 1) ?? f.capacity?.slots, memoryMB: int(flags.memoryMb, '--memory-mb', 1) ?? f.capacity?.memoryMB },
     soap: {
@@ -149,7 +155,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
     peerId: node.peerId,
     soapUrl: node.soapUrl,
     multiaddrs: node.multiaddrs,
-    roles: node.roles,
+    roles: node.status().roles,
+    ...(node.status().roles.includes('standby-super-peer') ? { standby: true } : {}),
     group: node.group,
     name,
     dataDir

@@ -12,6 +12,8 @@ export const nodeConfigSpecSchema = z.object({
   bootstrap: z.array(bootstrapAddr).default([]),
   group: z.string().min(1).default('default'),
   parentGroup: z.string().min(1).optional(),
+  /** With roles [super-peer]: follow the group's active broker and take over when it stops answering. */
+  standby: z.boolean().optional(),
   labels: labelsSchema.default({}),
   capacity: z.object({ slots: positiveInt().default(4), memoryMB: positiveInt().default(2048) }).strict().prefault({}),
   dataDir: z.string().min(1).default('.mvm'),
