@@ -1,4 +1,4 @@
-import type { BrokerClient } from '@mvm/soap'
+import type { BrokerClient } from '@mvm/soap/client'
 import { ErrorCode, MvmError, sleep } from '@mvm/core'
 
 /**
