@@ -23,6 +23,7 @@ import { RuntimeReservations } from './reservations.js'
 import { SelfConfig } from './self-config.js'
 import { authorized } from './policy-soap.js'
 import { CrossGroup } from './cross-group.js'
+import { HeartbeatTimingFollower, type HeartbeatControl } from './heartbeat-timing.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 /** Broker setting: where the jobs this broker passed to other groups run. */
@@ -56,6 +57,8 @@ export interface SuperPeerNode {
   readonly membership: { view: (opts?: { group?: string, includeChildren?: boolean }) => MemberLike[], get: (peerId: string) => MemberLike | undefined }
   onPeerState: (cb: (e: { peerId: string, state: 'up' | 'down' | 'left' }) => void) => () => void
   extendSoap: (handlers: { Broker?: BrokerHandlers }) => void
+  /** Heartbeat timing at run time (policy `monitoring`); without it a change applies when nodes next start. */
+  readonly heartbeats?: HeartbeatControl
 }
 
 /** How often finished jobs past retention are pruned (each run forgets at most 1000 arrays or jobs). */
@@ -133,6 +136,7 @@ export class BrokerAgent implements Startable {
 
   private readonly strategy: StrategySpec
   private readonly faultTolerance: FaultTolerance
+  private readonly heartbeat: HeartbeatTimingFollower
 
   constructor (private readonly node: SuperPeerNode, private readonly init: BrokerAgentInit) {
     const log = init.logger
@@ -163,9 +167,14 @@ export class BrokerAgent implements Startable {
     this.policy = new PolicyControl({
       setStrategy: (s) => { this.broker.setStrategy(s) },
       setFaultTolerance: (ft) => { this.broker.setFaultTolerance(ft) },
-      // a new policy may change the monitoring interval: the next round follows it at once
-      broadcast: (json) => { this.broadcast(json); this.rescheduleRound() }
+      // a new policy may change the monitoring interval: heartbeats (detection first) and the next round follow it at once
+      broadcast: (json) => {
+        this.heartbeat.onPolicy(this.policy.effective.spec.monitoring)
+        this.broadcast(this.heartbeat.annotate(json))
+        this.rescheduleRound()
+      }
     }, log, { group: node.group ?? '', target: () => this.scopeTarget() })
+    this.heartbeat = new HeartbeatTimingFollower(node.heartbeats)
     this.selfConfig = new SelfConfig((st) => { this.broker.setStrategy(st) }, () => this.broker.strategy(), log)
   }
 
@@ -180,6 +189,8 @@ export class BrokerAgent implements Startable {
     await mkdir(join(this.init.dataDir, 'broker'), { recursive: true })
     const files = this.init.policyFiles ?? (this.init.policy !== undefined ? await rootFiles(this.init.policy) : [])
     await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
+    // the node's heartbeat timing came from these files (or its flags): only later changes retime it
+    this.heartbeat.baseline(this.policy.effective.spec.monitoring)
     await this.broker.start()
     // before the broker's first pass: a build a restart interrupted runs again before dispatch
     if (this.init.data !== undefined) gateBuilds(this.broker, this.init.data, this.broker.list({ state: 'queued', limit: 10_000 }).map((j) => j.id), this.init.logger)
@@ -342,7 +353,7 @@ export class BrokerAgent implements Startable {
     const timer = setTimeout(() => {
       if (this.lifetime === undefined || this.node.membership.get(peerId)?.state !== 'up') return
       if (this.node.control.toPeer(peerId) === undefined) { if (attempt < 20) this.sendPolicySoon(peerId, attempt + 1); return }
-      this.sendPolicy(peerId, this.policy.policyJson())
+      this.sendPolicy(peerId, this.heartbeat.annotate(this.policy.policyJson()))
     }, 100)
     timer.unref()
   }
@@ -366,6 +377,7 @@ export class BrokerAgent implements Startable {
     }
     let push: unknown
     try { push = JSON.parse(json) } catch { this.init.logger.warn({ from }, 'policyUpdate: policyJson is not JSON; ignored'); return undefined }
+    this.heartbeat.fromParent(push, from)
     await this.policy.inherit(push, from)
     const self = this.init.localPeer
     const state = self !== undefined ? this.nodePolicy(self.peerId()) : undefined
