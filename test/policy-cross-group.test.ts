@@ -2,6 +2,8 @@ import '@mvm/core/polyfill'
 import t from 'tap'
 import { join } from 'node:path'
 import { createBrokerClient } from '@mvm/soap'
+import { profileRequest } from '@mvm/cli'
+import { uploadFile } from '@mvm/data'
 import { ROOT, runCli, submit, waitJob } from './lib/lab.js'
 import { hostStarter, waitFor } from './lib/nodes.js'
 
@@ -20,6 +22,11 @@ t.test('a job its group cannot place runs in another group', async (t) => {
   const dir = t.testdir({
     // two ranks that must run where gpu=yes: only lab-b's peer is labelled so
     'gpu.ts': `import { job } from '@mvm/job'\nexport default job(async (ctx) => await ctx.gather(ctx.rank * 10, 0))\n`,
+    // three ranks (lab-a has 2 slots) reading a stored input: the group it runs in fetches it from lab-a
+    'words.txt': 'one two three four\n',
+    'read.ts': `import { job } from '@mvm/job'\nexport default job(async (ctx) => await ctx.gather((await (await ctx.files.open('words.txt')).text()).split(' ').length * (ctx.rank + 1), 0))\n`,
+    'read.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: read }\nspec:\n  program: read.ts\n  topology: { shape: line, size: 3 }\n' +
+      '  inputs: [words.txt]\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n',
     'gpu.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: gpu }\nspec:\n  program: gpu.ts\n  topology: { shape: line, size: 2 }\n' +
       '  placement: { labels: { gpu: "yes" } }\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n'
   })
@@ -73,6 +80,51 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     t.equal(info.state, 'succeeded')
     t.equal(info.group, 'lab-b', 'the only child group with 4 slots')
     t.same(JSON.parse(result.resultJson ?? 'null'), { token: token(4, 1), laps: 1, size: 4 })
+  })
+
+  t.test('ListJobs and mvm jobs at lab-a list the jobs it passed on, with their group and state', async (t) => {
+    const { jobs } = await brokerA.ListJobs({})
+    const away = jobs.filter((j) => j.group !== undefined)
+    t.ok(away.length >= 2, `the two jobs passed on so far are listed at lab-a (${away.length})`)
+    t.ok(away.every((j) => j.group === 'lab-b' && j.state === 'succeeded'), 'each with where it ran and its state there')
+    t.same((await brokerA.ListJobs({ state: 'queued' })).jobs.filter((j) => j.group !== undefined), [], 'a state filter applies to them too')
+    const cli = await runCli(['jobs', '--broker', childA.node.soapUrl], 30_000)
+    t.equal(cli.code, 0, cli.stderr)
+    t.match(cli.stdout, /JOB\s+NAME\s+STATE\s+GROUP/, 'mvm jobs shows a GROUP column')
+    t.match(cli.stdout, new RegExp(`${away[0]!.jobId}\\s+\\S+\\s+succeeded\\s+lab-b`))
+  })
+
+  t.test('SubmitJobs at lab-a: the submission lab-a cannot run is passed on, the other stays', async (t) => {
+    const small = (await profileRequest(RING, { params: { processes: '2', laps: '1' }, owner: 'test' })).request
+    const big = (await profileRequest(RING, { params: { processes: '3', laps: '1' }, owner: 'test' })).request
+    const { submitted } = await brokerA.SubmitJobs({ jobs: [small, big] }, { timeoutMs: 60_000 })
+    t.equal(submitted.length, 2)
+    const [a, b] = await Promise.all(submitted.map(async (s) => await waitJob(brokerA, s.jobId, 90_000)))
+    t.equal(a!.info.state, 'succeeded')
+    t.equal(a!.info.group, undefined, 'the 2-rank job ran in lab-a')
+    t.equal(b!.info.state, 'succeeded')
+    t.equal(b!.info.group, 'lab-b', 'the 3-rank job ran in lab-b')
+    t.same(JSON.parse(b!.result.resultJson ?? 'null'), { token: token(3, 1), laps: 1, size: 3 })
+    // all or nothing: a batch with one submission no group can run is refused whole
+    const huge = (await profileRequest(RING, { params: { processes: '9', laps: '1' }, owner: 'test' })).request
+    const before = (await brokerA.ListJobs({})).jobs.length
+    const cancelledAtB = (await brokerB.ListJobs({ state: 'cancelled' })).jobs.length
+    await t.rejects(brokerA.SubmitJobs({ jobs: [small, big, huge] }, { timeoutMs: 60_000 }), { code: 'E_CAPACITY', message: /^jobs\[2\]: .*needs 9 slots/ })
+    t.equal((await brokerA.ListJobs({})).jobs.length, before, 'nothing of the refused batch is listed at lab-a')
+    t.equal((await brokerB.ListJobs({ state: 'cancelled' })).jobs.length, cancelledAtB + 1, 'the 3-rank job lab-b took for the refused batch was cancelled there')
+  })
+
+  t.test('a job with a stored input runs in lab-b, which fetches the input from lab-a', async (t) => {
+    // as `mvm submit` does: the input uploaded to lab-a's store, named in the submission
+    const up = await uploadFile(childA.node.soapUrl, join(dir, 'words.txt'), { name: 'words.txt' })
+    const { request } = await profileRequest(join(dir, 'read.yaml'), { owner: 'test' })
+    const { jobId } = await brokerA.SubmitJob({ ...request, inputs: [{ name: 'words.txt', id: up.id }] }, { timeoutMs: 60_000 })
+    const { info, result } = await waitJob(brokerA, jobId, 90_000)
+    t.equal(info.state, 'succeeded', info.reason ?? '')
+    t.equal(info.group, 'lab-b')
+    t.same(JSON.parse(result.resultJson ?? 'null'), [4, 8, 12], 'every rank read the four words')
+    const stored = await brokerB.ListData({})
+    t.ok(stored.files.some((f) => f.size === 'one two three four\n'.length), 'the input is in lab-b\'s store now')
   })
 
   t.test('too big for every group: refused, naming what each group said', async (t) => {

@@ -61,6 +61,15 @@ export interface SuperPeerNode {
   readonly heartbeats?: HeartbeatControl
 }
 
+/** The data holder (super-peer) of the group a passed-on job came from, as the bootstrap registry lists it. */
+async function originHolders (node: SuperPeerNode, viaGroups: string[]): Promise<Array<{ peerId: string, addrs: string[] }>> {
+  if (node.brokers === undefined) return []
+  let list: Array<{ group: string, peerId?: unknown, multiaddrs?: unknown }>
+  try { list = await node.brokers() } catch { return [] }
+  return list.filter((b) => b.group === viaGroups[0] && typeof b.peerId === 'string' && Array.isArray(b.multiaddrs))
+    .map((b) => ({ peerId: b.peerId as string, addrs: (b.multiaddrs as unknown[]).filter((a): a is string => typeof a === 'string') }))
+}
+
 /** How often finished jobs past retention are pruned (each run forgets at most 1000 arrays or jobs). */
 const PRUNE_EVERY_MS = 10 * 60_000
 
@@ -239,7 +248,13 @@ export class BrokerAgent implements Startable {
         expectBody(await rpc.request({ type: 'cutRequest', jobId }, { timeoutMs: 10_000 }), 'ack')
       },
       log: this.init.logger,
-      admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
+      admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) },
+      // jobs between groups (cross-group.ts): a batch's refused submissions go elsewhere; a job that came here fetches its inputs from its group
+      passOn: async (refused) => {
+        if (this.crossGroup === undefined) throw refused[0]!.err
+        return await this.crossGroup.offerMany(refused)
+      },
+      originHolders: async (via) => await originHolders(this.node, via)
     })
     this.explainQueued(jobs)
     const submitJob = jobs.SubmitJob!
