@@ -12,6 +12,7 @@ import { hostStarter, waitFor } from './lib/nodes.js'
 // a group refuses for capacity runs in a group that can take it, unless the policy forbids it.
 
 const RING = join(ROOT, 'profiles', 'ring.yaml')
+const SLEEPER = join(ROOT, 'test', 'fixtures', 'policies', 'bare-sleeper.yaml')
 // no failure detection is tested here: a slow, loaded machine must not mark a peer down
 const HB = { heartbeatMs: 200, missedHeartbeats: 10 }
 const doc = (body: string): string => `apiVersion: mvm/v1\nkind: Policy\nmetadata:\n  name: lab-a\nspec:\n  level: domain\n${body}`
@@ -27,6 +28,9 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     'read.ts': `import { job } from '@mvm/job'\nexport default job(async (ctx) => await ctx.gather((await (await ctx.files.open('words.txt')).text()).split(' ').length * (ctx.rank + 1), 0))\n`,
     'read.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: read }\nspec:\n  program: read.ts\n  topology: { shape: line, size: 3 }\n' +
       '  inputs: [words.txt]\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n',
+    // three ranks sleeping long: what lab-b takes for a batch refused later is still running when withdrawn
+    'wide.yaml': `apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: wide }\nspec:\n  program: ${join(ROOT, 'test', 'fixtures', 'jobs', 'sleeper.ts')}\n` +
+      `  topology: ${join(ROOT, 'topologies', 'ring.yaml')}\n  processes: 3\n  params: { ms: 60000, tag: wide }\n`,
     'gpu.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: gpu }\nspec:\n  program: gpu.ts\n  topology: { shape: line, size: 2 }\n' +
       '  placement: { labels: { gpu: "yes" } }\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n'
   })
@@ -109,9 +113,10 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     const huge = (await profileRequest(RING, { params: { processes: '9', laps: '1' }, owner: 'test' })).request
     const before = (await brokerA.ListJobs({})).jobs.length
     const cancelledAtB = (await brokerB.ListJobs({ state: 'cancelled' })).jobs.length
-    await t.rejects(brokerA.SubmitJobs({ jobs: [small, big, huge] }, { timeoutMs: 60_000 }), { code: 'E_CAPACITY', message: /^jobs\[2\]: .*needs 9 slots/ })
+    const wide = (await profileRequest(join(dir, 'wide.yaml'), { owner: 'test' })).request
+    await t.rejects(brokerA.SubmitJobs({ jobs: [small, wide, huge] }, { timeoutMs: 60_000 }), { code: 'E_CAPACITY', message: /^jobs\[2\]: .*needs 9 slots/ })
     t.equal((await brokerA.ListJobs({})).jobs.length, before, 'nothing of the refused batch is listed at lab-a')
-    t.equal((await brokerB.ListJobs({ state: 'cancelled' })).jobs.length, cancelledAtB + 1, 'the 3-rank job lab-b took for the refused batch was cancelled there')
+    t.equal((await brokerB.ListJobs({ state: 'cancelled' })).jobs.length, cancelledAtB + 1, 'the 3-rank job lab-b took for the refused batch was cancelled there (withdrawn)')
   })
 
   t.test('a job with a stored input runs in lab-b, which fetches the input from lab-a', async (t) => {
@@ -127,6 +132,22 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     t.ok(stored.files.some((f) => f.size === 'one two three four\n'.length), 'the input is in lab-b\'s store now')
   })
 
+  t.test('a job too big for lab-a that depends on another waits there for it, then runs in lab-b', async (t) => {
+    const first = await submit(brokerA, RING, { processes: '2', laps: '1' })
+    const { request } = await profileRequest(RING, { params: { processes: '3', laps: '2' }, owner: 'test' })
+    const { jobId } = await brokerA.SubmitJob({ ...request, dependsOn: [`afterok:${first.jobId}`] }, { timeoutMs: 60_000 })
+    const { info, result } = await waitJob(brokerA, jobId, 90_000)
+    t.equal(info.state, 'succeeded', info.reason ?? '')
+    t.equal(info.group, 'lab-b', 'passed on once its dependency was done')
+    t.equal(info.jobId, jobId, 'known at lab-a by the id lab-a gave it')
+    t.same(JSON.parse(result.resultJson ?? 'null'), { token: token(3, 2), laps: 2, size: 3 })
+    t.equal((await brokerA.GetJob({ jobId: first.jobId })).state, 'succeeded', 'its dependency ran in lab-a')
+    const listed = (await brokerA.ListJobs({})).jobs.filter((j) => j.jobId === jobId)
+    t.same(listed.map((j) => [j.group, j.state]), [['lab-b', 'succeeded']], 'listed once at lab-a, where it ran')
+    const logs = await brokerA.GetJobLogs({ jobId })
+    t.same(logs.logs.map((l) => l.rank).sort(), [0, 1, 2], 'its logs read at lab-a')
+  })
+
   t.test('too big for every group: refused, naming what each group said', async (t) => {
     await t.rejects(submit(brokerA, RING, { processes: '9', laps: '1' }), { code: 'E_CAPACITY', message: /needs 9 slots; group 'lab-a' has 2 slots.*no other group took it \(.*lab-b: .*needs 9 slots/ })
   })
@@ -140,5 +161,16 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     await brokerA.ApplyPolicy({ policyYaml: doc('  scheduling: { crossGroup: allow }\n') }, { timeoutMs: 10_000 })
     const { jobId } = await submit(brokerA, RING, { processes: '3', laps: '1' })
     t.equal((await waitJob(brokerA, jobId, 90_000)).info.group, 'lab-b', 'allowed again: passed on')
+  })
+  t.test('scheduling.crossGroupAfterSec: a job queued longer than that in a full lab-a runs in lab-b', async (t) => {
+    await brokerA.ApplyPolicy({ policyYaml: doc('  scheduling: { crossGroup: allow, crossGroupAfterSec: 1 }\n') }, { timeoutMs: 10_000 })
+    const long = await submit(brokerA, SLEEPER, { ms: '60000' })
+    await waitFor('the long job fills lab-a', async () => (await brokerA.GetJob({ jobId: long.jobId })).state === 'running', { timeoutMs: 30_000 })
+    const { jobId } = await submit(brokerA, SLEEPER, { ms: '10' })
+    const { info } = await waitJob(brokerA, jobId, 90_000)
+    t.equal(info.state, 'succeeded', info.reason ?? '')
+    t.equal(info.group, 'lab-b', 'it went to lab-b instead of waiting for lab-a\'s slots')
+    t.equal((await brokerA.GetJob({ jobId: long.jobId })).state, 'running', 'while the long job still held lab-a')
+    await brokerA.CancelJob({ jobId: long.jobId })
   })
 })

@@ -7,7 +7,7 @@ import { dispatchEnvironment, gateBuilds } from './env-gate.js'
 import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
 import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
 import { expectBody, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
-import type { BrokerHandlers, JobInfo } from '@mvm/soap'
+import type { BrokerHandlers, JobInfo, SubmitJobRequest } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers } from './broker-soap.js'
 import { JobWaiters } from './job-waiters.js'
@@ -16,7 +16,7 @@ import { decodeStoredBundle } from './submission.js'
 import { PolicyControl, ftOf, quotasOf, strategyOf } from './policy-control.js'
 import { rootFiles } from './policy-layers.js'
 import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
-import { checkCapacity, withHoldReason } from './capacity.js'
+import { capacityFor, checkCapacity, shortfall, withHoldReason } from './capacity.js'
 import { matchNodes } from './node-match.js'
 import { applyJobPolicy } from './policy-jobs.js'
 import { RuntimeReservations } from './reservations.js'
@@ -24,10 +24,13 @@ import { SelfConfig } from './self-config.js'
 import { authorized } from './policy-soap.js'
 import { CrossGroup } from './cross-group.js'
 import { HeartbeatTimingFollower, type HeartbeatControl } from './heartbeat-timing.js'
+import { WaitingJobs } from './cross-group-waiting.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 /** Broker setting: where the jobs this broker passed to other groups run. */
 const CROSS_GROUP_KEY = 'cross-group-routes'
+/** Broker setting: jobs accepted here that another group may run later (what an offer needs). */
+const CROSS_GROUP_WAITING_KEY = 'cross-group-waiting'
 
 /** A member as the super-peer's membership view gives it (structural: see @mvm/node MemberInfo). */
 export interface MemberLike {
@@ -128,6 +131,11 @@ export class BrokerAgent implements Startable {
   readonly selfConfig: SelfConfig
   /** Jobs passed on to other groups (set once started): calls on their ids follow them. */
   crossGroup: CrossGroup | undefined
+  /** Jobs accepted here that wait (dependencies, capacity) and may be passed on later. */
+  private waiting: WaitingJobs | undefined
+  /** Whether other groups' brokers were registered at the last look (a lone group passes nothing on). */
+  private othersExist = false
+  private othersCheckedAt = 0
   private roundTimer: NodeJS.Timeout | undefined
   /** When recent jobs failed (ms), for `failuresPerHour`. */
   private failures: number[] = []
@@ -228,7 +236,7 @@ export class BrokerAgent implements Startable {
       else this.nodePolicies.delete(e.peerId)
     }))
     this.refresh()
-    this.timer = setInterval(() => { this.refresh() }, this.init.refreshMs ?? 1000)
+    this.timer = setInterval(() => { this.refresh(); this.crossGroupRound() }, this.init.refreshMs ?? 1000)
     this.timer.unref()
     this.pruneHistory()
     const pruner = setInterval(() => { this.pruneHistory() }, PRUNE_EVERY_MS)
@@ -248,7 +256,8 @@ export class BrokerAgent implements Startable {
         expectBody(await rpc.request({ type: 'cutRequest', jobId }, { timeoutMs: 10_000 }), 'ack')
       },
       log: this.init.logger,
-      admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) },
+      // a job with dependencies the group can never run waits for them here, then goes to another group (cross-group-waiting.ts)
+      admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity || (this.mayPassOnLater() && (r.dependsOn ?? []).length > 0)) },
       // jobs between groups (cross-group.ts): a batch's refused submissions go elsewhere; a job that came here fetches its inputs from its group
       passOn: async (refused) => {
         if (this.crossGroup === undefined) throw refused[0]!.err
@@ -272,6 +281,17 @@ export class BrokerAgent implements Startable {
       log: this.init.logger
     })
     this.crossGroup.wrap(jobs)
+    this.waiting = new WaitingJobs({
+      broker: this.broker,
+      cross: this.crossGroup,
+      afterSec: () => this.policy.effective.spec.scheduling.crossGroupAfterSec,
+      allowed: () => this.mayPassOnLater(),
+      neverFits: (job) => shortfall(job.size, capacityFor(this.members(), job.request.placement), this.groupName()),
+      load: () => this.broker.setting(CROSS_GROUP_WAITING_KEY) ?? null,
+      save: (json) => { this.broker.putSetting(CROSS_GROUP_WAITING_KEY, json) },
+      log: this.init.logger
+    })
+    this.rememberWaiting(jobs)
     this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler() } })
   }
 
@@ -284,6 +304,47 @@ export class BrokerAgent implements Startable {
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
+  }
+
+  /** Whether a job kept here may go to another group later: allowed by the policy, and other groups exist. */
+  private mayPassOnLater (): boolean {
+    return this.policy.effective.spec.scheduling.crossGroup !== 'forbid' && this.othersExist
+  }
+
+  /** The cross-group part of the refresh timer: who else is there (every 10 s), then the waiting jobs' round. */
+  private crossGroupRound (): void {
+    const brokers = this.node.brokers
+    if (brokers !== undefined && Date.now() - this.othersCheckedAt > 10_000) {
+      this.othersCheckedAt = Date.now()
+      const own = this.node.group ?? this.groupName()
+      void brokers.call(this.node).then((list) => { this.othersExist = list.some((b) => b.group !== own && b.soapUrl !== '') }, () => {})
+    }
+    void this.waiting?.round().catch((err: unknown) => { this.init.logger.warn({ err: (err as Error).message }, 'cross-group round failed') })
+  }
+
+  /**
+   * Submissions stored here that may later go to another group are remembered: every one while
+   * the policy sets `crossGroupAfterSec`, else the ones the group can never run as it is.
+   */
+  private rememberWaiting (jobs: BrokerHandlers): void {
+    const keep = (req: SubmitJobRequest, jobId: string): void => {
+      const waiting = this.waiting
+      if (waiting === undefined || this.crossGroup?.groupOf(jobId) !== undefined || !this.mayPassOnLater()) return
+      let job: Job
+      try { job = this.broker.get(jobId) } catch { return }
+      // a sweep, or a job taking an earlier job's outputs here, stays in this group
+      if (job.childIds !== undefined || ((job.request.instance as { inputsFrom?: unknown[] } | undefined)?.inputsFrom ?? []).length > 0) return
+      if (this.policy.effective.spec.scheduling.crossGroupAfterSec !== undefined || shortfall(job.size, capacityFor(this.members(), job.request.placement), this.groupName()) !== undefined) waiting.remember(jobId, req)
+    }
+    const { SubmitJob, SubmitJobs } = jobs
+    if (SubmitJob !== undefined) jobs.SubmitJob = async (req, ctx) => { const res = await SubmitJob(req, ctx); keep(req, res.jobId); return res }
+    if (SubmitJobs !== undefined) {
+      jobs.SubmitJobs = async (req, ctx) => {
+        const res = await SubmitJobs(req, ctx)
+        res.submitted.forEach((r, i) => { keep(req.jobs[i]!, r.jobId) })
+        return res
+      }
+    }
   }
 
   /** Forgets finished jobs past the policy's `accounting.retentionDays` (read at each run, so a policy change applies). */
