@@ -3,7 +3,8 @@ import t from 'tap'
 import { join } from 'node:path'
 import { createBrokerClient } from '@mvm/soap'
 import { profileRequest } from '@mvm/cli'
-import { uploadFile } from '@mvm/data'
+import { downloadFile, uploadFile } from '@mvm/data'
+import { readFile } from 'node:fs/promises'
 import { ROOT, runCli, submit, waitJob } from './lib/lab.js'
 import { hostStarter, waitFor } from './lib/nodes.js'
 
@@ -25,9 +26,10 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     'gpu.ts': `import { job } from '@mvm/job'\nexport default job(async (ctx) => await ctx.gather(ctx.rank * 10, 0))\n`,
     // three ranks (lab-a has 2 slots) reading a stored input: the group it runs in fetches it from lab-a
     'words.txt': 'one two three four\n',
-    'read.ts': `import { job } from '@mvm/job'\nexport default job(async (ctx) => await ctx.gather((await (await ctx.files.open('words.txt')).text()).split(' ').length * (ctx.rank + 1), 0))\n`,
+    'read.ts': `import { writeFile } from 'node:fs/promises'\nimport { job } from '@mvm/job'\nexport default job(async (ctx) => {\n  const n = (await (await ctx.files.open('words.txt')).text()).split(' ').length\n` +
+      `  await writeFile('out.txt', 'rank ' + ctx.rank + ' read ' + n + ' words')\n  return await ctx.gather(n * (ctx.rank + 1), 0)\n})\n`,
     'read.yaml': 'apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: read }\nspec:\n  program: read.ts\n  topology: { shape: line, size: 3 }\n' +
-      '  inputs: [words.txt]\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n',
+      '  inputs: [words.txt]\n  outputs: [{ path: out.txt, ranks: all }]\n  resources: { memoryMB: 128, cpu: 0.5, wallTimeSec: 60 }\n',
     // three ranks sleeping long: what lab-b takes for a batch refused later is still running when withdrawn
     'wide.yaml': `apiVersion: mvm/v1\nkind: JobProfile\nmetadata: { name: wide }\nspec:\n  program: ${join(ROOT, 'test', 'fixtures', 'jobs', 'sleeper.ts')}\n` +
       `  topology: ${join(ROOT, 'topologies', 'ring.yaml')}\n  processes: 3\n  params: { ms: 60000, tag: wide }\n`,
@@ -128,6 +130,11 @@ t.test('a job its group cannot place runs in another group', async (t) => {
     t.equal(info.state, 'succeeded', info.reason ?? '')
     t.equal(info.group, 'lab-b')
     t.same(JSON.parse(result.resultJson ?? 'null'), [4, 8, 12], 'every rank read the four words')
+    // its outputs, stored where it ran, are downloaded from lab-a as for a job of lab-a's own
+    t.same((result.outputs ?? []).map((o) => o.rank).sort(), [0, 1, 2], 'every rank\'s output listed at lab-a')
+    const o1 = result.outputs!.find((o) => o.rank === 1)!
+    await downloadFile(childA.node.soapUrl, o1.id, join(dir, 'out-1.txt'))
+    t.equal(await readFile(join(dir, 'out-1.txt'), 'utf8'), 'rank 1 read 4 words', 'rank 1\'s output, from lab-a\'s store')
     const stored = await brokerB.ListData({})
     t.ok(stored.files.some((f) => f.size === 'one two three four\n'.length), 'the input is in lab-b\'s store now')
   })

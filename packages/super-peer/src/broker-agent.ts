@@ -4,7 +4,7 @@ import { BadRequestError, ErrorCode, NotFoundError, UnavailableError, toMvmError
 import { createBroker, parseBoundedJson, terminalStates, type Broker, type FaultTolerance, type Job, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { Holder } from '@mvm/data'
 import { dispatchEnvironment, gateBuilds } from './env-gate.js'
-import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
+import { dispatchInputs, fetchOutputs, inputIds, inputPin, outputPin, type BrokerData } from './job-data.js'
 import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
 import { expectBody, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
 import type { BrokerHandlers, JobInfo, SubmitJobRequest } from '@mvm/soap'
@@ -292,6 +292,7 @@ export class BrokerAgent implements Startable {
       log: this.init.logger
     })
     this.rememberWaiting(jobs)
+    this.outputsHere(jobs)
     this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler() } })
   }
 
@@ -304,6 +305,34 @@ export class BrokerAgent implements Startable {
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
+  }
+
+  /**
+   * GetJobResult of a job that ran in another group: its outputs are fetched from that group's
+   * super-peer into this store first (pinned with the job), so `mvm result --output` given here
+   * downloads them from here as for a job of its own.
+   */
+  private outputsHere (jobs: BrokerHandlers): void {
+    const data = this.init.data
+    const result = jobs.GetJobResult
+    if (data === undefined || result === undefined) return
+    jobs.GetJobResult = async (req, ctx) => {
+      const res = await result(req, ctx)
+      const group = this.crossGroup?.groupOf(req.jobId) ?? (res.jobId !== req.jobId ? this.crossGroup?.groupOf(res.jobId) : undefined)
+      const outputs = res.outputs ?? []
+      if (group === undefined || outputs.length === 0) return res
+      const holders = await originHolders(this.node, [group])
+      for (const o of outputs) {
+        if (await data.store.getManifest(o.id) !== undefined) continue
+        try {
+          await data.service.fetch(o.id, holders)
+          await data.store.pin(o.id, outputPin(req.jobId))
+        } catch (err) {
+          this.init.logger.warn({ jobId: req.jobId, output: o.name, group, err: (err as Error).message }, 'an output of a job that ran in another group could not be fetched here; download it from that group\'s broker')
+        }
+      }
+      return res
+    }
   }
 
   /** Whether a job kept here may go to another group later: allowed by the policy, and other groups exist. */
