@@ -25,6 +25,7 @@ export class DirectWiring {
   readonly isDirect: (a: number, b: number) => boolean
   private pairs: SocketPairs | undefined
   private readonly dropped = new Set<number>()
+  private closed = false
 
   constructor (graph: RankGraph, local: number[], private readonly log: Logger) {
     this.plan = planDirect(graph, local)
@@ -34,7 +35,10 @@ export class DirectWiring {
   peersOf (rank: number): DirectPeer[] { return this.plan.get(rank) ?? [] }
 
   async open (signal?: AbortSignal): Promise<void> {
-    this.pairs = await SocketPairs.create(this.plan, signal)
+    const pairs = await SocketPairs.create(this.plan, signal)
+    // the job ended (stopped while starting) before its sockets were made: none may outlive it
+    if (this.closed) { pairs.close(); return }
+    this.pairs = pairs
     for (const r of this.dropped) this.pairs.drop(r)
   }
 
@@ -63,7 +67,7 @@ export class DirectWiring {
     this.pairs?.drop(rank)
   }
 
-  close (): void { this.pairs?.close() }
+  close (): void { this.closed = true; this.pairs?.close() }
 }
 
 /** Turns a rank's uplink frames back into the messages the router takes. */
