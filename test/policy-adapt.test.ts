@@ -12,13 +12,14 @@ import { waitFor } from './lib/nodes.js'
 
 const BARE = join(ROOT, 'test', 'fixtures', 'policies', 'bare-sleeper.yaml')
 const HB = { heartbeatMs: 150, missedHeartbeats: 3 }
+// fast monitoring rounds; heartbeats follow the interval live, so a loaded machine gets a wide miss bound
 const POLICY = `apiVersion: mvm/v1
 kind: Policy
 metadata:
   name: adapt
 spec:
   level: domain
-  monitoring: { intervalSec: 0.1 }
+  monitoring: { intervalSec: 0.1, missedHeartbeats: 30 }
   scheduling:
     strategy: least-loaded
     rules:

@@ -106,6 +106,14 @@ export function createNodeMetrics (init: NodeMetricsInit = {}): NodeMetrics {
       if (now > heartbeatsSeen) { this.inc(now - heartbeatsSeen); heartbeatsSeen = now }
     }
   })
+  let receivedSeen = 0
+  new Counter({
+    name: 'mvm_heartbeats_received_total', help: 'Heartbeats received from group members', registers,
+    collect () {
+      const now = overlay?.heartbeatsReceived?.() ?? 0
+      if (now > receivedSeen) { this.inc(now - receivedSeen); receivedSeen = now }
+    }
+  })
   const queueItems = new Gauge({ name: 'mvm_queue_items_total', help: 'Items sent through each port of a running job on this node', labelNames: ['job', 'rank', 'port'], registers, collect () { fillQueue() } })
   const queueBytes = new Gauge({ name: 'mvm_queue_bytes_total', help: 'Bytes sent through each port of a running job on this node', labelNames: ['job', 'rank', 'port'], registers })
   const fillQueue = (): void => {

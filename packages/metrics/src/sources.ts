@@ -22,5 +22,7 @@ export interface QueuePortStats { jobId: string, rank: number, port: string, ite
 export interface OverlaySource {
   /** Heartbeat intervals members let pass without a heartbeat, since start (super-peer). */
   heartbeatsMissed: () => number
+  /** Heartbeats received from members since start (super-peer). */
+  heartbeatsReceived?: () => number
   members: () => Record<string, number>
 }

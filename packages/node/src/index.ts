@@ -25,6 +25,7 @@ import type { ControlType, DataCounters, RpcPeer } from '@mvm/wire'
 import type { ControlHandler } from './control-router.js'
 import type { MvmNodeInit } from './init.js'
 import type { LinkStatus } from './member.js'
+import type { HeartbeatTiming, Retiming } from './membership.js'
 import type { UsageProbe } from './monitor.js'
 import type { StreamAccess } from './streams.js'
 import type { ControlTraffic } from './traffic.js'
@@ -38,6 +39,7 @@ export type { NodeMetrics } from '@mvm/metrics'
 
 export type { MvmNodeInit } from './init.js'
 export type { ControlHandler } from './control-router.js'
+export type { HeartbeatTiming, Retiming } from './membership.js'
 export type { LinkStatus } from './member.js'
 export type { Usage, UsageProbe } from './monitor.js'
 export type { ProcessTable } from './process-table.js'
@@ -82,6 +84,16 @@ export interface MvmNode extends Startable {
   /** State of this node's link to its super-peer (peer role) and to its parent group (child super-peer). */
   link: () => LinkStatus | undefined
   parentLink: () => LinkStatus | undefined
+  /**
+   * Heartbeat timing at run time: what this super-peer expects of its group (`timing`, undefined
+   * on other roles), switching it (`retime`, a policy's monitoring section changed) and following
+   * a super-peer that said to beat at a new interval (`follow`, from its policy push).
+   */
+  readonly heartbeats: {
+    timing: () => HeartbeatTiming | undefined
+    retime: (next: Partial<HeartbeatTiming>) => Retiming | undefined
+    follow: (superPeerId: string, heartbeatMs: number) => boolean
+  }
   /** Every super-peer of the tree as the bootstrap registry lists them (a job its group refuses may go to another). */
   brokers: () => Promise<Array<{ group: string, soapUrl: string, parentGroup?: string }>>
   /** Whether a peer belongs with this node's group (may fetch its data): admitted members, its super-peers. */
@@ -134,6 +146,11 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     onPeerState: (cb) => rt.onPeerState(cb),
     link: () => rt.link(),
     parentLink: () => rt.parentLink(),
+    heartbeats: {
+      timing: () => rt.heartbeatTiming(),
+      retime: (next) => rt.retimeGroup(next),
+      follow: (from, ms) => rt.followHeartbeat(from, ms)
+    },
     brokers: async () => await rt.brokers(),
     isGroupPeer: async (id) => await rt.isGroupPeer(id),
     monitor: { setProbe: (p) => { rt.monitor.setProbe(p) }, setDataProbe: (p) => { rt.monitor.setDataProbe(p) }, report: () => rt.monitor.report() },

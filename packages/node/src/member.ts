@@ -55,6 +55,9 @@ export class Member {
   private rpc: RpcPeer | undefined
   private loop: Promise<void> | undefined
   private status: LinkStatus
+  /** The interval of the current session (JoinAck, then policy pushes), and how to cut its current wait short. */
+  private beatMs = 0
+  private wake: (() => void) | undefined
 
   constructor (private readonly init: MemberInit) {
     this.status = { state: LinkState.connecting, group: init.group }
@@ -81,6 +84,19 @@ export class Member {
     if (rpc !== undefined) await rpc.close({ signal: AbortSignal.timeout(2000) })
     await this.loop
     this.setStatus({ state: LinkState.stopped, group: this.init.group })
+  }
+
+  /**
+   * Beats at a new interval from now on (the super-peer's policy changed it): the current wait
+   * ends at once, so the first heartbeat at the new rate does not wait out the old interval.
+   * Only for the super-peer that sent it (`from`); a rejoin takes the JoinAck's interval again.
+   */
+  retime (from: string, heartbeatMs: number): boolean {
+    if (this.status.state !== LinkState.joined || this.status.superPeerId !== from || heartbeatMs === this.beatMs || !(heartbeatMs >= 10)) return false
+    this.beatMs = heartbeatMs
+    this.setStatus({ ...this.status, heartbeatMs })
+    this.wake?.()
+    return true
   }
 
   private setStatus (s: LinkStatus): void {
@@ -158,12 +174,15 @@ export class Member {
 
   /** Heartbeats until the channel closes (throws) or the node stops (returns). */
   private async beat (rpc: RpcPeer, intervalMs: number, signal: AbortSignal): Promise<void> {
+    this.beatMs = intervalMs
     const closed = rpc.closed.then((err) => { throw err ?? new UnavailableError(`the super-peer of group ${this.init.group} closed the control channel`) })
     closed.catch(() => {})
     while (!signal.aborted) {
       await rpc.notify({ type: 'heartbeat', report: this.init.monitor.report() }, { signal })
       if (this.init.childReport !== undefined) await rpc.notify({ type: 'childReport', ...this.init.childReport() }, { signal })
-      await Promise.race([sleep(intervalMs, signal).catch(() => {}), closed])
+      const woken = new Promise<void>((resolve) => { this.wake = resolve })
+      await Promise.race([sleep(this.beatMs, signal).catch(() => {}), woken, closed])
+      this.wake = undefined
     }
   }
 }

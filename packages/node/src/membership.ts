@@ -11,6 +11,12 @@ export interface MembershipInit {
 }
 
 interface Entry { info: MemberInfo, session: number }
+
+/** The heartbeat timing a super-peer expects of its members. */
+export interface HeartbeatTiming { heartbeatMs: number, missedHeartbeats: number }
+
+/** A timing change (`retime`): from what, to what, and until when detection keeps the wider bound. */
+export interface Retiming { from: HeartbeatTiming, to: HeartbeatTiming, graceUntilMs: number }
 interface ChildGroup { group: string, superPeerId: string, nodes: MemberInfo[] }
 
 /**
@@ -25,11 +31,50 @@ export class Membership {
   private timer: NodeJS.Timeout | undefined
   private nextSession = 1
   private missed = 0
+  private received = 0
+  private timing: HeartbeatTiming
+  /**
+   * While members switch to a new timing, detection keeps the wider of the old and new bounds
+   * (and the longer interval for the missed tally): a member still beating at the old rate, or
+   * one that already beats at the new, slower rate, is never marked down for the switch itself.
+   */
+  private grace: { untilMs: number, intervalMs: number, boundMs: number } | undefined
 
-  constructor (private readonly init: MembershipInit) {}
+  constructor (private readonly init: MembershipInit) {
+    this.timing = { heartbeatMs: init.heartbeatMs, missedHeartbeats: init.missedHeartbeats }
+  }
 
-  get heartbeatMs (): number { return this.init.heartbeatMs }
-  get missedHeartbeats (): number { return this.init.missedHeartbeats }
+  /** The interval members are told to beat at (JoinAck, policy pushes): the latest timing. */
+  get heartbeatMs (): number { return this.timing.heartbeatMs }
+  get missedHeartbeats (): number { return this.timing.missedHeartbeats }
+  /** Heartbeats received from members since start. */
+  get receivedTotal (): number { return this.received }
+
+  /**
+   * Switches the timing at run time (a policy's monitoring section changed). Members learn the
+   * new interval from the next policy push; until every one had time to (the old bound plus the
+   * new one), silence is judged by the wider bound. Returns undefined when nothing changed.
+   */
+  retime (next: Partial<HeartbeatTiming>): Retiming | undefined {
+    const from = { ...this.timing }
+    const to = { heartbeatMs: next.heartbeatMs ?? from.heartbeatMs, missedHeartbeats: next.missedHeartbeats ?? from.missedHeartbeats }
+    if (to.heartbeatMs === from.heartbeatMs && to.missedHeartbeats === from.missedHeartbeats) return undefined
+    const oldBound = this.boundMs()
+    const newBound = to.heartbeatMs * to.missedHeartbeats
+    const graceUntilMs = Date.now() + oldBound + newBound
+    this.grace = { untilMs: graceUntilMs, intervalMs: Math.max(this.intervalMs(), to.heartbeatMs), boundMs: Math.max(oldBound, newBound) }
+    this.timing = to
+    if (this.timer !== undefined) { this.stop(); this.start() }
+    return { from, to, graceUntilMs }
+  }
+
+  private inGrace (): boolean {
+    if (this.grace !== undefined && Date.now() >= this.grace.untilMs) this.grace = undefined
+    return this.grace !== undefined
+  }
+
+  private intervalMs (): number { return this.inGrace() ? this.grace!.intervalMs : this.timing.heartbeatMs }
+  private boundMs (): number { return this.inGrace() ? this.grace!.boundMs : this.timing.heartbeatMs * this.timing.missedHeartbeats }
   /**
    * Heartbeat intervals members let pass in silence since start: a heartbeat arriving after a
    * gap of k whole intervals counts k-1 (jitter under one interval counts nothing), and a member
@@ -40,7 +85,7 @@ export class Membership {
   start (): void {
     if (this.timer !== undefined) return
     // check often enough that detection lags the deadline by at most half an interval
-    this.timer = setInterval(() => { this.sweep() }, Math.max(10, Math.floor(this.init.heartbeatMs / 2)))
+    this.timer = setInterval(() => { this.sweep() }, Math.max(10, Math.floor(this.timing.heartbeatMs / 2)))
     this.timer.unref()
   }
 
@@ -67,7 +112,8 @@ export class Membership {
     const e = this.current(peerId, session)
     if (e === undefined) return
     const now = Date.now()
-    if (e.info.state === PeerState.up) this.missed += Math.max(0, Math.floor((now - e.info.lastSeen) / this.init.heartbeatMs) - 1)
+    this.received++
+    if (e.info.state === PeerState.up) this.missed += Math.max(0, Math.floor((now - e.info.lastSeen) / this.intervalMs()) - 1)
     e.info.report = report
     e.info.lastSeen = now
     if (e.info.state !== PeerState.up) this.setState(e, PeerState.up, 'heartbeat resumed')
@@ -111,11 +157,13 @@ export class Membership {
   }
 
   private sweep (): void {
-    const deadline = Date.now() - this.init.heartbeatMs * this.init.missedHeartbeats
+    const bound = this.boundMs()
+    const deadline = Date.now() - bound
+    const { heartbeatMs, missedHeartbeats } = this.timing
     for (const e of this.entries.values()) {
       if (e.info.state === PeerState.up && e.info.lastSeen < deadline) {
-        this.missed += this.init.missedHeartbeats
-        this.setState(e, PeerState.down, `no heartbeat for ${this.init.missedHeartbeats} intervals of ${this.init.heartbeatMs} ms`)
+        this.missed += missedHeartbeats
+        this.setState(e, PeerState.down, `no heartbeat for ${missedHeartbeats} intervals of ${heartbeatMs} ms` + (bound !== heartbeatMs * missedHeartbeats ? ` (${bound} ms while the timing changes)` : ''))
       }
     }
   }

@@ -17,7 +17,7 @@ import { streamAccess, type StreamAccess } from './streams.js'
 import { loadOrCreateKey } from './keys.js'
 import { lockDataDir } from './data-dir.js'
 import { Member, type LinkStatus } from './member.js'
-import { Membership } from './membership.js'
+import { Membership, type HeartbeatTiming, type Retiming } from './membership.js'
 import { Monitor } from './monitor.js'
 import { ProcessTable } from './process-table.js'
 import { Registrar } from './registrar.js'
@@ -207,6 +207,7 @@ export class NodeRuntime {
       if (membership !== undefined) {
         this.metrics.setOverlay({
           heartbeatsMissed: () => membership.missedTotal,
+          heartbeatsReceived: () => membership.receivedTotal,
           members: () => {
             const byState: Record<string, number> = { up: 0, down: 0, left: 0 }
             for (const m of membership.view({ includeChildren: false }).slice(1)) byState[m.state] = (byState[m.state] ?? 0) + 1
@@ -333,6 +334,34 @@ export class NodeRuntime {
   }
 
   link (): LinkStatus | undefined { return this.member?.link }
+
+  /** The heartbeat timing this super-peer expects of its group; undefined on other roles. */
+  heartbeatTiming (): HeartbeatTiming | undefined {
+    const m = this.membership
+    return m === undefined ? undefined : { heartbeatMs: m.heartbeatMs, missedHeartbeats: m.missedHeartbeats }
+  }
+
+  /** Switches this super-peer's expected heartbeat timing at run time (see {@link Membership.retime}); logged as an event. */
+  retimeGroup (next: Partial<HeartbeatTiming>): Retiming | undefined {
+    const r = this.membership?.retime(next)
+    if (r !== undefined) {
+      componentLogger(this.log, 'overlay').info({ event: 'heartbeatTiming', group: this.cfg.group, from: r.from, to: r.to, graceUntilMs: r.graceUntilMs },
+        `group ${this.cfg.group}: heartbeats every ${r.to.heartbeatMs} ms (was ${r.from.heartbeatMs}), down after ${r.to.missedHeartbeats} missed (was ${r.from.missedHeartbeats}); the wider bound holds until every member switched`)
+    }
+    return r
+  }
+
+  /** A super-peer this node is a member of said to beat at `heartbeatMs`: the link to it follows (peer link or parent link). */
+  followHeartbeat (from: string, heartbeatMs: number): boolean {
+    let changed = false
+    for (const m of [this.member, this.parentMember]) {
+      if (m?.retime(from, heartbeatMs) === true) {
+        changed = true
+        componentLogger(this.log, 'overlay').info({ event: 'heartbeatTiming', link: m.link.group, superPeer: from, heartbeatMs }, `link to group ${m.link.group}: heartbeats every ${heartbeatMs} ms from now on`)
+      }
+    }
+    return changed
+  }
 
   /**
    * Every super-peer (broker) of the tree as the bootstrap registry lists them: this node's own

@@ -31,6 +31,8 @@ export { PeerPolicy, type NodePolicyState } from './peer-policy.js'
 export interface PeerHost extends PeerNode {
   readonly streams: PeerAgentInit['streams']
   extendSoap: (handlers: { Node?: { GetLogs?: Handler<GetLogsRequest, GetLogsResponse> } }) => void
+  /** The node's heartbeat links: a push saying a new interval (`heartbeatMs`) is followed at once. */
+  readonly heartbeats?: { follow: (superPeerId: string, heartbeatMs: number) => boolean }
 }
 
 export interface PeerRoleInit {
@@ -77,6 +79,7 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
     node.extendSoap({ Node: { GetLogs: nodeLogsHandler({ dataDir: init.dataDir }) } })
     if (init.policyUpdates === false) return undefined
     return node.control.handle('policyUpdate', (b, ctx) => {
+      followHeartbeat(node, b.policyJson, ctx.peerId)
       const state = receivePolicy(b.policyJson, ctx.peerId)
       // the reply tells the super-peer what this node runs (`mvm policy show --effective --node`)
       return state === undefined ? undefined : { type: 'policyUpdate', policyJson: JSON.stringify(state) }
@@ -97,6 +100,14 @@ export function createPeerRole (node: PeerHost, init: PeerRoleInit): PeerRole {
       await start()
     }
   })
+}
+
+/** The super-peer's push says the interval its members beat at: the link to it follows (see @mvm/super-peer heartbeat-timing). */
+function followHeartbeat (node: PeerHost, json: string, from: string): void {
+  if (node.heartbeats === undefined) return
+  let ms: unknown
+  try { ms = (JSON.parse(json) as { heartbeatMs?: unknown } | null)?.heartbeatMs } catch { return }
+  if (typeof ms === 'number' && Number.isFinite(ms)) node.heartbeats.follow(from, ms)
 }
 
 function onPolicyUpdate (json: string, from: string, agent: PeerAgent, policy: PeerPolicy, log: Logger): NodePolicyState | undefined {

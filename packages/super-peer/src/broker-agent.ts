@@ -4,10 +4,10 @@ import { BadRequestError, ErrorCode, NotFoundError, UnavailableError, toMvmError
 import { createBroker, parseBoundedJson, terminalStates, type Broker, type FaultTolerance, type Job, type NodeView, type StrategySpec } from '@mvm/broker'
 import type { Holder } from '@mvm/data'
 import { dispatchEnvironment, gateBuilds } from './env-gate.js'
-import { dispatchInputs, fetchOutputs, inputIds, inputPin, type BrokerData } from './job-data.js'
+import { dispatchInputs, fetchOutputs, inputIds, inputPin, outputPin, type BrokerData } from './job-data.js'
 import type { EffectivePolicy, ScopeTarget } from '@mvm/model'
 import { expectBody, type ControlBody, type ControlBodyInit, type ControlType, type RpcPeer } from '@mvm/wire'
-import type { BrokerHandlers, JobInfo } from '@mvm/soap'
+import type { BrokerHandlers, JobInfo, SubmitJobRequest } from '@mvm/soap'
 import { controlDispatcher } from './dispatcher.js'
 import { brokerJobHandlers, jobInfo } from './broker-soap.js'
 import { createDataAccess, type DataAccess } from './data-access.js'
@@ -17,7 +17,7 @@ import { decodeStoredBundle } from './submission.js'
 import { PolicyControl, ftOf, quotasOf, strategyOf } from './policy-control.js'
 import { rootFiles } from './policy-layers.js'
 import { authorizedJobHandlers, policyHandlers } from './policy-soap.js'
-import { checkCapacity, withHoldReason } from './capacity.js'
+import { capacityFor, checkCapacity, shortfall, withHoldReason } from './capacity.js'
 import { matchNodes } from './node-match.js'
 import { applyJobPolicy } from './policy-jobs.js'
 import { RuntimeReservations } from './reservations.js'
@@ -25,10 +25,14 @@ import { SelfConfig } from './self-config.js'
 import { authorized } from './policy-soap.js'
 import { CrossGroup } from './cross-group.js'
 import { startMoving, type Moving } from './migrate-soap.js'
+import { HeartbeatTimingFollower, type HeartbeatControl } from './heartbeat-timing.js'
+import { WaitingJobs } from './cross-group-waiting.js'
 
 const POLICY_UPDATE_TIMEOUT_MS = 10_000
 /** Broker setting: where the jobs this broker passed to other groups run. */
 const CROSS_GROUP_KEY = 'cross-group-routes'
+/** Broker setting: jobs accepted here that another group may run later (what an offer needs). */
+const CROSS_GROUP_WAITING_KEY = 'cross-group-waiting'
 
 /** A member as the super-peer's membership view gives it (structural: see @mvm/node MemberInfo). */
 export interface MemberLike {
@@ -58,6 +62,17 @@ export interface SuperPeerNode {
   readonly membership: { view: (opts?: { group?: string, includeChildren?: boolean }) => MemberLike[], get: (peerId: string) => MemberLike | undefined }
   onPeerState: (cb: (e: { peerId: string, state: 'up' | 'down' | 'left' }) => void) => () => void
   extendSoap: (handlers: { Broker?: BrokerHandlers }) => void
+  /** Heartbeat timing at run time (policy `monitoring`); without it a change applies when nodes next start. */
+  readonly heartbeats?: HeartbeatControl
+}
+
+/** The data holder (super-peer) of the group a passed-on job came from, as the bootstrap registry lists it. */
+async function originHolders (node: SuperPeerNode, viaGroups: string[]): Promise<Array<{ peerId: string, addrs: string[] }>> {
+  if (node.brokers === undefined) return []
+  let list: Array<{ group: string, peerId?: unknown, multiaddrs?: unknown }>
+  try { list = await node.brokers() } catch { return [] }
+  return list.filter((b) => b.group === viaGroups[0] && typeof b.peerId === 'string' && Array.isArray(b.multiaddrs))
+    .map((b) => ({ peerId: b.peerId as string, addrs: (b.multiaddrs as unknown[]).filter((a): a is string => typeof a === 'string') }))
 }
 
 /** How often finished jobs past retention are pruned (each run forgets at most 1000 arrays or jobs). */
@@ -125,6 +140,11 @@ export class BrokerAgent implements Startable {
   readonly dataAccess: DataAccess | undefined
   /** Jobs passed on to other groups (set once started): calls on their ids follow them. */
   crossGroup: CrossGroup | undefined
+  /** Jobs accepted here that wait (dependencies, capacity) and may be passed on later. */
+  private waiting: WaitingJobs | undefined
+  /** Whether other groups' brokers were registered at the last look (a lone group passes nothing on). */
+  private othersExist = false
+  private othersCheckedAt = 0
   private roundTimer: NodeJS.Timeout | undefined
   /** When recent jobs failed (ms), for `failuresPerHour`. */
   private failures: number[] = []
@@ -144,6 +164,7 @@ export class BrokerAgent implements Startable {
 
   private readonly strategy: StrategySpec
   private readonly faultTolerance: FaultTolerance
+  private readonly heartbeat: HeartbeatTimingFollower
 
   constructor (private readonly node: SuperPeerNode, private readonly init: BrokerAgentInit) {
     const log = init.logger
@@ -174,9 +195,14 @@ export class BrokerAgent implements Startable {
     this.policy = new PolicyControl({
       setStrategy: (s) => { this.broker.setStrategy(s) },
       setFaultTolerance: (ft) => { this.broker.setFaultTolerance(ft) },
-      // a new policy may change the monitoring interval: the next round follows it at once
-      broadcast: (json) => { this.broadcast(json); this.rescheduleRound() }
+      // a new policy may change the monitoring interval: heartbeats (detection first) and the next round follow it at once
+      broadcast: (json) => {
+        this.heartbeat.onPolicy(this.policy.effective.spec.monitoring)
+        this.broadcast(this.heartbeat.annotate(json))
+        this.rescheduleRound()
+      }
     }, log, { group: node.group ?? '', target: () => this.scopeTarget() })
+    this.heartbeat = new HeartbeatTimingFollower(node.heartbeats)
     this.selfConfig = new SelfConfig((st) => { this.broker.setStrategy(st) }, () => this.broker.strategy(), log)
     this.dataAccess = init.data === undefined ? undefined : createDataAccess({ store: init.data.store, broker: this.broker, policy: () => this.policy.effective, dataDir: init.dataDir, log })
   }
@@ -192,6 +218,8 @@ export class BrokerAgent implements Startable {
     await mkdir(join(this.init.dataDir, 'broker'), { recursive: true })
     const files = this.init.policyFiles ?? (this.init.policy !== undefined ? await rootFiles(this.init.policy) : [])
     await this.policy.start(files, { strategy: this.strategy, faultTolerance: this.faultTolerance })
+    // the node's heartbeat timing came from these files (or its flags): only later changes retime it
+    this.heartbeat.baseline(this.policy.effective.spec.monitoring)
     await this.broker.start()
     // before the broker's first pass: a build a restart interrupted runs again before dispatch
     if (this.init.data !== undefined) gateBuilds(this.broker, this.init.data, this.broker.list({ state: 'queued', limit: 10_000 }).map((j) => j.id), this.init.logger)
@@ -220,7 +248,7 @@ export class BrokerAgent implements Startable {
       else this.nodePolicies.delete(e.peerId)
     }))
     this.refresh()
-    this.timer = setInterval(() => { this.refresh() }, this.init.refreshMs ?? 1000)
+    this.timer = setInterval(() => { this.refresh(); this.crossGroupRound() }, this.init.refreshMs ?? 1000)
     this.timer.unref()
     this.pruneHistory()
     const pruner = setInterval(() => { this.pruneHistory() }, PRUNE_EVERY_MS)
@@ -237,7 +265,14 @@ export class BrokerAgent implements Startable {
       shape: (r, written, profile) => applyJobPolicy(r, written, this.specWithReservations(), profile),
       requestCut: async (jobId, peerId) => { await this.requestCut(jobId, peerId) },
       log: this.init.logger,
-      admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity) }
+      // a job with dependencies the group can never run waits for them here, then goes to another group (cross-group-waiting.ts)
+      admit: (r) => { checkCapacity(r, this.members(), this.groupName(), this.policy.effective.spec.scheduling.waitForCapacity || (this.mayPassOnLater() && (r.dependsOn ?? []).length > 0)) },
+      // jobs between groups (cross-group.ts): a batch's refused submissions go elsewhere; a job that came here fetches its inputs from its group
+      passOn: async (refused) => {
+        if (this.crossGroup === undefined) throw refused[0]!.err
+        return await this.crossGroup.offerMany(refused)
+      },
+      originHolders: async (via) => await originHolders(this.node, via)
     })
     this.explainQueued(jobs)
     const submitJob = jobs.SubmitJob!
@@ -266,6 +301,18 @@ export class BrokerAgent implements Startable {
     })
     jobs.MigrateRank = this.moving.handlers.MigrateRank
     const admin = (): 'policy.apply' => 'policy.apply'
+    this.waiting = new WaitingJobs({
+      broker: this.broker,
+      cross: this.crossGroup,
+      afterSec: () => this.policy.effective.spec.scheduling.crossGroupAfterSec,
+      allowed: () => this.mayPassOnLater(),
+      neverFits: (job) => shortfall(job.size, capacityFor(this.members(), job.request.placement), this.groupName()),
+      load: () => this.broker.setting(CROSS_GROUP_WAITING_KEY) ?? null,
+      save: (json) => { this.broker.putSetting(CROSS_GROUP_WAITING_KEY, json) },
+      log: this.init.logger
+    })
+    this.rememberWaiting(jobs)
+    this.outputsHere(jobs)
     this.node.extendSoap({ Broker: { ...authorizedJobHandlers(jobs, this.broker, () => this.policy.effective), ...policyHandlers(this.policy, async (node, subject) => await this.findNodePolicy(node, subject, this.lifetime?.signal), () => ({ reservations: this.reservationsView(), adaptations: this.selfConfig.switches })), Reserve: this.reserveHandler(), DrainNode: authorized(this.moving.handlers.DrainNode, () => this.policy.effective, admin), ResumeNode: authorized(this.moving.handlers.ResumeNode, () => this.policy.effective, admin) } })
   }
 
@@ -288,6 +335,75 @@ export class BrokerAgent implements Startable {
     for (const c of this.cleanups.splice(0)) c()
     this.policy.stop()
     await this.broker.stop()
+  }
+
+  /**
+   * GetJobResult of a job that ran in another group: its outputs are fetched from that group's
+   * super-peer into this store first (pinned with the job), so `mvm result --output` given here
+   * downloads them from here as for a job of its own.
+   */
+  private outputsHere (jobs: BrokerHandlers): void {
+    const data = this.init.data
+    const result = jobs.GetJobResult
+    if (data === undefined || result === undefined) return
+    jobs.GetJobResult = async (req, ctx) => {
+      const res = await result(req, ctx)
+      const group = this.crossGroup?.groupOf(req.jobId) ?? (res.jobId !== req.jobId ? this.crossGroup?.groupOf(res.jobId) : undefined)
+      const outputs = res.outputs ?? []
+      if (group === undefined || outputs.length === 0) return res
+      const holders = await originHolders(this.node, [group])
+      for (const o of outputs) {
+        if (await data.store.getManifest(o.id) !== undefined) continue
+        try {
+          await data.service.fetch(o.id, holders)
+          await data.store.pin(o.id, outputPin(req.jobId))
+        } catch (err) {
+          this.init.logger.warn({ jobId: req.jobId, output: o.name, group, err: (err as Error).message }, 'an output of a job that ran in another group could not be fetched here; download it from that group\'s broker')
+        }
+      }
+      return res
+    }
+  }
+
+  /** Whether a job kept here may go to another group later: allowed by the policy, and other groups exist. */
+  private mayPassOnLater (): boolean {
+    return this.policy.effective.spec.scheduling.crossGroup !== 'forbid' && this.othersExist
+  }
+
+  /** The cross-group part of the refresh timer: who else is there (every 10 s), then the waiting jobs' round. */
+  private crossGroupRound (): void {
+    const brokers = this.node.brokers
+    if (brokers !== undefined && Date.now() - this.othersCheckedAt > 10_000) {
+      this.othersCheckedAt = Date.now()
+      const own = this.node.group ?? this.groupName()
+      void brokers.call(this.node).then((list) => { this.othersExist = list.some((b) => b.group !== own && b.soapUrl !== '') }, () => {})
+    }
+    void this.waiting?.round().catch((err: unknown) => { this.init.logger.warn({ err: (err as Error).message }, 'cross-group round failed') })
+  }
+
+  /**
+   * Submissions stored here that may later go to another group are remembered: every one while
+   * the policy sets `crossGroupAfterSec`, else the ones the group can never run as it is.
+   */
+  private rememberWaiting (jobs: BrokerHandlers): void {
+    const keep = (req: SubmitJobRequest, jobId: string): void => {
+      const waiting = this.waiting
+      if (waiting === undefined || this.crossGroup?.groupOf(jobId) !== undefined || !this.mayPassOnLater()) return
+      let job: Job
+      try { job = this.broker.get(jobId) } catch { return }
+      // a sweep, or a job taking an earlier job's outputs here, stays in this group
+      if (job.childIds !== undefined || ((job.request.instance as { inputsFrom?: unknown[] } | undefined)?.inputsFrom ?? []).length > 0) return
+      if (this.policy.effective.spec.scheduling.crossGroupAfterSec !== undefined || shortfall(job.size, capacityFor(this.members(), job.request.placement), this.groupName()) !== undefined) waiting.remember(jobId, req)
+    }
+    const { SubmitJob, SubmitJobs } = jobs
+    if (SubmitJob !== undefined) jobs.SubmitJob = async (req, ctx) => { const res = await SubmitJob(req, ctx); keep(req, res.jobId); return res }
+    if (SubmitJobs !== undefined) {
+      jobs.SubmitJobs = async (req, ctx) => {
+        const res = await SubmitJobs(req, ctx)
+        res.submitted.forEach((r, i) => { keep(req.jobs[i]!, r.jobId) })
+        return res
+      }
+    }
   }
 
   /** Forgets finished jobs past the policy's `accounting.retentionDays` (read at each run, so a policy change applies). */
@@ -372,7 +488,7 @@ export class BrokerAgent implements Startable {
     const timer = setTimeout(() => {
       if (this.lifetime === undefined || this.node.membership.get(peerId)?.state !== 'up') return
       if (this.node.control.toPeer(peerId) === undefined) { if (attempt < 20) this.sendPolicySoon(peerId, attempt + 1); return }
-      this.sendPolicy(peerId, this.policy.policyJson())
+      this.sendPolicy(peerId, this.heartbeat.annotate(this.policy.policyJson()))
     }, 100)
     timer.unref()
   }
@@ -396,6 +512,7 @@ export class BrokerAgent implements Startable {
     }
     let push: unknown
     try { push = JSON.parse(json) } catch { this.init.logger.warn({ from }, 'policyUpdate: policyJson is not JSON; ignored'); return undefined }
+    this.heartbeat.fromParent(push, from)
     await this.policy.inherit(push, from)
     const self = this.init.localPeer
     const state = self !== undefined ? this.nodePolicy(self.peerId()) : undefined

@@ -1,6 +1,6 @@
 import type { Broker, Job, JobRequest, JobResult } from '@mvm/broker'
 import type { BrokerHandlers, RequestContext, JobInfo, JobOutput, JobParam, GetJobResultResponse, SubmitJobRequest } from '@mvm/soap'
-import { BadRequestError, InvalidStateError, type Logger } from '@mvm/core'
+import { BadRequestError, CapacityError, InvalidStateError, type Logger } from '@mvm/core'
 import type { InstanceTemplate } from '@mvm/wire'
 import { prepareSubmission, type Submission } from './submission.js'
 import { SubmissionCache } from './submission-cache.js'
@@ -9,6 +9,7 @@ import { listHistory, rankResult } from './history-soap.js'
 import { gateBuilds } from './env-gate.js'
 import { bindInputs, inputIds, inputPin, type BrokerData, type InputCheck } from './job-data.js'
 import type { DataAccess } from './data-access.js'
+import type { Holder } from '@mvm/data'
 
 const iso = (ms: number | null | undefined): string | undefined => ms === null || ms === undefined ? undefined : new Date(ms).toISOString()
 
@@ -87,6 +88,13 @@ export interface JobHandlerOptions {
   shape?: (request: JobRequest, written: ReadonlySet<string>, profile: string) => JobRequest
   /** Asks the node running rank 0 of a job for a coordinated cut (`CheckpointJob`). */
   requestCut?: (jobId: string, peerId: string) => Promise<void>
+  /**
+   * SubmitJobs: submissions of the batch that `admit` refused for capacity, run elsewhere (in
+   * another group); returns their ids by batch index, or throws to refuse the whole batch.
+   */
+  passOn?: (refused: Array<{ index: number, req: SubmitJobRequest, err: CapacityError }>) => Promise<Map<number, { jobId: string, childJobIds: string[] }>>
+  /** The data holders of the group a passed-on submission came from (`viaGroups`): its stored inputs are fetched from there. */
+  originHolders?: (viaGroups: string[]) => Promise<Holder[]>
   log?: Logger
 }
 
@@ -111,7 +119,8 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
     const check: InputCheck | undefined = user === undefined || access === undefined
       ? undefined
       : { file: (id, what) => { access.checkRead(user, id, what) }, job: (jobId, what) => { access.checkJob(user, jobId, what) } }
-    const bind = async (r: JobRequest): Promise<JobRequest> => await bindInputs(r, req.inputs, options.data, broker, check)
+    const origin = (req.viaGroups ?? []).length > 0 && options.originHolders !== undefined ? await options.originHolders(req.viaGroups!) : []
+    const bind = async (r: JobRequest): Promise<JobRequest> => await bindInputs(r, req.inputs, options.data, broker, check, origin)
     const request = await bind(sub.request)
     if (request.children !== undefined) request.children = await Promise.all(request.children.map(async (c) => await bind(c as JobRequest)))
     return { ...sub, request }
@@ -139,20 +148,28 @@ export function brokerJobHandlers (broker: Broker, progress: ProgressSource, opt
     async SubmitJobs ({ jobs }, ctx) {
       if (jobs.length > MAX_BATCH) throw new BadRequestError(`SubmitJobs: at most ${MAX_BATCH} jobs per call (got ${jobs.length})`)
       const subs = []
+      const here: number[] = []
+      const refused: Array<{ index: number, req: SubmitJobRequest, err: CapacityError }> = []
       for (const [i, req] of jobs.entries()) {
         try {
           const sub = await prepare(req, ctx)
           options.admit?.(sub.request)
           subs.push(sub)
+          here.push(i)
         } catch (err) {
+          if (options.passOn !== undefined && err instanceof CapacityError) { refused.push({ index: i, req, err }); continue }
           throw inBatch(err, i, jobs.length)
         }
       }
+      // every submission checked: the ones this group cannot run go elsewhere first (or the batch is refused)
+      const away = refused.length === 0 ? new Map<number, { jobId: string, childJobIds: string[] }>() : await options.passOn!(refused)
       const res = broker.submitMany(subs.map((s) => ({ request: s.request, bundle: s.bundle })), { commit: 'batch' })
       if (options.data !== undefined) gateBuilds(broker, options.data, res.flatMap((r) => [r.jobId, ...r.childJobIds]), options.log)
       await broker.flush()
       await pinInputs(res.flatMap((r) => [r.jobId, ...r.childJobIds]))
-      return { submitted: res.map((r) => ({ jobId: r.jobId, childJobIds: r.childJobIds })) }
+      const out = new Map(away)
+      here.forEach((i, k) => { out.set(i, { jobId: res[k]!.jobId, childJobIds: res[k]!.childJobIds }) })
+      return { submitted: jobs.map((_, i) => out.get(i)!) }
     },
     async WaitJob ({ jobId, timeoutMs }) {
       const full = id(jobId)

@@ -4,8 +4,11 @@ import { createBrokerClient, type BrokerClient, type BrokerHandlers, type JobInf
 /** A super-peer of the tree as the bootstrap registry lists it. */
 export interface BrokerEntry { group: string, soapUrl: string }
 
-/** Where a job this broker passed on runs. */
-interface Route { group: string, url: string }
+/** Where a job this broker passed on runs; `element`: one of a passed-on sweep's elements (listed under its parent). */
+interface Route { group: string, url: string, element?: boolean, remoteId?: string }
+
+/** A submission of a SubmitJobs batch this group refused for capacity, by its index in the batch. */
+export interface RefusedInBatch { index: number, req: SubmitJobRequest, err: CapacityError }
 
 export interface CrossGroupInit {
   /** This super-peer's group. */
@@ -21,6 +24,8 @@ export interface CrossGroupInit {
 }
 
 const OFFER_TIMEOUT_MS = 60_000
+/** Passed-on jobs asked of their groups per ListJobs call, at most. */
+const LIST_MAX = 1000
 const PROXY_TIMEOUT_MS = 30_000
 /** Routes kept at most; the oldest go first (their jobs are then only known where they ran). */
 const MAX_ROUTES = 100_000
@@ -34,11 +39,15 @@ const MAX_ROUTES = 100_000
  */
 export class CrossGroup {
   private readonly routes = new Map<string, Route>()
+  /** The last state each passed-on job was listed in, for when its group does not answer. */
+  private readonly seen = new Map<string, JobInfo>()
 
   constructor (private readonly init: CrossGroupInit) {
     try {
       const stored = JSON.parse(init.load() ?? '{}') as Record<string, Route>
-      for (const [id, r] of Object.entries(stored)) if (typeof r?.group === 'string' && typeof r.url === 'string') this.routes.set(id, r)
+      for (const [id, r] of Object.entries(stored)) {
+        if (typeof r?.group === 'string' && typeof r.url === 'string') this.routes.set(id, { group: r.group, url: r.url, ...(r.element === true ? { element: true } : {}), ...(typeof r.remoteId === 'string' ? { remoteId: r.remoteId } : {}) })
+      }
     } catch (err) {
       init.log.warn({ err: (err as Error).message }, 'stored cross-group routes unreadable; jobs passed on before are only known where they run')
     }
@@ -52,17 +61,23 @@ export class CrossGroup {
    * calls `local` for this broker's own jobs. An id this broker does not know is looked up
    * among the routes (full id or unique prefix) before the not-found error is let through.
    */
-  follow<Req extends { jobId: string }, Res> (local: (req: Req, ctx: never) => Promise<Res>, remote: (c: BrokerClient, req: Req, route: { group: string }) => Promise<Res>): (req: Req, ctx: never) => Promise<Res> {
+  follow<Req extends { jobId: string }, Res> (local: (req: Req, ctx: never) => Promise<Res>, remote: (c: BrokerClient, req: Req, route: { group: string, localId: string }) => Promise<Res>): (req: Req, ctx: never) => Promise<Res> {
+    // a job that waited here before it was passed on has an id of its own there (`remoteId`)
+    const go = async (req: Req, id: string, r: Route): Promise<Res> => await remote(createBrokerClient(r.url), { ...req, jobId: r.remoteId ?? id }, { group: r.group, localId: id })
     return async (req, ctx) => {
       const exact = this.routes.get(req.jobId)
-      if (exact !== undefined) return await remote(createBrokerClient(exact.url), req, exact)
+      if (exact !== undefined) return await go(req, req.jobId, exact)
+      let res: Res
       try {
-        return await local(req, ctx)
+        res = await local(req, ctx)
       } catch (err) {
         const r = (err as { code?: string }).code === ErrorCode.NOT_FOUND ? this.route(req.jobId) : undefined
         if (r === undefined) throw err
-        return await remote(createBrokerClient(r.url), { ...req, jobId: this.fullId(req.jobId) }, r)
+        return await go(req, this.fullId(req.jobId), r)
       }
+      // passed on while the call was under way (a WaitJob long poll sees the job end here): follow it
+      const moved = this.route(req.jobId)
+      return moved?.remoteId !== undefined ? await go(req, this.fullId(req.jobId), moved) : res
     }
   }
 
@@ -82,25 +97,140 @@ export class CrossGroup {
     const info = <K extends 'GetJob' | 'WaitJob' | 'CancelJob' | 'HoldJob' | 'ReleaseJob'>(name: K, remote: (c: BrokerClient, req: { jobId: string, timeoutMs?: number }) => Promise<JobInfo>): void => {
       const local = jobs[name] as ((req: { jobId: string }, ctx: never) => Promise<JobInfo>) | undefined
       if (local === undefined) return
-      jobs[name] = this.follow(local, async (c, req, r) => ({ ...await remote(c, req), group: r.group })) as never
+      jobs[name] = this.follow(local, async (c, req, r) => ({ ...await remote(c, req), jobId: r.localId, group: r.group })) as never
     }
     info('GetJob', async (c, req) => await c.GetJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
     info('WaitJob', async (c, req) => await c.WaitJob(req as never, { timeoutMs: (req.timeoutMs ?? 0) + PROXY_TIMEOUT_MS }))
     info('CancelJob', async (c, req) => await c.CancelJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
     info('HoldJob', async (c, req) => await c.HoldJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
     info('ReleaseJob', async (c, req) => await c.ReleaseJob(req, { timeoutMs: PROXY_TIMEOUT_MS }))
+    const list = jobs.ListJobs
+    if (list !== undefined) {
+      jobs.ListJobs = async (req, ctx) => {
+        const listed = await list(req, ctx)
+        // a job that waited here and was passed on is listed as it is where it runs
+        const own = { ...listed, jobs: listed.jobs.filter((j) => this.routes.get(j.jobId)?.remoteId === undefined) }
+        const limit = Math.min(Math.max(req.limit ?? 100, 1), 10_000)
+        const away = (await this.passedOn(Math.min(limit, LIST_MAX))).filter((j) => req.state === undefined || j.state === req.state)
+        if (away.length === 0) return own
+        // newest first, as the broker lists its own
+        const all = [...own.jobs, ...away].sort((a, b) => b.submittedAt.localeCompare(a.submittedAt))
+        return { ...own, jobs: all.slice(0, limit) }
+      }
+    }
     const result = jobs.GetJobResult
     if (result !== undefined) jobs.GetJobResult = this.follow(result as never, async (c, req) => await c.GetJobResult(req as never, { timeoutMs: PROXY_TIMEOUT_MS })) as never
   }
 
+  /**
+   * The jobs this broker passed on (newest `limit`, sweep elements under their parent), as
+   * their groups report them now, each with its `group`. A group that does not answer: its
+   * jobs are shown as last seen, or left out (with a log line) if never seen.
+   */
+  async passedOn (limit: number): Promise<JobInfo[]> {
+    const ids = [...this.routes].filter(([, r]) => r.element !== true).slice(-limit)
+    const byUrl = new Map<string, { group: string, ids: string[], local: Map<string, string> }>()
+    for (const [id, r] of ids) {
+      const g = byUrl.get(r.url) ?? { group: r.group, ids: [], local: new Map<string, string>() }
+      g.ids.push(r.remoteId ?? id)
+      if (r.remoteId !== undefined) g.local.set(r.remoteId, id)
+      byUrl.set(r.url, g)
+    }
+    const out: JobInfo[] = []
+    await Promise.all([...byUrl].map(async ([url, g]) => {
+      const c = createBrokerClient(url)
+      let infos: JobInfo[]
+      try {
+        infos = (await c.WaitJobs({ jobIds: g.ids, timeoutMs: 0 }, { timeoutMs: PROXY_TIMEOUT_MS })).jobs
+      } catch {
+        // one id the group forgot (pruned history) must not hide the others: ask one by one
+        infos = []
+        for (const id of g.ids) {
+          try { infos.push(await c.GetJob({ jobId: id }, { timeoutMs: PROXY_TIMEOUT_MS })) } catch (err) {
+            const last = this.seen.get(g.local.get(id) ?? id)
+            if (last !== undefined) infos.push({ ...last, reason: `group ${g.group} did not answer (${(err as Error).message}); as last seen` })
+            else this.init.log.warn({ jobId: id, group: g.group, err: (err as Error).message }, 'a job passed on to another group could not be listed')
+          }
+        }
+      }
+      for (const i of infos) { const id = g.local.get(i.jobId) ?? i.jobId; const x = { ...i, jobId: id, group: g.group }; this.seen.set(id, x); out.push(x) }
+    }))
+    if (this.seen.size > LIST_MAX * 2) for (const k of [...this.seen.keys()].slice(0, this.seen.size - LIST_MAX)) this.seen.delete(k)
+    return out
+  }
+
+  /**
+   * SubmitJobs: the batch's submissions this group refused for capacity are offered on, one by
+   * one. All or nothing, as a batch is: if one finds no group, the ones already passed on are
+   * cancelled where they went and the batch is refused naming that submission.
+   */
+  async offerMany (refused: RefusedInBatch[]): Promise<Map<number, { jobId: string, childJobIds: string[] }>> {
+    const placed = new Map<number, { jobId: string, childJobIds: string[] }>()
+    for (const r of refused) {
+      try {
+        placed.set(r.index, await this.offer(r.req, r.err))
+      } catch (err) {
+        for (const p of placed.values()) await this.withdraw(p)
+        const e = err instanceof CapacityError ? err : r.err
+        throw new CapacityError(`jobs[${r.index}]: ${e.message}`, { retryable: false, ...(e.data !== undefined ? { data: e.data } : {}) })
+      }
+    }
+    return placed
+  }
+
+  /** Cancels a job passed on (its batch was refused after all) and forgets its route. */
+  private async withdraw ({ jobId, childJobIds }: { jobId: string, childJobIds: string[] }): Promise<void> {
+    const r = this.routes.get(jobId)
+    if (r === undefined) return
+    try { await createBrokerClient(r.url).CancelJob({ jobId }, { timeoutMs: PROXY_TIMEOUT_MS }) } catch (err) {
+      this.init.log.warn({ jobId, group: r.group, err: (err as Error).message }, 'a job passed on for a refused batch could not be cancelled there')
+    }
+    for (const id of [jobId, ...childJobIds]) this.routes.delete(id)
+    this.saveRoutes()
+  }
+
   /** Offers a refused submission to the other groups; the first that accepts runs it. */
   private async offer (req: SubmitJobRequest, refused: CapacityError): Promise<{ jobId: string, childJobIds: string[] }> {
+    const { res, to } = await this.place(req, refused)
+    this.routes.set(res.jobId, to)
+    for (const id of res.childJobIds) this.routes.set(id, { ...to, element: true })
+    this.saveRoutes()
+    this.init.log.info({ jobId: res.jobId, to: to.group }, `job passed on to group ${to.group}: ${refused.message}`)
+    return { jobId: res.jobId, childJobIds: res.childJobIds }
+  }
+
+  /**
+   * A job that waited here (stored as `localId`) offered to the other groups; the first that
+   * accepts runs it under an id of its own, which calls on `localId` here follow.
+   * @returns the group that took it and its id there
+   * @throws CapacityError naming what each group said when none took it
+   */
+  async passWaiting (req: SubmitJobRequest, localId: string, why: string): Promise<{ group: string, jobId: string }> {
+    const { res, to } = await this.place(req, new CapacityError(why, { retryable: false }))
+    this.routes.set(localId, { ...to, remoteId: res.jobId })
+    this.saveRoutes()
+    this.init.log.info({ jobId: localId, to: to.group, there: res.jobId }, `waiting job passed on to group ${to.group} (as ${res.jobId}): ${why}`)
+    return { group: to.group, jobId: res.jobId }
+  }
+
+  /** A waiting job passed on that started here after all: its copy in the other group is cancelled and its route dropped. */
+  async unpass (localId: string): Promise<void> {
+    const r = this.routes.get(localId)
+    if (r?.remoteId === undefined) return
+    this.routes.delete(localId)
+    this.saveRoutes()
+    try { await createBrokerClient(r.url).CancelJob({ jobId: r.remoteId }, { timeoutMs: PROXY_TIMEOUT_MS }) } catch (err) {
+      this.init.log.warn({ jobId: localId, group: r.group, there: r.remoteId, err: (err as Error).message }, 'the copy of a job that started here could not be cancelled in the group it was passed to')
+    }
+  }
+
+  private async place (req: SubmitJobRequest, refused: CapacityError): Promise<{ res: { jobId: string, childJobIds: string[] }, to: Route }> {
     const own = this.init.group()
     const keep = (why: string): CapacityError => new CapacityError(`${refused.message}; ${why}`, { retryable: false, ...(refused.data !== undefined ? { data: refused.data } : {}) })
     if ((req.viaGroups ?? []).length > 0) throw refused
     if (!this.init.allowed()) throw keep(`the policy's scheduling.crossGroup: forbid keeps it in group '${own}'`)
-    // stored inputs and dependencies name this broker's files and jobs: another group has neither
-    if ((req.inputs ?? []).length > 0 || (req.dependsOn ?? []).length > 0) throw keep('a job with stored inputs or dependencies is not passed to another group')
+    // dependencies name this broker's jobs, which another group does not have (stored inputs it fetches from here)
+    if ((req.dependsOn ?? []).length > 0) throw keep('a job with dependencies is not passed to another group before they are done')
     const seen = new Set([own])
     const tried: string[] = []
     let brokers: BrokerEntry[] = []
@@ -110,17 +240,23 @@ export class CrossGroup {
       seen.add(b.group)
       try {
         const res = await createBrokerClient(b.soapUrl).SubmitJob({ ...req, viaGroups: [own] }, { timeoutMs: OFFER_TIMEOUT_MS })
-        for (const id of [res.jobId, ...res.childJobIds]) this.routes.set(id, { group: b.group, url: b.soapUrl })
-        this.trim()
-        this.init.save(JSON.stringify(Object.fromEntries(this.routes)))
-        this.init.log.info({ jobId: res.jobId, to: b.group }, `job passed on to group ${b.group}: ${refused.message}`)
-        return { jobId: res.jobId, childJobIds: res.childJobIds }
+        return { res, to: { group: b.group, url: b.soapUrl } }
       } catch (err) {
         tried.push(`${b.group}: ${(err as Error).message}`)
       }
     }
     // a lone group (no other broker registered) refuses as it always did
     throw tried.length === 0 ? refused : keep(`no other group took it (${tried.join('; ')})`)
+  }
+
+  /** Whether another group's broker is registered (a lone group passes nothing on). */
+  async othersExist (): Promise<boolean> {
+    try { return (await this.init.brokers()).some((b) => b.group !== this.init.group() && b.soapUrl !== '') } catch { return false }
+  }
+
+  private saveRoutes (): void {
+    this.trim()
+    this.init.save(JSON.stringify(Object.fromEntries(this.routes)))
   }
 
   private trim (): void {

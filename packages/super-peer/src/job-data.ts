@@ -57,7 +57,7 @@ function checkGiven (given: DataInput[]): Map<string, string> {
  * earlier jobs' outputs to those jobs (which become afterok dependencies). Extra uploaded names
  * are added as inputs. The request comes back with `instance.inputs`/`inputsFrom` set.
  */
-export async function bindInputs (request: JobRequest, given: DataInput[] | undefined, data: BrokerData | undefined, broker: Pick<Broker, 'resolveJobRef' | 'result' | 'get'>, check?: InputCheck): Promise<JobRequest> {
+export async function bindInputs (request: JobRequest, given: DataInput[] | undefined, data: BrokerData | undefined, broker: Pick<Broker, 'resolveJobRef' | 'result' | 'get'>, check?: InputCheck, origin: Holder[] = []): Promise<JobRequest> {
   const declared = (request.declaredInputs ?? []) as DeclaredInput[]
   const names = checkGiven(given ?? [])
   const tpl = request.instance as InstanceTemplate
@@ -68,7 +68,7 @@ export async function bindInputs (request: JobRequest, given: DataInput[] | unde
   const deps: Array<{ job: string, type: 'afterok' }> = []
   const used = new Set<string>()
   const stored = async (name: string, id: string, mode: ResolvedInput['mode'], what: string): Promise<void> => {
-    const m = await data.store.getManifest(id) ?? await fromUpstream(data, id)
+    const m = await data.store.getManifest(id) ?? await fromUpstream(data, id) ?? await fromOrigin(data, id, origin, what)
     if (m === undefined) throw new NotFoundError(`${what}: content id ${id} is not in this lab's store (upload it with \`mvm data put\` or PutData)`)
     check?.file(id, what)
     inputs.push({ name, id, size: m.size, mode: mode ?? (m.size <= data.prefetchMaxBytes ? 'prefetch' : 'onDemand') })
@@ -115,6 +115,20 @@ async function fromUpstream (data: BrokerData, id: string): Promise<FileManifest
   const up = data.upstream?.() ?? []
   if (up.length === 0) return undefined
   try { return await data.service.fetchManifest(id, up) } catch { return undefined }
+}
+
+/**
+ * A job passed on from another group: its stored inputs are that group's files, copied whole
+ * into this store (this group's cache) before the job is accepted, so its peers read them here.
+ */
+async function fromOrigin (data: BrokerData, id: string, origin: Holder[], what: string): Promise<FileManifest | undefined> {
+  if (origin.length === 0) return undefined
+  try {
+    await data.service.fetch(id, origin)
+  } catch (err) {
+    throw new UnavailableError(`${what}: content id ${id} could not be fetched from the group the job came from: ${(err as Error).message}`, { cause: err })
+  }
+  return await data.store.getManifest(id)
 }
 
 const isEnvFile = (name: string): boolean => name.startsWith(`${ENV_INPUT}/`)

@@ -332,13 +332,6 @@ export class PolicyControl {
     this.versions.add({ version: this.version, atMs: Date.now(), who, origin, changes: policyChanges(before, eff.spec), applied: [...applied] })
     // a push from the parent reports what it overrode here (any file), a local change its own file's issues
     const warnings = eff.warnings.filter((w) => w.file === origin || history === 'none').map(warningText)
-    // heartbeat timing is agreed when a node joins its group: say when a change takes hold
-    for (const f of ['intervalSec', 'missedHeartbeats'] as const) {
-      if (before.monitoring[f] !== eff.spec.monitoring[f]) {
-        warnings.push(`monitoring.${f} ${before.monitoring[f]} -> ${eff.spec.monitoring[f]}: heartbeats and failure detection follow when each node next starts` +
-          (f === 'intervalSec' ? '; the broker\'s monitoring rounds (self-configuration) follow now' : ''))
-      }
-    }
     if (!same(this.running.strategy, strategy)) { this.effects.setStrategy(strategy); this.running.strategy = strategy }
     const ft = ftOf(eff.spec)
     if (!same(this.running.faultTolerance, ft)) { this.effects.setFaultTolerance(ft); this.running.faultTolerance = ft }

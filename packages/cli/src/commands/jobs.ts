@@ -199,9 +199,13 @@ function arrayResult (r: GetJobResultResponse, full: boolean): string | undefine
 }
 
 function table (jobs: JobInfo[]): string {
-  return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED', 'REASON'], jobs.map((j) => [
-    j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19), j.waitReason ?? ''
-  ]))
+  // a GROUP column when some job was passed on to another group (it runs there)
+  const groups = jobs.some((j) => j.group !== undefined)
+  const rows = jobs.map((j) => [
+    j.jobId, j.name, j.state, `${j.ranksFinished}/${j.size}`, String(j.priority), j.owner, j.submittedAt.replace('T', ' ').slice(0, 19), j.waitReason ?? (j.group !== undefined ? j.reason ?? '' : '')
+  ])
+  if (!groups) return formatTable(['JOB', 'NAME', 'STATE', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED', 'REASON'], rows)
+  return formatTable(['JOB', 'NAME', 'STATE', 'GROUP', 'RANKS', 'PRIO', 'OWNER', 'SUBMITTED', 'REASON'], rows.map((r, i) => [...r.slice(0, 3), jobs[i]!.group ?? '', ...r.slice(3)]))
 }
 
 /**

@@ -57,6 +57,11 @@ export const schedulingSchema = z.object({
    * to another group of the tree that takes it (`allow`), or refused here (`forbid`).
    */
   crossGroup: z.enum(['allow', 'forbid']).optional(),
+  /**
+   * A job queued here this long (seconds, its dependencies done) is offered to the other groups
+   * of the tree as one refused at submit is; unset: only a job the group can never run is.
+   */
+  crossGroupAfterSec: positiveNumber().optional(),
   /** Self-configuration rules (see {@link adaptRuleSchema}), first match wins. */
   rules: z.array(adaptRuleSchema).optional(),
   /**
@@ -232,6 +237,7 @@ export interface EffectivePolicySpec {
     options: Record<string, unknown>
     waitForCapacity: boolean
     crossGroup: 'allow' | 'forbid'
+    crossGroupAfterSec?: number
     rules: AdaptRule[]
     quotas: { maxRunningRanks?: number, maxQueuedJobs?: number, users: Record<string, { maxRunningRanks?: number, maxQueuedJobs?: number }> }
     fairShare: boolean
