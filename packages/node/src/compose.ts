@@ -163,7 +163,7 @@ async function startData (node: MvmNode, dataDir: string, policy: EffectivePolic
   const { createDataStore, createDataService, createEnvironmentCache, createEnvironmentRegistry, newEnvironmentCounters } = await import('@mvm/data')
   const log = componentLogger(logger, 'data')
   const store = await createDataStore({ dir: join(dataDir, 'data', 'store'), maxBytes: dataPolicy(policy).cacheMB * MiB, log })
-  const service = createDataService({ store, transport: node.streams, log, upstream: () => parentHolder(node) })
+  const service = createDataService({ store, transport: node.streams, log, self: node.peerId, upstream: () => parentHolder(node) })
   try { await service.start() } catch (err) { await store.close(); throw err }
   node.metrics.addDataSource(() => { const c = service.counters(); return { in: c.bytesIn, out: c.bytesOut } })
   const env = newEnvironmentCounters()
