@@ -12,6 +12,8 @@ export interface FetcherContext {
   inflight: number
   requestTimeoutMs: number
   maxFrameBytes: number
+  /** This node's peer id: never asked for chunks, and its place among sharing peers (see `plan`). */
+  self: string | undefined
 }
 
 export interface ChunkFetchOptions {
@@ -20,7 +22,7 @@ export interface ChunkFetchOptions {
   onChunk?: (hash: string, bytes: number, holder: Holder) => void
 }
 
-interface Batch { hashes: string[], tried: Set<number>, next: number }
+export interface Batch { hashes: string[], tried: Set<number>, next: number }
 
 /**
  * The client side of /mvm/data/1.0.0: a manifest from the first holder that has it, chunks
@@ -104,12 +106,11 @@ export class Fetcher {
     }
   }
 
-  private async run (fileId: string, chunkSize: number, hashes: string[], holders: Holder[], opts: ChunkFetchOptions, settle: (h: string) => void): Promise<void> {
+  private async run (fileId: string, chunkSize: number, hashes: string[], given: Holder[], opts: ChunkFetchOptions, settle: (h: string) => void): Promise<void> {
     if (hashes.length === 0) return
-    if (holders.length === 0) throw new DataError(ErrorCode.DATA_UNAVAILABLE, `no holders to fetch ${hashes.length} chunks of ${fileId} from`, { data: { id: fileId } })
     const per = Math.max(1, Math.min(MAX_HASHES_PER_REQUEST, Math.floor(REQUEST_BYTES_TARGET / chunkSize)))
-    const queue: Batch[] = []
-    for (let i = 0; i * per < hashes.length; i++) queue.push({ hashes: hashes.slice(i * per, (i + 1) * per), tried: new Set(), next: i % holders.length })
+    const { holders, queue } = plan(hashes, per, given, this.ctx.self)
+    if (holders.length === 0) throw new DataError(ErrorCode.DATA_UNAVAILABLE, `no holders to fetch ${hashes.length} chunks of ${fileId} from`, { data: { id: fileId } })
     const dead = new Set<number>()
     const stop = new AbortController()
     const signal = AbortSignal.any([opts.signal, stop.signal])
@@ -165,7 +166,9 @@ export class Fetcher {
       }
       if (left.size > 0) {
         const tried = new Set(b.tried).add(hi)
-        queue.unshift({ hashes: b.hashes.filter((h) => left.has(h)), tried, next: (hi + 1) % holders.length })
+        // the first holder (the origin) next, unless it was tried: a sharing peer that lacked
+        // chunks is most likely still fetching them itself
+        queue.unshift({ hashes: b.hashes.filter((h) => left.has(h)), tried, next: tried.has(0) ? (hi + 1) % holders.length : 0 })
       }
     }
 
@@ -183,4 +186,36 @@ export class Fetcher {
     if (fatal !== undefined) throw fatal
     if (opts.signal.aborted) throw new AbortError('fetch aborted', { cause: opts.signal.reason })
   }
+}
+
+/**
+ * The batches of a fetch, in the order to run them, each with the holder to ask first.
+ *
+ * When this node is itself among the holders after the first, the caller named the peers of
+ * one job, which fetch the same file at about the same time: the first holder is the origin,
+ * the others (this node included) share. The batches are cut into one slice per sharing peer
+ * (by sorted peer id, so every peer computes the same slices); each peer fetches its own slice
+ * from the origin first and then the other slices, each from the peer whose slice it is, which
+ * by then most likely has it (a chunk it lacks goes to the origin). The origin then sends each
+ * byte about once instead of once per peer. Otherwise batches go round-robin over the holders.
+ */
+export function plan (hashes: string[], per: number, given: Holder[], self: string | undefined): { holders: Holder[], queue: Batch[] } {
+  const holders = self === undefined ? given : given.filter((h, i) => i === 0 || h.peerId !== self)
+  const n = Math.ceil(hashes.length / per)
+  const batch = (i: number, next: number): Batch => ({ hashes: hashes.slice(i * per, (i + 1) * per), tried: new Set(), next })
+  const sharing = [...new Set(given.slice(1).map((h) => h.peerId))].sort()
+  const mine = self === undefined ? -1 : sharing.indexOf(self)
+  if (mine < 0 || sharing.length < 2 || given[0]!.peerId === self) {
+    return { holders, queue: Array.from({ length: n }, (_, i) => batch(i, i % Math.max(1, holders.length))) }
+  }
+  const m = sharing.length
+  const owner = (i: number): number => Math.floor(i * m / n)
+  const start = Math.ceil(mine * n / m) // the first batch of this node's slice
+  const queue: Batch[] = []
+  for (let k = 0; k < n; k++) {
+    const i = (start + k) % n
+    const r = owner(i)
+    queue.push(batch(i, r === mine ? 0 : Math.max(0, holders.findIndex((h) => h.peerId === sharing[r]))))
+  }
+  return { holders, queue }
 }

@@ -28,7 +28,8 @@ class TransferService implements DataService {
       counters: this.counts,
       inflight: Math.max(1, init.inflight ?? DEFAULT_INFLIGHT),
       requestTimeoutMs: this.timeoutMs,
-      maxFrameBytes: maxFrameBytes(init.store.chunkSize)
+      maxFrameBytes: maxFrameBytes(init.store.chunkSize),
+      self: init.self
     })
   }
 

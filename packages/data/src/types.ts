@@ -169,6 +169,12 @@ export interface DataServiceInit {
   /** Chunk requests in flight per fetch (default 4). */
   inflight?: number
   /**
+   * This node's peer id. A fetch never asks this node itself; and when it is among the
+   * holders after the first (the peers of one job), it takes its share of the chunks from the
+   * first holder and the rest from the other peers (see the fetcher's plan).
+   */
+  self?: string
+  /**
    * Overall deadline of one request to a holder: dial, request and every reply frame
    * (default 30 s). A holder that misses it is treated as failed and the next one is asked.
    */

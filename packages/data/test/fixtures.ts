@@ -73,7 +73,7 @@ export interface Peer {
 }
 
 /** A libp2p node with a data store and a started data service. */
-export async function startPeer (t: Test, dir: string, opts: { chunkSize?: number, maxBytes?: number, upstream?: (id: string) => Holder[], inflight?: number, requestTimeoutMs?: number } = {}): Promise<Peer> {
+export async function startPeer (t: Test, dir: string, opts: { chunkSize?: number, maxBytes?: number, upstream?: (id: string) => Holder[], inflight?: number, requestTimeoutMs?: number, self?: boolean } = {}): Promise<Peer> {
   const node = await startNode(t)
   const store = await createDataStore({ dir, maxBytes: opts.maxBytes ?? 256 * 2 ** 20, ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }) })
   const service = createDataService({
@@ -81,7 +81,8 @@ export async function startPeer (t: Test, dir: string, opts: { chunkSize?: numbe
     transport: transportOf(node),
     ...(opts.upstream === undefined ? {} : { upstream: opts.upstream }),
     ...(opts.inflight === undefined ? {} : { inflight: opts.inflight }),
-    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs })
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+    ...(opts.self === true ? { self: node.peerId.toString() } : {})
   })
   await service.start()
   t.teardown(async () => { await service.stop(); await store.close() })

@@ -56,6 +56,27 @@ t.test('dedup and zero chunks: only distinct non-zero chunks cross the wire', as
   t.equal(b.service.counters().bytesIn - before, 1 * MiB)
 })
 
+t.test('peers of one job: each takes its slice from the origin and the rest from the other peer, never from itself', async (t) => {
+  const dir = t.testdir()
+  const opts = { chunkSize: 16 * KiB, self: true }
+  const a = await startPeer(t, join(dir, 'a'), opts)
+  const p1 = await startPeer(t, join(dir, 'p1'), opts)
+  const p2 = await startPeer(t, join(dir, 'p2'), opts)
+  const bytes = randomBytes(4 * MiB) // 256 chunks: 4 requests of 64
+  const e = await a.store.importBytes(bytes)
+  // the holders every peer of a job is given: the super-peer, then the job's peers
+  const holders = [a.holder, p1.holder, p2.holder]
+  // one after the other, so what each peer holds when the other asks is known
+  const first = await p1.service.fetch(e.id, holders)
+  t.same(first.perHolder, { [a.holder.peerId]: bytes.byteLength }, 'P2 had nothing yet: the origin sent it all')
+  const served = p2.service.counters().requestsServed
+  const second = await p2.service.fetch(e.id, holders)
+  t.same(second.perHolder, { [a.holder.peerId]: bytes.byteLength / 2, [p1.holder.peerId]: bytes.byteLength / 2 }, 'P2 took its half from the origin, the other half from P1')
+  t.equal(p2.service.counters().requestsServed, served, 'P2 never asked itself')
+  t.equal(a.service.counters().bytesOut, 1.5 * bytes.byteLength)
+  for (const p of [p1, p2]) t.ok(Buffer.from(await p.store.readRange(e.id, 0, bytes.byteLength)).equals(bytes))
+})
+
 t.test('a corrupt chunk on holder A is discarded there and fetched from B', async (t) => {
   const dir = t.testdir()
   const opts = { chunkSize: 16 * KiB }

@@ -184,7 +184,7 @@ async function startData (node: MvmNode, dataDir: string, policy: EffectivePolic
   const log = componentLogger(logger, 'data')
   const store = await createDataStore({ dir: join(dataDir, 'data', 'store'), maxBytes: dataPolicy(policy).cacheMB * MiB, log })
   // a store holds several users' files: only the group's admitted members fetch from it
-  const service = createDataService({ store, transport: node.streams, log, upstream: () => parentHolder(node), mayServe: async (peer) => await node.isGroupPeer(peer) })
+  const service = createDataService({ store, transport: node.streams, log, self: node.peerId, upstream: () => parentHolder(node), mayServe: async (peer) => await node.isGroupPeer(peer) })
   try { await service.start() } catch (err) { await store.close(); throw err }
   node.metrics.addDataSource(() => { const c = service.counters(); return { in: c.bytesIn, out: c.bytesOut } })
   const env = newEnvironmentCounters()

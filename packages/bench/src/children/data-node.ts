@@ -20,6 +20,7 @@ const node = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] 
 const store = await createDataStore({ dir, maxBytes: 2048 * MiB })
 const service = createDataService({
   store,
+  self: node.peerId.toString(),
   transport: {
     async handle (protocol, handler) {
       await node.handle(protocol, (stream, connection) => { handler(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })

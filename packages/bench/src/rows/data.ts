@@ -123,8 +123,9 @@ function twoPeers (ctx: BenchContext): Contender {
     async setup () { w = await procs(ctx) },
     async sample (signal) {
       const t0 = performance.now()
-      // each peer may also fetch from the other, as peers of one job do
-      await Promise.all(w.p.map(async (p, i) => await ask<number>(p, { cmd: 'fetch', file: w.id, holders: [w.hs, w.hp[1 - i]] }, signal)))
+      // the holders a job's peers are given: the super-peer, then the job's peers (each peer
+      // leaves itself out and may fetch from the other, as peers of one job do)
+      await Promise.all(w.p.map(async (p) => await ask<number>(p, { cmd: 'fetch', file: w.id, holders: [w.hs, ...w.hp] }, signal)))
       return mbps(2 * w.size, performance.now() - t0)
     }
   }
