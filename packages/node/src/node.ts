@@ -63,6 +63,7 @@ export class NodeRuntime {
   private unlock: (() => Promise<void>) | undefined
   private stopAuthService: (() => Promise<void>) | undefined
   private memberCheck: ((peerId: string) => Promise<boolean>) | undefined
+  private superPeerIds: { ids: Set<string>, at: number } | undefined
   private authRequired: () => boolean
   private readonly callObservers = new Set<SoapCallObserver>()
   private authorizer: SoapAuthorize | undefined
@@ -126,10 +127,26 @@ export class NodeRuntime {
    */
   async isGroupPeer (peerId: string): Promise<boolean> {
     if (this.host !== undefined && peerId === this.peerId) return true
-    if (this.membership !== undefined) return this.membership.isMember(peerId) || this.parentMember?.link.superPeerId === peerId
+    if (this.membership !== undefined) {
+      return this.membership.isMember(peerId) || this.parentMember?.link.superPeerId === peerId || await this.isRegisteredSuperPeer(peerId)
+    }
     const link = this.member?.link
     if (link?.superPeerId === peerId) return true
     return await (this.memberCheck?.(peerId) ?? Promise.resolve(false))
+  }
+
+  /**
+   * Whether peerId is another group's super-peer in the bootstrap registry: super-peers pass jobs
+   * between groups (crossGroup), so each fetches the other's job inputs and outputs. The list is
+   * re-read at most once a second, and only for a peer it does not name yet.
+   */
+  private async isRegisteredSuperPeer (peerId: string): Promise<boolean> {
+    const now = Date.now()
+    const known = this.superPeerIds
+    if (known !== undefined && (known.ids.has(peerId) || now - known.at < 1000)) return known.ids.has(peerId)
+    const ids = new Set((await this.brokers()).flatMap((b) => b.peerId === undefined ? [] : [b.peerId]))
+    this.superPeerIds = { ids, at: now }
+    return ids.has(peerId)
   }
 
   /** The role check run before every SOAP operation (a super-peer's policy); none: every call goes through. */
@@ -367,7 +384,7 @@ export class NodeRuntime {
    * Every super-peer (broker) of the tree as the bootstrap registry lists them: this node's own
    * registry when it is a bootstrap, else the first bootstrap that answers. Empty if none does.
    */
-  async brokers (): Promise<Array<{ group: string, soapUrl: string, parentGroup?: string }>> {
+  async brokers (): Promise<Array<{ group: string, soapUrl: string, peerId?: string, parentGroup?: string }>> {
     if (this.bootstrap !== undefined) return this.bootstrap.brokers()
     for (const url of this.cfg.bootstrap) {
       try { return (await createBootstrapClient(url).GetBrokers({}, { timeoutMs: 5000 })).brokers } catch {}
