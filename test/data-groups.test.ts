@@ -18,7 +18,7 @@ const MiB = 1048576
 t.test('a child group reads a parent-group file through its super-peer: the inter-group link carries it once', async (t) => {
   const dir = t.testdir()
   const host = async (name: string, init: Omit<MvmHostInit, 'dataDir'>): Promise<MvmHost> => {
-    const h = createMvmHost({ dataDir: join(dir, name), soap: { port: 0 }, monitoring: { heartbeatMs: 200 }, logger: silentLogger(), ...init })
+    const h = createMvmHost({ dataDir: join(dir, name), soap: { port: 0 }, monitoring: { heartbeatMs: 200, missedHeartbeats: 10 }, logger: silentLogger(), ...init })
     t.teardown(async () => { await h.stop() })
     await h.start()
     return h

@@ -4,7 +4,7 @@ import { createBrokerClient, createBootstrapClient, createNodeClient } from '@mv
 import { startNode, waitFor } from './lib/nodes.js'
 
 t.test('bootstrap+super-peer and two peers form a group; a stopped peer is left', async (t) => {
-  const sp = await startNode(t, 'sp', { roles: ['bootstrap', 'super-peer'], group: 'lab', monitoring: { heartbeatMs: 200 } })
+  const sp = await startNode(t, 'sp', { roles: ['bootstrap', 'super-peer'], group: 'lab', monitoring: { heartbeatMs: 200, missedHeartbeats: 10 } })
   const brokers = await createBootstrapClient(sp.soapUrl).GetBrokers({ group: 'lab' }, { timeoutMs: 5000 })
   t.same(brokers.brokers.map((b) => b.peerId), [sp.peerId], 'the super-peer registered with its own bootstrap')
 
