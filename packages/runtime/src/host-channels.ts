@@ -29,6 +29,11 @@ export class HostChannels {
   private readonly uplink: FrameSocket | undefined
   /** The SDK's hook for `{ cut }` (coordinated checkpoints only). */
   private onCut: (() => void) | undefined
+  /**
+   * A `{ cut }` that came before the program's context hooked in (while its module loads, or
+   * queued before the process started): the node acknowledged it, so it is kept for the hook.
+   */
+  private cutPending = false
   private rr = 0
   /** Sends over direct sockets per port, `[items, bytes]`: the runtime cannot see them. */
   private readonly directSent = new Map<string, [number, number]>()
@@ -80,7 +85,7 @@ export class HostChannels {
   /** Applies one message from the runtime; `handle` is the socket a `{ direct }` or `{ uplink }` message carries. */
   handle (m: ToHost, handle?: unknown): void {
     if ('inputData' in m) { this.inputAnswer(m.inputData); return }
-    if ('cut' in m) { this.onCut?.(); return }
+    if ('cut' in m) { if (this.onCut !== undefined) this.onCut(); else this.cutPending = true; return }
     if ('data' in m) this.deliver(m.data.port, m.data.bytes)
     else if ('credit' in m) this.gates.get(m.credit.port)?.grant(m.credit.n)
     else if ('coll' in m) this.deliverColl(m.coll.from, m.coll.tag, m.coll.bytes)
@@ -239,7 +244,10 @@ export class HostChannels {
         return slot.value
       },
       log: (line) => { process.stdout.write(`[rank ${this.init.rank}] ${line}\n`) },
-      cutRequests: (fn) => { this.onCut = fn },
+      cutRequests: (fn) => {
+        this.onCut = fn
+        if (this.cutPending) { this.cutPending = false; fn() }
+      },
       checkpoint: async (state) => {
         const json = JSON.stringify(state ?? null)
         this.post({ checkpoint: { json } })

@@ -117,3 +117,32 @@ export default job(async (ctx) => { await ctx.recv('prev'); return 'never' })`
   // the warm pool's idle processes have logs there too (sbx-*): count this job's ranks only
   t.same(readdirSync(join(c.dirs.A!, 'logs')).filter((f) => f.startsWith(`${insts.A!.jobId}.r`) && f.endsWith('.out')).length, 2, 'per-rank logs stay')
 })
+
+t.test('a cut asked for before the ranks start is taken at their first checkpoint points (not lost)', async (t) => {
+  const c = cluster(t)
+  // no cut of its own for an hour: a cut happens only if the request reaches the program
+  const source = `import { job } from '@mvm/job'
+export default job(async (ctx) => {
+  for (let s = 0; s < 6; s++) {
+    await ctx.checkpoint({ s })
+    if (ctx.rank === 0) await ctx.send('next', s); else await ctx.recv('prev')
+  }
+  return ctx.rank
+})`
+  const graph = expandTopology({ shape: 'line', size: 2 } as never)
+  const placement = ['A', 'B']
+  const jobId = `early-cut-${process.pid}`
+  const insts = await Promise.all(placement.map(async (n) => await c.runtimes[n]!.instantiate({
+    jobId, owner: 'tester', program: { source, language: 'ts', path: `${jobId}.ts` }, graph, placement, self: n, params: {},
+    resources: { memoryMB: 256, wallTimeSec: 60 }, queue: { type: 'fifo', capacity: 16, encoding: 'json' },
+    checkpoint: { mode: 'coordinated', intervalSec: 3600 }
+  }, c.net.link(n))))
+  const cuts: Array<{ rank: number, cut: unknown }> = []
+  for (const i of insts) i.onCheckpoint((rank, json) => { cuts.push({ rank, cut: (JSON.parse(json) as { $mvmCut?: unknown }).$mvmCut }) })
+  // rank 0's node acknowledges the request while its process does not exist yet
+  t.equal(insts[0]!.requestCut(), true, 'rank 0 is here: the request is accepted')
+  await Promise.all(insts.map(async (i) => await i.start()))
+  const res = (await Promise.all(insts.map(async (i) => await i.done))).flat()
+  t.same(res.map((r) => r.error), [undefined, undefined])
+  t.same(cuts.sort((a, b) => a.rank - b.rank), [{ rank: 0, cut: 1 }, { rank: 1, cut: 1 }], 'one cut, every rank took its share')
+})
