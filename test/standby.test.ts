@@ -103,6 +103,10 @@ t.test('the standby takes over when the active super-peer is killed; no job is l
   const first = history.find((h) => h.jobId === ids[0])
   t.ok(first !== undefined && first.restarts >= 1, `the job running at the kill ran again under the new broker (restarts ${first?.restarts})`)
 
+  // the jobs may all have run on the peer that rejoined first: the other one rejoins after its own
+  // backoff, so its state is waited for (bounded), then checked
+  const peersUp = async (): Promise<number> => (await broker.ListNodes({})).nodes.filter((n) => n.state === 'up' && n.roles.includes('peer')).length
+  await waitFor(async () => await peersUp() === 2, 30_000, 'both peers to rejoin the new active super-peer').catch(() => {})
   const nodesAfter = (await broker.ListNodes({})).nodes
   const self = nodesAfter.find((n) => n.peerId === standby!.ready.peerId)
   t.ok(self?.roles.includes('super-peer') === true && !self.roles.includes('standby-super-peer'), 'the standby is now the active super-peer')

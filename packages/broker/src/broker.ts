@@ -58,6 +58,13 @@ export class BrokerImpl implements Broker {
   private queuedPriorities: number[] | null = null
   /** Jobs whose next dispatch resumes from their last cut whatever the recovery policy says (placed again by relocate()). */
   private readonly resumeNext = new Set<string>()
+  /**
+   * Jobs this broker requeued when it opened the store (they were dispatched by its previous
+   * life, or by the active super-peer it took over from): ranks of that earlier run may still be
+   * ending on their nodes, and a job report carries no attempt, so the first failed rank of the
+   * run after recovery is taken as part of the recovery (another restart), not as the verdict.
+   */
+  private readonly recovered = new Set<string>()
 
   constructor (private readonly init: BrokerInit, private readonly registry: Registry<SchedulingStrategy> = schedulingStrategies) {
     this.dispatcher = init.dispatcher
@@ -103,7 +110,9 @@ export class BrokerImpl implements Broker {
   private recover (): void {
     for (const job of this.store.active()) {
       if (job.placement !== null) void this.stopQuietly(job, job.placement, RESTARTED_REASON)
-      this.emit(this.requeueOrFail(job, RESTARTED_REASON))
+      const changes = this.requeueOrFail(job, RESTARTED_REASON)
+      if (changes.some((c) => c.job.id === job.id && c.job.state === 'queued')) this.recovered.add(job.id)
+      this.emit(changes)
     }
   }
 
@@ -534,7 +543,10 @@ export class BrokerImpl implements Broker {
     let ended: string | null = null
     // a rank killed from outside (OOM killer, kill -9) lost its slot like a lost node: retried
     // per maxRestarts; its own exception or exit code is retried only with retryFailedRanks
-    const retriable = r.exitCode !== 0 && (this.ft.retryFailedRanks === true || isLostSlot(r)) && this.ft.recovery !== 'fail'
+    // a failure in the first run after this broker recovered the job may come from (or be caused
+    // by) a rank of the run before: forgiven once, as a lost slot is
+    const afterRecovery = r.exitCode !== 0 && this.recovered.delete(jobId)
+    const retriable = r.exitCode !== 0 && (this.ft.retryFailedRanks === true || isLostSlot(r) || afterRecovery) && this.ft.recovery !== 'fail'
     const retry = retriable && restartsUsed(job) < this.ft.maxRestarts
     const changes = this.store.atomic((): Change[] => {
       this.store.putRank(jobId, r)
@@ -560,7 +572,13 @@ export class BrokerImpl implements Broker {
       return
     }
     // the failure without the node's id: the same program error on another peer is the same failure
-    if (retry) { void this.abandon(jobId, a, ended, { failure: `rank ${r.rank}: ${r.error ?? `exit code ${r.exitCode}`}` }).then(() => { this.kick() }); return }
+    if (retry) {
+      if (afterRecovery) this.log.warn({ jobId, rank: r.rank, peerId: r.peerId }, 'a rank failed in the first run after recovery; restarted as part of the recovery')
+      // not a failure streak of the program when the run before may have caused it
+      const fault = afterRecovery ? undefined : { failure: `rank ${r.rank}: ${r.error ?? `exit code ${r.exitCode}`}` }
+      void this.abandon(jobId, a, ended, fault).then(() => { this.kick() })
+      return
+    }
     this.forget(jobId, a, ended)
     if (ended === 'succeeded') {
       // every rank reported its exit: nothing of the job runs any more, so its slots take the
@@ -810,6 +828,7 @@ export class BrokerImpl implements Broker {
     // an ended job decides for the jobs waiting on it (after the listeners heard of its end)
     for (const c of changes) {
       if (!isTerminal(c.job.state)) continue
+      this.recovered.delete(c.job.id)
       for (const id of this.store.dependents(c.job.id)) this.settleDependencies(id)
     }
   }

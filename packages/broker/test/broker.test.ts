@@ -217,6 +217,27 @@ t.test('a restarted broker requeues what was running and schedules the queue aga
   t.equal(second.broker.get(queued).state, 'queued')
 })
 
+t.test('after a restart, a failed rank of the recovered job restarts it once more; later failures are the verdict', async (t) => {
+  const dir = t.testdir()
+  const first = await startBroker(dir)
+  first.broker.updateNodes([node('a', { totalSlots: 2, freeSlots: 2 })])
+  const id = first.broker.submit({ size: 2 }).jobId
+  await waitFor(() => first.broker.get(id).state === 'running', 'running')
+  await first.broker.stop()
+  const second = await startBroker(dir)
+  t.teardown(() => second.broker.stop())
+  second.broker.updateNodes([node('a', { totalSlots: 2, freeSlots: 2 })])
+  await waitFor(() => second.broker.get(id).state === 'running', 'running again after the restart')
+  // a rank of the run before the restart (or one it broke) ends badly: part of the recovery
+  second.broker.reportRank(id, { rank: 0, exitCode: 1, error: 'E_INVALID_STATE: port "next": the peer rank has finished' })
+  await waitFor(() => second.dispatcher.startsOf(id).length === 2 && second.broker.get(id).state === 'running', 'restarted, not failed')
+  t.equal(second.broker.get(id).restarts, 2, 'counted as a restart')
+  t.equal(second.broker.get(id).failureStreak ?? 0, 0, 'not a failure of the program')
+  second.broker.reportRank(id, { rank: 1, exitCode: 1, error: 'boom' })
+  await waitFor(() => second.broker.get(id).state === 'failed', 'the next failure fails it')
+  t.match(second.broker.get(id).reason, /rank 1 failed: boom/)
+})
+
 t.test('a data directory that cannot hold the store is a clear ConfigError', async (t) => {
   const dir = t.testdir({ 'not-a-dir': 'a file' })
   await t.rejects(startBroker(`${dir}/not-a-dir`), { code: 'E_CONFIG', message: /not-a-dir\/broker\.db: cannot open the job store/ })
