@@ -1,6 +1,7 @@
 // ctx.shared against the queue layer on 2 ranks on 2 nodes: with mode shared, rank 0 does `times`
 // gets (op get) or puts (op put) of a key whose home is rank 1; with mode queue, rank 0 sends one
-// small value to rank 1 and waits for its echo, `times` times. Rank 0 returns µs per operation.
+// small value to rank 1 and waits for its echo, `times` times; op replica is a get with
+// { replica: true } (local after the first). Rank 0 returns µs per operation.
 import { job } from '@mvm/job'
 
 export default job(async (ctx) => {
@@ -14,7 +15,7 @@ export default job(async (ctx) => {
   let us = 0
   if (ctx.rank === 0) {
     const once = async (i) => {
-      if (mode === 'queue') { await ctx.send('next', i); await ctx.recv('prev') } else if (op === 'put') await ctx.shared.put(key, i); else await ctx.shared.get(key)
+      if (mode === 'queue') { await ctx.send('next', i); await ctx.recv('prev') } else if (op === 'put') await ctx.shared.put(key, i); else await ctx.shared.get(key, { replica: op === 'replica' })
     }
     for (let i = 0; i < 10; i++) await once(i)
     const t0 = performance.now()

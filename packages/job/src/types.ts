@@ -58,14 +58,21 @@ export interface JobContext {
 /**
  * A key-value space shared by a job's ranks. Each key has one home rank (a hash of the key) that
  * applies the operations on it one at a time in the order they arrive: every key is
- * linearizable, and a rank's own operations take effect in the order it made them. No
- * replicas; no ordering across keys. Values are what the job's encoding carries (JSON values;
+ * linearizable, and a rank's own operations take effect in the order it made them; no ordering
+ * across keys. `get(key, { replica: true })` reads a local replica instead (see its doc). Values are what the job's encoding carries (JSON values;
  * typed arrays with the json encoding). A rank serves its keys while its program runs, so ranks
  * that use `shared` should meet at a barrier before they return.
  */
 export interface SharedSpace {
-  /** The value, or undefined when the key was never put. */
-  get: (key: string) => Promise<unknown>
+  /**
+   * The value, or undefined when the key was never put. With `replica: true` the first such read
+   * of a key fetches it from its home and subscribes this rank; the home then pushes every later
+   * write of the key here, so further replica reads are local. A replica read is not
+   * linearizable: it returns a value the key had, no older than what this rank last wrote or read
+   * at the home for that key, and successive replica reads never go back (updates arrive in the
+   * home's order).
+   */
+  get: (key: string, options?: { replica?: boolean }) => Promise<unknown>
   put: (key: string, value: unknown) => Promise<void>
   /** Sets `value` only if the current value equals `expected` (undefined: never put); true when set. */
   compareAndSet: (key: string, expected: unknown, value: unknown) => Promise<boolean>

@@ -6,6 +6,8 @@ export interface MemoryJobOptions {
   restored?: unknown[]
   /** Sees every state a rank checkpoints (as JSON text, the way the runtime ships it). */
   onCheckpoint?: (rank: number, json: string) => void
+  /** Sees every rank-addressed message (collectives, ctx.shared) as it is sent. */
+  onSendRank?: (from: number, to: number, tag: number) => void
 }
 
 /** N contexts in one process joined by unbounded in-memory mailboxes: exercises the SDK's logic only. */
@@ -38,7 +40,7 @@ export function memoryJob (links: Array<Record<string, { peer: number, peerPort:
         }
         throw new Error('memory transport: recv() only supports ready items')
       },
-      sendRank: async (to, tag, value) => { put(`c:${to}:${rank}:${tag}`, structuredClone(value)) },
+      sendRank: async (to, tag, value) => { o.onSendRank?.(rank, to, tag); put(`c:${to}:${rank}:${tag}`, structuredClone(value)) },
       recvRank: async (from, tag) => await take(`c:${rank}:${from}:${tag}`),
       log: () => {},
       checkpoint: async (state) => { o.onCheckpoint?.(rank, JSON.stringify(state)) }

@@ -112,17 +112,30 @@ const QUEUE_RTT = 'one small queue message to the other rank and its echo back'
 export const shared: RowGroup = {
   name: 'shared',
   title: 'ctx.shared: a key whose home is the rank on the other node, against a queue round trip',
-  rows: (['get', 'put'] as const).map((op): RowSpec => ({
-    id: `shared.${op}-remote`,
-    figure: `ctx.shared.${op} at a remote home, 2 ranks on 2 nodes`,
-    baseline: QUEUE_RTT,
-    unit: 'µs',
-    better: 'lower',
-    make: (c: BenchContext) => ({
-      a: jobFigure(c, 'shared', { mode: 'shared', op, times: shTimes(c) }),
-      b: jobFigure(c, 'shared', { mode: 'queue', op, times: shTimes(c) })
-    })
-  }))
+  rows: [
+    ...(['get', 'put'] as const).map((op): RowSpec => ({
+      id: `shared.${op}-remote`,
+      figure: `ctx.shared.${op} at a remote home, 2 ranks on 2 nodes`,
+      baseline: QUEUE_RTT,
+      unit: 'µs',
+      better: 'lower',
+      make: (c: BenchContext) => ({
+        a: jobFigure(c, 'shared', { mode: 'shared', op, times: shTimes(c) }),
+        b: jobFigure(c, 'shared', { mode: 'queue', op, times: shTimes(c) })
+      })
+    })),
+    {
+      id: 'shared.replica-get',
+      figure: 'ctx.shared.get(key, { replica: true }) of a key homed on the other node (after the first)',
+      baseline: 'ctx.shared.get of the same key at its remote home (one round trip)',
+      unit: 'µs',
+      better: 'lower',
+      make: (c: BenchContext) => ({
+        a: jobFigure(c, 'shared', { mode: 'shared', op: 'replica', times: shTimes(c) }),
+        b: jobFigure(c, 'shared', { mode: 'shared', op: 'get', times: shTimes(c) })
+      })
+    }
+  ]
 }
 
 /** The lab has 2 peers of 4 slots: 8 ranks is the most it runs at once. */
