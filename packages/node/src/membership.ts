@@ -1,4 +1,6 @@
 import type { Logger } from '@mvm/core'
+import type { ChildReport } from '@mvm/wire'
+import { ChildViews, type ChildReportOutcome } from './child-report.js'
 import { PeerState, type LoadReport, type MemberInfo, type PeerStateEvent, type PeerStateListener } from './types.js'
 
 export interface MembershipInit {
@@ -11,7 +13,6 @@ export interface MembershipInit {
 }
 
 interface Entry { info: MemberInfo, session: number }
-interface ChildGroup { group: string, superPeerId: string, nodes: MemberInfo[] }
 
 /**
  * A super-peer's view of its group: who joined, their last monitoring report, and whether
@@ -20,13 +21,15 @@ interface ChildGroup { group: string, superPeerId: string, nodes: MemberInfo[] }
  */
 export class Membership {
   private readonly entries = new Map<string, Entry>()
-  private readonly children = new Map<string, ChildGroup>()
+  private readonly children: ChildViews
   private readonly listeners = new Set<PeerStateListener>()
   private timer: NodeJS.Timeout | undefined
   private nextSession = 1
   private missed = 0
 
-  constructor (private readonly init: MembershipInit) {}
+  constructor (private readonly init: MembershipInit) {
+    this.children = new ChildViews(init.heartbeatMs)
+  }
 
   get heartbeatMs (): number { return this.init.heartbeatMs }
   get missedHeartbeats (): number { return this.init.missedHeartbeats }
@@ -84,8 +87,9 @@ export class Membership {
     if (e !== undefined && e.info.state === PeerState.up) this.setState(e, PeerState.down, reason)
   }
 
-  childReport (group: string, superPeerId: string, nodes: MemberInfo[]): void {
-    this.children.set(group, { group, superPeerId, nodes })
+  /** A child super-peer's report (full or delta) from member `superPeerId`; says what to answer it. */
+  childReport (superPeerId: string, report: ChildReport): ChildReportOutcome {
+    return this.children.apply(superPeerId, report)
   }
 
   get (peerId: string): MemberInfo | undefined {
@@ -95,7 +99,7 @@ export class Membership {
   /** Own group (self first), then child groups' nodes; `group` filters. */
   view (opts: { group?: string, includeChildren?: boolean } = {}): MemberInfo[] {
     const own = [this.init.self(), ...[...this.entries.values()].map((e) => ({ ...e.info }))]
-    const out = opts.includeChildren === false ? own : [...own, ...[...this.children.values()].flatMap((c) => c.nodes)]
+    const out = opts.includeChildren === false ? own : [...own, ...this.children.nodes()]
     return opts.group === undefined || opts.group === '' ? out : out.filter((m) => m.group === opts.group)
   }
 
@@ -119,7 +123,7 @@ export class Membership {
     e.info.state = state
     if (state !== PeerState.up) {
       // a child super-peer that is gone can no longer vouch for its group's nodes
-      for (const [g, c] of this.children) if (c.superPeerId === e.info.peerId) this.children.delete(g)
+      this.children.dropBy(e.info.peerId)
     }
     this.emit(e.info.peerId, state, previous, reason)
   }
