@@ -18,6 +18,8 @@ export interface CommunityInit {
   missedHeartbeats: number
   /** Slots per peer. */
   slots: number
+  /** Slots per peer in the named groups instead of `slots` (a group with bigger machines). */
+  slotsByGroup?: Record<string, number>
   /** The super-peers' policy bound on child super-peers (`monitoring.maxChildGroups`); default `fanout`. */
   maxChildGroups?: number
   /** The super-peers' merged policy (scheduling, fault tolerance, …), as `mvm node --policy` gives it. */
@@ -165,7 +167,7 @@ export class Community {
       identify: false,
       ...(kind === 'bootstrap' ? {} : { bootstrap: [this.bootstrapUrl] }),
       ...(parentGroup === undefined ? {} : { parentGroup }),
-      capacity: { slots: kind === 'peer' ? this.init.slots : 1 },
+      capacity: { slots: kind === 'peer' ? (this.init.slotsByGroup?.[group] ?? this.init.slots) : 1 },
       monitoring: { heartbeatMs: this.init.heartbeatMs, missedHeartbeats: this.init.missedHeartbeats, maxChildGroups: this.init.maxChildGroups ?? this.init.fanout },
       ...(kind === 'peer' ? { runtime: simRuntime, data: false as const } : {}),
       ...(kind === 'super-peer' && this.init.policy !== undefined ? { policy: this.init.policy } : {}),
