@@ -11,6 +11,7 @@ import type { RowGroup, RowSpec } from '../types.js'
 import { checkpoints, collectives, shared } from './collectives.js'
 import { batchSoapRows, decisionRows, inflightRows } from './submit.js'
 import { dataRows } from './data.js'
+import { scaleRows } from './scale.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
 const KiB64 = 64 * 1024
@@ -99,5 +100,5 @@ export const groups: RowGroup[] = [
   launch, throughput,
   { name: 'local', title: 'Local messages: two ranks on one node', rows: messageRows('local') },
   { name: 'remote', title: 'Remote messages: ranks on two nodes', rows: messageRows('remote') },
-  collectives, checkpoints, shared, science, footprint, soap, dataRows
+  collectives, checkpoints, shared, science, footprint, soap, dataRows, scaleRows
 ]

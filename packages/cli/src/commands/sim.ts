@@ -60,7 +60,7 @@ export function register (program: Command): void {
             ...(policy !== undefined ? { policy } : {}),
             log: (l) => { process.stderr.write(`${l}\n`) }
           })
-          process.stdout.write(o.json === true ? `${JSON.stringify({ ...report, baseline: { ...report.baseline, samples: undefined }, full: { ...report.full, samples: undefined } }, null, 2)}\n` : `${sim.formatSched(report).join('\n')}\n`)
+          process.stdout.write(o.json === true ? `${JSON.stringify({ ...report, baseline: { ...report.baseline, samples: report.baseline.samples.slice(0, 2000) }, full: { ...report.full, samples: report.full.samples.slice(0, 2000) } }, null, 2)}\n` : `${sim.formatSched(report).join('\n')}\n`)
           return
         }
         const report = await sim.runSim({
