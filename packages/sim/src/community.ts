@@ -57,7 +57,7 @@ export class Community {
   get bootstrapUrl (): string { return this.need(this.bootstrap).host.node.soapUrl }
 
   /** Starts the bootstrap and every super-peer (parents first); resolves once they are up. */
-  async startServices (): Promise<void> {
+  async startServices (timeoutMs = 60_000): Promise<void> {
     const b = this.makeNode('bootstrap', 'boot', ['bootstrap'])
     await b.host.start()
     this.bootstrap = b
@@ -75,7 +75,7 @@ export class Community {
       const { brokers } = res
       const have = new Set(brokers.map((x) => x.group))
       return this.tree.names.every((g) => have.has(g))
-    }, 60_000, 'every super-peer registered with the bootstrap')
+    }, timeoutMs, 'every super-peer registered with the bootstrap')
   }
 
   /** Starts `count` more peers, spread round-robin over the groups; resolves once each node is started (joining goes on). */

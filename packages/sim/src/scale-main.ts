@@ -28,7 +28,7 @@ async function one (peers: number): Promise<SimReport | undefined> {
   const groups = Math.max(1, Math.round(peers / 1000 * groupsPer1k))
   const args = [MVM, 'sim', '--peers', String(peers), '--groups', String(groups), '--heartbeat-ms', heartbeat, '--missed', missed, '--jobs', jobs, '--timeout', String(timeoutS), '--json']
   process.stderr.write(`mvm sim --peers ${peers} --groups ${groups} --heartbeat-ms ${heartbeat} --missed ${missed} --jobs ${jobs}\n`)
-  const child = spawn(process.execPath, ['--max-old-space-size=16384', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--max-old-space-size=16384', '--max-semi-space-size=64', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
   const timer = setTimeout(() => { process.stderr.write(`  ${peers} peers: over ${timeoutS} s, stopped\n`); child.kill('SIGKILL') }, timeoutS * 1000)

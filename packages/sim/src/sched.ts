@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { EffectivePolicy } from '@mvm/model'
 import { createBrokerClient, type SubmitJobRequest } from '@mvm/soap'
+import { roomyYoungGeneration } from './heap.js'
 import { Community, waitFor, type SimNode } from './community.js'
 import { sleepRequest } from './jobs.js'
 import { percentile } from './stats.js'
@@ -72,6 +73,7 @@ export interface SchedReport {
 interface PassRecord { us: number, dispatched: number }
 
 export async function runSched (o: SchedOptions): Promise<SchedReport> {
+  roomyYoungGeneration()
   const log = o.log ?? (() => {})
   const dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'mvm-sim-sched-'))
   const big = `g${o.groups - 1}`
@@ -82,7 +84,7 @@ export async function runSched (o: SchedOptions): Promise<SchedReport> {
     heartbeatMs: o.heartbeatMs, missedHeartbeats: o.missedHeartbeats, slots: o.slots, slotsByGroup: { [big]: bigSlots }
   })
   try {
-    await c.startServices()
+    await c.startServices(o.timeoutMs)
     log(`bootstrap and ${o.groups} super-peers up (tree depth ${c.tree.depth})`)
     await c.addPeers(o.groups * o.peersPerGroup)
     const want = c.expectedByGroup().reduce((a, b) => a + b, 0)
