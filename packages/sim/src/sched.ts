@@ -120,7 +120,11 @@ export async function runSched (o: SchedOptions): Promise<SchedReport> {
         o.signal?.throwIfAborted()
         const k = Math.min(500, left)
         const jobs: SubmitJobRequest[] = Array.from({ length: k }, () => ({ ...request, owner }))
-        const res = await client.SubmitJobs({ jobs }, { timeoutMs: 300_000 })
+        // one retry for a keep-alive socket the server closed just as it was reused (as runJobs does)
+        const res = await client.SubmitJobs({ jobs }, { timeoutMs: 300_000 }).catch(async (err: unknown) => {
+          if (!/ECONNRESET|socket hang up/.test((err as Error).message)) throw err
+          return await client.SubmitJobs({ jobs }, { timeoutMs: 300_000 })
+        })
         for (const s of res.submitted) owners.set(s.jobId, owner)
         left -= k
       }
