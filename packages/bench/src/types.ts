@@ -91,7 +91,7 @@ export interface RowSpec {
   note?: string
 }
 
-/** A row group as `--only` names it: launch, throughput, local, remote, collectives, science, footprint, soap, data. */
+/** A row group as `--only` names it: launch, throughput, local, remote, collectives, science, footprint, soap, data, scale. */
 export interface RowGroup {
   name: string
   title: string
