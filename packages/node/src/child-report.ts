@@ -1,4 +1,4 @@
-import type { ChildReport, ChildReportAck, MessageInit, NodeSummary } from '@mvm/wire'
+import { Limits, type ChildReport, type ChildReportAck, type MessageInit, type NodeSummary } from '@mvm/wire'
 import { PeerState, type LoadReport, type MemberInfo } from './types.js'
 
 /**
@@ -119,7 +119,8 @@ export class ChildViews {
     for (const n of r.nodes) c.nodes.set(n.peerId, toInfo(n))
     for (const n of c.nodes.values()) n.lastSeen = now
     this.cache = undefined
-    if (c.nodes.size !== r.count) return this.outOfStep(c, now)
+    // a full report holds at most Limits.childNodes nodes; deltas may not grow a copy past that either
+    if (c.nodes.size !== r.count || c.nodes.size > Limits.childNodes) return this.outOfStep(c, now)
     c.seq = seq
     return {}
   }
