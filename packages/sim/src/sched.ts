@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks'
 import type { EffectivePolicy } from '@mvm/model'
 import { createBrokerClient, type SubmitJobRequest } from '@mvm/soap'
 import { roomyYoungGeneration } from './heap.js'
-import { Community, waitFor, type SimNode } from './community.js'
+import { Community, runLimited, waitFor, type SimNode } from './community.js'
 import { sleepRequest } from './jobs.js'
 import { percentile } from './stats.js'
 
@@ -118,7 +118,7 @@ export async function runSched (o: SchedOptions): Promise<SchedReport> {
       const client = createBrokerClient(sp.host.node.soapUrl)
       for (let left = n; left > 0;) {
         o.signal?.throwIfAborted()
-        const k = Math.min(500, left)
+        const k = Math.min(200, left)
         const jobs: SubmitJobRequest[] = Array.from({ length: k }, () => ({ ...request, owner }))
         // one retry for a keep-alive socket the server closed just as it was reused (as runJobs does)
         const res = await client.SubmitJobs({ jobs }, { timeoutMs: 300_000 }).catch(async (err: unknown) => {
@@ -173,14 +173,16 @@ export async function runSched (o: SchedOptions): Promise<SchedReport> {
     const t0 = Date.now()
     const minority = Math.max(1, Math.round(o.queued / o.groups / 10))
     const perOwner: Record<string, number> = { major: 0, minor: 0 }
-    await Promise.all(c.superPeers.map(async (sp, g) => {
+    // a few groups at a time: a hundred 500-job requests at once in one starved process outlast
+    // the SOAP server's request deadlines and it resets them
+    await runLimited(c.superPeers.map((sp, g) => ({ sp, g })), 8, async ({ sp, g }) => {
       const n = share(o.queued, o.groups, g)
       const m = Math.min(minority, Math.floor(n / 2))
       await submitTo(sp, 'major', n - m)
       await submitTo(sp, 'minor', m)
       perOwner.major! += n - m
       perOwner.minor! += m
-    }))
+    })
     const submitMs = Date.now() - t0
     log(`${o.queued} jobs queued in ${(submitMs / 1000).toFixed(1)} s`)
     starts.clear()
