@@ -3,7 +3,7 @@
  * `npm run bench`: the MVM toolkit's figures, each as a ratio against a baseline measured in
  * the same run, interleaved (A B A B …), with median and min/max over repeated rounds. Rows:
  * launch, throughput, local and remote messages, collectives, science (primes), footprint,
- * SOAP and data (inputs, caches, environments). Labs are real `mvm node` processes on 127.0.0.1 (the data rows use in-process libp2p nodes); every process started is stopped.
+ * SOAP, data (inputs, caches, environments) and scale (`mvm sim --queued`). Labs are real `mvm node` processes on 127.0.0.1 (the data rows use in-process libp2p nodes); every process started is stopped.
  * A toolkit figure that cannot be measured yet reads "unavailable: <reason>" and the run goes on.
  *
  * @example

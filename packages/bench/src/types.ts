@@ -91,7 +91,7 @@ export interface RowSpec {
   note?: string
 }
 
-/** A row group as `--only` names it: launch, throughput, local, remote, collectives, science, footprint, soap, data, failover. */
+/** A row group as `--only` names it: launch, throughput, local, remote, collectives, science, footprint, soap, data, failover, scale. */
 export interface RowGroup {
   name: string
   title: string

@@ -5,7 +5,7 @@ import type { Admission } from './admission.js'
 import type { ControlRouter } from './control-router.js'
 import type { Host } from './host.js'
 import type { Membership } from './membership.js'
-import { PeerState, type LoadReport, type MemberInfo } from './types.js'
+import { PeerState, type LoadReport } from './types.js'
 
 export interface GroupServiceInit {
   host: Host
@@ -106,21 +106,12 @@ export class GroupService {
       case 'leave':
         membership.leave(s.remote, session, body.reason)
         return undefined
-      case 'childReport':
+      case 'childReport': {
         membership.heartbeat(s.remote, session, toLoad(body.totals))
-        membership.childReport(body.group, s.remote, body.nodes.map((n) => ({
-          peerId: n.peerId,
-          group: body.group,
-          roles: n.roles,
-          state: PeerState.up,
-          labels: {},
-          soapUrl: n.soapUrl,
-          multiaddrs: [],
-          report: toLoad(n.report),
-          lastSeen: n.report.timestampMs > 0 ? n.report.timestampMs : Date.now(),
-          viaChild: body.group
-        } satisfies MemberInfo)))
+        const { ack } = membership.childReport(s.remote, { ...body, nodes: body.nodes.map((n) => ({ ...n, report: toLoad(n.report) })) })
+        if (ack !== undefined) s.rpc.notify({ type: 'childReportAck', ...ack }).catch(() => {})
         return undefined
+      }
       default:
         // a member may report to its broker, never command: orders go from the super-peer down
         if (BROKER_ORDERS.has(body.type)) {

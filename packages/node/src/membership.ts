@@ -1,4 +1,6 @@
 import type { Logger } from '@mvm/core'
+import type { ChildReport } from '@mvm/wire'
+import { ChildViews, type ChildReportOutcome } from './child-report.js'
 import { PeerState, type LoadReport, type MemberInfo, type PeerStateEvent, type PeerStateListener } from './types.js'
 
 export interface MembershipInit {
@@ -17,7 +19,6 @@ export interface HeartbeatTiming { heartbeatMs: number, missedHeartbeats: number
 
 /** A timing change (`retime`): from what, to what, and until when detection keeps the wider bound. */
 export interface Retiming { from: HeartbeatTiming, to: HeartbeatTiming, graceUntilMs: number }
-interface ChildGroup { group: string, superPeerId: string, nodes: MemberInfo[] }
 
 /**
  * A super-peer's view of its group: who joined, their last monitoring report, and whether
@@ -26,7 +27,7 @@ interface ChildGroup { group: string, superPeerId: string, nodes: MemberInfo[] }
  */
 export class Membership {
   private readonly entries = new Map<string, Entry>()
-  private readonly children = new Map<string, ChildGroup>()
+  private readonly children: ChildViews
   private readonly listeners = new Set<PeerStateListener>()
   private timer: NodeJS.Timeout | undefined
   private nextSession = 1
@@ -42,6 +43,7 @@ export class Membership {
 
   constructor (private readonly init: MembershipInit) {
     this.timing = { heartbeatMs: init.heartbeatMs, missedHeartbeats: init.missedHeartbeats }
+    this.children = new ChildViews(init.heartbeatMs)
   }
 
   /** The interval members are told to beat at (JoinAck, policy pushes): the latest timing. */
@@ -130,8 +132,9 @@ export class Membership {
     if (e !== undefined && e.info.state === PeerState.up) this.setState(e, PeerState.down, reason)
   }
 
-  childReport (group: string, superPeerId: string, nodes: MemberInfo[]): void {
-    this.children.set(group, { group, superPeerId, nodes })
+  /** A child super-peer's report (full or delta) from member `superPeerId`; says what to answer it. */
+  childReport (superPeerId: string, report: ChildReport): ChildReportOutcome {
+    return this.children.apply(superPeerId, report)
   }
 
   /** An admitted member of this group that has not left (down ones may come back). */
@@ -147,7 +150,7 @@ export class Membership {
   /** Own group (self first), then child groups' nodes; `group` filters. */
   view (opts: { group?: string, includeChildren?: boolean } = {}): MemberInfo[] {
     const own = [this.init.self(), ...[...this.entries.values()].map((e) => ({ ...e.info }))]
-    const out = opts.includeChildren === false ? own : [...own, ...[...this.children.values()].flatMap((c) => c.nodes)]
+    const out = opts.includeChildren === false ? own : [...own, ...this.children.nodes()]
     return opts.group === undefined || opts.group === '' ? out : out.filter((m) => m.group === opts.group)
   }
 
@@ -173,7 +176,7 @@ export class Membership {
     e.info.state = state
     if (state !== PeerState.up) {
       // a child super-peer that is gone can no longer vouch for its group's nodes
-      for (const [g, c] of this.children) if (c.superPeerId === e.info.peerId) this.children.delete(g)
+      this.children.dropBy(e.info.peerId)
     }
     this.emit(e.info.peerId, state, previous, reason)
   }

@@ -1,4 +1,4 @@
-import { componentLogger, ConfigError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
+import { componentLogger, ConfigError, ForbiddenError, InvalidStateError, silentLogger, type Logger } from '@mvm/core'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import {
@@ -9,6 +9,7 @@ import type { ChildReport, MessageInit, RpcPeer } from '@mvm/wire'
 import { createNodeMetrics, type NodeMetrics } from '@mvm/metrics'
 import { createAdmission, readDomainKey, type AdmissionPolicy } from './admission.js'
 import { BootstrapService } from './bootstrap-service.js'
+import { ChildReportSender } from './child-report.js'
 import { ControlRouter } from './control-router.js'
 import { GroupService } from './group-service.js'
 import { createHost, type Host } from './host.js'
@@ -56,6 +57,8 @@ export class NodeRuntime {
   private registrar: Registrar | undefined
   private member: Member | undefined
   private parentMember: Member | undefined
+  private readonly reports = new ChildReportSender()
+  private unhandleAck: (() => void) | undefined
   private started = false
   private startedAt = 0
   private readonly pendingSoap: ServiceHandlers[] = []
@@ -265,7 +268,16 @@ export class NodeRuntime {
           log: overlay
         })
         this.registrar.start()
-        if (cfg.parentGroup !== undefined) this.parentMember = this.newMember(cfg.parentGroup, domainKey, overlay, () => this.childReport())
+        if (cfg.parentGroup !== undefined) {
+          this.reports.reset()
+          this.parentMember = this.newMember(cfg.parentGroup, domainKey, overlay, () => this.childReport())
+          this.unhandleAck = this.router.handle('childReportAck', (b, ctx) => {
+            // only the parent super-peer this node reports to may ask it for a full report
+            if (ctx.peerId !== this.parentMember?.link.superPeerId) throw new ForbiddenError(`childReportAck from ${ctx.peerId}, which is not this node's parent super-peer`)
+            this.reports.onAck(b)
+            return undefined
+          })
+        }
       } else if (has(Role.peer) || cfg.standby) {
         this.member = this.newMember(cfg.group, domainKey, overlay)
       }
@@ -301,6 +313,8 @@ export class NodeRuntime {
   private async teardown (): Promise<void> {
     // Leave first (while the connection is up), then stop serving, then the host.
     await Promise.allSettled([this.member?.stop(), this.parentMember?.stop()])
+    this.unhandleAck?.()
+    this.unhandleAck = undefined
     await this.registrar?.stop()
     this.membership?.stop()
     await this.stopAuthService?.()
@@ -330,7 +344,11 @@ export class NodeRuntime {
       router: this.router,
       heartbeatMs: this.cfg.monitoring.heartbeatMs,
       log: log.child({ link: group }),
-      onStatus: (s) => { log.debug(s, `link to group ${group}: ${s.state}`) },
+      onStatus: (s) => {
+        // a fresh control channel to the parent: it holds nothing of ours yet
+        if (childReport !== undefined && s.state === 'joined') this.reports.reset()
+        log.debug(s, `link to group ${group}: ${s.state}`)
+      },
       traffic: this.traffic,
       ...(childReport === undefined ? {} : { childReport })
     })
@@ -457,20 +475,17 @@ export class NodeRuntime {
   private childReport (): MessageInit<ChildReport> {
     const nodes = this.view().filter((n) => n.state === PeerState.up)
     const sum = (f: (n: MemberInfo) => number): number => nodes.reduce((a, n) => a + f(n), 0)
-    return {
-      group: this.cfg.group,
-      superPeerId: this.peerId,
-      nodes: nodes.slice(0, 10_000).map((n) => ({ peerId: n.peerId, roles: n.roles, soapUrl: n.soapUrl, report: withoutPorts(n.report) })),
-      totals: {
-        load: sum((n) => n.report.load),
-        freeSlots: sum((n) => n.report.freeSlots),
-        totalSlots: sum((n) => n.report.totalSlots),
-        freeMemoryMb: Math.min(0xffffffff, sum((n) => n.report.freeMemoryMb)),
-        processes: sum((n) => n.report.processes),
-        queueDepth: sum((n) => n.report.queueDepth),
-        timestampMs: Date.now()
-      }
+    const totals = {
+      load: sum((n) => n.report.load),
+      freeSlots: sum((n) => n.report.freeSlots),
+      totalSlots: sum((n) => n.report.totalSlots),
+      freeMemoryMb: Math.min(0xffffffff, sum((n) => n.report.freeMemoryMb)),
+      processes: sum((n) => n.report.processes),
+      queueDepth: sum((n) => n.report.queueDepth),
+      timestampMs: Date.now()
     }
+    const summaries = nodes.slice(0, 10_000).map((n) => ({ peerId: n.peerId, roles: n.roles, soapUrl: n.soapUrl, report: withoutPorts(n.report) }))
+    return this.reports.next(this.cfg.group, this.peerId, summaries, totals)
   }
 
   private need<T> (v: T | undefined, what: string): T {

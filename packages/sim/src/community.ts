@@ -18,6 +18,8 @@ export interface CommunityInit {
   missedHeartbeats: number
   /** Slots per peer. */
   slots: number
+  /** Slots per peer in the named groups instead of `slots` (a group with bigger machines). */
+  slotsByGroup?: Record<string, number>
   /** The super-peers' policy bound on child super-peers (`monitoring.maxChildGroups`); default `fanout`. */
   maxChildGroups?: number
   /** The super-peers' merged policy (scheduling, fault tolerance, …), as `mvm node --policy` gives it. */
@@ -55,7 +57,7 @@ export class Community {
   get bootstrapUrl (): string { return this.need(this.bootstrap).host.node.soapUrl }
 
   /** Starts the bootstrap and every super-peer (parents first); resolves once they are up. */
-  async startServices (): Promise<void> {
+  async startServices (timeoutMs = 60_000): Promise<void> {
     const b = this.makeNode('bootstrap', 'boot', ['bootstrap'])
     await b.host.start()
     this.bootstrap = b
@@ -73,7 +75,7 @@ export class Community {
       const { brokers } = res
       const have = new Set(brokers.map((x) => x.group))
       return this.tree.names.every((g) => have.has(g))
-    }, 60_000, 'every super-peer registered with the bootstrap')
+    }, timeoutMs, 'every super-peer registered with the bootstrap')
   }
 
   /** Starts `count` more peers, spread round-robin over the groups; resolves once each node is started (joining goes on). */
@@ -165,7 +167,7 @@ export class Community {
       identify: false,
       ...(kind === 'bootstrap' ? {} : { bootstrap: [this.bootstrapUrl] }),
       ...(parentGroup === undefined ? {} : { parentGroup }),
-      capacity: { slots: kind === 'peer' ? this.init.slots : 1 },
+      capacity: { slots: kind === 'peer' ? (this.init.slotsByGroup?.[group] ?? this.init.slots) : 1 },
       monitoring: { heartbeatMs: this.init.heartbeatMs, missedHeartbeats: this.init.missedHeartbeats, maxChildGroups: this.init.maxChildGroups ?? this.init.fanout },
       ...(kind === 'peer' ? { runtime: simRuntime, data: false as const } : {}),
       ...(kind === 'super-peer' && this.init.policy !== undefined ? { policy: this.init.policy } : {}),

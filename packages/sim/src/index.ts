@@ -12,3 +12,5 @@ export { parseMix, runJobs, sleepRequest, latencySummary, type JobKind, type Job
 export { churn, type ChurnReport } from './churn.js'
 export { waitFor } from './community.js'
 export { trafficSvg, type ScalePoint } from './plot.js'
+export { runSched, formatSched, type SchedOptions, type SchedReport, type PassStats } from './sched.js'
+export { roomyYoungGeneration } from './heap.js'

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ControlTraffic } from '@mvm/node'
 import type { EffectivePolicy } from '@mvm/model'
+import { roomyYoungGeneration } from './heap.js'
 import { Community, waitFor, type SimNode } from './community.js'
 import { latencySummary, runJobs, type JobKind } from './jobs.js'
 import { spread, type Spread } from './stats.js'
@@ -74,13 +75,14 @@ export interface SimReport {
 
 /** Builds the community, measures it at rest, runs the jobs (under churn if asked), stops it. */
 export async function runSim (o: SimOptions): Promise<SimReport> {
+  roomyYoungGeneration()
   const log = o.log ?? (() => {})
   const dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'mvm-sim-'))
   const rss0 = process.memoryUsage().rss
   const c = new Community({ ...(o.policy !== undefined ? { policy: o.policy } : {}), dataDir, peers: o.peers, groups: o.groups, fanout: o.fanout, heartbeatMs: o.heartbeatMs, missedHeartbeats: o.missedHeartbeats, slots: o.slots })
   try {
     let t = Date.now()
-    await c.startServices()
+    await c.startServices(o.timeoutMs)
     const servicesMs = Date.now() - t
     log(`bootstrap and ${o.groups} super-peers up in ${servicesMs} ms (tree depth ${c.tree.depth}, at most ${c.tree.maxChildren} child super-peers each)`)
     t = Date.now()

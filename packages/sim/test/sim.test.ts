@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Community, fanoutForDepth, groupTree, parseMix, runJobs, runSim, waitFor } from '@mvm/sim'
+import { Community, fanoutForDepth, groupTree, parseMix, runJobs, runSched, runSim, waitFor } from '@mvm/sim'
 
 t.test('the super-peer tree keeps every super-peer within its fanout', async (t) => {
   const tree = groupTree(100, 10)
@@ -71,4 +71,18 @@ t.test('a super-peer refuses child super-peers past policy monitoring.maxChildGr
   const refused = c.superPeers.slice(1).find((s) => s.host.node.parentLink()?.state === 'refused')!
   t.match(refused.host.node.parentLink()?.reason, /maxChildGroups: 1/)
   t.equal(c.superPeers[0]!.host.node.membership.view({ includeChildren: false }).filter((m) => m.roles.includes('super-peer')).length, 2, 'the root and its one child')
+})
+
+t.test('mvm sim --queued: passes timed at two queue lengths, fair share, a too-wide job placed in the group that can run it', async (t) => {
+  const r = await runSched({
+    groups: 3, fanout: 2, peersPerGroup: 2, slots: 1, queued: 300, baseline: 15, rankMs: 300, wide: 2,
+    windowMs: 1500, heartbeatMs: 500, missedHeartbeats: 8, timeoutMs: 60_000
+  })
+  t.ok(r.full.queued >= 200, `the full queue was measured with ${r.full.queued} queued`)
+  t.ok(r.full.dispatched > 0 && r.full.samples.length > 0, `${r.full.dispatched} jobs started from the full queue`)
+  t.ok(r.baseline.passes > 0, 'passes were timed at the baseline')
+  t.same(r.crossGroup.byGroup, { g2: 2 }, 'both 3-rank jobs (2 slots per group, 8 in g2) ran in g2, passed on by their own group')
+  t.same(r.crossGroup.refused, [])
+  // the minor user queued behind 90 % of the jobs still gets starts as slots free
+  t.ok((r.fairShare.owners.minor?.starts ?? 0) > 0, `fair share: the minor user started ${r.fairShare.owners.minor?.starts} jobs, the major ${r.fairShare.owners.major?.starts}`)
 })

@@ -121,8 +121,13 @@ export const ControlSpecs: Record<ControlType, MessageSpec> = {
     group: id(true),
     superPeerId: id(true),
     nodes: list(msg('NodeSummary', NodeSummarySpec), Limits.childNodes),
-    totals: msg('MonitoringReport', MonitoringReportSpec)
+    totals: msg('MonitoringReport', MonitoringReportSpec),
+    seq: u64(),
+    full: bool(),
+    removed: list(id(true), Limits.childNodes),
+    count: u32()
   },
+  childReportAck: { group: id(true), seq: u64(), resync: bool() },
   error: {
     code: str(Limits.idChars, { required: true, pattern: /^E_[A-Z0-9_]+$/ }),
     message: text(),

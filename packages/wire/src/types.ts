@@ -139,6 +139,21 @@ export interface ChildReport {
   superPeerId: string
   nodes: NodeSummary[]
   totals: MonitoringReport
+  /** 0 from an older sender (nodes is everything); else numbered per control channel from 1. */
+  seq: number
+  /** nodes is the whole subtree (else only what changed since seq - 1). */
+  full: boolean
+  /** Peer ids gone since seq - 1 (deltas only). */
+  removed: string[]
+  /** The subtree's size after this report. */
+  count: number
+}
+
+/** Parent -> child super-peer: full report `seq` applied, or (resync) send a full one. */
+export interface ChildReportAck {
+  group: string
+  seq: number
+  resync: boolean
 }
 
 /** `Error` in the proto; named so it does not shadow the global Error. */
@@ -178,6 +193,7 @@ export interface ControlBodyMap {
   jobReport: JobReport
   policyUpdate: PolicyUpdate
   childReport: ChildReport
+  childReportAck: ChildReportAck
   error: ErrorBody
   ack: Ack
   checkpoint: Checkpoint

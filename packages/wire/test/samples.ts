@@ -36,12 +36,17 @@ export const controlSamples: { [K in ControlType]: ControlBodyMap[K] } = {
     group: 'g2',
     superPeerId: '12D3KooWSuper',
     nodes: [{ peerId: '12D3KooWA', roles: ['peer'], soapUrl: 'https://a.example/mvm', report }],
-    totals: { ...report, freeSlots: 30, totalSlots: 40 }
+    totals: { ...report, freeSlots: 30, totalSlots: 40 },
+    seq: 7,
+    full: false,
+    removed: ['12D3KooWGone'],
+    count: 2
   },
   error: { code: 'E_CAPACITY', message: 'no free slots', dataJson: '{"need":4}', retryable: true },
   ack: {},
   checkpoint: { jobId: 'job-42', rank: 1, stateJson: '{"i":7}', seq: 7 },
-  cutRequest: { jobId: 'job-42' }
+  cutRequest: { jobId: 'job-42' },
+  childReportAck: { group: 'g2', seq: 12, resync: true }
 }
 
 export const queueHelloSample: QueueHello = { version: 1, jobId: 'job-42' }

@@ -13,6 +13,7 @@ import { batchSoapRows, decisionRows, inflightRows } from './submit.js'
 import { dataRows } from './data.js'
 import { resize } from './resize.js'
 import { failover } from './failover.js'
+import { scaleRows } from './scale.js'
 
 const PAIR = 'two plain node processes (fork), one message each way'
 const KiB64 = 64 * 1024
@@ -101,5 +102,5 @@ export const groups: RowGroup[] = [
   launch, throughput,
   { name: 'local', title: 'Local messages: two ranks on one node', rows: messageRows('local') },
   { name: 'remote', title: 'Remote messages: ranks on two nodes', rows: messageRows('remote') },
-  collectives, checkpoints, migration, resize, shared, science, footprint, soap, dataRows, failover
+  collectives, checkpoints, migration, resize, shared, science, footprint, soap, dataRows, failover, scaleRows
 ]

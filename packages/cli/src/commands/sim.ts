@@ -5,6 +5,7 @@ import { BadRequestError } from '@mvm/core'
 interface SimFlags {
   peers: string, groups: string, jobs: string, fanout?: string, depth?: string, heartbeatMs: string, missed: string,
   slots: string, churn: string, mix: string, window?: string, timeout: string, json?: boolean, policy?: string[]
+  queued?: string, baselineQueued: string, rankMs: string, wide: string
 }
 
 function int (v: string, flag: string, min: number): number {
@@ -29,6 +30,10 @@ export function register (program: Command): void {
     .option('--window <ms>', 'how long the traffic at rest is measured (default three heartbeats)')
     .option('--timeout <s>', 'bound on each waiting step', '600')
     .option('--policy <file...>', 'Policy YAML files for the super-peers (later levels override earlier), as mvm node --policy')
+    .option('--queued <n>', 'scheduling at scale instead: queue N jobs across the groups (after a baseline queue), time every scheduling pass, check fair share and cross-group placement')
+    .option('--baseline-queued <n>', 'with --queued: jobs queued in all for the baseline measured first', '1000')
+    .option('--rank-ms <ms>', 'with --queued: how long each queued job\'s rank takes', '2000')
+    .option('--wide <n>', 'with --queued: jobs too wide for their group, submitted to the other groups (cross-group placement)', '10')
     .option('--json', 'print the report as JSON')
     .action(async (o: SimFlags) => {
       const sim = await import('@mvm/sim')
@@ -42,6 +47,22 @@ export function register (program: Command): void {
       const onSignal = (): void => { ac.abort() }
       process.once('SIGINT', onSignal)
       try {
+        if (o.queued !== undefined) {
+          const peers = int(o.peers, '--peers', 1)
+          const report = await sim.runSched({
+            groups, fanout, peersPerGroup: Math.max(1, Math.round(peers / groups)), slots: int(o.slots, '--slots', 1),
+            queued: int(o.queued, '--queued', 1), baseline: int(o.baselineQueued, '--baseline-queued', 1),
+            rankMs: int(o.rankMs, '--rank-ms', 1), wide: int(o.wide, '--wide', 0),
+            windowMs: o.window !== undefined ? int(o.window, '--window', 100) : 20_000,
+            heartbeatMs: int(o.heartbeatMs, '--heartbeat-ms', 10), missedHeartbeats: int(o.missed, '--missed', 1),
+            timeoutMs: int(o.timeout, '--timeout', 1) * 1000,
+            signal: ac.signal,
+            ...(policy !== undefined ? { policy } : {}),
+            log: (l) => { process.stderr.write(`${l}\n`) }
+          })
+          process.stdout.write(o.json === true ? `${JSON.stringify({ ...report, baseline: { ...report.baseline, samples: report.baseline.samples.slice(0, 2000) }, full: { ...report.full, samples: report.full.samples.slice(0, 2000) } }, null, 2)}\n` : `${sim.formatSched(report).join('\n')}\n`)
+          return
+        }
         const report = await sim.runSim({
           peers: int(o.peers, '--peers', 1), groups, fanout,
           heartbeatMs: int(o.heartbeatMs, '--heartbeat-ms', 10), missedHeartbeats: int(o.missed, '--missed', 1),
