@@ -218,9 +218,11 @@ export class NodeRuntime {
       }
       // a peer-only node has no users file: its super-peer checks what its callers send
       const joinedTo = (): string | undefined => { const l = this.member?.link; return l?.state === 'joined' ? l.superPeerId : undefined }
+      // a bootstrap-only node belongs to no group: it checks callers itself, by its own policy
+      // and users file (unsigned Bootstrap calls stay open, as on a super-peer)
       const authenticate = this.authenticate ?? (has(Role.peer)
         ? remoteAuthenticator({ streams: this.streams, superPeer: joinedTo, required: () => this.authRequired(), log: componentLogger(this.log, 'auth') })
-        : undefined)
+        : this.makeAuthenticator())
       this.memberCheck = remoteMemberCheck({ streams: this.streams, superPeer: joinedTo, log: componentLogger(this.log, 'auth') })
       this.membership?.start()
       const membership = this.membership
