@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { throwIfAborted } from '@mvm/core'
+import { UnavailableError, throwIfAborted } from '@mvm/core'
 import type { RankGraph } from '@mvm/model'
 import type { DirectPeer } from './protocol.js'
 
@@ -11,6 +11,8 @@ import type { DirectPeer } from './protocol.js'
  * runtime); beyond it only pairs that share an edge do, so sockets grow with edges, not n².
  */
 const ALL_PAIRS_MAX = 16
+/** One Unix-socket connect on this host; far longer means something is wrong. */
+const PAIR_TIMEOUT_MS = 10_000
 
 /** Which local ranks get a socket to which, and the edges each socket carries (same order both sides). */
 export function planDirect (graph: RankGraph, local: number[]): Map<number, DirectPeer[]> {
@@ -119,8 +121,18 @@ async function connectPair (server: Server, path: string): Promise<[Socket, Sock
     let accepted: Socket | undefined
     let client: Socket | undefined
     let connected = false
+    // a connect that never completes must not hold the job's start (and the process) forever
+    const timer = setTimeout(() => {
+      server.off('connection', onConnection)
+      // a connection accepted after this would never read, so never see eof: it goes at once
+      server.on('connection', (s: Socket) => { s.destroy() })
+      client?.destroy()
+      accepted?.destroy()
+      reject(new UnavailableError(`no local socket pair within ${PAIR_TIMEOUT_MS} ms (${path})`))
+    }, PAIR_TIMEOUT_MS)
     const done = (): void => {
       if (accepted === undefined || !connected) return
+      clearTimeout(timer)
       server.off('connection', onConnection)
       resolve([client!, accepted])
     }
@@ -138,6 +150,6 @@ async function connectPair (server: Server, path: string): Promise<[Socket, Sock
       connected = true
       done()
     })
-    client.once('error', (err) => { server.off('connection', onConnection); reject(err) })
+    client.once('error', (err) => { clearTimeout(timer); server.off('connection', onConnection); accepted?.destroy(); reject(err) })
   })
 }

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import type { Logger } from '@mvm/core'
 import type { RankGraph } from '@mvm/model'
 import type { Sandbox } from '@mvm/sandbox'
@@ -26,6 +27,8 @@ export class DirectWiring {
   private pairs: SocketPairs | undefined
   private readonly dropped = new Set<number>()
   private closed = false
+  /** Ends sent to a rank and not yet acknowledged, by rank. */
+  private readonly inFlight = new Map<number, Set<Socket>>()
 
   constructor (graph: RankGraph, local: number[], private readonly log: Logger) {
     this.plan = planDirect(graph, local)
@@ -55,8 +58,15 @@ export class DirectWiring {
   /** Sends rank its socket ends, after its init (IPC keeps the order). */
   handOver (rank: number, sandbox: Sandbox): void {
     for (const [peer, socket] of this.pairs?.take(rank) ?? []) {
-      sandbox.send(peer === RUNTIME ? { uplink: true } : { direct: { peer } }, { handle: socket }).catch((err: unknown) => {
+      // until the rank has it, the end is ours: a rank that dies first may never acknowledge it
+      let sending = this.inFlight.get(rank)
+      if (sending === undefined) { sending = new Set(); this.inFlight.set(rank, sending) }
+      sending.add(socket)
+      sandbox.send(peer === RUNTIME ? { uplink: true } : { direct: { peer } }, { handle: socket }).then(() => {
+        this.inFlight.get(rank)?.delete(socket)
+      }, (err: unknown) => {
         this.log.debug({ err, rank, peer }, 'could not hand a direct socket to the rank')
+        this.inFlight.get(rank)?.delete(socket)
         socket.destroy()
       })
     }
@@ -66,9 +76,20 @@ export class DirectWiring {
   drop (rank: number): void {
     this.dropped.add(rank)
     this.pairs?.drop(rank)
+    this.dropInFlight(rank)
   }
 
-  close (): void { this.closed = true; this.pairs?.close() }
+  /** The rank is gone: ends still on their way to it would otherwise stay open here for good. */
+  private dropInFlight (rank: number): void {
+    for (const s of this.inFlight.get(rank) ?? []) s.destroy()
+    this.inFlight.delete(rank)
+  }
+
+  close (): void {
+    this.closed = true
+    this.pairs?.close()
+    for (const r of [...this.inFlight.keys()]) this.dropInFlight(r)
+  }
 }
 
 /** Turns a rank's uplink frames back into the messages the router takes. */

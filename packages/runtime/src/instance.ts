@@ -95,6 +95,9 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
     const lr = router.locals.get(rank)!
     if ('ready' in m) lr.readyResolve()
     else if ('result' in m && reused !== undefined && terminated === undefined && !lr.finished) { lr.outcome = m; reused() }
+    // once the job is terminated, a rank's own error is the echo of it (a peer it was talking to
+    // was killed first): the rank ends as aborted, as the others do
+    else if ('error' in m && terminated !== undefined) return
     else if ('result' in m || 'error' in m) lr.outcome = m
     else if ('checkpoint' in m) {
       const json = m.checkpoint.json
@@ -202,44 +205,52 @@ export function createInstance (deps: InstanceDeps, spec: InstanceSpec, link: Re
       sb = await pool.acquire({ id: `${spec.jobId}.r${rank}`, limits, ...(reuse ? { owner: spec.owner } : {}), ...(signal === undefined ? {} : { signal }) })
     } catch (err) { neverStarted(rank, err); throw err }
     if (lr.finished) { await sb.kill('killed', { graceMs: 0 }); return }
-    logs[rank] = sb.logs
-    lr.startedAtMs = Date.now()
-    const sbDir = sb.workDir
-    const box = sb
-    const off = sb.onMessage((m) => onMessage(rank, m as FromHost, reuse ? () => { void handBack(rank, box, pool, off) } : undefined))
-    lr.uplink = wiring.uplink(rank, uplinkSink(lr.ports, (m) => { router.fromHost(rank, m) }))
-    // what the rank sent on its uplink must reach the router before its peers get eof
-    void sb.exited.then(async (info) => {
-      const own = info.reason === 'signal' ? await selfSignalled(sbDir) : undefined
-      await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS)
-      onExit(rank, own === undefined ? info : { ...info, reason: 'exit', message: `killed itself with ${own}` }, sbDir)
-    })
-    // named by content: a reused process that imported this program before gets it from its
-    // module cache (by URL), so the file need not be there again after the work dir was wiped
-    const codePath = join(sb.workDir, `program-${hash.slice(0, 16)}.mjs`)
-    if (deps.loaded?.(sb, hash) !== true) await writeFile(codePath, code)
-    await placeInputs(sb.workDir, deps.files)
-    const node = spec.graph.ranks[rank]!
-    const init: ReusableInit = {
-      jobId: spec.jobId,
-      rank,
-      size: spec.graph.size,
-      ports: node.ports.map((p) => p.port),
-      groups: spec.graph.groups[rank] ?? {},
-      params: spec.params ?? {},
-      codePath,
-      programPath: spec.program.path ?? (spec.program.language === 'js' ? 'program.js' : 'program.ts'),
-      queue: spec.queue,
-      locality,
-      uplink: lr.uplink !== undefined,
-      direct: wiring.peersOf(rank),
-      ...(deps.files === undefined ? {} : { files: inputList(deps.files) }),
-      ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
-      ...(spec.checkpoint === undefined ? {} : { checkpoint: spec.checkpoint }),
-      ...(reuse ? { reuse: true } : {})
+    // past this point the rank holds sockets and a process: a failure (an input that cannot be
+    // placed, a write that fails) must end it as never started, or its uplink waits forever
+    try {
+      logs[rank] = sb.logs
+      lr.startedAtMs = Date.now()
+      const sbDir = sb.workDir
+      const box = sb
+      const off = sb.onMessage((m) => onMessage(rank, m as FromHost, reuse ? () => { void handBack(rank, box, pool, off) } : undefined))
+      lr.uplink = wiring.uplink(rank, uplinkSink(lr.ports, (m) => { router.fromHost(rank, m) }))
+      // what the rank sent on its uplink must reach the router before its peers get eof
+      void sb.exited.then(async (info) => {
+        const own = info.reason === 'signal' ? await selfSignalled(sbDir) : undefined
+        await settledWithin(lr.uplink?.done, UPLINK_DRAIN_MS)
+        onExit(rank, own === undefined ? info : { ...info, reason: 'exit', message: `killed itself with ${own}` }, sbDir)
+      })
+      // named by content: a reused process that imported this program before gets it from its
+      // module cache (by URL), so the file need not be there again after the work dir was wiped
+      const codePath = join(sb.workDir, `program-${hash.slice(0, 16)}.mjs`)
+      if (deps.loaded?.(sb, hash) !== true) await writeFile(codePath, code)
+      await placeInputs(sb.workDir, deps.files)
+      const node = spec.graph.ranks[rank]!
+      const init: ReusableInit = {
+        jobId: spec.jobId,
+        rank,
+        size: spec.graph.size,
+        ports: node.ports.map((p) => p.port),
+        groups: spec.graph.groups[rank] ?? {},
+        params: spec.params ?? {},
+        codePath,
+        programPath: spec.program.path ?? (spec.program.language === 'js' ? 'program.js' : 'program.ts'),
+        queue: spec.queue,
+        locality,
+        uplink: lr.uplink !== undefined,
+        direct: wiring.peersOf(rank),
+        ...(deps.files === undefined ? {} : { files: inputList(deps.files) }),
+        ...(spec.restored?.[rank] === undefined ? {} : { restored: spec.restored[rank] }),
+        ...(spec.checkpoint === undefined ? {} : { checkpoint: spec.checkpoint }),
+        ...(reuse ? { reuse: true } : {})
+      }
+      lr.open(sb, { init })
+      wiring.handOver(rank, sb)
+    } catch (err) {
+      neverStarted(rank, err)
+      await sb.kill('killed', { graceMs: 0 }).catch(() => {})
+      throw err
     }
-    lr.open(sb, { init })
-    wiring.handOver(rank, sb)
   }
 
   return {
