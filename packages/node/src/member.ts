@@ -44,6 +44,8 @@ export interface MemberInit {
 
 const BACKOFF_MIN_MS = 200
 const BACKOFF_MAX_MS = 5000
+/** How long a stopping member waits for a broken link to rejoin, to send its Leave. */
+const LEAVE_REJOIN_WAIT_MS = 2000
 
 /**
  * The member side of the overlay: finds the group's super-peer through bootstrap, holds one
@@ -58,6 +60,8 @@ export class Member {
   /** The interval of the current session (JoinAck, then policy pushes), and how to cut its current wait short. */
   private beatMs = 0
   private wake: (() => void) | undefined
+  private readonly joinedWaiters: Array<() => void> = []
+  private everJoined = false
 
   constructor (private readonly init: MemberInit) {
     this.status = { state: LinkState.connecting, group: init.group }
@@ -71,6 +75,15 @@ export class Member {
   }
 
   async stop (): Promise<void> {
+    // a link between sessions (its channel broke a moment ago) is usually back within a backoff:
+    // wait a little for it, so the group hears a Leave rather than sees the node go down
+    if (this.loop !== undefined && this.everJoined && (this.status.state === LinkState.connecting || this.status.state === LinkState.disconnected)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, LEAVE_REJOIN_WAIT_MS)
+        function done (): void { clearTimeout(timer); resolve() }
+        this.joinedWaiters.push(done)
+      })
+    }
     const rpc = this.rpc
     if (rpc !== undefined && this.status.state === LinkState.joined) {
       try {
@@ -101,6 +114,7 @@ export class Member {
 
   private setStatus (s: LinkStatus): void {
     this.status = s
+    if (s.state === LinkState.joined) { this.everJoined = true; for (const w of this.joinedWaiters.splice(0)) w() }
     try { this.init.onStatus({ ...s }) } catch {}
   }
 
