@@ -62,6 +62,10 @@ t.test('dependencies: afterok, afternotok, afterany, never met, unknown, across 
   })
 
   await t.test('afterany runs after a failure, by job name; afterok of it is cancelled, and so on down the chain', async (t) => {
+    // the lab's 2 slots are busy for 3 s, so `bad` is still queued when the reasons are read
+    // (a thrower fails within a second once it runs)
+    const blocker = await sub(join(FIX, 'sleeper.yaml'), { processes: '2', ms: '3000' })
+    await waitFor(async () => (await get(blocker)).state === 'running', 30_000, 'the blocker to run')
     const bad = await sub(THROWER, { processes: '2' })
     // by name: the latest job called "thrower" is the one just submitted
     const any = await sub(AFTER, { after: 'thrower', type: 'afterany' })
