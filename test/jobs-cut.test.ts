@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ROOT, runCli, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
+import { tokenRingSerial } from './lib/oracles.js'
 
 const FIX = join(ROOT, 'test', 'fixtures', 'cut')
 const TOKENS = join(FIX, 'tokens.yaml')
@@ -17,24 +18,6 @@ const W = 3
 
 interface Outcome { acc: number, count: number, resumedFrom: number }
 
-/** What each rank of the ring ends with when nothing fails: the same recurrence, run serially. */
-function serial (size: number, n: number, w: number): Array<{ acc: number, count: number }> {
-  const inbox = Array.from({ length: size }, (_, r) => Array.from({ length: w }, (_, k) => ((r + size - 1) % size) * 1000 + k))
-  const out = Array.from({ length: size }, () => ({ acc: 0, count: 0 }))
-  for (let moved = true; moved;) {
-    moved = false
-    for (let r = 0; r < size; r++) {
-      const o = out[r]!
-      if (o.count >= n || inbox[r]!.length === 0) continue
-      const v = inbox[r]!.shift()!
-      o.acc = (o.acc * 31 + v) % 2147483647
-      o.count++
-      if (o.count <= n - w) inbox[(r + 1) % size]!.push(v + 1)
-      moved = true
-    }
-  }
-  return out
-}
 
 let lab: TestLab
 t.before(async () => { lab = await startLab({ peers: 3, slots: 2, superArgs: ['--policy', join(FIX, 'restart-policy.yaml')] }) })
@@ -49,7 +32,7 @@ async function stepOf (tag: string, rank: number): Promise<number> {
   return best
 }
 
-const expected = serial(R, N, W)
+const expected = tokenRingSerial(R, N, W)
 
 t.test('the serial oracle moves every token', async (t) => {
   t.same(expected.map((e) => e.count), Array(R).fill(N), 'each rank takes n tokens')

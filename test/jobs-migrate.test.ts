@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ROOT, runCli, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
+import { tokenRingSerial } from './lib/oracles.js'
 
 const FIX = join(ROOT, 'test', 'fixtures', 'cut')
 const TOKENS = join(FIX, 'tokens.yaml')
@@ -18,28 +19,10 @@ const W = 3
 
 interface Outcome { acc: number, count: number, resumedFrom: number }
 
-/** What each rank of the ring ends with when nothing moves or fails: the same recurrence, run serially. */
-function serial (size: number, n: number, w: number): Array<{ acc: number, count: number }> {
-  const inbox = Array.from({ length: size }, (_, r) => Array.from({ length: w }, (_, k) => ((r + size - 1) % size) * 1000 + k))
-  const out = Array.from({ length: size }, () => ({ acc: 0, count: 0 }))
-  for (let moved = true; moved;) {
-    moved = false
-    for (let r = 0; r < size; r++) {
-      const o = out[r]!
-      if (o.count >= n || inbox[r]!.length === 0) continue
-      const v = inbox[r]!.shift()!
-      o.acc = (o.acc * 31 + v) % 2147483647
-      o.count++
-      if (o.count <= n - w) inbox[(r + 1) % size]!.push(v + 1)
-      moved = true
-    }
-  }
-  return out
-}
-const expected = serial(R, N, W)
+const expected = tokenRingSerial(R, N, W)
 /** The ring of the migration subtest runs longer: its refusals come first. */
 const LONG = 100
-const expectedLong = serial(R, LONG, W)
+const expectedLong = tokenRingSerial(R, LONG, W)
 
 let lab: TestLab
 t.before(async () => { lab = await startLab({ peers: 3, slots: 2, superArgs: ['--policy', join(FIX, 'restart-policy.yaml')] }) })

@@ -100,3 +100,22 @@ export function histogramSerial (size: number, n: number, buckets: number): numb
   }
   return counts
 }
+
+/** The token ring of test/fixtures/cut (tokens.yaml): what each rank ends with when nothing moves or fails, run serially. */
+export function tokenRingSerial (size: number, n: number, w: number): Array<{ acc: number, count: number }> {
+  const inbox = Array.from({ length: size }, (_, r) => Array.from({ length: w }, (_, k) => ((r + size - 1) % size) * 1000 + k))
+  const out = Array.from({ length: size }, () => ({ acc: 0, count: 0 }))
+  for (let moved = true; moved;) {
+    moved = false
+    for (let r = 0; r < size; r++) {
+      const o = out[r]!
+      if (o.count >= n || inbox[r]!.length === 0) continue
+      const v = inbox[r]!.shift()!
+      o.acc = (o.acc * 31 + v) % 2147483647
+      o.count++
+      if (o.count <= n - w) inbox[(r + 1) % size]!.push(v + 1)
+      moved = true
+    }
+  }
+  return out
+}
