@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import { ConfigError, type Logger } from '@mvm/core'
 import type { AuthMode } from './admission.js'
+import type { ResourceSampler } from './monitor.js'
 import { ROLES, type Role } from './types.js'
 
 /** Everything a node is started with; CLI flags and the NodeConfig/Policy files map onto it. */
@@ -61,6 +62,11 @@ export interface MvmNodeInit {
    * member of the group, shown with the role `standby-super-peer`, and runs no broker.
    */
   standby?: boolean
+  /**
+   * Where the node's reports get its load and free memory. Default: its own process tree's CPU
+   * time and the OS's free memory. `mvm sim` passes one per simulated node, from its simulated ranks.
+   */
+  resources?: ResourceSampler
   logger?: Logger
 }
 

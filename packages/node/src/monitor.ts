@@ -17,13 +17,32 @@ export type UsageProbe = () => Partial<Usage>
 
 export interface Capacity { slots: number, memoryMB: number }
 
+/** What a node measures of its host for each report: the CPUs its work keeps busy, and the memory free. */
+export interface ResourceSample { load: number, freeMemoryMB: number }
+
+/**
+ * Takes one {@link ResourceSample}. A real node samples its own process tree's CPU time and
+ * the OS's free memory ({@link hostSampler}); `mvm sim` gives each simulated node one derived
+ * from its simulated ranks, since thousands of nodes in one process would all read the same
+ * process and host.
+ */
+export type ResourceSampler = () => ResourceSample
+
+/** The real node's sampler: CPU time of this process and its descendants (see CpuLoad), and os.freemem(). */
+export function hostSampler (): ResourceSampler {
+  const cpu = new CpuLoad()
+  return () => ({ load: cpu.sample(), freeMemoryMB: Math.floor(freemem() / (1024 * 1024)) })
+}
+
 /** Builds this node's monitoring report from the OS and the usage probe. */
 export class Monitor {
   private probe: UsageProbe = () => ({})
   private dataProbe: (() => DataCounters) | undefined
-  private readonly cpu = new CpuLoad()
+  private readonly sample: ResourceSampler
 
-  constructor (private readonly capacity: Capacity) {}
+  constructor (private readonly capacity: Capacity, sampler?: ResourceSampler) {
+    this.sample = sampler ?? hostSampler()
+  }
 
   get totalSlots (): number { return this.capacity.slots }
   get totalMemoryMB (): number { return this.capacity.memoryMB }
@@ -37,10 +56,12 @@ export class Monitor {
     let u: Partial<Usage> = {}
     try { u = this.probe() } catch { u = {} }
     const used = clampInt(u.usedSlots, this.capacity.slots)
-    const osFreeMB = Math.floor(freemem() / (1024 * 1024))
+    let sample: ResourceSample
+    try { sample = this.sample() } catch { sample = { load: 0, freeMemoryMB: this.capacity.memoryMB } }
+    const hostFreeMB = clampInt(sample.freeMemoryMB, Number.MAX_SAFE_INTEGER)
     const usedMemoryMB = u.usedMemoryMB
-    const freeMemoryMB = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(usedMemoryMB, this.capacity.memoryMB), osFreeMB))
-    const load = this.cpu.sample()
+    const freeMemoryMB = Math.max(0, Math.min(this.capacity.memoryMB - clampInt(usedMemoryMB, this.capacity.memoryMB), hostFreeMB))
+    const load = sample.load
     const data = this.data()
     return {
       ...(data === undefined ? {} : { data }),

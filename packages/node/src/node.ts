@@ -76,7 +76,7 @@ export class NodeRuntime {
   constructor (init: MvmNodeInit) {
     this.cfg = resolveInit(init)
     this.log = init.logger ?? silentLogger()
-    this.monitor = new Monitor(this.cfg.capacity)
+    this.monitor = new Monitor(this.cfg.capacity, init.resources)
     this.metrics = createNodeMetrics({ labels: { group: this.cfg.group } })
     this.addHttpRoute('/metrics', async (req, res) => { await this.metrics.serve(req, res) })
     this.authRequired = () => this.cfg.security.clientAuthentication === 'required'

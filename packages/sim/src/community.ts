@@ -4,7 +4,8 @@ import { silentLogger, type Logger } from '@mvm/core'
 import { createBootstrapClient } from '@mvm/soap'
 import type { EffectivePolicy } from '@mvm/model'
 import { createMvmHost, type ControlTraffic, type MvmHost } from '@mvm/node'
-import { simRuntime } from './sim-runtime.js'
+import type { RuntimeInit } from '@mvm/runtime'
+import { SimRanks, simRuntime } from './sim-runtime.js'
 import { groupTree, type GroupTree } from './tree.js'
 
 export interface CommunityInit {
@@ -31,6 +32,8 @@ export interface CommunityInit {
 
 export interface SimNode {
   host: MvmHost
+  /** Its simulated ranks running now (always 0 on the bootstrap and super-peers): its load and memory come from them. */
+  ranks: SimRanks
   kind: 'bootstrap' | 'super-peer' | 'peer'
   group: string
   index: number
@@ -40,8 +43,9 @@ export interface SimNode {
  * A whole virtual community in this process: one bootstrap node, a super-peer per group (each
  * but the root a member of its parent group), and the peers spread over the groups. Every one
  * is a real MVM node (`createMvmHost`: membership, heartbeats, admission, broker, peer agent,
- * SOAP endpoint); only the libp2p transport (memory instead of TCP) and the peers' runtime
- * (simulated ranks) differ from a node started by `mvm node`.
+ * SOAP endpoint); only the libp2p transport (memory instead of TCP), the peers' runtime
+ * (simulated ranks) and the resource sampler (load and free memory from those ranks, not from
+ * the one shared process and host) differ from a node started by `mvm node`.
  */
 export class Community {
   readonly tree: GroupTree
@@ -159,6 +163,7 @@ export class Community {
 
   private makeNode (kind: SimNode['kind'], group: string, roles: Array<'bootstrap' | 'super-peer' | 'peer'>, parentGroup?: string): SimNode {
     const index = this.counter++
+    const ranks = new SimRanks()
     const host = createMvmHost({
       dataDir: join(this.init.dataDir, kind, `${index}`),
       roles,
@@ -169,11 +174,12 @@ export class Community {
       ...(parentGroup === undefined ? {} : { parentGroup }),
       capacity: { slots: kind === 'peer' ? (this.init.slotsByGroup?.[group] ?? this.init.slots) : 1 },
       monitoring: { heartbeatMs: this.init.heartbeatMs, missedHeartbeats: this.init.missedHeartbeats, maxChildGroups: this.init.maxChildGroups ?? this.init.fanout },
-      ...(kind === 'peer' ? { runtime: simRuntime, data: false as const } : {}),
+      resources: ranks.sampler,
+      ...(kind === 'peer' ? { runtime: (r: RuntimeInit) => simRuntime(r, ranks), data: false as const } : {}),
       ...(kind === 'super-peer' && this.init.policy !== undefined ? { policy: this.init.policy } : {}),
       logger: this.init.logger ?? silentLogger()
     })
-    return { host, kind, group, index }
+    return { host, ranks, kind, group, index }
   }
 
   private need<T> (v: T | undefined): T {

@@ -3,7 +3,7 @@
  * `mvm sim`: a virtual community of thousands of real MVM nodes in one process.
  */
 export { Community, runLimited, type CommunityInit, type SimNode } from './community.js'
-export { simRuntime, DEFAULT_RANK_MS } from './sim-runtime.js'
+export { simRuntime, SimRanks, DEFAULT_RANK_MS, SIM_MEMORY_MB, SIM_RANK_MEMORY_MB } from './sim-runtime.js'
 export { groupTree, fanoutForDepth, type GroupTree } from './tree.js'
 export { percentile, spread, type Spread } from './stats.js'
 export { runSim, type SimOptions, type SimReport, type TrafficRates } from './run.js'

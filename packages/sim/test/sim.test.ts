@@ -86,3 +86,25 @@ t.test('mvm sim --queued: passes timed at two queue lengths, fair share, a too-w
   // the minor user queued behind 90 % of the jobs still gets starts as slots free
   t.ok((r.fairShare.owners.minor?.starts ?? 0) > 0, `fair share: the minor user started ${r.fairShare.owners.minor?.starts} jobs, the major ${r.fairShare.owners.major?.starts}`)
 })
+
+t.test('a simulated node reports the load and memory of its own simulated ranks, not the shared process', async (t) => {
+  const c = new Community({ dataDir: t.testdir(), peers: 1, groups: 1, fanout: 10, heartbeatMs: 200, missedHeartbeats: 5, slots: 2 })
+  t.teardown(async () => { await c.stop() })
+  await c.startServices()
+  const [peer] = await c.addPeers(1)
+  const id = peer!.host.node.peerId
+  const sp = c.superPeers[0]!.host.node
+  const seen = (): { load: number, freeMemoryMb: number } | undefined => sp.membership.get(id)?.report
+  await waitFor(() => sp.membership.get(id)?.state === 'up', 20_000, 'the peer up')
+  // the real sampler would give this process's CPU use (never exactly 0 while a test runs) and the host's free memory
+  await waitFor(() => seen()?.load === 0, 10_000, 'load 0 at rest')
+  t.equal(seen()?.freeMemoryMb, 2048, 'at rest the peer reports its simulated memory, all free')
+  const done = runJobs(c, 1, [{ ranks: 2, ms: 4000 }], { timeoutMs: 30_000 })
+  await waitFor(() => peer!.ranks.running === 2, 15_000, 'two simulated ranks running')
+  await waitFor(() => seen()?.load === 2, 10_000, 'the super-peer told load 2 (one CPU per running rank)')
+  t.equal(peer!.host.node.monitor.report().load, 2, 'the peer\'s own report says 2')
+  t.ok((seen()?.freeMemoryMb ?? 2048) < 2048, `free memory fell with the ranks (${seen()?.freeMemoryMb} MB)`)
+  t.equal((await done).succeeded, 1)
+  await waitFor(() => seen()?.load === 0, 10_000, 'load back to 0 once the ranks ended')
+  t.equal(peer!.ranks.running, 0)
+})
