@@ -475,7 +475,10 @@ export class NodeRuntime {
 
   /** This group's aggregate for the parent: live nodes (children's included) and totals. */
   private childReport (): MessageInit<ChildReport> {
-    const nodes = this.view().filter((n) => n.state === PeerState.up)
+    // a child super-peer is in this view twice, as a member and in its own group's report:
+    // listed once, so the parent's copy matches the report's count (else every report is a full one)
+    const seen = new Set<string>()
+    const nodes = this.view().filter((n) => n.state === PeerState.up && !seen.has(n.peerId) && seen.add(n.peerId) !== undefined)
     const sum = (f: (n: MemberInfo) => number): number => nodes.reduce((a, n) => a + f(n), 0)
     const totals = {
       load: sum((n) => n.report.load),

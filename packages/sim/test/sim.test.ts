@@ -108,3 +108,24 @@ t.test('a simulated node reports the load and memory of its own simulated ranks,
   await waitFor(() => seen()?.load === 0, 10_000, 'load back to 0 once the ranks ended')
   t.equal(peer!.ranks.running, 0)
 })
+
+t.test('a super-peer with a grandchild group sends its parent deltas at rest, not full reports', async (t) => {
+  // a chain g0 ← g1 ← g2: g1 sees g2's super-peer twice (its own member, and in g2's report of
+  // itself); sent twice, the parent's copy never matched the report's count and every report was full
+  const c = new Community({ dataDir: t.testdir(), peers: 6, groups: 3, fanout: 1, heartbeatMs: 200, missedHeartbeats: 10, slots: 1 })
+  t.teardown(async () => { await c.stop() })
+  await c.startServices()
+  await c.addPeers(6)
+  await waitFor(() => c.rootSees() >= 6 + 2, 30_000, 'the root to see every node of the tree')
+  const g1 = c.superPeers[1]!.host.node
+  // g1 sends its parent a heartbeat and a child report per interval, and nothing to its own members at rest
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const a = g1.controlTraffic()
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const b = g1.controlTraffic()
+  const msgs = b.msgsOut - a.msgsOut
+  const perMsg = (b.bytesOut - a.bytesOut) / msgs
+  t.ok(msgs >= 4, `g1 sent ${msgs} messages in 2 s`)
+  // a full report of g1's subtree (g1, g2 and their four peers) is over 600 B
+  t.ok(perMsg < 150, `g1 sends ${Math.round(perMsg)} B per control message at rest`)
+})
