@@ -8,6 +8,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
 import { ConfigError } from '@mvm/core'
+import { quietLibp2pLogger } from './libp2p-logger.js'
 
 export type Host = Libp2p<{ identify: unknown, ping: unknown }>
 
@@ -22,6 +23,7 @@ export async function createHost (privateKey: PrivateKey, listen: string[], tran
   try {
     return await createLibp2p({
       privateKey,
+      logger: quietLibp2pLogger,
       addresses: { listen },
       transports: [transport === 'memory' ? memory() : tcp()],
       connectionEncrypters: [noise()],
