@@ -130,6 +130,15 @@ export class ChildViews {
     for (const [g, c] of this.groups) if (c.superPeerId === superPeerId) { this.groups.delete(g); this.cache = undefined }
   }
 
+  /** A node of some child group's subtree. */
+  find (peerId: string): MemberInfo | undefined {
+    for (const c of this.groups.values()) {
+      const n = c.nodes.get(peerId)
+      if (n !== undefined) return n
+    }
+    return undefined
+  }
+
   nodes (): MemberInfo[] {
     this.cache ??= [...this.groups.values()].flatMap((c) => [...c.nodes.values()])
     return this.cache

@@ -16,7 +16,7 @@ export type Host = Libp2p<{ identify: unknown, ping: unknown }>
 export type TransportKind = 'tcp' | 'memory'
 
 /**
- * The libp2p host: TCP + Noise + Yamux, with Identify and Ping (unless `services` is false); nothing else loaded. The
+ * The libp2p host: TCP + Noise + Yamux, with Identify, Ping and libp2p's connection monitor (unless `services` is false); nothing else loaded. The
  * memory transport keeps everything above it (Noise, Yamux, the protocols) as on TCP.
  */
 export async function createHost (privateKey: PrivateKey, listen: string[], transport: TransportKind = 'tcp', services = true): Promise<Host> {
@@ -31,6 +31,10 @@ export async function createHost (privateKey: PrivateKey, listen: string[], tran
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024 } })],
       // Identify and Ping are not used by the MVM protocols themselves (they dial by address)
       services: (services ? { identify: identify(), ping: ping() } : {}) as never,
+      // without Ping its pings only run protocol negotiation to a refusal; and it aborts a
+      // connection whose ping is late, which in one loaded process (mvm sim) cut thousands of
+      // control channels at once. MVM's own heartbeats are what detect a silent member.
+      ...(services ? {} : { connectionMonitor: { enabled: false } }),
       start: false
     }) as unknown as Host
   } catch (e) {

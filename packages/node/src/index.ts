@@ -143,7 +143,7 @@ export function createMvmNode (init: MvmNodeInit): MvmNode {
     },
     membership: {
       view: (opts) => rt.view(opts),
-      get: (id) => rt.view({ includeChildren: true }).find((m) => m.peerId === id)
+      get: (id) => rt.memberInfo(id)
     },
     onPeerState: (cb) => rt.onPeerState(cb),
     link: () => rt.link(),

@@ -19,9 +19,12 @@ export interface MvmNodeInit {
    */
   transport?: 'tcp' | 'memory'
   /**
-   * Run libp2p's Identify and Ping services (default true). `mvm sim` turns them off: every
-   * protocol handler registered pushes Identify to all connections, which at thousands of
-   * nodes in one process costs more than everything else together; MVM's protocols dial by address.
+   * Run libp2p's Identify and Ping services and its connection monitor (default true). `mvm sim`
+   * turns them off: every protocol handler registered pushes Identify to all connections, which
+   * at thousands of nodes in one process costs more than everything else together; MVM's
+   * protocols dial by address; the monitor pings every connection every 10 s and aborts one
+   * whose ping is late, which in one loaded process cut thousands of control channels at once
+   * (MVM's heartbeats detect a silent member).
    */
   identify?: boolean
   /** Bootstrap SOAP URLs (`http://127.0.0.1:7700`) or a super-peer's multiaddr. */

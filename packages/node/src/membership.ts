@@ -143,8 +143,12 @@ export class Membership {
     return e !== undefined && e.info.state !== PeerState.left
   }
 
+  /** As `view({ includeChildren: true }).find(…)`, without building the view (at the root it holds the whole tree). */
   get (peerId: string): MemberInfo | undefined {
-    return this.view({ includeChildren: true }).find((m) => m.peerId === peerId)
+    const e = this.entries.get(peerId)
+    if (e !== undefined) return { ...e.info }
+    const self = this.init.self()
+    return self.peerId === peerId ? self : this.children.find(peerId)
   }
 
   /** Own group (self first), then child groups' nodes; `group` filters. */

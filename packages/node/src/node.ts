@@ -370,6 +370,11 @@ export class NodeRuntime {
     return this.membership?.view(opts) ?? []
   }
 
+  /** One node of the view (children's included). */
+  memberInfo (peerId: string): MemberInfo | undefined {
+    return this.membership?.get(peerId)
+  }
+
   link (): LinkStatus | undefined { return this.member?.link }
 
   /** The heartbeat timing this super-peer expects of its group; undefined on other roles. */
