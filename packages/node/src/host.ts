@@ -13,7 +13,7 @@ import { quietLibp2pLogger } from './libp2p-logger.js'
 export type Host = Libp2p<{ identify: unknown, ping: unknown }>
 
 /** Which transport carries the node's connections: TCP, or in-process memory (`mvm sim` only). */
-export type TransportKind = 'tcp' | 'memory'
+export type TransportKind = 'tcp' | 'memory' | 'memory+tcp'
 
 /**
  * The libp2p host: TCP + Noise + Yamux, with Identify, Ping and libp2p's connection monitor (unless `services` is false); nothing else loaded. The
@@ -25,7 +25,7 @@ export async function createHost (privateKey: PrivateKey, listen: string[], tran
       privateKey,
       logger: quietLibp2pLogger,
       addresses: { listen },
-      transports: [transport === 'memory' ? memory() : tcp()],
+      transports: transport === 'memory+tcp' ? [memory(), tcp()] : [transport === 'memory' ? memory() : tcp()],
       connectionEncrypters: [noise()],
       // a 4 MiB window bounds what a stalled reader lets in flight per stream (16 MiB by default)
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024 } })],

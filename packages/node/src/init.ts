@@ -11,13 +11,14 @@ export interface MvmNodeInit {
   dataDir: string
   /** Default `['peer']`. */
   roles?: Role[]
-  /** Default `['/ip4/127.0.0.1/tcp/0']` (on the memory transport, `/memory/<random>`). */
+  /** Default `['/ip4/127.0.0.1/tcp/0']` (on the memory transport, `/memory/<random>`; on both, both). */
   listen?: string[]
   /**
    * `tcp` (default) or `memory`: in-process connections for a simulated community (`mvm sim`);
-   * memory nodes reach only nodes in the same process.
+   * memory nodes reach only nodes in the same process. `memory+tcp`: both, for a super-peer of
+   * a community split over several processes (`mvm sim --workers`), reached over TCP from the others.
    */
-  transport?: 'tcp' | 'memory'
+  transport?: 'tcp' | 'memory' | 'memory+tcp'
   /**
    * Run libp2p's Identify and Ping services and its connection monitor (default true). `mvm sim`
    * turns them off: every protocol handler registered pushes Identify to all connections, which
@@ -77,7 +78,7 @@ export interface ResolvedInit {
   dataDir: string
   roles: Role[]
   listen: string[]
-  transport: 'tcp' | 'memory'
+  transport: 'tcp' | 'memory' | 'memory+tcp'
   identify: boolean
   bootstrap: string[]
   group: string
@@ -139,7 +140,7 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
   if (auth === 'peer-list' && (i.security?.admittedPeers ?? []).length === 0) throw new ConfigError('security.admittedPeers: required (non-empty) when authentication is peer-list')
   if (auth === 'domain-key' && i.security?.domainKeyFile === undefined) throw new ConfigError('security.domainKeyFile: required when authentication is domain-key')
   const transport = i.transport ?? 'tcp'
-  if (transport !== 'tcp' && transport !== 'memory') throw new ConfigError(`transport: expected tcp or memory, got ${JSON.stringify(transport)}`)
+  if (transport !== 'tcp' && transport !== 'memory' && transport !== 'memory+tcp') throw new ConfigError(`transport: expected tcp, memory or memory+tcp, got ${JSON.stringify(transport)}`)
   const port = i.soap?.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`soap.port: expected 0..65535, got ${String(port)}`)
   const out: ResolvedInit = {
@@ -148,7 +149,7 @@ export function resolveInit (i: MvmNodeInit): ResolvedInit {
     // standing by, the node holds no broker: it is a member of the group until it takes over
     roles: standby ? roles.filter((r) => r !== 'super-peer') : roles,
     standby,
-    listen: i.listen !== undefined && i.listen.length > 0 ? i.listen : [transport === 'memory' ? `/memory/${randomUUID()}` : DEFAULTS.listen],
+    listen: i.listen !== undefined && i.listen.length > 0 ? i.listen : [...(transport === 'tcp' ? [] : [`/memory/${randomUUID()}`]), ...(transport === 'memory' ? [] : [DEFAULTS.listen])],
     transport,
     identify: i.identify ?? true,
     bootstrap,

@@ -27,6 +27,15 @@ export interface CommunityInit {
   policy?: EffectivePolicy
   /** How many nodes start at once. */
   startConcurrency?: number
+  /**
+   * The groups (indices into the tree) whose super-peer and peers run in this process; default
+   * all. A community split over processes (`mvm sim --workers`) gives each a share.
+   */
+  groupsHere?: number[]
+  /** A bootstrap running elsewhere (another process); default: this community starts one. */
+  bootstrapUrl?: string
+  /** The super-peers' transport: `memory+tcp` lets child super-peers in other processes reach them over TCP. */
+  superPeerTransport?: 'memory' | 'memory+tcp'
   logger?: Logger
 }
 
@@ -54,18 +63,24 @@ export class Community {
   readonly peers: SimNode[] = []
   private nextPeer = 0
 
+  /** Indices (into the tree) of the groups run here, in the order of `superPeers`. */
+  readonly here: number[]
+
   constructor (readonly init: CommunityInit) {
     this.tree = groupTree(init.groups, init.fanout)
+    this.here = init.groupsHere ?? this.tree.names.map((_, i) => i)
   }
 
-  get bootstrapUrl (): string { return this.need(this.bootstrap).host.node.soapUrl }
+  get bootstrapUrl (): string { return this.init.bootstrapUrl ?? this.need(this.bootstrap).host.node.soapUrl }
 
-  /** Starts the bootstrap and every super-peer (parents first); resolves once they are up. */
+  /** Starts the bootstrap (unless it runs elsewhere) and this process's super-peers (parents first); resolves once they are registered. */
   async startServices (timeoutMs = 60_000): Promise<void> {
-    const b = this.makeNode('bootstrap', 'boot', ['bootstrap'])
-    await b.host.start()
-    this.bootstrap = b
-    for (let i = 0; i < this.tree.names.length; i++) {
+    if (this.init.bootstrapUrl === undefined) {
+      const b = this.makeNode('bootstrap', 'boot', ['bootstrap'])
+      await b.host.start()
+      this.bootstrap = b
+    }
+    for (const i of this.here) {
       const parent = this.tree.parent[i]
       this.superPeers.push(this.makeNode('super-peer', this.tree.names[i]!, ['super-peer'], parent === undefined ? undefined : this.tree.names[parent]))
     }
@@ -78,7 +93,7 @@ export class Community {
       if (res === undefined) return false
       const { brokers } = res
       const have = new Set(brokers.map((x) => x.group))
-      return this.tree.names.every((g) => have.has(g))
+      return this.here.every((i) => have.has(this.tree.names[i]!))
     }, timeoutMs, 'every super-peer registered with the bootstrap')
   }
 
@@ -87,7 +102,7 @@ export class Community {
     const fresh: SimNode[] = []
     for (let k = 0; k < count; k++) {
       const i = this.nextPeer++
-      fresh.push(this.makeNode('peer', this.tree.names[i % this.tree.names.length]!, ['peer']))
+      fresh.push(this.makeNode('peer', this.tree.names[this.here[i % this.here.length]!]!, ['peer']))
     }
     this.peers.push(...fresh)
     await this.startAll(fresh)
@@ -109,8 +124,13 @@ export class Community {
   /** How many peers each group should have up now, child super-peers included. */
   expectedByGroup (): number[] {
     const want = this.superPeers.map(() => 0)
-    for (const p of this.peers) want[this.tree.names.indexOf(p.group)]!++
-    for (let i = 1; i < this.tree.parent.length; i++) want[this.tree.parent[i]!]!++
+    const at = new Map(this.here.map((g, k) => [this.tree.names[g]!, k]))
+    for (const p of this.peers) want[at.get(p.group)!]!++
+    // child super-peers join their parent's group wherever they run
+    for (let i = 1; i < this.tree.parent.length; i++) {
+      const k = at.get(this.tree.names[this.tree.parent[i]!]!)
+      if (k !== undefined) want[k]!++
+    }
     return want
   }
 
@@ -168,7 +188,7 @@ export class Community {
       dataDir: join(this.init.dataDir, kind, `${index}`),
       roles,
       group,
-      transport: 'memory',
+      transport: kind === 'super-peer' ? (this.init.superPeerTransport ?? 'memory') : 'memory',
       identify: false,
       ...(kind === 'bootstrap' ? {} : { bootstrap: [this.bootstrapUrl] }),
       ...(parentGroup === undefined ? {} : { parentGroup }),
@@ -202,13 +222,13 @@ export async function runLimited<T> (items: readonly T[], limit: number, fn: (it
   if (errors.length > 0) throw errors[0] as Error
 }
 
-/** Polls `ok` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
-export async function waitFor (ok: () => boolean | Promise<boolean>, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
+/** Polls `ok` every `everyMs` (100) until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor (ok: () => boolean | Promise<boolean>, timeoutMs: number, what: string, signal?: AbortSignal, everyMs = 100): Promise<void> {
   const end = Date.now() + timeoutMs
   for (;;) {
     if (await ok()) return
     signal?.throwIfAborted()
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
 }

@@ -41,6 +41,8 @@ export interface SimReport {
   depth: number
   maxChildSuperPeers: number
   heartbeatMs: number
+  /** Processes the community ran in (`--workers`); absent: one. */
+  workers?: number
   startMs: { services: number, peers: number }
   /** From the first peer starting to every group's view holding all its members up. */
   convergenceMs: number
@@ -88,12 +90,14 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
     t = Date.now()
     const t0 = t
     const step = Math.max(100, Math.ceil(o.peers / 10))
+    // each poll copies every group's view: 10 times a second at 10,000 peers was a few % of the CPU
+    const pollMs = Math.min(1000, Math.max(100, Math.round(o.peers / 10)))
     // peers come in waves, the next once most of the last one joined: thousands of nodes starting
     // in one process at once would starve the bootstrap's answers and the joins would time out
     for (let added = 0; added < o.peers; added += step) {
       await c.addPeers(Math.min(step, o.peers - added))
       const target = Math.floor(0.9 * sum(c.expectedByGroup()))
-      await waitFor(() => up(c) >= target, Math.min(o.timeoutMs, 120_000), 'a wave of peers to join', o.signal).catch(() => {})
+      await waitFor(() => up(c) >= target, Math.min(o.timeoutMs, 120_000), 'a wave of peers to join', o.signal, pollMs).catch(() => {})
       log(`  ${Math.min(o.peers, added + step)} peers started (${Math.round((Date.now() - t0) / 1000)} s, ${up(c)} joined)`)
     }
     const peersMs = Date.now() - t
@@ -103,11 +107,11 @@ export async function runSim (o: SimOptions): Promise<SimReport> {
       const n = up(c)
       if (Date.now() - said > 10_000) { said = Date.now(); log(`  ${n} of ${want} members up (${Math.round((Date.now() - t0) / 1000)} s)`) }
       return n >= want
-    }, o.timeoutMs, `all ${want} members to be up in their groups`, o.signal)
+    }, o.timeoutMs, `all ${want} members to be up in their groups`, o.signal, pollMs)
     const convergenceMs = Date.now() - t0
     log(`membership converged in ${convergenceMs} ms`)
     const everyone = o.peers + o.groups - 1
-    await waitFor(() => c.rootSees() >= everyone, o.timeoutMs, `the root to see all ${everyone} nodes`, o.signal)
+    await waitFor(() => c.rootSees() >= everyone, o.timeoutMs, `the root to see all ${everyone} nodes`, o.signal, pollMs)
     const treeConvergenceMs = Date.now() - t0
 
     const windowMs = o.windowMs ?? 3 * o.heartbeatMs

@@ -4,7 +4,7 @@ import { BadRequestError } from '@mvm/core'
 
 interface SimFlags {
   peers: string, groups: string, jobs: string, fanout?: string, depth?: string, heartbeatMs: string, missed: string,
-  slots: string, churn: string, mix: string, window?: string, timeout: string, json?: boolean, policy?: string[]
+  slots: string, churn: string, mix: string, window?: string, workers: string, timeout: string, json?: boolean, policy?: string[]
   queued?: string, baselineQueued: string, rankMs: string, wide: string
 }
 
@@ -28,6 +28,7 @@ export function register (program: Command): void {
     .option('--churn <percent>', 'percent of the peers that leave, crash or join per minute while jobs run', '0')
     .option('--mix <ranks:ms,…>', 'job mix, submitted round-robin: ranks and milliseconds per rank', '1:100,2:200,4:500')
     .option('--window <ms>', 'how long the traffic at rest is measured (default three heartbeats)')
+    .option('--workers <n>', 'split the community over N processes, whole groups each (super-peers also on TCP 127.0.0.1 between them); no jobs or churn then', '1')
     .option('--timeout <s>', 'bound on each waiting step', '600')
     .option('--policy <file...>', 'Policy YAML files for the super-peers (later levels override earlier), as mvm node --policy')
     .option('--queued <n>', 'scheduling at scale instead: queue N jobs across the groups (after a baseline queue), time every scheduling pass, check fair share and cross-group placement')
@@ -37,6 +38,7 @@ export function register (program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (o: SimFlags) => {
       const sim = await import('@mvm/sim')
+      sim.cheapErrorStacks()
       const groups = int(o.groups, '--groups', 1)
       if (o.fanout !== undefined && o.depth !== undefined) throw new BadRequestError('--fanout and --depth: give one of them')
       const fanout = o.depth !== undefined ? sim.fanoutForDepth(groups, int(o.depth, '--depth', 1)) : int(o.fanout ?? '10', '--fanout', 1)
@@ -63,7 +65,10 @@ export function register (program: Command): void {
           process.stdout.write(o.json === true ? `${JSON.stringify({ ...report, baseline: { ...report.baseline, samples: report.baseline.samples.slice(0, 2000) }, full: { ...report.full, samples: report.full.samples.slice(0, 2000) } }, null, 2)}\n` : `${sim.formatSched(report).join('\n')}\n`)
           return
         }
-        const report = await sim.runSim({
+        const workers = int(o.workers, '--workers', 1)
+        if (workers > 1 && (int(o.jobs, '--jobs', 0) > 0 || Number(o.churn) > 0)) throw new BadRequestError('--workers: jobs and churn run in one process only; leave out --workers, or --jobs and --churn')
+        const run = workers > 1 ? async (x: Parameters<typeof sim.runSim>[0]) => await sim.runSimSplit({ ...x, workers }) : sim.runSim
+        const report = await run({
           peers: int(o.peers, '--peers', 1), groups, fanout,
           heartbeatMs: int(o.heartbeatMs, '--heartbeat-ms', 10), missedHeartbeats: int(o.missed, '--missed', 1),
           slots: int(o.slots, '--slots', 1), jobs: int(o.jobs, '--jobs', 0), mix,
