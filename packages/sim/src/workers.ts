@@ -183,7 +183,9 @@ export async function runSimSplit (o: SimOptions & { workers: number }): Promise
   } finally {
     log('stopping')
     await Promise.all(workers.map(async (w) => {
-      await Promise.race([w.ask({ op: 'stop' }).catch(() => {}), new Promise((resolve) => setTimeout(resolve, 60_000))])
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([w.ask({ op: 'stop' }).catch(() => {}), new Promise((resolve) => { timer = setTimeout(resolve, 60_000) })])
+      clearTimeout(timer)
       w.kill()
     }))
     await boot.stop().catch(() => {})

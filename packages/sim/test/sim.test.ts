@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Community, fanoutForDepth, groupTree, parseMix, runJobs, runSched, runSim, waitFor } from '@mvm/sim'
+import { Community, fanoutForDepth, groupTree, parseMix, runJobs, runSched, runSim, runSimSplit, splitGroups, waitFor } from '@mvm/sim'
 
 t.test('the super-peer tree keeps every super-peer within its fanout', async (t) => {
   const tree = groupTree(100, 10)
@@ -11,6 +11,12 @@ t.test('the super-peer tree keeps every super-peer within its fanout', async (t)
   t.equal(groupTree(100, fanoutForDepth(100, 3)).depth <= 3, true)
   t.same(parseMix('1:100, 4:2000'), [{ ranks: 1, ms: 100 }, { ranks: 4, ms: 2000 }])
   t.throws(() => parseMix('1x100'), /ranks:ms/)
+  // whole subtrees per process: every group once, the root in the first, a subtree never cut
+  const split = splitGroups(tree, 2)
+  t.same(split.flat().sort((a, b) => a - b), tree.names.map((_, i) => i))
+  t.equal(split[0]![0], 0)
+  t.ok(Math.abs(split[0]!.length - split[1]!.length) <= 11, `balanced: ${split[0]!.length} + ${split[1]!.length}`)
+  for (let i = 11; i < 100; i++) t.equal(split.findIndex((g) => g.includes(i)), split.findIndex((g) => g.includes(tree.parent[i]!)), `g${i} runs with its parent`)
 })
 
 // one small community of real nodes for the whole run, measured as `mvm sim` does
@@ -128,4 +134,20 @@ t.test('a super-peer with a grandchild group sends its parent deltas at rest, no
   t.ok(msgs >= 4, `g1 sent ${msgs} messages in 2 s`)
   // a full report of g1's subtree (g1, g2 and their four peers) is over 600 B
   t.ok(perMsg < 150, `g1 sends ${Math.round(perMsg)} B per control message at rest`)
+})
+
+t.test('mvm sim --workers 2: a community split over two processes converges across them (a child super-peer joins its parent over TCP)', async (t) => {
+  // g0 ← g1 ← g3 and g0 ← g2: g1's subtree runs in the second process, so g1 joins g0 over TCP and
+  // the root sees g3's peers only through g1's reports
+  const r = await runSimSplit({
+    peers: 40, groups: 4, fanout: 2, heartbeatMs: 300, missedHeartbeats: 10, slots: 1,
+    jobs: 0, mix: [], churnPerMin: 0, windowMs: 1200, timeoutMs: 60_000, workers: 2
+  })
+  t.equal(r.workers, 2)
+  t.ok(r.convergenceMs > 0 && r.treeConvergenceMs >= r.convergenceMs, `converged in ${r.convergenceMs} ms, the root saw all 43 nodes at ${r.treeConvergenceMs} ms`)
+  const hb = 1000 / 300
+  t.ok(r.steady.perPeer.msgsPerSec.mean > hb * 0.25 && r.steady.perPeer.msgsPerSec.mean < hb * 2, `per-peer msgs/s ${r.steady.perPeer.msgsPerSec.mean}`)
+  t.ok(r.steady.root.msgsPerSec > r.steady.perPeer.msgsPerSec.mean, 'the root hears its members and its children')
+  t.ok(r.memory.rssMB > 0)
+  await t.rejects(runSimSplit({ peers: 4, groups: 2, fanout: 1, heartbeatMs: 300, missedHeartbeats: 10, slots: 1, jobs: 5, mix: [], churnPerMin: 0, timeoutMs: 10_000, workers: 2 }), /one process only/)
 })
