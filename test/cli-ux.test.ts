@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { MVM_BIN } from '@mvm/cli'
-import { ROOT, runCli, startLab, waitFor } from './lib/lab.js'
+import { createBrokerClient } from '@mvm/soap'
+import { ROOT, runCli, waitFor } from './lib/lab.js'
 
 async function occupy (): Promise<{ srv: Server, port: number }> {
   const srv = createServer()
@@ -35,53 +36,58 @@ t.test('a busy port: mvm lab --port and mvm node --soap-port say so in one line,
   checkOneLine(t, node.stderr, port, '--soap-port')
 })
 
-t.test('mvm lab --port N prints a submit hint that works as printed', async (t) => {
+// one `mvm lab` (2 peers × 2 slots, no --data) serves its hint, its "temporary" note and the cancel checks
+t.test('on one mvm lab --port N', async (t) => {
   const { srv, port } = await occupy()
   await new Promise<void>((resolve) => srv.close(() => { resolve() }))
   const lab = spawn(process.execPath, [MVM_BIN, 'lab', '--port', String(port), '--peers', '2'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
   const exited = new Promise<void>((resolve) => lab.once('exit', () => { resolve() }))
   t.teardown(async () => { lab.kill('SIGTERM'); await exited })
+  let stderr = ''
   const hint = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error('no hint within 60 s')) }, 60_000)
-    createInterface({ input: lab.stderr! }).on('line', (l) => { if (l.startsWith('submit with: ')) { clearTimeout(timer); resolve(l) } })
+    createInterface({ input: lab.stderr! }).on('line', (l) => { stderr += l + '\n'; if (l.startsWith('submit with: ')) { clearTimeout(timer); resolve(l) } })
     void exited.then(() => { clearTimeout(timer); reject(new Error('the lab exited')) })
   })
-  t.match(hint, `--bootstrap http://127.0.0.1:${port}`)
-  const cmd = hint.slice('submit with: '.length).split('(Ctrl-C')[0]!.trim().split(/\s+/)
-  t.equal(cmd[0], 'mvm')
-  const args = cmd.slice(1).map((a) => a === '<profile.yaml>' ? 'profiles/primes.yaml' : a)
-  const r = await runCli([...args, '-p', 'n=100000'])
-  t.equal(r.code, 0, r.stderr)
-  t.match(r.stdout, /\b9592\b/, 'the job ran on this lab')
-})
+  const url = `http://127.0.0.1:${port}`
 
-t.test('cancel is idempotent; a finished job has nothing to cancel; result of a cancelled job says so', async (t) => {
-  const lab = await startLab({ peers: 1, slots: 2 })
-  t.teardown(async () => { await lab.stop() })
-  const url = lab.bootstrap
-  const sub = await runCli(['submit', join('test', 'fixtures', 'jobs', 'sleeper.yaml'), '--json', '--broker', url])
-  t.equal(sub.code, 0, sub.stderr)
-  const { jobId } = JSON.parse(sub.stdout) as { jobId: string }
-  await waitFor(async () => (await lab.broker.GetJob({ jobId })).state === 'running', 60_000, 'the sleeper to run')
-  const first = await runCli(['cancel', jobId, '--broker', url])
-  t.equal(first.code, 0, first.stderr)
-  const again = await runCli(['cancel', jobId, '--broker', url])
-  t.equal(again.code, 0, again.stderr)
-  t.equal(again.stdout.trim(), `${jobId} cancelled`, 'the second cancel returns the state')
-  const soap = await lab.broker.CancelJob({ jobId })
-  t.equal(soap.state, 'cancelled', 'over SOAP too')
-  const res = await runCli(['result', jobId, '--broker', url])
-  t.not(res.code, 0)
-  t.match(res.stderr, new RegExp(`job ${jobId} was cancelled \\(cancelled by [^)]+\\)`))
-  t.notMatch(res.stderr, /--wait/)
+  await t.test('it prints a submit hint that works as printed, and says its data is temporary', async (t) => {
+    t.match(hint, `--bootstrap ${url}`)
+    t.match(stderr, /temporary: removed on exit; --data DIR keeps jobs across restarts/, 'a lab without --data says its data is temporary')
+    const cmd = hint.slice('submit with: '.length).split('(Ctrl-C')[0]!.trim().split(/\s+/)
+    t.equal(cmd[0], 'mvm')
+    const args = cmd.slice(1).map((a) => a === '<profile.yaml>' ? 'profiles/primes.yaml' : a)
+    const r = await runCli([...args, '-p', 'n=100000'])
+    t.equal(r.code, 0, r.stderr)
+    t.match(r.stdout, /\b9592\b/, 'the job ran on this lab')
+  })
 
-  const done = await runCli(['submit', 'profiles/primes.yaml', '-p', 'n=1000', '-p', 'processes=2', '--wait', '--broker', url])
-  t.equal(done.code, 0, done.stderr)
-  const doneId = /submitted (j-\S+)/.exec(done.stderr)?.[1]
-  t.ok(doneId, done.stderr)
-  const c = await runCli(['cancel', doneId!, '--broker', url])
-  t.equal(c.code, 1, 'exit 1, as scancel for a completed job')
-  t.equal(c.stderr.trim(), `job ${doneId!} already succeeded; nothing to cancel`)
+  await t.test('cancel is idempotent; a finished job has nothing to cancel; result of a cancelled job says so', async (t) => {
+    const broker = createBrokerClient(url)
+    const sub = await runCli(['submit', join('test', 'fixtures', 'jobs', 'sleeper.yaml'), '--json', '--broker', url])
+    t.equal(sub.code, 0, sub.stderr)
+    const { jobId } = JSON.parse(sub.stdout) as { jobId: string }
+    await waitFor(async () => (await broker.GetJob({ jobId })).state === 'running', 60_000, 'the sleeper to run')
+    const first = await runCli(['cancel', jobId, '--broker', url])
+    t.equal(first.code, 0, first.stderr)
+    const again = await runCli(['cancel', jobId, '--broker', url])
+    t.equal(again.code, 0, again.stderr)
+    t.equal(again.stdout.trim(), `${jobId} cancelled`, 'the second cancel returns the state')
+    const soap = await broker.CancelJob({ jobId })
+    t.equal(soap.state, 'cancelled', 'over SOAP too')
+    const res = await runCli(['result', jobId, '--broker', url])
+    t.not(res.code, 0)
+    t.match(res.stderr, new RegExp(`job ${jobId} was cancelled \\(cancelled by [^)]+\\)`))
+    t.notMatch(res.stderr, /--wait/)
+
+    const done = await runCli(['submit', 'profiles/primes.yaml', '-p', 'n=1000', '-p', 'processes=2', '--wait', '--broker', url])
+    t.equal(done.code, 0, done.stderr)
+    const doneId = /submitted (j-\S+)/.exec(done.stderr)?.[1]
+    t.ok(doneId, done.stderr)
+    const c = await runCli(['cancel', doneId!, '--broker', url])
+    t.equal(c.code, 1, 'exit 1, as scancel for a completed job')
+    t.equal(c.stderr.trim(), `job ${doneId!} already succeeded; nothing to cancel`)
+  })
 })
 
 /** Starts `mvm lab` as a real process and resolves with the bootstrap URL from its ready line. */
@@ -103,7 +109,7 @@ async function spawnLab (t: Test, args: string[]): Promise<{ url: string, stderr
   return { url, stderr: () => err, stop: async () => { lab.kill('SIGINT'); return await exited } }
 }
 
-t.test('mvm lab --data DIR keeps the job history across restarts; without it, the lab says its data is temporary', async (t) => {
+t.test('mvm lab --data DIR keeps the job history across restarts (without it the lab says its data is temporary: see above)', async (t) => {
   const dir = t.testdir({})
   const first = await spawnLab(t, ['--data', join(dir, 'lab')])
   t.notMatch(first.stderr(), /temporary:/, `a kept lab does not call its data temporary:\n${first.stderr()}`)
@@ -120,8 +126,4 @@ t.test('mvm lab --data DIR keeps the job history across restarts; without it, th
   t.equal(res.code, 0, res.stderr)
   t.match(res.stdout, /\b168\b/, 'and its result is still there (168 primes below 1000)')
   await second.stop()
-
-  const temp = await spawnLab(t, [])
-  t.match(temp.stderr(), /temporary: removed on exit; --data DIR keeps jobs across restarts/)
-  await temp.stop()
 })

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { runCli, startLab, waitFor, type CliRun } from './lib/lab.js'
+import { runCli, startLab, waitFor, type CliRun, type TestLab } from './lib/lab.js'
 
 const OOPS = join('test', 'fixtures', 'errors', 'oops.yaml')
 const LONG_PEER_ID = /12D3Koo\w{40,}/
@@ -22,9 +22,12 @@ function jobIdOf (r: CliRun): string {
   return id
 }
 
+// one lab for the file: the named peers join it after the first test's jobs ended
+let lab: TestLab
+t.before(async () => { lab = await startLab({ peers: 2, slots: 2 }) })
+t.teardown(async () => { await lab?.stop() })
+
 t.test('a program that throws, seen through submit --wait, status, result and SOAP', async (t) => {
-  const lab = await startLab({ peers: 2, slots: 2 })
-  t.teardown(async () => { await lab.stop() })
   const url = lab.bootstrap
 
   const run = await runCli(['submit', OOPS, '--wait', '--broker', url])
@@ -104,8 +107,6 @@ t.test('--name names a node; metadata.name in a NodeConfig does too; --name wins
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const config = join(dir, 'node.yaml')
   await writeFile(config, 'apiVersion: mvm/v1\nkind: NodeConfig\nmetadata:\n  name: from-config\nspec:\n  roles: [peer]\n  group: lab\n')
-  const lab = await startLab({ peers: 0 })
-  t.teardown(async () => { await lab.stop() })
   const named = await lab.addPeer(['--name', 'cruncher'])
   const fromConfig = await lab.addPeer(['--config', config])
   const overridden = await lab.addPeer(['--config', config, '--name', 'flag-wins'])
@@ -119,9 +120,8 @@ t.test('--name names a node; metadata.name in a NodeConfig does too; --name wins
 })
 
 t.test('CLI errors name flags, not SOAP request fields; a bad --timeout submits nothing', async (t) => {
-  const lab = await startLab({ peers: 1, slots: 2 })
-  t.teardown(async () => { await lab.stop() })
   const url = lab.bootstrap
+  const before = (await lab.broker.ListJobs({ limit: 1000 })).jobs.map((j) => j.jobId).sort()
   const cases: Array<[string[], RegExp]> = [
     [['jobs', '--limit', 'abc'], /--limit expects a whole number/],
     [['jobs', '--state', 'bogus'], /--state: "bogus" is not one of queued/],
@@ -135,6 +135,6 @@ t.test('CLI errors name flags, not SOAP request fields; a bad --timeout submits 
     t.match(r.stderr, want, args.join(' '))
     t.notMatch(r.stderr, /Broker\.|timeoutMs|params\.|jobId/, `${args.join(' ')}: no request field names`)
   }
-  const { jobs } = await lab.broker.ListJobs({})
-  t.equal(jobs.length, 0, 'none of these submitted a job')
+  const after = (await lab.broker.ListJobs({ limit: 1000 })).jobs.map((j) => j.jobId).sort()
+  t.same(after, before, 'none of these submitted a job')
 })

@@ -7,9 +7,13 @@ import { ROOT, runCli, startLab, submit, waitFor, type TestLab } from './lib/lab
 
 const FIX = join(ROOT, 'test', 'fixtures', 'jobs')
 
+// one lab for the file: the first test kills two of its three peers; the second runs on the
+// survivor and one peer added back
+let lab: TestLab
+t.before(async () => { lab = await startLab({ peers: 3, slots: 2 }) })
+t.teardown(async () => { await lab?.stop() })
+
 t.test('a job whose node dies under it twice is held, not placed on every peer', async (t) => {
-  const lab: TestLab = await startLab({ peers: 3, slots: 2 })
-  t.teardown(async () => { await lab.stop() })
   const byId = new Map(lab.peers.map((p) => [p.ready.peerId, p]))
   // two ranks packed onto one peer of two slots: each run lives on exactly one node
   const { jobId } = await submit(lab.broker, join(FIX, 'where-pack.yaml'), { processes: '2', holdMs: '600000' })
@@ -66,8 +70,8 @@ t.test('a job whose node dies under it twice is held, not placed on every peer',
 })
 
 t.test('a job that fails the same way twice (retryFailedRanks) is held with that failure', async (t) => {
-  const lab: TestLab = await startLab({ peers: 2, slots: 2 })
-  t.teardown(async () => { await lab.stop() })
+  await lab.addPeer()
+  await waitFor(async () => (await lab.broker.ListNodes({})).nodes.filter((n) => n.state === 'up' && n.roles.includes('peer')).length >= 2, 30_000, 'two peers up')
   await lab.broker.ApplyPolicy({ policyYaml: 'apiVersion: mvm/v1\nkind: Policy\nmetadata:\n  name: retry\nspec:\n  level: domain\n  faultTolerance:\n    retryFailedRanks: true\n    maxRestarts: 5\n' })
   const { jobId } = await submit(lab.broker, join(FIX, 'thrower.yaml'), { processes: '2' })
   t.teardown(async () => { await lab.broker.CancelJob({ jobId }).catch(() => {}) })

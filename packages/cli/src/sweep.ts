@@ -1,21 +1,9 @@
-import { expandArray, type LoadedProfile } from '@mvm/model'
 import { formatTable } from './output.js'
 import { formatResult } from './result-text.js'
 import type { Outcome } from './wait.js'
 
-/** An array job's element: the values `spec.array` gave it, in the profile's key order. */
+/** An array job's element: the values `spec.array` gave it, in the profile's key order (see array-elements.ts). */
 export interface ArrayElement { values: Array<[string, unknown]> }
-
-/** The elements of an array profile, in the order the broker creates their jobs (expandArray's). */
-export function arrayElements (profile: LoadedProfile): ArrayElement[] {
-  const a = profile.spec.array
-  if (a === undefined) return []
-  const keys = 'values' in a ? [...new Set(a.values.flatMap((v) => Object.keys(v)))] : Object.keys(a.matrix)
-  return expandArray(profile).map((child) => {
-    const params = child.spec.params ?? {}
-    return { values: keys.map((k): [string, unknown] => [k, (params as Record<string, unknown>)[k]]) }
-  })
-}
 
 /**
  * A sweep's outcomes, one row per element labelled by its params, so `n=10000 → 1229` reads

@@ -1,7 +1,5 @@
 import '@mvm/core/polyfill'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
@@ -20,12 +18,16 @@ export type TransportKind = 'tcp' | 'memory' | 'memory+tcp'
  * memory transport keeps everything above it (Noise, Yamux, the protocols) as on TCP.
  */
 export async function createHost (privateKey: PrivateKey, listen: string[], transport: TransportKind = 'tcp', services = true): Promise<Host> {
+  // only the transport in use is loaded: a TCP node never parses the memory transport (`mvm sim`'s)
+  const transports = []
+  if (transport !== 'tcp') transports.push((await import('@libp2p/memory')).memory())
+  if (transport !== 'memory') transports.push((await import('@libp2p/tcp')).tcp())
   try {
     return await createLibp2p({
       privateKey,
       logger: quietLibp2pLogger,
       addresses: { listen },
-      transports: transport === 'memory+tcp' ? [memory(), tcp()] : [transport === 'memory' ? memory() : tcp()],
+      transports,
       connectionEncrypters: [noise()],
       // a 4 MiB window bounds what a stalled reader lets in flight per stream (16 MiB by default)
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024 } })],

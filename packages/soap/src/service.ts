@@ -1,4 +1,4 @@
-import soap from 'soap'
+import type soapTypes from 'soap'
 import { BadRequestError, MvmError, UnavailableError, type Logger } from '@mvm/core'
 import { decode, encode } from './codec.js'
 import { faultEnvelope, soapFault } from './faults.js'
@@ -53,6 +53,8 @@ export interface SoapCallAccess { service: ServiceName, operation: string, reque
 /** Throws (E_FORBIDDEN) to refuse a call; runs before every operation's handler. */
 export type SoapAuthorize = (call: SoapCallAccess) => void
 
+interface Engine { wsdl: soapTypes.WSDL, server: soapTypes.Server }
+
 export async function mountService (name: ServiceName, handlers: AnyHandlers, wsdlXml: string, log: Logger, onCall?: SoapCallObserver, authenticate?: AuthenticateAsync, authorize?: SoapAuthorize): Promise<MountedService> {
   const ns = namespaces[name]
   const ops = operations[name]
@@ -97,31 +99,44 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
 
   const path = servicePath(name)
   const services = { [`${name}Service`]: { [`${name}Port`]: methods } }
-  const wsdl = new soap.WSDL(wsdlXml, '', {})
-  // operationOf parses each envelope to check it; node-soap then parses it again on the same
-  // WSDL object, synchronously within the same call. Hand it that parse instead of redoing it.
-  let parsedLast: { xml: string, obj: unknown } | undefined
-  const parse = wsdl.xmlToObject.bind(wsdl) as (xml: string, cb?: unknown) => any
-  ;(wsdl as unknown as { xmlToObject: (xml: string, cb?: unknown) => any }).xmlToObject = (xml, cb) => {
-    const memo = parsedLast
-    parsedLast = undefined
-    if (cb === undefined && memo !== undefined && memo.xml === xml) return memo.obj
-    return parse(xml, cb)
+  // node-soap (~100 ms of module loading) and the parse of this WSDL (10-50 ms) are paid at the
+  // service's first call, not at start: most nodes are never called on most of their services
+  // (a peer's Node service serves only log reads), and every test lab starts several nodes.
+  let engine: Promise<Engine> | undefined
+  const engineOf = async (): Promise<Engine> => {
+    engine ??= loadEngine().catch((err: unknown) => { engine = undefined; throw err })
+    return await engine
   }
-  const server = await new Promise<soap.Server>((resolve, reject) => {
-    const s: soap.Server = new soap.Server(null, path, services as any, wsdl, {
-      path,
-      services: services as any,
-      suppressStack: true,
-      callback: (err: unknown) => { if (err !== undefined && err !== null) reject(err); else resolve(s) }
+  let parsedLast: { xml: string, obj: unknown } | undefined
+  const loadEngine = async (): Promise<Engine> => {
+    // named, not default: under tsx the default of this CommonJS module (it sets __esModule) is undefined
+    const { WSDL, Server } = await import('soap')
+    const wsdl = new WSDL(wsdlXml, '', {})
+    // operationOf parses each envelope to check it; node-soap then parses it again on the same
+    // WSDL object, synchronously within the same call. Hand it that parse instead of redoing it.
+    const parse = wsdl.xmlToObject.bind(wsdl) as (xml: string, cb?: unknown) => any
+    ;(wsdl as unknown as { xmlToObject: (xml: string, cb?: unknown) => any }).xmlToObject = (xml, cb) => {
+      const memo = parsedLast
+      parsedLast = undefined
+      if (cb === undefined && memo !== undefined && memo.xml === xml) return memo.obj
+      return parse(xml, cb)
+    }
+    const server = await new Promise<soapTypes.Server>((resolve, reject) => {
+      const s: soapTypes.Server = new Server(null, path, services as any, wsdl, {
+        path,
+        services: services as any,
+        suppressStack: true,
+        callback: (err: unknown) => { if (err !== undefined && err !== null) reject(err); else resolve(s) }
+      })
     })
-  })
+    return { wsdl, server }
+  }
 
   const unknownOp = (element: string): Rejection =>
     new Rejection(400, new BadRequestError(`${name} has no operation with request element "${element}"; expected one of ${Object.keys(ops).map(requestElement).join(', ')}`))
 
   /** The operation a request names, or a Rejection saying why it names none we serve. */
-  const operationOf = (xml: string, soapAction: string | undefined): { op: string, header: unknown } => {
+  const operationOf = (wsdl: soapTypes.WSDL, xml: string, soapAction: string | undefined): { op: string, header: unknown } => {
     // name the operation first: node-soap's parser fails obscurely on elements the WSDL lacks
     const first = /<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)/.exec(xml)?.[1]
     if (first !== undefined && operationOfElement(ops, first) === undefined) throw unknownOp(first)
@@ -149,7 +164,8 @@ export async function mountService (name: ServiceName, handlers: AnyHandlers, ws
     name,
     wsdl: wsdlXml,
     async handle (xml, soapAction, remoteAddress, authorization) {
-      const { op, header } = operationOf(xml, soapAction)
+      const { wsdl, server } = await engineOf()
+      const { op, header } = operationOf(wsdl, xml, soapAction)
       let caller: Caller = { method: 'none' }
       if (authenticate !== undefined) {
         try {

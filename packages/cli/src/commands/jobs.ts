@@ -4,7 +4,6 @@ import type { BrokerClient, GetJobResultResponse, JobInfo } from '@mvm/soap/clie
 import { formatTable, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, findBroker, type BrokerLocation } from '../remote.js'
 import { formatValue } from '../result-text.js'
-import { downloadOutputs } from '../data-transfer.js'
 import { failureText, formatResult, waitForJob, printOutcome, type Outcome } from '../wait.js'
 import { sweepTable, type ArrayElement } from '../sweep.js'
 
@@ -85,6 +84,8 @@ export function register (program: Command): void {
         if (o.output === undefined) return
         const outputs = (await broker.GetJobResult({ jobId })).outputs ?? []
         if (outputs.length === 0) { process.stderr.write(`job ${jobId} has no output files (its profile lists no outputs)\n`); return }
+        // loaded here: it checks output names with @mvm/model, which the other job commands never load
+        const { downloadOutputs } = await import('../data-transfer.js')
         const files = await downloadOutputs(outputs, broker.url, o.output, { quiet: o.json === true, authorization: broker.httpAuthorization })
         if (o.json !== true) process.stderr.write(`${files.length} output file${files.length === 1 ? '' : 's'} in ${o.output}: ${outputs.map((f) => f.name).join(', ')}\n`)
       }

@@ -5,7 +5,8 @@ import { uploadInputs } from '../data-transfer.js'
 import { collectParam, printJson, wholeNumber } from '../output.js'
 import { brokerOptions, currentUser, findBroker, type BrokerLocation } from '../remote.js'
 import { waitForJob, printOutcome, type Outcome } from '../wait.js'
-import { arrayElements, sweepTable } from '../sweep.js'
+import { sweepTable } from '../sweep.js'
+import { arrayElements } from '../array-elements.js'
 import { isWorkflowFile, submitWorkflow } from '../workflow-command.js'
 
 interface SubmitOptions extends BrokerLocation { inputDir?: string[], param?: Record<string, string>, dependsOn?: string[], wait?: boolean, json?: boolean, full?: boolean, timeout?: string, owner?: string, rescue?: string | boolean }
