@@ -102,7 +102,7 @@ async function world (ctx: BenchContext): Promise<World> {
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 
 /** The transfer rows' nodes, each in its own process as on real machines: holder S, peers P1 and P2. */
-interface Procs { s: ChildProcess, p: [ChildProcess, ChildProcess], hs: Holder, hp: [Holder, Holder], id: string, size: number }
+interface Procs { s: ChildProcess, p: [ChildProcess, ChildProcess], hs: Holder, hp: [Holder, Holder], id: string, size: number, base: string }
 
 async function procs (ctx: BenchContext): Promise<Procs> {
   return await ctx.shared('data-procs', async () => {
@@ -113,8 +113,12 @@ async function procs (ctx: BenchContext): Promise<Procs> {
     const holder = async (c: ChildProcess): Promise<Holder> => await ask<Holder>(c, { cmd: 'holder' }, signal)
     ctx.log(`data rows: a ${size / MiB} MiB input in the holder's store (3 processes)`)
     const id = await ask<string>(s!, { cmd: 'import', size }, AbortSignal.timeout(300_000))
-    return { s: s!, p: [p1!, p2!], hs: await holder(s!), hp: [await holder(p1!), await holder(p2!)], id, size }
-  }, async (w) => { await stopAllOf(w.s, ...w.p) })
+    return { s: s!, p: [p1!, p2!], hs: await holder(s!), hp: [await holder(p1!), await holder(p2!)], id, size, base }
+  }, async (w) => {
+    await stopAllOf(w.s, ...w.p)
+    // each process removes its own store; the folder that held the three is ours
+    await rm(w.base, { recursive: true, force: true })
+  })
 }
 
 function twoPeers (ctx: BenchContext): Contender {
