@@ -107,7 +107,9 @@ export async function runSimSplit (o: SimOptions & { workers: number }): Promise
     const split = splitGroups(boot.tree, o.workers)
     const main = fileURLToPath(new URL('./worker-main.js', import.meta.url))
     for (let k = 0; k < o.workers; k++) {
-      workers.push(new Worker(k, fork(main, [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })))
+      // the heap sizes this process was given, not its loaders (a test runner's): the worker is compiled JavaScript
+      const execArgv = process.execArgv.filter((a) => /^--(max-old-space-size|max-semi-space-size|stack-trace-limit)=/.test(a))
+      workers.push(new Worker(k, fork(main, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })))
     }
     await Promise.all(workers.map(async (w) => {
       const init: CommunityInit = { ...base, dataDir: join(dataDir, `w${w.index}`), groupsHere: split[w.index]!, bootstrapUrl: boot.bootstrapUrl, superPeerTransport: 'memory+tcp' }
