@@ -9,4 +9,4 @@ import { keepYoungGenerationSmall } from './heap.js'
 keepYoungGenerationSmall()
 const m = await import('./index.js')
 
-export const { createMvmHost, createMvmNode, domainProof, Role, STANDBY_ROLE, REPLICA_PROTOCOL, loadOrCreateKey, loadNodeSettings, lockDataDir, firstFreeDataDir, ChildReportSender, ChildViews, changedEnough } = m
+export const { createMvmHost, createMvmNode, domainProof, Role, STANDBY_ROLE, REPLICA_PROTOCOL, loadOrCreateKey, loadNodeSettings, lockDataDir, firstFreeDataDir, ChildReportSender, ChildViews, changedEnough, hostSampler } = m

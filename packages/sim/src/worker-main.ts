@@ -1,6 +1,7 @@
 import type { ControlTraffic } from '@mvm/node'
 import { Community, type CommunityInit, type SimNode } from './community.js'
 import { cheapErrorStacks, roomyYoungGeneration } from './heap.js'
+import { runJobs } from './jobs.js'
 import type { WorkerRequest, WorkerRates, WorkerStatus } from './workers.js'
 
 /**
@@ -60,6 +61,7 @@ async function handle (req: WorkerRequest): Promise<unknown> {
       if (k.here[0] === 0 && k.superPeers[0] !== undefined) out.root = rate(k.superPeers[0])
       return out
     }
+    case 'jobs': { return await runJobs(need(), req.count, req.mix, { timeoutMs: req.timeoutMs }) }
     case 'stop': { await c?.stop(); c = undefined; return undefined }
   }
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { Community, waitFor, type CommunityInit } from './community.js'
 import { roomyYoungGeneration } from './heap.js'
 import type { SimOptions, SimReport } from './run.js'
+import { latencySummary, type JobKind, type JobTally } from './jobs.js'
 import { spread } from './stats.js'
 import type { GroupTree } from './tree.js'
 
@@ -16,6 +17,7 @@ export type WorkerRequest = { id: number } & (
   | { op: 'status', rootSees?: boolean }
   | { op: 'mark' }
   | { op: 'measure' }
+  | { op: 'jobs', count: number, mix: JobKind[], timeoutMs: number }
   | { op: 'stop' }
 )
 
@@ -91,10 +93,12 @@ class Worker {
  * process (each super-peer with its peers on the memory transport); the bootstrap runs in this
  * process, and the super-peers listen on TCP 127.0.0.1 too, so a child super-peer reaches a
  * parent in another process over TCP (and every node the bootstrap over SOAP/HTTP, as always).
- * Measures convergence and the traffic at rest as runSim does; jobs and churn run in one process only.
+ * Measures convergence and the traffic at rest as runSim does, then runs the jobs: each process
+ * submits its groups' share (by their number) to its own super-peers' brokers over SOAP and
+ * watches them, as runSim does in one process; churn runs in one process only.
  */
 export async function runSimSplit (o: SimOptions & { workers: number }): Promise<SimReport> {
-  if (o.jobs > 0 || o.churnPerMin > 0) throw new Error('--workers: jobs and churn run in one process only (leave out --workers, or --jobs and --churn)')
+  if (o.churnPerMin > 0) throw new Error('--workers: churn runs in one process only (leave out --workers or --churn)')
   roomyYoungGeneration()
   const log = o.log ?? (() => {})
   const dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'mvm-sim-'))
@@ -160,10 +164,23 @@ export async function runSimSplit (o: SimOptions & { workers: number }): Promise
     const sps = rates.flatMap((r) => r.superPeers)
     const root = rates[0]!.root ?? [0, 0]
     last = await status()
+    let jobs: SimReport['jobs']
+    if (o.jobs > 0) {
+      log(`submitting ${o.jobs} jobs (${o.mix.map((k) => `${k.ranks}:${k.ms}`).join(',')}) in ${o.workers} processes, each to its own groups`)
+      const counts = split.map((g) => Math.floor(o.jobs * g.length / o.groups))
+      counts[0]! += o.jobs - counts.reduce((a, b) => a + b, 0)
+      const tallies = await Promise.all(workers.map(async (w) => counts[w.index]! > 0
+        ? await w.ask<JobTally>({ op: 'jobs', count: counts[w.index]!, mix: o.mix, timeoutMs: o.timeoutMs })
+        : undefined))
+      jobs = mergeTallies(tallies.filter((x): x is JobTally => x !== undefined))
+      log(`  jobs: ${jobs.submitted} submitted, ${jobs.succeeded} succeeded, ${jobs.failed} failed, ${jobs.unfinished} unfinished`)
+      last = await status()
+    }
     const mine = process.memoryUsage()
     const rssMB = Math.round(mine.rss / 2 ** 20) + total(last, (x) => x.rssMB)
     const nodes = total(last, (x) => x.nodes) + 1
     return {
+      ...(jobs !== undefined ? { jobs } : {}),
       peers: o.peers, groups: o.groups, fanout: o.fanout, depth: boot.tree.depth, maxChildSuperPeers: boot.tree.maxChildren, heartbeatMs: o.heartbeatMs,
       workers: o.workers,
       startMs: { services: servicesMs, peers: peersMs },
@@ -196,3 +213,17 @@ export async function runSimSplit (o: SimOptions & { workers: number }): Promise
 }
 
 function sum (xs: number[]): number { return xs.reduce((a, b) => a + b, 0) }
+
+/** The processes' job tallies as one: counts add up, latencies pool, the wall time is the longest. */
+export function mergeTallies (ts: readonly JobTally[]): NonNullable<SimReport['jobs']> {
+  const add = (f: (t: JobTally) => number): number => ts.reduce((a, t) => a + f(t), 0)
+  const unfinishedStates: Record<string, number> = {}
+  for (const t of ts) for (const [k, n] of Object.entries(t.unfinishedStates)) unfinishedStates[k] = (unfinishedStates[k] ?? 0) + n
+  const wallMs = Math.max(0, ...ts.map((t) => t.wallMs))
+  const submitted = add((t) => t.submitted)
+  return {
+    submitted, succeeded: add((t) => t.succeeded), failed: add((t) => t.failed), other: add((t) => t.other), starts: add((t) => t.starts),
+    unfinished: add((t) => t.unfinished), unfinishedStates,
+    wallMs, latencyMs: latencySummary(ts.flatMap((t) => t.latencies)), jobsPerSec: wallMs > 0 ? submitted / (wallMs / 1000) : 0
+  }
+}

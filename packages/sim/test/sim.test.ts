@@ -141,7 +141,7 @@ t.test('mvm sim --workers 2: a community split over two processes converges acro
   // the root sees g3's peers only through g1's reports
   const r = await runSimSplit({
     peers: 40, groups: 4, fanout: 2, heartbeatMs: 300, missedHeartbeats: 10, slots: 1,
-    jobs: 0, mix: [], churnPerMin: 0, windowMs: 1200, timeoutMs: 60_000, workers: 2
+    jobs: 12, mix: parseMix('1:50,2:100'), churnPerMin: 0, windowMs: 1200, timeoutMs: 60_000, workers: 2
   })
   t.equal(r.workers, 2)
   t.ok(r.convergenceMs > 0 && r.treeConvergenceMs >= r.convergenceMs, `converged in ${r.convergenceMs} ms, the root saw all 43 nodes at ${r.treeConvergenceMs} ms`)
@@ -149,5 +149,11 @@ t.test('mvm sim --workers 2: a community split over two processes converges acro
   t.ok(r.steady.perPeer.msgsPerSec.mean > hb * 0.25 && r.steady.perPeer.msgsPerSec.mean < hb * 2, `per-peer msgs/s ${r.steady.perPeer.msgsPerSec.mean}`)
   t.ok(r.steady.root.msgsPerSec > r.steady.perPeer.msgsPerSec.mean, 'the root hears its members and its children')
   t.ok(r.memory.rssMB > 0)
-  await t.rejects(runSimSplit({ peers: 4, groups: 2, fanout: 1, heartbeatMs: 300, missedHeartbeats: 10, slots: 1, jobs: 5, mix: [], churnPerMin: 0, timeoutMs: 10_000, workers: 2 }), /one process only/)
+  // the jobs are split by groups (1 and 3 here): each process submits to its own brokers and the tallies add up
+  t.equal(r.jobs?.submitted, 12, 'every job submitted, from both processes')
+  t.equal(r.jobs?.succeeded, 12, 'every job succeeded')
+  t.equal(r.jobs?.unfinished, 0)
+  t.ok((r.jobs?.starts ?? 0) >= 12, `${r.jobs?.starts} starts seen`)
+  t.ok(Number.isFinite(r.jobs?.latencyMs.p50) && (r.jobs?.latencyMs.max ?? -1) >= 0, 'latencies from both processes')
+  await t.rejects(runSimSplit({ peers: 4, groups: 2, fanout: 1, heartbeatMs: 300, missedHeartbeats: 10, slots: 1, jobs: 5, mix: [], churnPerMin: 1, timeoutMs: 10_000, workers: 2 }), /one process only/)
 })

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { BadRequestError } from '@mvm/core'
 
@@ -12,6 +13,15 @@ function int (v: string, flag: string, min: number): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < min) throw new BadRequestError(`${flag}: expected an integer >= ${min}, got "${v}"`)
   return n
+}
+
+/**
+ * One process runs on one core, and on a 2-core machine it could not join 10,000 nodes in
+ * minutes; small communities stay in one process (it starts faster), and churn needs one.
+ */
+function autoWorkers (peers: number, churn: number): number {
+  if (peers < 2000 || churn > 0) return 1
+  return Math.max(1, Math.min(availableParallelism(), Math.ceil(peers / 1000)))
 }
 
 export function register (program: Command): void {
@@ -28,7 +38,7 @@ export function register (program: Command): void {
     .option('--churn <percent>', 'percent of the peers that leave, crash or join per minute while jobs run', '0')
     .option('--mix <ranks:ms,…>', 'job mix, submitted round-robin: ranks and milliseconds per rank', '1:100,2:200,4:500')
     .option('--window <ms>', 'how long the traffic at rest is measured (default three heartbeats)')
-    .option('--workers <n>', 'split the community over N processes, whole groups each (super-peers also on TCP 127.0.0.1 between them); no jobs or churn then', '1')
+    .option('--workers <n|auto>', 'split the community over N processes, whole groups each (super-peers also on TCP 127.0.0.1 between them; no churn then); auto: one per core from 2,000 peers up without --churn, else 1', 'auto')
     .option('--timeout <s>', 'bound on each waiting step', '600')
     .option('--policy <file...>', 'Policy YAML files for the super-peers (later levels override earlier), as mvm node --policy')
     .option('--queued <n>', 'scheduling at scale instead: queue N jobs across the groups (after a baseline queue), time every scheduling pass, check fair share and cross-group placement')
@@ -65,8 +75,8 @@ export function register (program: Command): void {
           process.stdout.write(o.json === true ? `${JSON.stringify({ ...report, baseline: { ...report.baseline, samples: report.baseline.samples.slice(0, 2000) }, full: { ...report.full, samples: report.full.samples.slice(0, 2000) } }, null, 2)}\n` : `${sim.formatSched(report).join('\n')}\n`)
           return
         }
-        const workers = int(o.workers, '--workers', 1)
-        if (workers > 1 && (int(o.jobs, '--jobs', 0) > 0 || Number(o.churn) > 0)) throw new BadRequestError('--workers: jobs and churn run in one process only; leave out --workers, or --jobs and --churn')
+        const workers = o.workers === 'auto' ? autoWorkers(int(o.peers, '--peers', 1), Number(o.churn)) : int(o.workers, '--workers', 1)
+        if (workers > 1 && Number(o.churn) > 0) throw new BadRequestError('--workers: churn runs in one process only; leave out --workers or --churn')
         const run = workers > 1 ? async (x: Parameters<typeof sim.runSim>[0]) => await sim.runSimSplit({ ...x, workers }) : sim.runSim
         const report = await run({
           peers: int(o.peers, '--peers', 1), groups, fanout,

@@ -10,16 +10,16 @@
  * processinfo's hook is a listener of `process-on-spawn`, which keeps its listeners in a
  * process-wide registry under a global symbol; this listener is added after processinfo's (it
  * loads first), so it sees the NODE_OPTIONS processinfo has just set and takes its preload out.
+ *
+ * Plain JavaScript: worker threads a test starts (the runtime's compiler) inherit the preloads, and
+ * a .ts file there failed to load ("Unknown file extension").
  */
 const SPAWN_HOOKS = Symbol.for('process-on-spawn@*:singletonId')
 const PROCESSINFO = /(^|\s)"?--(?:import|loader|experimental-loader)=[^\s"]*@tapjs[\\/]processinfo[^\s"]*"?(?=\s|$)/g
 
-interface SpawnOptions { env: Record<string, string | undefined> }
-interface SpawnHooks { listeners: Array<(opts: SpawnOptions) => void> }
-
 if (process.env._TAPJS_PROCESSINFO_COVERAGE_ === '0') {
-  const hooks = (globalThis as Record<symbol, SpawnHooks | undefined>)[SPAWN_HOOKS]
-  hooks?.listeners.push((opts) => {
+  const hooks = globalThis[SPAWN_HOOKS]
+  hooks?.listeners.push((/** @type {{ env: Record<string, string | undefined> }} */ opts) => {
     const before = opts.env.NODE_OPTIONS
     if (before === undefined) return
     const after = before.replace(PROCESSINFO, '').trim()
