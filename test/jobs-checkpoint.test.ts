@@ -4,8 +4,8 @@
 // `recovery: requeue` (applied at run time) the same loss reruns the job from scratch.
 import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { highestStep } from './lib/oracles.js'
 import { ROOT, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
 
 const FIX = join(ROOT, 'test', 'fixtures', 'checkpoint')
@@ -16,15 +16,7 @@ let lab: TestLab
 t.before(async () => { lab = await startLab({ peers: 3, slots: 2, superArgs: ['--policy', join(FIX, 'restart-policy.yaml')] }) })
 t.teardown(async () => { await lab?.stop() })
 
-/** The highest step any run of rank `rank` of job `tag` reached (its `.step` files, in every sandbox). */
-async function stepOf (tag: string, rank: number): Promise<number> {
-  let best = 0
-  for (const e of await readdir(lab.dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || e.name !== `${tag}-rank-${rank}.step`) continue
-    best = Math.max(best, Number(await readFile(join(e.parentPath, e.name), 'utf8').catch(() => '0')) || 0)
-  }
-  return best
-}
+const stepOf = async (tag: string, rank: number): Promise<number> => await highestStep(lab.dir, tag, rank)
 
 interface Outcome { resumedFrom: number, done: number, pid: number }
 

@@ -6,10 +6,10 @@
 // run's, so no token was lost or delivered twice.
 import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ROOT, runCli, startLab, submit, waitFor, waitJob, type TestLab } from './lib/lab.js'
-import { tokenRingSerial } from './lib/oracles.js'
+import { highestStep, tokenRingSerial } from './lib/oracles.js'
 
 const FIX = join(ROOT, 'test', 'fixtures', 'cut')
 const TOKENS = join(FIX, 'tokens.yaml')
@@ -28,14 +28,7 @@ let lab: TestLab
 t.before(async () => { lab = await startLab({ peers: 3, slots: 2, superArgs: ['--policy', join(FIX, 'restart-policy.yaml')] }) })
 t.teardown(async () => { await lab?.stop() })
 
-async function stepOf (tag: string, rank: number): Promise<number> {
-  let best = 0
-  for (const e of await readdir(lab.dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || e.name !== `${tag}-rank-${rank}.step`) continue
-    best = Math.max(best, Number(await readFile(join(e.parentPath, e.name), 'utf8').catch(() => '0')) || 0)
-  }
-  return best
-}
+const stepOf = async (tag: string, rank: number): Promise<number> => await highestStep(lab.dir, tag, rank)
 
 async function codeOf (p: Promise<unknown>): Promise<string> {
   try { await p; return 'ok' } catch (err) { return (err as { code?: string }).code ?? String(err) }

@@ -1,6 +1,9 @@
 // Independent answers for the sample programs, computed serially in the test process, so a
 // result from the lab is checked against arithmetic that never went through the toolkit.
 
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+
 /** π(n): the number of primes below n, by a plain sieve. */
 export function primeCount (n: number): number {
   const composite = new Uint8Array(n)
@@ -118,4 +121,17 @@ export function tokenRingSerial (size: number, n: number, w: number): Array<{ ac
     }
   }
   return out
+}
+
+/**
+ * The highest step any run of rank `rank` of job `tag` reached under `dir`: the `.step` files the
+ * checkpoint and token-ring fixtures write in their work dirs, in every sandbox and every restart.
+ */
+export async function highestStep (dir: string, tag: string, rank: number): Promise<number> {
+  let best = 0
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || e.name !== `${tag}-rank-${rank}.step`) continue
+    best = Math.max(best, Number(await readFile(join(e.parentPath, e.name), 'utf8').catch(() => '0')) || 0)
+  }
+  return best
 }
