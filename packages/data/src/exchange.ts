@@ -1,8 +1,10 @@
-import { lpStream } from '@libp2p/utils'
+import protobuf from 'protobufjs'
 import type { Stream } from '@libp2p/interface'
 import { AbortError, errorFromJSON, MvmError, ProtocolError, TimeoutError, UnavailableError } from '@mvm/core'
+import type { BufferPool } from './buffer-pool.js'
 import { READ_BUFFER_BYTES } from './constants.js'
-import { decodeResponseFrame, encodeRequest, type DataRequest, type ReceivedResponse } from './protocol.js'
+import { FrameReader, type ReceivedResponse } from './frame-reader.js'
+import { encodeRequest, type DataRequest } from './protocol.js'
 import { DATA_PROTOCOL, type DataTransport, type Holder } from './types.js'
 
 export interface CallOptions {
@@ -11,6 +13,8 @@ export interface CallOptions {
   maxFrameBytes: number
   /** Response frames accepted at most (a listener that never ends is cut off). */
   maxFrames: number
+  /** Where received chunks are gathered (one chunk-sized buffer each). */
+  pool: BufferPool
 }
 
 /** Why a call ended: the caller's abort, the deadline, or the holder. */
@@ -26,30 +30,39 @@ export function callError (err: unknown, signal: AbortSignal, holder: Holder): M
 
 /**
  * One request on one new stream: sends it, half-closes, and hands each response frame to
- * `onFrame` until it returns true. The stream is reset on any failure.
+ * `onFrame` until it returns true. A chunk's bytes are the pool's: `onFrame` takes them and
+ * calls the frame's `release` when done with them (when it throws, they are given back here).
+ * The stream is reset on any failure.
  */
 export async function call (transport: DataTransport, holder: Holder, req: DataRequest, opts: CallOptions, onFrame: (r: ReceivedResponse) => Promise<boolean> | boolean): Promise<void> {
   const { signal } = opts
   let stream: Stream | undefined
+  let reader: FrameReader | undefined
   const onAbort = (): void => { stream?.abort(new AbortError('data request aborted')) }
   signal.addEventListener('abort', onAbort, { once: true })
   try {
     if (signal.aborted) throw signal.reason
     stream = await transport.dial(holder.peerId, holder.addrs, DATA_PROTOCOL, { signal })
     // listen at once: a reply and the remote's close may arrive before the first read
-    const lp = lpStream(stream, { maxDataLength: opts.maxFrameBytes, maxBufferSize: READ_BUFFER_BYTES })
-    await lp.write(encodeRequest(req), { signal })
+    reader = new FrameReader(stream, opts.pool, opts.maxFrameBytes, READ_BUFFER_BYTES)
+    if (!stream.send(protobuf.Writer.create().bytes(encodeRequest(req)).finish())) await stream.onDrain({ signal })
     await stream.close({ signal })
     for (let n = 0; ; n++) {
       if (n >= opts.maxFrames) throw new ProtocolError(`data protocol: ${holder.peerId} sent more than ${opts.maxFrames} frames`)
-      const r = decodeResponseFrame(await lp.read({ signal }))
+      const r = await reader.read(signal)
       if (r.type === 'error') throw errorFromJSON({ code: r.code, message: `${holder.peerId}: ${r.message}` })
-      if (await onFrame(r)) break
+      let done: boolean
+      try { done = await onFrame(r) } catch (err) {
+        if (r.type === 'chunk') r.release()
+        throw err
+      }
+      if (done) break
     }
   } catch (err) {
     stream?.abort(err instanceof Error ? err : new Error(String(err)))
     throw callError(err, signal, holder)
   } finally {
+    reader?.close()
     signal.removeEventListener('abort', onAbort)
   }
 }

@@ -1,5 +1,6 @@
 import { AbortError, DataError, ErrorCode, MvmError, type Logger } from '@mvm/core'
 import { MAX_HASHES_PER_REQUEST, REQUEST_BYTES_TARGET } from './constants.js'
+import type { BufferPool } from './buffer-pool.js'
 import { call } from './exchange.js'
 import { decodeManifest, manifestId } from './manifest.js'
 import type { DataStore, DataTransport, FileManifest, Holder, TransferCounters } from './types.js'
@@ -12,6 +13,8 @@ export interface FetcherContext {
   inflight: number
   requestTimeoutMs: number
   maxFrameBytes: number
+  /** Chunk-sized buffers that received chunks are gathered in (shared by this fetcher's requests). */
+  pool: BufferPool
   /** This node's peer id: never asked for chunks, and its place among sharing peers (see `plan`). */
   self: string | undefined
 }
@@ -44,7 +47,7 @@ export class Fetcher {
     for (const h of holders) {
       let bytes: Uint8Array | undefined
       try {
-        await call(this.ctx.transport, h, { type: 'getManifest', id }, { signal: this.requestSignal(signal), maxFrameBytes: this.ctx.maxFrameBytes, maxFrames: 1 }, (r) => {
+        await call(this.ctx.transport, h, { type: 'getManifest', id }, { signal: this.requestSignal(signal), maxFrameBytes: this.ctx.maxFrameBytes, maxFrames: 1, pool: this.ctx.pool }, (r) => {
           if (r.type === 'manifest') bytes = r.bytes
           else if (r.type !== 'notFound') throw new DataError(ErrorCode.DATA_CORRUPT, `unexpected ${r.type} frame in reply to GetManifest`)
           return true
@@ -134,36 +137,46 @@ export class Fetcher {
       }
       const holder = holders[hi]!
       const left = new Set(b.hashes)
+      // chunks are written while the next ones arrive: a write waits on the disk and on this
+      // thread's turn for each of its file operations, and the holder need not wait for that
+      const writes: Array<Promise<void>> = []
+      const store = async (hash: string, bytes: Uint8Array, sha256: string, size: number): Promise<void> => {
+        try {
+          await this.ctx.store.putChunk(hash, bytes, sha256)
+        } catch (err) {
+          if (err instanceof MvmError && err.code === ErrorCode.DATA_CORRUPT) {
+            this.ctx.counters.corruptReceived++
+            this.ctx.log.warn({ hash, from: holder.peerId }, 'data: a received chunk was corrupt; asking another holder')
+            return
+          }
+          fatal ??= err as Error // our own store failed (E_DATA_FULL): no holder can help
+          stop.abort(fatal)
+          return
+        }
+        left.delete(hash)
+        settle(hash)
+        this.ctx.counters.bytesIn += size
+        this.ctx.counters.chunksIn++
+        opts.onChunk?.(hash, size, holder)
+      }
       let at = 0
       try {
-        await call(this.ctx.transport, holder, { type: 'getChunks', fileId, hashes: b.hashes }, { signal: this.requestSignal(signal), maxFrameBytes: this.ctx.maxFrameBytes, maxFrames: b.hashes.length + 1 }, async (r) => {
+        await call(this.ctx.transport, holder, { type: 'getChunks', fileId, hashes: b.hashes }, { signal: this.requestSignal(signal), maxFrameBytes: this.ctx.maxFrameBytes, maxFrames: b.hashes.length + 1, pool: this.ctx.pool }, (r) => {
           if (r.type === 'end') return true
           const want = b.hashes[at++]
           if ((r.type !== 'chunk' && r.type !== 'missing') || r.hash !== want) throw new DataError(ErrorCode.DATA_CORRUPT, `unexpected ${r.type} frame for chunk ${String(want)}`)
           if (r.type === 'missing') return false
-          try {
-            await this.ctx.store.putChunk(r.hash, r.parts)
-          } catch (err) {
-            if (err instanceof MvmError && err.code === ErrorCode.DATA_CORRUPT) {
-              this.ctx.counters.corruptReceived++
-              this.ctx.log.warn({ hash: r.hash, from: holder.peerId }, 'data: a received chunk was corrupt; asking another holder')
-              return false
-            }
-            fatal = err as Error // our own store failed (E_DATA_FULL): no holder can help
-            throw err
-          }
-          left.delete(r.hash)
-          settle(r.hash)
-          this.ctx.counters.bytesIn += r.size
-          this.ctx.counters.chunksIn++
-          opts.onChunk?.(r.hash, r.size, holder)
+          writes.push(store(r.hash, r.bytes, r.sha256, r.size).finally(r.release))
           return false
         })
       } catch (err) {
+        await Promise.all(writes)
         if (fatal !== undefined || opts.signal.aborted) throw fatal ?? err
         dead.add(hi)
         this.ctx.log.debug({ from: holder.peerId, err: (err as Error).message }, 'data: a chunk request failed; trying the next holder')
       }
+      await Promise.all(writes)
+      if (fatal !== undefined) throw fatal
       if (left.size > 0) {
         const tried = new Set(b.tried).add(hi)
         // the first holder (the origin) next, unless it was tried: a sharing peer that lacked

@@ -93,48 +93,9 @@ export function encodeChunkResponse (hash: string, bytes: Uint8Array): Uint8Arra
 }
 
 /** Wire tags (field number << 3 | 2, length-delimited) of Response.chunk = 3, Chunk.hash = 1, Chunk.bytes = 2 in data.proto. */
-const RESPONSE_CHUNK_TAG = (3 << 3) | 2
-const CHUNK_HASH_TAG = (1 << 3) | 2
-const CHUNK_BYTES_TAG = (2 << 3) | 2
-
-/** A response as the dialer receives it: a chunk's bytes as the parts they arrived in (not joined). */
-export type ReceivedResponse = Exclude<DataResponse, { type: 'chunk' }> | { type: 'chunk', hash: string, parts: Uint8Array[], size: number }
-
-/** What a received frame is: libp2p's list of the buffers it arrived in. */
-export interface FrameBytes {
-  readonly byteLength: number
-  subarray: (begin?: number, end?: number) => Uint8Array
-  sublist: (begin?: number, end?: number) => Iterable<Uint8Array>
-}
-
-/**
- * Decodes a received frame. A chunk frame laid out as `encodeChunkResponse` writes it (what
- * every node of ours sends) is read in place: its header parsed, its bytes left as the list's
- * parts, so a 1 MiB chunk is not joined into one buffer before it is hashed and written. Any
- * other layout the .proto allows goes through protobufjs.
- */
-export function decodeResponseFrame (frame: FrameBytes): ReceivedResponse {
-  if (frame.byteLength > 0 && frame.byteLength < 256 + 1) return toReceived(decodeResponse(frame.subarray()))
-  const head = frame.subarray(0, 96)
-  const r = protobuf.Reader.create(head)
-  try {
-    if (r.uint32() !== RESPONSE_CHUNK_TAG) return toReceived(decodeResponse(frame.subarray()))
-    const inner = r.uint32()
-    if (r.pos + inner !== frame.byteLength || r.uint32() !== CHUNK_HASH_TAG) return toReceived(decodeResponse(frame.subarray()))
-    const hash = r.string()
-    if (r.uint32() !== CHUNK_BYTES_TAG) return toReceived(decodeResponse(frame.subarray()))
-    const size = r.uint32()
-    if (r.pos + size !== frame.byteLength) return toReceived(decodeResponse(frame.subarray()))
-    return { type: 'chunk', hash, parts: [...frame.sublist(r.pos)], size }
-  } catch {
-    // a header cut short or malformed: protobufjs says what is wrong with the whole frame
-    return toReceived(decodeResponse(frame.subarray()))
-  }
-}
-
-function toReceived (r: DataResponse): ReceivedResponse {
-  return r.type === 'chunk' ? { type: 'chunk', hash: r.hash, parts: [r.bytes], size: r.bytes.byteLength } : r
-}
+export const RESPONSE_CHUNK_TAG = (3 << 3) | 2
+export const CHUNK_HASH_TAG = (1 << 3) | 2
+export const CHUNK_BYTES_TAG = (2 << 3) | 2
 
 function varintLen (n: number): number {
   let len = 1

@@ -85,8 +85,18 @@ async function answer (req: DataRequest, ctx: ServeContext, send: (r: DataRespon
       await ctx.fill(req.fileId, lacking, signal).catch((err) => { ctx.log.debug({ id: req.fileId, err: (err as Error).message }, 'data: upstream fetch failed') })
     }
   }
-  for (const hash of req.hashes) {
-    const bytes = await store.getChunkToSend(hash)
+  // the next chunk is read from disk while this one is sent
+  const read = (i: number): Promise<Uint8Array | undefined> | undefined => {
+    if (i >= req.hashes.length) return undefined
+    const p = store.getChunkToSend(req.hashes[i]!)
+    p.catch(() => {}) // awaited below unless the request fails first
+    return p
+  }
+  let next = read(0)
+  for (let i = 0; i < req.hashes.length; i++) {
+    const hash = req.hashes[i]!
+    const bytes = await next
+    next = read(i + 1)
     if (bytes === undefined) { await send({ type: 'missing', hash }); continue }
     await sendChunk(hash, bytes)
     ctx.counters.bytesOut += bytes.byteLength

@@ -1,5 +1,6 @@
 import { AbortError, combineSignals, DataError, ErrorCode, silentLogger, throwIfAborted, type Logger } from '@mvm/core'
 import { DEFAULT_INFLIGHT, maxFrameBytes, REQUEST_TIMEOUT_MS } from './constants.js'
+import { BufferPool } from './buffer-pool.js'
 import { Fetcher } from './fetcher.js'
 import { distinctChunks } from './manifest.js'
 import { coveringChunks, rangeEnd } from './reader.js'
@@ -21,14 +22,18 @@ class TransferService implements DataService {
   constructor (private readonly init: DataServiceInit) {
     this.log = init.log ?? silentLogger()
     this.timeoutMs = init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+    const inflight = Math.max(1, init.inflight ?? DEFAULT_INFLIGHT)
     this.fetcher = new Fetcher({
       store: init.store,
       transport: init.transport,
       log: this.log,
       counters: this.counts,
-      inflight: Math.max(1, init.inflight ?? DEFAULT_INFLIGHT),
+      inflight,
       requestTimeoutMs: this.timeoutMs,
       maxFrameBytes: maxFrameBytes(init.store.chunkSize),
+      // each request fills one buffer while the chunk before it is written; beyond that,
+      // pieces wait unpooled (see FrameReader)
+      pool: new BufferPool(init.store.chunkSize, 2 * inflight + 2),
       self: init.self
     })
   }

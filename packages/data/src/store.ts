@@ -64,12 +64,12 @@ class ChunkStore implements DataStore {
     return this.clock
   }
 
-  async putChunk (hash: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  async putChunk (hash: string, bytes: Uint8Array | readonly Uint8Array[], sha256?: string): Promise<void> {
     const parts = bytes instanceof Uint8Array ? [bytes] : bytes
     if (!isHash(hash)) throw new DataError(ErrorCode.DATA_CORRUPT, `"${String(hash).slice(0, 80)}" is not a chunk name (64 lowercase hex digits)`)
     const size = parts.reduce((n, p) => n + p.byteLength, 0)
     if (size > this.chunkSize) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk ${hash} has ${size} bytes, over the ${this.chunkSize}-byte chunk size`)
-    if (sha256Parts(parts) !== hash) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk bytes do not hash to ${hash}`, { data: { hash } })
+    if ((sha256 ?? sha256Parts(parts)) !== hash) throw new DataError(ErrorCode.DATA_CORRUPT, `chunk bytes do not hash to ${hash}`, { data: { hash } })
     if (parts.every(isAllZero)) { this.counts.zeroChunks++; return } // recorded as "" in manifests: never stored
     await this.storeVerified(hash, parts, size)
   }

@@ -67,9 +67,10 @@ export interface DataStore {
   importBytes: (bytes: Uint8Array, opts?: Omit<ImportOptions, 'signal'>) => Promise<FileEntry>
   /**
    * Stores a chunk after checking that its bytes hash to `hash` (E_DATA_CORRUPT otherwise);
-   * the bytes may come as the parts they were received in.
+   * the bytes may come as the parts they were received in. `sha256`, when given, is the hash
+   * of these bytes as the caller computed it while they arrived: compared, not recomputed.
    */
-  putChunk: (hash: string, bytes: Uint8Array | readonly Uint8Array[]) => Promise<void>
+  putChunk: (hash: string, bytes: Uint8Array | readonly Uint8Array[], sha256?: string) => Promise<void>
   /** A verified chunk, or undefined when absent or found corrupt (a corrupt one is deleted). */
   getChunk: (hash: string) => Promise<Uint8Array | undefined>
   /**

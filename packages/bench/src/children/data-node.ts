@@ -1,9 +1,13 @@
 // One MVM data node in its own process (forked, IPC asks): a libp2p node with a chunk store
 // and the /mvm/data/1.0.0 service, as every MVM node has, plus a raw libp2p stream of the same
-// bytes for the baseline. Asks: holder, import {size}, fetch {file, holders}, raw {holder, n}.
+// bytes for the baseline. Asks: holder, import {size}, fetch {file, holders}, raw {holder, n},
+// rawStored {holder, n}: the raw stream, hashed and written to 1 MiB files as it arrives (the
+// least any content-checked store must do with the bytes: the floor under the data path).
 import '@mvm/core/polyfill'
+import { createHash } from 'node:crypto'
 import { randomBytes } from 'node:crypto'
-import { rm } from 'node:fs/promises'
+import { mkdir, open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
@@ -73,6 +77,59 @@ const asks: Record<string, (m: Record<string, unknown>) => Promise<unknown>> = {
     await write(stream, head)
     let got = 0
     for await (const chunk of stream) got += chunk.byteLength
+    if (got !== m.n) throw new Error(`raw stream gave ${got} of ${String(m.n)} bytes`)
+    return performance.now() - t0
+  },
+  /** As raw, but each MiB is hashed and written to its own new file, several writes in flight; ms. */
+  async rawStored (m) {
+    const h = m.holder as Holder
+    const to = join(dir, 'raw-stored')
+    await rm(to, { recursive: true, force: true })
+    await mkdir(to, { recursive: true })
+    const t0 = performance.now()
+    const stream = await node.dialProtocol(h.addrs.map((a) => multiaddr(a)), RAW)
+    const head = Buffer.alloc(8)
+    head.writeBigUInt64BE(BigInt(m.n as number))
+    await write(stream, head)
+    const free = Array.from({ length: 10 }, () => Buffer.allocUnsafeSlow(MiB))
+    const writes = new Set<Promise<void>>()
+    let buf = free.pop()!
+    let fill = 0
+    let hash = createHash('sha256')
+    let files = 0
+    let got = 0
+    const flush = async (): Promise<void> => {
+      const b = buf
+      const n = fill
+      const name = hash.digest('hex')
+      const w = (async () => {
+        const fh = await open(join(to, `${files++}-${name}`), 'w')
+        try { await fh.writev([b.subarray(0, n)]) } finally { await fh.close() }
+        free.push(b)
+      })()
+      writes.add(w)
+      void w.finally(() => writes.delete(w))
+      while (free.length === 0) await Promise.race(writes)
+      buf = free.pop()!
+      fill = 0
+      hash = createHash('sha256')
+    }
+    for await (const chunk of stream) {
+      for (const piece of chunk instanceof Uint8Array ? [chunk] : chunk) {
+        for (let at = 0; at < piece.byteLength;) {
+          const take = Math.min(MiB - fill, piece.byteLength - at)
+          const part = piece.subarray(at, at + take)
+          hash.update(part)
+          buf.set(part, fill)
+          fill += take
+          at += take
+          got += take
+          if (fill === MiB) await flush()
+        }
+      }
+    }
+    if (fill > 0) await flush()
+    await Promise.all(writes)
     if (got !== m.n) throw new Error(`raw stream gave ${got} of ${String(m.n)} bytes`)
     return performance.now() - t0
   }
