@@ -1,6 +1,6 @@
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { SandboxError } from '@mvm/core'
-import { forkTracked, keepTail, readyLine, spawnTracked, stopProcess } from '../procs.js'
+import { forkTracked, keepTail, readyLine, spawnTracked, stopProcess, track } from '../procs.js'
 import { childScript } from '../paths.js'
 
 /** Starts `node children/<name>.js args…` and waits for its JSON ready line. */
@@ -17,7 +17,19 @@ export async function startServer<T> (name: string, args: string[], signal: Abor
 
 /** Forks `children/<name>.js` and waits for its first IPC message ({ ready: true }). */
 export async function forkHelper (name: string, args: string[], signal: AbortSignal, timeoutMs = 30_000): Promise<ChildProcess> {
-  const child = forkTracked(childScript(name), args)
+  return await untilReady(forkTracked(childScript(name), args), name, signal, timeoutMs)
+}
+
+/**
+ * As forkHelper, but the child runs inside network namespace `ns` (`ip netns exec` execs node
+ * in place, so the pid, the IPC channel and NODE_CHANNEL_FD carry over).
+ */
+export async function forkHelperIn (ns: string, name: string, args: string[], signal: AbortSignal, timeoutMs = 30_000): Promise<ChildProcess> {
+  const child = track(spawn('ip', ['netns', 'exec', ns, process.execPath, childScript(name), ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }))
+  return await untilReady(child, `${name} (in ${ns})`, signal, timeoutMs)
+}
+
+async function untilReady (child: ChildProcess, name: string, signal: AbortSignal, timeoutMs: number): Promise<ChildProcess> {
   const tail = keepTail(child)
   try {
     await new Promise<void>((resolve, reject) => {
@@ -26,6 +38,7 @@ export async function forkHelper (name: string, args: string[], signal: AbortSig
       const onAbort = (): void => { done(); reject(signal.reason) }
       signal.addEventListener('abort', onAbort, { once: true })
       child.once('message', () => { done(); resolve() })
+      child.once('error', (err) => { done(); reject(new SandboxError(`${name}: ${err.message}`)) })
       child.once('exit', (code) => { done(); reject(new SandboxError(`${name} exited (${code}) before it was ready: ${tail()}`)) })
     })
     return child

@@ -1,4 +1,4 @@
-// One MVM data node in its own process (forked, IPC asks): a libp2p node with a chunk store
+// One MVM data node in its own process (forked, IPC asks; argv: store dir, optional listen multiaddr): a libp2p node with a chunk store
 // and the /mvm/data/1.0.0 service, as every MVM node has, plus a raw libp2p stream of the same
 // bytes for the baseline. Asks: holder, import {size}, fetch {file, holders}, raw {holder, n},
 // rawStored {holder, n}: the raw stream, hashed and written to 1 MiB files as it arrives (the
@@ -19,8 +19,10 @@ import { createDataService, createDataStore, type Holder } from '@mvm/data'
 const RAW = '/mvm-bench/data-raw/1.0.0'
 const MiB = 1024 * 1024
 const dir = process.argv[2]!
+// the address to listen on: loopback unless the bench puts this node on an emulated host
+const listen = process.argv[3] ?? '/ip4/127.0.0.1/tcp/0'
 
-const node = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+const node = await createLibp2p({ addresses: { listen: [listen] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
 const store = await createDataStore({ dir, maxBytes: 2048 * MiB })
 const service = createDataService({
   store,

@@ -14,7 +14,8 @@ import {
   type DataService, type DataStore, type DataTransport, type Holder
 } from '@mvm/data'
 import type { BenchContext, Contender, RowGroup } from '../types.js'
-import { forkHelper, stopAllOf } from '../baselines/helpers.js'
+import { forkHelper, forkHelperIn, stopAllOf } from '../baselines/helpers.js'
+import { createNetHosts, type NetHost } from '../netns.js'
 import { ask } from '../procs.js'
 
 const MiB = 1024 * 1024
@@ -102,29 +103,68 @@ async function world (ctx: BenchContext): Promise<World> {
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 
 /** The transfer rows' nodes, each in its own process as on real machines: holder S, peers P1 and P2. */
-interface Procs { s: ChildProcess, p: [ChildProcess, ChildProcess], hs: Holder, hp: [Holder, Holder], id: string, size: number, base: string }
+interface Procs { s: ChildProcess, p: [ChildProcess, ChildProcess], hs: Holder, hp: [Holder, Holder], id: string, size: number, base: string, placement: Placement }
 
-async function procs (ctx: BenchContext): Promise<Procs> {
-  return await ctx.shared('data-procs', async () => {
-    const size = ctx.profile.quick ? 32 * MiB : 256 * MiB
-    const signal = AbortSignal.timeout(120_000)
-    const base = await mkdtemp(join(tmpdir(), 'mvm-bench-data-procs-'))
-    const [s, p1, p2] = await Promise.all(['s', 'p1', 'p2'].map(async (n) => await forkHelper('data-node', [join(base, n)], signal)))
+/** Where the three processes run: `start` forks one (named s, p1, p2) with its store dir; `stop` undoes the place. */
+interface Placement { start: (name: string, dir: string, signal: AbortSignal) => Promise<ChildProcess>, stop: () => Promise<void> }
+
+async function startProcs (ctx: BenchContext, where: string, placement: Placement): Promise<Procs> {
+  const size = ctx.profile.quick ? 32 * MiB : 256 * MiB
+  const signal = AbortSignal.timeout(120_000)
+  let base: string | undefined
+  const children: ChildProcess[] = []
+  try {
+    base = await mkdtemp(join(tmpdir(), 'mvm-bench-data-procs-'))
+    const started = await Promise.allSettled(['s', 'p1', 'p2'].map(async (n) => await placement.start(n, join(base!, n), signal)))
+    for (const r of started) if (r.status === 'fulfilled') children.push(r.value)
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    const [s, p1, p2] = children as [ChildProcess, ChildProcess, ChildProcess]
     const holder = async (c: ChildProcess): Promise<Holder> => await ask<Holder>(c, { cmd: 'holder' }, signal)
-    ctx.log(`data rows: a ${size / MiB} MiB input in the holder's store (3 processes)`)
-    const id = await ask<string>(s!, { cmd: 'import', size }, AbortSignal.timeout(300_000))
-    return { s: s!, p: [p1!, p2!], hs: await holder(s!), hp: [await holder(p1!), await holder(p2!)], id, size, base }
-  }, async (w) => {
-    await stopAllOf(w.s, ...w.p)
-    // each process removes its own store; the folder that held the three is ours
-    await rm(w.base, { recursive: true, force: true })
-  })
+    ctx.log(`data rows: a ${size / MiB} MiB input in the holder's store (3 processes${where})`)
+    const id = await ask<string>(s, { cmd: 'import', size }, AbortSignal.timeout(300_000))
+    return { s, p: [p1, p2], hs: await holder(s), hp: [await holder(p1), await holder(p2)], id, size, base, placement }
+  } catch (err) {
+    // a shared resource whose start failed is never stopped by the run: undo it here
+    await stopAllOf(...children)
+    if (base !== undefined) await rm(base, { recursive: true, force: true })
+    await placement.stop()
+    throw err
+  }
 }
 
-function twoPeers (ctx: BenchContext): Contender {
+async function stopProcs (w: Procs): Promise<void> {
+  await stopAllOf(w.s, ...w.p)
+  // each process removes its own store; the folder that held the three is ours
+  await rm(w.base, { recursive: true, force: true })
+  await w.placement.stop()
+}
+
+/** The three processes on 127.0.0.1 of this machine. */
+async function procs (ctx: BenchContext): Promise<Procs> {
+  const local: Placement = { start: async (_n, dir, signal) => await forkHelper('data-node', [dir], signal), stop: async () => {} }
+  return await ctx.shared('data-procs', async () => await startProcs(ctx, '', local), async (w) => { await stopProcs(w) })
+}
+
+/** The three processes each on its own emulated host, links shaped to 1 Gbit/s each way. */
+async function lanProcs (ctx: BenchContext): Promise<Procs> {
+  return await ctx.shared('data-lan-procs', async () => {
+    const net = await createNetHosts({ count: 3, rate: '1gbit' })
+    const host = (n: string): NetHost => net.hosts[['s', 'p1', 'p2'].indexOf(n)]!
+    const placement: Placement = {
+      start: async (n, dir, signal) => await forkHelperIn(host(n).ns, 'data-node', [dir, `/ip4/${host(n).ip}/tcp/0`], signal),
+      stop: async () => { await net.teardown() }
+    }
+    return await startProcs(ctx, ', 3 network namespaces, 1 Gbit/s links', placement)
+  }, async (w) => { await stopProcs(w) })
+}
+
+type ProcsOf = (ctx: BenchContext) => Promise<Procs>
+
+function twoPeers (ctx: BenchContext, procsOf: ProcsOf): Contender {
   let w: Procs
   return {
-    async setup () { w = await procs(ctx) },
+    async setup () { w = await procsOf(ctx) },
     async sample (signal) {
       const t0 = performance.now()
       // the holders a job's peers are given: the super-peer, then the job's peers (each peer
@@ -135,10 +175,10 @@ function twoPeers (ctx: BenchContext): Contender {
   }
 }
 
-function rawTwoPeers (ctx: BenchContext): Contender {
+function rawTwoPeers (ctx: BenchContext, procsOf: ProcsOf): Contender {
   let w: Procs
   return {
-    async setup () { w = await procs(ctx) },
+    async setup () { w = await procsOf(ctx) },
     async sample (signal) {
       const t0 = performance.now()
       await Promise.all(w.p.map(async (p) => await ask<number>(p, { cmd: 'raw', holder: w.hs, n: w.size }, signal)))
@@ -276,7 +316,17 @@ export const dataRows: RowGroup = {
       better: 'higher',
       rounds: (p) => Math.min(p.rounds, 5),
       note: 'target: ratio >= 0.8',
-      make: (c) => ({ a: twoPeers(c), b: rawTwoPeers(c) })
+      make: (c) => ({ a: twoPeers(c, procs), b: rawTwoPeers(c, procs) })
+    },
+    {
+      id: 'data.transfer-lan',
+      figure: '256 MiB input (32 MiB with --quick) fetched by 2 peers into their stores, MB/s delivered, over 1 Gbit/s links (3 network namespaces, tbf)',
+      baseline: 'raw libp2p stream of the same bytes to each of the 2 peers (read, not stored), over the same links',
+      unit: 'MB/s',
+      better: 'higher',
+      rounds: (p) => Math.min(p.rounds, 5),
+      note: 'target: ratio >= 0.8 (the link, not the CPU, is the limit here)',
+      make: (c) => ({ a: twoPeers(c, lanProcs), b: rawTwoPeers(c, lanProcs) })
     },
     {
       id: 'data.same-again',
