@@ -42,6 +42,25 @@ export function whyNot (): string | undefined {
 }
 
 let made = 0
+const OURS = /^mvb(\d+)x\d+(sw|h\d+)$/
+
+/** Whether process `pid` still runs (EPERM: it does, as another user). */
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/**
+ * Deletes namespaces a bench process left behind when it was killed before its teardown ran
+ * (SIGKILL, a second Ctrl-C): ours by name, and only those whose process is gone.
+ */
+async function sweep (): Promise<void> {
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 5000 })
+  const stale = r.stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => {
+    const m = OURS.exec(n)
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]))
+  })
+  await Promise.all(stale.map(async (ns) => { await run('ip', ['netns', 'del', ns]).catch(() => {}) }))
+}
 
 async function run (cmd: string, args: string[], signal?: AbortSignal): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -61,6 +80,7 @@ export async function createNetHosts (init: NetHostsInit): Promise<NetHosts> {
   if (why !== undefined) throw new UnavailableError(why)
   const { count, rate = '1gbit', burst = '512kb', signal } = init
   if (!Number.isInteger(count) || count < 1 || count > 250) throw new SandboxError(`net hosts: count must be 1..250, got ${count}`)
+  await sweep()
   const n = made++
   const tag = `mvb${process.pid}x${n}`
   // a /24 per set; the namespaces are private, so the subnet only has to differ between sets

@@ -79,4 +79,16 @@ t.test('a failed setup removes what it made', { skip: skip ?? false, timeout: 30
   t.same(ours(), before, 'no namespace left behind')
 })
 
+t.test('a namespace left by a killed bench process is swept by the next setup', { skip: skip ?? false, timeout: 30_000 }, async (t) => {
+  // the pid of a process that has ended: nothing owns a namespace named after it
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid
+  const stale = `mvb${gone}x0sw`
+  t.equal(spawnSync('ip', ['netns', 'add', stale]).status, 0, 'a stale namespace was made')
+  t.teardown(() => { spawnSync('ip', ['netns', 'del', stale]) })
+  const net = await createNetHosts({ count: 1 })
+  t.teardown(async () => { await net.teardown() })
+  t.notOk(namespaces().includes(stale), 'the stale namespace is gone')
+  t.ok(namespaces().includes(net.hosts[0]!.ns), 'the new host exists')
+})
+
 if (skip !== undefined) t.comment(`skipped: ${skip}`)
