@@ -1,5 +1,5 @@
 /**
- * Chunk-sized buffers reused across received chunks. A received chunk is copied into one of
+ * Chunk-sized buffers reused across chunks received or sent. A received chunk is copied into one of
  * these as its pieces arrive, so the pieces die young (a cheap scavenge) instead of living
  * until the whole chunk is in and being promoted (a full collection each few MiB), and the
  * buffer's pages are already mapped when it is filled again.
@@ -25,6 +25,9 @@ export class BufferPool {
     this.free.push(b)
     this.waiters.shift()?.()
   }
+
+  /** Forgets a buffer taken from this pool that will not come back (someone else may still hold it). */
+  drop (_b: Uint8Array): void { this.made-- }
 
   /** Calls `f` once, when a buffer is given back. */
   whenFree (f: () => void): void { this.waiters.push(f) }

@@ -42,8 +42,11 @@ export class ChunkDir {
     return identity(await stat(this.pathOf(hash)))
   }
 
-  /** The file's bytes and identity (one open, one fstat, one read), or undefined when it is not there. */
-  async readWithIdentity (hash: string): Promise<{ bytes: Uint8Array, identity: string } | undefined> {
+  /**
+   * The file's bytes and identity (one open, one fstat, one read), or undefined when it is not
+   * there; read into `into` when it is large enough.
+   */
+  async readWithIdentity (hash: string, into?: Uint8Array): Promise<{ bytes: Uint8Array, identity: string } | undefined> {
     let fh
     try {
       fh = await open(this.pathOf(hash), 'r')
@@ -53,7 +56,7 @@ export class ChunkDir {
     }
     try {
       const st = await fh.stat()
-      const bytes = Buffer.allocUnsafe(st.size)
+      const bytes = into !== undefined && into.byteLength >= st.size ? into : Buffer.allocUnsafe(st.size)
       let at = 0
       while (at < st.size) {
         const { bytesRead } = await fh.read(bytes, at, st.size - at, at)

@@ -92,6 +92,27 @@ export function encodeChunkResponse (hash: string, bytes: Uint8Array): Uint8Arra
   return new Uint8ArrayList(head, bytes)
 }
 
+/**
+ * A whole length-prefixed Response{chunk} frame as it goes on the stream: the prefix and the
+ * header in one small buffer, then the chunk's own bytes (not copied).
+ */
+export function chunkFrame (hash: string, bytes: Uint8Array): Uint8ArrayList {
+  const hashLen = Buffer.byteLength(hash)
+  const inner = 1 + varintLen(hashLen) + hashLen + 1 + varintLen(bytes.byteLength) + bytes.byteLength
+  const head = protobuf.Writer.create()
+    .uint32(1 + varintLen(inner) + inner)
+    .uint32(RESPONSE_CHUNK_TAG).uint32(inner)
+    .uint32(CHUNK_HASH_TAG).string(hash)
+    .uint32(CHUNK_BYTES_TAG).uint32(bytes.byteLength)
+    .finish()
+  return new Uint8ArrayList(head, bytes)
+}
+
+/** Any response as a length-prefixed frame. */
+export function responseFrame (r: DataResponse): Uint8Array {
+  return protobuf.Writer.create().bytes(encodeResponse(r)).finish()
+}
+
 /** Wire tags (field number << 3 | 2, length-delimited) of Response.chunk = 3, Chunk.hash = 1, Chunk.bytes = 2 in data.proto. */
 export const RESPONSE_CHUNK_TAG = (3 << 3) | 2
 export const CHUNK_HASH_TAG = (1 << 3) | 2

@@ -6,7 +6,9 @@ import type { PeerFilter } from './access.js'
 import { MAX_HAS_HASHES, MAX_HASHES_PER_REQUEST, MAX_REQUEST_BYTES } from './constants.js'
 import { isHash } from './digest.js'
 import { encodeManifest } from './manifest.js'
-import { decodeRequest, encodeChunkResponse, encodeResponse, toBitmap, type DataRequest, type DataResponse } from './protocol.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import type { BufferPool } from './buffer-pool.js'
+import { chunkFrame, decodeRequest, responseFrame, toBitmap, type DataRequest, type DataResponse } from './protocol.js'
 import type { DataStore, TransferCounters } from './types.js'
 
 export interface ServeContext {
@@ -22,6 +24,8 @@ export interface ServeContext {
   fill: ((fileId: string, hashes: string[], signal: AbortSignal) => Promise<void>) | undefined
   /** Which peers are served (access.ts); absent: all. */
   mayServe?: PeerFilter | undefined
+  /** Chunk-sized buffers to read chunks into before sending; absent: a new buffer per chunk. */
+  sendPool?: BufferPool | undefined
 }
 
 function checkHashes (hashes: string[], max: number): void {
@@ -39,10 +43,16 @@ export async function serveStream (stream: Stream, remotePeer: string, ctx: Serv
   setMaxListeners(MAX_HASHES_PER_REQUEST + 8, signal)
   const onAbort = (): void => { stream.abort(toMvmError(signal.reason)) }
   signal.addEventListener('abort', onAbort, { once: true })
-  const send = async (r: DataResponse): Promise<void> => { await lp.write(encodeResponse(r), { signal }) }
-  // uint8arraylist 2 and 3 (libp2p's) differ only in their types: both are marked by the same
-  // Symbol.for, so libp2p takes ours as a list and sends its parts without joining them
-  const sendChunk = async (hash: string, bytes: Uint8Array): Promise<void> => { await lp.write(encodeChunkResponse(hash, bytes) as unknown as Parameters<typeof lp.write>[0], { signal }) }
+  // every frame goes out through stream.send, in order; a false return means "wait for drain"
+  const put = async (frame: Uint8Array | Uint8ArrayList): Promise<boolean> => {
+    // uint8arraylist 2 and 3 (libp2p's) differ only in their types: both are marked by the
+    // same Symbol.for, so libp2p takes ours as a list and sends its parts without joining them
+    if (stream.send(frame as unknown as Uint8Array)) return true
+    await stream.onDrain({ signal })
+    return false
+  }
+  const send = async (r: DataResponse): Promise<void> => { await put(responseFrame(r)) }
+  const sendChunk = async (hash: string, bytes: Uint8Array): Promise<boolean> => await put(chunkFrame(hash, bytes))
   let req: DataRequest | undefined
   try {
     req = decodeRequest((await lp.read({ signal })).subarray())
@@ -63,7 +73,7 @@ export async function serveStream (stream: Stream, remotePeer: string, ctx: Serv
   }
 }
 
-async function answer (req: DataRequest, ctx: ServeContext, send: (r: DataResponse) => Promise<void>, sendChunk: (hash: string, bytes: Uint8Array) => Promise<void>, signal: AbortSignal): Promise<void> {
+async function answer (req: DataRequest, ctx: ServeContext, send: (r: DataResponse) => Promise<void>, sendChunk: (hash: string, bytes: Uint8Array) => Promise<boolean>, signal: AbortSignal): Promise<void> {
   const { store } = ctx
   if (req.type === 'getManifest') {
     if (!isHash(req.id)) throw new BadRequestError(`"${String(req.id).slice(0, 80)}" is not a file id`)
@@ -85,22 +95,39 @@ async function answer (req: DataRequest, ctx: ServeContext, send: (r: DataRespon
       await ctx.fill(req.fileId, lacking, signal).catch((err) => { ctx.log.debug({ id: req.fileId, err: (err as Error).message }, 'data: upstream fetch failed') })
     }
   }
-  // the next chunk is read from disk while this one is sent
-  const read = (i: number): Promise<Uint8Array | undefined> | undefined => {
+  // the next chunk is read from disk while this one is sent, into a pooled buffer when the
+  // transport allows it: a buffer that send() took at once is already encrypted and comes back;
+  // one that had to wait for drain may still be queued in libp2p, so it is left to the GC
+  const pool = ctx.sendPool
+  const read = (i: number): Promise<{ bytes: Uint8Array | undefined, into: Uint8Array | undefined }> | undefined => {
     if (i >= req.hashes.length) return undefined
-    const p = store.getChunkToSend(req.hashes[i]!)
+    const into = pool?.take()
+    const p = store.getChunkToSend(req.hashes[i]!, into).then((bytes) => ({ bytes, into }), (err) => {
+      if (into !== undefined) pool!.give(into)
+      throw err
+    })
     p.catch(() => {}) // awaited below unless the request fails first
     return p
   }
   let next = read(0)
-  for (let i = 0; i < req.hashes.length; i++) {
-    const hash = req.hashes[i]!
-    const bytes = await next
-    next = read(i + 1)
-    if (bytes === undefined) { await send({ type: 'missing', hash }); continue }
-    await sendChunk(hash, bytes)
-    ctx.counters.bytesOut += bytes.byteLength
-    ctx.counters.chunksOut++
+  try {
+    for (let i = 0; i < req.hashes.length; i++) {
+      const hash = req.hashes[i]!
+      const { bytes, into } = await next!
+      next = read(i + 1)
+      const pooled = into !== undefined && bytes !== undefined && bytes.buffer === into.buffer
+      if (into !== undefined && !pooled) pool!.give(into)
+      if (bytes === undefined) { await send({ type: 'missing', hash }); continue }
+      let took = false
+      try { took = await sendChunk(hash, bytes) } finally {
+        if (pooled) { if (took) pool!.give(into); else pool!.drop(into) }
+      }
+      ctx.counters.bytesOut += bytes.byteLength
+      ctx.counters.chunksOut++
+    }
+  } finally {
+    // a chunk read ahead for a frame that will not be sent
+    void next?.then(({ into }) => { if (into !== undefined) pool!.give(into) }, () => {})
   }
   await send({ type: 'end' })
 }

@@ -15,6 +15,7 @@ class TransferService implements DataService {
   private readonly log: Logger
   private readonly counts: TransferCounters = { bytesIn: 0, bytesOut: 0, chunksIn: 0, chunksOut: 0, requestsServed: 0, upstreamFetches: 0, corruptReceived: 0, dedupSkipped: 0, zeroSkipped: 0 }
   private readonly fetcher: Fetcher
+  private readonly sendPool: BufferPool | undefined
   private readonly timeoutMs: number
   private life = new AbortController()
   private started = false
@@ -23,6 +24,8 @@ class TransferService implements DataService {
     this.log = init.log ?? silentLogger()
     this.timeoutMs = init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
     const inflight = Math.max(1, init.inflight ?? DEFAULT_INFLIGHT)
+    // two per request being served (one sent, one read ahead); more requests get new buffers
+    this.sendPool = init.transport.encryptsOnSend === true ? new BufferPool(init.store.chunkSize, 16) : undefined
     this.fetcher = new Fetcher({
       store: init.store,
       transport: init.transport,
@@ -53,6 +56,7 @@ class TransferService implements DataService {
         timeoutMs: 2 * this.timeoutMs,
         chunkSize: this.init.store.chunkSize,
         mayServe: this.init.mayServe,
+        sendPool: this.sendPool,
         fill: this.init.upstream === undefined ? undefined : async (fileId, hashes, signal) => { await this.fill(fileId, hashes, signal) }
       })
     })

@@ -135,11 +135,11 @@ class ChunkStore implements DataStore {
     return free(this.index.orphans(now + 1, 64)) > 0
   }
 
-  async getChunk (hash: string): Promise<Uint8Array | undefined> {
+  async getChunk (hash: string, into?: Uint8Array): Promise<Uint8Array | undefined> {
     this.assertOpen()
     const size = isHash(hash) ? this.index.chunkSize(hash) : undefined
     if (size === undefined) { this.counts.misses++; return undefined }
-    const got = await this.disk.readWithIdentity(hash)
+    const got = await this.disk.readWithIdentity(hash, into)
     const bytes = got?.bytes
     if (bytes !== undefined && bytes.byteLength === size && sha256Hex(bytes) === hash) { this.noteVerified(hash, got!.identity); return bytes }
     this.verified.delete(hash)
@@ -163,16 +163,16 @@ class ChunkStore implements DataStore {
    * written to (by anything: its ctime moves) is hashed before it leaves, and discarded when
    * corrupt, as on every read by getChunk.
    */
-  async getChunkToSend (hash: string): Promise<Uint8Array | undefined> {
+  async getChunkToSend (hash: string, into?: Uint8Array): Promise<Uint8Array | undefined> {
     this.assertOpen()
     const known = isHash(hash) ? this.verified.get(hash) : undefined
-    if (known === undefined) return await this.getChunk(hash)
+    if (known === undefined) return await this.getChunk(hash, into)
     const size = this.index.chunkSize(hash)
     if (size === undefined) { this.verified.delete(hash); this.counts.misses++; return undefined }
-    const got = await this.disk.readWithIdentity(hash)
+    const got = await this.disk.readWithIdentity(hash, into)
     if (got !== undefined && got.identity === known && got.bytes.byteLength === size) return got.bytes
     this.verified.delete(hash)
-    return await this.getChunk(hash)
+    return await this.getChunk(hash, into)
   }
 
   private removeFile (hash: string): void {

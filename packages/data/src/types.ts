@@ -75,9 +75,10 @@ export interface DataStore {
   getChunk: (hash: string) => Promise<Uint8Array | undefined>
   /**
    * A chunk for a peer (who verifies it on receipt): hashed here unless its file is unchanged
-   * since its bytes were last hashed; otherwise as getChunk.
+   * since its bytes were last hashed; otherwise as getChunk. Read into `into` when given and
+   * large enough (the result is then a view of it).
    */
-  getChunkToSend: (hash: string) => Promise<Uint8Array | undefined>
+  getChunkToSend: (hash: string, into?: Uint8Array) => Promise<Uint8Array | undefined>
   hasChunks: (hashes: string[]) => Promise<boolean[]>
   putManifest: (bytes: Uint8Array, opts?: Omit<ImportOptions, 'signal'>) => Promise<FileEntry>
   getManifest: (id: string) => Promise<FileManifest | undefined>
@@ -110,6 +111,12 @@ export interface Holder { peerId: string, addrs: string[] }
 
 /** The node's raw stream access (the same shape as @mvm/node's StreamAccess). */
 export interface DataTransport {
+  /**
+   * True when a stream's `send()` that returns true has already copied the bytes (libp2p's
+   * Noise encrypts them then and there): the service may then reuse its send buffers. Leave
+   * unset for a transport that could hold on to the caller's bytes (no encryption, a test pipe).
+   */
+  readonly encryptsOnSend?: boolean
   handle: (protocol: string, handler: (stream: Stream, remotePeer: string) => void) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
   dial: (peerId: string, addrs: string[], protocol: string, options?: { signal?: AbortSignal }) => Promise<Stream>

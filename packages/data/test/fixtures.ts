@@ -27,9 +27,13 @@ export async function startNode (t: Test): Promise<Node> {
   return node
 }
 
-/** The node's streams in the shape @mvm/node's StreamAccess has (what a node passes to the service). */
-export function transportOf (node: Node): DataTransport {
+/**
+ * The node's streams in the shape @mvm/node's StreamAccess has (what a node passes to the
+ * service); `encryptsOnSend` as a node sets it (its connections are Noise), unless told.
+ */
+export function transportOf (node: Node, encryptsOnSend = true): DataTransport {
   return {
+    encryptsOnSend,
     async handle (protocol, handler) {
       await node.handle(protocol, (stream, connection) => { handler(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
     },
@@ -73,12 +77,12 @@ export interface Peer {
 }
 
 /** A libp2p node with a data store and a started data service. */
-export async function startPeer (t: Test, dir: string, opts: { chunkSize?: number, maxBytes?: number, upstream?: (id: string) => Holder[], inflight?: number, requestTimeoutMs?: number, self?: boolean } = {}): Promise<Peer> {
+export async function startPeer (t: Test, dir: string, opts: { chunkSize?: number, maxBytes?: number, upstream?: (id: string) => Holder[], inflight?: number, requestTimeoutMs?: number, self?: boolean, encryptsOnSend?: boolean } = {}): Promise<Peer> {
   const node = await startNode(t)
   const store = await createDataStore({ dir, maxBytes: opts.maxBytes ?? 256 * 2 ** 20, ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }) })
   const service = createDataService({
     store,
-    transport: transportOf(node),
+    transport: transportOf(node, opts.encryptsOnSend ?? true),
     ...(opts.upstream === undefined ? {} : { upstream: opts.upstream }),
     ...(opts.inflight === undefined ? {} : { inflight: opts.inflight }),
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),

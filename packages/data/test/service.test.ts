@@ -30,6 +30,28 @@ t.test('round trip over libp2p: random, odd-sized and empty files', async (t) =>
   t.ok(a.service.counters().requestsServed > 0)
 })
 
+t.test('a holder serving two fetchers at once: pooled send buffers, or new ones per chunk, never mix chunks up', async (t) => {
+  const dir = t.testdir()
+  const src = join(dir, 'src')
+  await writeFile(src, randomBytes(12 * MiB + 777))
+  // encryptsOnSend: chunks are read into reused buffers, each given back only when send() took
+  // it at once; without it, each chunk gets a new buffer. Every received chunk is hashed, so a
+  // buffer reused while libp2p still held it would show as corrupt chunks and a failed fetch.
+  for (const encryptsOnSend of [true, false]) {
+    const a = await startPeer(t, join(dir, `a${String(encryptsOnSend)}`), { chunkSize: 256 * KiB, encryptsOnSend })
+    const e = await a.store.importFile(src)
+    const peers = [await startPeer(t, join(dir, `b${String(encryptsOnSend)}`), { chunkSize: 256 * KiB }), await startPeer(t, join(dir, `c${String(encryptsOnSend)}`), { chunkSize: 256 * KiB })]
+    await Promise.all(peers.map(async (p) => await p.service.fetch(e.id, [a.holder])))
+    for (const [i, p] of peers.entries()) {
+      t.equal(p.service.counters().corruptReceived, 0, `encryptsOnSend ${String(encryptsOnSend)}, peer ${i}: no corrupt chunk`)
+      const out = join(dir, `out${String(encryptsOnSend)}${i}`)
+      await p.store.materialize(e.id, out)
+      t.ok((await readFile(out)).equals(await readFile(src)), 'byte for byte')
+    }
+    t.equal(a.service.counters().chunksOut, 2 * 49, 'every chunk sent to each')
+  }
+})
+
 t.test('dedup and zero chunks: only distinct non-zero chunks cross the wire', async (t) => {
   const dir = t.testdir()
   const a = await startPeer(t, join(dir, 'a'))

@@ -9,6 +9,8 @@ import type { Host } from './host.js'
  * touches the host itself: register a protocol, dial a member by id and known addresses.
  */
 export interface StreamAccess {
+  /** Every connection of the host is Noise-encrypted (host.ts): bytes a send() took are copied. */
+  readonly encryptsOnSend: boolean
   handle: (protocol: string, handler: (stream: Stream, remotePeer: string) => void) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
   dial: (peerId: string, addrs: string[], protocol: string, options?: { signal?: AbortSignal }) => Promise<Stream>
@@ -18,6 +20,7 @@ const MAX_STREAMS_PER_CONNECTION = 1024
 
 export function streamAccess (host: () => Host): StreamAccess {
   return {
+    encryptsOnSend: true,
     async handle (protocol, handler) {
       await host().handle(protocol, (stream, connection) => { handler(stream, connection.remotePeer.toString()) }, {
         maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION

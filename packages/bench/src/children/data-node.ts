@@ -28,6 +28,7 @@ const service = createDataService({
   store,
   self: node.peerId.toString(),
   transport: {
+    encryptsOnSend: true, // Noise, above
     async handle (protocol, handler) {
       await node.handle(protocol, (stream, connection) => { handler(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
     },

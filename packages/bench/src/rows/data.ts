@@ -25,6 +25,7 @@ interface DataNode { node: Libp2p, store: DataStore, service: DataService, holde
 
 function transportOf (node: Libp2p): DataTransport {
   return {
+    encryptsOnSend: true, // Noise (dataNode)
     async handle (protocol, handler) {
       await node.handle(protocol, (stream, connection) => { handler(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
     },
