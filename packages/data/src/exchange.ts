@@ -1,10 +1,9 @@
-import protobuf from 'protobufjs'
 import type { Stream } from '@libp2p/interface'
 import { AbortError, errorFromJSON, MvmError, ProtocolError, TimeoutError, UnavailableError } from '@mvm/core'
 import type { BufferPool } from './buffer-pool.js'
 import { READ_BUFFER_BYTES } from './constants.js'
 import { FrameReader, type ReceivedResponse } from './frame-reader.js'
-import { encodeRequest, type DataRequest } from './protocol.js'
+import { encodeRequest, lengthPrefixed, type DataRequest } from './protocol.js'
 import { DATA_PROTOCOL, type DataTransport, type Holder } from './types.js'
 
 export interface CallOptions {
@@ -45,7 +44,7 @@ export async function call (transport: DataTransport, holder: Holder, req: DataR
     stream = await transport.dial(holder.peerId, holder.addrs, DATA_PROTOCOL, { signal })
     // listen at once: a reply and the remote's close may arrive before the first read
     reader = new FrameReader(stream, opts.pool, opts.maxFrameBytes, READ_BUFFER_BYTES)
-    if (!stream.send(protobuf.Writer.create().bytes(encodeRequest(req)).finish())) await stream.onDrain({ signal })
+    if (!stream.send(lengthPrefixed(encodeRequest(req)))) await stream.onDrain({ signal })
     await stream.close({ signal })
     for (let n = 0; ; n++) {
       if (n >= opts.maxFrames) throw new ProtocolError(`data protocol: ${holder.peerId} sent more than ${opts.maxFrames} frames`)

@@ -165,12 +165,12 @@ export class FrameReader {
       const frame = p.subarray(at, at + len)
       p.consume(at + len)
       const r = decodeResponse(frame)
-      this.push(r.type === 'chunk' ? this.pooledCopy(r.hash, r.bytes) : r)
+      this.push(r.type === 'chunk' ? this.unpooledChunk(r.hash, r.bytes) : r)
     }
   }
 
-  /** A chunk frame laid out otherwise than ours (the .proto allows it): copied like any other. */
-  private pooledCopy (hash: string, bytes: Uint8Array): ReceivedResponse {
+  /** A chunk frame laid out otherwise than ours (the .proto allows it): decoded whole, outside the pool. */
+  private unpooledChunk (hash: string, bytes: Uint8Array): ReceivedResponse {
     const buf = new Uint8Array(bytes)
     return { type: 'chunk', hash, bytes: buf, size: buf.byteLength, sha256: createHash('sha256').update(buf).digest('hex'), release: () => {} }
   }

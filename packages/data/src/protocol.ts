@@ -82,14 +82,7 @@ export function encodeResponse (r: DataResponse): Uint8Array {
  * byte-for-byte what `encodeResponse` gives (a test holds the two equal).
  */
 export function encodeChunkResponse (hash: string, bytes: Uint8Array): Uint8ArrayList {
-  const hashLen = Buffer.byteLength(hash)
-  const inner = 1 + varintLen(hashLen) + hashLen + 1 + varintLen(bytes.byteLength) + bytes.byteLength
-  const head = protobuf.Writer.create()
-    .uint32(RESPONSE_CHUNK_TAG).uint32(inner)
-    .uint32(CHUNK_HASH_TAG).string(hash)
-    .uint32(CHUNK_BYTES_TAG).uint32(bytes.byteLength)
-    .finish()
-  return new Uint8ArrayList(head, bytes)
+  return new Uint8ArrayList(chunkHeader(hash, bytes.byteLength, false), bytes)
 }
 
 /**
@@ -97,20 +90,29 @@ export function encodeChunkResponse (hash: string, bytes: Uint8Array): Uint8Arra
  * header in one small buffer, then the chunk's own bytes (not copied).
  */
 export function chunkFrame (hash: string, bytes: Uint8Array): Uint8ArrayList {
+  return new Uint8ArrayList(chunkHeader(hash, bytes.byteLength, true), bytes)
+}
+
+/** The bytes of a Response{chunk} before its `size` chunk bytes, with the frame's length prefix when `prefixed`. */
+function chunkHeader (hash: string, size: number, prefixed: boolean): Uint8Array {
   const hashLen = Buffer.byteLength(hash)
-  const inner = 1 + varintLen(hashLen) + hashLen + 1 + varintLen(bytes.byteLength) + bytes.byteLength
-  const head = protobuf.Writer.create()
-    .uint32(1 + varintLen(inner) + inner)
-    .uint32(RESPONSE_CHUNK_TAG).uint32(inner)
+  const inner = 1 + varintLen(hashLen) + hashLen + 1 + varintLen(size) + size
+  const w = protobuf.Writer.create()
+  if (prefixed) w.uint32(1 + varintLen(inner) + inner)
+  return w.uint32(RESPONSE_CHUNK_TAG).uint32(inner)
     .uint32(CHUNK_HASH_TAG).string(hash)
-    .uint32(CHUNK_BYTES_TAG).uint32(bytes.byteLength)
+    .uint32(CHUNK_BYTES_TAG).uint32(size)
     .finish()
-  return new Uint8ArrayList(head, bytes)
+}
+
+/** A message as a varint length-prefixed frame. */
+export function lengthPrefixed (message: Uint8Array): Uint8Array {
+  return protobuf.Writer.create().bytes(message).finish()
 }
 
 /** Any response as a length-prefixed frame. */
 export function responseFrame (r: DataResponse): Uint8Array {
-  return protobuf.Writer.create().bytes(encodeResponse(r)).finish()
+  return lengthPrefixed(encodeResponse(r))
 }
 
 /** Wire tags (field number << 3 | 2, length-delimited) of Response.chunk = 3, Chunk.hash = 1, Chunk.bytes = 2 in data.proto. */

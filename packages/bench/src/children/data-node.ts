@@ -4,8 +4,7 @@
 // rawStored {holder, n}: the raw stream, hashed and written to 1 MiB files as it arrives (the
 // least any content-checked store must do with the bytes: the floor under the data path).
 import '@mvm/core/polyfill'
-import { createHash } from 'node:crypto'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLibp2p } from 'libp2p'

@@ -13,7 +13,7 @@ import {
   cloneTree, createDataService, createDataStore, createEnvironmentCache, createEnvironmentRegistry, newEnvironmentCounters,
   type DataService, type DataStore, type DataTransport, type Holder
 } from '@mvm/data'
-import type { BenchContext, Contender, RowGroup } from '../types.js'
+import type { BenchContext, Contender, RowGroup, RowSpec } from '../types.js'
 import { forkHelper, forkHelperIn, stopAllOf } from '../baselines/helpers.js'
 import { createNetHosts, type NetHost } from '../netns.js'
 import { ask } from '../procs.js'
@@ -306,40 +306,32 @@ function npmCi (ctx: BenchContext): Contender {
   }
 }
 
+/** A row of the 2-peer transfer (the figure is the same data path each time; `where` says where it runs). */
+function transferRow (id: string, where: string, baseline: string, note: string, make: RowSpec['make']): RowSpec {
+  return {
+    id,
+    figure: `256 MiB input (32 MiB with --quick) fetched by 2 peers into their stores, MB/s delivered${where === '' ? ' (3 processes)' : where}`,
+    baseline,
+    unit: 'MB/s',
+    better: 'higher',
+    rounds: (p) => Math.min(p.rounds, 5),
+    note,
+    make
+  }
+}
+
 export const dataRows: RowGroup = {
   name: 'data',
   title: 'Data: job inputs as content-addressed chunks over /mvm/data/1.0.0 (libp2p nodes on 127.0.0.1; transfer-lan across network namespaces)',
   rows: [
-    {
-      id: 'data.transfer-2peers',
-      figure: '256 MiB input (32 MiB with --quick) fetched by 2 peers into their stores, MB/s delivered (3 processes)',
-      baseline: 'raw libp2p stream of the same bytes to each of the 2 peers (read, not stored)',
-      unit: 'MB/s',
-      better: 'higher',
-      rounds: (p) => Math.min(p.rounds, 5),
-      note: 'target: ratio >= 0.8',
-      make: (c) => ({ a: twoPeers(c, procs), b: rawTwoPeers(c, procs) })
-    },
-    {
-      id: 'data.transfer-floor',
-      figure: '256 MiB input (32 MiB with --quick) fetched by 2 peers into their stores, MB/s delivered (3 processes)',
-      baseline: 'raw libp2p stream of the same bytes to each of the 2 peers, sha256-hashed and written to 1 MiB files as it arrives',
-      unit: 'MB/s',
-      better: 'higher',
-      rounds: (p) => Math.min(p.rounds, 5),
-      note: 'the baseline is the least a content-checked store must do with the bytes (hash them, write them); ratio ~1.0 means the protocol, chunk index and sharing cost nothing more',
-      make: (c) => ({ a: twoPeers(c, procs), b: rawTwoPeers(c, procs, 'rawStored') })
-    },
-    {
-      id: 'data.transfer-lan',
-      figure: '256 MiB input (32 MiB with --quick) fetched by 2 peers into their stores, MB/s delivered, over 1 Gbit/s links (3 network namespaces, tbf)',
-      baseline: 'raw libp2p stream of the same bytes to each of the 2 peers (read, not stored), over the same links',
-      unit: 'MB/s',
-      better: 'higher',
-      rounds: (p) => Math.min(p.rounds, 5),
-      note: 'target: ratio >= 0.8 (the link, not the CPU, is the limit here)',
-      make: (c) => ({ a: twoPeers(c, lanProcs), b: rawTwoPeers(c, lanProcs) })
-    },
+    transferRow('data.transfer-2peers', '', 'raw libp2p stream of the same bytes to each of the 2 peers (read, not stored)', 'target: ratio >= 0.8',
+      (c) => ({ a: twoPeers(c, procs), b: rawTwoPeers(c, procs) })),
+    transferRow('data.transfer-floor', '', 'raw libp2p stream of the same bytes to each of the 2 peers, sha256-hashed and written to 1 MiB files as it arrives',
+      'the baseline is the least a content-checked store must do with the bytes (hash them, write them); ratio ~1.0 means the protocol, chunk index and sharing cost nothing more',
+      (c) => ({ a: twoPeers(c, procs), b: rawTwoPeers(c, procs, 'rawStored') })),
+    transferRow('data.transfer-lan', ', over 1 Gbit/s links (3 network namespaces, tbf)', 'raw libp2p stream of the same bytes to each of the 2 peers (read, not stored), over the same links',
+      'target: ratio >= 0.8 (the link, not the CPU, is the limit here)',
+      (c) => ({ a: twoPeers(c, lanProcs), b: rawTwoPeers(c, lanProcs) })),
     {
       id: 'data.same-again',
       figure: 'MiB moved when a peer runs the same job (same input) again',
